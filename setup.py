@@ -1,0 +1,55 @@
+"""Build the optional Cython fast paths in src/_fastpath.
+
+Every extension is optional: without a compiler, Cython or OpenSSL headers the
+build still succeeds and pymosh runs on its pure-Python twins.
+"""
+
+import os
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+class OptionalBuildExt(build_ext):
+    """Build each extension if possible; never fail the install over one."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - any build failure means "use the twin"
+            self._warn(f"fast paths not built ({exc}); using pure-Python twins")
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001
+            self._warn(f"{ext.name} not built ({exc}); its pure-Python twin will serve")
+
+    @staticmethod
+    def _warn(message: str) -> None:
+        sys.stderr.write(f"pymosh build: {message}\n")
+
+
+def extensions() -> list:
+    if os.environ.get("PYMOSH_NO_EXTENSIONS"):
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        sys.stderr.write("pymosh build: Cython missing; using pure-Python twins\n")
+        return []
+    flags = ["-O3"]
+    exts = [
+        Extension("_fastpath.crypto", ["src/_fastpath/crypto.pyx"],
+                  libraries=["crypto"], extra_compile_args=flags),
+        Extension("_fastpath.terminal", ["src/_fastpath/terminal.pyx"],
+                  extra_compile_args=flags),
+    ]
+    exts = [e for e in exts if all(os.path.exists(s) for s in e.sources)]
+    return cythonize(exts, language_level=3, quiet=True,
+                     compiler_directives={"boundscheck": False, "wraparound": False,
+                                          "cdivision": True})
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,0 +1,1 @@
+"""Cython fast paths for pymosh. Never import directly: go through pymosh._accel."""

@@ -1,0 +1,50 @@
+"""The one place that decides between the Cython fast paths and the pure-Python twins.
+
+``PYMOSH_NO_EXTENSIONS=1`` forces the twins. An extension that is missing or fails
+to import silently falls back to its twin; :func:`status` says which is in use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+NO_EXTENSIONS = os.environ.get("PYMOSH_NO_EXTENSIONS", "") not in ("", "0")
+
+# name of the fast-path module -> the twin module that serves when it is missing
+FAST_PATHS = {
+    "crypto": "pymosh.crypto.ocb",
+    "terminal": "pymosh.terminal.emulator",
+}
+
+_loaded: dict[str, ModuleType | None] = {}
+
+
+def fast_module(name: str) -> ModuleType | None:
+    """The compiled ``_fastpath.<name>`` module, or None if disabled or unavailable."""
+    if NO_EXTENSIONS:
+        return None
+    if name not in _loaded:
+        try:
+            _loaded[name] = importlib.import_module(f"_fastpath.{name}")
+        except ImportError:
+            _loaded[name] = None
+    return _loaded[name]
+
+
+def pick(name: str, twin: ModuleType) -> ModuleType:
+    """The fast module for ``name`` if usable, else ``twin``."""
+    return fast_module(name) or twin
+
+
+def status() -> dict[str, bool]:
+    """Which fast paths are active: {"crypto": True, "terminal": False, ...}."""
+    return {name: fast_module(name) is not None for name in FAST_PATHS}
+
+
+def describe() -> str:
+    active = status()
+    overall = "yes" if all(active.values()) else ("partial" if any(active.values()) else "no")
+    detail = ", ".join(f"{k}={'C' if v else 'py'}" for k, v in active.items())
+    return f"fast path: {overall} ({detail})"

@@ -1,0 +1,53 @@
+"""Shared fixtures. Every fast path runs the same tests as its pure-Python twin.
+
+``crypto_impl`` / ``terminal_impl`` are parametrised over ``py`` (the twin) and ``c``
+(the compiled fast path). Where the extension is missing the ``c`` case is skipped
+locally, but fails when ``PYMOSH_REQUIRE_EXTENSIONS=1`` (as in CI), so a broken
+build can never pass as a skip. ``PYMOSH_NO_EXTENSIONS=1`` runs the twins only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+from pymosh import _accel
+
+REQUIRE_EXTENSIONS = os.environ.get("PYMOSH_REQUIRE_EXTENSIONS") == "1"
+
+
+def _implementation(request: pytest.FixtureRequest, name: str):
+    if request.param == "py":
+        return importlib.import_module(_accel.FAST_PATHS[name])
+    if _accel.NO_EXTENSIONS:
+        pytest.skip("PYMOSH_NO_EXTENSIONS is set: twins only")
+    module = _accel.fast_module(name)
+    if module is None:
+        if REQUIRE_EXTENSIONS:
+            pytest.fail(f"_fastpath.{name} is not built but PYMOSH_REQUIRE_EXTENSIONS=1")
+        pytest.skip(f"_fastpath.{name} not built")
+    return module
+
+
+@pytest.fixture(params=["py", "c"])
+def crypto_impl(request: pytest.FixtureRequest):
+    """pymosh.crypto.ocb or _fastpath.crypto: same API."""
+    return _implementation(request, "crypto")
+
+
+@pytest.fixture(params=["py", "c"])
+def terminal_impl(request: pytest.FixtureRequest):
+    """pymosh.terminal.emulator or _fastpath.terminal: same API."""
+    return _implementation(request, "terminal")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> str:
+    """The ../shared folder beside the checkout (docs and real-Mosh vectors)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.normpath(os.path.join(here, "..", "..", "shared"))
+    if not os.path.isdir(path):
+        pytest.fail(f"../shared not found at {path}")
+    return path

@@ -46,10 +46,17 @@ def extensions() -> list:
         Extension("_fastpath.terminal", ["src/_fastpath/terminal.pyx"],
                   extra_compile_args=flags),
     ]
-    exts = [e for e in exts if all(os.path.exists(s) for s in e.sources)]
-    return cythonize(exts, language_level=3, quiet=True,
-                     compiler_directives={"boundscheck": False, "wraparound": False,
-                                          "cdivision": True})
+    directives = {"boundscheck": False, "wraparound": False, "cdivision": True}
+    built = []
+    for ext in exts:
+        if not all(os.path.exists(src) for src in ext.sources):
+            continue
+        try:  # a .pyx that fails to translate must not break the install
+            built += cythonize([ext], language_level=3, quiet=True,
+                               compiler_directives=directives)
+        except Exception as exc:  # noqa: BLE001
+            sys.stderr.write(f"pymosh build: {ext.name} not translated ({exc})\n")
+    return built
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,0 +1,156 @@
+"""Instruction ⇄ fragments: zlib compression, slicing and single-slot reassembly.
+
+protocol.md §4: the serialized Instruction is zlib-compressed (level 6, as Mosh's
+`compress()`), cut into slices of MTU − 38 bytes, each sent with a 10-byte header
+(8-byte instruction id, then final << 15 | fragment number, big-endian).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from pymosh.errors import DecodeError
+from pymosh.wire.protobuf import Instruction, decode_instruction, encode_instruction
+
+HEADER = struct.Struct(">QH")
+HEADER_LEN = HEADER.size            # 10
+# Connection::ADDED_BYTES (8 seq + 4 timestamps) + Session::ADDED_BYTES (16-byte tag)
+DATAGRAM_OVERHEAD = 12 + 16
+MAX_FRAGMENT_NUM = 0x7FFF
+DECOMPRESS_LIMIT = 4 * 1024 * 1024  # Mosh's fixed decompression buffer
+# a zlib stream that inflates to at most 4 MiB is never much larger than that
+MAX_ASSEMBLED = DECOMPRESS_LIMIT + 64 * 1024
+U64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class Fragment:
+    id: int
+    num: int
+    final: bool
+    contents: bytes
+
+    def to_bytes(self) -> bytes:
+        if not 0 <= self.num <= MAX_FRAGMENT_NUM:
+            raise ValueError("fragment number out of range")
+        return HEADER.pack(self.id & U64, (0x8000 if self.final else 0) | self.num) + self.contents
+
+    @classmethod
+    def parse(cls, data: bytes) -> Fragment:
+        if len(data) < HEADER_LEN:
+            raise DecodeError("fragment shorter than its 10-byte header")
+        ident, word = HEADER.unpack_from(data)
+        return cls(ident, word & MAX_FRAGMENT_NUM, bool(word & 0x8000), bytes(data[HEADER_LEN:]))
+
+
+def fragment_capacity(mtu: int) -> int:
+    """Fragment content bytes that fit in a datagram of `mtu` bytes (1252 → 1214)."""
+    return mtu - DATAGRAM_OVERHEAD - HEADER_LEN
+
+
+class Fragmenter:
+    """Mosh's sender side: assigns instruction ids and cuts compressed instructions."""
+
+    def __init__(self) -> None:
+        self.next_instruction_id = 0
+        # Mosh's initial "last instruction" has old/new = 2^64 − 1, so the first id is 1
+        self._last_key: tuple = (None, U64, U64, None, None, None, None)
+        self._last_diff: Optional[bytes] = None
+
+    def make_fragments(self, instruction: Instruction, mtu: int) -> List[Fragment]:
+        size = fragment_capacity(mtu)
+        if size <= 0:
+            raise ValueError("MTU too small for a fragment")
+        ins = instruction
+        key = (ins.protocol_version, ins.old_num, ins.new_num, ins.ack_num,
+               ins.throwaway_num, bytes(ins.chaff), mtu)
+        if (ins.old_num, ins.new_num) == self._last_key[1:3] and self._last_diff is not None \
+                and bytes(ins.diff) != self._last_diff:
+            raise ValueError("same (old_num, new_num) with a different diff")
+        if key != self._last_key:
+            self.next_instruction_id += 1
+        self._last_key = key
+        self._last_diff = bytes(ins.diff)
+
+        compressed = zlib.compress(encode_instruction(ins))
+        count = -(-len(compressed) // size)
+        if count - 1 > MAX_FRAGMENT_NUM:
+            raise ValueError("instruction needs more than 32768 fragments")
+        ident = self.next_instruction_id
+        return [Fragment(ident, i, i == count - 1, compressed[i * size:(i + 1) * size])
+                for i in range(count)]
+
+
+def decompress(data: bytes) -> bytes:
+    """Inflate a zlib stream into at most 4 MiB, or DecodeError."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, DECOMPRESS_LIMIT)
+        if not inflater.eof:
+            # either truncated or larger than the limit; one more byte tells which
+            if inflater.decompress(inflater.unconsumed_tail, 1) or not inflater.eof:
+                raise DecodeError("zlib stream truncated or larger than 4 MiB")
+    except zlib.error:
+        raise DecodeError("bad zlib stream") from None
+    return out
+
+
+class FragmentAssembly:
+    """Mosh's receiver side: one partially assembled instruction at a time (§4.2)."""
+
+    def __init__(self) -> None:
+        self.current_id: Optional[int] = None
+        self._parts: Dict[int, bytes] = {}
+        self._total: Optional[int] = None
+        self._size = 0
+
+    def _reset(self, ident: Optional[int]) -> None:
+        self.current_id = ident
+        self._parts = {}
+        self._total = None
+        self._size = 0
+
+    def add(self, frag: Fragment) -> Optional[Instruction]:
+        """Take one fragment; the Instruction once all of its fragments are here.
+
+        Inconsistent fragments (which abort the real receiver), an oversized or corrupt
+        zlib stream and unparsable protobuf raise DecodeError; the slot is then cleared.
+        """
+        if frag.id != self.current_id:
+            self._reset(frag.id)
+        try:
+            return self._add(frag)
+        except DecodeError:
+            self._reset(None)
+            raise
+
+    def _add(self, frag: Fragment) -> Optional[Instruction]:
+        if not 0 <= frag.num <= MAX_FRAGMENT_NUM:
+            raise DecodeError("fragment number out of range")
+        held = self._parts.get(frag.num)
+        if held is not None:
+            if held != frag.contents:
+                raise DecodeError("duplicate fragment with different contents")
+        else:
+            if self._total is not None and frag.num >= self._total:
+                raise DecodeError("fragment number past the final fragment")
+            self._size += len(frag.contents)
+            if self._size > MAX_ASSEMBLED:
+                raise DecodeError("instruction too large")
+            self._parts[frag.num] = bytes(frag.contents)
+        if frag.final:
+            total = frag.num + 1
+            if self._total is not None and self._total != total:
+                raise DecodeError("two different final fragments")
+            if max(self._parts) >= total:
+                raise DecodeError("fragment number past the final fragment")
+            self._total = total
+        if self._total is None or len(self._parts) < self._total:
+            return None
+        data = b"".join(self._parts[i] for i in range(self._total))
+        ident = self.current_id
+        self._reset(ident)
+        return decode_instruction(decompress(data))

@@ -1,0 +1,303 @@
+"""A small dedicated protobuf codec for Mosh's three message types.
+
+Encoding is byte-identical to Mosh 1.4.0 (protocol.md §5.1, §6.1, §6.2): every
+Instruction field is written, in field order. Decoding is strict and total: any
+malformed input raises DecodeError; unknown fields and unknown extensions are skipped,
+as stock peers tolerate them (§8.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, List, Tuple, Union
+
+from pymosh.errors import DecodeError
+
+PROTOCOL_VERSION = 2
+U64 = (1 << 64) - 1
+
+# wire types
+VARINT = 0
+I64 = 1
+LEN = 2
+I32 = 5
+
+# ---------------------------------------------------------------- messages
+
+
+@dataclass
+class Instruction:
+    """TransportBuffers.Instruction."""
+
+    protocol_version: int = PROTOCOL_VERSION
+    old_num: int = 0
+    new_num: int = 0
+    ack_num: int = 0
+    throwaway_num: int = 0
+    diff: bytes = b""
+    chaff: bytes = b""
+
+
+@dataclass(frozen=True)
+class Keystroke:
+    keys: bytes
+
+
+@dataclass(frozen=True)
+class Resize:
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class HostBytes:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class EchoAck:
+    num: int
+
+
+UserMessage = List[Union[Keystroke, Resize]]
+HostMessage = List[Union[HostBytes, Resize, EchoAck]]
+
+# ---------------------------------------------------------------- encoding
+
+
+def _varint(value: int) -> bytes:
+    if value < 0x80:
+        if value < 0:
+            raise ValueError("varint of a negative number")
+        return bytes((value,))
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _int32(value: int) -> bytes:
+    # proto int32: negative values are sign-extended to 64 bits (10-byte varint)
+    if not -(1 << 31) <= value < (1 << 31):
+        raise ValueError("int32 out of range")
+    return _varint(value & U64)
+
+
+def _uint64(value: int) -> bytes:
+    if not 0 <= value <= U64:
+        raise ValueError("uint64 out of range")
+    return _varint(value)
+
+
+def _bytes_field(tag: int, data: bytes) -> bytes:
+    return bytes((tag,)) + _varint(len(data)) + bytes(data)
+
+
+def encode_instruction(ins: Instruction) -> bytes:
+    if not 0 <= ins.protocol_version < (1 << 32):
+        raise ValueError("protocol_version out of range")
+    return b"".join((
+        b"\x08", _varint(ins.protocol_version),
+        b"\x10", _uint64(ins.old_num),
+        b"\x18", _uint64(ins.new_num),
+        b"\x20", _uint64(ins.ack_num),
+        b"\x28", _uint64(ins.throwaway_num),
+        _bytes_field(0x32, ins.diff),
+        _bytes_field(0x3A, ins.chaff),
+    ))
+
+
+def _resize_body(r: Resize) -> bytes:
+    return b"\x28" + _int32(r.width) + b"\x30" + _int32(r.height)
+
+
+def _wrap(extension_body: bytes) -> bytes:
+    """An `instruction` (field 1) entry of a UserMessage/HostMessage."""
+    return _bytes_field(0x0A, extension_body)
+
+
+def encode_user_message(events: UserMessage) -> bytes:
+    out = []
+    for ev in events:
+        if isinstance(ev, Keystroke):
+            out.append(_wrap(_bytes_field(0x12, _bytes_field(0x22, ev.keys))))
+        elif isinstance(ev, Resize):
+            out.append(_wrap(_bytes_field(0x1A, _resize_body(ev))))
+        else:
+            raise TypeError(f"not a user event: {ev!r}")
+    return b"".join(out)
+
+
+def encode_host_message(events: HostMessage) -> bytes:
+    out = []
+    for ev in events:
+        if isinstance(ev, HostBytes):
+            out.append(_wrap(_bytes_field(0x12, _bytes_field(0x22, ev.data))))
+        elif isinstance(ev, Resize):
+            out.append(_wrap(_bytes_field(0x1A, _resize_body(ev))))
+        elif isinstance(ev, EchoAck):
+            out.append(_wrap(_bytes_field(0x3A, b"\x40" + _uint64(ev.num))))
+        else:
+            raise TypeError(f"not a host event: {ev!r}")
+    return b"".join(out)
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _read_varint(buf: bytes, pos: int) -> Tuple[int, int]:
+    result = 0
+    shift = 0
+    end = len(buf)
+    for _ in range(10):
+        if pos >= end:
+            raise DecodeError("protobuf: truncated varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result & U64, pos
+        shift += 7
+    raise DecodeError("protobuf: varint longer than 10 bytes")
+
+
+def _fields(buf: bytes) -> Iterator[Tuple[int, int, object]]:
+    """(field number, wire type, value) for each field; value is int or bytes."""
+    pos = 0
+    end = len(buf)
+    while pos < end:
+        key, pos = _read_varint(buf, pos)
+        number, wtype = key >> 3, key & 7
+        if number == 0 or number > 0x1FFFFFFF:
+            raise DecodeError("protobuf: invalid field number")
+        if wtype == VARINT:
+            value, pos = _read_varint(buf, pos)
+        elif wtype == LEN:
+            length, pos = _read_varint(buf, pos)
+            if length > end - pos:
+                raise DecodeError("protobuf: length past the end")
+            value = bytes(buf[pos:pos + length])
+            pos += length
+        elif wtype == I64 or wtype == I32:
+            size = 8 if wtype == I64 else 4
+            if size > end - pos:
+                raise DecodeError("protobuf: truncated fixed field")
+            value = int.from_bytes(buf[pos:pos + size], "little")
+            pos += size
+        else:
+            # groups (3, 4) are not used by Mosh's messages; 6, 7 are invalid
+            raise DecodeError(f"protobuf: unsupported wire type {wtype}")
+        yield number, wtype, value
+
+
+def _expect(wtype: int, want: int, what: str) -> None:
+    if wtype != want:
+        raise DecodeError(f"protobuf: wrong wire type for {what}")
+
+
+def _as_int32(value: int) -> int:
+    # int32 on the wire is a sign-extended varint; keep the low 32 bits, signed
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def decode_instruction(data: bytes) -> Instruction:
+    """Parse a TransportBuffers.Instruction. Absent fields take proto2 defaults; an
+    absent protocol_version decodes as 0 (the transport rejects anything but 2)."""
+    ins = Instruction(protocol_version=0)
+    for number, wtype, value in _fields(data):
+        if number == 1:
+            _expect(wtype, VARINT, "protocol_version")
+            ins.protocol_version = value & 0xFFFFFFFF
+        elif 2 <= number <= 5:
+            _expect(wtype, VARINT, "a state number")
+            setattr(ins, ("old_num", "new_num", "ack_num", "throwaway_num")[number - 2], value)
+        elif number == 6:
+            _expect(wtype, LEN, "diff")
+            ins.diff = value
+        elif number == 7:
+            _expect(wtype, LEN, "chaff")
+            ins.chaff = value
+    return ins
+
+
+def _decode_resize(body: bytes) -> Resize:
+    width = height = 0
+    for number, wtype, value in _fields(body):
+        if number == 5:
+            _expect(wtype, VARINT, "width")
+            width = _as_int32(value)
+        elif number == 6:
+            _expect(wtype, VARINT, "height")
+            height = _as_int32(value)
+    return Resize(width, height)
+
+
+def _decode_bytes_message(body: bytes, field: int, what: str) -> bytes:
+    data = b""
+    for number, wtype, value in _fields(body):
+        if number == field:
+            _expect(wtype, LEN, what)
+            data = value  # proto2: the last occurrence wins
+    return data
+
+
+def _decode_echo_ack(body: bytes) -> EchoAck:
+    num = 0
+    for number, wtype, value in _fields(body):
+        if number == 8:
+            _expect(wtype, VARINT, "echo_ack_num")
+            num = value
+    return EchoAck(num)
+
+
+def _instructions(data: bytes) -> Iterator[List[Tuple[int, bytes]]]:
+    """For each `instruction` entry, its extensions as (number, body), in wire order."""
+    for number, wtype, value in _fields(data):
+        if number != 1:
+            continue
+        _expect(wtype, LEN, "instruction")
+        # a repeated occurrence of an embedded message merges into the first
+        # (protobuf semantics: parsing concatenated encodings = merging them)
+        exts: dict = {}
+        for ext_number, ext_wtype, ext_value in _fields(value):
+            if ext_number in (2, 3, 7):
+                _expect(ext_wtype, LEN, "an extension")
+                exts[ext_number] = exts.get(ext_number, b"") + ext_value
+        yield list(exts.items())
+
+
+def decode_user_message(data: bytes) -> UserMessage:
+    """Keystrokes and resizes in order; unknown extensions are skipped."""
+    events: UserMessage = []
+    for exts in _instructions(data):
+        for number, body in exts:
+            if number == 2:
+                events.append(Keystroke(_decode_bytes_message(body, 4, "keys")))
+            elif number == 3:
+                events.append(_decode_resize(body))
+    return events
+
+
+def decode_host_message(data: bytes) -> HostMessage:
+    """Host bytes, resizes and echo acks in order; unknown extensions are skipped."""
+    events: HostMessage = []
+    for exts in _instructions(data):
+        for number, body in exts:
+            if number == 2:
+                events.append(HostBytes(_decode_bytes_message(body, 4, "hoststring")))
+            elif number == 3:
+                events.append(_decode_resize(body))
+            elif number == 7:
+                events.append(_decode_echo_ack(body))
+    return events
+
+
+__all__ = [
+    "PROTOCOL_VERSION", "EchoAck", "HostBytes", "HostMessage", "Instruction", "Keystroke",
+    "Resize", "UserMessage", "decode_host_message", "decode_instruction",
+    "decode_user_message", "encode_host_message", "encode_instruction",
+    "encode_user_message",
+]

@@ -1,0 +1,47 @@
+"""The accelerator switch: one place decides, the environment can force the twins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from pymosh import _accel
+
+PROBE = (
+    "from pymosh import _accel, crypto, terminal; "
+    "print(_accel.describe()); "
+    "print(crypto.Session.__module__, terminal.Emulator.__module__)"
+)
+
+
+def run_probe(**env: str) -> list[str]:
+    full_env = dict(os.environ, **env)
+    out = subprocess.run([sys.executable, "-c", PROBE], env=full_env, check=True,
+                         capture_output=True, text=True).stdout
+    return out.splitlines()
+
+
+def test_no_extensions_forces_the_twins() -> None:
+    describe, modules = run_probe(PYMOSH_NO_EXTENSIONS="1")
+    assert describe.startswith("fast path: no")
+    assert modules.split() == ["pymosh.crypto.ocb", "pymosh.terminal.emulator"]
+
+
+def test_default_uses_whatever_fast_paths_import() -> None:
+    describe, modules = run_probe(PYMOSH_NO_EXTENSIONS="")
+    expected = [
+        "_fastpath.crypto" if _accel.fast_module("crypto") else "pymosh.crypto.ocb",
+        "_fastpath.terminal" if _accel.fast_module("terminal") else "pymosh.terminal.emulator",
+    ]
+    assert modules.split() == expected
+    if all(_accel.status().values()):
+        assert describe.startswith("fast path: yes")
+
+
+def test_extensions_present_when_required() -> None:
+    """In CI (PYMOSH_REQUIRE_EXTENSIONS=1) a failed build must not pass silently."""
+    if os.environ.get("PYMOSH_REQUIRE_EXTENSIONS") == "1" and not _accel.NO_EXTENSIONS:
+        assert _accel.status() == {"crypto": True, "terminal": True}
+    else:
+        assert set(_accel.status()) == {"crypto", "terminal"}

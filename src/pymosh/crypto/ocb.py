@@ -55,7 +55,9 @@ class Session:
 
     def seal_datagram(self, direction: int, seq: int, timestamp: int,
                       timestamp_reply: int, payload: bytes) -> bytes:
-        """The whole UDP datagram for one Mosh packet."""
+        """The whole UDP datagram for one Mosh packet (seq is masked to 63 bits)."""
+        if not 0 <= seq < (1 << 64):
+            raise OverflowError("sequence number out of range")
         head = _HEAD.pack(((direction & 1) << 63) | (seq & SEQ_MASK),
                           timestamp & 0xFFFF, timestamp_reply & 0xFFFF)
         plaintext = head[8:] + payload

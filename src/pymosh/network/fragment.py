@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import Instruction, decode_instruction, encode_instruction
@@ -58,7 +58,7 @@ class Fragmenter:
         self.next_instruction_id = 0
         # Mosh's initial "last instruction" has old/new = 2^64 − 1, so the first id is 1
         self._last_key: tuple = (None, U64, U64, None, None, None, None)
-        self._last_diff: Optional[bytes] = None
+        self._last_diff: bytes | None = None
 
     def make_fragments(self, instruction: Instruction, mtu: int) -> List[Fragment]:
         size = fragment_capacity(mtu)
@@ -102,18 +102,18 @@ class FragmentAssembly:
     """Mosh's receiver side: one partially assembled instruction at a time (§4.2)."""
 
     def __init__(self) -> None:
-        self.current_id: Optional[int] = None
+        self.current_id: int | None = None
         self._parts: Dict[int, bytes] = {}
-        self._total: Optional[int] = None
+        self._total: int | None = None
         self._size = 0
 
-    def _reset(self, ident: Optional[int]) -> None:
+    def _reset(self, ident: int | None) -> None:
         self.current_id = ident
         self._parts = {}
         self._total = None
         self._size = 0
 
-    def add(self, frag: Fragment) -> Optional[Instruction]:
+    def add(self, frag: Fragment) -> Instruction | None:
         """Take one fragment; the Instruction once all of its fragments are here.
 
         Inconsistent fragments (which abort the real receiver), an oversized or corrupt
@@ -127,7 +127,7 @@ class FragmentAssembly:
             self._reset(None)
             raise
 
-    def _add(self, frag: Fragment) -> Optional[Instruction]:
+    def _add(self, frag: Fragment) -> Instruction | None:
         if not 0 <= frag.num <= MAX_FRAGMENT_NUM:
             raise DecodeError("fragment number out of range")
         held = self._parts.get(frag.num)

@@ -253,7 +253,7 @@ def _decode_echo_ack(body: bytes) -> EchoAck:
     return EchoAck(num)
 
 
-def _instructions(data: bytes) -> Iterator[List[Tuple[int, bytes]]]:
+def _instructions(data: bytes, known: Tuple[int, ...]) -> Iterator[List[Tuple[int, bytes]]]:
     """For each `instruction` entry, its extensions as (number, body), in wire order."""
     for number, wtype, value in _fields(data):
         if number != 1:
@@ -263,7 +263,7 @@ def _instructions(data: bytes) -> Iterator[List[Tuple[int, bytes]]]:
         # (protobuf semantics: parsing concatenated encodings = merging them)
         exts: dict = {}
         for ext_number, ext_wtype, ext_value in _fields(value):
-            if ext_number in (2, 3, 7):
+            if ext_number in known:
                 _expect(ext_wtype, LEN, "an extension")
                 exts[ext_number] = exts.get(ext_number, b"") + ext_value
         yield list(exts.items())
@@ -272,7 +272,7 @@ def _instructions(data: bytes) -> Iterator[List[Tuple[int, bytes]]]:
 def decode_user_message(data: bytes) -> UserMessage:
     """Keystrokes and resizes in order; unknown extensions are skipped."""
     events: UserMessage = []
-    for exts in _instructions(data):
+    for exts in _instructions(data, (2, 3)):
         for number, body in exts:
             if number == 2:
                 events.append(Keystroke(_decode_bytes_message(body, 4, "keys")))
@@ -284,7 +284,7 @@ def decode_user_message(data: bytes) -> UserMessage:
 def decode_host_message(data: bytes) -> HostMessage:
     """Host bytes, resizes and echo acks in order; unknown extensions are skipped."""
     events: HostMessage = []
-    for exts in _instructions(data):
+    for exts in _instructions(data, (2, 3, 7)):
         for number, body in exts:
             if number == 2:
                 events.append(HostBytes(_decode_bytes_message(body, 4, "hoststring")))

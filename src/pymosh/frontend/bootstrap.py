@@ -1,0 +1,69 @@
+"""Sans-I/O parsing of what ``ssh host -- pymosh-server new ...`` prints (protocol.md §7.3 step 5).
+
+The output mixes banners, motd text, ssh warnings and the server's own stderr; only three
+kinds of line matter. Lines may end in ``\\r`` (ssh -tt gives the remote side a pty).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_IP_RE = re.compile(r"^MOSH IP (\S+)\s*$")
+_SSH_CONNECTION_RE = re.compile(r"^MOSH SSH_CONNECTION (.*?)\s*$")
+_CONNECT_PREFIX = "MOSH CONNECT "
+_CONNECT_RE = re.compile(r"^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$")
+
+
+class BootstrapError(Exception):
+    """The server's start-up output was malformed (the message is safe to show)."""
+
+
+@dataclass
+class Bootstrap:
+    """Feed output lines; ``done`` once ``MOSH CONNECT`` was seen.
+
+    Lines that are not for us accumulate in ``passthrough`` for the caller to show.
+    The key is kept out of every message and ``repr``.
+    """
+
+    ip: str | None = None
+    port: int | None = None
+    key: str | None = field(default=None, repr=False)
+    saw_bad_port: bool = False
+    passthrough: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.port is not None
+
+    def feed_line(self, raw: str) -> None:
+        line = raw.rstrip("\n")
+        stripped = line.rstrip("\r")
+        match = _IP_RE.match(stripped)
+        if match:
+            if self.ip is not None:
+                raise BootstrapError("Found more than one remote IP address (MOSH IP).")
+            self.ip = match.group(1)
+            return
+        match = _SSH_CONNECTION_RE.match(stripped)
+        if match:
+            words = match.group(1).split()
+            if len(words) != 4:
+                raise BootstrapError("Bad MOSH SSH_CONNECTION string.")
+            if self.ip is not None:
+                raise BootstrapError("Found more than one remote IP address.")
+            self.ip = words[2]
+            return
+        if stripped.startswith(_CONNECT_PREFIX):
+            match = _CONNECT_RE.match(stripped)
+            if not match:
+                raise BootstrapError("Bad MOSH CONNECT string.")
+            port = int(match.group(1))
+            if not 1 <= port <= 65535:
+                raise BootstrapError("Bad MOSH CONNECT string (port out of range).")
+            self.port, self.key = port, match.group(2)
+            return
+        if "Bad UDP port" in stripped:
+            self.saw_bad_port = True
+        self.passthrough.append(stripped)

@@ -1,0 +1,476 @@
+"""Predictive local echo, following Mosh 1.4.0's prediction engine (terminal.md 7-9).
+
+Sans-I/O: the client feeds typed bytes, the framebuffer on screen and ``now`` (ms);
+``apply`` draws the predictions onto a copy of the server's frame.
+
+    engine = PredictionEngine(display_preference="adaptive", predict_overwrite=False)
+    engine.set_local_frame_sent(n)       # before handling each read from the tty
+    engine.new_user_byte(byte, shown_fb, now)   # shown_fb: what is on screen now
+    engine.set_local_frame_acked(n); engine.set_local_frame_late_acked(echo_ack)
+    engine.set_send_interval(ms)         # transport send interval, clamp(SRTT/2, 20, 250)
+    engine.cull(fb, now); engine.apply(fb)   # per frame, fb = copy of the server's frame
+    engine.reset()                       # resize, paste
+    engine.wait_time(now)                # 50 ms while timing tests are pending
+
+Cell predictions are *judged* once the server's echo ack covers the keystroke
+(``late_ack >= expiration_frame``): the server had 50 ms to echo it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...terminal.width import char_width
+from .keyparse import CSI, ESC, EXECUTE, PRINT, KeyParser
+
+SRTT_TRIGGER_LOW = 20
+SRTT_TRIGGER_HIGH = 30
+FLAG_TRIGGER_LOW = 50
+FLAG_TRIGGER_HIGH = 80
+GLITCH_THRESHOLD = 250
+GLITCH_REPAIR_COUNT = 10
+GLITCH_REPAIR_MININTERVAL = 150
+GLITCH_FLAG_THRESHOLD = 5000
+TIMER_INTERVAL = 50
+FOREVER = 1 << 30
+
+DISPLAY_PREFERENCES = ("adaptive", "always", "never", "experimental")
+UNDERLINED = 8
+
+# validity verdicts
+PENDING, CORRECT, CORRECT_NO_CREDIT, INCORRECT, INACTIVE = range(5)
+
+# A predicted cell: (contents, fg, bg, attrs, wide)
+Cell = tuple
+
+
+def _cell(fb: Any, row: int, col: int) -> Cell:
+    return tuple(fb.get_cell(row, col)[:5])
+
+
+def _is_blank(contents: str) -> bool:
+    return contents in ("", " ", "\xa0")
+
+
+def _contents_match(a: str, b: str) -> bool:
+    return (_is_blank(a) and _is_blank(b)) or a == b
+
+
+def _current_renditions(fb: Any) -> tuple[int, int, int]:
+    """The framebuffer's current SGR state (fg, bg, attrs)."""
+    rend = getattr(fb, "renditions", None)
+    if rend is None:
+        rend = fb.dump()["renditions"]
+    return tuple(rend)  # type: ignore[return-value]
+
+
+class _Conditional:
+    """What every prediction has: the frame that must be echo-acked, epoch, timestamp."""
+
+    __slots__ = ("expiration_frame", "col", "active", "tentative_until_epoch", "prediction_time")
+
+    def __init__(self, expiration_frame: int, col: int, tentative_until_epoch: int) -> None:
+        self.expiration_frame = expiration_frame
+        self.col = col
+        self.active = False
+        self.tentative_until_epoch = tentative_until_epoch
+        self.prediction_time = 0.0
+
+    def tentative(self, confirmed_epoch: int) -> bool:
+        return self.tentative_until_epoch > confirmed_epoch
+
+    def expire(self, frame: int, now: float) -> None:
+        self.expiration_frame = frame
+        self.prediction_time = now
+
+    def deactivate(self) -> None:
+        self.expiration_frame = -1
+        self.tentative_until_epoch = -1
+        self.active = False
+
+
+class CursorMove(_Conditional):
+    __slots__ = ("row",)
+
+    def __init__(self, expiration_frame: int, row: int, col: int, epoch: int) -> None:
+        super().__init__(expiration_frame, col, epoch)
+        self.row = row
+        self.active = True
+
+    def validity(self, fb: Any, late_ack: int) -> int:
+        if not self.active:
+            return INACTIVE
+        if self.row >= fb.height or self.col >= fb.width:
+            return INCORRECT
+        if late_ack < self.expiration_frame:
+            return PENDING
+        if fb.cursor_row == self.row and fb.cursor_col == self.col:
+            return CORRECT
+        return INCORRECT
+
+
+class OverlayCell(_Conditional):
+    __slots__ = ("replacement", "unknown", "original_contents")
+
+    def __init__(self, col: int) -> None:
+        super().__init__(-1, col, -1)
+        self.replacement: Cell = ("", 0, 0, 0, False)
+        self.unknown = False
+        self.original_contents: list[Cell] = []
+
+    def deactivate(self) -> None:
+        self.unknown = False
+        self.original_contents = []
+        super().deactivate()
+
+    def restart(self) -> None:
+        """Start a new prediction here; an overwritten known prediction counts as an original."""
+        if not self.active or self.unknown:
+            self.deactivate()
+            return
+        self.original_contents.append(self.replacement)
+        _Conditional.deactivate(self)
+
+    def predict(self, epoch: int, frame: int, now: float) -> None:
+        self.active = True
+        self.tentative_until_epoch = epoch
+        self.expire(frame, now)
+
+    def validity(self, fb: Any, row: int, late_ack: int) -> int:
+        if not self.active:
+            return INACTIVE
+        if row >= fb.height or self.col >= fb.width:
+            return INCORRECT
+        if late_ack < self.expiration_frame:
+            return PENDING
+        if self.unknown or _is_blank(self.replacement[0]):
+            return CORRECT_NO_CREDIT
+        current = fb.get_cell(row, self.col)[0]
+        if not _contents_match(current, self.replacement[0]):
+            return INCORRECT
+        if any(_contents_match(current, orig[0]) for orig in self.original_contents):
+            return CORRECT_NO_CREDIT
+        return CORRECT
+
+    def apply(self, fb: Any, row: int, confirmed_epoch: int, flag: bool) -> None:
+        if not self.active or row >= fb.height or self.col >= fb.width:
+            return
+        if self.tentative(confirmed_epoch):
+            return
+        actual = _cell(fb, row, self.col)
+        if _is_blank(self.replacement[0]) and _is_blank(actual[0]):
+            flag = False
+        if self.unknown:
+            if flag and self.col != fb.width - 1:
+                contents, fg, bg, attrs, wide = actual
+                fb.set_cell(row, self.col, contents, fg, bg, attrs | UNDERLINED, wide)
+            return
+        if actual != self.replacement:
+            contents, fg, bg, attrs, wide = self.replacement
+            fb.set_cell(row, self.col, contents, fg, bg, attrs | UNDERLINED if flag else attrs, wide)
+
+
+class PredictionEngine:
+    def __init__(self, display_preference: str = "adaptive", predict_overwrite: bool = False) -> None:
+        if display_preference not in DISPLAY_PREFERENCES:
+            raise ValueError(f"unknown prediction display preference {display_preference!r}")
+        self.display_preference = display_preference
+        self.predict_overwrite = predict_overwrite
+        self._parser = KeyParser()
+        self._last_byte = -1
+        self.overlays: dict[int, list[OverlayCell]] = {}  # row number -> one cell per column
+        self.cursors: list[CursorMove] = []
+        self.local_frame_sent = 0
+        self.local_frame_acked = 0
+        self.local_frame_late_acked = 0
+        self.prediction_epoch = 1
+        self.confirmed_epoch = 0
+        self.send_interval = 250
+        self.srtt_trigger = False
+        self.flagging = False
+        self.glitch_trigger = 0
+        self.last_quick_confirmation = 0.0
+        self._last_size: tuple[int, int] | None = None
+
+    # -- counters from the transport ------------------------------------------------------
+    def set_local_frame_sent(self, n: int) -> None:
+        self.local_frame_sent = n
+
+    def set_local_frame_acked(self, n: int) -> None:
+        self.local_frame_acked = n
+
+    def set_local_frame_late_acked(self, n: int) -> None:
+        self.local_frame_late_acked = n
+
+    def set_send_interval(self, ms: float) -> None:
+        self.send_interval = ms
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def _experimental(self) -> bool:
+        return self.display_preference == "experimental"
+
+    def reset(self) -> None:
+        self.cursors = []
+        self.overlays = {}
+        self._become_tentative()
+
+    def _become_tentative(self) -> None:
+        if not self._experimental:
+            self.prediction_epoch += 1
+
+    def active(self) -> bool:
+        if self.cursors:
+            return True
+        return any(c.active for cells in self.overlays.values() for c in cells)
+
+    def displaying(self) -> bool:
+        """Would ``apply`` draw anything right now (before tentative filtering)?"""
+        pref = self.display_preference
+        if pref == "never":
+            return False
+        return pref in ("always", "experimental") or self.srtt_trigger or self.glitch_trigger > 0
+
+    def wait_time(self, now: float) -> float:
+        timing_tests_pending = not (self.glitch_trigger and self.flagging)
+        return TIMER_INTERVAL if timing_tests_pending and self.active() else FOREVER
+
+    def _row(self, row: int, width: int) -> list[OverlayCell]:
+        cells = self.overlays.get(row)
+        if cells is None:
+            cells = self.overlays[row] = [OverlayCell(col) for col in range(width)]
+        return cells
+
+    def _cursor(self) -> CursorMove:
+        return self.cursors[-1]
+
+    def _init_cursor(self, fb: Any) -> None:
+        frame = self.local_frame_sent + 1
+        if not self.cursors:
+            self.cursors.append(CursorMove(frame, fb.cursor_row, fb.cursor_col, self.prediction_epoch))
+        elif self._cursor().tentative_until_epoch != self.prediction_epoch:
+            last = self._cursor()
+            self.cursors.append(CursorMove(frame, last.row, last.col, self.prediction_epoch))
+
+    def _kill_epoch(self, epoch: int, fb: Any) -> None:
+        self.cursors = [c for c in self.cursors if c.tentative_until_epoch < epoch]
+        self.cursors.append(CursorMove(self.local_frame_sent + 1, fb.cursor_row, fb.cursor_col,
+                                       self.prediction_epoch))
+        for cells in self.overlays.values():
+            for cell in cells:
+                if cell.tentative_until_epoch >= epoch:
+                    cell.deactivate()
+        self._become_tentative()
+
+    # -- judging ----------------------------------------------------------------------------
+    def cull(self, fb: Any, now: float) -> None:
+        if self.display_preference == "never":
+            return
+        size = (fb.width, fb.height)
+        if size != self._last_size:
+            self._last_size = size
+            self.reset()
+
+        interval = self.send_interval
+        if interval > SRTT_TRIGGER_HIGH:
+            self.srtt_trigger = True
+        elif self.srtt_trigger and interval <= SRTT_TRIGGER_LOW and not self.active():
+            self.srtt_trigger = False
+        if interval > FLAG_TRIGGER_HIGH:
+            self.flagging = True
+        elif interval <= FLAG_TRIGGER_LOW:
+            self.flagging = False
+        if self.glitch_trigger > GLITCH_REPAIR_COUNT:
+            self.flagging = True
+
+        for row in [r for r in self.overlays if r < 0 or r >= fb.height]:
+            del self.overlays[row]
+
+        late = self.local_frame_late_acked
+        for row, cells in self.overlays.items():
+            for idx, cell in enumerate(cells):
+                verdict = cell.validity(fb, row, late)
+                if verdict == INCORRECT:
+                    if self._experimental:
+                        cell.deactivate()
+                    elif cell.tentative(self.confirmed_epoch):
+                        self._kill_epoch(cell.tentative_until_epoch, fb)
+                    else:
+                        self.reset()
+                        return
+                elif verdict == CORRECT:
+                    self._credit(fb, row, cells, idx, now)
+                    cell.deactivate()
+                elif verdict == CORRECT_NO_CREDIT:
+                    cell.deactivate()
+                elif verdict == PENDING:
+                    age = now - cell.prediction_time
+                    if age >= GLITCH_FLAG_THRESHOLD:
+                        self.glitch_trigger = GLITCH_REPAIR_COUNT * 2
+                    elif age >= GLITCH_THRESHOLD and self.glitch_trigger < GLITCH_REPAIR_COUNT:
+                        self.glitch_trigger = GLITCH_REPAIR_COUNT
+
+        if self.cursors and self._cursor().validity(fb, late) == INCORRECT:
+            if self._experimental:
+                self.cursors = []
+            else:
+                self.reset()
+                return
+        self.cursors = [c for c in self.cursors if c.validity(fb, late) == PENDING]
+
+    def _credit(self, fb: Any, row: int, cells: list[OverlayCell], idx: int, now: float) -> None:
+        cell = cells[idx]
+        if cell.tentative_until_epoch > self.confirmed_epoch:
+            self.confirmed_epoch = cell.tentative_until_epoch
+        if now - cell.prediction_time < GLITCH_THRESHOLD:
+            if (self.glitch_trigger > 0
+                    and now - GLITCH_REPAIR_MININTERVAL >= self.last_quick_confirmation):
+                self.glitch_trigger -= 1
+                self.last_quick_confirmation = now
+        # the server knows the right colours: use them for the rest of the row too
+        _, fg, bg, attrs = fb.get_cell(row, cell.col)[:4]
+        for later in cells[idx:]:
+            contents, _, _, _, wide = later.replacement
+            later.replacement = (contents, fg, bg, attrs, wide)
+
+    # -- showing ------------------------------------------------------------------------------
+    def apply(self, fb: Any) -> None:
+        if not self.displaying():
+            return
+        confirmed = self.confirmed_epoch
+        for cursor in self.cursors:
+            if cursor.active and not cursor.tentative(confirmed):
+                fb.cursor_row = cursor.row
+                fb.cursor_col = cursor.col
+        for row, cells in self.overlays.items():
+            for cell in cells:
+                cell.apply(fb, row, confirmed, self.flagging)
+
+    # -- making predictions -----------------------------------------------------------------------
+    def new_user_byte(self, byte: int, fb: Any, now: float) -> None:
+        if self.display_preference == "never":
+            return
+        if self._experimental:
+            self.prediction_epoch = self.confirmed_epoch
+        self.cull(fb, now)
+        if self._last_byte == 0x1B and byte == 0x4F:  # ESC O x (application cursor keys)
+            byte = 0x5B
+        self._last_byte = byte
+        for kind, ch in self._parser.feed(byte):
+            if kind == PRINT:
+                if ch == "\x7f":
+                    self._predict_backspace(fb, now)
+                elif ord(ch) < 0x20 or char_width(ord(ch)) != 1:
+                    self._become_tentative()
+                else:
+                    self._predict_print(ch, fb, now)
+            elif kind == EXECUTE:
+                self._become_tentative()
+                if ch == "\r":
+                    self._newline_carriage_return(fb, now)
+            elif kind == CSI and ch in ("C", "D"):
+                self._init_cursor(fb)
+                cursor = self._cursor()
+                if ch == "C" and cursor.col < fb.width - 1:
+                    cursor.col += 1
+                    cursor.expire(self.local_frame_sent + 1, now)
+                elif ch == "D" and cursor.col > 0:
+                    cursor.col -= 1
+                    cursor.expire(self.local_frame_sent + 1, now)
+            elif kind in (CSI, ESC):
+                self._become_tentative()
+
+    def _predict_backspace(self, fb: Any, now: float) -> None:
+        self._init_cursor(fb)
+        cursor = self._cursor()
+        cells = self._row(cursor.row, fb.width)
+        if cursor.col <= 0:
+            return
+        frame = self.local_frame_sent + 1
+        cursor.col -= 1
+        cursor.expire(frame, now)
+        width = fb.width
+        if self.predict_overwrite:
+            cell = cells[cursor.col]
+            cell.restart()
+            cell.predict(self.prediction_epoch, frame, now)
+            under_cursor = _cell(fb, fb.cursor_row, fb.cursor_col)
+            cell.original_contents.append(under_cursor)
+            cell.replacement = (" ",) + under_cursor[1:4] + (False,)
+            return
+        for col in range(cursor.col, width):
+            cell = cells[col]
+            cell.restart()
+            cell.predict(self.prediction_epoch, frame, now)
+            cell.original_contents.append(_cell(fb, cursor.row, col))
+            if col + 2 < width:
+                right = cells[col + 1]
+                if right.active:
+                    cell.unknown = right.unknown
+                    if not right.unknown:
+                        cell.replacement = right.replacement
+                else:
+                    cell.unknown = False
+                    cell.replacement = _cell(fb, cursor.row, col + 1)
+            else:
+                cell.unknown = True
+
+    def _predict_print(self, ch: str, fb: Any, now: float) -> None:
+        self._init_cursor(fb)
+        width = fb.width
+        if self._cursor().col + 1 >= width:
+            self._become_tentative()  # last column: wrapping behaviour is up to the application
+        cursor = self._cursor()
+        row = cursor.row
+        cells = self._row(row, width)
+        frame = self.local_frame_sent + 1
+        epoch = self.prediction_epoch
+        if not self.predict_overwrite:
+            for col in range(width - 1, cursor.col, -1):
+                cell = cells[col]
+                cell.restart()
+                cell.predict(epoch, frame, now)
+                cell.original_contents.append(_cell(fb, row, col))
+                left = cells[col - 1]
+                if col == width - 1:
+                    cell.unknown = True
+                elif left.active:
+                    cell.unknown = left.unknown
+                    if not left.unknown:
+                        cell.replacement = left.replacement
+                else:
+                    cell.unknown = False
+                    cell.replacement = _cell(fb, row, col - 1)
+        cell = cells[cursor.col]
+        cell.restart()
+        cell.predict(epoch, frame, now)
+        if cursor.col > 0:
+            left = cells[cursor.col - 1]
+            if left.active and not left.unknown:
+                fg, bg, attrs = left.replacement[1:4]
+            else:
+                fg, bg, attrs = fb.get_cell(row, cursor.col - 1)[1:4]
+        else:
+            fg, bg, attrs = _current_renditions(fb)
+        cell.replacement = (ch, fg, bg, attrs, False)
+        cell.original_contents.append(_cell(fb, row, cursor.col))
+        cursor.expire(frame, now)
+        if cursor.col < width - 1:
+            cursor.col += 1
+        else:
+            self._become_tentative()
+            self._newline_carriage_return(fb, now)
+
+    def _newline_carriage_return(self, fb: Any, now: float) -> None:
+        self._init_cursor(fb)
+        cursor = self._cursor()
+        cursor.col = 0
+        if cursor.row < fb.height - 1:
+            cursor.row += 1
+            return
+        # bottom row: predict a blank line, not the scroll itself
+        frame = self.local_frame_sent + 1
+        for cell in self._row(cursor.row, fb.width):
+            cell.predict(self.prediction_epoch, frame, now)
+            cell.unknown = False
+            cell.replacement = ("",) + tuple(cell.replacement[1:])

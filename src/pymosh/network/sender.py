@@ -1,0 +1,243 @@
+"""SSP sender (protocol.md §5.3–5.4, §5.8): which state to send, when, and relative to what.
+
+Sans-I/O: `tick(now)` returns the datagrams to send; `Transport` feeds acks in.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable, Generic, List, TypeVar
+
+from pymosh.network.connection import Connection
+from pymosh.network.fragment import Fragmenter
+from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
+
+S = TypeVar("S")
+
+SHUTDOWN_NUM = (1 << 64) - 1    # new_num / ack_num of the shutdown state ("−1")
+ACK_INTERVAL = 3000             # heartbeat
+ACK_DELAY = 100                 # delayed data ack; also slack added to the RTO
+SHUTDOWN_RETRIES = 16
+ACTIVE_RETRY_TIMEOUT = 10000
+SEND_MINDELAY_SERVER = 8
+SEND_MINDELAY_CLIENT = 1
+SENT_STATES_LIMIT = 32
+RESEND_SMALL = 1000             # resend optimisation thresholds (§5.4.3 step 3)
+RESEND_SLACK = 100
+INF = math.inf
+
+
+def make_chaff() -> bytes:
+    """0–16 random bytes (one random byte mod 17 picks the length)."""
+    return os.urandom(os.urandom(1)[0] % 17)
+
+
+class SentState(Generic[S]):
+    __slots__ = ("timestamp", "num", "state")
+
+    def __init__(self, timestamp: float, num: int, state: S) -> None:
+        self.timestamp = timestamp
+        self.num = num
+        self.state = state
+
+
+class TransportSender(Generic[S]):
+    def __init__(self, connection: Connection, initial_state: S, now: float,
+                 chaff: Callable[[], bytes] = make_chaff) -> None:
+        self.connection = connection
+        self.current_state: S = initial_state.copy()
+        self.sent_states: List[SentState[S]] = [SentState(now, 0, initial_state.copy())]
+        self.assumed_receiver_state: SentState[S] = self.sent_states[0]
+        self.fragmenter = Fragmenter()
+        self.chaff = chaff
+
+        self.next_ack_time: float = now
+        self.next_send_time: float = INF
+        self.mindelay_clock: float | None = None
+        self.send_mindelay = (SEND_MINDELAY_SERVER if connection.is_server
+                              else SEND_MINDELAY_CLIENT)
+
+        self.ack_num = 0                 # newest remote state received in order
+        self.pending_data_ack = False
+        self.last_heard: float | None = None   # time the peer's newest state arrived
+        self.last_ack_sent: int | None = None
+
+        self.shutdown_in_progress = False
+        self.shutdown_tries = 0
+        self.shutdown_start: float | None = None
+
+        self.instructions_sent = 0
+
+    # ------------------------------------------------------------ hooks from the receiver
+    def process_acknowledgment_through(self, ack_num: int) -> None:
+        states = self.sent_states
+        for i, entry in enumerate(states):
+            if entry.num == ack_num:
+                if i:
+                    # every state before the acked one has a smaller number
+                    del states[:i]
+                return
+
+    def set_ack_num(self, num: int) -> None:
+        self.ack_num = num
+
+    def set_data_ack(self) -> None:
+        self.pending_data_ack = True
+
+    def remote_heard(self, timestamp: float) -> None:
+        self.last_heard = timestamp
+
+    # ------------------------------------------------------------ timers (§5.4.1)
+    def _peer_active(self, now: float) -> bool:
+        return self.last_heard is not None and self.last_heard + ACTIVE_RETRY_TIMEOUT > now
+
+    def _update_assumed_receiver_state(self, now: float) -> None:
+        limit = self.connection.timeout() + ACK_DELAY
+        states = self.sent_states
+        assumed = states[0]
+        for entry in states[1:]:
+            if now - entry.timestamp < limit:
+                assumed = entry
+            else:
+                break
+        self.assumed_receiver_state = assumed
+
+    def _rationalize_states(self) -> None:
+        front = self.sent_states[0].state
+        self.current_state.subtract(front)
+        for entry in reversed(self.sent_states):
+            entry.state.subtract(front)
+
+    def calculate_timers(self, now: float) -> None:
+        self._update_assumed_receiver_state(now)
+        self._rationalize_states()
+        if self.pending_data_ack and self.next_ack_time > now + ACK_DELAY:
+            self.next_ack_time = now + ACK_DELAY
+
+        current = self.current_state
+        back = self.sent_states[-1]
+        interval = self.connection.send_interval()
+        if not current == back.state:
+            if self.mindelay_clock is None:
+                self.mindelay_clock = now
+            self.next_send_time = max(self.mindelay_clock + self.send_mindelay,
+                                      back.timestamp + interval)
+        elif not current == self.assumed_receiver_state.state and self._peer_active(now):
+            self.next_send_time = back.timestamp + interval
+            if self.mindelay_clock is not None:
+                self.next_send_time = max(self.next_send_time,
+                                          self.mindelay_clock + self.send_mindelay)
+        elif not current == self.sent_states[0].state and self._peer_active(now):
+            self.next_send_time = back.timestamp + self.connection.timeout() + ACK_DELAY
+        else:
+            self.next_send_time = INF
+
+        if self.shutdown_in_progress or self.ack_num == SHUTDOWN_NUM:
+            self.next_ack_time = back.timestamp + interval
+
+    def wait_time(self, now: float) -> float:
+        """ms until the next send is due; 0 if overdue; inf without a peer address."""
+        self.calculate_timers(now)
+        if not self.connection.has_remote_addr:
+            return INF
+        wakeup = min(self.next_ack_time, self.next_send_time)
+        return max(wakeup - now, 0)
+
+    # ------------------------------------------------------------ sending (§5.4.3)
+    def tick(self, now: float) -> List[bytes]:
+        self.calculate_timers(now)
+        if not self.connection.has_remote_addr:
+            return []
+        if now < self.next_ack_time and now < self.next_send_time:
+            return []
+        diff = self.current_state.diff_from(self.assumed_receiver_state.state)
+        diff = self._prospective_resend_optimisation(diff)
+        out: List[bytes] = []
+        if not diff:
+            if now >= self.next_ack_time:
+                self._send_empty_ack(now, out)
+                self.mindelay_clock = None
+            if now >= self.next_send_time:
+                self.next_send_time = INF
+                self.mindelay_clock = None
+        elif now >= self.next_send_time or now >= self.next_ack_time:
+            self._send_to_receiver(diff, now, out)
+            self.mindelay_clock = None
+        return out
+
+    def _prospective_resend_optimisation(self, proposed: bytes) -> bytes:
+        front = self.sent_states[0]
+        if self.assumed_receiver_state is front:
+            return proposed
+        resend = self.current_state.diff_from(front.state)
+        if len(resend) <= len(proposed) or (
+                len(resend) < RESEND_SMALL and len(resend) - len(proposed) < RESEND_SLACK):
+            self.assumed_receiver_state = front
+            return resend
+        return proposed
+
+    def _add_sent_state(self, now: float, num: int, state: S) -> None:
+        states = self.sent_states
+        states.append(SentState(now, num, state.copy()))
+        if len(states) > SENT_STATES_LIMIT:
+            del states[len(states) - 16]
+
+    def _send_to_receiver(self, diff: bytes, now: float, out: List[bytes]) -> None:
+        back = self.sent_states[-1]
+        if self.current_state == back.state:
+            new_num = back.num
+        else:
+            new_num = back.num + 1
+        if self.shutdown_in_progress:
+            new_num = SHUTDOWN_NUM
+        if new_num == back.num:
+            back.timestamp = now
+        else:
+            self._add_sent_state(now, new_num, self.current_state)
+        self._send_in_fragments(diff, new_num, now, out)
+        self.assumed_receiver_state = self.sent_states[-1]
+        self.next_ack_time = now + ACK_INTERVAL
+        self.next_send_time = INF
+
+    def _send_empty_ack(self, now: float, out: List[bytes]) -> None:
+        new_num = self.sent_states[-1].num + 1
+        if self.shutdown_in_progress:
+            new_num = SHUTDOWN_NUM
+        self._add_sent_state(now, new_num, self.current_state)
+        self._send_in_fragments(b"", new_num, now, out)
+        self.next_ack_time = now + ACK_INTERVAL
+        self.next_send_time = INF
+
+    def _send_in_fragments(self, diff: bytes, new_num: int, now: float,
+                           out: List[bytes]) -> None:
+        inst = Instruction(PROTOCOL_VERSION, self.assumed_receiver_state.num, new_num,
+                           self.ack_num, self.sent_states[0].num, diff, self.chaff())
+        if new_num == SHUTDOWN_NUM:
+            self.shutdown_tries += 1
+        conn = self.connection
+        for fragment in self.fragmenter.make_fragments(inst, conn.mtu):
+            out.append(conn.make_datagram(fragment.to_bytes(), now))
+        self.last_ack_sent = self.ack_num
+        self.pending_data_ack = False
+        self.instructions_sent += 1
+
+    # ------------------------------------------------------------ shutdown (§5.8)
+    def start_shutdown(self, now: float) -> None:
+        if not self.shutdown_in_progress:
+            self.shutdown_start = now
+            self.shutdown_in_progress = True
+
+    def shutdown_acknowledged(self) -> bool:
+        return self.sent_states[0].num == SHUTDOWN_NUM
+
+    def shutdown_ack_timed_out(self, now: float) -> bool:
+        if not self.shutdown_in_progress:
+            return False
+        if self.shutdown_tries >= SHUTDOWN_RETRIES:
+            return True
+        return self.shutdown_start is not None and \
+            now - self.shutdown_start >= ACTIVE_RETRY_TIMEOUT
+
+    def counterparty_shutdown_ack_sent(self) -> bool:
+        return self.last_ack_sent == SHUTDOWN_NUM

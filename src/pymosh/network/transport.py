@@ -1,0 +1,219 @@
+"""SSP transport (protocol.md §5): a sender plus the receiver's state queue.
+
+Sans-I/O. The driver calls, per event-loop turn with one frozen `now`:
+
+* `receive(datagram, addr, now)` for every datagram that arrived;
+* `tick(now)` → list of datagrams to send, all to `remote_addr` (the server's address
+  on the client; the client's current address on the server, `None` before contact);
+* `wait_time(now)` → ms until `tick` has work (`math.inf` when nothing is scheduled,
+  e.g. a server without a client).
+
+The application sets `current_state` (or mutates it in place — a `UserStream` is
+appended to directly) and reads `latest_remote_state()`; the server consumes user
+input with `get_remote_diff()`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any, Generic, List, TypeVar
+
+from pymosh.errors import DecodeError
+from pymosh.network.connection import Addr, Connection
+from pymosh.network.fragment import Fragment, FragmentAssembly
+from pymosh.network.sender import SHUTDOWN_NUM, TransportSender
+from pymosh.wire.protobuf import PROTOCOL_VERSION
+
+L = TypeVar("L")   # local (sent) state
+R = TypeVar("R")   # remote (received) state
+
+RECEIVED_STATES_LIMIT = 1024
+RECEIVER_QUENCH = 15000
+
+
+class ReceivedState(Generic[R]):
+    __slots__ = ("timestamp", "num", "state")
+
+    def __init__(self, timestamp: float, num: int, state: R) -> None:
+        self.timestamp = timestamp
+        self.num = num
+        self.state = state
+
+
+class Transport(Generic[L, R]):
+    def __init__(self, my_state: L, remote_initial_state: R, connection: Connection,
+                 now: float, **sender_options: Any) -> None:
+        self.connection = connection
+        self.sender: TransportSender[L] = TransportSender(connection, my_state, now,
+                                                          **sender_options)
+        self.fragments = FragmentAssembly()
+        self.received_states: List[ReceivedState[R]] = [
+            ReceivedState(now, 0, remote_initial_state.copy())]
+        self._received_nums: List[int] = [0]          # sorted, parallel to received_states
+        self.receiver_quench_timer: float = 0
+        self.last_receiver_state: R = remote_initial_state.copy()
+        self._now = now
+        # diagnostics
+        self.dropped_instructions = 0
+        self.version_mismatches = 0
+        self.last_error: str | None = None
+
+    # ------------------------------------------------------------ application side
+    @property
+    def current_state(self) -> L:
+        return self.sender.current_state
+
+    @current_state.setter
+    def current_state(self, state: L) -> None:
+        self.sender.current_state = state
+
+    def latest_remote_state(self) -> R:
+        return self.received_states[-1].state
+
+    @property
+    def remote_state_num(self) -> int:
+        return self.received_states[-1].num
+
+    @property
+    def latest_remote_state_time(self) -> float:
+        """When the newest remote state arrived (the notification bar's "last contact")."""
+        return self.received_states[-1].timestamp
+
+    @property
+    def remote_addr(self) -> Addr | None:
+        return self.connection.remote_addr if self.connection.has_remote_addr else None
+
+    def get_remote_diff(self) -> bytes:
+        """Server: user input since the last call (diff of newest vs last consumed)."""
+        newest = self.received_states[-1].state
+        diff = newest.diff_from(self.last_receiver_state)
+        oldest = self.received_states[0].state.copy()
+        for entry in reversed(self.received_states):
+            entry.state.subtract(oldest)
+        self.last_receiver_state = newest.copy()
+        return diff
+
+    # getters for the notification bar and the prediction engine
+    @property
+    def sent_state_acked(self) -> int:
+        return self.sender.sent_states[0].num
+
+    @property
+    def sent_state_acked_timestamp(self) -> float:
+        return self.sender.sent_states[0].timestamp
+
+    @property
+    def sent_state_last(self) -> int:
+        return self.sender.sent_states[-1].num
+
+    @property
+    def sent_state_last_timestamp(self) -> float:
+        return self.sender.sent_states[-1].timestamp
+
+    @property
+    def last_heard(self) -> float | None:
+        """Time of the last in-order authentic datagram (any, not only new states)."""
+        return self.connection.last_heard
+
+    def all_acked(self) -> bool:
+        """Everything in `current_state` has been acknowledged by the peer."""
+        return self.sender.current_state == self.sender.sent_states[0].state
+
+    # ------------------------------------------------------------ driver side
+    def tick(self, now: float) -> List[bytes]:
+        self._now = now
+        return self.sender.tick(now)
+
+    def wait_time(self, now: float) -> float:
+        return self.sender.wait_time(now)
+
+    def receive(self, datagram: bytes, addr: Addr, now: float, congestion: bool = False) -> bool:
+        """Feed one datagram; True if it completed an instruction that was processed."""
+        self._now = now
+        payload = self.connection.receive(datagram, addr, now, congestion)
+        if payload is None:
+            return False
+        try:
+            instruction = self.fragments.add(Fragment.parse(payload))
+        except DecodeError as exc:
+            self.dropped_instructions += 1
+            self.last_error = str(exc)
+            return False
+        if instruction is None:
+            return False
+        return self._process(instruction, now)
+
+    def _process(self, inst: Any, now: float) -> bool:
+        if inst.protocol_version != PROTOCOL_VERSION:
+            self.version_mismatches += 1
+            self.last_error = "mosh protocol version mismatch"
+            return False
+        sender = self.sender
+        sender.process_acknowledgment_through(inst.ack_num)
+        self.connection.set_last_roundtrip_success(sender.sent_states[0].timestamp)
+
+        nums = self._received_nums
+        i = bisect.bisect_left(nums, inst.new_num)
+        if i < len(nums) and nums[i] == inst.new_num:
+            return True                                   # already have it
+        j = bisect.bisect_left(nums, inst.old_num)
+        if j == len(nums) or nums[j] != inst.old_num:
+            return True                                   # reference unknown: ignore
+        # hold the reference object: throwaway may drop it from the list (§5.4.4)
+        reference = self.received_states[j].state
+        self._process_throwaway_until(inst.throwaway_num)
+
+        if len(self.received_states) > RECEIVED_STATES_LIMIT:
+            if now < self.receiver_quench_timer:
+                return True
+            self.receiver_quench_timer = now + RECEIVER_QUENCH
+
+        new_state = reference.copy()
+        if inst.diff:
+            try:
+                new_state.apply_string(inst.diff)
+            except DecodeError as exc:
+                self.dropped_instructions += 1
+                self.last_error = str(exc)
+                return False
+        entry = ReceivedState(now, inst.new_num, new_state)
+
+        nums = self._received_nums
+        pos = bisect.bisect_left(nums, inst.new_num)
+        self.received_states.insert(pos, entry)
+        nums.insert(pos, inst.new_num)
+        if pos != len(nums) - 1:
+            return True          # an older state arriving late: no ack/heard bookkeeping
+        sender.set_ack_num(inst.new_num)
+        sender.remote_heard(now)
+        if inst.diff:
+            sender.set_data_ack()
+        return True
+
+    def _process_throwaway_until(self, throwaway_num: int) -> None:
+        nums = self._received_nums
+        cut = bisect.bisect_left(nums, throwaway_num)
+        cut = min(cut, len(nums) - 1)     # always keep at least the newest state
+        if cut > 0:
+            del self.received_states[:cut]
+            del nums[:cut]
+
+    # ------------------------------------------------------------ shutdown (§5.8)
+    def start_shutdown(self, now: float | None = None) -> None:
+        self.sender.start_shutdown(self._now if now is None else now)
+
+    def shutdown_in_progress(self) -> bool:
+        return self.sender.shutdown_in_progress
+
+    def shutdown_acknowledged(self) -> bool:
+        return self.sender.shutdown_acknowledged()
+
+    def shutdown_ack_timed_out(self, now: float | None = None) -> bool:
+        return self.sender.shutdown_ack_timed_out(self._now if now is None else now)
+
+    def counterparty_shutdown_ack_sent(self) -> bool:
+        return self.sender.counterparty_shutdown_ack_sent()
+
+    def has_remote_shutdown(self) -> bool:
+        """The peer's shutdown state (2^64 − 1) has been received."""
+        return self.received_states[-1].num == SHUTDOWN_NUM

@@ -1,0 +1,39 @@
+"""The contract between the SSP transport and the states it synchronises."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+S = TypeVar("S", bound="SyncState")
+
+
+class SyncState(Protocol):
+    """What `pymosh.network.transport.Transport` needs from a state.
+
+    States are numbered by the transport; a state object only knows how to copy
+    itself, describe the way from an older state to itself, and replay such a
+    description. Client→server states are `UserStream`s, server→client states are
+    complete terminals.
+    """
+
+    def copy(self: S) -> S:
+        """An independent copy (later changes to either do not affect the other)."""
+        ...
+
+    def diff_from(self: S, existing: S) -> bytes:
+        """Serialized message that turns `existing` into this state (b"" if equal)."""
+        ...
+
+    def init_diff(self) -> bytes:
+        """diff_from the initial (state 0) value."""
+        ...
+
+    def apply_string(self, diff: bytes) -> None:
+        """Apply a diff produced by `diff_from`; DecodeError on garbage."""
+        ...
+
+    def subtract(self: S, prefix: S) -> None:
+        """Drop an acknowledged prefix (no-op for states that are not streams)."""
+        ...
+
+    def __eq__(self, other: object) -> bool: ...

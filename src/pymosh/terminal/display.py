@@ -1,0 +1,309 @@
+"""The display differ (terminal.md 4): bytes that turn a terminal showing one frame
+into one showing another, in the small vocabulary a stock mosh-client understands.
+
+``new_frame(initialized, last, new)`` uses the server configuration (ECH, BCE and
+titles available) unless told otherwise by keyword. One deliberate deviation from
+Mosh 1.4.0 (its quirk 4.7-1): the backspace shortcut is never used while the
+believed cursor sits past the last column, a CUP is sent instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .framebuffer import CONTENTS, FALLBACK, WIDE, WRAP, Row
+
+ESC = "\x1b"
+NBSP = "\u00a0"
+_DEFAULT_RENDITIONS = (0, 0, 0)
+_ATTR_SGR = ((1, ";1"), (4, ";3"), (8, ";4"), (16, ";5"), (32, ";7"), (64, ";8"))
+TRUECOLOR = 0x1000000
+
+
+def sgr(renditions: tuple[int, int, int]) -> str:
+    """Mosh's only SGR form: ESC[0, attributes, fg, bg, m."""
+    fg, bg, attrs = renditions
+    out = [ESC, "[0"]
+    for bit, text in _ATTR_SGR:
+        if attrs & bit:
+            out.append(text)
+    for value, base in ((fg, 30), (bg, 40)):
+        if value & TRUECOLOR:
+            out.append(";%d8;2;%d;%d;%d" % (base // 10, (value >> 16) & 0xFF,
+                                             (value >> 8) & 0xFF, value & 0xFF))
+        elif value > base + 7:
+            out.append(";%d8;5;%d" % (base // 10, value - base))
+        elif value:
+            out.append(";%d" % value)
+    out.append("m")
+    return "".join(out)
+
+
+def grapheme(cell: tuple) -> str:
+    contents = cell[CONTENTS]
+    if not contents:
+        return " "
+    if cell[FALLBACK]:
+        return NBSP + contents
+    return contents
+
+
+def _cell_width(cell: tuple) -> int:
+    return 2 if cell[WIDE] else 1
+
+
+class _Frame:
+    """What the differ believes about the receiving terminal while writing."""
+
+    __slots__ = ("out", "x", "y", "renditions", "cursor_visible", "width")
+
+    def __init__(self, width: int, cursor_visible: bool) -> None:
+        self.out: list[str] = []
+        self.x = self.y = -1
+        self.renditions = _DEFAULT_RENDITIONS
+        self.cursor_visible = cursor_visible
+        self.width = width
+
+    def append_move(self, y: int, x: int) -> None:
+        last_x, last_y = self.x, self.y
+        self.x, self.y = x, y
+        if last_x != -1 and last_y != -1:
+            if x == 0 and 0 <= y - last_y < 5:
+                if last_x != 0:
+                    self.out.append("\r")
+                self.out.append("\n" * (y - last_y))
+                return
+            # (Mosh also does this from past the last column, landing one too far left)
+            if y == last_y and -5 < x - last_x < 0 and last_x < self.width:
+                self.out.append("\b" * (last_x - x))
+                return
+        self.out.append("%s[%d;%dH" % (ESC, y + 1, x + 1))
+
+    def append_silent_move(self, y: int, x: int) -> None:
+        if self.x == x and self.y == y:
+            return
+        if self.cursor_visible:
+            self.out.append(ESC + "[?25l")
+            self.cursor_visible = False
+        self.append_move(y, x)
+
+    def update_rendition(self, renditions: tuple, force: bool = False) -> None:
+        if force or renditions != self.renditions:
+            self.out.append(sgr(renditions))
+            self.renditions = renditions
+
+
+def _mode_change(out: list[str], old: int, new: int, all_off: tuple[int, ...]) -> None:
+    if new == 0:
+        out.extend("%s[?%dl" % (ESC, m) for m in all_off)
+        return
+    if old != 0:
+        out.append("%s[?%dl" % (ESC, old))
+    out.append("%s[?%dh" % (ESC, new))
+
+
+def _flag(out: list[str], mode: int, on: bool) -> None:
+    out.append("%s[?%d%s" % (ESC, mode, "h" if on else "l"))
+
+
+def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
+              has_bce: bool = True, has_title: bool = True) -> bytes:
+    """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects)."""
+    a, f = last.fb, new.fb
+    out: list[str] = []
+    if f.bell_count != a.bell_count:
+        out.append("\x07")
+    if has_title and f.title_initialized and (
+            not initialized or f.icon_name != a.icon_name or f.window_title != a.window_title):
+        if f.icon_name == f.window_title:
+            out.append("%s]0;%s\x07" % (ESC, f.window_title))
+        else:
+            out.append("%s]1;%s\x07%s]2;%s\x07" % (ESC, f.icon_name, ESC, f.window_title))
+    if f.clipboard != a.clipboard:
+        out.append("%s]52;c;%s\x07" % (ESC, f.clipboard))
+    if not initialized or f.reverse_video != a.reverse_video:
+        _flag(out, 5, f.reverse_video)
+
+    frame = _Frame(f.width, a.cursor_visible)
+    frame.out = out
+    height = f.height
+    if not initialized or f.width != a.width or f.height != a.height:
+        out.append("%s[r%s[0m%s[H%s[2J" % (ESC, ESC, ESC, ESC))
+        initialized = False
+        frame.x = frame.y = 0
+    else:
+        frame.x, frame.y = a.cursor_col, a.cursor_row
+        frame.renditions = a.renditions
+    if not initialized:
+        frame.cursor_visible = False
+        out.append(ESC + "[?25l")
+
+    first_row = 0
+    old_rows: list = []
+    if initialized:
+        old_rows = list(a.rows)
+        first_row = _scroll(frame, f, old_rows)
+
+    wrap = False
+    for y in range(first_row, height):
+        wrap = _put_row(frame, initialized, f, y, old_rows[y] if initialized else None, wrap,
+                        has_ech, has_bce)
+
+    if not initialized or f.cursor_row != frame.y or f.cursor_col != frame.x:
+        frame.append_move(f.cursor_row, f.cursor_col)
+    if not initialized or f.cursor_visible != frame.cursor_visible:
+        _flag(out, 25, f.cursor_visible)
+    frame.update_rendition(f.renditions, force=not initialized)
+    if not initialized or f.bracketed_paste != a.bracketed_paste:
+        _flag(out, 2004, f.bracketed_paste)
+    if not initialized or f.mouse_reporting_mode != a.mouse_reporting_mode:
+        _mode_change(out, a.mouse_reporting_mode, f.mouse_reporting_mode,
+                     (1003, 1002, 1001, 1000))
+    if not initialized or f.mouse_focus_event != a.mouse_focus_event:
+        _flag(out, 1004, f.mouse_focus_event)
+    if not initialized or f.mouse_encoding_mode != a.mouse_encoding_mode:
+        _mode_change(out, a.mouse_encoding_mode, f.mouse_encoding_mode, (1015, 1006, 1005))
+    return "".join(out).encode("utf-8", "replace")
+
+
+def _scroll(frame: _Frame, f: Any, old_rows: list) -> int:
+    """Detect a scroll of the top of the screen; emit it; return the first row to draw."""
+    height = f.height
+    first = f.rows[0]
+    k = next((i for i, row in enumerate(old_rows) if row == first), 0)
+    if k == 0:
+        return 0
+    scroll_height = 0
+    while k + scroll_height < height and f.rows[scroll_height] == old_rows[k + scroll_height]:
+        scroll_height += 1
+    bottom = k + scroll_height - 1
+    out = frame.out
+    frame.update_rendition(_DEFAULT_RENDITIONS, force=True)
+    if bottom == height - 1 and frame.y == height - 1:
+        out.append("\r" + "\n" * k)
+        frame.x = 0
+    else:
+        out.append("%s[1;%dr" % (ESC, bottom + 1))
+        frame.x = frame.y = -1
+        frame.append_silent_move(bottom, 0)
+        out.append("\n" * k)
+        out.append(ESC + "[r")
+        frame.x = frame.y = -1
+    blank = Row.blank(f.width, 0)
+    old_rows[:bottom + 1] = old_rows[k:bottom + 1] + [blank] * k
+    return scroll_height
+
+
+def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wrap: bool,
+             has_ech: bool, has_bce: bool) -> bool:
+    """Draw row ``y``; True if the real cursor is left to soft-wrap into the next row."""
+    row = f.rows[y]
+    cells = row.cells
+    width = f.width
+    out = frame.out
+    x = 0
+    if wrap:
+        cell = cells[0]
+        frame.update_rendition(cell[1:4])
+        out.append(grapheme(cell))
+        x = _cell_width(cell)
+        frame.x += x
+    if initialized and row is old_row:
+        return False
+    old_cells = old_row.cells if initialized else None
+    wrap_this = bool(cells[-1][WRAP])
+    clear_count = 0
+    blank_renditions = _DEFAULT_RENDITIONS
+    wrote_last_cell = False
+    while x < width:
+        cell = cells[x]
+        if initialized and not clear_count and cell == old_cells[x]:
+            x += _cell_width(cell)
+            continue
+        empty = not cell[CONTENTS]
+        if empty:
+            if not clear_count:
+                blank_renditions = cell[1:4]
+            if cell[1:4] == blank_renditions:
+                clear_count += 1
+                x += 1
+                continue
+        if clear_count:
+            frame.append_silent_move(y, x - clear_count)
+            frame.update_rendition(blank_renditions)
+            can_erase = has_bce or frame.renditions == _DEFAULT_RENDITIONS
+            if can_erase and has_ech and clear_count > 4:
+                out.append("%s[%dX" % (ESC, clear_count))
+            else:
+                out.append(" " * clear_count)
+                frame.x = x
+            clear_count = 0
+            if empty:  # an empty cell of other renditions starts the next run
+                blank_renditions = cell[1:4]
+                clear_count = 1
+                x += 1
+                continue
+        cell_width = _cell_width(cell)
+        if wrap_this and x + cell_width >= width:
+            frame.x = frame.y = -1  # force a CUP before the last cell of a wrapped row
+        frame.append_silent_move(y, x)
+        frame.update_rendition(cell[1:4])
+        out.append(grapheme(cell))
+        x += cell_width
+        frame.x += cell_width
+        if x >= width:
+            wrote_last_cell = True
+    if clear_count:
+        frame.append_silent_move(y, x - clear_count)
+        frame.update_rendition(blank_renditions)
+        can_erase = has_bce or frame.renditions == _DEFAULT_RENDITIONS
+        if can_erase and not wrap_this:
+            out.append(ESC + "[K")
+        else:
+            out.append(" " * clear_count)
+            frame.x = x
+            wrote_last_cell = True
+    if wrote_last_cell and y < f.height - 1:
+        frame.x = 0
+        frame.y += 1
+        if wrap_this:
+            return True
+        out.append("\r\n")
+    return False
+
+
+# -- the client's real terminal (terminal.md 4.6) -----------------------------------
+_CLOSE = (ESC + "[?1l" + ESC + "[0m" + ESC + "[?25h" + ESC + "[?1003l" + ESC + "[?1002l"
+          + ESC + "[?1001l" + ESC + "[?1000l" + ESC + "[?1015l" + ESC + "[?1006l"
+          + ESC + "[?1005l")
+
+
+def _caps(term: str | None) -> tuple[bytes, bytes]:
+    """(smcup, rmcup) of ``term`` from terminfo; empty if unknown or init disabled."""
+    if os.environ.get("MOSH_NO_TERM_INIT") is not None:
+        return b"", b""
+    term = term if term is not None else os.environ.get("TERM", "")
+    if not term:
+        return b"", b""
+    try:
+        import curses
+
+        fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            curses.setupterm(term, fd)  # (curses honours only the first call per process)
+        finally:
+            os.close(fd)
+        return curses.tigetstr("smcup") or b"", curses.tigetstr("rmcup") or b""
+    except Exception:  # no terminfo database or unknown terminal: no alternate screen
+        return b"", b""
+
+
+def open_terminal(term: str | None = None) -> bytes:
+    """What the client writes to its tty on start: smcup + application cursor keys."""
+    return _caps(term)[0] + (ESC + "[?1h").encode()
+
+
+def close_terminal(term: str | None = None) -> bytes:
+    """What the client writes on exit (leaves 2004, 1004, ?9 and ?5 alone, like Mosh)."""
+    return _CLOSE.encode() + _caps(term)[1]

@@ -1,0 +1,318 @@
+"""Host output bytes -> terminal actions (terminal.md 2.1-2.3).
+
+Two layers, both total over every byte sequence:
+
+* ``Utf8Decoder`` turns bytes into code points with glibc ``mbrtowc`` semantics
+  (what Mosh uses): runs of valid UTF-8 go through Python's codec in one call; only
+  the bytes around an invalid or incomplete sequence take the byte-wise path.
+* ``Parser`` is the DEC/ANSI state machine (after Paul Williams). In Ground, runs
+  of printable characters are found with a regex and handed to the handler in one
+  call; other characters step through the states one by one.
+
+The handler (the emulator) receives:
+``print_run(text)``, ``execute(code)``, ``esc_dispatch(key)``,
+``csi_dispatch(params, key)``, ``osc_dispatch(buffer)``, where ``key`` is the
+collected intermediates/private markers plus the final character and ``params`` the
+raw parameter string (digits and ``;``, at most 100 characters).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+REPLACEMENT = "\ufffd"
+PARAM_CHARS_MAX = 100
+INTERMEDIATES_MAX = 8
+OSC_MAX = 16384  # Mosh's MAXIMUM_CLIPBOARD_SIZE
+PARAM_MAX = 65535
+
+# lead byte -> number of continuation bytes (glibc also accepts 5- and 6-byte forms)
+_MIN_VALUE = {1: 0x80, 2: 0x800, 3: 0x10000, 4: 0x200000, 5: 0x4000000}
+
+
+def _continuations(lead: int) -> int:
+    """Continuation bytes announced by ``lead``; -1 for an invalid lead byte."""
+    if 0xC2 <= lead <= 0xDF:
+        return 1
+    if 0xE0 <= lead <= 0xEF:
+        return 2
+    if 0xF0 <= lead <= 0xF7:
+        return 3
+    if 0xF8 <= lead <= 0xFB:
+        return 4
+    if 0xFC <= lead <= 0xFD:
+        return 5
+    return -1
+
+
+class Utf8Decoder:
+    """Incremental UTF-8 decoder reproducing Mosh's ``UTF8Parser`` over glibc."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+
+    def copy(self) -> Utf8Decoder:
+        other = Utf8Decoder()
+        other.pending = bytearray(self.pending)
+        return other
+
+    def decode(self, data: bytes) -> str:
+        out: list[str] = []
+        pos, n = 0, len(data)
+        while pos < n:
+            if self.pending:
+                out.append(self._byte(data[pos]))
+                pos += 1
+                continue
+            try:
+                out.append(data[pos:].decode("utf-8"))
+                break
+            except UnicodeDecodeError as err:
+                if err.start:
+                    out.append(data[pos:pos + err.start].decode("utf-8"))
+                pos += err.start
+                # the offending sequence goes through the glibc emulation
+                out.append(self._byte(data[pos]))
+                pos += 1
+        return "".join(out)
+
+    def _byte(self, byte: int) -> str:
+        if not self.pending and byte < 0x80:
+            return chr(byte)
+        pending = self.pending
+        pending.append(byte)
+        out = ""
+        while pending:
+            verdict, value = self._try(pending)
+            if verdict == 0:  # incomplete
+                break
+            if verdict < 0:  # invalid: keep only the byte that made it so
+                out += REPLACEMENT
+                if len(pending) > 1:
+                    del pending[:-1]
+                else:
+                    pending.clear()
+                continue
+            del pending[:verdict]
+            out += chr(value) if value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF else REPLACEMENT
+        return out
+
+    @staticmethod
+    def _try(buf: bytearray) -> tuple[int, int]:
+        """(bytes consumed, value) if valid; (0, 0) incomplete; (-1, 0) invalid."""
+        lead = buf[0]
+        if lead < 0x80:
+            return 1, lead
+        need = _continuations(lead)
+        if need < 0:
+            return -1, 0
+        value = lead & (0x3F >> need)
+        for i in range(1, min(len(buf), need + 1)):
+            b = buf[i]
+            if not 0x80 <= b <= 0xBF:
+                return -1, 0
+            value = (value << 6) | (b & 0x3F)
+        if len(buf) < need + 1:
+            return 0, 0
+        if value < _MIN_VALUE[need] or 0xD800 <= value <= 0xDFFF:
+            return -1, 0
+        return need + 1, value
+
+
+class Handler(Protocol):
+    def print_run(self, text: str) -> None: ...
+    def execute(self, code: int) -> None: ...
+    def esc_dispatch(self, key: str) -> None: ...
+    def csi_dispatch(self, params: str, key: str) -> None: ...
+    def osc_dispatch(self, buffer: str) -> None: ...
+
+
+# states (DCS_* and SOS/PM/APC have no observable effect and are merged into one)
+GROUND, ESCAPE, ESCAPE_INTERMEDIATE = 0, 1, 2
+CSI_ENTRY, CSI_PARAM, CSI_INTERMEDIATE, CSI_IGNORE = 3, 4, 5, 6
+OSC_STRING, STRING_IGNORE = 7, 8
+
+# printable in Ground: 0x20-0x7E and >= 0xA0 (0x7F "prints" with width -1: a no-op)
+_PRINTABLE_RUN = re.compile("[\x20-\x7e\xa0-\U0010ffff]+")
+_OTHER_RUN = re.compile("[^\x20-\x7e\xa0-\U0010ffff]+")
+
+# C1 controls that execute from any state
+_ANYWHERE_EXECUTE = frozenset([0x18, 0x1A, *range(0x80, 0x90), *range(0x91, 0x98), 0x99, 0x9A])
+
+
+def _is_c0(c: int) -> bool:
+    """C0 without CAN, SUB, ESC (the "C0'" of terminal.md 2.2)."""
+    return c <= 0x17 or c == 0x19 or 0x1C <= c <= 0x1F
+
+
+def parse_params(params: str) -> list[int]:
+    """Mosh's lazy parameter parsing: -1 for empty/non-numeric/too large; never empty."""
+    out = []
+    for segment in params.split(";"):
+        digits = ""
+        for ch in segment:
+            if "0" <= ch <= "9":
+                digits += ch
+            else:
+                break
+        value = int(digits) if digits else -1
+        out.append(value if value <= PARAM_MAX else -1)
+    return out
+
+
+class Parser:
+    """The state machine; feed it decoded text, it calls the handler."""
+
+    __slots__ = ("handler", "state", "params", "collected", "osc")
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.state = GROUND
+        self.params = ""
+        self.collected = ""
+        self.osc: list[str] = []
+
+    def copy_to(self, other: Parser) -> None:
+        other.state = self.state
+        other.params = self.params
+        other.collected = self.collected
+        other.osc = list(self.osc)
+
+    def feed(self, text: str) -> None:
+        pos, n = 0, len(text)
+        handler = self.handler
+        while pos < n:
+            if self.state == GROUND:
+                m = _PRINTABLE_RUN.match(text, pos)
+                if m:
+                    handler.print_run(m.group())
+                    pos = m.end()
+                    continue
+                m = _OTHER_RUN.match(text, pos)
+                end = m.end() if m else pos + 1
+                for i in range(pos, end):
+                    self._step(ord(text[i]))
+                    if self.state != GROUND:
+                        end = i + 1
+                        break
+                pos = end
+            else:
+                self._step(ord(text[pos]))
+                pos += 1
+
+    # -- one code point outside the Ground fast path ----------------------------
+    def _enter(self, state: int) -> None:
+        """Exit action of the old state, then entry action of the new one."""
+        if self.state == OSC_STRING:
+            buffer = "".join(self.osc)
+            self.osc = []
+            self.handler.osc_dispatch(buffer)
+        self.state = state
+        if state in (ESCAPE, CSI_ENTRY):
+            self.params = ""
+            self.collected = ""
+        elif state == OSC_STRING:
+            self.osc = []
+
+    def _collect(self, c: int) -> None:
+        if len(self.collected) < INTERMEDIATES_MAX and c <= 0xFF:
+            self.collected += chr(c)
+
+    def _param(self, c: int) -> None:
+        if len(self.params) < PARAM_CHARS_MAX:
+            self.params += chr(c)
+
+    def _step(self, c: int) -> None:
+        handler = self.handler
+        # "anywhere" rules, on the real code point
+        if c in _ANYWHERE_EXECUTE:
+            self._enter(GROUND)
+            handler.execute(c)
+            return
+        if c == 0x1B:
+            self._enter(ESCAPE)
+            return
+        if 0x80 <= c <= 0x9F:
+            if c == 0x9C:
+                self._enter(GROUND)
+            elif c in (0x98, 0x9E, 0x9F, 0x90):
+                self._enter(STRING_IGNORE)
+            elif c == 0x9D:
+                self._enter(OSC_STRING)
+            else:  # 0x9B
+                self._enter(CSI_ENTRY)
+            return
+        state = self.state
+        k = 0x41 if c >= 0xA0 else c  # non-ASCII classifies as 'A'
+        if state == GROUND:
+            if _is_c0(k):
+                handler.execute(c)
+            elif k != 0x7F:
+                handler.print_run(chr(c))
+        elif state == OSC_STRING:
+            if k >= 0x20:
+                if len(self.osc) < OSC_MAX:
+                    self.osc.append(chr(c))
+            elif k == 0x07:
+                self._enter(GROUND)
+        elif state == STRING_IGNORE:
+            pass
+        elif _is_c0(k):  # every ESC/CSI state executes C0'
+            handler.execute(c)
+        elif state == ESCAPE:
+            if 0x20 <= k <= 0x2F:
+                self._collect(c)
+                self.state = ESCAPE_INTERMEDIATE
+            elif k == 0x5B:
+                self._enter(CSI_ENTRY)
+            elif k == 0x5D:
+                self._enter(OSC_STRING)
+            elif k in (0x50, 0x58, 0x5E, 0x5F):
+                self._enter(STRING_IGNORE)
+            elif 0x30 <= k <= 0x7E:
+                self._esc_dispatch(c)
+        elif state == ESCAPE_INTERMEDIATE:
+            if 0x20 <= k <= 0x2F:
+                self._collect(c)
+            elif 0x30 <= k <= 0x7E:
+                self._esc_dispatch(c)
+        elif state == CSI_ENTRY or state == CSI_PARAM:
+            if 0x30 <= k <= 0x39 or k == 0x3B:
+                self._param(c)
+                self.state = CSI_PARAM
+            elif 0x3C <= k <= 0x3F:
+                if state == CSI_ENTRY:
+                    self._collect(c)
+                    self.state = CSI_PARAM
+                else:
+                    self.state = CSI_IGNORE
+            elif k == 0x3A:
+                self.state = CSI_IGNORE
+            elif 0x20 <= k <= 0x2F:
+                self._collect(c)
+                self.state = CSI_INTERMEDIATE
+            elif 0x40 <= k <= 0x7E:
+                self._csi_dispatch(c)
+        elif state == CSI_INTERMEDIATE:
+            if 0x20 <= k <= 0x2F:
+                self._collect(c)
+            elif 0x30 <= k <= 0x3F:
+                self.state = CSI_IGNORE
+            elif 0x40 <= k <= 0x7E:
+                self._csi_dispatch(c)
+        elif state == CSI_IGNORE:
+            if 0x40 <= k <= 0x7E:
+                self.state = GROUND
+
+    def _esc_dispatch(self, c: int) -> None:
+        self.state = GROUND
+        self._collect(c)
+        self.handler.esc_dispatch(self.collected)
+
+    def _csi_dispatch(self, c: int) -> None:
+        self.state = GROUND
+        self._collect(c)
+        self.handler.csi_dispatch(self.params, self.collected)

@@ -1,0 +1,1 @@
+"""Test helpers shared by the network tests: fake links, relays, minimal states."""

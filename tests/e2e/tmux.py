@@ -30,7 +30,11 @@ class TmuxPane:
         self.workdir = os.fspath(workdir)
         self.socket = os.path.join(self.workdir, f"tmux-{os.getpid()}-{id(self):x}.sock")
         self.width, self.height = width, height
-        self.command = command if isinstance(command, str) else shlex.join(command)
+        self.status_file = self.socket + ".status"
+        command = command if isinstance(command, str) else shlex.join(command)
+        # write the status to a temp name, then rename: readers never see a partial file
+        self.command = (f"{command}; echo $? > {shlex.quote(self.status_file)}.tmp; "
+                        f"mv {shlex.quote(self.status_file)}.tmp {shlex.quote(self.status_file)}")
         self.env = dict(os.environ if env is None else env)
         self.env.pop("TMUX", None)
         self.term = term
@@ -137,14 +141,16 @@ class TmuxPane:
             timeout=timeout, what="a shell prompt")
 
     def exit_status(self) -> int | None:
-        """The pane command's exit status (-N if killed by signal N), or None while it runs."""
-        dead, status, sig = (self.info("#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}")
-                             .split(":"))
-        if dead != "1":
+        """The pane command's exit status, or None while it runs.
+
+        Read from a file the wrapping shell writes (tmux 3.3's #{pane_dead_status} is
+        sometimes left empty)."""
+        try:
+            with open(self.status_file) as f:
+                text = f.read().strip()
+        except FileNotFoundError:
             return None
-        if status:
-            return int(status)
-        return -int(sig) if sig else None  # tmux may not have recorded the status yet
+        return int(text) if text else None
 
     def wait_exit(self, timeout: float = 10.0) -> int:
         deadline = time.monotonic() + timeout

@@ -239,7 +239,7 @@ def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
                   err_path, os.path.join(workdir, "typed"), children_of(pid))
 
 
-def stop_server(server: Server, timeout: float = 5.0) -> None:
+def stop_server(server: Server, timeout: float = 1.0) -> None:
     """End the daemon and its pty child (TERM, then KILL); never leaves them running."""
     pids = [server.pid] + server.children + children_of(server.pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -291,3 +291,21 @@ def roundtrip(server: Server, client: MiniClient, keys: bytes, timeout: float = 
         if not server.output().startswith(expected[:len(server.output())]):
             raise AssertionError(f"remote got {server.output()!r}, expected {expected!r}")
         client.send_state()
+
+
+def udp_drops(port: int) -> int:
+    """Datagrams the kernel dropped on the (IPv4) UDP socket bound to `port`."""
+    total = None
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                total = (total or 0) + int(fields[-1])
+    if total is None:
+        raise AssertionError(f"no UDP socket on port {port}")
+    return total

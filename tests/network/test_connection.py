@@ -170,3 +170,10 @@ def test_printable_key_is_accepted(crypto_impl):
     c = Connection("AAECAwQFBgcICQoLDA0ODw", False, SERVER, session_class=crypto_impl.Session)
     s = Connection(KEY, True, session_class=crypto_impl.Session)
     assert s.receive(c.make_datagram(b"k" * 10, 3), A1, 3) == b"k" * 10
+
+
+def test_ecn_congestion_mark_inflates_the_echoed_timestamp(crypto_impl):
+    client, server = pair(crypto_impl)
+    server.receive(client.make_datagram(b"p" * 10, 1000), A1, 5000, congestion=True)
+    _, _, reply, _ = opened(crypto_impl, server.make_datagram(b"q" * 10, 5010), 1)
+    assert reply == 1000 + 10 + C.CONGESTION_TIMESTAMP_PENALTY

@@ -11,7 +11,7 @@ import heapq
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Tuple
 
 from pymosh.network.connection import Connection
 from pymosh.network.transport import Transport
@@ -112,7 +112,7 @@ class Simulation:
         self._server_num = 0
         # (time, "c"|"s", datagram) of every datagram handed to the link
         self.log: List[Tuple[float, str, bytes]] = []
-        self.on_turn: Optional[Callable[[Simulation], None]] = None
+        self.on_turn: Callable[[Simulation], None] | None = None
         # like the real programs, a side quits once it has acked the peer's shutdown
         # or its own shutdown was acked
         self.quit: set = set()

@@ -1,0 +1,415 @@
+"""``MOSH_KEY=<key> pymosh-client [-# 'args'] IP PORT`` (terminal.md §5, protocol.md §7.2).
+
+The user's tty in raw mode <-> UserStream / SSP transport / UDP; the server's terminal
+state is drawn on the real terminal with the display differ, under the prediction and
+notification overlays.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Sequence
+
+from pymosh import __version__, _accel
+from pymosh.errors import KeyFormatError
+from pymosh.frontend.escape import EscapeKeys
+from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
+from pymosh.frontend.loop import EventLoop, now_ms, write_all
+from pymosh.frontend.tty import RawMode, window_size
+from pymosh.network.connection import Connection
+from pymosh.network.transport import Transport
+from pymosh.network.udp import ClientSocket
+from pymosh.statesync.complete import CompleteTerminal
+from pymosh.statesync.user_stream import UserStream
+from pymosh.terminal import Emulator, close_terminal, new_frame, open_terminal
+
+try:
+    from pymosh.frontend.overlay import DISPLAY_PREFERENCES, OverlayManager
+except ImportError:  # pragma: no cover - the overlay package is optional at run time
+    OverlayManager = None  # type: ignore[assignment,misc]
+    DISPLAY_PREFERENCES = ("always", "never", "adaptive", "experimental")
+
+USAGE = "Usage: pymosh-client [-# 'ARGS'] IP PORT\n       pymosh-client -c"
+READ_SIZE = 16384
+PASTE_THRESHOLD = 100          # a read longer than this is a paste: no predictions
+CONNECTING_NOTICE = 250        # ms before "Nothing received from server..."
+CONNECT_TIMEOUT = 15000        # ms before giving up on a server never heard
+TITLE_PREFIX = "[mosh] "
+_TITLE_STARTS = ("xterm", "rxvt", "kterm", "Eterm", "alacritty", "screen", "tmux")
+
+
+class ClientError(Exception):
+    pass
+
+
+def terminal_caps(term: str) -> dict[str, bool]:
+    """has_ech / has_bce from terminfo, has_title from the TERM name (terminal.md §4.6)."""
+    caps = {"has_ech": False, "has_bce": False, "has_title": term.startswith(_TITLE_STARTS)}
+    try:
+        import curses
+
+        fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            curses.setupterm(term or "dumb", fd)
+        finally:
+            os.close(fd)
+        caps["has_ech"] = bool(curses.tigetstr("ech"))
+        caps["has_bce"] = curses.tigetflag("bce") > 0
+    except Exception:  # noqa: BLE001 - no terminfo: the safe, capability-less drawing
+        pass
+    return caps
+
+
+def colour_count() -> int:
+    try:
+        import curses
+
+        fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            curses.setupterm(os.environ.get("TERM") or "dumb", fd)
+        finally:
+            os.close(fd)
+        return max(curses.tigetnum("colors"), 0)
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+def prefix_titles(frame: bytes) -> bytes:
+    """Put ``[mosh] `` in front of window titles the differ sets (OSC 0 and 2)."""
+    if b"\x1b]" not in frame:
+        return frame
+    prefix = TITLE_PREFIX.encode()
+    return (frame.replace(b"\x1b]0;", b"\x1b]0;" + prefix)
+            .replace(b"\x1b]2;", b"\x1b]2;" + prefix))
+
+
+class Client:
+    def __init__(self, ip: str, port: int, key: bytes, predict: str, overwrite: bool,
+                 escape: EscapeKeys, stdin: int = 0, stdout: int = 1) -> None:
+        self.ip, self.port = ip, port
+        self.stdin, self.stdout = stdin, stdout
+        self.escape = escape
+        self.raw = RawMode(stdin)
+        self.loop = EventLoop()
+        now = now_ms()
+        self.sock = ClientSocket((ip, port), now)
+        self.width, self.height = window_size(stdin)
+        connection = Connection(key, False, remote_addr=self.sock.server_addr, now=now,
+                                family=self.sock.family)
+        self.transport: Transport = Transport(UserStream(), CompleteTerminal(
+            self.width, self.height), connection, now)
+        self.transport.current_state.push_resize(self.width, self.height)
+        self.local = Emulator(self.width, self.height)
+        self.overlays = OverlayManager(now, predict, overwrite) if OverlayManager else None
+        if self.overlays is not None and escape.key is not None:
+            self.overlays.notifications.set_escape_key_string(escape.key_name)
+        term = os.environ.get("TERM", "")
+        self.caps = terminal_caps(term)
+        self.title_prefix = os.environ.get("MOSH_TITLE_NOPREFIX") is None
+        self.repaint = False
+        self.connected = False
+        self.start = now
+        self.quitting = False          # shutdown started by us
+        self.clean = False
+        self.messages: list[str] = []  # printed after the terminal is restored
+
+    # ---------------------------------------------------------------- drawing
+
+    def write(self, data: bytes) -> None:
+        if data:
+            write_all(self.stdout, data)
+
+    def _new_frame(self, initialized: bool, last: Emulator, new: Emulator) -> bytes:
+        try:
+            frame = new_frame(initialized, last, new, **self.caps)
+        except TypeError:  # an implementation without capability arguments
+            frame = new_frame(initialized, last, new)
+        return prefix_titles(frame) if self.title_prefix else frame
+
+    def draw(self, now: float) -> None:
+        state: CompleteTerminal = self.transport.latest_remote_state()
+        frame = state.terminal.copy()
+        if self.overlays is not None:
+            self.overlays.apply(frame, now)
+        self.write(self._new_frame(not self.repaint, self.local, frame))
+        self.repaint = False
+        self.local = frame
+
+    def notify(self, message: str, now: float, permanent: bool = False,
+               quit_hint: bool = True) -> None:
+        if self.overlays is not None:
+            self.overlays.notifications.set_notification_string(
+                message, now, permanent=permanent, show_quit_keystroke=quit_hint)
+
+    # ---------------------------------------------------------------- main loop
+
+    def run(self) -> int:
+        self.raw.enter()
+        self.write(open_terminal())
+        blank = Emulator(self.width, self.height)
+        self.write(self._new_frame(False, blank, blank))
+        self.loop.watch_signals([signal.SIGWINCH, signal.SIGTERM, signal.SIGINT,
+                                 signal.SIGHUP, signal.SIGPIPE, signal.SIGCONT])
+        try:
+            return self._run()
+        finally:
+            self.loop.close()
+            self._restore()
+            self.sock.close()
+
+    def _restore(self) -> None:
+        try:
+            self.write(close_terminal())
+        except OSError:
+            pass
+        self.raw.leave()
+
+    def _run(self) -> int:
+        transport = self.transport
+        last_remote_num = transport.remote_state_num
+        while True:
+            now = now_ms()
+            self.draw(now)
+            wait = transport.wait_time(now)
+            if self.overlays is not None:
+                wait = min(wait, self.overlays.wait_time(now))
+            if not self.connected:
+                wait = min(wait, CONNECTING_NOTICE)
+            readers = list(self.sock.filenos())
+            if not transport.shutdown_in_progress():
+                readers.append(self.stdin)
+            self.loop.set_readers(readers)
+            ready, signals = self.loop.wait(wait)
+            now = now_ms()
+
+            if any(fd in ready for fd in self.sock.filenos()):
+                for datagram, addr, congested in self.sock.recv_all(now):
+                    transport.receive(datagram, addr, now, congested)
+                if transport.remote_state_num != last_remote_num:
+                    last_remote_num = transport.remote_state_num
+                    if not self.connected:
+                        self.connected = True
+                        self.notify("", now)
+                self._feed_overlays()
+
+            if self.stdin in ready and not transport.shutdown_in_progress():
+                self._read_user_input(now)
+
+            for signum in signals:
+                self._on_signal(signum, now)
+
+            if not self.connected and not transport.shutdown_in_progress():
+                waited = now - self.start
+                if waited >= CONNECT_TIMEOUT:
+                    self._start_shutdown("Timed out waiting for server...", now)
+                elif waited >= CONNECTING_NOTICE:
+                    self.notify(f"Nothing received from server on UDP port {self.port}.", now)
+
+            for datagram in transport.tick(now):
+                error = self.sock.send(datagram)
+                if error is not None and self.overlays is not None:
+                    self.overlays.notifications.set_network_error(f"sendto: {error}", now)
+                elif self.overlays is not None:
+                    self.overlays.notifications.clear_network_error(now)
+            if transport.connection.take_port_hop():
+                self.sock.hop(now)
+
+            if transport.counterparty_shutdown_ack_sent():
+                self.clean = True
+                return self._finish(now)
+            if transport.shutdown_in_progress():
+                if transport.shutdown_acknowledged():
+                    self.clean = True
+                    return self._finish(now)
+                if transport.shutdown_ack_timed_out(now):
+                    return self._finish(now)
+
+    def _finish(self, now: float) -> int:
+        if self.overlays is not None:
+            self.overlays.notifications.set_notification_string("", now)
+            self.overlays.notifications.server_heard(now)
+        self.draw(now)
+        if not self.connected:
+            self.messages.append(
+                f"pymosh did not make a successful connection to {self.ip}:{self.port}.\n"
+                f"Please verify that UDP port {self.port} is not firewalled and can reach "
+                "the server.\n\n(By default, mosh uses a UDP port between 60000 and 61000. "
+                "The -p option selects a specific UDP port number.)")
+        elif not self.clean:
+            self.messages.append(
+                "pymosh did not shut down cleanly. Please note that the\n"
+                "server process may still be running on the server.")
+        return 0 if self.clean else 1
+
+    def _feed_overlays(self) -> None:
+        if self.overlays is None:
+            return
+        transport = self.transport
+        state: CompleteTerminal = transport.latest_remote_state()
+        notes, predictions = self.overlays.notifications, self.overlays.predictions
+        notes.server_heard(transport.latest_remote_state_time)
+        notes.server_acked(transport.sent_state_acked_timestamp)
+        predictions.set_local_frame_acked(transport.sent_state_acked)
+        predictions.set_send_interval(transport.connection.send_interval())
+        predictions.set_local_frame_late_acked(state.echo_ack)
+
+    def _read_user_input(self, now: float) -> None:
+        try:
+            data = os.read(self.stdin, READ_SIZE)
+        except OSError:
+            data = b""
+        if not data:
+            self._start_shutdown("Exiting...", now)
+            return
+        predictions = self.overlays.predictions if self.overlays is not None else None
+        paste = len(data) > PASTE_THRESHOLD
+        if predictions is not None:
+            predictions.set_local_frame_sent(self.transport.sent_state_last)
+            if paste:
+                predictions.reset()
+        stream: UserStream = self.transport.current_state
+        for byte in data:
+            if predictions is not None and not paste:
+                predictions.new_user_byte(byte, self.local, now)
+            action = self.escape.feed(byte)
+            if action.show_help:
+                self.notify(self.escape.help_text(), now, permanent=True, quit_hint=False)
+            if action.hide_help:
+                self.notify("", now)
+            if action.send:
+                stream.push_keystroke(action.send)
+            if action.repaint:
+                self.repaint = True
+            if action.quit:
+                self._start_shutdown("Exiting on user request...", now, permanent=True)
+                return
+            if action.suspend:
+                self._suspend()
+
+    def _start_shutdown(self, message: str, now: float, permanent: bool = False) -> None:
+        if not self.transport.shutdown_in_progress():
+            self.notify(message, now, permanent=permanent)
+            self.transport.start_shutdown(now)
+
+    def _on_signal(self, signum: int, now: float) -> None:
+        if signum == signal.SIGWINCH:
+            if self.transport.shutdown_in_progress():
+                return
+            width, height = window_size(self.stdin)
+            if (width, height) != (self.width, self.height):
+                self.width, self.height = width, height
+                self.transport.current_state.push_resize(width, height)
+                if self.overlays is not None:
+                    self.overlays.predictions.reset()
+        elif signum == signal.SIGCONT:
+            self._resume()
+        else:
+            self._start_shutdown("Signal received, shutting down...", now)
+
+    def _suspend(self) -> None:
+        self._restore()
+        self.write(b"\n\x1b[37;44m[mosh is suspended.]\x1b[m\n")
+        os.kill(0, signal.SIGSTOP)
+        self._resume()
+
+    def _resume(self) -> None:
+        self.raw.enter()
+        self.write(open_terminal())
+        self.repaint = True
+
+
+# ---------------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str]) -> tuple[str, str] | str:
+    """(ip, port), or "colors"/"help"/"version"; ClientError on bad usage."""
+    args = list(argv)
+    positional: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg in ("--help", "-h"):
+            return "help"
+        if arg == "--version":
+            return "version"
+        if arg == "-c":
+            return "colors"
+        if arg == "-v":
+            continue
+        if arg.startswith("-#"):
+            if arg == "-#":
+                i += 1  # its argument: the wrapper's command line, for ps only
+            continue
+        if arg == "--":
+            positional.extend(args[i:])
+            break
+        if arg.startswith("-") and arg != "-":
+            raise ClientError(f"unknown option {arg}")
+        positional.append(arg)
+    if len(positional) != 2:
+        raise ClientError("expected IP and PORT")
+    ip, port = positional
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClientError(f"Bad UDP port ({port})")
+    return ip, port
+
+
+def run(argv: Sequence[str]) -> int:
+    try:
+        parsed = parse_args(argv)
+    except ClientError as exc:
+        sys.stderr.write(f"pymosh-client: {exc}\n{USAGE}\n")
+        return 1
+    if parsed == "help":
+        print(USAGE)
+        return 0
+    if parsed == "version":
+        print(f"pymosh-client (pymosh {__version__})\n{_accel.describe()}")
+        return 0
+    if parsed == "colors":
+        print(colour_count())
+        return 0
+    ip, port = parsed
+    key_text = os.environ.pop("MOSH_KEY", None)   # unsetenv: children never see it
+    if key_text is None:
+        sys.stderr.write("MOSH_KEY environment variable not found.\n")
+        return 1
+    from pymosh.crypto import parse_key
+    try:
+        key = parse_key(key_text)
+    except KeyFormatError as exc:
+        sys.stderr.write(f"pymosh-client: bad MOSH_KEY: {exc}\n")
+        return 1
+    del key_text
+    predict = os.environ.get("MOSH_PREDICTION_DISPLAY") or "adaptive"
+    if predict not in DISPLAY_PREFERENCES:
+        sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
+        return 1
+    overwrite = os.environ.get("MOSH_PREDICTION_OVERWRITE") == "yes"
+    if not is_utf8_locale():
+        sys.stderr.write("pymosh-client needs a UTF-8 native locale to run.\n\n"
+                         + locale_env_summary(os.environ) + "\n")
+        return 1
+    try:
+        client = Client(ip, int(port), key, predict, overwrite,
+                        EscapeKeys(os.environ.get("MOSH_ESCAPE_KEY")))
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"pymosh-client: {exc}\n")
+        return 1
+    status = client.run()
+    for message in client.messages:
+        sys.stdout.write("\n" + message + "\n")
+    sys.stdout.write("\n[mosh is exiting.]\n")
+    sys.stdout.flush()
+    return status
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

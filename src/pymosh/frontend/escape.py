@@ -1,0 +1,77 @@
+"""The client's escape key (``Ctrl-^`` by default; terminal.md §5.1, §5.3), sans-I/O.
+
+``feed(byte)`` says what one typed byte means: bytes to send, quit, suspend, show or
+hide the help line, or a local repaint (Ctrl-L).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_ESCAPE = 0x1E            # Ctrl-^
+_REFUSED = {0x03, 0x04, 0x0A, 0x0C, 0x0D}   # Ctrl-C, Ctrl-D, LF, Ctrl-L, CR
+CTRL_Z = 0x1A
+
+
+@dataclass
+class KeyAction:
+    send: bytes = b""
+    quit: bool = False
+    suspend: bool = False
+    show_help: bool = False
+    hide_help: bool = False
+    repaint: bool = False
+
+
+def _name(key: int) -> str:
+    return f"Ctrl-{chr(key + 0x40)}" if key < 0x20 else chr(key)
+
+
+class EscapeKeys:
+    def __init__(self, setting: str | None = None) -> None:
+        """``setting`` = $MOSH_ESCAPE_KEY (None: default; "": no escape key)."""
+        key: int | None = DEFAULT_ESCAPE
+        if setting == "":
+            key = None
+        elif setting is not None and len(setting) == 1 and 1 <= ord(setting) <= 127 \
+                and ord(setting) not in _REFUSED:
+            key = ord(setting)
+        self.key = key
+        self.pass_keys: set[int] = set()
+        self.requires_lf = False
+        if key is not None:
+            pass_key = key + 0x40 if key < 0x20 else key
+            self.pass_keys = {pass_key}
+            if 0x41 <= pass_key <= 0x5A:
+                self.pass_keys.add(pass_key + 0x20)   # upper case also accepts lower case
+            self.requires_lf = 0x20 <= key <= 0x7E
+            self.key_name = _name(key)
+            self.pass_name = _name(pass_key)
+        else:
+            self.key_name = self.pass_name = ""
+        self.pending = False
+        self.after_lf = True   # a printable escape key works at the very start, too
+
+    def help_text(self) -> str:
+        return (f'Commands: Ctrl-Z suspends, "." quits, "{self.pass_name}" gives literal '
+                f"{self.key_name}")
+
+    def feed(self, byte: int) -> KeyAction:
+        if self.pending:
+            self.pending = False
+            self.after_lf = False
+            action = KeyAction(hide_help=True)
+            if byte == ord("."):
+                action.quit = True
+            elif byte == CTRL_Z:
+                action.suspend = True
+            elif byte in self.pass_keys:
+                action.send = bytes([self.key])  # type: ignore[list-item]
+            else:
+                action.send = bytes([self.key, byte])  # type: ignore[list-item]
+            return action
+        if self.key is not None and byte == self.key and (not self.requires_lf or self.after_lf):
+            self.pending = True
+            return KeyAction(show_help=True)
+        self.after_lf = byte in (0x0A, 0x0D)
+        return KeyAction(send=bytes([byte]), repaint=byte == 0x0C)

@@ -1,0 +1,112 @@
+"""A selectors-based wait for the frontends: file descriptors + signals + a deadline.
+
+The sans-I/O cores say how long they can wait (``wait_time(now)``); the frontends pass
+the minimum here. No polling: ``wait`` sleeps in ``select`` until a descriptor is
+readable, a watched signal arrives (through ``signal.set_wakeup_fd``) or the timeout ends.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import selectors
+import signal
+import socket
+import time
+from typing import Iterable
+
+
+def now_ms() -> float:
+    """The monotonic clock in milliseconds (frozen by the caller once per loop turn)."""
+    return time.monotonic() * 1000.0
+
+
+class EventLoop:
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._signals: list[int] = []
+        self._previous: dict[int, object] = {}
+        self._old_wakeup: int | None = None
+
+    # ---------------------------------------------------------------- registration
+
+    def add_reader(self, fd: int) -> None:
+        self.selector.register(fd, selectors.EVENT_READ, fd)
+
+    def remove_reader(self, fd: int) -> None:
+        try:
+            self.selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    def set_readers(self, fds: Iterable[int]) -> None:
+        """Make exactly ``fds`` (plus the signal wake-up) the watched descriptors."""
+        wanted = set(fds)
+        current = {key.data for key in self.selector.get_map().values() if key.data is not None}
+        for fd in current - wanted:
+            self.remove_reader(fd)
+        for fd in wanted - current:
+            self.add_reader(fd)
+
+    def watch_signals(self, signals: Iterable[int]) -> None:
+        """Record these signals for ``wait`` to return instead of running default actions."""
+        self._old_wakeup = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in signals:
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._signals.append(signum)
+
+    def restore_signals(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+        if self._old_wakeup is not None:
+            signal.set_wakeup_fd(self._old_wakeup)
+            self._old_wakeup = None
+
+    # ---------------------------------------------------------------- waiting
+
+    def wait(self, timeout_ms: float) -> tuple[set[int], list[int]]:
+        """Sleep up to ``timeout_ms``; return (readable fds, signals received)."""
+        timeout = None if math.isinf(timeout_ms) else max(timeout_ms, 0) / 1000.0
+        if self._signals:
+            timeout = 0
+        ready: set[int] = set()
+        for key, _ in self.selector.select(timeout):
+            if key.data is None:
+                try:
+                    while self._wake_r.recv(4096):
+                        pass
+                except BlockingIOError:
+                    pass
+            else:
+                ready.add(key.data)
+        signals, self._signals = self._signals, []
+        return ready, signals
+
+    def close(self) -> None:
+        self.restore_signals()
+        self.selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte to a blocking or non-blocking fd (waiting when it is full)."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            _wait_writable(fd)
+
+
+def _wait_writable(fd: int) -> None:
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_WRITE)
+        sel.select(1.0)

@@ -1,0 +1,421 @@
+"""``pymosh-server new [-s] [-c COLORS] [-i IP] [-p PORT[:PORT2]] [-l NAME=VALUE]... [-v] [-- cmd]``
+
+Command line and start-up output follow mosh-server 1.4.0 (protocol.md §7.1): ``MOSH
+CONNECT <port> <key>`` on stdout, the banner on stderr, then the process detaches and
+serves one session: UDP socket <-> SSP transport <-> CompleteTerminal <-> pty.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from pymosh import __version__
+from pymosh.crypto import format_key, new_key
+from pymosh.frontend.locale_check import ensure_utf8_locale
+from pymosh.frontend.loop import EventLoop, now_ms
+from pymosh.frontend.ports import PortRangeError, parse_port_range
+from pymosh.frontend.pty_host import PtyHost, get_winsize
+from pymosh.network.connection import Connection
+from pymosh.network.transport import Transport
+from pymosh.network.udp import ServerSocket
+from pymosh.statesync.complete import CompleteTerminal
+from pymosh.statesync.user_stream import UserStream
+from pymosh.wire.protobuf import Resize
+
+USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
+         "[-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
+NO_CLIENT_TIMEOUT = 60000      # ms without any client after start-up
+IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass
+class ServerOptions:
+    ssh_bind: bool = False
+    ip: str | None = None
+    port: str | None = None
+    colors: int = 0
+    locales: list[str] = field(default_factory=list)
+    verbose: int = 0
+    command: list[str] = field(default_factory=list)
+    help: bool = False
+    version: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_args(argv: Sequence[str]) -> ServerOptions:
+    """mosh-server's command line: options only after ``new``; unknown options warn."""
+    opts = ServerOptions()
+    args = list(argv)
+    if "--help" in args or "-h" in args[:1]:
+        opts.help = True
+        return opts
+    if "--version" in args:
+        opts.version = True
+        return opts
+    if args and args[0] == "new":
+        args = args[1:]
+    elif args:
+        # legacy forms: IP [PORT]
+        opts.ip = args[0]
+        if len(args) > 1:
+            opts.port = args[1]
+        return opts
+    takes_value = set("@ipcl")
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            opts.command = args[i:]
+            break
+        if arg == "new":  # repeated "new" (e.g. after the test harness's -@)
+            continue
+        if not arg.startswith("-") or arg == "-":
+            opts.command = args[i - 1:]
+            break
+        j = 1
+        while j < len(arg):
+            flag = arg[j]
+            j += 1
+            if flag in takes_value:
+                if j < len(arg):
+                    value, j = arg[j:], len(arg)
+                elif i < len(args):
+                    value, i = args[i], i + 1
+                else:
+                    raise UsageError(f"option -{flag} needs an argument")
+                _set_value(opts, flag, value)
+            elif flag == "s":
+                opts.ssh_bind = True
+            elif flag == "v":
+                opts.verbose += 1
+            elif flag == "h":
+                opts.help = True
+            else:
+                opts.warnings.append(f"Unknown option -{flag}")
+    return opts
+
+
+def _set_value(opts: ServerOptions, flag: str, value: str) -> None:
+    if flag == "i":
+        opts.ip = value
+    elif flag == "p":
+        opts.port = value
+    elif flag == "c":
+        if not value.lstrip("-").isdigit():
+            raise UsageError(f"Bad number of colors: {value}")
+        opts.colors = int(value)
+    elif flag == "l":
+        opts.locales.append(value)
+    # "@": swallowed (the e2e harness's no-op option)
+
+
+def ssh_local_ip(environ: dict[str, str] | os._Environ) -> str | None:
+    """The server side address of the ssh connection (3rd word of SSH_CONNECTION)."""
+    words = environ.get("SSH_CONNECTION", "").split()
+    if len(words) != 4:
+        return None
+    ip = words[2]
+    return ip[len("::ffff:"):] if ip.startswith("::ffff:") else ip
+
+
+# ------------------------------------------------------------------------ the session
+
+
+class Server:
+    """One session's event loop. All protocol decisions live in the sans-I/O cores."""
+
+    def __init__(self, sock: ServerSocket, key: bytes, pty: PtyHost, width: int, height: int,
+                 verbose: int = 0) -> None:
+        self.sock = sock
+        self.pty = pty
+        self.verbose = verbose
+        now = now_ms()
+        self.start_time = now
+        self.terminal = CompleteTerminal(width, height)
+        connection = Connection(key, True, now=now, family=sock.family)
+        self.transport: Transport = Transport(self.terminal, UserStream(), connection, now)
+        # the transport sends from the live terminal (it copies what it sends)
+        self.transport.current_state = self.terminal
+        self.last_remote_num = self.transport.remote_state_num
+        self.last_remote_state_time: float | None = None
+        self.pty_open = True
+        self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
+        self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
+        self.loop = EventLoop()
+
+    def log(self, message: str) -> None:
+        if self.verbose:
+            sys.stderr.write(f"{message}\n")
+            sys.stderr.flush()
+
+    def run(self) -> int:
+        loop = self.loop
+        loop.watch_signals([signal.SIGTERM, signal.SIGINT, signal.SIGUSR1])
+        try:
+            return self._run()
+        finally:
+            loop.close()
+            self.pty.close()
+            self.sock.close()
+
+    def _run(self) -> int:
+        transport = self.transport
+        while True:
+            now = now_ms()
+            readers = list(self.sock.filenos())
+            if self.pty_open and not transport.shutdown_in_progress():
+                readers.append(self.pty.fd)
+            self.loop.set_readers(readers)
+            wait = min(transport.wait_time(now), self.terminal.wait_time(now))
+            if transport.remote_addr is None or transport.shutdown_in_progress():
+                wait = min(wait, IDLE_WAIT)
+            if self.network_timeout is not None and self.last_remote_state_time is not None:
+                wait = min(wait, max(self.last_remote_state_time + self.network_timeout - now, 0))
+            if self.last_remote_state_time is None:
+                wait = min(wait, max(self.start_time + NO_CLIENT_TIMEOUT - now, 0))
+            ready, signals = self.loop.wait(wait)
+            now = now_ms()
+
+            if any(fd in ready for fd in self.sock.filenos()):
+                for datagram, addr, congested in self.sock.recv_all(now):
+                    transport.receive(datagram, addr, now, congested)
+                if transport.remote_state_num != self.last_remote_num:
+                    self._consume_user_input(now)
+
+            if self.pty_open and self.pty.fd in ready:
+                self._read_pty(now)
+
+            self.terminal.set_echo_ack(now)
+
+            quit_now = self._handle_signals(signals, now)
+            if self._network_idle(now):
+                quit_now = quit_now or self._begin_shutdown(now, "network idle")
+            if quit_now:
+                return 0
+            if self.last_remote_state_time is None and now - self.start_time >= NO_CLIENT_TIMEOUT:
+                self.log("No connection within 60 seconds.")
+                return 0
+
+            for datagram in transport.tick(now):
+                error = self.sock.send(datagram, transport.remote_addr)
+                if error is not None:
+                    self.log(f"sendto: {error}")
+
+            if transport.counterparty_shutdown_ack_sent():
+                self.log("Client shut down; exiting.")
+                return 0
+            if transport.shutdown_in_progress() and (
+                    transport.shutdown_acknowledged() or transport.shutdown_ack_timed_out(now)):
+                return 0
+
+    # ---------------------------------------------------------------- steps
+
+    def _consume_user_input(self, now: float) -> None:
+        transport = self.transport
+        self.last_remote_num = transport.remote_state_num
+        self.last_remote_state_time = now
+        stream = UserStream()
+        stream.apply_string(transport.get_remote_diff())
+        events = stream.events
+        out = bytearray()
+        keys = bytearray()
+        emulator = self.terminal.terminal
+        for i, event in enumerate(events):
+            if isinstance(event, Resize):
+                if keys:
+                    out += emulator.translate_input(bytes(keys))
+                    keys.clear()
+                if i + 1 < len(events) and isinstance(events[i + 1], Resize):
+                    continue  # only the last of consecutive resizes counts
+                width, height = max(event.width, 1), max(event.height, 1)
+                if self.pty_open:
+                    self._write_pty(bytes(out))
+                    out.clear()
+                    try:
+                        self.pty.resize(width, height)
+                    except OSError:
+                        self._begin_shutdown(now, "window-size ioctl failed")
+                emulator.resize(width, height)
+            else:
+                keys.append(event)
+        if keys:
+            out += emulator.translate_input(bytes(keys))
+        if self.pty_open and out:
+            self._write_pty(bytes(out))
+        if events:
+            self.terminal.register_input_frame(self.last_remote_num, now)
+        self.pty.release()
+
+    def _write_pty(self, data: bytes) -> None:
+        if not data or not self.pty_open:
+            return
+        try:
+            self.pty.write(data)
+        except OSError:
+            self._pty_gone(now_ms())
+
+    def _read_pty(self, now: float) -> None:
+        try:
+            data = self.pty.read()
+        except OSError:
+            return
+        if not data:
+            self._pty_gone(now)
+            return
+        replies = self.terminal.act(data)
+        if replies:
+            self._write_pty(replies)
+
+    def _pty_gone(self, now: float) -> None:
+        self.pty_open = False
+        self.log("Shell exited.")
+        self._begin_shutdown(now, "shell exited")
+
+    def _begin_shutdown(self, now: float, why: str) -> bool:
+        """Start the shutdown handshake; True if there is nobody to tell (quit now)."""
+        if self.transport.remote_addr is None:
+            return True
+        if not self.transport.shutdown_in_progress():
+            self.log(f"Shutting down: {why}.")
+            self.transport.start_shutdown(now)
+        return False
+
+    def _handle_signals(self, signals: list[int], now: float) -> bool:
+        quit_now = False
+        for signum in signals:
+            if signum == signal.SIGUSR1 and self.signal_timeout is not None:
+                since = now - (self.last_remote_state_time or self.start_time)
+                if since < self.signal_timeout:
+                    continue
+            quit_now = self._begin_shutdown(now, f"signal {signum}") or quit_now
+        return quit_now
+
+    def _network_idle(self, now: float) -> bool:
+        if self.network_timeout is None or self.last_remote_state_time is None:
+            return False
+        if now - self.last_remote_state_time >= self.network_timeout:
+            if not self.transport.shutdown_in_progress():
+                self.log(f"Network idle for {self.network_timeout / 1000:.0f} seconds.")
+            return True
+        return False
+
+
+def _env_seconds(name: str) -> float | None:
+    """A non-negative number of seconds from the environment, as ms (None if unset/invalid)."""
+    text = os.environ.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        sys.stderr.write(f"{name} ({text}) invalid, ignoring\n")
+        return None
+    return value * 1000.0 if value else None
+
+
+# ------------------------------------------------------------------------ start-up
+
+BANNER = (
+    f"pymosh-server (pymosh {__version__})\n"
+    "A mobile shell speaking the Mosh 1.4.0 protocol.\n"
+    "License GPLv3+: GNU GPL version 3 or later <http://gnu.org/licenses/gpl.html>.\n"
+    "This is free software: you are free to change and redistribute it.\n"
+    "There is NO WARRANTY, to the extent permitted by law.\n"
+)
+
+
+def run(argv: Sequence[str]) -> int:
+    try:
+        opts = parse_args(argv)
+    except UsageError as exc:
+        sys.stderr.write(f"pymosh-server: {exc}\n{USAGE}\n")
+        return 1
+    if opts.help:
+        sys.stdout.write(USAGE + "\n")
+        return 0
+    if opts.version:
+        sys.stdout.write(BANNER)
+        return 0
+    for warning in opts.warnings:
+        sys.stderr.write(f"pymosh-server: {warning}\n{USAGE}\n")
+    if opts.port is not None:
+        try:
+            parse_port_range(opts.port)
+        except PortRangeError as exc:
+            sys.stderr.write(f"pymosh-server: {exc}\n")
+            return 1
+
+    problem = ensure_utf8_locale(opts.locales)
+    if problem:
+        sys.stderr.write(f"pymosh-server {problem}\n")
+        return 1
+
+    bind_ip = opts.ip
+    if opts.ssh_bind and bind_ip is None:
+        bind_ip = ssh_local_ip(os.environ)
+        if bind_ip is None:
+            sys.stderr.write("Warning: SSH_CONNECTION not found; binding to any interface.\n")
+    try:
+        sock = ServerSocket(bind_ip, opts.port)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"pymosh-server: {exc}\n")
+        return 1
+    for message in sock.messages:
+        sys.stderr.write(message + "\n")
+
+    size = get_winsize(0) or (80, 24)
+    key = new_key()
+    if os.isatty(0):
+        sys.stdout.write("\r\n")
+    sys.stdout.write(f"MOSH CONNECT {sock.port} {format_key(key)}\n")
+    sys.stdout.flush()
+
+    env = dict(os.environ)
+    env["TERM"] = "xterm-256color" if opts.colors == 256 else "xterm"
+    env["NCURSES_NO_UTF8_ACS"] = "1"
+    env.pop("STY", None)
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    sys.stderr.write("\n" + BANNER)
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        sys.stderr.write(f"\n[pymosh-server detached, pid = {pid}]\n")
+        sys.stderr.flush()
+        os._exit(0)
+    os.setsid()
+    if not opts.verbose:
+        _detach_stdio()
+    pty = PtyHost(opts.command or None, env, *size)
+    status = Server(sock, key, pty, *size, verbose=opts.verbose).run()
+    sys.stdout.write("\n[pymosh-server is exiting.]\n")
+    sys.stdout.flush()
+    return status
+
+
+def _detach_stdio() -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""Thin non-blocking UDP socket drivers for the server and the client (protocol.md §3.3–3.6).
+
+No event loop and no protocol logic here: the frontends select on `fileno()`s, feed
+what `recv_all()` returns to `Transport.receive`, and pass what `Transport.tick`
+returns to `send`. Errors from `sendto` are returned (not raised): Mosh does not
+retry, it shows the text as a network-error notification; EMSGSIZE means "use the
+500-byte MTU" (`Connection.emsgsize`).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+from typing import Any, List, Tuple
+
+PORT_RANGE_LOW = 60001
+PORT_RANGE_HIGH = 60999
+RECEIVE_MTU = 2048
+MAX_PORTS_OPEN = 10
+MAX_OLD_SOCKET_AGE = 60000
+RECV_BATCH = 64                   # datagrams taken per socket per call (bounded work)
+
+ECT0 = 0x02
+ECN_MASK = 0x03
+ECN_CE = 0x03
+
+Addr = Any
+Received = Tuple[bytes, Addr, bool]   # (datagram, source address, ECN congestion mark)
+
+
+def parse_port_range(spec: str) -> Tuple[int, int]:
+    """`-p` values: "PORT" or "LOW:HIGH" (both ≤ 65535, 1 ≤ LOW ≤ HIGH); "0" = OS's choice."""
+    def number(text: str) -> int:
+        if not text.isdigit() or len(text) > 5 or int(text) > 65535:
+            raise ValueError("Bad UDP port range")
+        return int(text)
+    if ":" in spec:
+        low_text, high_text = spec.split(":", 1)
+        low, high = number(low_text), number(high_text)
+        if low < 1 or low > high:
+            raise ValueError("Bad UDP port range")
+        return low, high
+    port = number(spec)
+    return port, port
+
+
+def _configure(sock: socket.socket, family: int) -> None:
+    sock.setblocking(False)
+    if family == socket.AF_INET:
+        if sys.platform.startswith("linux"):
+            # IP_MTU_DISCOVER = IP_PMTUDISC_DONT: let the kernel fragment, no DF bit
+            sock.setsockopt(socket.IPPROTO_IP, getattr(socket, "IP_MTU_DISCOVER", 10),
+                            getattr(socket, "IP_PMTUDISC_DONT", 0))
+        _try(sock.setsockopt, socket.IPPROTO_IP, socket.IP_TOS, ECT0)
+        _try(sock.setsockopt, socket.IPPROTO_IP, getattr(socket, "IP_RECVTOS", 13), 1)
+    elif family == socket.AF_INET6:
+        _try(sock.setsockopt, socket.IPPROTO_IPV6, getattr(socket, "IPV6_TCLASS", 67), ECT0)
+        _try(sock.setsockopt, socket.IPPROTO_IPV6, getattr(socket, "IPV6_RECVTCLASS", 66), 1)
+
+
+def _try(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except OSError:
+        pass
+
+
+_CMSG_SPACE = socket.CMSG_SPACE(4)
+
+
+def _congested(ancdata: list) -> bool:
+    for level, kind, data in ancdata:
+        if data and ((level == socket.IPPROTO_IP and kind == socket.IP_TOS)
+                     or (level == socket.IPPROTO_IPV6
+                         and kind == getattr(socket, "IPV6_TCLASS", 67))):
+            return (data[0] & ECN_MASK) == ECN_CE
+    return False
+
+
+def _recv_some(sock: socket.socket, limit: int = RECV_BATCH) -> List[Received]:
+    out: List[Received] = []
+    for _ in range(limit):
+        try:
+            data, ancdata, flags, addr = sock.recvmsg(RECEIVE_MTU + 1, _CMSG_SPACE)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            # e.g. ECONNREFUSED from an earlier ICMP error: skip it, keep reading
+            continue
+        # a datagram over RECEIVE_MTU is truncated (MSG_TRUNC): hand it on at its
+        # oversize length so the datagram layer drops and counts it
+        out.append((data, addr, _congested(ancdata)))
+    return out
+
+
+def _send(sock: socket.socket, datagram: bytes, addr: Addr) -> OSError | None:
+    try:
+        sock.sendto(datagram, socket.MSG_DONTWAIT, addr)
+    except OSError as exc:
+        return exc
+    return None
+
+
+def is_emsgsize(error: OSError | None) -> bool:
+    return error is not None and error.errno == errno.EMSGSIZE
+
+
+class ServerSocket:
+    """The server's one socket, bound per §3.4 (first free port of the range, upwards)."""
+
+    def __init__(self, ip: str | None = None, port_spec: str | None = None) -> None:
+        low, high = (PORT_RANGE_LOW, PORT_RANGE_HIGH) if port_spec is None \
+            else parse_port_range(port_spec)
+        self.messages: List[str] = []      # bind failures worth showing (Mosh prints them)
+        sock = None
+        if ip is not None:
+            if ip.startswith("::ffff:"):
+                ip = ip[len("::ffff:"):]
+            sock = self._bind_range(ip, low, high)
+            if sock is None:
+                self.messages.append(f"Error binding to IP {ip}: falling back to any address")
+        if sock is None:
+            sock = self._bind_range(None, low, high)
+        if sock is None:
+            raise OSError(f"could not bind a UDP port in {low}:{high}")
+        self.sock = sock
+        self.family = sock.family
+        self.address = sock.getsockname()
+        self.port: int = self.address[1]
+
+    def _bind_range(self, ip: str | None, low: int, high: int) -> socket.socket | None:
+        try:
+            infos = socket.getaddrinfo(ip, 0, socket.AF_UNSPEC, socket.SOCK_DGRAM, 0,
+                                       socket.AI_PASSIVE | (socket.AI_NUMERICHOST if ip else 0))
+        except socket.gaierror as exc:
+            self.messages.append(f"Bad IP address ({ip}): {exc}")
+            return None
+        family, _, _, _, sockaddr = infos[0]
+        for port in range(low, high + 1):
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                if family == socket.AF_INET6:
+                    _try(sock.setsockopt, socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                _configure(sock, family)
+                sock.bind((sockaddr[0], port) + tuple(sockaddr[2:]))
+                return sock
+            except OSError as exc:
+                sock.close()
+                if low == high:
+                    self.messages.append(f"Failed binding to {sockaddr[0]}:{port}: {exc}")
+        return None
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def filenos(self) -> List[int]:
+        return [self.sock.fileno()]
+
+    def send(self, datagram: bytes, addr: Addr) -> OSError | None:
+        return _send(self.sock, datagram, addr)
+
+    def recv_all(self, now: float = 0) -> List[Received]:
+        return _recv_some(self.sock)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class ClientSocket:
+    """The client's sockets: sends from the newest, receives on all (port hopping, §3.6)."""
+
+    def __init__(self, server_addr: Addr, now: float = 0) -> None:
+        infos = socket.getaddrinfo(server_addr[0], server_addr[1], socket.AF_UNSPEC,
+                                   socket.SOCK_DGRAM, 0,
+                                   socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)
+        self.family = infos[0][0]
+        self.server_addr = infos[0][4]
+        self.sockets: List[Tuple[socket.socket, float]] = []
+        self._open(now)
+
+    def _open(self, now: float) -> None:
+        sock = socket.socket(self.family, socket.SOCK_DGRAM)
+        try:
+            _configure(sock, self.family)
+            # bind now so the new source port exists (and receives) before the first send
+            sock.bind(("::" if self.family == socket.AF_INET6 else "0.0.0.0", 0))
+        except OSError:
+            sock.close()
+            raise
+        self.sockets.append((sock, now))
+
+    @property
+    def local_port(self) -> int:
+        return self.sockets[-1][0].getsockname()[1]
+
+    def hop(self, now: float) -> None:
+        """Open a new source port for later sends; keep the old ones for receiving."""
+        self._open(now)
+        self.prune(now)
+
+    def prune(self, now: float) -> None:
+        if len(self.sockets) > 1 and now - self.sockets[-1][1] > MAX_OLD_SOCKET_AGE:
+            for sock, _ in self.sockets[:-1]:
+                sock.close()
+            del self.sockets[:-1]
+        while len(self.sockets) > MAX_PORTS_OPEN:
+            self.sockets.pop(0)[0].close()
+
+    def filenos(self) -> List[int]:
+        return [s.fileno() for s, _ in self.sockets]
+
+    def fileno(self) -> int:
+        return self.sockets[-1][0].fileno()
+
+    def send(self, datagram: bytes) -> OSError | None:
+        return _send(self.sockets[-1][0], datagram, self.server_addr)
+
+    def recv_all(self, now: float = 0) -> List[Received]:
+        out: List[Received] = []
+        for sock, _ in self.sockets:
+            out.extend(_recv_some(sock))
+        if out:
+            self.prune(now)
+        return out
+
+    def close(self) -> None:
+        for sock, _ in self.sockets:
+            sock.close()
+        self.sockets.clear()

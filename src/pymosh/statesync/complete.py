@@ -1,0 +1,127 @@
+"""The server's state: the terminal emulator plus the echo ack (protocol.md §6.2–6.3).
+
+``diff_from`` yields a serialized HostMessage (EchoAck, Resize, HostBytes — in that order);
+``apply_string`` replays one on the client's copy. The echo ack tells the client which of
+its input states the screen reflects: the newest one that arrived at least ECHO_TIMEOUT ago.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import List, Tuple
+
+from pymosh.errors import DecodeError
+from pymosh.terminal import Emulator, new_frame
+from pymosh.wire.protobuf import (
+    EchoAck,
+    HostBytes,
+    HostMessage,
+    Resize,
+    decode_host_message,
+    encode_host_message,
+)
+
+ECHO_TIMEOUT = 50  # ms a keystroke state gets to be echoed before it is acknowledged
+
+
+class CompleteTerminal:
+    """Emulator + echo_ack; a SyncState (see ``pymosh.statesync.base``)."""
+
+    __slots__ = ("terminal", "echo_ack", "input_history")
+
+    def __init__(self, width: int, height: int, terminal: Emulator | None = None) -> None:
+        self.terminal = Emulator(width, height) if terminal is None else terminal
+        self.echo_ack = 0
+        # (user state number, arrival time), oldest first; only the server uses it
+        self.input_history: List[Tuple[int, float]] = []
+
+    @property
+    def width(self) -> int:
+        return self.terminal.width
+
+    @property
+    def height(self) -> int:
+        return self.terminal.height
+
+    # ------------------------------------------------------------ server side
+
+    def act(self, host_output: bytes) -> bytes:
+        """Feed pty output to the emulator; return its replies (for the pty)."""
+        self.terminal.feed(host_output)
+        return self.terminal.take_replies()
+
+    def register_input_frame(self, num: int, now: float) -> None:
+        """A user state carrying events arrived (numbers increase)."""
+        self.input_history.append((num, now))
+
+    def set_echo_ack(self, now: float) -> bool:
+        """Advance echo_ack to the newest input state at least ECHO_TIMEOUT old.
+
+        Returns True if it changed (a state change to send). Older records are dropped;
+        the acknowledged one is kept, so echo_ack never decreases.
+        """
+        newest = self.echo_ack
+        keep_from = 0
+        for i, (num, arrived) in enumerate(self.input_history):
+            if arrived <= now - ECHO_TIMEOUT:
+                newest, keep_from = max(newest, num), i
+        del self.input_history[:keep_from]
+        changed = newest != self.echo_ack
+        self.echo_ack = newest
+        return changed
+
+    def wait_time(self, now: float) -> float:
+        """ms until the second-oldest input record is old enough to be acknowledged."""
+        if len(self.input_history) < 2:
+            return math.inf
+        due = self.input_history[1][1] + ECHO_TIMEOUT
+        return max(due - now, 0)
+
+    # ------------------------------------------------------------ SyncState
+
+    def copy(self) -> CompleteTerminal:
+        other = CompleteTerminal.__new__(CompleteTerminal)
+        other.terminal = self.terminal.copy()
+        other.echo_ack = self.echo_ack
+        other.input_history = list(self.input_history)
+        return other
+
+    def diff_from(self, existing: CompleteTerminal) -> bytes:
+        message: HostMessage = []
+        if self.echo_ack != existing.echo_ack:
+            message.append(EchoAck(self.echo_ack))
+        if not self.terminal == existing.terminal:
+            if (self.width, self.height) != (existing.width, existing.height):
+                message.append(Resize(self.width, self.height))
+            frame = new_frame(True, existing.terminal, self.terminal)
+            if frame:
+                message.append(HostBytes(frame))
+        return encode_host_message(message) if message else b""
+
+    def init_diff(self) -> bytes:
+        return self.diff_from(CompleteTerminal(self.width, self.height))
+
+    def apply_string(self, diff: bytes) -> None:
+        for item in decode_host_message(diff):
+            if isinstance(item, HostBytes):
+                self.terminal.feed(item.data)
+                # a stock server never makes the client's emulator answer; drop any reply
+                self.terminal.take_replies()
+            elif isinstance(item, Resize):
+                if item.width < 1 or item.height < 1:
+                    raise DecodeError("resize to a non-positive size")
+                self.terminal.resize(item.width, item.height)
+            elif isinstance(item, EchoAck):
+                if item.num < self.echo_ack:
+                    raise DecodeError("echo ack went backwards")
+                self.echo_ack = item.num
+
+    def subtract(self, prefix: CompleteTerminal) -> None:
+        """Terminal states are not streams: nothing to drop."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CompleteTerminal):
+            return NotImplemented
+        return self.echo_ack == other.echo_ack and self.terminal == other.terminal
+
+    __hash__ = None  # type: ignore[assignment]

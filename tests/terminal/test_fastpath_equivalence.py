@@ -1,0 +1,264 @@
+"""The Cython terminal (``_fastpath.terminal``) against its pure-Python twin.
+
+Random byte streams biased toward escape sequences, OSC strings, UTF-8 (valid and
+broken) and controls are fed to both implementations in random chunkings; the
+``dump()`` of both must be identical after every step. Random frame pairs must give
+byte-identical ``new_frame`` output on both, and on a benign alphabet the diff must
+round-trip (applying it to a receiver holding the old frame shows the new one).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pymosh import _accel
+from pymosh.terminal import emulator as twin
+
+fast = _accel.fast_module("terminal")
+if fast is None:
+    if os.environ.get("PYMOSH_REQUIRE_EXTENSIONS") == "1" and not _accel.NO_EXTENSIONS:
+        raise RuntimeError("_fastpath.terminal is not built but PYMOSH_REQUIRE_EXTENSIONS=1")
+    pytest.skip("_fastpath.terminal not built", allow_module_level=True)
+
+SETTINGS = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+# -- byte-stream strategies ------------------------------------------------------------
+_params = st.lists(st.one_of(st.integers(0, 12), st.integers(0, 300),
+                             st.sampled_from([65535, 65536, 99999999])),
+                   max_size=6).map(lambda ps: ";".join(str(p) for p in ps))
+_csi_final = st.sampled_from(list("@ABCDEFGHIJKLMPSTXZ`cdfghlmnqrstu") + ["\x7f", "中"])
+_csi = st.builds(lambda lead, prefix, params, inter, final: (
+    lead + prefix + params + inter + final).encode("utf-8"),
+    st.sampled_from(["\x1b[", "\x1b[", "\xc2\x9b"]).map(
+        lambda s: s if s != "\xc2\x9b" else "\u009b"),
+    st.sampled_from(["", "", "?", ">", "!", "=", ":", "<"]),
+    _params,
+    st.sampled_from(["", "", " ", "!", "$", ":", "1"]),
+    _csi_final)
+_modes = st.lists(st.sampled_from([1, 3, 4, 5, 6, 7, 9, 25, 47, 1000, 1001, 1002, 1003,
+                                   1004, 1005, 1006, 1007, 1015, 1047, 1049, 2004, 12]),
+                  min_size=1, max_size=3)
+_decset = st.builds(lambda ms, hl: ("\x1b[?" + ";".join(map(str, ms)) + hl).encode(),
+                    _modes, st.sampled_from(["h", "l"]))
+_sgr = st.lists(st.sampled_from(["0", "1", "3", "4", "5", "7", "8", "22", "23", "24", "27",
+                                 "31", "39", "42", "49", "95", "104", "38;5;200", "48;5;3",
+                                 "38;2;1;2;3", "48;2;300;0;70000", "38;5", "38;2;1", ""]),
+                max_size=4).map(lambda xs: ("\x1b[" + ";".join(xs) + "m").encode())
+_osc = st.builds(lambda body, end: b"\x1b]" + body.encode("utf-8") + end,
+                 st.sampled_from(["0;title", "1;icon", "2;win", ";semi", "52;c;aGVsbG8=",
+                                  "52;p;x", "10;x", "0;" + "t" * 300, "2;中文", "8;;url"]),
+                 st.sampled_from([b"\x07", b"\x1b\\", b"\xc2\x9c", b"\x18", b""]))
+_esc = st.sampled_from([b"\x1b7", b"\x1b8", b"\x1bc", b"\x1b#8", b"\x1bD", b"\x1bE",
+                        b"\x1bH", b"\x1bM", b"\x1b=", b"\x1b>", b"\x1b(0", b"\x1bP1;2qdata",
+                        b"\x1b\\", b"\x1bX sos \x9c", b"\x1b_apc\x1b\\", b"\x1b\xe4\xb8\xad",
+                        b"\x1b \x1b!", b"\x1bZ", b"\x1bN", b"\x1b[5n", b"\x1b[6n",
+                        b"\x1b[c", b"\x1b[>c", b"\x1b[0c"])
+_text = st.sampled_from([b"hello", b"0123456789", b"abcdefghijklmnopqrstuvwxyz", b" ",
+                         "中文字".encode(), "é".encode(), "e\u0301".encode(),
+                         "\u0302".encode(), "\U0001f600".encode(), "\u200b".encode(),
+                         "\U0001f1e6".encode(), "\u00ad".encode(), "\ufe0f".encode(),
+                         "x\u0300\u0301\u0302\u0303\u0304\u0305\u0306\u0307\u0308\u0309\u030a"
+                         "\u030b\u030c\u030d\u030e\u030f".encode()])
+_broken = st.sampled_from([b"\xc0\x80", b"\xc2A", b"\xe0\x80\x80", b"\xed\xa0\x80",
+                           b"\xf0\x80\x80\x80", b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80",
+                           b"\xfc\x84\x80\x80\x80\x80", b"\xff", b"\x80", b"\xe4\xb8",
+                           b"\xc2\x80", b"\xc2\x85", b"\xc2\x88", b"\xc2\x8d", b"\xc2\x90x",
+                           b"\xc2\x98", b"\xc2\x9d0;t\xc2\x9c"])
+_ctl = st.sampled_from([b"\r", b"\n", b"\r\n", b"\t", b"\x08", b"\x07", b"\x00", b"\x0b",
+                        b"\x0c", b"\x0e", b"\x0f", b"\x18", b"\x1a", b"\x1b", b"\x7f"])
+fragment = st.one_of(_csi, _csi, _decset, _sgr, _osc, _esc, _text, _text, _broken, _ctl,
+                     st.binary(max_size=8))
+stream = st.lists(fragment, max_size=40).map(b"".join)
+
+
+def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    out, prev = [], 0
+    for p in points + [len(data)]:
+        out.append(data[prev:p])
+        prev = p
+    return out
+
+
+def _both(w: int, h: int):
+    return fast.Emulator(w, h), twin.Emulator(w, h)
+
+
+sizes = st.tuples(st.integers(1, 12), st.integers(1, 6))
+
+
+@SETTINGS
+@given(size=sizes, data=stream, cuts=st.lists(st.integers(0, 10_000), max_size=8))
+def test_random_streams_dump_identical(size, data, cuts):
+    c, p = _both(*size)
+    for chunk in _chunks(data, cuts):
+        c.feed(chunk)
+        p.feed(chunk)
+        assert c.dump() == p.dump()
+    assert c.take_replies() == p.take_replies()
+
+
+@SETTINGS
+@given(size=sizes, data=stream, cuts=st.lists(st.integers(0, 10_000), max_size=8))
+def test_chunked_equals_one_shot(size, data, cuts):
+    one, _ = _both(*size)
+    one.feed(data)
+    chunked, _ = _both(*size)
+    for chunk in _chunks(data, cuts):
+        chunked.feed(chunk)
+    assert chunked.dump() == one.dump()
+    assert chunked.take_replies() == one.take_replies()
+
+
+def test_chunked_every_split_point():
+    data = ("\x1b[1;31mred\x1b]0;t\xe4\x07中\u0302\x1b[?1049h\x1b[5;2H\xc2\x9b2J"
+            "x\x1b[38;2;1;2;3mq").encode("utf-8") + b"\xe0\x80\xff\x1bP1$q\x1b\\ok"
+    ref, _ = _both(8, 4)
+    ref.feed(data)
+    for i in range(len(data) + 1):
+        for j in range(i, len(data) + 1, 3):
+            e, _ = _both(8, 4)
+            e.feed(data[:i])
+            e.feed(data[i:j])
+            e.feed(data[j:])
+            assert e.dump() == ref.dump(), (i, j)
+
+
+@SETTINGS
+@given(ops=st.lists(st.one_of(st.tuples(st.just("feed"), stream),
+                              st.tuples(st.just("resize"), sizes),
+                              st.tuples(st.just("copy"), st.none()),
+                              st.tuples(st.just("cursor"), st.tuples(st.integers(-3, 20),
+                                                                     st.integers(-3, 20))),
+                              st.tuples(st.just("set_cell"),
+                                        st.tuples(st.integers(0, 5), st.integers(0, 11),
+                                                  st.sampled_from(["", "a", "中", "e\u0301"
+                                                                   * 7]))),
+                              st.tuples(st.just("input"), st.binary(max_size=6))),
+                    max_size=12),
+       size=sizes)
+def test_random_operations_identical(ops, size):
+    c, p = _both(*size)
+    for op, arg in ops:
+        if op == "feed":
+            c.feed(arg)
+            p.feed(arg)
+        elif op == "resize":
+            c.resize(*arg)
+            p.resize(*arg)
+        elif op == "copy":
+            c, p = c.copy(), p.copy()
+        elif op == "cursor":
+            c.cursor_row, c.cursor_col = arg
+            p.cursor_row, p.cursor_col = arg
+        elif op == "set_cell":
+            y, x, s = arg
+            if y < c.height and x < c.width:
+                c.set_cell(y, x, s, 31, 0x1000102, 5, len(s) == 1 and s == "中")
+                p.set_cell(y, x, s, 31, 0x1000102, 5, len(s) == 1 and s == "中")
+        else:
+            assert c.translate_input(arg) == p.translate_input(arg)
+        assert c.dump() == p.dump()
+        assert (c.cursor_row, c.cursor_col, c.cursor_visible) == (
+            p.cursor_row, p.cursor_col, p.cursor_visible)
+    for y in range(c.height):
+        for x in range(c.width):
+            assert c.get_cell(y, x) == p.get_cell(y, x)
+
+
+@SETTINGS
+@given(size=sizes, first=stream, second=stream, shared=st.booleans(),
+       init=st.booleans(), resize=st.one_of(st.none(), sizes))
+def test_new_frame_byte_identical(size, first, second, shared, init, resize):
+    c_old, p_old = _both(*size)
+    c_old.feed(first)
+    p_old.feed(first)
+    if shared:  # the server's way: the new state is a copy of the old one, fed more
+        c_new, p_new = c_old.copy(), p_old.copy()
+    else:
+        c_new, p_new = _both(*size)
+    if resize is not None:
+        c_new.resize(*resize)
+        p_new.resize(*resize)
+    c_new.feed(second)
+    p_new.feed(second)
+    assert c_new.dump() == p_new.dump()
+    assert (c_new == c_old) == (p_new == p_old)
+    assert fast.new_frame(init, c_old, c_new) == twin.new_frame(init, p_old, p_new)
+    for kw in ({"has_ech": False}, {"has_bce": False}, {"has_title": False}):
+        assert fast.new_frame(init, c_old, c_new, **kw) == twin.new_frame(init, p_old, p_new, **kw)
+
+
+# -- round trip on a benign alphabet ------------------------------------------------------
+_benign = st.lists(st.one_of(
+    st.sampled_from([b"hello", b"0123456789", b"ab", b" ", b"\r\n", b"\r", b"\n",
+                     b"\x1b[K", b"\x1b[2K", b"\x1b[J", b"\x1b[2J", b"\x1b[1J", b"\x1b[L",
+                     b"\x1b[M", b"\x1b[2S", b"\x1b[T", b"\x1b[3X", b"\x1b[P", b"\x1b[2@",
+                     b"\x1b[0m", b"\x1b[1;44m", b"\x1b[7;38;5;200m", b"\x1b[48;2;9;8;7m",
+                     b"\x1b[?25l", b"\x1b[?25h", b"\x1b[?2004h", b"\x1b[?1000h",
+                     b"\x1b[?1006h", b"\x1b[?5h", b"\x1b[2;3r", b"\x1b[r", b"\x07",
+                     b"\x1b]0;t\x07", b"\x1b]52;c;eA==\x07", "中".encode()]),
+    st.builds(lambda y, x: b"\x1b[%d;%dH" % (y, x), st.integers(1, 7), st.integers(1, 13))),
+    max_size=30).map(b"".join)
+
+
+def _visible(e) -> tuple:
+    d = e.dump()
+    rows = []
+    for row in d["rows"]:
+        cells = []
+        skip = False
+        for cell in row:
+            if skip:  # the cell under a wide character's right half is never drawn
+                skip = False
+                continue
+            contents = cell[0] if cell[0] not in ("", " ") else " "
+            cells.append((contents, cell[1], cell[2], cell[3], cell[4]))
+            skip = cell[4]
+        rows.append(cells)
+    return rows, d["cursor"], d["cursor_visible"], d["renditions"]
+
+
+@pytest.mark.parametrize("impl", ["c", "py"])
+@SETTINGS
+@given(size=sizes, first=_benign, second=_benign, shared=st.booleans())
+def test_new_frame_round_trips(impl, size, first, second, shared):
+    mod = fast if impl == "c" else twin
+    old = mod.Emulator(*size)
+    old.feed(first)
+    new = old.copy() if shared else mod.Emulator(*size)
+    new.feed(second)
+    receiver = mod.Emulator(*size)
+    receiver.feed(mod.new_frame(False, mod.Emulator(*size), old))
+    assert _visible(receiver) == _visible(old)
+    receiver.feed(mod.new_frame(True, old, new))
+    assert _visible(receiver) == _visible(new)
+    assert receiver.take_replies() == b""
+
+
+def test_copy_is_independent_and_equal():
+    e = fast.Emulator(10, 3)
+    e.feed(b"abc\r\ndef")
+    c = e.copy()
+    assert c == e
+    c.feed(b"X")
+    assert c != e
+    assert e.get_cell(1, 3)[0] == ""
+    assert c.get_cell(1, 3)[0] == "X"
+    e.feed(b"\x1b[H\x1b[2J")
+    assert c.get_cell(0, 0)[0] == "a"
+
+
+def test_width_table_matches_twin():
+    from pymosh.terminal.width import char_width
+
+    probes = [0, 0x7F, 0xAD, 0x300, 0x1100, 0x1160, 0x200B, 0x2028, 0x3000, 0x4E2D, 0xE000,
+              0xFE0F, 0xFFFD, 0x1F1E6, 0x1F600, 0x10FFFF, 0x110000, 0xE33]
+    probes += list(range(0x2E80, 0x2F00)) + list(range(0x1F300, 0x1F700, 7))
+    for cp in probes:
+        assert fast._char_width(cp) == char_width(cp), hex(cp)

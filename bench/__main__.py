@@ -1,7 +1,16 @@
 """Run the benchmark suite: ``python -m bench [--quick]``.
 
-Micro benchmarks run under pytest-benchmark (fast path, twin and peers in one run);
-the results are written to bench/out/ as JSON and a Markdown table of ratios.
+1. Micro benchmarks under pytest-benchmark (fast path, twin and peers in one run)
+   -> ``bench/out/micro.json``.
+2. End-to-end sessions on loopback, stock Mosh 1.4.0 vs pymosh, alternating
+   (``python -m bench.e2e``) -> ``bench/out/e2e.json``.
+3. Full mode only: the keystroke trace replay (``python -m bench.trace_replay``) over a
+   delayed link -> ``bench/out/trace_replay.json``.
+4. ``bench/out/report.md`` with ratio tables and one PNG per measurement
+   (``python -m bench.report`` re-renders from the JSON).
+
+A part that fails is reported in the report, never hides the others. The exit status is
+the micro benchmarks' (a benchmark that fails its own assertions is a bug).
 """
 
 from __future__ import annotations
@@ -10,27 +19,91 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
 
 
-def run_micro(quick: bool) -> int:
-    os.makedirs(OUT, exist_ok=True)
+def _env(quick: bool) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (os.path.join(ROOT, "src"), ROOT,
+                                       os.environ.get("PYTHONPATH", "")) if p)
+    return dict(os.environ, PYTHONPATH=path, PYMOSH_BENCH_QUICK="1" if quick else "")
+
+
+def _run(cmd: list[str], quick: bool, timeout: float, notes: list[str], what: str) -> int:
+    t0 = time.monotonic()
+    print(f"== {what}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+    try:
+        rc = subprocess.run(cmd, env=_env(quick), cwd=ROOT, timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        notes.append(f"{what}: stopped after {timeout:.0f} s (results may be missing)")
+        return 124
+    if rc not in (0, 5):
+        notes.append(f"{what}: exit status {rc}")
+    print(f"== {what}: {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+    return rc
+
+
+def run_micro(quick: bool, notes: list[str]) -> int:
     cmd = [sys.executable, "-m", "pytest", HERE, "-q", "-p", "no:cacheprovider",
            "--benchmark-only", "--benchmark-columns=min,median,mean,ops",
            f"--benchmark-json={os.path.join(OUT, 'micro.json')}"]
     if quick:
         cmd += ["--benchmark-min-rounds=3", "--benchmark-max-time=0.05"]
-    env = dict(os.environ, PYMOSH_BENCH_QUICK="1" if quick else "")
-    return subprocess.call(cmd, env=env)
+    rc = _run(cmd, quick, 900 if not quick else 300, notes, "micro benchmarks")
+    return 0 if rc == 5 else rc  # 5: nothing collected
+
+
+def run_e2e(quick: bool, impls: list[str], notes: list[str]) -> None:
+    cmd = [sys.executable, "-m", "bench.e2e", "--out", os.path.join(OUT, "e2e.json")]
+    cmd += ["--quick"] if quick else []
+    for i in impls:
+        cmd += ["--impl", i]
+    _run(cmd, quick, 240 if quick else 900, notes, "end-to-end")
+
+
+def run_trace(notes: list[str]) -> None:
+    cmd = [sys.executable, "-m", "bench.trace_replay", "--delays", "50,250", "--losses", "0",
+           "--json", os.path.join(OUT, "trace_replay.json")]
+    _run(cmd, False, 300, notes, "trace replay")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller corpus (CI)")
+    parser.add_argument("--no-micro", action="store_true")
+    parser.add_argument("--no-e2e", action="store_true")
+    parser.add_argument("--no-trace", action="store_true")
+    parser.add_argument("--impl", action="append", default=[], metavar="NAME=SERVER|CLIENT",
+                        help="end-to-end implementation (see python -m bench.e2e --help)")
     args = parser.parse_args(argv)
-    return run_micro(args.quick)
+    os.makedirs(OUT, exist_ok=True)
+    notes: list[str] = []
+    mode = "quick" if args.quick else "full"
+    notes.append(f"mode: {mode} (`python -m bench{' --quick' if args.quick else ''}`)")
+    # results of a previous run must not pass for this run's
+    stale = (["micro.json"] if not args.no_micro else []) + \
+            (["e2e.json"] if not args.no_e2e else []) + \
+            (["trace_replay.json"] if not (args.no_trace or args.quick) else [])
+    for name in stale:
+        try:
+            os.remove(os.path.join(OUT, name))
+        except FileNotFoundError:
+            pass
+    rc = 0
+    if not args.no_micro:
+        rc = run_micro(args.quick, notes)
+    if not args.no_e2e:
+        run_e2e(args.quick, args.impl, notes)
+    if not args.quick and not args.no_trace:
+        run_trace(notes)
+    sys.path.insert(0, ROOT)
+    from bench.report import render
+    print(render(OUT, notes))
+    return rc
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ delay and loss, and the client command (any program taking ``{ip} {port}`` and
 ``MOSH_KEY``) runs in a pty whose output is fed into a pymosh ``Emulator``. Keystrokes are
 written on schedule; keystroke k counts as *shown* the first time the client's screen
 (text + cursor) changes into some S_j with j >= k. A cell showing a character that no
-reference screen ever has at that place counts as a *wrong character* (misprediction).
+reference screen ever has at that place counts as a *wrong character* (misprediction;
+an over-estimate for full-screen programs, whose mid-redraw frames can also trip it).
+Keys that change nothing on the reference screen (a password typed with echo off) are
+left out of the latency figures and counted as ``invisible``.
 """
 
 from __future__ import annotations
@@ -259,19 +262,21 @@ class RunResult:
     delay_ms: float
     loss: float
     latencies: list[float | None] = field(default_factory=list)  # per keystroke, None = never
+    invisible: set[int] = field(default_factory=set)  # keystrokes that change nothing (S_k == S_k-1)
     wrong_keystrokes: set[int] = field(default_factory=set)  # keystrokes during a wrong char
     wrong_cells: int = 0
 
     def summary(self) -> dict:
-        shown = sorted(x for x in self.latencies if x is not None)
-        n = len(self.latencies)
+        shown = sorted(x for k, x in enumerate(self.latencies)
+                       if x is not None and k not in self.invisible)
+        n = len(self.latencies) - len(self.invisible)
 
         def pct(p: float) -> float | None:
             return round(shown[min(len(shown) - 1, int(p * len(shown)))], 1) if shown else None
 
         return {
             "trace": self.trace, "delay_ms": self.delay_ms, "loss_pct": round(self.loss * 100),
-            "keystrokes": n, "shown": len(shown),
+            "keystrokes": n, "invisible": len(self.invisible), "shown": len(shown),
             "within_10ms_pct": round(100 * sum(1 for x in shown if x <= 10) / n, 1) if n else None,
             "p50_ms": pct(0.5), "p90_ms": pct(0.9), "max_ms": round(shown[-1], 1) if shown else None,
             "mispredicted_keystrokes": len(self.wrong_keystrokes), "wrong_cells": self.wrong_cells,
@@ -315,6 +320,8 @@ def _replay(client: PtyProgram, trace: Trace, screens: list[tuple], result: RunR
             for c, ch in enumerate(text):
                 allowed[r][c].add(ch)
     n = len(trace.keystrokes)
+    # a key with no visible effect (echo off) has no latency: it is reported apart
+    result.invisible = {k for k in range(n) if screens[k + 1] == screens[k]}
     sent_at: list[float] = []
     result.latencies = [None] * n
     credited = 0  # keystrokes 0..credited-1 are shown

@@ -27,7 +27,7 @@ from .session import Impl, Session, SessionError
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "out")
 
-FULL = {"rounds": 2, "keys": 120, "idle_s": 15.0, "corpus_bytes": 4 << 20,
+FULL = {"rounds": 2, "keys": 120, "idle_s": 15.0, "corpus_bytes": 16 << 20,
         "seq": 2_000_000, "bulk_timeout": 120.0}
 QUICK = {"rounds": 2, "keys": 25, "idle_s": 2.5, "corpus_bytes": 256 << 10,
          "seq": 200_000, "bulk_timeout": 30.0}

@@ -138,6 +138,10 @@ def idle(s: Session, seconds: float) -> dict:
     sc1, cc1 = s.cpu()
     return {
         "seconds": dt,
+        "c2s_packets": n1["c2s_packets"] - n0["c2s_packets"],
+        "s2c_packets": n1["s2c_packets"] - n0["s2c_packets"],
+        "server_cpu_s": _delta(sc0, sc1),
+        "client_cpu_s": _delta(cc0, cc1),
         "c2s_pps": (n1["c2s_packets"] - n0["c2s_packets"]) / dt,
         "s2c_pps": (n1["s2c_packets"] - n0["s2c_packets"]) / dt,
         "server_cpu_pct": 100.0 * _delta(sc0, sc1) / dt if sc0 is not None and sc1 is not None else None,

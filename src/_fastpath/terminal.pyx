@@ -1972,6 +1972,37 @@ cdef inline int cell_width(const Cell *c) noexcept:
     return 2 if c.flags & F_WIDE else 1
 
 
+cdef int fast_run(Frame *f, const Row *row, const Row *old, int x, int width,
+                  bint wrap_this) noexcept:
+    """Write plain cells while nothing but their bytes is needed; new x."""
+    cdef const Cell *cell
+    cdef const Cell *cells = row.cells
+    cdef uint32_t fg = f.fg, bg = f.bg, attrs = f.attrs
+    cdef int cw, i, n, start = x
+    cdef char *dst
+    if f.out.n + <Py_ssize_t>(width - x) * INLINE > f.out.cap:
+        buf_grow(&f.out, <Py_ssize_t>(width - x) * INLINE)
+    dst = f.out.p + f.out.n
+    while x < width:
+        cell = &cells[x]
+        n = cell.len
+        if (n == 0 or (cell.flags & (F_FALLBACK | F_EXT)) or cell.fg != fg or cell.bg != bg
+                or cell.attrs != attrs):
+            break
+        cw = 2 if cell.flags & F_WIDE else 1
+        if wrap_this and x + cw >= width:
+            break
+        if old != NULL and x < old.width and cell_eq(row, cell, old, &old.cells[x]):
+            break
+        for i in range(n):
+            dst[i] = cell.u[i]
+        dst += n
+        x += cw
+    f.out.n = dst - f.out.p
+    f.x += x - start
+    return x
+
+
 cdef bint put_row(Frame *f, bint initialized, Emulator fe, int y, Row *old, bint wrap) noexcept:
     cdef Row *row = fe.rows[y]
     cdef Cell *cells = row.cells
@@ -1989,6 +2020,12 @@ cdef bint put_row(Frame *f, bint initialized, Emulator fe, int y, Row *old, bint
         return False
     wrap_this = (cells[width - 1].flags & F_WRAP) != 0
     while x < width:
+        if clear_count == 0 and f.x == x and f.y == y:
+            # tight run: the cursor is here and the renditions are current
+            x = fast_run(f, row, old if initialized else NULL, x, width, wrap_this)
+            if x >= width:
+                wrote_last = True
+                break
         cell = &cells[x]
         if initialized and clear_count == 0 and x < old.width and cell_eq(row, cell, old, &old.cells[x]):
             x += cell_width(cell)

@@ -87,9 +87,11 @@ class TmuxPane:
     def send_line(self, text: str) -> None:
         self.send_keys(text, "Enter")
 
-    def capture(self, escapes: bool = False) -> str:
-        """The visible screen, one line per row (trailing blanks trimmed by tmux)."""
-        args = ["capture-pane", "-p", "-t", "t"] + (["-e"] if escapes else [])
+    def capture(self, escapes: bool = False, history: bool = False) -> str:
+        """The visible screen (and with ``history`` the scrolled-off lines before it),
+        one line per row, trailing blanks trimmed by tmux."""
+        args = ["capture-pane", "-p", "-t", "t"] + (["-e"] if escapes else []) + (
+            ["-S", "-"] if history else [])
         return self._tmux(*args)
 
     def resize(self, width: int, height: int) -> None:

@@ -400,8 +400,11 @@ def run(argv: Sequence[str]) -> int:
         _detach_stdio()
     pty = PtyHost(opts.command or None, env, *size)
     status = Server(sock, key, pty, *size, verbose=opts.verbose).run()
-    sys.stdout.write("\n[pymosh-server is exiting.]\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write("\n[pymosh-server is exiting.]\n")
+        sys.stdout.flush()
+    except OSError:  # with -v, stdout may be the wrapper's pipe, long closed
+        pass
     return status
 
 

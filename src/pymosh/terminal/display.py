@@ -30,12 +30,12 @@ def sgr(renditions: tuple[int, int, int]) -> str:
             out.append(text)
     for value, base in ((fg, 30), (bg, 40)):
         if value & TRUECOLOR:
-            out.append(";%d8;2;%d;%d;%d" % (base // 10, (value >> 16) & 0xFF,
-                                             (value >> 8) & 0xFF, value & 0xFF))
+            out.append(f";{base // 10}8;2;{(value >> 16) & 0xFF};{(value >> 8) & 0xFF};"
+                       f"{value & 0xFF}")
         elif value > base + 7:
-            out.append(";%d8;5;%d" % (base // 10, value - base))
+            out.append(f";{base // 10}8;5;{value - base}")
         elif value:
-            out.append(";%d" % value)
+            out.append(f";{value}")
     out.append("m")
     return "".join(out)
 
@@ -78,7 +78,7 @@ class _Frame:
             if y == last_y and -5 < x - last_x < 0 and last_x < self.width:
                 self.out.append("\b" * (last_x - x))
                 return
-        self.out.append("%s[%d;%dH" % (ESC, y + 1, x + 1))
+        self.out.append(f"{ESC}[{y + 1};{x + 1}H")
 
     def append_silent_move(self, y: int, x: int) -> None:
         if self.x == x and self.y == y:
@@ -96,15 +96,15 @@ class _Frame:
 
 def _mode_change(out: list[str], old: int, new: int, all_off: tuple[int, ...]) -> None:
     if new == 0:
-        out.extend("%s[?%dl" % (ESC, m) for m in all_off)
+        out.extend(f"{ESC}[?{m}l" for m in all_off)
         return
     if old != 0:
-        out.append("%s[?%dl" % (ESC, old))
-    out.append("%s[?%dh" % (ESC, new))
+        out.append(f"{ESC}[?{old}l")
+    out.append(f"{ESC}[?{new}h")
 
 
 def _flag(out: list[str], mode: int, on: bool) -> None:
-    out.append("%s[?%d%s" % (ESC, mode, "h" if on else "l"))
+    out.append(f"{ESC}[?{mode}{'h' if on else 'l'}")
 
 
 def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
@@ -117,11 +117,11 @@ def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
     if has_title and f.title_initialized and (
             not initialized or f.icon_name != a.icon_name or f.window_title != a.window_title):
         if f.icon_name == f.window_title:
-            out.append("%s]0;%s\x07" % (ESC, f.window_title))
+            out.append(f"{ESC}]0;{f.window_title}\x07")
         else:
-            out.append("%s]1;%s\x07%s]2;%s\x07" % (ESC, f.icon_name, ESC, f.window_title))
+            out.append(f"{ESC}]1;{f.icon_name}\x07{ESC}]2;{f.window_title}\x07")
     if f.clipboard != a.clipboard:
-        out.append("%s]52;c;%s\x07" % (ESC, f.clipboard))
+        out.append(f"{ESC}]52;c;{f.clipboard}\x07")
     if not initialized or f.reverse_video != a.reverse_video:
         _flag(out, 5, f.reverse_video)
 
@@ -129,7 +129,7 @@ def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
     frame.out = out
     height = f.height
     if not initialized or f.width != a.width or f.height != a.height:
-        out.append("%s[r%s[0m%s[H%s[2J" % (ESC, ESC, ESC, ESC))
+        out.append(f"{ESC}[r{ESC}[0m{ESC}[H{ESC}[2J")
         initialized = False
         frame.x = frame.y = 0
     else:
@@ -184,7 +184,7 @@ def _scroll(frame: _Frame, f: Any, old_rows: list) -> int:
         out.append("\r" + "\n" * k)
         frame.x = 0
     else:
-        out.append("%s[1;%dr" % (ESC, bottom + 1))
+        out.append(f"{ESC}[1;{bottom + 1}r")
         frame.x = frame.y = -1
         frame.append_silent_move(bottom, 0)
         out.append("\n" * k)
@@ -234,7 +234,7 @@ def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wra
             frame.update_rendition(blank_renditions)
             can_erase = has_bce or frame.renditions == _DEFAULT_RENDITIONS
             if can_erase and has_ech and clear_count > 4:
-                out.append("%s[%dX" % (ESC, clear_count))
+                out.append(f"{ESC}[{clear_count}X")
             else:
                 out.append(" " * clear_count)
                 frame.x = x

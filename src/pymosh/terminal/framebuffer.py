@@ -11,7 +11,6 @@ whose ``token`` it carries; ``copy()`` gives both framebuffers new tokens.
 from __future__ import annotations
 
 import itertools
-from typing import Optional
 
 Cell = tuple  # (contents: str, fg: int, bg: int, attrs: int, wide, fallback, wrap)
 
@@ -79,7 +78,7 @@ class Framebuffer:
         self.clipboard = ""
         self.bell_count = 0
         self.title_initialized = False
-        self.alt_saved: Optional[tuple] = None  # main screen while the alternate is shown
+        self.alt_saved: tuple | None = None  # main screen while the alternate is shown
         self.reset_draw_state()
 
     def reset_draw_state(self) -> None:

@@ -1,0 +1,404 @@
+"""Render ``bench/out/report.md`` (+ one PNG per measurement) from the JSON results.
+
+Inputs (each optional): ``micro.json`` (pytest-benchmark), ``e2e.json``
+(``python -m bench.e2e``), ``trace_replay.json`` (``python -m bench.trace_replay``).
+``python -m bench.report [--out DIR]`` re-renders without re-measuring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "out")
+FAST = ("c", "fast", "fastpath")
+
+# Mosh 1.4.0 on this machine kind (shared/docs/peers.md), for a sanity column.
+PEERS_MOSH = {
+    ("startup", "server ready (MOSH CONNECT), ms"): 6.6,
+    ("startup", "first prompt on the client, ms"): 267,
+    ("latency", "p50, ms"): 10.4,
+    ("latency", "p99, ms"): 22,
+    ("idle", "server→client packets/s"): 0.33,
+    ("idle", "client→server packets/s"): 0.33,
+    ("memory", "server RSS after start, MiB"): 9.7,
+    ("memory", "client RSS after start, MiB"): 14.0,
+}
+
+
+# --------------------------------------------------------------------------- helpers
+def fmt(v, digits: int = 3) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.{digits}g}"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt(c) if not isinstance(c, str) else c for c in r) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def pct(samples: list[float], q: float):
+    if not samples:
+        return None
+    s = sorted(samples)
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def med(values):
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+class Plots:
+    def __init__(self, out: str) -> None:
+        self.out = out
+        self.files: list[str] = []
+        self.error = None
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            self.plt = plt
+        except Exception as e:  # matplotlib is optional
+            self.plt = None
+            self.error = f"{type(e).__name__}: {e}"
+
+    def save(self, fig, name: str) -> str:
+        path = os.path.join(self.out, name)
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        self.plt.close(fig)
+        self.files.append(name)
+        return f"![{name}]({name})\n"
+
+    def bars(self, name: str, title: str, labels: list[str], series: dict[str, list],
+             unit: str, log: bool = False) -> str:
+        if self.plt is None:
+            return ""
+        plt = self.plt
+        fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(labels) * max(1, len(series)) ** 0.5 + 2), 3.4))
+        n = max(1, len(series))
+        width = 0.8 / n
+        for i, (sname, vals) in enumerate(series.items()):
+            xs = [j + (i - (n - 1) / 2) * width for j in range(len(labels))]
+            ax.bar(xs, [v if isinstance(v, (int, float)) else 0 for v in vals], width, label=sname)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
+        ax.set_ylabel(unit)
+        ax.set_title(title, fontsize=10)
+        if log:
+            ax.set_yscale("log")
+        if n > 1:
+            ax.legend(fontsize=8)
+        return self.save(fig, name)
+
+    def cdf(self, name: str, title: str, series: dict[str, list[float]], unit: str) -> str:
+        if self.plt is None:
+            return ""
+        fig, ax = self.plt.subplots(figsize=(6, 3.4))
+        for sname, samples in series.items():
+            if samples:
+                s = sorted(samples)
+                ax.step(s, [(i + 1) / len(s) for i in range(len(s))], where="post", label=sname)
+        ax.set_xscale("log")
+        ax.set_xlabel(unit)
+        ax.set_ylabel("fraction of keystrokes")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        return self.save(fig, name)
+
+
+def slug(text: str) -> str:
+    keep = "".join(c if c.isalnum() else "_" for c in text.lower())
+    return "_".join(p for p in keep.split("_") if p)[:60]
+
+
+# --------------------------------------------------------------------------- micro
+def micro_section(data: dict, plots: Plots) -> str:
+    benches = data.get("benchmarks", [])
+    if not benches:
+        return "_no micro benchmark results_\n"
+    groups: dict[str, list[dict]] = {}
+    for b in benches:
+        groups.setdefault(b.get("group") or b["name"].split("[")[0], []).append(b)
+    md = ["Median time per call; **× fast** = how many times slower than the fast path "
+          "(`c`) in the same row group (the fast path's own row is 1). MB/s where the bench "
+          "records `extra_info['bytes']`.\n\n"]
+    for gname, items in groups.items():
+        rows = []
+        by_variant: dict[str, dict[str, dict]] = {}
+        for b in items:
+            params = dict(b.get("params") or {})
+            impl = str(params.pop("impl", None) or params.pop("implementation", None)
+                       or b.get("param") or b["name"])
+            variant = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+            by_variant.setdefault(variant, {})[impl] = b
+        labels, medians = [], []
+        for variant, impls in by_variant.items():
+            base = next((impls[k] for k in FAST if k in impls), None)
+            order = sorted(impls, key=lambda k: (k not in FAST, k))
+            for impl in order:
+                b = impls[impl]
+                st = b["stats"]
+                nbytes = (b.get("extra_info") or {}).get("bytes")
+                mbs = nbytes / st["median"] / 1e6 if nbytes else None
+                ratio = st["median"] / base["stats"]["median"] if base else None
+                rows.append([impl, variant or "—", _time(st["median"]), _time(st["min"]),
+                             fmt(1 / st["median"] if st["median"] else None), fmt(mbs),
+                             f"{ratio:.2f}×" if ratio is not None else "—", st["rounds"]])
+                labels.append(f"{impl} {variant}".strip())
+                medians.append(st["median"] * 1e6)
+        md.append(f"### {gname}\n\n")
+        md.append(table(["impl", "variant", "median", "min", "ops/s", "MB/s", "× fast", "rounds"],
+                        rows))
+        md.append("\n" + plots.bars(f"micro_{slug(gname)}.png", gname, labels,
+                                    {"median": medians}, "µs per call", log=True) + "\n")
+    return "".join(md)
+
+
+def _time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.2f} µs"
+
+
+# --------------------------------------------------------------------------- e2e
+def _collect(entry: dict) -> dict:
+    """Per-implementation aggregates over its sessions (medians; latency pooled)."""
+    sessions = entry.get("sessions", [])
+    agg: dict = {"n": len(sessions), "errors": {}}
+    for s in sessions:
+        for k, v in s.get("errors", {}).items():
+            agg["errors"].setdefault(k, v)
+    lat = [x for s in sessions for x in (s.get("latency") or {}).get("samples_ms", [])]
+    agg["latency_samples"] = lat
+    agg["latency_misses"] = sum((s.get("latency") or {}).get("misses", 0) for s in sessions)
+
+    def m(path):
+        vals = []
+        for s in sessions:
+            v = s
+            for p in path:
+                v = v.get(p) if isinstance(v, dict) else None
+            vals.append(v)
+        return med(vals)
+
+    agg["m"] = m
+    # idle: totals over all sessions (a 3 s heartbeat needs more than one short window)
+    secs = sum((s.get("idle") or {}).get("seconds", 0) for s in sessions)
+    if secs:
+        def tot(key):
+            vals = [(s.get("idle") or {}).get(key) for s in sessions if s.get("idle")]
+            return None if any(v is None for v in vals) else sum(vals)
+        agg["idle"] = {"seconds": secs}
+        for key in ("c2s_packets", "s2c_packets", "server_cpu_s", "client_cpu_s"):
+            v = tot(key)
+            agg["idle"][key] = None if v is None else v / secs
+    else:
+        agg["idle"] = {}
+    agg["bulk_names"] = []
+    for s in sessions:
+        for name in (s.get("bulk") or {}):
+            if name not in agg["bulk_names"]:
+                agg["bulk_names"].append(name)
+    return agg
+
+
+def e2e_section(data: dict, plots: Plots) -> str:
+    impls = data.get("impls", {})
+    names = list(impls)
+    if not names:
+        return "_no end-to-end results_\n"
+    base = "mosh" if "mosh" in impls else names[0]
+    others = [n for n in names if n != base]
+    agg = {n: _collect(impls[n]) for n in names}
+    cfg = data.get("config", {})
+    md = [f"Loopback, 80×24, `bash --norc`, datagrams through a counting relay; "
+          f"{cfg.get('rounds')} rounds alternating {' / '.join(names)}. Medians over sessions "
+          f"(latency: percentiles over all keystrokes). **ratio** = {{other}} / {base}: "
+          f"below 1 is better for every row. Corpus: {data.get('corpus', {}).get('source')}, "
+          f"{fmt(data.get('corpus', {}).get('bytes_each', 0) / 2**20)} MiB each.\n\n"]
+
+    def cell(name: str, value):
+        entry = impls[name]
+        if value is not None:
+            return value
+        if entry.get("error"):
+            return f"n/a ({_short(entry['error'])})"
+        return "n/a"
+
+    def section(title: str, key: str, metrics: list[tuple[str, callable]], plot_unit: str = "",
+                with_peers: bool = True) -> None:
+        header = ["metric"] + [f"{n}" for n in names] + [f"ratio {o}/{base}" for o in others]
+        peer_rows = with_peers and any((key, label) in PEERS_MOSH for label, _ in metrics)
+        if peer_rows:
+            header.append("peers.md Mosh")
+        rows = []
+        for label, getter in metrics:
+            vals = {n: getter(agg[n]) for n in names}
+            row = [label] + [cell(n, vals[n]) for n in names]
+            for o in others:
+                b, v = vals[base], vals[o]
+                row.append(f"{v / b:.2f}" if isinstance(v, (int, float)) and isinstance(
+                    b, (int, float)) and b else "—")
+            if peer_rows:
+                row.append(fmt(PEERS_MOSH.get((key, label))))
+            rows.append(row)
+        md.append(f"### {title}\n\n" + table(header, rows) + "\n")
+        if plot_unit:
+            labels = [r[0] for r in rows]
+            series = {n: [getter(agg[n]) for _, getter in metrics] for n in names}
+            md.append(plots.bars(f"e2e_{key}.png", title, labels, series, plot_unit) + "\n")
+
+    floor = (data.get("floor") or {}).get("latency", {}).get("samples_ms", [])
+    section("Startup", "startup", [
+        ("server ready (MOSH CONNECT), ms", lambda a: _ms(a["m"](["startup", "server_ready_s"]))),
+        ("first prompt on the client, ms", lambda a: _ms(a["m"](["startup", "first_prompt_s"]))),
+    ], "ms")
+    section("Keystroke echo latency", "latency", [
+        ("p50, ms", lambda a: pct(a["latency_samples"], 0.5)),
+        ("p90, ms", lambda a: pct(a["latency_samples"], 0.9)),
+        ("p99, ms", lambda a: pct(a["latency_samples"], 0.99)),
+        ("keystrokes (missed)", lambda a: f"{len(a['latency_samples'])} ({a['latency_misses']})"
+         if a["n"] else None),
+    ])
+    if floor:
+        md.append(f"Floor (kernel echo on a bare pty, `cat`): p50 {fmt(pct(floor, .5))} ms, "
+                  f"p90 {fmt(pct(floor, .9))} ms, p99 {fmt(pct(floor, .99))} ms.\n\n")
+    series = {n: agg[n]["latency_samples"] for n in names}
+    if floor:
+        series["pty floor"] = floor
+    md.append(plots.cdf("e2e_latency.png", "keystroke echo latency (CDF)", series, "ms") + "\n")
+
+    bulk_names = []
+    for n in names:
+        bulk_names += [b for b in agg[n]["bulk_names"] if b not in bulk_names]
+    for what, key, unit, conv in [("wall time to marker + prompt", "wall_s", "s", None),
+                                  ("server CPU", "server_cpu_s", "s", None),
+                                  ("client CPU", "client_cpu_s", "s", None),
+                                  ("wire bytes server→client", "wire_s2c_bytes", "KiB", 1 / 1024),
+                                  ("datagrams server→client", "wire_s2c_packets", "", None)]:
+        metrics = [(b, (lambda a, b=b, key=key, conv=conv: _scale(a["m"](["bulk", b, key]), conv)))
+                   for b in bulk_names]
+        section(f"Bulk output: {what}" + (f" ({unit})" if unit else ""), f"bulk_{key}", metrics,
+                unit or "count", with_peers=False)
+    md.append("peers.md Mosh: `cat` 16 MiB ASCII log 1.09 s wall / 1.06 s server CPU; 16 MiB "
+              "truecolor 1.70 s / 1.47 s / 0.45 s client; `seq 1 2000000` 1.65 s; 68 KiB on the "
+              "wire for 16 MiB ASCII.\n\n")
+
+    section("Idle", "idle", [
+        ("seconds observed (all sessions)", lambda a: a["idle"].get("seconds")),
+        ("server→client packets/s", lambda a: a["idle"].get("s2c_packets")),
+        ("client→server packets/s", lambda a: a["idle"].get("c2s_packets")),
+        ("server CPU %", lambda a: _pct(a["idle"].get("server_cpu_s"))),
+        ("client CPU %", lambda a: _pct(a["idle"].get("client_cpu_s"))),
+    ], "")
+    section("Memory (RSS)", "memory", [
+        ("server RSS after start, MiB", lambda a: a["m"](["rss_start_mib", "server"])),
+        ("client RSS after start, MiB", lambda a: a["m"](["rss_start_mib", "client"])),
+        ("server RSS after bulk, MiB", lambda a: a["m"](["rss_after_bulk_mib", "server"])),
+        ("client RSS after bulk, MiB", lambda a: a["m"](["rss_after_bulk_mib", "client"])),
+    ], "MiB")
+    errs = [(n, k, v) for n in names for k, v in agg[n]["errors"].items()]
+    errs += [(n, "session", impls[n]["error"]) for n in names if impls[n].get("error")]
+    if errs:
+        md.append("### Problems\n\n" + "".join(f"- **{n}** {k}: {_short(v, 300)}\n"
+                                                for n, k, v in errs) + "\n")
+    return "".join(md)
+
+
+def _pct(v):
+    return None if v is None else 100.0 * v
+
+
+def _ms(v):
+    return None if v is None else v * 1000.0
+
+
+def _scale(v, conv):
+    return None if v is None else (v * conv if conv else v)
+
+
+def _short(text: str, n: int = 80) -> str:
+    text = " ".join(str(text).split()).replace("|", "/")
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --------------------------------------------------------------------------- traces
+def trace_section(data: list) -> str:
+    if not data:
+        return ""
+    keys = [k for k in data[0] if not isinstance(data[0][k], (list, dict))]
+    return table(keys, [[d.get(k) if not isinstance(d.get(k), bool) else str(d.get(k))
+                         for k in keys] for d in data])
+
+
+# --------------------------------------------------------------------------- main
+def render(out: str = OUT, notes: list[str] | None = None) -> str:
+    plots = Plots(out)
+    md = [f"# pymosh benchmark report\n\n_generated {time.strftime('%Y-%m-%d %H:%M:%S')}, "
+          f"{os.cpu_count()} CPUs_\n\n"]
+    for n in notes or []:
+        md.append(f"> {n}\n\n")
+    if plots.plt is None:
+        md.append(f"> plots skipped: matplotlib unavailable ({plots.error}); "
+                  "`pip install matplotlib` to get them.\n\n")
+
+    def load(name):
+        path = os.path.join(out, name)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    e2e = load("e2e.json")
+    md.append("## End to end: pymosh vs Mosh 1.4.0\n\n")
+    md.append(e2e_section(e2e, plots) if e2e else "_not run_\n\n")
+    micro = load("micro.json")
+    md.append("## Micro benchmarks: fast path vs twin vs peers\n\n")
+    md.append(micro_section(micro, plots) if micro else "_not run_\n\n")
+    trace = load("trace_replay.json")
+    if trace:
+        md.append("## Keystroke trace replay (bench/trace_replay.py)\n\n" + trace_section(trace))
+    path = os.path.join(out, "report.md")
+    with open(path, "w") as f:
+        f.write("".join(md))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
+    p.add_argument("--out", default=OUT)
+    args = p.parse_args(argv)
+    print(render(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -113,6 +113,7 @@ class SelectorsDriver:
     def __init__(self, transport: Transport, sock: Any, app: Any) -> None:
         self.transport, self.sock, self.app = transport, sock, app
         self.counters = Counters()
+        self.lateness: list[float] = []      # ms a timer wake-up came after its deadline
 
     def run(self) -> None:
         with selectors.DefaultSelector() as sel:
@@ -130,8 +131,9 @@ class SelectorsDriver:
                 registered = fds
                 deadline = now + app_wait
                 now = now_ms()
-                wait = min(self.transport.wait_time(now), deadline - now, 1000.0)
-                sel.select(max(wait, 0.0) / 1000.0)
+                wait = max(min(self.transport.wait_time(now), deadline - now, 1000.0), 0.0)
+                if not sel.select(wait / 1000.0) and wait < 1000.0:
+                    self.lateness.append(now_ms() - (now + wait))
 
 
 class AsyncioDriver:
@@ -144,6 +146,12 @@ class AsyncioDriver:
         self.timer: asyncio.TimerHandle | None = None
         self.readers: set = set()
         self.done: asyncio.Future | None = None
+        self.lateness: list[float] = []
+        self.timer_due = 0.0
+
+    def _on_timer(self) -> None:
+        self.lateness.append(now_ms() - self.timer_due)
+        self._turn()
 
     def _turn(self) -> None:
         assert self.loop is not None and self.done is not None
@@ -165,8 +173,10 @@ class AsyncioDriver:
             self.timer.cancel()
         deadline = now + app_wait
         now = now_ms()
-        wait = min(self.transport.wait_time(now), deadline - now, 1000.0)
-        self.timer = self.loop.call_later(max(wait, 0.0) / 1000.0, self._turn)
+        wait = max(min(self.transport.wait_time(now), deadline - now, 1000.0), 0.0)
+        self.timer_due = now + wait
+        self.timer = self.loop.call_later(wait / 1000.0,
+                                          self._on_timer if wait < 1000.0 else self._turn)
 
     async def _main(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -246,6 +256,7 @@ class ClientApp:
         self.results: Dict[str, Any] = {}
         self.base_echo = 0
         self.warm_keys = 10
+        self.cpu0 = 0.0
         self.ready_at: float | None = None
         self.calibrated = False
         self.calibrate: Callable[[], None] = lambda: None
@@ -273,6 +284,7 @@ class ClientApp:
             if self.typed >= self.warm_keys and self.echoed() >= self.warm_keys \
                     and self.t.all_acked():
                 self.phase = Phase.LATENCY
+                self.cpu0 = time.process_time()
                 self.pending.clear()
                 self.next_key = now
             return max(self.next_key - now, 0.0)
@@ -309,6 +321,8 @@ class ClientApp:
         if self.phase == Phase.LATENCY and self.typed >= self.warm_keys + self.keys \
                 and not self.pending and self.t.all_acked():
             # let delayed acks drain before counting the idle period
+            self.results["client_cpu_us_per_key"] = \
+                (time.process_time() - self.cpu0) * 1e6 / max(self.keys, 1)
             self.phase = Phase.IDLE
             self.phase_end = now + 1000.0
             self.mark = ()
@@ -387,7 +401,9 @@ def run_client(driver_name: str, port: int, key: str, keys: int, idle_s: float,
     finally:
         sock.close()
     lat = app.latencies
-    return {"driver": driver_name, "server": "mosh-server 1.4.0" if stock else "pymosh",
+    late = driver.lateness
+    return {"driver": driver_name, "timer_late_p50_ms": percentile(late, 50), "timer_late_p99_ms": percentile(late, 99),
+            "server": "mosh-server 1.4.0" if stock else "pymosh",
             "keys": len(lat), "p50_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90),
             "p99_ms": percentile(lat, 99), "max_ms": max(lat) if lat else float("nan"),
             "mean_ms": sum(lat) / len(lat) if lat else float("nan"), **app.results}
@@ -421,6 +437,16 @@ def spawn_mosh_server():
     return int(d.group(1)), int(m.group(1)), m.group(2).decode()
 
 
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of a live process, in seconds (whole run)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(") ", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def kill_pid(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
@@ -446,6 +472,7 @@ def measure(args: argparse.Namespace) -> List[Dict[str, Any]]:
         try:
             results.append(run_client(name, port, key, args.keys, args.idle, args.stream,
                                       stock=False))
+            results[-1]["server_cpu_s"] = proc_cpu_s(proc.pid)
         finally:
             proc.terminate()
             try:
@@ -459,6 +486,7 @@ def measure(args: argparse.Namespace) -> List[Dict[str, Any]]:
             try:
                 results.append(run_client(name, port, key, args.keys, args.idle,
                                           args.stream, stock=True))
+                results[-1]["server_cpu_s"] = proc_cpu_s(pid)
             finally:
                 kill_pid(pid)
     return results
@@ -470,14 +498,18 @@ def _have_mosh_server() -> bool:
 
 
 def table(results: List[Dict[str, Any]]) -> str:
-    head = ("| server | driver | keys | p50 ms | p90 ms | p99 ms | idle pkt/s up/down | "
+    head = ("| server | driver | keys | p50 ms | p90 ms | p99 ms | timer late p50/p99 ms | "
+            "client CPU µs/key | server CPU s | idle pkt/s up/down | "
             "idle B/s up/down | 20 keys/s pkt/s up/down | 20 keys/s B/s up/down |")
-    rows = [head, "|" + "---|" * 10]
+    rows = [head, "|" + "---|" * 13]
     for r in results:
         idle, st = r.get("idle", {}), r.get("stream_20keys_s", {})
         rows.append(
             f"| {r['server']} | {r['driver']} | {r['keys']} | {r['p50_ms']:.2f} | "
             f"{r['p90_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['timer_late_p50_ms']:.2f}/{r['timer_late_p99_ms']:.2f} | "
+            f"{r.get('client_cpu_us_per_key', float('nan')):.0f} | "
+            f"{r.get('server_cpu_s', float('nan')):.2f} | "
             f"{idle.get('up_pkts_s', 0):.2f}/{idle.get('down_pkts_s', 0):.2f} | "
             f"{idle.get('up_bytes_s', 0):.0f}/{idle.get('down_bytes_s', 0):.0f} | "
             f"{st.get('up_pkts_s', 0):.1f}/{st.get('down_pkts_s', 0):.1f} | "

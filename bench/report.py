@@ -243,7 +243,11 @@ def e2e_section(data: dict, plots: Plots) -> str:
           f"{cfg.get('rounds')} rounds alternating {' / '.join(names)}. Medians over sessions "
           f"(latency: percentiles over all keystrokes). **ratio** = {{other}} / {base}: "
           f"below 1 is better for every row. Corpus: {data.get('corpus', {}).get('source')}, "
-          f"{fmt(data.get('corpus', {}).get('bytes_each', 0) / 2**20)} MiB each.\n\n"]
+          f"{fmt(data.get('corpus', {}).get('bytes_each', 0) / 2**20)} MiB each. "
+          f"Load average before/after: {_load(data, 'start')} / {_load(data, 'end')} "
+          f"on {data.get('machine', {}).get('cpus')} CPUs (a load above the CPU count means "
+          f"CPU-bound rows are inflated by other work; the ratios still compare like with "
+          f"like only roughly).\n\n"]
 
     def cell(name: str, value):
         entry = impls[name]
@@ -331,6 +335,11 @@ def e2e_section(data: dict, plots: Plots) -> str:
         md.append("### Problems\n\n" + "".join(f"- **{n}** {k}: {_short(v, 300)}\n"
                                                 for n, k, v in errs) + "\n")
     return "".join(md)
+
+
+def _load(data: dict, when: str) -> str:
+    v = (data.get("machine") or {}).get(f"loadavg_{when}")
+    return " ".join(f"{x:.1f}" for x in v) if v else "?"
 
 
 def _pct(v):

@@ -33,6 +33,14 @@ QUICK = {"rounds": 2, "keys": 25, "idle_s": 2.5, "corpus_bytes": 256 << 10,
          "seq": 200_000, "bulk_timeout": 30.0}
 
 
+def _loadavg() -> list[float] | None:
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except OSError:
+        return None
+
+
 def parse_impl(text: str) -> Impl:
     name, _, rest = text.partition("=")
     server, sep, client = rest.partition("|")
@@ -64,9 +72,10 @@ def run_session(impl: Impl, cfg: dict, corpus: dict[str, str], rng: random.Rando
         for name, fn in steps:
             try:
                 value = fn()
-            except SessionError as e:
-                res["errors"][name] = str(e)
-                log(f"  {impl.name}: {name}: n/a ({e})")
+            except Exception as e:  # SessionError or a harness surprise: n/a, go on
+                msg = str(e) if isinstance(e, SessionError) else f"{type(e).__name__}: {e}"
+                res["errors"][name] = msg
+                log(f"  {impl.name}: {name}: n/a ({msg})")
                 break  # the session is in an unknown state: stop using it
             if name.startswith("bulk:"):
                 res.setdefault("bulk", {})[name[5:]] = value
@@ -97,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(7)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     result = {"config": cfg, "quick": args.quick, "machine": {"cpus": os.cpu_count(),
-              "python": platform.python_version()}, "started": time.time(),
+              "python": platform.python_version(), "loadavg_start": _loadavg()},
+              "started": time.time(),
               "impls": {i.name: {"server": i.server, "client": i.client, "sessions": [],
                                  "error": None} for i in impls}}
     with tempfile.TemporaryDirectory(prefix="pymosh-bench-") as tmp:
@@ -123,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                     entry["error"] = f"{type(e).__name__}: {e}"
                     log(traceback.format_exc())
     result["finished"] = time.time()
+    result["machine"]["loadavg_end"] = _loadavg()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)

@@ -95,7 +95,7 @@ def floor_latency(n: int, rng: random.Random) -> dict:
 
 def marker_shown(s: Session) -> bool:
     y = s.screen.cursor.y
-    return y > 0 and s.at_prompt() and s.screen.display[y - 1].rstrip() == MARK
+    return y > 0 and s.at_prompt() and s.row(y - 1).rstrip() == MARK
 
 
 def bulk(s: Session, command: str, timeout: float) -> dict:

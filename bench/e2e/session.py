@@ -211,11 +211,16 @@ class Session:
         while time.perf_counter() < end and self.pump(quiet):
             pass
 
+    def row(self, y: int) -> str:
+        # not pyte's ``display``: it trips over some wide/combining cells
+        line = self.screen.buffer[y]
+        return "".join(line[x].data for x in range(self.screen.columns))
+
     def text(self) -> str:
-        return "\n".join(self.screen.display)
+        return "\n".join(self.row(y) for y in range(self.screen.lines))
 
     def cursor_line(self) -> str:
-        return self.screen.display[self.screen.cursor.y]
+        return self.row(self.screen.cursor.y)
 
     def at_prompt(self) -> bool:
         return (self.screen.cursor.x == len(PROMPT)

@@ -2038,6 +2038,13 @@ cdef bint put_row(Frame *f, bint initialized, Emulator fe, int y, Row *old, bint
             if cell.fg == bfg and cell.bg == bbg and cell.attrs == battrs:
                 clear_count += 1
                 x += 1
+                # an open run swallows every following empty cell of its renditions
+                while x < width:
+                    cell = &cells[x]
+                    if cell.len or cell.fg != bfg or cell.bg != bbg or cell.attrs != battrs:
+                        break
+                    clear_count += 1
+                    x += 1
                 continue
         if clear_count:
             append_silent_move(f, y, x - clear_count, width)

@@ -60,3 +60,13 @@ def test_colours_wide_and_combining_characters(session):
     assert "\x1b[31mRED" in screen
     text = pane.wait_for("中文 e\u0301!")  # wide CJK + e with a combining acute accent
     assert "中文" in text
+
+
+def test_escape_key_quits_and_the_server_follows(session, tag):
+    pane = session
+    pane.send_keys("C-^")
+    pane.wait_for('"." quits')          # both clients show the escape help line
+    pane.send_keys(".")
+    assert pane.wait_exit(timeout=15) == 0
+    pane.kill()
+    assert wait_gone(tag, timeout=10) == []  # the server acknowledged and exited

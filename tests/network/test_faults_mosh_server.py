@@ -196,8 +196,8 @@ def test_10k_keystrokes_survive_a_60s_blackout(raw_cat_server):
             # midway the path changes too (the server will see a new port afterwards)
             assert not drive(client, sock, lambda: False, 30)
             relay.switch_port()
-            assert not drive(client, sock,
-                             lambda: time.monotonic() >= dark_end, dark_end - time.monotonic())
+            assert drive(client, sock, lambda: time.monotonic() >= dark_end,
+                         dark_end - time.monotonic() + 1)
             assert not client.all_acked()
             assert len(sock.sockets) > hops_before      # the client hopped ports (§3.6)
             assert _file_has(out_file, half) and not _file_has(out_file, half + 1)
@@ -209,6 +209,7 @@ def test_10k_keystrokes_survive_a_60s_blackout(raw_cat_server):
             bound_ms = ACK_INTERVAL + conn.timeout() + ACK_DELAY + 400
             assert drive(client, sock, lambda: client.all_acked(), 10)
             resumed_ms = (time.monotonic() - dark_end) * 1000
+            print(f"resumed {resumed_ms:.0f} ms after the blackout (bound {bound_ms} ms)")
             assert resumed_ms <= bound_ms, (resumed_ms, bound_ms)
 
             # back to 30 % loss for the rest of the text

@@ -195,6 +195,8 @@ def test_new_frame_byte_identical(size, first, second, shared, init, resize):
 
 
 # -- round trip on a benign alphabet ------------------------------------------------------
+# No wide characters here: half-overwritten wide characters leave stray cells that Mosh's
+# differ never draws (terminal.md 2.4 "Not handled", 4.7-7), on both implementations.
 _benign = st.lists(st.one_of(
     st.sampled_from([b"hello", b"0123456789", b"ab", b" ", b"\r\n", b"\r", b"\n",
                      b"\x1b[K", b"\x1b[2K", b"\x1b[J", b"\x1b[2J", b"\x1b[1J", b"\x1b[L",
@@ -202,7 +204,7 @@ _benign = st.lists(st.one_of(
                      b"\x1b[0m", b"\x1b[1;44m", b"\x1b[7;38;5;200m", b"\x1b[48;2;9;8;7m",
                      b"\x1b[?25l", b"\x1b[?25h", b"\x1b[?2004h", b"\x1b[?1000h",
                      b"\x1b[?1006h", b"\x1b[?5h", b"\x1b[2;3r", b"\x1b[r", b"\x07",
-                     b"\x1b]0;t\x07", b"\x1b]52;c;eA==\x07", "中".encode()]),
+                     b"\x1b]0;t\x07", b"\x1b]52;c;eA==\x07"]),
     st.builds(lambda y, x: b"\x1b[%d;%dH" % (y, x), st.integers(1, 7), st.integers(1, 13))),
     max_size=30).map(b"".join)
 
@@ -226,7 +228,8 @@ def _visible(e) -> tuple:
 
 @pytest.mark.parametrize("impl", ["c", "py"])
 @SETTINGS
-@given(size=sizes, first=_benign, second=_benign, shared=st.booleans())
+@given(size=st.tuples(st.integers(2, 12), st.integers(1, 6)),  # 1 column cannot hold a wide char
+       first=_benign, second=_benign, shared=st.booleans())
 def test_new_frame_round_trips(impl, size, first, second, shared):
     mod = fast if impl == "c" else twin
     old = mod.Emulator(*size)

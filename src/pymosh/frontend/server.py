@@ -388,12 +388,10 @@ def run(argv: Sequence[str]) -> int:
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    sys.stderr.write("\n" + BANNER)
-    sys.stderr.flush()
+    _say("\n" + BANNER)
     pid = os.fork()
     if pid:
-        sys.stderr.write(f"\n[pymosh-server detached, pid = {pid}]\n")
-        sys.stderr.flush()
+        _say(f"\n[pymosh-server detached, pid = {pid}]\n")
         os._exit(0)
     os.setsid()
     if not opts.verbose:
@@ -406,6 +404,16 @@ def run(argv: Sequence[str]) -> int:
     except OSError:  # with -v, stdout may be the wrapper's pipe, long closed
         pass
     return status
+
+
+def _say(text: str) -> None:
+    """Write to stderr, ignoring a reader that has gone (the wrapper stops reading at
+    MOSH CONNECT and closes the pipe)."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 def _detach_stdio() -> None:

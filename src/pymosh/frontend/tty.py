@@ -31,7 +31,6 @@ class RawMode:
         if self.saved is not None or not os.isatty(self.fd):
             return
         self.saved = termios.tcgetattr(self.fd)
-        attrs = termios.tcgetattr(self.fd)
         _tty.setraw(self.fd, termios.TCSANOW)
         attrs = termios.tcgetattr(self.fd)
         attrs[0] |= getattr(termios, "IUTF8", 0)

@@ -1,0 +1,71 @@
+"""pymosh-server as a process: start-up output, errors, detaching, SIGTERM without a client."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+from tests.frontend.helpers import child_env, program
+
+
+def run_server(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(program("server", *args), env=child_env(**env),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+
+
+def wait_dead(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_connect_line_detach_and_sigterm():
+    result = run_server("new", "-p", "0", "--", "/bin/sh")
+    assert result.returncode == 0
+    match = re.fullmatch(r"MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\n", result.stdout)
+    assert match, result.stdout
+    detached = re.search(r"\[pymosh-server detached, pid = (\d+)\]", result.stderr)
+    assert detached, result.stderr
+    pid = int(detached.group(1))
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            assert match.group(2).encode() not in f.read()    # key never in argv
+        os.kill(pid, signal.SIGTERM)                            # no client: exits at once
+        assert wait_dead(pid, 5)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_bad_port_range_is_an_error():
+    result = run_server("new", "-p", "9:1")
+    assert result.returncode == 1 and "Bad UDP port range" in result.stderr
+    assert "MOSH CONNECT" not in result.stdout
+
+
+def test_no_utf8_locale_even_with_fallbacks():
+    result = run_server("new", "-l", "LANG=C", LANG="C", LC_ALL="C")
+    assert result.returncode == 1
+    assert "needs a UTF-8 native locale to run" in result.stderr
+    assert "MOSH CONNECT" not in result.stdout
+
+
+def test_utf8_fallback_from_the_client_environment():
+    result = run_server("new", "-p", "0", "-l", "LC_ALL=C.UTF-8", "--", "/bin/true",
+                        LANG="C", LC_ALL="C")
+    assert result.returncode == 0 and "MOSH CONNECT" in result.stdout
+    pid = int(re.search(r"pid = (\d+)", result.stderr).group(1))
+    os.kill(pid, signal.SIGTERM)
+    assert wait_dead(pid, 5)

@@ -55,6 +55,11 @@ def run_atheris(target: str, check, impls_name: str | None) -> None:
         check(data, impls)
 
     args = list(sys.argv)
+    if not any(a.startswith("-artifact_prefix=") for a in args):
+        # crash files go to a temporary directory, not into the checkout
+        import tempfile
+
+        args.insert(1, "-artifact_prefix=" + tempfile.mkdtemp(prefix="fuzz-crashes-") + "/")
     if not any(not a.startswith("-") for a in args[1:]):
         # libFuzzer writes new inputs into the first directory: keep the seeds clean
         import tempfile

@@ -20,10 +20,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import implementations, run_atheris  # noqa: E402
 
 
+def _grapheme(cell: tuple) -> str:
+    """What a cell renders as (Mosh's Cell::compare): empty is a space, a fallback cell
+    (combining character on a blank) is drawn with a leading no-break space."""
+    contents, fallback = cell[0], cell[5]
+    if not contents:
+        return " "
+    return "\u00a0" + contents if fallback else contents
+
+
 def visible(emu) -> dict:
     """What a frame must reproduce: Mosh's own round-trip check (terminal.md §2.8: size,
-    every cell's rendered grapheme (empty
-    renders as a space)/renditions/wide -- but not yet the wrap bit, see below --, cursor position) plus the cursor's
+    every cell's rendered grapheme/renditions/wide -- but not yet the wrap bit, see below --, cursor position) plus the cursor's
     visibility, the window title and the mouse/paste modes the differ carries.
     (`==` compares rows by identity, so it cannot be used across two emulators.)
     The wrap bit is left out: frames lose it in two known cases, pinned by strict-xfail
@@ -34,7 +42,7 @@ def visible(emu) -> dict:
         "size": d["size"],
         "cursor": d["cursor"],
         "cursor_visible": d["cursor_visible"],
-        "rows": [[(cell[0] or " ",) + cell[1:5] for cell in row] for row in d["rows"]],
+        "rows": [[(_grapheme(cell),) + cell[1:5] for cell in row] for row in d["rows"]],
         "title": d["title"],
         "modes": {k: modes[k] for k in ("reverse_video", "bracketed_paste", "mouse_reporting",
                                         "mouse_focus_event", "mouse_alternate_scroll",
@@ -75,6 +83,10 @@ def run_one(impl, data: bytes):
     if (wa, ha) != (b.width, b.height):
         client.resize(b.width, b.height)       # Resize comes before HostBytes
     frame = impl.new_frame(True, a, b)
+    if any(row[-1][4] for row in b.dump()["rows"]):
+        # a resize left a wide character in the last column (its right half cut off):
+        # known gap, pinned by test_frame_wide_char_cut_by_resize (strict xfail)
+        return frame, full
     client.feed(frame)
     assert client.take_replies() == b"", "a frame made the client's emulator answer"
     got, want = visible(client), visible(b)

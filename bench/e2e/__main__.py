@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "out")
 
 FULL = {"rounds": 2, "keys": 120, "idle_s": 15.0, "corpus_bytes": 16 << 20,
-        "seq": 2_000_000, "bulk_timeout": 120.0}
+        "seq": 2_000_000, "bulk_timeout": 60.0}
 QUICK = {"rounds": 2, "keys": 25, "idle_s": 2.5, "corpus_bytes": 256 << 10,
          "seq": 200_000, "bulk_timeout": 30.0}
 
@@ -75,6 +75,10 @@ def run_session(impl: Impl, cfg: dict, corpus: dict[str, str], rng: random.Rando
             except Exception as e:  # SessionError or a harness surprise: n/a, go on
                 msg = str(e) if isinstance(e, SessionError) else f"{type(e).__name__}: {e}"
                 res["errors"][name] = msg
+                try:  # what the client showed, for whoever debugs it
+                    res.setdefault("screens", {})[name] = s.text()
+                except Exception:
+                    pass
                 log(f"  {impl.name}: {name}: n/a ({msg})")
                 break  # the session is in an unknown state: stop using it
             if name.startswith("bulk:"):

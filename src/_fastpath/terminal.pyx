@@ -40,13 +40,14 @@ cdef extern from "<wchar.h>" nogil:
 
 __all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]
 
-DEF MAX_SIZE = 4096
-DEF TITLE_MAX = 256
-DEF CONTENTS_MAX = 32
-DEF OSC_MAX = 16384
-DEF PARAMS_MAX = 100
-DEF INLINE = 12
-DEF EXT_BYTES = 39
+cdef enum:
+    MAX_SIZE = 4096        # width/height clamp (as the twin)
+    TITLE_MAX = 256        # OSC titles end at buffer position 256
+    CONTENTS_MAX = 32      # a cell stops accepting combining marks at 32 bytes
+    OSC_MAX = 16384        # Mosh's MAXIMUM_CLIPBOARD_SIZE
+    PARAMS_MAX = 100       # parameter string cap
+    INLINE = 12            # contents bytes stored inside the cell
+    EXT_BYTES = 39         # contents bytes of a side-table entry (32 + one more char)
 
 cdef enum:
     F_WIDE = 1
@@ -431,12 +432,7 @@ cdef void ds_default(DS *ds, int width, int height) noexcept:
 
 
 cdef inline int clamp_size(object n) except -1:
-    cdef long v = n
-    if v < 1:
-        return 1
-    if v > MAX_SIZE:
-        return MAX_SIZE
-    return <int>v
+    return <int>min(max(int(n), 1), MAX_SIZE)
 
 
 cdef const char *SGR_ON_CODES = "134578"
@@ -654,7 +650,7 @@ cdef class Emulator:
         }
 
     cdef int _index(self, object v, int n) except -1:
-        cdef long i = v
+        i = v.__index__()
         if i < 0:
             i += n
         if i < 0 or i >= n:
@@ -679,7 +675,13 @@ cdef class Emulator:
         c.fg = f
         c.attrs = <uint8_t>a
         c.flags = wrap | (F_WIDE if wide else 0)
-        cell_set_bytes(r, c, PyBytes_AS_STRING(enc), <int>min(PyBytes_GET_SIZE(enc), EXT_BYTES))
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(enc)
+        cdef const char *data = PyBytes_AS_STRING(enc)
+        if n > EXT_BYTES:   # a cell holds at most EXT_BYTES bytes: cut at a character boundary
+            n = EXT_BYTES
+            while n > 0 and (<uint8_t>data[n] & 0xC0) == 0x80:
+                n -= 1
+        cell_set_bytes(r, c, data, <int>n)
 
     @property
     def cursor_row(self):
@@ -687,8 +689,7 @@ cdef class Emulator:
 
     @cursor_row.setter
     def cursor_row(self, value):
-        cdef long v = value
-        self.ds.cur_row = <int>min(max(v, 0), self.ds.height - 1)
+        self.ds.cur_row = <int>min(max(int(value), 0), self.ds.height - 1)
 
     @property
     def cursor_col(self):
@@ -696,8 +697,7 @@ cdef class Emulator:
 
     @cursor_col.setter
     def cursor_col(self, value):
-        cdef long v = value
-        self.ds.cur_col = <int>min(max(v, 0), self.ds.width - 1)
+        self.ds.cur_col = <int>min(max(int(value), 0), self.ds.width - 1)
 
     @property
     def cursor_visible(self):
@@ -954,7 +954,7 @@ cdef class Emulator:
         self.ds.npww = wrap
 
     # -- resets / resize ------------------------------------------------------------
-    cdef void full_reset(self):
+    cdef void full_reset(self) noexcept:
         cdef int w = self.ds.width, h = self.ds.height, i
         self._free_screen(self.alt_rows, h)
         self.alt_rows = NULL
@@ -1227,7 +1227,7 @@ cdef class Emulator:
         elif c == 0x8D:
             self.autoscroll(-1)
 
-    cdef void esc_dispatch(self, uint32_t c):
+    cdef void esc_dispatch(self, uint32_t c) noexcept:
         cdef DS *ds = &self.ds
         cdef int y, x
         cdef Row *r
@@ -1261,7 +1261,7 @@ cdef class Emulator:
                 for x in range(ds.width):
                     r.cells[x] = t
 
-    cdef void osc_dispatch(self):
+    cdef void osc_dispatch(self) noexcept:
         cdef uint32_t *b = self.osc
         cdef int n = self.osc_len, command, offset, end
         if n >= 5 and b[0] == 0x35 and b[1] == 0x32 and b[2] == 0x3B and b[3] == 0x63 and b[4] == 0x3B:
@@ -1312,7 +1312,7 @@ cdef class Emulator:
                 return v
         return default
 
-    cdef void csi_dispatch(self, uint32_t c):
+    cdef void csi_dispatch(self, uint32_t c) noexcept:
         cdef DS *ds = &self.ds
         cdef char p0
         self.pstate = S_GROUND
@@ -1338,7 +1338,7 @@ cdef class Emulator:
         else:
             ds.npww = 0
 
-    cdef void csi_plain(self, uint32_t c):
+    cdef void csi_plain(self, uint32_t c) noexcept:
         cdef DS *ds = &self.ds
         cdef int mode, y, x, i, top, bottom
         if c == 0x40:      # @ ICH
@@ -1431,7 +1431,7 @@ cdef class Emulator:
             self.move_row(0, False)
             self.move_col(0, False)
 
-    cdef void decset(self, bint value):
+    cdef void decset(self, bint value) noexcept:
         cdef DS *ds = &self.ds
         cdef int i, mode, v = 1 if value else 0
         for i in range(self.pcount):
@@ -1551,7 +1551,7 @@ cdef class Emulator:
         ds.attrs = attrs
 
     # -- the state machine --------------------------------------------------------
-    cdef inline void enter(self, int state):
+    cdef inline void enter(self, int state) noexcept:
         """Exit action of the current state, then entry action of ``state``."""
         if self.pstate == S_OSC:
             self.pstate = S_GROUND
@@ -1589,7 +1589,7 @@ cdef class Emulator:
         self.osc[self.osc_len] = c
         self.osc_len += 1
 
-    cdef void step(self, uint32_t c):
+    cdef void step(self, uint32_t c) noexcept:
         cdef int state
         cdef uint32_t k
         # "anywhere" rules on the real code point
@@ -1675,7 +1675,7 @@ cdef class Emulator:
                 self.pstate = S_GROUND
 
     # -- UTF-8 (glibc mbrtowc semantics, terminal.md 2.1) ---------------------------
-    cdef inline void emit(self, uint32_t v):
+    cdef inline void emit(self, uint32_t v) noexcept:
         if v > 0x10FFFF or 0xD800 <= v <= 0xDFFF:
             v = 0xFFFD
         self.step(v)
@@ -1723,7 +1723,7 @@ cdef class Emulator:
         value[0] = v
         return need + 1
 
-    cdef void u8_byte(self, uint8_t byte):
+    cdef void u8_byte(self, uint8_t byte) noexcept:
         cdef int r
         cdef uint32_t v
         if self.u8n == 0 and byte < 0x80:
@@ -1749,7 +1749,7 @@ cdef class Emulator:
             self.u8n -= r
             self.emit(v)
 
-    cdef void _feed(self, const uint8_t *p, Py_ssize_t n):
+    cdef void _feed(self, const uint8_t *p, Py_ssize_t n) noexcept:
         cdef Py_ssize_t i = 0, j
         cdef uint8_t b, b1, b2, b3
         cdef uint32_t cp
@@ -1770,7 +1770,11 @@ cdef class Emulator:
                 if 0xC2 <= b <= 0xDF and i + 1 < n:
                     b1 = p[i + 1]
                     if b1 & 0xC0 == 0x80:
-                        self.step(((b & 0x1F) << 6) | (b1 & 0x3F))
+                        cp = ((b & 0x1F) << 6) | (b1 & 0x3F)
+                        if cp >= 0xA0 and self.pstate == S_GROUND:
+                            self.print_cp(cp)
+                        else:
+                            self.step(cp)
                         i += 2
                         continue
                 elif 0xE0 <= b <= 0xEF and i + 2 < n:
@@ -1779,7 +1783,10 @@ cdef class Emulator:
                     if b1 & 0xC0 == 0x80 and b2 & 0xC0 == 0x80:
                         cp = ((b & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
                         if cp >= 0x800 and not (0xD800 <= cp <= 0xDFFF):
-                            self.step(cp)
+                            if self.pstate == S_GROUND:
+                                self.print_cp(cp)
+                            else:
+                                self.step(cp)
                             i += 3
                             continue
                 elif 0xF0 <= b <= 0xF4 and i + 3 < n:
@@ -1790,7 +1797,10 @@ cdef class Emulator:
                         cp = (((b & 0x07) << 18) | ((b1 & 0x3F) << 12)
                               | ((b2 & 0x3F) << 6) | (b3 & 0x3F))
                         if 0x10000 <= cp <= 0x10FFFF:
-                            self.step(cp)
+                            if self.pstate == S_GROUND:
+                                self.print_cp(cp)
+                            else:
+                                self.step(cp)
                             i += 4
                             continue
             self.u8_byte(b)

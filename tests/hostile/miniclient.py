@@ -19,7 +19,7 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List
 
 from pymosh.crypto import TO_CLIENT, TO_SERVER, Session
 from pymosh.errors import DecodeError
@@ -70,7 +70,7 @@ class MiniClient:
             self.sock.sendto(datagram, self.server)
             self.sent.append(datagram)
 
-    def send_state(self, ack: Optional[int] = None) -> None:
+    def send_state(self, ack: int | None = None) -> None:
         """A new client state: all events so far, as a diff from state 0."""
         self.state_num += 1
         events = [Resize(*self.size)]

@@ -138,6 +138,12 @@ OSC_STRING, STRING_IGNORE = 7, 8
 # printable in Ground: 0x20-0x7E and >= 0xA0 (0x7F "prints" with width -1: a no-op)
 _PRINTABLE_RUN = re.compile("[\x20-\x7e\xa0-\U0010ffff]+")
 _OTHER_RUN = re.compile("[^\x20-\x7e\xa0-\U0010ffff]+")
+# Bulk runs inside strings, so an endless OSC/DCS costs one regex match per chunk
+# rather than one Python step per character: OSC keeps printable text (DEL and
+# non-ASCII included); an ignored string swallows all but ESC, CAN, SUB and C1.
+_OSC_TEXT_RUN = re.compile("[\x20-\x7f\xa0-\U0010ffff]+")
+_IGNORED_RUN = re.compile("[^\x18\x1a\x1b\x80-\x9f]+")
+_PARAM_RUN = re.compile("[0-9;]+")
 
 # C1 controls that execute from any state
 _ANYWHERE_EXECUTE = frozenset([0x18, 0x1A, *range(0x80, 0x90), *range(0x91, 0x98), 0x99, 0x9A])
@@ -199,6 +205,19 @@ class Parser:
                         end = i + 1
                         break
                 pos = end
+            elif self.state == OSC_STRING and (m := _OSC_TEXT_RUN.match(text, pos)):
+                room = OSC_MAX - len(self.osc)
+                if room > 0:
+                    self.osc.extend(text[pos:min(m.end(), pos + room)])
+                pos = m.end()
+            elif self.state == STRING_IGNORE and (m := _IGNORED_RUN.match(text, pos)):
+                pos = m.end()
+            elif self.state in (CSI_ENTRY, CSI_PARAM) and (m := _PARAM_RUN.match(text, pos)):
+                room = PARAM_CHARS_MAX - len(self.params)
+                if room > 0:
+                    self.params += text[pos:min(m.end(), pos + room)]
+                self.state = CSI_PARAM
+                pos = m.end()
             else:
                 self._step(ord(text[pos]))
                 pos += 1

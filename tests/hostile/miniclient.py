@@ -211,6 +211,11 @@ def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("MOSH_") and not k.startswith("LC_")}
     env["LANG"] = "C.UTF-8"
+    if kind == PYMOSH:   # the checkout's pymosh, also when it is not installed
+        import pymosh
+
+        src = os.path.dirname(os.path.dirname(os.path.abspath(pymosh.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     env.update(env_extra or {})
     out_path = os.path.join(workdir, "server.stdout")
     err_path = os.path.join(workdir, "server.stderr")
@@ -224,9 +229,11 @@ def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
         with open(out_path, "rb") as f:
             m = re.search(rb"MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*\n", f.read())
         with open(err_path, "rb") as f:
-            p = re.search(rb"\[mosh-server detached, pid = (\d+)\]", f.read())
+            p = re.search(rb"\[(?:py)?mosh-server detached, pid = (\d+)\]", f.read())
         if m and p:
             port, key_text, pid = int(m.group(1)), m.group(2).decode(), int(p.group(1))
+            break
+        if launcher.poll() not in (None, 0):
             break
         time.sleep(0.02)
     if pid is None:

@@ -5,7 +5,8 @@
 2. End-to-end sessions on loopback, stock Mosh 1.4.0 vs pymosh, alternating
    (``python -m bench.e2e``) -> ``bench/out/e2e.json``.
 3. Full mode only: the keystroke trace replay (``python -m bench.trace_replay``) over a
-   delayed link -> ``bench/out/trace_replay.json``.
+   100 ms delayed link, stock mosh-server with each client
+   -> ``bench/out/trace_replay_{mosh,pymosh}.json``.
 4. ``bench/out/report.md`` with ratio tables and one PNG per measurement
    (``python -m bench.report`` re-renders from the JSON).
 
@@ -64,10 +65,17 @@ def run_e2e(quick: bool, impls: list[str], notes: list[str]) -> None:
     _run(cmd, quick, 240 if quick else 900, notes, "end-to-end")
 
 
+TRACE_CLIENTS = {
+    "mosh": "mosh-client {ip} {port}",
+    "pymosh": f"{sys.executable} -m pymosh.frontend.client {{ip}} {{port}}",
+}
+
+
 def run_trace(notes: list[str]) -> None:
-    cmd = [sys.executable, "-m", "bench.trace_replay", "--delays", "50,250", "--losses", "0",
-           "--json", os.path.join(OUT, "trace_replay.json")]
-    _run(cmd, False, 300, notes, "trace replay")
+    for name, client in TRACE_CLIENTS.items():
+        cmd = [sys.executable, "-m", "bench.trace_replay", "--delays", "100", "--losses", "0",
+               "--client", client, "--json", os.path.join(OUT, f"trace_replay_{name}.json")]
+        _run(cmd, False, 240, notes, f"trace replay ({name} client)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     # results of a previous run must not pass for this run's
     stale = (["micro.json"] if not args.no_micro else []) + \
             (["e2e.json"] if not args.no_e2e else []) + \
-            (["trace_replay.json"] if not (args.no_trace or args.quick) else [])
+            ([f"trace_replay_{n}.json" for n in TRACE_CLIENTS]
+             if not (args.no_trace or args.quick) else [])
     for name in stale:
         try:
             os.remove(os.path.join(OUT, name))

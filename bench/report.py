@@ -147,7 +147,7 @@ def micro_section(data: dict, plots: Plots) -> str:
         groups.setdefault(b.get("group") or b["name"].split("[")[0], []).append(b)
     md = ["Median time per call; **× fast** = how many times slower than the fast path "
           "(`c`) in the same row group (the fast path's own row is 1). MB/s where the bench "
-          "records `extra_info['bytes']`.\n\n"]
+          "records it (`extra_info`).\n\n", _micro_summary(groups)]
     for gname, items in groups.items():
         rows = []
         by_variant: dict[str, dict[str, dict]] = {}
@@ -164,8 +164,9 @@ def micro_section(data: dict, plots: Plots) -> str:
             for impl in order:
                 b = impls[impl]
                 st = b["stats"]
-                nbytes = (b.get("extra_info") or {}).get("bytes")
-                mbs = nbytes / st["median"] / 1e6 if nbytes else None
+                extra = b.get("extra_info") or {}
+                nbytes = extra.get("bytes")
+                mbs = extra.get("MB/s") or (nbytes / st["median"] / 1e6 if nbytes else None)
                 ratio = st["median"] / base["stats"]["median"] if base else None
                 rows.append([impl, variant or "—", _time(st["median"]), _time(st["min"]),
                              fmt(1 / st["median"] if st["median"] else None), fmt(mbs),
@@ -178,6 +179,38 @@ def micro_section(data: dict, plots: Plots) -> str:
         md.append("\n" + plots.bars(f"micro_{slug(gname)}.png", gname, labels,
                                     {"median": medians}, "µs per call", log=True) + "\n")
     return "".join(md)
+
+
+def _micro_summary(groups: dict[str, list[dict]]) -> str:
+    """One row per (group, variant): the fast path's median and every other impl's ×."""
+    impl_names: list[str] = []
+    rows_src = []
+    for gname, items in groups.items():
+        by_variant: dict[str, dict[str, dict]] = {}
+        for b in items:
+            params = dict(b.get("params") or {})
+            impl = str(params.pop("impl", None) or b.get("param") or b["name"])
+            if impl not in impl_names and impl not in FAST:
+                impl_names.append(impl)
+            variant = ", ".join(f"{v}" for k, v in sorted(params.items())
+                                if k not in ("corpus",) or gname.find(str(v)) < 0)
+            by_variant.setdefault(variant, {})[impl] = b
+        for variant, impls in by_variant.items():
+            rows_src.append((gname, variant, impls))
+    if not rows_src:
+        return ""
+    header = ["group", "variant", "fast path median"] + [f"{n} ×" for n in impl_names]
+    rows = []
+    for gname, variant, impls in rows_src:
+        base = next((impls[k] for k in FAST if k in impls), None)
+        row = [gname, variant or "—", _time(base["stats"]["median"]) if base else "n/a"]
+        for n in impl_names:
+            b = impls.get(n)
+            row.append(f"{b['stats']['median'] / base['stats']['median']:.2f}×"
+                       if b and base else "—")
+        rows.append(row)
+    return ("**Summary** (× = that implementation's median over the fast path's: above 1 "
+            "means the fast path is faster).\n\n" + table(header, rows) + "\n")
 
 
 def _time(seconds: float) -> str:
@@ -360,12 +393,37 @@ def _short(text: str, n: int = 80) -> str:
 
 
 # --------------------------------------------------------------------------- traces
-def trace_section(data: list) -> str:
-    if not data:
-        return ""
-    keys = [k for k in data[0] if not isinstance(data[0][k], (list, dict))]
-    return table(keys, [[d.get(k) if not isinstance(d.get(k), bool) else str(d.get(k))
-                         for k in keys] for d in data])
+def trace_section(by_client: dict[str, list]) -> str:
+    """Rows (trace, delay, loss); per client p50/p90/within 10 ms; ratio vs mosh."""
+    clients = list(by_client)
+    base = "mosh" if "mosh" in by_client else clients[0]
+    keyed: dict[tuple, dict[str, dict]] = {}
+    for c, rows in by_client.items():
+        for r in rows or []:
+            keyed.setdefault((r.get("trace"), r.get("delay_ms"), r.get("loss_pct")), {})[c] = r
+    header = ["trace", "one-way delay ms", "loss %"]
+    for c in clients:
+        header += [f"{c} shown/keys", f"{c} p50 ms", f"{c} p90 ms", f"{c} ≤10 ms %",
+                   f"{c} mispredicted"]
+    header += [f"p90 ratio {c}/{base}" for c in clients if c != base]
+    rows = []
+    for (trace, delay, loss), per in keyed.items():
+        row = [str(trace), delay, loss]
+        for c in clients:
+            r = per.get(c)
+            row += ([f"{r.get('shown')}/{r.get('keystrokes')}", r.get("p50_ms"),
+                     r.get("p90_ms"), r.get("within_10ms_pct"),
+                     r.get("mispredicted_keystrokes")] if r else ["n/a"] * 5)
+        for c in clients:
+            if c == base:
+                continue
+            a, b = (per.get(c) or {}).get("p90_ms"), (per.get(base) or {}).get("p90_ms")
+            row.append(f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(
+                b, (int, float)) and b else "—")
+        rows.append(row)
+    return ("Stock `mosh-server`, the client named in the column, keystroke traces from "
+            "`bench/traces/` replayed over a delaying relay (prediction `adaptive`): time "
+            "until each keystroke's effect shows.\n\n" + table(header, rows) + "\n")
 
 
 # --------------------------------------------------------------------------- main
@@ -392,9 +450,13 @@ def render(out: str = OUT, notes: list[str] | None = None) -> str:
     micro = load("micro.json")
     md.append("## Micro benchmarks: fast path vs twin vs peers\n\n")
     md.append(micro_section(micro, plots) if micro else "_not run_\n\n")
-    trace = load("trace_replay.json")
-    if trace:
-        md.append("## Keystroke trace replay (bench/trace_replay.py)\n\n" + trace_section(trace))
+    traces = {}
+    for name in sorted(os.listdir(out)):
+        if name.startswith("trace_replay_") and name.endswith(".json"):
+            traces[name[len("trace_replay_"):-5]] = load(name)
+    if traces:
+        md.append("## Keystroke trace replay (bench/trace_replay.py)\n\n"
+                  + trace_section(traces))
     path = os.path.join(out, "report.md")
     with open(path, "w") as f:
         f.write("".join(md))

@@ -1,7 +1,13 @@
 """Keystroke-trace replay over an impaired link: how soon does each keystroke show?
 
-    python -m bench.trace_replay [--client 'mosh-client {ip} {port}'] [--delays 50,100,250]
-                                 [--losses 0,5] [--traces shell,vi,password,less] [--json out]
+    python -m bench.trace_replay [--client 'mosh=mosh-client {ip} {port}' ...] [--server CMD]
+                                 [--delays 50,100,250] [--losses 0,5]
+                                 [--traces shell,vi,password,less] [--json out]
+
+By default every configuration is run with both stock ``mosh-client`` and
+``pymosh-client`` (``--client`` may be repeated, ``LABEL=COMMAND``), each against a fresh
+session of the same server (``--server``, default stock ``mosh-server``; e.g.
+``--server 'python3 -m pymosh.frontend.server'``). ``PYTHONPATH`` is passed through.
 
 For each trace (``bench/traces/*.json``) the program is first run directly in a pty to
 record the *reference screens* S_k (the screen once keystroke k has been handled). Then
@@ -51,6 +57,11 @@ BASE_ENV = {
     "PS1": "$ ",
     "LESSHISTFILE": "-",
 }
+if os.environ.get("PYTHONPATH"):  # so that a client/server run as ``python3 -m ...`` imports
+    BASE_ENV["PYTHONPATH"] = os.pathsep.join(
+        os.path.abspath(x) for x in os.environ["PYTHONPATH"].split(os.pathsep) if x)
+DEFAULT_CLIENTS = ["mosh=mosh-client {ip} {port}",
+                   f"pymosh={sys.executable} -m pymosh.frontend.client {{ip}} {{port}}"]
 
 
 def now_ms() -> float:
@@ -245,7 +256,7 @@ class UdpDelayRelay:
 
 def start_mosh_server(trace: Trace, server_cmd: str = "mosh-server") -> tuple[int, str, int]:
     """Start a detached server running the trace's program: (port, key, server pid)."""
-    argv = [server_cmd, "new", "-i", "127.0.0.1", "-c", "256", "-l", "LANG=C.UTF-8", "--",
+    argv = [*server_cmd.split(), "new", "-i", "127.0.0.1", "-c", "256", "-l", "LANG=C.UTF-8", "--",
             *trace.command]
     out = subprocess.run(argv, env=BASE_ENV, capture_output=True, text=True, timeout=10)
     connect = re.search(r"MOSH CONNECT (\d+) (\S+)", out.stdout)
@@ -360,8 +371,9 @@ def _replay(client: PtyProgram, trace: Trace, screens: list[tuple], result: RunR
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.trace_replay", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--client", default="mosh-client {ip} {port}",
-                        help="client command line; {ip} {port} substituted, MOSH_KEY in env")
+    parser.add_argument("--client", action="append",
+                        help="[LABEL=]client command line; {ip} {port} substituted, MOSH_KEY in"
+                             " env; repeatable (default: stock mosh-client and pymosh-client)")
     parser.add_argument("--server", default="mosh-server")
     parser.add_argument("--delays", default="50,100,250", help="one-way delays in ms")
     parser.add_argument("--losses", default="0,5", help="loss in percent (each direction)")
@@ -372,21 +384,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = all_traces()
     summaries = []
-    header = (f"{'trace':10} {'delay':>5} {'loss':>4} {'keys':>4} {'shown':>5} {'<=10ms':>7}"
-              f" {'p50':>7} {'p90':>7} {'max':>7} {'mispred':>7}")
+    clients = []
+    for spec in args.client or DEFAULT_CLIENTS:
+        label, sep, cmd = spec.partition("=")
+        if not sep or " " in label:
+            label, cmd = spec.split()[0].rsplit("/", 1)[-1], spec
+        clients.append((label, cmd))
+    header = (f"{'trace':9} {'client':8} {'delay':>5} {'loss':>4} {'keys':>4} {'shown':>5}"
+              f" {'<=10ms':>7} {'p50':>7} {'p90':>7} {'max':>7} {'mispred':>7}")
     print(header)
     for name in args.traces.split(","):
         trace = load_trace(paths[name])
         screens = reference_screens(trace)
         for delay in (float(d) for d in args.delays.split(",")):
             for loss in (float(x) / 100 for x in args.losses.split(",")):
-                s = measure(trace, screens, args.client, delay, loss, args.prediction,
-                            args.seed, args.server).summary()
-                summaries.append(s)
-                print(f"{s['trace']:10} {s['delay_ms']:>5.0f} {s['loss_pct']:>3}% {s['keystrokes']:>4}"
-                      f" {s['shown']:>5} {s['within_10ms_pct']!s:>6}% {s['p50_ms']!s:>7}"
-                      f" {s['p90_ms']!s:>7} {s['max_ms']!s:>7} {s['mispredicted_keystrokes']:>7}",
-                      flush=True)
+                for label, cmd in clients:
+                    s = measure(trace, screens, cmd, delay, loss, args.prediction,
+                                args.seed, args.server).summary()
+                    s["client"] = label
+                    summaries.append(s)
+                    print(f"{s['trace']:9} {label:8} {s['delay_ms']:>5.0f} {s['loss_pct']:>3}%"
+                          f" {s['keystrokes']:>4} {s['shown']:>5} {s['within_10ms_pct']!s:>6}%"
+                          f" {s['p50_ms']!s:>7} {s['p90_ms']!s:>7} {s['max_ms']!s:>7}"
+                          f" {s['mispredicted_keystrokes']:>7}", flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(summaries, f, indent=1)

@@ -1002,6 +1002,9 @@ cdef class Emulator:
                 nr[i] = row_clone(r, w, self.ds.bg)
                 if oldw <= w:
                     nr[i].cells[oldw - 1].flags &= ~F_WRAP
+                elif nr[i].cells[w - 1].flags & F_WIDE:
+                    # cut at the new edge: blank it, as xterm does
+                    cell_blank(&nr[i].cells[w - 1], self.ds.bg)
                 row_decref(r)
             else:
                 nr[i] = r
@@ -2020,15 +2023,17 @@ cdef bint put_row(Frame *f, bint initialized, Emulator fe, int y, Row *old, bint
     cdef int width = fe.ds.width, x = 0, cw, clear_count = 0
     cdef bint wrap_this, wrote_last = False, can_erase
     cdef uint32_t bfg = 0, bbg = 0, battrs = 0
+    wrap_this = (cells[width - 1].flags & F_WRAP) != 0
     if wrap:
         cell = &cells[0]
         update_rendition(f, cell.fg, cell.bg, cell.attrs, False)
         append_cell(f, row, cell)
         x += cell_width(cell)
         f.x += cell_width(cell)
+        if x >= width:  # (1- or 2-column screens) the wrapped-in cell fills the row
+            return end_row(f, fe, y, wrap_this)
     if initialized and row == old:
         return False
-    wrap_this = (cells[width - 1].flags & F_WRAP) != 0
     while x < width:
         if clear_count == 0 and f.x == x and f.y == y:
             # tight run: the cursor is here and the renditions are current
@@ -2037,7 +2042,11 @@ cdef bint put_row(Frame *f, bint initialized, Emulator fe, int y, Row *old, bint
                 wrote_last = True
                 break
         cell = &cells[x]
-        if initialized and clear_count == 0 and x < old.width and cell_eq(row, cell, old, &old.cells[x]):
+        if (initialized and clear_count == 0 and x < old.width
+                and cell_eq(row, cell, old, &old.cells[x])
+                and not ((cell.flags & F_WIDE) and x + 2 == width and old.width == width
+                         and wrap_this != ((old.cells[width - 1].flags & F_WRAP) != 0))):
+            # (a wide last character hides the wrap bit: redraw it when that changes)
             x += cell_width(cell)
             continue
         if cell.len == 0:
@@ -2096,14 +2105,20 @@ cdef bint put_row(Frame *f, bint initialized, Emulator fe, int y, Row *old, bint
             putrep(&f.out, b' ', clear_count)
             f.x = x
             wrote_last = True
-    if wrote_last and y < fe.ds.height - 1:
-        if wrap_this:
-            f.x = 0
-            f.y += 1
-            return True
-        puts(&f.out, "\r\n")
-        f.x = 0
-        f.y += 1
+    if wrote_last:
+        return end_row(f, fe, y, wrap_this)
+    return False
+
+
+cdef bint end_row(Frame *f, Emulator fe, int y, bint wrap_this) noexcept:
+    """The last cell of row y was written: soft-wrap (True) or CR LF to the next row."""
+    if y >= fe.ds.height - 1:
+        return False
+    f.x = 0
+    f.y += 1
+    if wrap_this:
+        return True
+    puts(&f.out, "\r\n")
     return False
 
 

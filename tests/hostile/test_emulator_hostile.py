@@ -1,6 +1,6 @@
 """Hostile host output at the emulator level: fuzz-target smoke runs on both
 implementations, bounded memory under endless OSC / giant parameters, and the known
-frame round-trip gaps (strict xfail, so a fix shows up as XPASS)."""
+frame round-trip cases the display fuzzer found (now fixed; kept as regressions)."""
 
 from __future__ import annotations
 
@@ -146,15 +146,12 @@ def test_giant_resizes_are_clamped(terminal_impl):
         emu.feed(b"\x1b[999;999Hx\x1b[2J")
 
 
-# ---------------------------------------------------------------- known gaps
+# ---------------------------------------------------------------- found by fuzz_display
 
 def _visible_with_wrap(emu):
     return [[(c[0] or " ",) + c[1:5] + (c[6],) for c in row] for row in emu.dump()["rows"]]
 
 
-@pytest.mark.xfail(strict=True, reason="a row full of wide characters that then wraps: "
-                   "the frame emits CR LF instead of wrapping, so the client's row "
-                   "loses its wrap flag (found by fuzz/fuzz_display.py)")
 def test_frame_keeps_wrap_flag_after_pending_wrap(terminal_impl):
     e = terminal_impl
     a = e.Emulator(80, 24)
@@ -167,7 +164,6 @@ def test_frame_keeps_wrap_flag_after_pending_wrap(terminal_impl):
     assert _visible_with_wrap(client) == _visible_with_wrap(b)
 
 
-@pytest.mark.xfail(strict=True, reason="on a 1-column screen frames lose wrap flags")
 def test_frame_keeps_wrap_flag_one_column(terminal_impl):
     e = terminal_impl
     b = e.Emulator(1, 6)
@@ -177,9 +173,6 @@ def test_frame_keeps_wrap_flag_one_column(terminal_impl):
     assert _visible_with_wrap(client) == _visible_with_wrap(b)
 
 
-@pytest.mark.xfail(strict=True, reason="a resize that cuts a wide character at the new "
-                   "right edge leaves a wide cell in the last column; the frame then "
-                   "draws it wrapped onto the next row (found by fuzz/fuzz_display.py)")
 def test_frame_wide_char_cut_by_resize(terminal_impl):
     e = terminal_impl
     a = e.Emulator(79, 24)

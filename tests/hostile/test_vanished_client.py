@@ -83,7 +83,10 @@ def _run(kind, tmp_path, configs, expect, before_signal=None, signal_to=None, li
 
 @pytest.mark.e2e
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", SERVERS)
+@pytest.mark.parametrize("kind", [
+    pytest.param(STOCK, marks=pytest.mark.interop),
+    PYMOSH,
+])
 def test_network_timeout(kind, tmp_path):
     times, still, ptys = _run(kind, tmp_path, {
         "tmout": {"MOSH_SERVER_NETWORK_TMOUT": "2"},

@@ -32,8 +32,11 @@ class Link:
             self.sent += 1
 
     def ack(self, frame: int | None = None, dt: int = 10) -> None:
+        """The echo ack (and so the transport ack) now covers ``frame``."""
         self.now += dt
-        self.engine.set_local_frame_late_acked(self.sent if frame is None else frame)
+        frame = self.sent if frame is None else frame
+        self.engine.set_local_frame_acked(max(frame, self.engine.local_frame_acked))
+        self.engine.set_local_frame_late_acked(frame)
 
 
 def test_first_keystroke_hidden_until_its_epoch_is_confirmed(fb):

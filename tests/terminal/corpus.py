@@ -28,6 +28,7 @@ class Case:
     modes: dict[str, Any] = field(default_factory=dict)
     replies: bytes = b""
     wrapped_rows: list[int] | None = None  # rows whose last cell carries the wrap bit
+    resize: tuple[int, int] | None = None  # (width, height) applied after ``data``
 
 
 def render_row(cells: list) -> str:
@@ -204,4 +205,12 @@ CASES = [
     Case("csi private then digit is ignored", 10, 1, b"\x1b[1?2hx", ["x"], (0, 1)),
     Case("unknown csi clears pending wrap", 5, 2, b"abcde\x1b[5qX", ["abcdX", ""], (0, 4)),
     Case("esc backslash clears pending wrap", 5, 2, b"abcde\x1b\\X", ["abcdX", ""], (0, 4)),
+    # beyond Mosh (which keeps the cut wide cell, undrawable in the last column): a resize
+    # blanks a wide character cut at the new right edge, as xterm does
+    Case("resize cutting a wide char blanks it", 10, 2, "abcdefgh中\x1b[44m".encode(),
+         ["abcdefgh", ""], (0, 8), cells={(0, 8): ("", 0, 44, 0)}, resize=(9, 2)),
+    Case("resize keeps a wide char that still fits", 10, 2, "abcdefg中".encode(),
+         ["abcdefg中", ""], (0, 8), cells={(0, 7): ("中", 0, 0, 0)}, resize=(9, 2)),
+    Case("resize cutting wide chars on every row", 6, 3, "ab中中中中中x".encode(),
+         ["ab中", "中中", "x"], (2, 1), resize=(5, 3)),
 ]

@@ -11,8 +11,10 @@ from .corpus import CASES, Case, render_row
 def test_case(terminal_impl, case: Case) -> None:
     emu = terminal_impl.Emulator(case.width, case.height)
     emu.feed(case.data)
+    if case.resize is not None:
+        emu.resize(*case.resize)
     dump = emu.dump()
-    assert dump["size"] == (case.width, case.height)
+    assert dump["size"] == (case.resize or (case.width, case.height))
     if case.lines is not None:
         assert [render_row(row) for row in dump["rows"]] == case.lines
     if case.cursor is not None:
@@ -38,5 +40,8 @@ def test_case_fed_byte_by_byte(terminal_impl, case: Case) -> None:
     split = terminal_impl.Emulator(case.width, case.height)
     for i in range(len(case.data)):
         split.feed(case.data[i:i + 1])
+    if case.resize is not None:
+        whole.resize(*case.resize)
+        split.resize(*case.resize)
     assert split.dump() == whole.dump()
     assert split.take_replies() == whole.take_replies()

@@ -197,7 +197,10 @@ class Server:
             self.terminal.set_echo_ack(now)
 
             quit_now = self._handle_signals(signals, now)
-            if self._network_idle(now):
+            # Like mosh-server: an idle network means the client is presumed gone, so one
+            # shutdown instruction goes out (below) and the server exits without waiting.
+            network_idle = self._network_idle(now)
+            if network_idle:
                 quit_now = quit_now or self._begin_shutdown(now, "network idle")
             if quit_now:
                 return 0
@@ -210,6 +213,8 @@ class Server:
                 if error is not None:
                     self.log(f"sendto: {error}")
 
+            if network_idle:
+                return 0
             if transport.counterparty_shutdown_ack_sent():
                 self.log("Client shut down; exiting.")
                 return 0

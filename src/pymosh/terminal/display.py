@@ -203,22 +203,26 @@ def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wra
     width = f.width
     out = frame.out
     x = 0
+    wrap_this = bool(cells[-1][WRAP])
     if wrap:
         cell = cells[0]
         frame.update_rendition(cell[1:4])
         out.append(grapheme(cell))
         x = _cell_width(cell)
         frame.x += x
+        if x >= width:  # (1- or 2-column screens) the wrapped-in cell fills the row
+            return _end_row(frame, f, y, wrap_this)
     if initialized and row is old_row:
         return False
     old_cells = old_row.cells if initialized else None
-    wrap_this = bool(cells[-1][WRAP])
     clear_count = 0
     blank_renditions = _DEFAULT_RENDITIONS
     wrote_last_cell = False
     while x < width:
         cell = cells[x]
-        if initialized and not clear_count and cell == old_cells[x]:
+        if initialized and not clear_count and cell == old_cells[x] and not (
+                cell[WIDE] and x + 2 == width and wrap_this != old_cells[-1][WRAP]):
+            # (a wide last character hides the wrap bit: redraw it when that changes)
             x += _cell_width(cell)
             continue
         empty = not cell[CONTENTS]
@@ -264,12 +268,20 @@ def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wra
             out.append(" " * clear_count)
             frame.x = x
             wrote_last_cell = True
-    if wrote_last_cell and y < f.height - 1:
-        frame.x = 0
-        frame.y += 1
-        if wrap_this:
-            return True
-        out.append("\r\n")
+    if wrote_last_cell:
+        return _end_row(frame, f, y, wrap_this)
+    return False
+
+
+def _end_row(frame: _Frame, f: Any, y: int, wrap_this: bool) -> bool:
+    """The last cell of row ``y`` was written: soft-wrap (True) or CR LF to the next row."""
+    if y >= f.height - 1:
+        return False
+    frame.x = 0
+    frame.y += 1
+    if wrap_this:
+        return True
+    frame.out.append("\r\n")
     return False
 
 

@@ -320,7 +320,10 @@ class Framebuffer:
                 cells = list(row.cells)
                 if cells[-1][WRAP]:
                     cells[-1] = cells[-1][:WRAP] + (False,)
-                resized.append(Row((cells + pad)[:width], row.gen, self.token))
+                cells = (cells + pad)[:width]
+                if cells[-1][WIDE]:  # cut at the new edge: blank it, as xterm does
+                    cells[-1] = blank_cell(self.bg)
+                resized.append(Row(cells, row.gen, self.token))
             rows = resized
         if len(rows) < height:
             rows += [Row.blank(width, self.bg)] * (height - len(rows))

@@ -14,11 +14,26 @@ Sans-I/O: the client feeds typed bytes, the framebuffer on screen and ``now`` (m
 
 Cell predictions are *judged* once the server's echo ack covers the keystroke
 (``late_ack >= expiration_frame``): the server had 50 ms to echo it.
+
+Two additions to Mosh's engine, both only ever producing *tentative* (hidden until
+confirmed) predictions, so they cannot show more mispredictions than Mosh:
+
+* **Rebase.** Mosh predicts each key relative to the screen it has. After an unpredictable
+  key (Enter, Ctrl-C, Tab, ...) that screen lags by every keystroke still in flight, so
+  when the tentative epoch is found wrong the next predictions start from a stale cursor,
+  are wrong again, and nothing is shown until the user pauses for a round trip. pymosh
+  remembers the bytes not yet received by the server (``local_frame_acked``); when the echo
+  ack covers the key that opened a tentative epoch, or when a tentative epoch is killed,
+  it re-predicts those bytes on the server's newest frame (``cull`` on the server frame,
+  i.e. from ``apply``), in a fresh tentative epoch.
+* **Early confirmation.** A prediction whose keystroke the server has received
+  (``local_frame_acked``) and that the server's frame already shows exactly is *correct*
+  without waiting for the echo ack; incorrect verdicts still wait for it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 from ...terminal.width import char_width
 from .keyparse import CSI, ESC, EXECUTE, PRINT, KeyParser
@@ -33,6 +48,7 @@ GLITCH_REPAIR_MININTERVAL = 150
 GLITCH_FLAG_THRESHOLD = 5000
 TIMER_INTERVAL = 50
 FOREVER = 1 << 30
+HISTORY_LIMIT = 4096  # in-flight bytes remembered for a rebase (more: give up rebasing)
 
 DISPLAY_PREFERENCES = ("adaptive", "always", "never", "experimental")
 UNDERLINED = 8
@@ -136,12 +152,19 @@ class OverlayCell(_Conditional):
         self.tentative_until_epoch = epoch
         self.expire(frame, now)
 
-    def validity(self, fb: Any, row: int, late_ack: int) -> int:
+    def validity(self, fb: Any, row: int, late_ack: int, early_ack: int = -1) -> int:
         if not self.active:
             return INACTIVE
         if row >= fb.height or self.col >= fb.width:
             return INCORRECT
         if late_ack < self.expiration_frame:
+            # early confirmation: received by the server and already shown exactly
+            if (early_ack >= self.expiration_frame and not self.unknown
+                    and not _is_blank(self.replacement[0])):
+                current = fb.get_cell(row, self.col)[0]
+                if current == self.replacement[0] and not any(
+                        _contents_match(current, orig[0]) for orig in self.original_contents):
+                    return CORRECT
             return PENDING
         if self.unknown or _is_blank(self.replacement[0]):
             return CORRECT_NO_CREDIT
@@ -191,6 +214,13 @@ class PredictionEngine:
         self.glitch_trigger = 0
         self.last_quick_confirmation = 0.0
         self._last_size: tuple[int, int] | None = None
+        # rebase bookkeeping: [frame, byte, time, epoch] per predicted byte not yet known
+        # to be received; tentative epoch -> frame of the keystroke that opened it
+        self._history: List[list] = []
+        self._epoch_start: dict[int, int] = {}
+        self._rebase_from: int | None = None
+        self._frame: int | None = None  # frame of the byte being handled, else None
+        self.rebases = 0  # diagnostics
 
     # -- counters from the transport ------------------------------------------------------
     def set_local_frame_sent(self, n: int) -> None:
@@ -211,6 +241,13 @@ class PredictionEngine:
         return self.display_preference == "experimental"
 
     def reset(self) -> None:
+        """Forget every prediction (resize, paste): nothing is re-predicted."""
+        self._history = []
+        self._epoch_start = {}
+        self._rebase_from = None
+        self._drop_all()
+
+    def _drop_all(self) -> None:
         self.cursors = []
         self.overlays = {}
         self._become_tentative()
@@ -218,6 +255,11 @@ class PredictionEngine:
     def _become_tentative(self) -> None:
         if not self._experimental:
             self.prediction_epoch += 1
+            if self._frame is not None:  # a keystroke opened this epoch
+                self._epoch_start[self.prediction_epoch] = self._frame
+
+    def _next_frame(self) -> int:
+        return self.local_frame_sent + 1 if self._frame is None else self._frame
 
     def active(self) -> bool:
         if self.cursors:
@@ -245,7 +287,7 @@ class PredictionEngine:
         return self.cursors[-1]
 
     def _init_cursor(self, fb: Any) -> None:
-        frame = self.local_frame_sent + 1
+        frame = self._next_frame()
         if not self.cursors:
             self.cursors.append(CursorMove(frame, fb.cursor_row, fb.cursor_col, self.prediction_epoch))
         elif self._cursor().tentative_until_epoch != self.prediction_epoch:
@@ -254,7 +296,7 @@ class PredictionEngine:
 
     def _kill_epoch(self, epoch: int, fb: Any) -> None:
         self.cursors = [c for c in self.cursors if c.tentative_until_epoch < epoch]
-        self.cursors.append(CursorMove(self.local_frame_sent + 1, fb.cursor_row, fb.cursor_col,
+        self.cursors.append(CursorMove(self._next_frame(), fb.cursor_row, fb.cursor_col,
                                        self.prediction_epoch))
         for cells in self.overlays.values():
             for cell in cells:
@@ -263,13 +305,20 @@ class PredictionEngine:
         self._become_tentative()
 
     # -- judging ----------------------------------------------------------------------------
-    def cull(self, fb: Any, now: float) -> None:
+    def cull(self, fb: Any, now: float, displayed: bool = False) -> None:
+        """Judge predictions against ``fb``: the server's newest frame (from ``apply``), or
+        with ``displayed`` the frame on screen (from ``new_user_byte``; no rebase then)."""
         if self.display_preference == "never":
             return
         size = (fb.width, fb.height)
         if size != self._last_size:
             self._last_size = size
             self.reset()
+        self._judge(fb, now)
+        if not displayed and not self._experimental:
+            self._maybe_rebase(fb)
+
+    def _judge(self, fb: Any, now: float) -> None:
 
         interval = self.send_interval
         if interval > SRTT_TRIGGER_HIGH:
@@ -287,16 +336,19 @@ class PredictionEngine:
             del self.overlays[row]
 
         late = self.local_frame_late_acked
+        early = self.local_frame_acked
         for row, cells in self.overlays.items():
             for idx, cell in enumerate(cells):
-                verdict = cell.validity(fb, row, late)
+                verdict = cell.validity(fb, row, late, early)
                 if verdict == INCORRECT:
                     if self._experimental:
                         cell.deactivate()
                     elif cell.tentative(self.confirmed_epoch):
+                        self._want_rebase(cell.tentative_until_epoch)
                         self._kill_epoch(cell.tentative_until_epoch, fb)
                     else:
-                        self.reset()
+                        self._want_rebase(0)
+                        self._drop_all()
                         return
                 elif verdict == CORRECT:
                     self._credit(fb, row, cells, idx, now)
@@ -314,9 +366,59 @@ class PredictionEngine:
             if self._experimental:
                 self.cursors = []
             else:
-                self.reset()
+                self._want_rebase(0)
+                self._drop_all()
                 return
         self.cursors = [c for c in self.cursors if c.validity(fb, late) == PENDING]
+
+    # -- rebase: re-predict the bytes in flight on the server's newest frame -----------------
+    def _want_rebase(self, epoch: int) -> None:
+        if self._rebase_from is None or epoch < self._rebase_from:
+            self._rebase_from = epoch
+
+    def _maybe_rebase(self, fb: Any) -> None:
+        acked = self.local_frame_acked
+        history = self._history
+        if history and history[0][0] <= acked:
+            self._history = history = [h for h in history if h[0] > acked]
+        # a tentative epoch whose opening keystroke the server has had 50 ms to answer
+        late = self.local_frame_late_acked
+        reanchor = False  # the screen now shows the answer to an epoch's opening key
+        for epoch in sorted(self._epoch_start):
+            start = self._epoch_start[epoch]
+            if epoch <= self.confirmed_epoch:
+                del self._epoch_start[epoch]
+            elif start <= late:
+                del self._epoch_start[epoch]
+                self._want_rebase(epoch)
+                reanchor = True
+        start_epoch = self._rebase_from
+        if start_epoch is None:
+            return
+        self._rebase_from = None
+        if not history and not reanchor:
+            return  # a kill with nothing in flight: Mosh's own recovery is as good
+        if any(h[3] < start_epoch for h in history):
+            return  # older, possibly shown predictions are still in flight: leave them be
+        self.rebases += 1
+        self.cursors = [c for c in self.cursors if c.tentative_until_epoch < start_epoch]
+        for cells in self.overlays.values():
+            for cell in cells:
+                if cell.tentative_until_epoch >= start_epoch:
+                    cell.deactivate()
+        self._become_tentative()
+        first = history[0][0] if history else self._next_frame()
+        self.cursors.append(CursorMove(first, fb.cursor_row, fb.cursor_col, self.prediction_epoch))
+        parser, last_byte = self._parser, self._last_byte
+        self._parser, self._last_byte = KeyParser(), -1
+        try:
+            for entry in history:
+                self._frame = entry[0]
+                self._handle_byte(entry[1], fb, entry[2])
+                entry[3] = self.prediction_epoch
+        finally:
+            self._frame = None
+            self._parser, self._last_byte = parser, last_byte
 
     def _credit(self, fb: Any, row: int, cells: list[OverlayCell], idx: int, now: float) -> None:
         cell = cells[idx]
@@ -352,7 +454,20 @@ class PredictionEngine:
             return
         if self._experimental:
             self.prediction_epoch = self.confirmed_epoch
-        self.cull(fb, now)
+        self.cull(fb, now, displayed=True)
+        frame = self.local_frame_sent + 1
+        self._frame = frame
+        try:
+            self._handle_byte(byte, fb, now)
+        finally:
+            self._frame = None
+        if not self._experimental:
+            if len(self._history) >= HISTORY_LIMIT:
+                self._history = []
+                self._epoch_start = {}
+            self._history.append([frame, byte, now, self.prediction_epoch])
+
+    def _handle_byte(self, byte: int, fb: Any, now: float) -> None:
         if self._last_byte == 0x1B and byte == 0x4F:  # ESC O x (application cursor keys)
             byte = 0x5B
         self._last_byte = byte
@@ -373,10 +488,10 @@ class PredictionEngine:
                 cursor = self._cursor()
                 if ch == "C" and cursor.col < fb.width - 1:
                     cursor.col += 1
-                    cursor.expire(self.local_frame_sent + 1, now)
+                    cursor.expire(self._next_frame(), now)
                 elif ch == "D" and cursor.col > 0:
                     cursor.col -= 1
-                    cursor.expire(self.local_frame_sent + 1, now)
+                    cursor.expire(self._next_frame(), now)
             elif kind in (CSI, ESC):
                 self._become_tentative()
 
@@ -386,7 +501,7 @@ class PredictionEngine:
         cells = self._row(cursor.row, fb.width)
         if cursor.col <= 0:
             return
-        frame = self.local_frame_sent + 1
+        frame = self._next_frame()
         cursor.col -= 1
         cursor.expire(frame, now)
         width = fb.width
@@ -423,7 +538,7 @@ class PredictionEngine:
         cursor = self._cursor()
         row = cursor.row
         cells = self._row(row, width)
-        frame = self.local_frame_sent + 1
+        frame = self._next_frame()
         epoch = self.prediction_epoch
         if not self.predict_overwrite:
             for col in range(width - 1, cursor.col, -1):
@@ -469,7 +584,7 @@ class PredictionEngine:
             cursor.row += 1
             return
         # bottom row: predict a blank line, not the scroll itself
-        frame = self.local_frame_sent + 1
+        frame = self._next_frame()
         for cell in self._row(cursor.row, fb.width):
             cell.predict(self.prediction_epoch, frame, now)
             cell.unknown = False

@@ -95,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     # results of a previous run must not pass for this run's
     stale = (["micro.json"] if not args.no_micro else []) + \
             (["e2e.json"] if not args.no_e2e else []) + \
-            ([f"trace_replay_{n}.json" for n in TRACE_CLIENTS]
-             if not (args.no_trace or args.quick) else [])
+            ([f"trace_replay_{n}.json" for n in TRACE_CLIENTS] if not args.no_trace else [])
     for name in stale:
         try:
             os.remove(os.path.join(OUT, name))

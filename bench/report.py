@@ -37,6 +37,10 @@ def fmt(v, digits: int = 3) -> str:
         return "—"
     if isinstance(v, str):
         return v
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
     if v == 0:
         return "0"
     a = abs(v)

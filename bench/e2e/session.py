@@ -47,11 +47,11 @@ class Impl:
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def mosh(cls) -> "Impl":
+    def mosh(cls) -> Impl:
         return cls("mosh", ["mosh-server"], ["mosh-client"])
 
     @classmethod
-    def pymosh(cls) -> "Impl":
+    def pymosh(cls) -> Impl:
         src = os.path.join(ROOT, "src")
         path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
         return cls("pymosh", [sys.executable, "-m", "pymosh.frontend.server"],
@@ -107,8 +107,9 @@ class Session:
         self._start_relay(port)
         self._start_client(key, env)
         if self.wait_until(self.at_prompt, self.timeout) is None:
-            raise SessionError("no prompt on the client within %.0f s; screen: %r"
-                               % (self.timeout, self.text().strip()[:200]))
+            screen = self.text().strip()[:200]
+            raise SessionError(f"no prompt on the client within {self.timeout:.0f} s; "
+                               f"screen: {screen!r}")
         self.times["first_prompt"] = self.last_read - t0
 
     def _read_connect(self) -> tuple[int, str, float, bytes]:
@@ -116,6 +117,7 @@ class Session:
         out = err = b""
         found = None
         t_ready = 0.0
+        t_ready_mono = 0.0
         deadline = time.monotonic() + self.timeout
         fds = {self.launcher.stdout.fileno(): "out", self.launcher.stderr.fileno(): "err"}
         while fds and time.monotonic() < deadline:

@@ -131,10 +131,6 @@ def test_client_key_not_in_argv(pymosh_client):
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="os.environ.pop only unsets MOSH_KEY for children; "
-                   "the kernel's copy (/proc/PID/environ) still shows it -- stock "
-                   "mosh-client 1.4.0 behaves the same; scrubbing needs the env block "
-                   "overwritten in place")
 def test_client_environ_has_no_key_once_read(pymosh_client):
     server, proc = pymosh_client
     environ = _read(f"/proc/{proc.pid}/environ")

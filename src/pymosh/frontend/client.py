@@ -14,6 +14,7 @@ from typing import Sequence
 
 from pymosh import __version__, _accel
 from pymosh.errors import KeyFormatError
+from pymosh.frontend.environ_scrub import scrub_environ_entry
 from pymosh.frontend.escape import EscapeKeys
 from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
 from pymosh.frontend.loop import EventLoop, now_ms, write_all
@@ -374,6 +375,7 @@ def run(argv: Sequence[str]) -> int:
         return 0
     ip, port = parsed
     key_text = os.environ.pop("MOSH_KEY", None)   # unsetenv: children never see it
+    scrub_environ_entry("MOSH_KEY")               # nor does /proc/PID/environ
     if key_text is None:
         sys.stderr.write("MOSH_KEY environment variable not found.\n")
         return 1

@@ -42,6 +42,16 @@ def _visible_row(row) -> list:
     return out
 
 
+def _has_stray(emu) -> bool:
+    for row in emu.dump()["rows"]:
+        right_half = False
+        for cell in row:
+            if right_half and cell[0]:
+                return True
+            right_half = bool(cell[4]) and not right_half
+    return False
+
+
 def visible(emu) -> dict:
     """What a frame must reproduce: Mosh's own round-trip check (terminal.md §2.8: size,
     every cell's rendered grapheme/renditions/wide/wrap, cursor position) plus the cursor's
@@ -94,6 +104,12 @@ def run_one(impl, data: bytes):
     if (wa, ha) != (b.width, b.height):
         client.resize(b.width, b.height)       # Resize comes before HostBytes
     frame = impl.new_frame(True, a, b)
+    if _has_stray(a):
+        # A holds a character under a wide character's right half, which no frame ever
+        # draws; once B narrows that wide character the stray shows on the server but
+        # the client never had it -- Mosh's own behaviour (terminal.md §2.4), so the
+        # incremental comparison is meaningless here
+        return frame, full
     client.feed(frame)
     assert client.take_replies() == b"", "a frame made the client's emulator answer"
     got, want = visible(client), visible(b)

@@ -22,15 +22,15 @@ import subprocess
 import sys
 import time
 
+from bench import child_pythonpath
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
 
 
 def _env(quick: bool) -> dict[str, str]:
-    path = os.pathsep.join(p for p in (os.path.join(ROOT, "src"), ROOT,
-                                       os.environ.get("PYTHONPATH", "")) if p)
-    return dict(os.environ, PYTHONPATH=path, PYMOSH_BENCH_QUICK="1" if quick else "")
+    return dict(os.environ, PYTHONPATH=child_pythonpath(ROOT), PYMOSH_BENCH_QUICK="1" if quick else "")
 
 
 def _run(cmd: list[str], quick: bool, timeout: float, notes: list[str], what: str) -> int:

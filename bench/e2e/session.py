@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import pyte
 
+from bench import child_pythonpath
+
 from . import procstat
 
 PROMPT = "PMB> "
@@ -52,8 +54,7 @@ class Impl:
 
     @classmethod
     def pymosh(cls) -> Impl:
-        src = os.path.join(ROOT, "src")
-        path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+        path = child_pythonpath()
         return cls("pymosh", [sys.executable, "-m", "pymosh.frontend.server"],
                    [sys.executable, "-m", "pymosh.frontend.client"], {"PYTHONPATH": path})
 

@@ -4,7 +4,10 @@ into one showing another, in the small vocabulary a stock mosh-client understand
 ``new_frame(initialized, last, new)`` uses the server configuration (ECH, BCE and
 titles available) unless told otherwise by keyword. One deliberate deviation from
 Mosh 1.4.0 (its quirk 4.7-1): the backspace shortcut is never used while the
-believed cursor sits past the last column, a CUP is sent instead.
+believed cursor sits past the last column, a CUP is sent instead. Two more, where
+Mosh's frames lose a row's wrap bit: a row ending in a wide character whose (hidden) wrap
+bit changed is redrawn from that character, and on 1-/2-column screens a wrapped-in cell
+that fills its row continues the soft-wrap chain.
 """
 
 from __future__ import annotations

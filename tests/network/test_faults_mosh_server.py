@@ -1,4 +1,4 @@
-"""Fault injection against the real mosh-server 1.4.0: heavy loss, a roam, a long blackout.
+"""Fault injection against a live server (stock mosh-server 1.4.0 and pymosh-server): heavy loss, a roam, a long blackout.
 
 Our client stack (Connection + Transport + UserStream, real UDP) talks to stock
 `mosh-server` through `tests.support.relay.UdpRelay`. The server runs
@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -35,7 +36,12 @@ pytestmark = [
 ]
 
 CONNECT = re.compile(rb"MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$", re.M)
-DETACHED = re.compile(rb"\[mosh-server detached, pid = (\d+)\]")
+DETACHED = re.compile(rb"\[(?:py)?mosh-server detached, pid = (\d+)\]")
+# the same faults against stock mosh-server 1.4.0 and against pymosh-server
+SERVERS = {
+    "stock": ["mosh-server"],
+    "pymosh": [sys.executable, "-m", "pymosh.frontend.server"],
+}
 KEYS = 10_000
 RATE = 2500            # bytes per second the typist aims for (a brisk paste)
 BURST_MAX = 120        # burst sizes 1..BURST_MAX
@@ -53,14 +59,14 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.fixture
-def raw_cat_server(tmp_path):
+@pytest.fixture(params=sorted(SERVERS))
+def raw_cat_server(request, tmp_path):
     """`mosh-server new -p 0 -- sh -c 'stty raw -echo; printf READY; exec cat > FILE'`."""
     out_file = tmp_path / "typed"
     env = dict(os.environ, LANG="C.UTF-8")
     env.pop("LC_ALL", None)
     script = f"stty raw -echo; printf READY; exec cat > '{out_file}'"
-    proc = subprocess.run(["mosh-server", "new", "-p", "0", "--", "sh", "-c", script],
+    proc = subprocess.run([*SERVERS[request.param], "new", "-p", "0", "--", "sh", "-c", script],
                           stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=20)
     m = CONNECT.search(proc.stdout)
     d = DETACHED.search(proc.stderr)
@@ -170,6 +176,10 @@ def test_10k_keystrokes_through_30pct_loss_and_a_roam(raw_cat_server):
 
 
 @pytest.mark.slow
+# pymosh-server does not yet resume after a 60 s blackout with a roam (the client's
+# backlog is never acknowledged within 10 s of the link returning): a known bug under
+# investigation (issue #8), so this test runs against stock mosh-server only for now.
+@pytest.mark.parametrize("raw_cat_server", ["stock"], indirect=True)
 def test_10k_keystrokes_survive_a_60s_blackout(raw_cat_server):
     port, key, out_file = raw_cat_server
     text = _text(3)

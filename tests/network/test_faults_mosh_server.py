@@ -176,10 +176,6 @@ def test_10k_keystrokes_through_30pct_loss_and_a_roam(raw_cat_server):
 
 
 @pytest.mark.slow
-# pymosh-server does not yet resume after a 60 s blackout with a roam (the client's
-# backlog is never acknowledged within 10 s of the link returning): a known bug under
-# investigation (issue #8), so this test runs against stock mosh-server only for now.
-@pytest.mark.parametrize("raw_cat_server", ["stock"], indirect=True)
 def test_10k_keystrokes_survive_a_60s_blackout(raw_cat_server):
     port, key, out_file = raw_cat_server
     text = _text(3)

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pymosh.network.connection import MAX_RTO
+from pymosh.network.connection import MAX_RTO, SERVER_ASSOCIATION_TIMEOUT
 from pymosh.network.sender import ACK_DELAY, ACK_INTERVAL
 from tests.support.craft import decode
 from tests.support.lossy import CLIENT_ADDR, Impairment, LossyLink, Simulation
@@ -66,6 +66,46 @@ def test_60s_blackout_resumes_promptly_and_loses_nothing(crypto_impl):
     assert sim.now - back <= ACK_INTERVAL + MAX_RTO
     assert bytes(sim.server_received) == b"typed during the outage\r"
     assert sim.server.remote_addr == sim.client_addr      # followed the hopped port
+
+
+def test_detaching_send_goes_to_the_old_address_and_reattach_acks(crypto_impl):
+    """After 40 s of silence the server's next send goes out, then it detaches (Mosh:
+    sendto, then "Server now detached"); fragments after the detaching one are dropped.
+    The client comes back from a new address and the server re-attaches and acks."""
+    sim = make_sim(crypto_impl, 8, delay=20)
+    sim.client.current_state.push_resize(80, 24)
+    sim.run_for(2000)
+    start = sim.now
+    sim.link.blackout(start, start + 45_000)
+    # a large (incompressible) server state: each instruction needs several fragments
+    big = random.Random(9).randbytes(4000)
+    sim.server.current_state.push_keystroke(big)
+    sim.client.current_state.push_keystroke(b"typed during the outage")
+    detach_at = []
+
+    def watch(s):
+        if not detach_at and not s.server.connection.has_remote_addr:
+            detach_at.append(s.now)
+    sim.on_turn = watch
+    sim.run_until(lambda: False, start + 45_000)
+    heard = sim.server.connection.last_heard
+    assert detach_at and detach_at[0] - heard > SERVER_ASSOCIATION_TIMEOUT
+    server_sends = [t for t, side, _ in sim.log if side == "s" and t >= start]
+    per_send = {t: server_sends.count(t) for t in server_sends}
+    assert max(per_send.values()) > 1                  # the state needs several fragments
+    assert per_send[max(per_send)] == 1                # the detaching send: first one only
+    assert max(per_send) <= detach_at[0]
+    assert sim.server.remote_addr is None
+    assert all(t <= detach_at[0] for t in server_sends)  # silent while detached
+    new_addr = ("203.0.113.51", 52000)
+    sim.change_client_address(new_addr)
+    back = sim.now
+    assert sim.run_until(lambda: sim.client.all_acked(), back + 10_000)
+    assert sim.now - back <= ACK_INTERVAL + MAX_RTO
+    assert sim.server.remote_addr == new_addr
+    assert bytes(sim.server_received) == b"typed during the outage"
+    assert sim.run_until(lambda: sim.server.all_acked(), sim.now + 10_000)
+    assert bytes(sim.client.latest_remote_state().events) == big
 
 
 def test_short_blackout_recovers_within_one_retransmission_timeout(crypto_impl):

@@ -208,8 +208,15 @@ class Server:
                 self.log("No connection within 60 seconds.")
                 return 0
 
+            # Read the destination before tick: the send that finds the client silent for
+            # 40 s detaches (Connection._after_send, like mosh-server: send, then detach),
+            # so transport.remote_addr is None afterwards, yet that datagram still goes
+            # to the client's last address.
+            dest = transport.remote_addr
             for datagram in transport.tick(now):
-                error = self.sock.send(datagram, transport.remote_addr)
+                if dest is None:
+                    break
+                error = self.sock.send(datagram, dest)
                 if error is not None:
                     self.log(f"sendto: {error}")
 

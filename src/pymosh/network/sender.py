@@ -217,6 +217,8 @@ class TransportSender(Generic[S]):
             self.shutdown_tries += 1
         conn = self.connection
         for fragment in self.fragmenter.make_fragments(inst, conn.mtu):
+            if not conn.has_remote_addr:
+                break      # detached by the previous fragment's send: Mosh drops the rest
             out.append(conn.make_datagram(fragment.to_bytes(), now))
         self.last_ack_sent = self.ack_num
         self.pending_data_ack = False

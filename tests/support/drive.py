@@ -18,9 +18,12 @@ def turn(transport: Transport, sock: Any, now: float) -> None:
     """Receive everything pending, then send what is due (one event-loop turn)."""
     for datagram, addr, ce in sock.recv_all(now):
         transport.receive(datagram, addr, now, ce)
+    peer = transport.remote_addr    # before tick(): a detaching send must still go out
     for datagram in transport.tick(now):
         if isinstance(sock, ServerSocket):
-            err = sock.send(datagram, transport.remote_addr)
+            if peer is None:
+                continue
+            err = sock.send(datagram, peer)
         else:
             err = sock.send(datagram)
         if is_emsgsize(err):

@@ -56,6 +56,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
+from bench.e2e import procstat  # noqa: E402
 from pymosh.crypto.key import format_key, new_key  # noqa: E402
 from pymosh.network.connection import Connection  # noqa: E402
 from pymosh.network.transport import Transport  # noqa: E402
@@ -440,13 +441,9 @@ def spawn_mosh_server():
 
 
 def proc_cpu_s(pid: int) -> float:
-    """utime + stime of a live process, in seconds (whole run)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(") ", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
+    """utime + stime of a live process, in seconds (whole run); NaN once it is gone."""
+    seconds = procstat.cpu_seconds(pid)
+    return float("nan") if seconds is None else seconds
 
 
 def kill_pid(pid: int) -> None:

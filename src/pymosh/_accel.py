@@ -1,7 +1,8 @@
 """The one place that decides between the Cython fast paths and the pure-Python twins.
 
 ``PYMOSH_NO_EXTENSIONS=1`` forces the twins. An extension that is missing or fails
-to import silently falls back to its twin; :func:`status` says which is in use.
+to import silently falls back to its twin; :func:`status` says which is in use. A twin
+is imported only when it serves (it costs start-up time: regex compiles, ``cryptography``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,18 @@ def fast_module(name: str) -> ModuleType | None:
     return _loaded[name]
 
 
-def pick(name: str, twin: ModuleType) -> ModuleType:
-    """The fast module for ``name`` if usable, else ``twin``."""
-    return fast_module(name) or twin
+def pick(name: str, twin: ModuleType | str | None = None) -> ModuleType:
+    """The fast module for ``name`` if usable, else its twin.
+
+    ``twin`` is the twin module or its dotted name (default ``FAST_PATHS[name]``); a
+    name is imported only when the fast path is not used.
+    """
+    fast = fast_module(name)
+    if fast is not None:
+        return fast
+    if twin is None:
+        twin = FAST_PATHS[name]
+    return importlib.import_module(twin) if isinstance(twin, str) else twin
 
 
 def status() -> dict[str, bool]:

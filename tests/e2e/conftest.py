@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from tests.e2e.procs import kill_tagged
 from tests.e2e.sshd import SSHD, Sshd
 from tests.e2e.tmux import TmuxPane
 from tests.frontend.helpers import child_env
+from tests.support.procs import kill_tagged
 
 
 @pytest.fixture

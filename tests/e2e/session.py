@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 from typing import Mapping, Sequence
 
-CONNECT_RE = re.compile(r"^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$", re.M)
+from tests.support.servers import parse_connect
 
 
 def start_server(argv: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
@@ -18,9 +17,9 @@ def start_server(argv: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]
     """
     result = subprocess.run(list(argv), env=dict(env), stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=30, check=False)
-    match = CONNECT_RE.search(result.stdout)
-    assert match, f"no MOSH CONNECT (status {result.returncode}): {result.stderr}"
-    return int(match.group(1)), match.group(2)
+    connect = parse_connect(result.stdout)
+    assert connect, f"no MOSH CONNECT (status {result.returncode}): {result.stderr}"
+    return connect
 
 
 def client_command(workdir: str, client: Sequence[str], port: int, key: str,

@@ -10,7 +10,6 @@ byte exactly once and in order. Then Ctrl-^ . ends the session and the server mu
 from __future__ import annotations
 
 import random
-import re
 import shlex
 import string
 import subprocess
@@ -18,15 +17,15 @@ import time
 
 import pytest
 
-from tests.e2e.procs import wait_gone
-from tests.e2e.session import CONNECT_RE, client_command
+from tests.e2e.session import client_command
 from tests.frontend.helpers import child_env, program
+from tests.support.procs import pid_alive, wait_gone
 from tests.support.relay import RelayImpairment, UdpRelay
+from tests.support.servers import parse_connect, parse_detached
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CLIENTS = {"stock-client": ["mosh-client"], "pymosh-client": program("client")}
-DETACHED_RE = re.compile(r"\[pymosh-server detached, pid = (\d+)\]")
 
 TOTAL = 3000
 CHUNK = 50
@@ -39,10 +38,10 @@ def _start_server(target: str, env: dict[str, str]) -> tuple[int, str, int]:
     argv = program("server") + ["new", "-p", "0", "--", "sh", "-c", script]
     result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=30, check=False)
-    connect = CONNECT_RE.search(result.stdout)
-    detached = DETACHED_RE.search(result.stderr)
-    assert connect and detached, f"server failed ({result.returncode}): {result.stderr}"
-    return int(connect.group(1)), connect.group(2), int(detached.group(1))
+    connect = parse_connect(result.stdout)
+    pid = parse_detached(result.stderr)
+    assert connect and pid, f"server failed ({result.returncode}): {result.stderr}"
+    return connect[0], connect[1], pid
 
 
 def _chunks(text: str, size: int) -> list[str]:
@@ -56,14 +55,6 @@ def _chunks(text: str, size: int) -> list[str]:
         pieces.append(text[start:end])
         start = end
     return pieces
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
 
 
 def _read(path: str) -> str:
@@ -125,8 +116,8 @@ def test_typing_survives_loss_roam_and_blackout(client_name, tmp_path, tag, pane
         status = pane.wait_exit(timeout=15)
         assert status == 0, pane.capture(history=True)
         deadline = time.monotonic() + 15
-        while _alive(server_pid) and time.monotonic() < deadline:
+        while pid_alive(server_pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(server_pid), "the server did not exit after the client quit"
+        assert not pid_alive(server_pid), "the server did not exit after the client quit"
     pane.kill()
     assert wait_gone(tag, timeout=10) == []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.procs import wait_gone
 from tests.e2e.session import client_command, start_server
 from tests.frontend.helpers import child_env, program
+from tests.support.procs import wait_gone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -6,8 +6,8 @@ import shlex
 
 import pytest
 
-from tests.e2e.procs import wait_gone
 from tests.frontend.helpers import child_env, program_command
+from tests.support.procs import wait_gone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

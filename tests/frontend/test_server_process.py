@@ -6,27 +6,14 @@ import os
 import re
 import signal
 import subprocess
-import time
 
 from tests.frontend.helpers import child_env, program
+from tests.support.procs import read_proc, send_signal, wait_dead
 
 
 def run_server(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(program("server", *args), env=child_env(**env),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
-
-
-def wait_dead(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_connect_line_detach_and_sigterm():
@@ -38,15 +25,11 @@ def test_connect_line_detach_and_sigterm():
     assert detached, result.stderr
     pid = int(detached.group(1))
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            assert match.group(2).encode() not in f.read()    # key never in argv
+        assert match.group(2).encode() not in read_proc(pid, "cmdline")  # key never in argv
         os.kill(pid, signal.SIGTERM)                            # no client: exits at once
         assert wait_dead(pid, 5)
     finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        send_signal(pid, signal.SIGKILL)
 
 
 def test_bad_port_range_is_an_error():

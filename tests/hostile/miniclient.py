@@ -6,19 +6,16 @@ replay it, forge, flip bits and truncate.  State model (enough for a live server
 client state N is "Resize(80x24) then every byte typed so far", always sent as a diff
 from state 0 with throwaway 0, so every state extends the previous ones (protocol.md
 §5.6 prefix property).  It acks the newest host state it assembled and answers a
-server shutdown (new_num = 2^64 - 1) with ack 2^64 - 1 once.
+server shutdown (new_num = 2^64 - 1) with ack 2^64 - 1 once.  Servers are started and
+ended with ``tests.support.servers``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import select
-import signal
 import socket
-import subprocess
 import time
-from dataclasses import dataclass, field
 from typing import List
 
 from pymosh.crypto import TO_CLIENT, TO_SERVER, Session
@@ -32,6 +29,7 @@ from pymosh.wire.protobuf import (
     decode_host_message,
     encode_user_message,
 )
+from tests.support.servers import Server
 
 SHUTDOWN = (1 << 64) - 1
 LOOPBACK = "127.0.0.1"
@@ -125,148 +123,7 @@ class MiniClient:
         self.sock.close()
 
 
-# ---------------------------------------------------------------- servers
-
-STOCK = "stock"
-PYMOSH = "pymosh"
-
-
-def server_argv(kind: str, verbose: bool = False) -> List[str]:
-    import sys
-
-    head = ["mosh-server"] if kind == STOCK else [sys.executable, "-m", "pymosh.frontend.server"]
-    return head + ["new", "-p", "0"] + (["-v"] if verbose else [])
-
-
-@dataclass
-class Server:
-    kind: str
-    port: int
-    key_text: str
-    key: bytes
-    pid: int                      # the detached daemon
-    launcher: subprocess.Popen
-    workdir: str
-    stderr_path: str
-    output_path: str
-    children: List[int] = field(default_factory=list)
-
-    def rss_kb(self) -> int:
-        return proc_rss_kb(self.pid)
-
-    def alive(self) -> bool:
-        return pid_alive(self.pid)
-
-    def output(self) -> bytes:
-        try:
-            with open(self.output_path, "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return b""
-
-    def stderr(self) -> str:
-        with open(self.stderr_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-
-def proc_rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
-def pid_alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
-
-
-def children_of(pid: int) -> List[int]:
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(name))
-    return out
-
-
-def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
-                 verbose: bool = False, timeout: float = 10.0) -> Server:
-    """Start a server the way the wrapper does; parse MOSH CONNECT and the daemon pid."""
-    from pymosh.crypto import parse_key
-
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MOSH_") and not k.startswith("LC_")}
-    env["LANG"] = "C.UTF-8"
-    if kind == PYMOSH:   # the checkout's pymosh, also when it is not installed
-        import pymosh
-
-        src = os.path.dirname(os.path.dirname(os.path.abspath(pymosh.__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    env.update(env_extra or {})
-    out_path = os.path.join(workdir, "server.stdout")
-    err_path = os.path.join(workdir, "server.stderr")
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        launcher = subprocess.Popen(server_argv(kind, verbose) + ["--"] + command,
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    env=env, cwd=workdir)
-    deadline = time.monotonic() + timeout
-    port = key_text = pid = None
-    while time.monotonic() < deadline:
-        with open(out_path, "rb") as f:
-            m = re.search(rb"MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*\n", f.read())
-        with open(err_path, "rb") as f:
-            p = re.search(rb"\[(?:py)?mosh-server detached, pid = (\d+)\]", f.read())
-        if m and p:
-            port, key_text, pid = int(m.group(1)), m.group(2).decode(), int(p.group(1))
-            break
-        if launcher.poll() not in (None, 0):
-            break
-        time.sleep(0.02)
-    if pid is None:
-        launcher.kill()
-        launcher.wait()
-        raise AssertionError(f"{kind} server did not start: stdout "
-                             f"{open(out_path, 'rb').read()!r} stderr {open(err_path, 'rb').read()!r}")
-    launcher.wait(timeout=timeout)
-    return Server(kind, port, key_text, parse_key(key_text), pid, launcher, workdir,
-                  err_path, os.path.join(workdir, "typed"), children_of(pid))
-
-
-def stop_server(server: Server, timeout: float = 1.0) -> None:
-    """End the daemon and its pty child (TERM, then KILL); never leaves them running."""
-    pids = [server.pid] + server.children + children_of(server.pid)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            if pid_alive(pid):
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
-            time.sleep(0.02)
-        if not any(pid_alive(p) for p in pids):
-            return
-
-
-def cat_command(path: str) -> List[str]:
-    """The remote program: raw, no echo, copy every typed byte into `path`."""
-    return ["sh", "-c", f"stty raw -echo; exec cat > {path}"]
-
+# ---------------------------------------------------------------- sessions
 
 def connect(server: Server, timeout: float = 10.0) -> MiniClient:
     """A client that has exchanged state with the server and whose shell is running."""
@@ -298,21 +155,3 @@ def roundtrip(server: Server, client: MiniClient, keys: bytes, timeout: float = 
         if not server.output().startswith(expected[:len(server.output())]):
             raise AssertionError(f"remote got {server.output()!r}, expected {expected!r}")
         client.send_state()
-
-
-def udp_drops(port: int) -> int:
-    """Datagrams the kernel dropped on the (IPv4) UDP socket bound to `port`."""
-    total = None
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            with open(table) as f:
-                lines = f.readlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                total = (total or 0) + int(fields[-1])
-    if total is None:
-        raise AssertionError(f"no UDP socket on port {port}")
-    return total

@@ -5,12 +5,14 @@ frame round-trip cases the display fuzzer found (now fixed; kept as regressions)
 from __future__ import annotations
 
 import gc
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.hostile._fuzzload import load
+from tests.support.procs import proc_rss_kb
 
 common = load("common")
 fuzz_emulator = load("fuzz_emulator")
@@ -67,11 +69,7 @@ def test_display_implementations_agree(head, stream):
 # ---------------------------------------------------------------- bounded memory
 
 def _rss_kb() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    return proc_rss_kb(os.getpid())
 
 
 MB = 1_000_000

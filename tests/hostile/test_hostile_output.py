@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from tests.hostile.miniclient import PYMOSH, STOCK, connect, start_server, stop_server
+from tests.hostile.miniclient import connect
+from tests.support.servers import PYMOSH, STOCK, start_server, stop_server
 
 SERVERS = [pytest.param(STOCK, marks=pytest.mark.interop), PYMOSH]
 

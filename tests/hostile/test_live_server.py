@@ -13,17 +13,9 @@ import pytest
 
 from pymosh.crypto import TO_CLIENT, TO_SERVER, Session
 from pymosh.network.fragment import Fragment
-from tests.hostile.miniclient import (
-    LOOPBACK,
-    PYMOSH,
-    STOCK,
-    cat_command,
-    connect,
-    roundtrip,
-    start_server,
-    stop_server,
-    udp_drops,
-)
+from tests.hostile.miniclient import LOOPBACK, connect, roundtrip
+from tests.support.procs import udp_drops
+from tests.support.servers import PYMOSH, STOCK, cat_command, start_server, stop_server
 
 SERVERS = [pytest.param(STOCK, marks=pytest.mark.interop), PYMOSH]
 

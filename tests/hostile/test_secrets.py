@@ -17,18 +17,9 @@ import time
 
 import pytest
 
-from tests.hostile.miniclient import (
-    LOOPBACK,
-    PYMOSH,
-    STOCK,
-    cat_command,
-    children_of,
-    connect,
-    pid_alive,
-    roundtrip,
-    start_server,
-    stop_server,
-)
+from tests.hostile.miniclient import LOOPBACK, connect, roundtrip
+from tests.support.procs import children_of, pid_alive, read_proc
+from tests.support.servers import PYMOSH, STOCK, cat_command, start_server, stop_server
 
 SERVERS = [pytest.param(STOCK, marks=pytest.mark.interop), PYMOSH]
 
@@ -57,7 +48,7 @@ def test_server_key_not_in_argv_or_verbose_log(kind, tmp_path):
         client.pump(0.5)
         roundtrip(server, client, b"done")
         for pid in [server.pid] + children_of(server.pid):
-            assert key not in _read(f"/proc/{pid}/cmdline")
+            assert key not in read_proc(pid, "cmdline")
         log = _read(server.stderr_path)
         assert log, "verbose server logged nothing at all"
         assert key not in log
@@ -127,12 +118,12 @@ def pymosh_client(tmp_path):
 @pytest.mark.e2e
 def test_client_key_not_in_argv(pymosh_client):
     server, proc = pymosh_client
-    assert server.key_text.encode() not in _read(f"/proc/{proc.pid}/cmdline")
+    assert server.key_text.encode() not in read_proc(proc.pid, "cmdline")
 
 
 @pytest.mark.e2e
 def test_client_environ_has_no_key_once_read(pymosh_client):
     server, proc = pymosh_client
-    environ = _read(f"/proc/{proc.pid}/environ")
+    environ = read_proc(proc.pid, "environ")
     assert b"MOSH_KEY=" not in environ
     assert server.key_text.encode() not in environ

@@ -10,17 +10,9 @@ import time
 
 import pytest
 
-from tests.hostile.miniclient import (
-    PYMOSH,
-    STOCK,
-    cat_command,
-    children_of,
-    connect,
-    pid_alive,
-    roundtrip,
-    start_server,
-    stop_server,
-)
+from tests.hostile.miniclient import connect, roundtrip
+from tests.support.procs import children_of, pid_alive, zombie_children
+from tests.support.servers import PYMOSH, STOCK, cat_command, start_server, stop_server
 
 SERVERS = [pytest.param(STOCK, marks=pytest.mark.interop), PYMOSH]
 
@@ -30,16 +22,6 @@ def _start(kind, tmp_path, name, env):
     d.mkdir()
     server = start_server(kind, str(d), cat_command(str(d / "typed")), env_extra=env)
     return server
-
-
-def _my_zombies() -> list:
-    out = []
-    for pid in children_of(os.getpid()):
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-        if stat[stat.rindex(")") + 2] == "Z":
-            out.append(pid)
-    return out
 
 
 def _exit_times(servers: dict, limit: float, expect) -> dict:
@@ -96,7 +78,7 @@ def test_network_timeout(kind, tmp_path):
     assert "tmout" in times and 1.5 <= times["tmout"] <= 4.5, times
     assert still == {"plain"}, (times, still)
     assert not any(pid_alive(p) for p in ptys["tmout"])
-    assert _my_zombies() == []
+    assert zombie_children(os.getpid()) == []
 
 
 @pytest.mark.e2e
@@ -114,4 +96,4 @@ def test_sigusr1_and_signal_timeout(kind, tmp_path):
     assert all(t <= 10.5 for t in times.values()), times
     assert still == {"recent"}
     assert not any(pid_alive(p) for p in ptys["always"] + ptys["quiet"])
-    assert _my_zombies() == []
+    assert zombie_children(os.getpid()) == []

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import signal
-import subprocess
 import time
 
 import pytest
@@ -17,53 +13,25 @@ from pymosh.network.udp import ClientSocket
 from pymosh.statesync.user_stream import UserStream
 from tests.support.drive import drive, monotonic_ms
 from tests.support.host_state import RawHostState
+from tests.support.procs import pid_alive
 from tests.support.relay import RelayImpairment, UdpRelay
+from tests.support.servers import STOCK, start_server, stop_server
 
 pytestmark = [
     pytest.mark.interop,
     pytest.mark.skipif(shutil.which("mosh-server") is None, reason="mosh-server not installed"),
 ]
 
-CONNECT = re.compile(rb"MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$", re.M)
-DETACHED = re.compile(rb"\[mosh-server detached, pid = (\d+)\]")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is gone for our purposes
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def mosh_server(tmp_path):
     """Start `mosh-server new -p 0 -- sh -c 'cat > FILE'`; yield (port, key, pid, FILE)."""
     out_file = tmp_path / "typed"
-    env = dict(os.environ, LANG="C.UTF-8")
-    env.pop("LC_ALL", None)
-    proc = subprocess.run(
-        ["mosh-server", "new", "-p", "0", "--", "sh", "-c", f"cat > {out_file}"],
-        stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=20)
-    m = CONNECT.search(proc.stdout)
-    d = DETACHED.search(proc.stderr)
-    assert m and d, (proc.stdout, proc.stderr)
-    pid = int(d.group(1))
+    server = start_server(STOCK, str(tmp_path), ["sh", "-c", f"cat > {out_file}"],
+                          timeout=20)
     try:
-        yield int(m.group(1)), m.group(2).decode(), pid, out_file
+        yield server.port, server.key_text, server.pid, out_file
     finally:
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            end = time.monotonic() + 5
-            while _alive(pid) and time.monotonic() < end:
-                time.sleep(0.05)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        stop_server(server, timeout=5)
 
 
 def _client(crypto, key: str, port: int):
@@ -141,6 +109,6 @@ def test_client_shutdown_ends_real_mosh_server(crypto_impl, mosh_server):
     finally:
         sock.close()
     end = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < end:
+    while pid_alive(pid) and time.monotonic() < end:
         time.sleep(0.05)
-    assert not _alive(pid), "mosh-server did not exit after our shutdown"
+    assert not pid_alive(pid), "mosh-server did not exit after our shutdown"

@@ -14,7 +14,9 @@ _COLOURS = ["black", "red", "green", "brown", "blue", "magenta", "cyan", "white"
 _text = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 .,-", min_size=1, max_size=30)
 _piece = st.one_of(
     _text,
-    st.sampled_from(["\r\n", "\r", "\n", "\x1b[0m", "\x1b[1m", "\x1b[m"]),
+    # no bare LF: after a pending wrap Mosh (and xterm) clear the flag on LF while pyte
+    # keeps its cursor past the edge and wraps the next character ("00000\n0" at width 5)
+    st.sampled_from(["\r\n", "\r", "\x1b[0m", "\x1b[1m", "\x1b[m"]),
     # erasures after a CUP: at a pending wrap pyte's cursor sits past the edge
     st.builds(lambda r, c, e: f"\x1b[{r};{c}H{e}", st.integers(1, 8), st.integers(1, 14),
               st.sampled_from(["\x1b[K", "\x1b[1K", "\x1b[2K", "\x1b[J", "\x1b[1J", "\x1b[2J"])),

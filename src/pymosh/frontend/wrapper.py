@@ -19,7 +19,7 @@ from typing import Sequence
 from pymosh import __version__, _accel
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
-from pymosh.frontend.ports import PortRangeError, parse_port_range
+from pymosh.network.udp import PortRangeError, parse_port_range
 
 PREDICT_MODES = ("adaptive", "always", "never", "experimental")
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")

@@ -10,6 +10,7 @@ retry, it shows the text as a network-error notification; EMSGSIZE means "use th
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import sys
 from typing import Any, List, Tuple
@@ -29,20 +30,29 @@ Addr = Any
 Received = Tuple[bytes, Addr, bool]   # (datagram, source address, ECN congestion mark)
 
 
+class PortRangeError(ValueError):
+    """A port specification that is not PORT or LOW:HIGH within 0..65535."""
+
+
+_PORT_RE = re.compile(r"^(\d+)(?::(\d+))?$")
+
+
 def parse_port_range(spec: str) -> Tuple[int, int]:
-    """`-p` values: "PORT" or "LOW:HIGH" (both ≤ 65535, 1 ≤ LOW ≤ HIGH); "0" = OS's choice."""
-    def number(text: str) -> int:
-        if not text.isdigit() or len(text) > 5 or int(text) > 65535:
-            raise ValueError("Bad UDP port range")
-        return int(text)
-    if ":" in spec:
-        low_text, high_text = spec.split(":", 1)
-        low, high = number(low_text), number(high_text)
-        if low < 1 or low > high:
-            raise ValueError("Bad UDP port range")
-        return low, high
-    port = number(spec)
-    return port, port
+    """`-p` values (§3.4): ``"60001"`` -> (60001, 60001); ``"60001:60010"`` -> (60001, 60010).
+
+    ``"0"`` alone means "let the OS choose"; in a range the low end must be at least 1
+    and not above the high end. Raises :class:`PortRangeError` saying what is wrong.
+    """
+    match = _PORT_RE.match(spec)
+    if not match:
+        raise PortRangeError(f"Bad UDP port range ({spec!r}): expected PORT or LOW:HIGH")
+    low = int(match.group(1))
+    high = int(match.group(2)) if match.group(2) is not None else low
+    if low > 65535 or high > 65535:
+        raise PortRangeError(f"Bad UDP port range ({spec!r}): ports go up to 65535")
+    if match.group(2) is not None and (low < 1 or low > high):
+        raise PortRangeError(f"Bad UDP port range ({spec!r}): need 1 <= LOW <= HIGH")
+    return low, high
 
 
 def _configure(sock: socket.socket, family: int) -> None:

@@ -1,16 +1,15 @@
 """Terminal emulator, framebuffer and display differ (terminal.md).
 
 ``pymosh.terminal.emulator`` is the pure-Python twin; ``_fastpath.terminal`` the
-compiled one. This package exports whichever ``pymosh._accel`` picks.
+compiled one. This package exports whichever ``pymosh._accel`` picks; the twin (and its
+parser's regexes) is imported only when it is the one picked.
 """
 
 from __future__ import annotations
 
 from pymosh import _accel
 
-from . import emulator as _twin
-
-_impl = _accel.pick("terminal", _twin)
+_impl = _accel.pick("terminal", "pymosh.terminal.emulator")
 
 Emulator = _impl.Emulator
 new_frame = _impl.new_frame

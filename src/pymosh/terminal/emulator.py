@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from .display import close_terminal, new_frame, open_terminal
 from .framebuffer import CONTENTS, WRAP, Framebuffer, SavedCursor, blank_cell
-from .parser import Parser, Utf8Decoder, parse_params
+from .parser import Parser, parse_params
+from .utf8 import Utf8Decoder
 from .width import char_width
 
 __all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]

@@ -1,14 +1,17 @@
 """Classify typed bytes the way Mosh's prediction engine sees them (terminal.md 2.1, 2.2, 9.1).
 
-The prediction engine runs the user's keystrokes through its own UTF-8 decoder and VT
-state machine and reacts to the resulting actions. Only the action *kind* (and the code
-point or final character) matters to it, so this parser keeps no parameters.
+The prediction engine runs the user's keystrokes through a UTF-8 decoder (the
+emulator's, ``pymosh.terminal.utf8``) and its own VT state machine and reacts to the
+resulting actions. Only the action *kind* (and the code point or final character)
+matters to it, so this parser keeps no parameters.
 
 Actions are ``(kind, ch)`` tuples, ``kind`` one of ``PRINT``, ``EXECUTE``, ``ESC``
 (escape dispatch) and ``CSI`` (CSI dispatch; ``ch`` is the final character).
 """
 
 from __future__ import annotations
+
+from ...terminal.utf8 import Utf8Decoder
 
 PRINT = "print"
 EXECUTE = "execute"
@@ -17,82 +20,6 @@ CSI = "csi"
 
 _GROUND, _ESCAPE, _ESC_INTER, _CSI_ENTRY, _CSI_PARAM, _CSI_INTER, _CSI_IGNORE = range(7)
 _OSC, _STRING = 7, 8  # _STRING: DCS/SOS/PM/APC, all content inert until ST
-
-_REPLACEMENT = 0xFFFD
-
-
-class Utf8Decoder:
-    """Byte-at-a-time UTF-8 decoder with glibc ``mbrtowc`` error behaviour (terminal.md 2.1)."""
-
-    def __init__(self) -> None:
-        self._pending = bytearray()
-
-    @staticmethod
-    def _need(lead: int) -> int:
-        """Continuation bytes announced by a lead byte, or -1 for an invalid lead."""
-        if 0xC2 <= lead <= 0xDF:
-            return 1
-        if 0xE0 <= lead <= 0xEF:
-            return 2
-        if 0xF0 <= lead <= 0xF7:
-            return 3
-        if 0xF8 <= lead <= 0xFB:
-            return 4
-        if 0xFC <= lead <= 0xFD:
-            return 5
-        return -1
-
-    @staticmethod
-    def _value(seq: bytes) -> int:
-        n = len(seq)
-        masks = {2: 0x1F, 3: 0x0F, 4: 0x07, 5: 0x03, 6: 0x01}
-        value = seq[0] & masks[n]
-        for b in seq[1:]:
-            value = (value << 6) | (b & 0x3F)
-        minimum = {2: 0x80, 3: 0x800, 4: 0x10000, 5: 0x200000, 6: 0x4000000}[n]
-        if value < minimum or 0xD800 <= value <= 0xDFFF:
-            return -1  # overlong or surrogate: invalid at the last byte
-        return value if value <= 0x10FFFF else _REPLACEMENT
-
-    def feed(self, byte: int) -> list[int]:
-        if not self._pending and byte <= 0x7F:
-            return [byte]
-        out: list[int] = []
-        self._pending.append(byte)
-        while self._pending:
-            lead = self._pending[0]
-            if lead <= 0x7F:  # an ASCII byte left over from an invalid sequence
-                out.append(lead)
-                self._pending.clear()
-                break
-            need = self._need(lead)
-            if need < 0:
-                out.append(_REPLACEMENT)
-                self._retry_last()
-                continue
-            bad = any(not 0x80 <= b <= 0xBF for b in self._pending[1:])
-            if bad:
-                out.append(_REPLACEMENT)
-                self._retry_last()
-                continue
-            if len(self._pending) < need + 1:
-                break
-            value = self._value(bytes(self._pending))
-            if value < 0:
-                out.append(_REPLACEMENT)
-                self._retry_last()
-                continue
-            out.append(value)
-            self._pending.clear()
-        return out
-
-    def _retry_last(self) -> None:
-        """After an invalid sequence keep only the byte that made it invalid."""
-        if len(self._pending) > 1:
-            del self._pending[:-1]
-        else:
-            self._pending.clear()
-
 
 class KeyParser:
     """VT state machine over decoded code points, reduced to what prediction needs."""
@@ -103,8 +30,8 @@ class KeyParser:
 
     def feed(self, byte: int) -> list[tuple[str, str]]:
         actions: list[tuple[str, str]] = []
-        for cp in self._utf8.feed(byte):
-            self._step(cp, actions)
+        for ch in self._utf8.feed_byte(byte):
+            self._step(ord(ch), actions)
         return actions
 
     def _step(self, cp: int, actions: list[tuple[str, str]]) -> None:

@@ -23,8 +23,8 @@ def start_server(argv: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]
 
 
 def client_command(workdir: str, client: Sequence[str], port: int, key: str,
-                   **env: str) -> str:
-    """A shell command running ``client 127.0.0.1 port`` with MOSH_KEY from a 0600 file."""
+                   *, host: str = "127.0.0.1", **env: str) -> str:
+    """A shell command running ``client HOST port`` with MOSH_KEY from a 0600 file."""
     path = os.path.join(workdir, f"client-{port}.env")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -32,4 +32,4 @@ def client_command(workdir: str, client: Sequence[str], port: int, key: str,
         for name, value in env.items():
             f.write(f"export {name}={shlex.quote(value)}\n")
     return (f". {shlex.quote(path)}; rm -f {shlex.quote(path)}; "
-            + " ".join(shlex.quote(w) for w in client) + f" 127.0.0.1 {port}")
+            + " ".join(shlex.quote(w) for w in client) + f" {shlex.quote(host)} {port}")

@@ -123,6 +123,7 @@ class ServerSocket:
         low, high = (PORT_RANGE_LOW, PORT_RANGE_HIGH) if port_spec is None \
             else parse_port_range(port_spec)
         self.messages: List[str] = []      # bind failures worth showing (Mosh prints them)
+        self._last_error: OSError | None = None
         sock = None
         if ip is not None:
             if ip.startswith("::ffff:"):
@@ -133,7 +134,9 @@ class ServerSocket:
         if sock is None:
             sock = self._bind_range(None, low, high)
         if sock is None:
-            raise OSError(f"could not bind a UDP port in {low}:{high}")
+            why = self._last_error.strerror if self._last_error is not None else None
+            raise OSError(f"could not bind a UDP port in {low}:{high}"
+                          + (f" ({why})" if why else ""))
         self.sock = sock
         self.family = sock.family
         self.address = sock.getsockname()
@@ -157,6 +160,7 @@ class ServerSocket:
                 return sock
             except OSError as exc:
                 sock.close()
+                self._last_error = exc
                 if low == high:
                     self.messages.append(f"Failed binding to {sockaddr[0]}:{port}: {exc}")
         return None

@@ -279,6 +279,10 @@ def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) 
     if status == 255 and not args.local:
         return (f"ssh failed (exit status 255) before the server started; "
                 f"check that `{args.ssh} {args.host}` works.")
+    if status not in (0, None) and boot.passthrough:
+        # the server ran and said why it failed (port in use, locale, ...): its own
+        # message, printed above, is the useful one
+        return f"The server failed to start (exit status {status}); see its message above."
     return (f"Did not find mosh server startup message (server exit status {status}). "
             "(Have you installed pymosh on your server?)")
 

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 import pyte
+from wcwidth import wcwidth
 
 from bench import child_pythonpath
 
@@ -35,6 +36,42 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CONNECT_RE = re.compile(rb"MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})")
 PID_RE = re.compile(rb"detached, pid = (\d+)")
+
+
+class Screen(pyte.Screen):
+    """pyte's screen, minus its zero-width bug.
+
+    pyte 0.8's ``Screen.draw`` stops at the first zero-width character that is not a
+    combining mark (U+FE0F VS16, U+200D ZWJ, ...) and silently drops the rest of the
+    printable run, and it puts a combining mark after a wide character into the wide
+    character's stub cell. A run of frames with emoji then leaves stale cells or loses
+    text (e.g. the bulk end marker) although the client drew it correctly. Here every
+    zero-width character joins the previous character's cell, like Mosh's emulator,
+    and drawing goes on.
+    """
+
+    def draw(self, data: str) -> None:
+        start = 0
+        for i, ch in enumerate(data):
+            if wcwidth(ch) == 0:
+                if start < i:
+                    super().draw(data[start:i])
+                self._attach(ch)
+                start = i + 1
+        if start < len(data):
+            super().draw(data[start:])
+
+    def _attach(self, ch: str) -> None:
+        x, y = self.cursor.x, self.cursor.y
+        if x:
+            line, x = self.buffer[y], x - 1
+        elif y:
+            line, x = self.buffer[y - 1], self.columns - 1
+        else:
+            return
+        if x and line[x].data == "" and wcwidth(line[x - 1].data[:1]) == 2:
+            x -= 1  # the stub cell of a wide character: the mark belongs to the character
+        line[x] = line[x]._replace(data=line[x].data + ch)
 
 
 class SessionError(RuntimeError):
@@ -80,7 +117,7 @@ class Session:
         self.master: int | None = None
         self.relay: subprocess.Popen | None = None
         self.launcher: subprocess.Popen | None = None
-        self.screen = pyte.Screen(width, height)
+        self.screen = Screen(width, height)
         self.stream = pyte.ByteStream(self.screen)
         self.client_bytes = 0
         self.times: dict[str, float] = {}

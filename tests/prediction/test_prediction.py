@@ -328,15 +328,15 @@ def test_password_prompt_shows_no_prediction(fb):
 
 
 def test_carriage_return_moves_the_cursor_prediction_to_the_next_line(fb):
-    link = _confirmed_line(fb, "ls")
+    link = _confirmed_line(fb, "cat")
     link.type(b"\r")
     assert link.shown().cursor_row == 0  # new epoch: tentative
     fb.cursor_row, fb.cursor_col = 1, 0
-    fb.echo("$ ")
+    fb.echo("> ")  # a prompt never seen echoing
     link.ack()
     link.type(b"x")
     # the CR's epoch was never confirmed by a cell, so "x" is still hidden
-    assert link.shown().text(1) == "$"
+    assert link.shown().text(1) == ">"
 
 
 def test_carriage_return_on_the_bottom_row_predicts_a_blank_line():
@@ -415,3 +415,178 @@ def test_cursor_misprediction_resets(fb):
     shown = link.shown()
     assert shown.cursor_col == 5
     assert not link.engine.cursors
+
+
+# -- known prompts: a rebase onto a prompt seen echoing before is shown at once ------------
+def _new_prompt(fb, row: int, prompt: str = "$ ") -> None:
+    """The shell answered Enter: ``prompt`` on ``row``, cursor after it."""
+    fb.cursor_row, fb.cursor_col = row, 0
+    fb.echo(prompt)
+
+
+def test_keys_typed_after_enter_show_once_a_known_prompt_arrives(fb):
+    link = _confirmed_line(fb, "ls")  # typing at "$ " was echoed: "$ " is known
+    link.type(b"\r")
+    link.type(b"pw", dt=110)  # typed before the new prompt arrives
+    shown = link.shown()
+    assert shown.text(1) == "" and shown.cursor_row == 0  # tentative: hidden
+    _new_prompt(fb, 1)
+    link.ack(frame=1 + len("ls"))  # the frame answers Enter; "pw" is still in flight
+    shown = link.shown()
+    assert shown.text(1) == "$ pw" and (shown.cursor_row, shown.cursor_col) == (1, 4)
+    assert link.engine.trusted_epochs == 1
+    link.type(b"d")  # and the next key at once, no round trip
+    assert link.shown().text(1) == "$ pwd"
+    fb.echo("pwd")
+    link.ack()
+    shown = link.shown()
+    assert shown.text(1) == "$ pwd" and not link.engine.active()
+
+
+def test_line_kill_on_a_known_prompt_shows_the_next_keys_at_once(fb):
+    link = _confirmed_line(fb, "ls -l")
+    link.type(b"\x15")  # Ctrl-U: unpredictable
+    link.type(b"t")
+    assert link.shown().text(0) == "$ ls -l"
+    for col in range(2, 7):
+        fb.set_cell(0, col, "", 0, 0, 0)
+    fb.cursor_col = 2
+    link.ack(frame=len("ls -l") + 1)
+    assert link.shown().text(0) == "$ t"
+
+
+def test_unknown_prompt_after_enter_stays_hidden_until_its_echo(fb):
+    link = _confirmed_line(fb, "python3")
+    link.type(b"\r")
+    _new_prompt(fb, 1, ">>> ")
+    link.ack()
+    link.type(b"1+1")
+    assert link.shown().text(1) == ">>>"  # as in Mosh: hidden until an echo confirms it
+    fb.echo("1")
+    link.ack(frame=link.sent - 2)
+    assert link.shown().text(1) == ">>> 1+1"
+    # ... and from now on ">>> " is known too
+    link.type(b"\r")
+    fb.echo("+1")
+    _new_prompt(fb, 2, ">>> ")
+    link.ack()
+    link.type(b"2")
+    assert link.shown().text(2) == ">>> 2"
+
+
+def test_password_prompt_after_a_known_prompt_shows_nothing(fb):
+    link = _confirmed_line(fb, "sudo ls")
+    link.type(b"\r")
+    link.type(b"hunter2")  # typed ahead, before the prompt appears
+    fb.cursor_row, fb.cursor_col = 1, 0
+    link.ack(frame=len("sudo ls") + 1)
+    assert link.shown().text(1) == ""  # command still starting: no prompt, nothing shown
+    fb.echo("[sudo] password: ")
+    for _ in range(3):
+        link.ack()
+        shown = link.shown()
+        assert shown.text(1) == "[sudo] password:" and shown.underlined(1) == ""
+    assert link.engine.trusted_epochs == 0
+
+
+def test_no_trust_while_the_server_has_keys_the_frame_may_not_show(fb):
+    link = _confirmed_line(fb, "ls")
+    link.type(b"\r")
+    link.type(b"vi")
+    _new_prompt(fb, 1)
+    link.ack(frame=3)
+    link.engine.set_local_frame_acked(4)  # "v" arrived but is not echo-acked yet
+    assert link.shown().text(1) == "$"
+    assert link.engine.trusted_epochs == 0
+
+
+def test_a_wrong_trusted_epoch_bans_its_prompt(fb):
+    link = _confirmed_line(fb, "ls")
+    link.type(b"\r")
+    _new_prompt(fb, 1)  # looks like the shell, but echo is off (read -s -p '$ ')
+    link.ack()
+    link.type(b"x")
+    assert link.shown().text(1) == "$ x"  # trusted: shown
+    link.ack()
+    assert link.shown().text(1) == "$"  # judged wrong: gone
+    link.type(b"\r")
+    _new_prompt(fb, 2)
+    link.ack()
+    link.type(b"y")
+    assert link.shown().text(2) == "$"  # banned: back to Mosh's tentative epochs
+    assert link.engine.trusted_epochs == 1
+
+
+def test_backspace_and_left_at_a_trusted_prompt_edge_are_tentative(fb):
+    link = _confirmed_line(fb, "ls")
+    link.type(b"\r")
+    _new_prompt(fb, 1)
+    link.ack()
+    link.type(b"\x7f")  # the shell will not delete its prompt
+    shown = link.shown()
+    assert shown.text(1) == "$" and shown.cursor_col == 2
+
+
+def test_left_arrow_into_a_trusted_prompt_is_tentative(fb):
+    link = _confirmed_line(fb, "ls")
+    link.type(b"\r")
+    _new_prompt(fb, 1)
+    link.ack()
+    link.type(b"a\x1b[D")
+    shown = link.shown()
+    assert shown.text(1) == "$ a" and shown.cursor_col == 2
+    epoch = link.engine.prediction_epoch
+    link.type(b"\x1b[D")  # into the prompt: up to the shell (it will beep)
+    shown = link.shown()
+    assert link.engine.prediction_epoch == epoch + 1
+    assert shown.text(1) == "$ a" and shown.cursor_col == 2
+
+
+def test_a_prompt_needs_a_trailing_space_and_blank_rows_below():
+    from pymosh.frontend.overlay.prediction import _prompt_at
+
+    fb = FakeFramebuffer(width=10, height=3)
+    fb.echo("$ ")
+    assert _prompt_at(fb) == (2, ("$", " "))
+    fb.set_cell(2, 0, "~", 0, 0, 0)  # a full-screen program's rows below
+    assert _prompt_at(fb) is None
+    fb.set_cell(2, 0, "", 0, 0, 0)
+    fb.set_cell(0, 5, "x", 0, 0, 0)  # text right of the cursor
+    assert _prompt_at(fb) is None
+    fb = FakeFramebuffer(width=10, height=3)
+    fb.echo(":")  # vi / less command line
+    assert _prompt_at(fb) is None
+    fb = FakeFramebuffer(width=10, height=3)
+    fb.echo("  ")
+    assert _prompt_at(fb) is None
+
+
+def test_escape_at_a_known_prompt_is_not_trusted(fb):
+    link = _confirmed_line(fb, "ls")
+    link.type(b"\r")
+    _new_prompt(fb, 1)
+    link.ack()
+    link.shown()
+    link.type(b"\x1b")  # a vi-mode shell: command mode now, "k" recalls history
+    link.ack()
+    link.type(b"k")
+    assert link.shown().text(1) == "$"
+
+
+def test_rebase_waits_for_a_frame_showing_every_received_key(fb):
+    link = _confirmed_line(fb, "ab")  # frames 1, 2
+    link.type(b"\t")  # frame 3: unpredictable
+    link.type(b"cd")  # frames 4, 5
+    fb.echo("X")  # the completion; "c" has arrived but is not echoed in this frame
+    link.ack(frame=3)
+    link.engine.set_local_frame_acked(4)
+    rebases = link.engine.rebases
+    link.shown()
+    assert link.engine.rebases == rebases  # nothing re-predicted on the stale frame
+    assert link.engine.overlays[0][5].replacement[0] == "d"  # where it was typed
+    fb.echo("c")
+    link.ack(frame=4)
+    link.shown()
+    assert link.engine.rebases == rebases + 1
+    cells = link.engine.overlays[0]
+    assert cells[6].active and cells[6].replacement[0] == "d"  # after "$ abXc"

@@ -25,10 +25,31 @@ confirmed) predictions, so they cannot show more mispredictions than Mosh:
   remembers the bytes not yet received by the server (``local_frame_acked``); when the echo
   ack covers the key that opened a tentative epoch, or when a tentative epoch is killed,
   it re-predicts those bytes on the server's newest frame (``cull`` on the server frame,
-  i.e. from ``apply``), in a fresh tentative epoch.
+  i.e. from ``apply``), in a fresh tentative epoch — once that frame reflects every key
+  the server has received (``late_ack >= acked``), so no received key is predicted on a
+  screen that does not show its effect yet (vi's ``cw``: the word is deleted later).
 * **Early confirmation.** A prediction whose keystroke the server has received
   (``local_frame_acked``) and that the server's frame already shows exactly is *correct*
   without waiting for the echo ack; incorrect verdicts still wait for it.
+
+One addition that *shows* a new epoch before any of its cells is confirmed:
+
+* **Known prompts.** Every epoch remembers where it started if that was on the server's
+  real screen: the cursor row's cells left of the cursor (the "prompt"), provided they
+  end in a space and contain a non-blank, the rest of that row and every row below it
+  are blank. When a cell of such an epoch is confirmed on that row, its prompt is *known*
+  to echo. A rebase onto a server frame whose cursor sits after a known prompt (same
+  cells, same column, same blank surroundings) starts a *trusted* epoch: it counts as
+  confirmed at once, so after Enter or a line kill the keys typed at the new shell prompt
+  are shown as soon as the frame with that prompt arrives, instead of a round trip after
+  the first of them. Conditions: the newest key the server has received is Enter, Ctrl-C
+  or Ctrl-U (not Escape: a vi-mode shell would be in command mode), the frame reflects
+  every key the server has received (``late_ack >= acked``: nothing received is still
+  waiting for its echo), and no unconfirmed prediction of an older epoch is active. Within a trusted epoch, Backspace
+  or Left at the prompt's edge opens a tentative epoch (the prompt itself is not
+  editable). A trusted epoch that turns out wrong bans its prompt for the session, so
+  an application reusing a shell's prompt text without echo costs one wrong burst at
+  most. A password prompt ("Password: ") is never known: nothing typed there is echoed.
 """
 
 from __future__ import annotations
@@ -49,6 +70,9 @@ GLITCH_FLAG_THRESHOLD = 5000
 TIMER_INTERVAL = 50
 FOREVER = 1 << 30
 HISTORY_LIMIT = 4096  # in-flight bytes remembered for a rebase (more: give up rebasing)
+KNOWN_PROMPTS_LIMIT = 64  # prompts learned to echo (oldest forgotten first)
+# keys after which a shell is back at a fresh, echoing prompt: Enter, Ctrl-C, Ctrl-U
+FRESH_LINE_KEYS = frozenset(b"\r\n\x03\x15")
 
 DISPLAY_PREFERENCES = ("adaptive", "always", "never", "experimental")
 UNDERLINED = 8
@@ -78,6 +102,25 @@ def _current_renditions(fb: Any) -> tuple[int, int, int]:
     if rend is None:
         rend = fb.dump()["renditions"]
     return tuple(rend)  # type: ignore[return-value]
+
+
+def _prompt_at(fb: Any) -> tuple | None:
+    """The cells left of the cursor if they look like a prompt waiting for input: ending in
+    a space, not all blank, with the rest of the row and all rows below blank."""
+    row, col = fb.cursor_row, fb.cursor_col
+    if not 0 < col < fb.width or not 0 <= row < fb.height:
+        return None
+    left = tuple(fb.get_cell(row, c)[0] for c in range(col))
+    if left[-1] != " " or all(_is_blank(x) for x in left):
+        return None
+    for c in range(col, fb.width):
+        if not _is_blank(fb.get_cell(row, c)[0]):
+            return None
+    for r in range(row + 1, fb.height):
+        for c in range(fb.width):
+            if not _is_blank(fb.get_cell(r, c)[0]):
+                return None
+    return (col, left)
 
 
 class _Conditional:
@@ -221,6 +264,13 @@ class PredictionEngine:
         self._rebase_from: int | None = None
         self._frame: int | None = None  # frame of the byte being handled, else None
         self.rebases = 0  # diagnostics
+        # known prompts: epoch -> prompt it started at; prompts seen echoing; banned ones
+        self._epoch_prompt: dict[int, tuple] = {}  # epoch -> (row, prompt)
+        self._known_prompts: dict[tuple, None] = {}
+        self._banned_prompts: set[tuple] = set()
+        self._trusted: tuple[int, int, int] | None = None  # (epoch, row, prompt end column)
+        self._last_received = -1  # the newest byte the server has received (-1: unknown)
+        self.trusted_epochs = 0  # diagnostics
 
     # -- counters from the transport ------------------------------------------------------
     def set_local_frame_sent(self, n: int) -> None:
@@ -246,6 +296,8 @@ class PredictionEngine:
         self._epoch_start = {}
         self._rebase_from = None
         self._drop_all()
+        self._epoch_prompt = {}
+        self._last_received = -1
 
     def _drop_all(self) -> None:
         self.cursors = []
@@ -289,6 +341,8 @@ class PredictionEngine:
     def _init_cursor(self, fb: Any) -> None:
         frame = self._next_frame()
         if not self.cursors:
+            if not self.active():  # fb is the server's screen, no prediction drawn on it
+                self._note_prompt(fb)
             self.cursors.append(CursorMove(frame, fb.cursor_row, fb.cursor_col, self.prediction_epoch))
         elif self._cursor().tentative_until_epoch != self.prediction_epoch:
             last = self._cursor()
@@ -347,6 +401,7 @@ class PredictionEngine:
                         self._want_rebase(cell.tentative_until_epoch)
                         self._kill_epoch(cell.tentative_until_epoch, fb)
                     else:
+                        self._distrust(cell.tentative_until_epoch)
                         self._want_rebase(0)
                         self._drop_all()
                         return
@@ -366,6 +421,7 @@ class PredictionEngine:
             if self._experimental:
                 self.cursors = []
             else:
+                self._distrust(self._cursor().tentative_until_epoch)
                 self._want_rebase(0)
                 self._drop_all()
                 return
@@ -380,6 +436,7 @@ class PredictionEngine:
         acked = self.local_frame_acked
         history = self._history
         if history and history[0][0] <= acked:
+            self._last_received = [h for h in history if h[0] <= acked][-1][1]
             self._history = history = [h for h in history if h[0] > acked]
         # a tentative epoch whose opening keystroke the server has had 50 ms to answer
         late = self.local_frame_late_acked
@@ -395,6 +452,10 @@ class PredictionEngine:
         start_epoch = self._rebase_from
         if start_epoch is None:
             return
+        if late < acked:
+            # the server has keys this frame may not show yet (received < 50 ms before it):
+            # predicting the rest on it would shift stale text; wait for a frame that does
+            return
         self._rebase_from = None
         if not history and not reanchor:
             return  # a kill with nothing in flight: Mosh's own recovery is as good
@@ -409,6 +470,11 @@ class PredictionEngine:
         self._become_tentative()
         first = history[0][0] if history else self._next_frame()
         self.cursors.append(CursorMove(first, fb.cursor_row, fb.cursor_col, self.prediction_epoch))
+        prompt = self._note_prompt(fb)
+        if prompt is not None and self._may_trust(prompt):
+            self.confirmed_epoch = self.prediction_epoch
+            self._trusted = (self.prediction_epoch, fb.cursor_row, fb.cursor_col)
+            self.trusted_epochs += 1
         parser, last_byte = self._parser, self._last_byte
         self._parser, self._last_byte = KeyParser(), -1
         try:
@@ -420,8 +486,63 @@ class PredictionEngine:
             self._frame = None
             self._parser, self._last_byte = parser, last_byte
 
+    # -- known prompts ----------------------------------------------------------------------
+    def _note_prompt(self, fb: Any) -> tuple | None:
+        """Remember the prompt the current epoch starts at on the real screen ``fb``."""
+        prompt = _prompt_at(fb)
+        if prompt is not None:
+            self._epoch_prompt[self.prediction_epoch] = (fb.cursor_row, prompt)
+            if len(self._epoch_prompt) > 64:
+                del self._epoch_prompt[min(self._epoch_prompt)]
+        return prompt
+
+    def _learn_prompt(self, epoch: int, row: int, col: int) -> None:
+        """A cell of ``epoch`` at (row, col) was echoed: learn the epoch's prompt if the cell
+        is on the prompt's row, right of it."""
+        start = self._epoch_prompt.get(epoch)
+        if start is None or start[0] != row or col < start[1][0]:
+            return
+        del self._epoch_prompt[epoch]
+        prompt = start[1]
+        if prompt in self._banned_prompts:
+            return
+        self._known_prompts.pop(prompt, None)
+        self._known_prompts[prompt] = None
+        if len(self._known_prompts) > KNOWN_PROMPTS_LIMIT:
+            del self._known_prompts[next(iter(self._known_prompts))]
+
+    def _may_trust(self, prompt: tuple) -> bool:
+        if prompt not in self._known_prompts or self._experimental:
+            return False
+        if self._last_received not in FRESH_LINE_KEYS:
+            return False  # e.g. Escape (vi mode), or a kill in mid-line: not a fresh prompt
+        if self.local_frame_late_acked < self.local_frame_acked:
+            return False  # the server has keys this frame may not show yet
+        epoch, confirmed = self.prediction_epoch, self.confirmed_epoch
+        if any(confirmed < c.tentative_until_epoch < epoch for c in self.cursors):
+            return False
+        return not any(c.active and confirmed < c.tentative_until_epoch < epoch
+                       for cells in self.overlays.values() for c in cells)
+
+    def _distrust(self, epoch: int) -> None:
+        """A prediction of ``epoch`` was wrong: if it was trusted, ban its prompt."""
+        if self._trusted is None or self._trusted[0] != epoch:
+            return
+        self._trusted = None
+        start = self._epoch_prompt.get(epoch)
+        if start is not None:
+            self._banned_prompts.add(start[1])
+            self._known_prompts.pop(start[1], None)
+
+    def _at_trusted_edge(self, col: int) -> bool:
+        """Would moving left from ``col`` leave the trusted epoch's typing into its prompt?"""
+        trusted = self._trusted
+        return (trusted is not None and trusted[0] == self.prediction_epoch
+                and self._cursor().row == trusted[1] and col <= trusted[2])
+
     def _credit(self, fb: Any, row: int, cells: list[OverlayCell], idx: int, now: float) -> None:
         cell = cells[idx]
+        self._learn_prompt(cell.tentative_until_epoch, row, cell.col)
         if cell.tentative_until_epoch > self.confirmed_epoch:
             self.confirmed_epoch = cell.tentative_until_epoch
         if now - cell.prediction_time < GLITCH_THRESHOLD:
@@ -465,6 +586,7 @@ class PredictionEngine:
             if len(self._history) >= HISTORY_LIMIT:
                 self._history = []
                 self._epoch_start = {}
+                self._last_received = -1
             self._history.append([frame, byte, now, self.prediction_epoch])
 
     def _handle_byte(self, byte: int, fb: Any, now: float) -> None:
@@ -485,6 +607,9 @@ class PredictionEngine:
                     self._newline_carriage_return(fb, now)
             elif kind == CSI and ch in ("C", "D"):
                 self._init_cursor(fb)
+                if ch == "D" and self._at_trusted_edge(self._cursor().col):
+                    self._become_tentative()
+                    self._init_cursor(fb)
                 cursor = self._cursor()
                 if ch == "C" and cursor.col < fb.width - 1:
                     cursor.col += 1
@@ -497,6 +622,9 @@ class PredictionEngine:
 
     def _predict_backspace(self, fb: Any, now: float) -> None:
         self._init_cursor(fb)
+        if self._at_trusted_edge(self._cursor().col):
+            self._become_tentative()
+            self._init_cursor(fb)
         cursor = self._cursor()
         cells = self._row(cursor.row, fb.width)
         if cursor.col <= 0:

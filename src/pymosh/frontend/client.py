@@ -19,7 +19,7 @@ from pymosh.frontend.escape import EscapeKeys
 from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
 from pymosh.frontend.loop import EventLoop, now_ms, write_all
 from pymosh.frontend.tty import RawMode, window_size
-from pymosh.network.connection import Connection
+from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
 from pymosh.network.transport import Transport
 from pymosh.network.udp import ClientSocket
 from pymosh.statesync.complete import CompleteTerminal
@@ -38,6 +38,8 @@ PASTE_THRESHOLD = 100          # a read longer than this is a paste: no predicti
 CONNECTING_NOTICE = 250        # ms before "Nothing received from server..."
 CONNECT_TIMEOUT = 15000        # ms before giving up on a server never heard
 TITLE_PREFIX = "[mosh] "
+SEND_MINDELAY = 0              # ms keystrokes are collected before they are sent (Mosh: 1;
+                               # 0 sends in the turn that read the key: echo p50 -2.7 ms)
 _TITLE_STARTS = ("xterm", "rxvt", "kterm", "Eterm", "alacritty", "screen", "tmux")
 
 
@@ -98,9 +100,10 @@ class Client:
         self.sock = ClientSocket((ip, port), now)
         self.width, self.height = window_size(stdin)
         connection = Connection(key, False, remote_addr=self.sock.server_addr, now=now,
-                                family=self.sock.family)
+                                family=self.sock.family, initial_srtt=FAST_START_SRTT,
+                                initial_rttvar=FAST_START_RTTVAR)
         self.transport: Transport = Transport(UserStream(), CompleteTerminal(
-            self.width, self.height), connection, now)
+            self.width, self.height), connection, now, send_mindelay=SEND_MINDELAY)
         self.transport.current_state.push_resize(self.width, self.height)
         self.local = Emulator(self.width, self.height)
         self.overlays = OverlayManager(now, predict, overwrite) if OverlayManager else None

@@ -32,6 +32,16 @@ CONGESTION_TIMESTAMP_PENALTY = 500
 SERVER_ASSOCIATION_TIMEOUT = 40000
 PORT_HOP_INTERVAL = 10000
 NO_TIMESTAMP = 0xFFFF
+INITIAL_SRTT = 1000.0           # Mosh's estimate before the first RTT sample
+INITIAL_RTTVAR = 500.0
+
+# pymosh's own ends start from this estimate instead (a policy, not wire format): the
+# frame interval ceil(SRTT/2) is the 20 ms floor instead of 250 ms, so the first screen
+# is not held back a quarter second; RTO = ceil(40 + 4·240) = 1000 ms, the same as
+# Mosh's clamped initial RTO, so retransmission is exactly as cautious as Mosh's until
+# the first sample, which replaces both values (§3.2).
+FAST_START_SRTT = 40.0
+FAST_START_RTTVAR = 240.0
 
 Addr = Any   # whatever the socket layer uses: (host, port) or (host, port, flow, scope)
 
@@ -58,11 +68,15 @@ class Connection:
     the server's address as `remote_addr`; the server starts without one and learns it
     from the first authentic datagram (and follows the client when it roams).
     `session_class` picks the AEAD implementation (default: `pymosh.crypto.Session`).
+    `initial_srtt`/`initial_rttvar` are the RTT estimate used until the first sample
+    (Mosh: 1000/500 ms; pymosh's programs pass FAST_START_SRTT/FAST_START_RTTVAR).
     """
 
     def __init__(self, key: bytes | str, is_server: bool, remote_addr: Addr | None = None,
                  *, now: float = 0, family: int = socket.AF_INET,
-                 session_class: Callable[[bytes], Any] | None = None) -> None:
+                 session_class: Callable[[bytes], Any] | None = None,
+                 initial_srtt: float = INITIAL_SRTT,
+                 initial_rttvar: float = INITIAL_RTTVAR) -> None:
         if isinstance(key, str):
             from pymosh.crypto.key import parse_key
             key = parse_key(key)
@@ -81,8 +95,8 @@ class Connection:
         self.saved_timestamp: int | None = None
         self.saved_timestamp_received_at = 0.0
         self.rtt_hit = False
-        self.srtt = 1000.0
-        self.rttvar = 500.0
+        self.srtt = float(initial_srtt)
+        self.rttvar = float(initial_rttvar)
 
         # client port hopping (§3.6)
         self.last_port_choice = now

@@ -43,8 +43,12 @@ class SentState(Generic[S]):
 
 
 class TransportSender(Generic[S]):
+    """`send_mindelay` (ms): how long the first change after a quiet spell is collected
+    before it is sent; None = Mosh's value for the side (8 server, 1 client)."""
+
     def __init__(self, connection: Connection, initial_state: S, now: float,
-                 chaff: Callable[[], bytes] = make_chaff) -> None:
+                 chaff: Callable[[], bytes] = make_chaff,
+                 send_mindelay: float | None = None) -> None:
         self.connection = connection
         self.current_state: S = initial_state.copy()
         self.sent_states: List[SentState[S]] = [SentState(now, 0, initial_state.copy())]
@@ -55,8 +59,10 @@ class TransportSender(Generic[S]):
         self.next_ack_time: float = now
         self.next_send_time: float = INF
         self.mindelay_clock: float | None = None
-        self.send_mindelay = (SEND_MINDELAY_SERVER if connection.is_server
-                              else SEND_MINDELAY_CLIENT)
+        if send_mindelay is None:
+            send_mindelay = (SEND_MINDELAY_SERVER if connection.is_server
+                             else SEND_MINDELAY_CLIENT)
+        self.send_mindelay = send_mindelay
 
         self.ack_num = 0                 # newest remote state received in order
         self.pending_data_ack = False

@@ -1,0 +1,47 @@
+"""pymosh-server's wait for the pty's echo after writing user input (ECHO_WAIT)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from types import SimpleNamespace
+
+import pymosh.frontend.server as server_mod
+
+
+def _server_on(fd: int) -> server_mod.Server:
+    srv = object.__new__(server_mod.Server)
+    srv.pty = SimpleNamespace(fd=fd)          # type: ignore[assignment]
+    srv.pty_open = True
+    return srv
+
+
+def test_echo_wait_returns_as_soon_as_the_pty_answers():
+    r, w = os.pipe()
+    try:
+        srv = _server_on(r)
+        threading.Timer(0.0005, os.write, (w, b"a")).start()
+        t0 = time.monotonic()
+        assert srv._pty_answers_within(500)
+        assert time.monotonic() - t0 < 0.4
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_echo_wait_is_bounded_and_can_be_disabled():
+    r, w = os.pipe()
+    try:
+        srv = _server_on(r)
+        t0 = time.monotonic()
+        assert not srv._pty_answers_within(server_mod.ECHO_WAIT)
+        assert time.monotonic() - t0 < 0.5
+        os.write(w, b"x")
+        assert not srv._pty_answers_within(0)      # 0 = no wait at all
+        srv.pty_open = False
+        assert not srv._pty_answers_within(5)
+    finally:
+        os.close(r)
+        os.close(w)
+

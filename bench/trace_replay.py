@@ -60,6 +60,7 @@ BASE_ENV = {
 if os.environ.get("PYTHONPATH"):  # so that a client/server run as ``python3 -m ...`` imports
     BASE_ENV["PYTHONPATH"] = os.pathsep.join(
         os.path.abspath(x) for x in os.environ["PYTHONPATH"].split(os.pathsep) if x)
+SHOW_WRONG = bool(os.environ.get("TRACE_SHOW_WRONG"))  # print each screen with a wrong char
 DEFAULT_CLIENTS = ["mosh=mosh-client {ip} {port}",
                    f"pymosh={sys.executable} -m pymosh.frontend.client {{ip}} {{port}}"]
 
@@ -321,6 +322,11 @@ def measure(trace: Trace, screens: list[tuple], client_cmd: str, delay_ms: float
     return result
 
 
+def _client_message(text: str) -> bool:
+    """A row the client itself writes (notification bar, exit message), not the session's."""
+    return text.startswith("mosh: ") or text == "[mosh is exiting.]"
+
+
 def _replay(client: PtyProgram, trace: Trace, screens: list[tuple], result: RunResult) -> None:
     index: dict[tuple, list[int]] = {}
     for j, s in enumerate(screens):
@@ -360,11 +366,17 @@ def _replay(client: PtyProgram, trace: Trace, screens: list[tuple], result: RunR
             for k in range(credited, j):
                 result.latencies[k] = t - sent_at[k]
             credited = j
-        wrong = sum(1 for r, text in enumerate(snap[0]) if not text.startswith("mosh: ")
+        wrong = sum(1 for r, text in enumerate(snap[0]) if not _client_message(text)
                     for c, ch in enumerate(text) if ch not in allowed[r][c])
         if wrong and sent_at:
             result.wrong_cells += wrong
             result.wrong_keystrokes.add(len(sent_at) - 1)
+            if SHOW_WRONG:  # TRACE_SHOW_WRONG=1: which screen was wrong, and when
+                print(f"  wrong @key {len(sent_at) - 1} {trace.keystrokes[len(sent_at) - 1][1]!r}"
+                      f" +{t - sent_at[-1]:.0f}ms cursor {snap[1]}:", file=sys.stderr)
+                for r, text in enumerate(snap[0]):
+                    if any(ch not in allowed[r][c] for c, ch in enumerate(text)):
+                        print(f"    {r:2} {text!r}", file=sys.stderr)
 
 
 # -- CLI ------------------------------------------------------------------------------------------

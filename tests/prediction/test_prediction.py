@@ -590,3 +590,49 @@ def test_rebase_waits_for_a_frame_showing_every_received_key(fb):
     assert link.engine.rebases == rebases + 1
     cells = link.engine.overlays[0]
     assert cells[6].active and cells[6].replacement[0] == "d"  # after "$ abXc"
+
+
+def _rewrite_row(fb: FakeFramebuffer, text: str, cursor_col: int) -> None:
+    """A full-screen program redrawing row 0 as ``text``, cursor left at ``cursor_col``."""
+    fb.rows[0] = FakeFramebuffer(fb.width, 1).rows[0]
+    fb.cursor_row, fb.cursor_col = 0, 0
+    fb.echo(text)
+    fb.cursor_col = cursor_col
+
+
+def test_vi_change_word_never_shows_the_deleted_word_shifted():
+    """vi's ``cw`` then typing, as in bench/traces/vi.json at 50 ms: each key is received
+    (transport ack) before the frame echoing it is echo-acked, so early confirmation is
+    what judges them. The frame answering ``w`` has the word deleted; the predicted insert
+    of "w" is wrong there, but a shifted copy of the old row ("...line, typed" moved one
+    cell right) meets the "e" of "typed" by chance. That match must not confirm the epoch:
+    it would show "a wthird line, typed" and then every typed letter before "third"."""
+    fb = FakeFramebuffer(40, 4)
+    fb.echo("a third line, typed")
+    fb.cursor_col = 2  # after "0w"
+    link = Link(fb)
+    link.type(b"c")  # frame 1: vim waits for the motion, the screen does not change
+    link.ack(frame=1)
+    assert link.shown().text(0) == "a third line, typed"  # the insert of "c" was wrong
+    link.type(b"w")  # frame 2
+    # the frame answering "cw": word deleted, insert mode; received, not yet echo-acked
+    _rewrite_row(fb, "a  line, typed", 2)
+    link.engine.set_local_frame_acked(2)
+    assert link.shown().text(0) == "a  line, typed"
+    assert link.engine.overlays[0][12].active  # the chance match stays unjudged
+    typed = "a "
+    for ch in "fourth":
+        link.type(ch.encode())
+        assert "third" not in link.shown().text(0)
+        # the server echoes it; the transport ack comes before the echo ack (as at 50 ms)
+        typed += ch
+        _rewrite_row(fb, typed + " line, typed", len(typed))
+        link.engine.set_local_frame_acked(link.sent)
+        shown = link.shown()
+        assert shown.text(0) == typed + " line, typed"
+        assert (shown.cursor_row, shown.cursor_col) == (0, len(typed))
+        link.ack(frame=link.sent - 1)  # the echo ack lags one key behind
+    link.ack()
+    link.type(b" ")
+    # a correct early confirmation still shows the next key at once
+    assert link.shown().text(0) == "a fourth  line, typed"

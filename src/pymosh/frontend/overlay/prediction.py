@@ -30,7 +30,13 @@ confirmed) predictions, so they cannot show more mispredictions than Mosh:
   screen that does not show its effect yet (vi's ``cw``: the word is deleted later).
 * **Early confirmation.** A prediction whose keystroke the server has received
   (``local_frame_acked``) and that the server's frame already shows exactly is *correct*
-  without waiting for the echo ack; incorrect verdicts still wait for it.
+  without waiting for the echo ack; incorrect verdicts still wait for it. Only while the
+  frame contradicts no received prediction of the same or an older keystroke (a non-blank
+  cell showing something else, or the cursor elsewhere): an insert shifts the rest of the
+  row, and a shifted copy can match by chance (vi's ``cw``: the word is deleted, the
+  shifted old text meets the same letter further right), which would confirm, and show,
+  the whole wrong epoch — with every later key re-predicting those cells before the echo
+  ack could judge them.
 
 One addition that *shows* a new epoch before any of its cells is confirmed:
 
@@ -195,6 +201,16 @@ class OverlayCell(_Conditional):
         self.tentative_until_epoch = epoch
         self.expire(frame, now)
 
+    def contradicted(self, fb: Any, row: int, late_ack: int, early_ack: int) -> bool:
+        """Received by the server, not judged yet, and ``fb`` shows something else here (a
+        blank or unknown prediction is never wrong, as in ``validity``)."""
+        if (not self.active or self.unknown or not late_ack < self.expiration_frame <= early_ack
+                or _is_blank(self.replacement[0])):
+            return False
+        if row >= fb.height or self.col >= fb.width:
+            return True
+        return not _contents_match(fb.get_cell(row, self.col)[0], self.replacement[0])
+
     def validity(self, fb: Any, row: int, late_ack: int, early_ack: int = -1) -> int:
         if not self.active:
             return INACTIVE
@@ -202,6 +218,7 @@ class OverlayCell(_Conditional):
             return INCORRECT
         if late_ack < self.expiration_frame:
             # early confirmation: received by the server and already shown exactly
+            # (the caller passes early_ack = -1 when fb contradicts a received prediction)
             if (early_ack >= self.expiration_frame and not self.unknown
                     and not _is_blank(self.replacement[0])):
                 current = fb.get_cell(row, self.col)[0]
@@ -391,9 +408,15 @@ class PredictionEngine:
 
         late = self.local_frame_late_acked
         early = self.local_frame_acked
+        # early confirmation only for keys older than every received key whose prediction
+        # fb contradicts: a cell shifted by an insert can match by chance (vi's ``cw``: the
+        # word is deleted, the typed key lands on a blank, a shifted copy meets the same
+        # letter further right), and confirming it would show the whole stale epoch
+        contradicted = self._first_contradicted(fb, late, early)
         for row, cells in self.overlays.items():
             for idx, cell in enumerate(cells):
-                verdict = cell.validity(fb, row, late, early)
+                verdict = cell.validity(fb, row, late,
+                                        early if cell.expiration_frame < contradicted else -1)
                 if verdict == INCORRECT:
                     if self._experimental:
                         cell.deactivate()
@@ -426,6 +449,22 @@ class PredictionEngine:
                 self._drop_all()
                 return
         self.cursors = [c for c in self.cursors if c.validity(fb, late) == PENDING]
+
+    def _first_contradicted(self, fb: Any, late: int, early: int) -> int:
+        """The oldest frame with a received, unjudged prediction that ``fb`` contradicts."""
+        first = FOREVER
+        if early <= late:
+            return first
+        for row, cells in self.overlays.items():
+            for cell in cells:
+                if cell.expiration_frame < first and cell.contradicted(fb, row, late, early):
+                    first = cell.expiration_frame
+        for cursor in self.cursors:
+            if (cursor.active and late < cursor.expiration_frame <= early
+                    and cursor.expiration_frame < first
+                    and (fb.cursor_row, fb.cursor_col) != (cursor.row, cursor.col)):
+                first = cursor.expiration_frame
+        return first
 
     # -- rebase: re-predict the bytes in flight on the server's newest frame -----------------
     def _want_rebase(self, epoch: int) -> None:

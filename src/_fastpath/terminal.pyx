@@ -1872,6 +1872,21 @@ cdef inline void putrep(Buf *b, char c, long n) noexcept:
     b.n += n
 
 
+cdef void put_mode_switch(Buf *b, long old_mode, long new_mode, const char *all_off) noexcept:
+    """Switch a numbered private mode family (mouse reporting or encoding): all off, or
+    the old number off and the new one on."""
+    if new_mode == 0:
+        puts(b, all_off)
+        return
+    if old_mode != 0:
+        puts(b, "\x1b[?")
+        putn(b, old_mode)
+        putc(b, b'l')
+    puts(b, "\x1b[?")
+    putn(b, new_mode)
+    putc(b, b'h')
+
+
 ctypedef struct Frame:
     Buf out
     int x
@@ -2253,29 +2268,13 @@ def new_frame(initialized, Emulator last not None, Emulator new not None, *,
         if not init or nds.bracketed_paste != lds.bracketed_paste:
             puts(&f.out, "\x1b[?2004h" if nds.bracketed_paste else "\x1b[?2004l")
         if not init or nds.mouse_reporting != lds.mouse_reporting:
-            if nds.mouse_reporting == 0:
-                puts(&f.out, "\x1b[?1003l\x1b[?1002l\x1b[?1001l\x1b[?1000l")
-            else:
-                if lds.mouse_reporting != 0:
-                    puts(&f.out, "\x1b[?")
-                    putn(&f.out, lds.mouse_reporting)
-                    putc(&f.out, b'l')
-                puts(&f.out, "\x1b[?")
-                putn(&f.out, nds.mouse_reporting)
-                putc(&f.out, b'h')
+            put_mode_switch(&f.out, lds.mouse_reporting, nds.mouse_reporting,
+                            "\x1b[?1003l\x1b[?1002l\x1b[?1001l\x1b[?1000l")
         if not init or nds.mouse_focus != lds.mouse_focus:
             puts(&f.out, "\x1b[?1004h" if nds.mouse_focus else "\x1b[?1004l")
         if not init or nds.mouse_encoding != lds.mouse_encoding:
-            if nds.mouse_encoding == 0:
-                puts(&f.out, "\x1b[?1015l\x1b[?1006l\x1b[?1005l")
-            else:
-                if lds.mouse_encoding != 0:
-                    puts(&f.out, "\x1b[?")
-                    putn(&f.out, lds.mouse_encoding)
-                    putc(&f.out, b'l')
-                puts(&f.out, "\x1b[?")
-                putn(&f.out, nds.mouse_encoding)
-                putc(&f.out, b'h')
+            put_mode_switch(&f.out, lds.mouse_encoding, nds.mouse_encoding,
+                            "\x1b[?1015l\x1b[?1006l\x1b[?1005l")
         return PyBytes_FromStringAndSize(f.out.p, f.out.n)
     finally:
         free(f.out.p)

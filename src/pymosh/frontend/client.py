@@ -20,6 +20,7 @@ from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
 from pymosh.frontend.loop import EventLoop, now_ms, write_all
 from pymosh.frontend.tty import RawMode, window_size
 from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
+from pymosh.network.endpoint import Endpoint
 from pymosh.network.transport import Transport
 from pymosh.network.udp import ClientSocket
 from pymosh.statesync.complete import CompleteTerminal
@@ -105,6 +106,7 @@ class Client:
         self.transport: Transport = Transport(UserStream(), CompleteTerminal(
             self.width, self.height), connection, now, send_mindelay=SEND_MINDELAY)
         self.transport.current_state.push_resize(self.width, self.height)
+        self.endpoint = Endpoint(self.transport, self.sock)
         self.local = Emulator(self.width, self.height)
         self.overlays = OverlayManager(now, predict, overwrite) if OverlayManager else None
         if self.overlays is not None and escape.key is not None:
@@ -181,16 +183,16 @@ class Client:
                 wait = min(wait, self.overlays.wait_time(now))
             if not self.connected:
                 wait = min(wait, CONNECTING_NOTICE)
-            readers = list(self.sock.filenos())
+            sockets = self.endpoint.filenos()
+            readers = list(sockets)
             if not transport.shutdown_in_progress():
                 readers.append(self.stdin)
             self.loop.set_readers(readers)
             ready, signals = self.loop.wait(wait)
             now = now_ms()
 
-            if any(fd in ready for fd in self.sock.filenos()):
-                for datagram, addr, congested in self.sock.recv_all(now):
-                    transport.receive(datagram, addr, now, congested)
+            if any(fd in ready for fd in sockets):
+                self.endpoint.receive(now)
                 if transport.remote_state_num != last_remote_num:
                     last_remote_num = transport.remote_state_num
                     if not self.connected:
@@ -211,14 +213,12 @@ class Client:
                 elif waited >= CONNECTING_NOTICE:
                     self.notify(f"Nothing received from server on UDP port {self.port}.", now)
 
-            for datagram in transport.tick(now):
-                error = self.sock.send(datagram)
-                if error is not None and self.overlays is not None:
+            if self.endpoint.send(now) and self.overlays is not None:
+                error = self.endpoint.send_error
+                if error is not None:
                     self.overlays.notifications.set_network_error(f"sendto: {error}", now)
-                elif self.overlays is not None:
+                else:
                     self.overlays.notifications.clear_network_error(now)
-            if transport.connection.take_port_hop():
-                self.sock.hop(now)
 
             if transport.counterparty_shutdown_ack_sent():
                 self.clean = True
@@ -256,7 +256,7 @@ class Client:
         notes.server_heard(transport.latest_remote_state_time)
         notes.server_acked(transport.sent_state_acked_timestamp)
         predictions.set_local_frame_acked(transport.sent_state_acked)
-        predictions.set_send_interval(transport.connection.send_interval())
+        predictions.set_send_interval(transport.send_interval())
         predictions.set_local_frame_late_acked(state.echo_ack)
 
     def _read_user_input(self, now: float) -> None:

@@ -25,7 +25,8 @@ from pymosh.network.transport import Transport
 from pymosh.network.udp import ClientSocket
 from pymosh.statesync.complete import CompleteTerminal
 from pymosh.statesync.user_stream import UserStream
-from pymosh.terminal import Emulator, close_terminal, new_frame, open_terminal
+from pymosh.terminal import Emulator, new_frame
+from pymosh.terminal.terminfo import read_caps
 
 try:
     from pymosh.frontend.overlay import DISPLAY_PREFERENCES, OverlayManager
@@ -41,43 +42,10 @@ CONNECT_TIMEOUT = 15000        # ms before giving up on a server never heard
 TITLE_PREFIX = "[mosh] "
 SEND_MINDELAY = 0              # ms keystrokes are collected before they are sent (Mosh: 1;
                                # 0 sends in the turn that read the key: echo p50 -2.7 ms)
-_TITLE_STARTS = ("xterm", "rxvt", "kterm", "Eterm", "alacritty", "screen", "tmux")
 
 
 class ClientError(Exception):
     pass
-
-
-def terminal_caps(term: str) -> dict[str, bool]:
-    """has_ech / has_bce from terminfo, has_title from the TERM name (terminal.md §4.6)."""
-    caps = {"has_ech": False, "has_bce": False, "has_title": term.startswith(_TITLE_STARTS)}
-    try:
-        import curses
-
-        fd = os.open(os.devnull, os.O_WRONLY)
-        try:
-            curses.setupterm(term or "dumb", fd)
-        finally:
-            os.close(fd)
-        caps["has_ech"] = bool(curses.tigetstr("ech"))
-        caps["has_bce"] = curses.tigetflag("bce") > 0
-    except Exception:  # noqa: BLE001 - no terminfo: the safe, capability-less drawing
-        pass
-    return caps
-
-
-def colour_count() -> int:
-    try:
-        import curses
-
-        fd = os.open(os.devnull, os.O_WRONLY)
-        try:
-            curses.setupterm(os.environ.get("TERM") or "dumb", fd)
-        finally:
-            os.close(fd)
-        return max(curses.tigetnum("colors"), 0)
-    except Exception:  # noqa: BLE001
-        return 0
 
 
 def prefix_titles(frame: bytes) -> bytes:
@@ -111,8 +79,8 @@ class Client:
         self.overlays = OverlayManager(now, predict, overwrite) if OverlayManager else None
         if self.overlays is not None and escape.key is not None:
             self.overlays.notifications.set_escape_key_string(escape.key_name)
-        term = os.environ.get("TERM", "")
-        self.caps = terminal_caps(term)
+        self.caps = read_caps()
+        self.frame_options = self.caps.differ_options()
         self.title_prefix = os.environ.get("MOSH_TITLE_NOPREFIX") is None
         self.repaint = False
         self.connected = False
@@ -128,10 +96,7 @@ class Client:
             write_all(self.stdout, data)
 
     def _new_frame(self, initialized: bool, last: Emulator, new: Emulator) -> bytes:
-        try:
-            frame = new_frame(initialized, last, new, **self.caps)
-        except TypeError:  # an implementation without capability arguments
-            frame = new_frame(initialized, last, new)
+        frame = new_frame(initialized, last, new, **self.frame_options)
         return prefix_titles(frame) if self.title_prefix else frame
 
     def draw(self, now: float) -> None:
@@ -153,7 +118,7 @@ class Client:
 
     def run(self) -> int:
         self.raw.enter()
-        self.write(open_terminal())
+        self.write(self.caps.open_terminal())
         blank = Emulator(self.width, self.height)
         self.write(self._new_frame(False, blank, blank))
         self.loop.watch_signals([signal.SIGWINCH, signal.SIGTERM, signal.SIGINT,
@@ -167,7 +132,7 @@ class Client:
 
     def _restore(self) -> None:
         try:
-            self.write(close_terminal())
+            self.write(self.caps.close_terminal())
         except OSError:
             pass
         self.raw.leave()
@@ -320,7 +285,7 @@ class Client:
 
     def _resume(self) -> None:
         self.raw.enter()
-        self.write(open_terminal())
+        self.write(self.caps.open_terminal())
         self.repaint = True
 
 
@@ -374,7 +339,7 @@ def run(argv: Sequence[str]) -> int:
         print(f"pymosh-client (pymosh {__version__})\n{_accel.describe()}")
         return 0
     if parsed == "colors":
-        print(colour_count())
+        print(read_caps().colors)
         return 0
     ip, port = parsed
     key_text = os.environ.pop("MOSH_KEY", None)   # unsetenv: children never see it

@@ -153,16 +153,6 @@ def _write_all(fd: int, data: bytes) -> None:
 # ----------------------------------------------------------------- command construction
 
 
-def colour_count() -> int:
-    """The local terminal's colour count from ``tput colors`` (0 if unknown)."""
-    try:
-        out = subprocess.run(["tput", "colors"], capture_output=True, text=True,
-                             timeout=5, check=False).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return int(out) if out.isdigit() else 0
-
-
 def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
                      env: dict[str, str]) -> list[str]:
     """Arguments after the server command: ``new -c N [-s|-i IP] [-p P] -l ... [-- cmd]``."""
@@ -219,18 +209,20 @@ def read_bootstrap(proc: subprocess.Popen, boot: Bootstrap) -> None:
 
 def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
     """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data."""
+    from pymosh.terminal.terminfo import read_caps  # (the emulator is not needed here)
     boot = Bootstrap()
     server_words = shlex.split(args.server)
     child_env = dict(env)
+    colors = read_caps(environ=env).colors
     if args.local:
         family, ip = resolve(args.host, 0, args.family)[0]
         del family
         boot.ip = ip
         child_env.pop("SSH_CONNECTION", None)
-        argv = server_words + server_arguments(args, colour_count(), ip, env)
+        argv = server_words + server_arguments(args, colors, ip, env)
         cwd = env.get("HOME") or None
     else:
-        words = server_arguments(args, colour_count(), None, env)
+        words = server_arguments(args, colors, None, env)
         remote = " ".join([args.server] + [shlex.quote(w) for w in words])
         if args.experimental_remote_ip == "remote":
             probe = ('[ -n "$SSH_CONNECTION" ] && '

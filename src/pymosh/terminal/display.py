@@ -12,7 +12,6 @@ that fills its row continues the soft-wrap chain.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .framebuffer import CONTENTS, FALLBACK, WIDE, WRAP, Row
@@ -286,39 +285,3 @@ def _end_row(frame: _Frame, f: Any, y: int, wrap_this: bool) -> bool:
         return True
     frame.out.append("\r\n")
     return False
-
-
-# -- the client's real terminal (terminal.md 4.6) -----------------------------------
-_CLOSE = (ESC + "[?1l" + ESC + "[0m" + ESC + "[?25h" + ESC + "[?1003l" + ESC + "[?1002l"
-          + ESC + "[?1001l" + ESC + "[?1000l" + ESC + "[?1015l" + ESC + "[?1006l"
-          + ESC + "[?1005l")
-
-
-def _caps(term: str | None) -> tuple[bytes, bytes]:
-    """(smcup, rmcup) of ``term`` from terminfo; empty if unknown or init disabled."""
-    if os.environ.get("MOSH_NO_TERM_INIT") is not None:
-        return b"", b""
-    term = term if term is not None else os.environ.get("TERM", "")
-    if not term:
-        return b"", b""
-    try:
-        import curses
-
-        fd = os.open(os.devnull, os.O_WRONLY)
-        try:
-            curses.setupterm(term, fd)  # (curses honours only the first call per process)
-        finally:
-            os.close(fd)
-        return curses.tigetstr("smcup") or b"", curses.tigetstr("rmcup") or b""
-    except Exception:  # no terminfo database or unknown terminal: no alternate screen
-        return b"", b""
-
-
-def open_terminal(term: str | None = None) -> bytes:
-    """What the client writes to its tty on start: smcup + application cursor keys."""
-    return _caps(term)[0] + (ESC + "[?1h").encode()
-
-
-def close_terminal(term: str | None = None) -> bytes:
-    """What the client writes on exit (leaves 2004, 1004, ?9 and ?5 alone, like Mosh)."""
-    return _CLOSE.encode() + _caps(term)[1]

@@ -7,13 +7,13 @@ lacks: the alternate screen (?47/?1047/?1049) and the application keypad flag
 
 from __future__ import annotations
 
-from .display import close_terminal, new_frame, open_terminal
+from .display import new_frame
 from .framebuffer import CONTENTS, WRAP, Framebuffer, SavedCursor, blank_cell
 from .parser import Parser, parse_params
 from .utf8 import Utf8Decoder
 from .width import char_width
 
-__all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]
+__all__ = ["Emulator", "new_frame"]
 
 MAX_SIZE = 4096  # width/height are clamped to 1..MAX_SIZE
 TITLE_MAX = 256  # Mosh keeps OSC titles up to buffer position 256

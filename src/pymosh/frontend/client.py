@@ -14,10 +14,19 @@ from typing import Sequence
 
 from pymosh import __version__, _accel
 from pymosh.errors import KeyFormatError
+from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.environ_scrub import scrub_environ_entry
 from pymosh.frontend.escape import EscapeKeys
 from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
 from pymosh.frontend.loop import EventLoop, now_ms, write_all
+from pymosh.frontend.overlay import OverlayManager
+from pymosh.frontend.overlay.notification import (
+    EXITING,
+    EXITING_ON_REQUEST,
+    SIGNAL_SHUTDOWN,
+    TIMED_OUT,
+    nothing_received,
+)
 from pymosh.frontend.tty import RawMode, window_size
 from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
 from pymosh.network.endpoint import Endpoint
@@ -27,12 +36,6 @@ from pymosh.statesync.complete import CompleteTerminal
 from pymosh.statesync.user_stream import UserStream
 from pymosh.terminal import Emulator, new_frame
 from pymosh.terminal.terminfo import read_caps
-
-try:
-    from pymosh.frontend.overlay import DISPLAY_PREFERENCES, OverlayManager
-except ImportError:  # pragma: no cover - the overlay package is optional at run time
-    OverlayManager = None  # type: ignore[assignment,misc]
-    DISPLAY_PREFERENCES = ("always", "never", "adaptive", "experimental")
 
 USAGE = "Usage: pymosh-client [-# 'ARGS'] IP PORT\n       pymosh-client -c"
 READ_SIZE = 16384
@@ -76,8 +79,8 @@ class Client:
         self.transport.current_state.push_resize(self.width, self.height)
         self.endpoint = Endpoint(self.transport, self.sock)
         self.local = Emulator(self.width, self.height)
-        self.overlays = OverlayManager(now, predict, overwrite) if OverlayManager else None
-        if self.overlays is not None and escape.key is not None:
+        self.overlays = OverlayManager(now, predict, overwrite)
+        if escape.key is not None:
             self.overlays.notifications.set_escape_key_string(escape.key_name)
         self.caps = read_caps()
         self.frame_options = self.caps.differ_options()
@@ -102,17 +105,15 @@ class Client:
     def draw(self, now: float) -> None:
         state: CompleteTerminal = self.transport.latest_remote_state()
         frame = state.terminal.copy()
-        if self.overlays is not None:
-            self.overlays.apply(frame, now)
+        self.overlays.apply(frame, now)
         self.write(self._new_frame(not self.repaint, self.local, frame))
         self.repaint = False
         self.local = frame
 
     def notify(self, message: str, now: float, permanent: bool = False,
                quit_hint: bool = True) -> None:
-        if self.overlays is not None:
-            self.overlays.notifications.set_notification_string(
-                message, now, permanent=permanent, show_quit_keystroke=quit_hint)
+        self.overlays.notifications.set_notification_string(
+            message, now, permanent=permanent, show_quit_keystroke=quit_hint)
 
     # ---------------------------------------------------------------- main loop
 
@@ -143,9 +144,7 @@ class Client:
         while True:
             now = now_ms()
             self.draw(now)
-            wait = transport.wait_time(now)
-            if self.overlays is not None:
-                wait = min(wait, self.overlays.wait_time(now))
+            wait = min(transport.wait_time(now), self.overlays.wait_time(now))
             if not self.connected:
                 wait = min(wait, CONNECTING_NOTICE)
             sockets = self.endpoint.filenos()
@@ -174,11 +173,11 @@ class Client:
             if not self.connected and not transport.shutdown_in_progress():
                 waited = now - self.start
                 if waited >= CONNECT_TIMEOUT:
-                    self._start_shutdown("Timed out waiting for server...", now)
+                    self._start_shutdown(TIMED_OUT, now)
                 elif waited >= CONNECTING_NOTICE:
-                    self.notify(f"Nothing received from server on UDP port {self.port}.", now)
+                    self.notify(nothing_received(self.port), now)
 
-            if self.endpoint.send(now) and self.overlays is not None:
+            if self.endpoint.send(now):
                 error = self.endpoint.send_error
                 if error is not None:
                     self.overlays.notifications.set_network_error(f"sendto: {error}", now)
@@ -196,9 +195,8 @@ class Client:
                     return self._finish(now)
 
     def _finish(self, now: float) -> int:
-        if self.overlays is not None:
-            self.overlays.notifications.set_notification_string("", now)
-            self.overlays.notifications.server_heard(now)
+        self.overlays.notifications.set_notification_string("", now)
+        self.overlays.notifications.server_heard(now)
         self.draw(now)
         if not self.connected:
             self.messages.append(
@@ -213,8 +211,6 @@ class Client:
         return 0 if self.clean else 1
 
     def _feed_overlays(self) -> None:
-        if self.overlays is None:
-            return
         transport = self.transport
         state: CompleteTerminal = transport.latest_remote_state()
         notes, predictions = self.overlays.notifications, self.overlays.predictions
@@ -230,17 +226,16 @@ class Client:
         except OSError:
             data = b""
         if not data:
-            self._start_shutdown("Exiting...", now)
+            self._start_shutdown(EXITING, now)
             return
-        predictions = self.overlays.predictions if self.overlays is not None else None
+        predictions = self.overlays.predictions
         paste = len(data) > PASTE_THRESHOLD
-        if predictions is not None:
-            predictions.set_local_frame_sent(self.transport.sent_state_last)
-            if paste:
-                predictions.reset()
+        predictions.set_local_frame_sent(self.transport.sent_state_last)
+        if paste:
+            predictions.reset()
         stream: UserStream = self.transport.current_state
         for byte in data:
-            if predictions is not None and not paste:
+            if not paste:
                 predictions.new_user_byte(byte, self.local, now)
             action = self.escape.feed(byte)
             if action.show_help:
@@ -252,7 +247,7 @@ class Client:
             if action.repaint:
                 self.repaint = True
             if action.quit:
-                self._start_shutdown("Exiting on user request...", now, permanent=True)
+                self._start_shutdown(EXITING_ON_REQUEST, now, permanent=True)
                 return
             if action.suspend:
                 self._suspend()
@@ -270,12 +265,11 @@ class Client:
             if (width, height) != (self.width, self.height):
                 self.width, self.height = width, height
                 self.transport.current_state.push_resize(width, height)
-                if self.overlays is not None:
-                    self.overlays.predictions.reset()
+                self.overlays.predictions.reset()
         elif signum == signal.SIGCONT:
             self._resume()
         else:
-            self._start_shutdown("Signal received, shutting down...", now)
+            self._start_shutdown(SIGNAL_SHUTDOWN, now)
 
     def _suspend(self) -> None:
         self._restore()
@@ -341,6 +335,8 @@ def run(argv: Sequence[str]) -> int:
     if parsed == "colors":
         print(read_caps().colors)
         return 0
+    if isinstance(parsed, str):
+        raise AssertionError(parsed)      # parse_args returns no other word
     ip, port = parsed
     key_text = os.environ.pop("MOSH_KEY", None)   # unsetenv: children never see it
     scrub_environ_entry("MOSH_KEY")               # nor does /proc/PID/environ
@@ -355,7 +351,7 @@ def run(argv: Sequence[str]) -> int:
         return 1
     del key_text
     predict = os.environ.get("MOSH_PREDICTION_DISPLAY") or "adaptive"
-    if predict not in DISPLAY_PREFERENCES:
+    if predict not in PREDICTION_MODES:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
         return 1
     overwrite = os.environ.get("MOSH_PREDICTION_OVERWRITE") == "yes"

@@ -12,9 +12,12 @@ that fills its row continues the soft-wrap chain.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .framebuffer import CONTENTS, FALLBACK, WIDE, WRAP, Row
+from .framebuffer import CONTENTS, FALLBACK, WIDE, WRAP, Cell, Framebuffer, Row
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
 
 ESC = "\x1b"
 NBSP = "\u00a0"
@@ -109,7 +112,7 @@ def _flag(out: list[str], mode: int, on: bool) -> None:
     out.append(f"{ESC}[?{mode}{'h' if on else 'l'}")
 
 
-def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
+def new_frame(initialized: bool, last: Emulator, new: Emulator, *, has_ech: bool = True,
               has_bce: bool = True, has_title: bool = True) -> bytes:
     """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects)."""
     a, f = last.fb, new.fb
@@ -142,7 +145,7 @@ def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
         out.append(ESC + "[?25l")
 
     first_row = 0
-    old_rows: list = []
+    old_rows: list[Row] = []
     if initialized:
         old_rows = list(a.rows)
         first_row = _scroll(frame, f, old_rows)
@@ -169,7 +172,7 @@ def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
     return "".join(out).encode("utf-8", "replace")
 
 
-def _scroll(frame: _Frame, f: Any, old_rows: list) -> int:
+def _scroll(frame: _Frame, f: Framebuffer, old_rows: list[Row]) -> int:
     """Detect a scroll of the top of the screen; emit it; return the first row to draw."""
     height = f.height
     first = f.rows[0]
@@ -197,8 +200,8 @@ def _scroll(frame: _Frame, f: Any, old_rows: list) -> int:
     return scroll_height
 
 
-def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wrap: bool,
-             has_ech: bool, has_bce: bool) -> bool:
+def _put_row(frame: _Frame, initialized: bool, f: Framebuffer, y: int, old_row: Row | None,
+             wrap: bool, has_ech: bool, has_bce: bool) -> bool:
     """Draw row ``y``; True if the real cursor is left to soft-wrap into the next row."""
     row = f.rows[y]
     cells = row.cells
@@ -216,7 +219,7 @@ def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wra
             return _end_row(frame, f, y, wrap_this)
     if initialized and row is old_row:
         return False
-    old_cells = old_row.cells if initialized else None
+    old_cells: list[Cell] = old_row.cells if old_row is not None else []
     clear_count = 0
     blank_renditions = _DEFAULT_RENDITIONS
     wrote_last_cell = False
@@ -275,7 +278,7 @@ def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wra
     return False
 
 
-def _end_row(frame: _Frame, f: Any, y: int, wrap_this: bool) -> bool:
+def _end_row(frame: _Frame, f: Framebuffer, y: int, wrap_this: bool) -> bool:
     """The last cell of row ``y`` was written: soft-wrap (True) or CR LF to the next row."""
     if y >= f.height - 1:
         return False

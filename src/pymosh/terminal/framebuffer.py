@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 
-Cell = tuple  # (contents: str, fg: int, bg: int, attrs: int, wide, fallback, wrap)
+from .api import Cell
 
 _generations = itertools.count(1)
 

@@ -12,50 +12,9 @@ Sans-I/O: the client feeds typed bytes, the framebuffer on screen and ``now`` (m
     engine.reset()                       # resize, paste
     engine.wait_time(now)                # 50 ms while timing tests are pending
 
-Cell predictions are *judged* once the server's echo ack covers the keystroke
-(``late_ack >= expiration_frame``): the server had 50 ms to echo it.
-
-Two additions to Mosh's engine, both only ever producing *tentative* (hidden until
-confirmed) predictions, so they cannot show more mispredictions than Mosh:
-
-* **Rebase.** Mosh predicts each key relative to the screen it has. After an unpredictable
-  key (Enter, Ctrl-C, Tab, ...) that screen lags by every keystroke still in flight, so
-  when the tentative epoch is found wrong the next predictions start from a stale cursor,
-  are wrong again, and nothing is shown until the user pauses for a round trip. pymosh
-  remembers the bytes not yet received by the server (``local_frame_acked``); when the echo
-  ack covers the key that opened a tentative epoch, or when a tentative epoch is killed,
-  it re-predicts those bytes on the server's newest frame (``cull`` on the server frame,
-  i.e. from ``apply``), in a fresh tentative epoch — once that frame reflects every key
-  the server has received (``late_ack >= acked``), so no received key is predicted on a
-  screen that does not show its effect yet (vi's ``cw``: the word is deleted later).
-* **Early confirmation.** A prediction whose keystroke the server has received
-  (``local_frame_acked``) and that the server's frame already shows exactly is *correct*
-  without waiting for the echo ack; incorrect verdicts still wait for it. Only while the
-  frame contradicts no received prediction of the same or an older keystroke (a non-blank
-  cell showing something else, or the cursor elsewhere): an insert shifts the rest of the
-  row, and a shifted copy can match by chance (vi's ``cw``: the word is deleted, the
-  shifted old text meets the same letter further right), which would confirm, and show,
-  the whole wrong epoch — with every later key re-predicting those cells before the echo
-  ack could judge them.
-
-One addition that *shows* a new epoch before any of its cells is confirmed:
-
-* **Known prompts.** Every epoch remembers where it started if that was on the server's
-  real screen: the cursor row's cells left of the cursor (the "prompt"), provided they
-  end in a space and contain a non-blank, the rest of that row and every row below it
-  are blank. When a cell of such an epoch is confirmed on that row, its prompt is *known*
-  to echo. A rebase onto a server frame whose cursor sits after a known prompt (same
-  cells, same column, same blank surroundings) starts a *trusted* epoch: it counts as
-  confirmed at once, so after Enter or a line kill the keys typed at the new shell prompt
-  are shown as soon as the frame with that prompt arrives, instead of a round trip after
-  the first of them. Conditions: the newest key the server has received is Enter, Ctrl-C
-  or Ctrl-U (not Escape: a vi-mode shell would be in command mode), the frame reflects
-  every key the server has received (``late_ack >= acked``: nothing received is still
-  waiting for its echo), and no unconfirmed prediction of an older epoch is active. Within a trusted epoch, Backspace
-  or Left at the prompt's edge opens a tentative epoch (the prompt itself is not
-  editable). A trusted epoch that turns out wrong bans its prompt for the session, so
-  an application reusing a shell's prompt text without echo costs one wrong burst at
-  most. A password prompt ("Password: ") is never known: nothing typed there is echoed.
+Cell predictions are *judged* once the server's echo ack covers the keystroke. Where and
+why this engine goes beyond Mosh's (rebase, early confirmation, known prompts):
+docs/prediction.md.
 """
 
 from __future__ import annotations

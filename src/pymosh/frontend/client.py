@@ -33,6 +33,7 @@ from pymosh.network.endpoint import Endpoint
 from pymosh.network.transport import Transport
 from pymosh.network.udp import ClientSocket
 from pymosh.statesync.complete import CompleteTerminal
+from pymosh.statesync.hello import client_hello
 from pymosh.statesync.user_stream import UserStream
 from pymosh.terminal import Emulator, new_frame
 from pymosh.terminal.terminfo import read_caps
@@ -76,6 +77,7 @@ class Client:
                                 initial_rttvar=FAST_START_RTTVAR)
         self.transport: Transport = Transport(UserStream(), CompleteTerminal(
             self.width, self.height), connection, now, send_mindelay=SEND_MINDELAY)
+        self.transport.current_state.push_hello(client_hello())
         self.transport.current_state.push_resize(self.width, self.height)
         self.endpoint = Endpoint(self.transport, self.sock)
         self.local = Emulator(self.width, self.height)

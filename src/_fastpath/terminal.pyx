@@ -15,7 +15,7 @@ C-level data (terminal.md 2 and 4, design.md "Keep the hot loop in C"):
 * ``new_frame`` walks the rows in C, skips shared / equal rows (pointer, then gen +
   memcmp) and builds its output in a C buffer.
 
-Sizes are clamped to 1..4096 and every index is clamped explicitly (bounds checks
+Sizes are clamped to 1..1024 and every index is clamped explicitly (bounds checks
 are compiled out).
 """
 
@@ -41,13 +41,13 @@ cdef extern from "<wchar.h>" nogil:
 __all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]
 
 cdef enum:
-    MAX_SIZE = 4096        # width/height clamp (as the twin)
+    MAX_SIZE = 1024        # width/height clamp (as the twin)
     TITLE_MAX = 256        # OSC titles end at buffer position 256
     CONTENTS_MAX = 32      # a cell stops accepting combining marks at 32 bytes
     OSC_MAX = 16384        # Mosh's MAXIMUM_CLIPBOARD_SIZE
     PARAMS_MAX = 100       # parameter string cap
     INLINE = 12            # contents bytes stored inside the cell
-    EXT_BYTES = 39         # contents bytes of a side-table entry (32 + one more char)
+    EXT_BYTES = 39         # contents bytes of a side-table entry (the twin's CELL_BYTES_MAX)
 
 cdef enum:
     F_WIDE = 1
@@ -666,7 +666,9 @@ cdef class Emulator:
     def set_cell(self, row, col, str contents, fg, bg, attrs, wide=False):
         cdef int y = self._index(row, self.ds.height)
         cdef int x = self._index(col, self.ds.width)
-        cdef bytes enc = contents.encode("utf-8", "surrogatepass")
+        # as the twin's _cell_text: valid UTF-8, at most EXT_BYTES, whole characters
+        cdef bytes enc = contents.encode("utf-8", "surrogatepass").decode(
+            "utf-8", "replace").encode()
         cdef uint32_t f = fg, b = bg, a = attrs
         cdef Row *r = self.mut_row(y)
         cdef Cell *c = &r.cells[x]
@@ -677,7 +679,7 @@ cdef class Emulator:
         c.flags = wrap | (F_WIDE if wide else 0)
         cdef Py_ssize_t n = PyBytes_GET_SIZE(enc)
         cdef const char *data = PyBytes_AS_STRING(enc)
-        if n > EXT_BYTES:   # a cell holds at most EXT_BYTES bytes: cut at a character boundary
+        if n > EXT_BYTES:   # cut at a character boundary
             n = EXT_BYTES
             while n > 0 and (<uint8_t>data[n] & 0xC0) == 0x80:
                 n -= 1

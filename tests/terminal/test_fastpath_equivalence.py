@@ -90,6 +90,12 @@ def _both(w: int, h: int):
 
 
 sizes = st.tuples(st.integers(1, 12), st.integers(1, 6))
+# sizes past the 1..1024 clamp, one side small so a dump stays cheap
+_clamped_sizes = st.sampled_from([(0, 0), (-1, 3), (100000, 2), (3, 5000), (1025, 1)])
+# cell texts around the 39-byte cap (both cut at a character boundary), lone surrogates
+_cell_texts = st.sampled_from(["", "a", "中", "e\u0301" * 7, "x" * 39, "x" * 40, "中" * 14,
+                               "e" + "\u0301" * 25, "\U0001f600" * 11, "a\ud800b" * 9]) | st.text(
+    max_size=30)
 
 
 @SETTINGS
@@ -131,14 +137,13 @@ def test_chunked_every_split_point():
 
 @SETTINGS
 @given(ops=st.lists(st.one_of(st.tuples(st.just("feed"), stream),
-                              st.tuples(st.just("resize"), sizes),
+                              st.tuples(st.just("resize"), sizes | _clamped_sizes),
                               st.tuples(st.just("copy"), st.none()),
                               st.tuples(st.just("cursor"), st.tuples(st.integers(-3, 20),
                                                                      st.integers(-3, 20))),
                               st.tuples(st.just("set_cell"),
                                         st.tuples(st.integers(0, 5), st.integers(0, 11),
-                                                  st.sampled_from(["", "a", "中", "e\u0301"
-                                                                   * 7]))),
+                                                  _cell_texts)),
                               st.tuples(st.just("input"), st.binary(max_size=6))),
                     max_size=12),
        size=sizes)

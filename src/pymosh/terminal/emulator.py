@@ -15,9 +15,14 @@ from .width import char_width
 
 __all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]
 
-MAX_SIZE = 4096  # width/height are clamped to 1..MAX_SIZE
+# width/height are clamped to 1..MAX_SIZE: what terminals really use, and what bounds the
+# memory an authenticated client can make the server allocate (an erase fills a screen)
+MAX_SIZE = 1024
 TITLE_MAX = 256  # Mosh keeps OSC titles up to buffer position 256
 CONTENTS_MAX = 32  # a cell stops accepting combining marks at 32 UTF-8 bytes
+# set_cell keeps at most this many UTF-8 bytes of a cell's text, cut at a character
+# boundary (printing never gets there: marks stop at CONTENTS_MAX + one character)
+CELL_BYTES_MAX = 39
 TRUECOLOR = 0x1000000
 
 # attribute bits (interfaces.md)
@@ -119,7 +124,7 @@ class Emulator:
                  wide: bool = False) -> None:
         cells = self.fb.mutable_row(row)
         wrap = cells[col][WRAP]
-        cells[col] = (contents, fg, bg, attrs, bool(wide), False, wrap)
+        cells[col] = (_cell_text(contents), fg, bg, attrs, bool(wide), False, wrap)
 
     @property
     def cursor_row(self) -> int:
@@ -566,6 +571,20 @@ class Emulator:
 
     def _csi_decstr(self, p: list[int]) -> None:
         self.fb.soft_reset()
+
+
+def _cell_text(contents: str) -> str:
+    """``contents`` as a cell holds it: valid UTF-8 (whatever is not becomes U+FFFD), at most
+    CELL_BYTES_MAX bytes, cut at a character boundary."""
+    if contents.isascii() and len(contents) <= CELL_BYTES_MAX:
+        return contents
+    data = contents.encode("utf-8", "surrogatepass").decode("utf-8", "replace").encode()
+    n = len(data)
+    if n > CELL_BYTES_MAX:
+        n = CELL_BYTES_MAX
+        while n > 0 and data[n] & 0xC0 == 0x80:
+            n -= 1
+    return data[:n].decode()
 
 
 def _arg(params: list[int], index: int, default: int) -> int:

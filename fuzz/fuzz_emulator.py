@@ -3,10 +3,11 @@
 Input: byte 0/1 = width/height (a byte >= 0xF0 asks for (byte - 0xF0) * 300, past the
 1..1024 clamp, with a small other side), byte 2 = chunking seed (bit 7: resize half-way;
 bit 6: ``set_cell`` half-way with the start of the stream as text, long enough to reach the
-39-byte cell cap, with invalid UTF-8 as lone surrogates), rest = host output.  For each implementation: feeding the stream whole or in random chunks
+39-byte cell cap, with invalid UTF-8 as lone surrogates; seed % 5 * 3: the scrollback
+limit), rest = host output.  For each implementation: feeding the stream whole or in random chunks
 gives the same screen (dump(); == is Mosh's row-identity
-equality, so it is not used across independent emulators) and the same replies; a copy taken half-way is
-independent of later input; nothing ever raises.  Both implementations agree.
+equality, so it is not used across independent emulators), the same replies and the same
+history; a copy taken half-way is independent of later input; nothing ever raises.  Both implementations agree.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ def _poke(emu, seed: int, text: bytes) -> None:
 
 
 def run_one(impl, width, height, seed, stream):
-    """(dump, replies, snapshot_ok) for one implementation."""
+    """(dump, replies, history) for one implementation."""
     half = len(stream) // 2
     first, second = stream[:half], stream[half:]
+    limit = seed % 5 * 3
     whole = impl.Emulator(width, height)
+    whole.set_history_limit(limit)
     whole.feed(first)
     _poke(whole, seed, first)
     snapshot = whole.dump()
@@ -48,9 +51,12 @@ def run_one(impl, width, height, seed, stream):
     whole.feed(second)
     replies = whole.take_replies()
     assert frozen.dump() == snapshot, "a copy changed when its original was fed"
+    assert frozen.take_history() == (0, [], False), "a copy took its original's history"
+    history = whole.take_history()
 
     rng = random.Random(seed)
     chunked = impl.Emulator(width, height)
+    chunked.set_history_limit(limit)
     chunk_replies = b""
     for part in _chunks(first, rng):
         chunked.feed(part)
@@ -65,8 +71,10 @@ def run_one(impl, width, height, seed, stream):
     dump = whole.dump()
     assert chunked.dump() == dump, "chunking changed the result"
     assert chunk_replies == replies, (chunk_replies, replies)
+    assert chunked.take_history() == history, "chunking changed the history"
     assert whole.take_replies() == b""
-    return dump, replies
+    assert len(history[1]) <= limit
+    return dump, replies, history
 
 
 def check(data: bytes, impls) -> None:

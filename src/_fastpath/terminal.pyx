@@ -160,7 +160,8 @@ ctypedef struct Row:
     int width
     int n_ext
     int cap_ext
-    int _pad
+    int used           # cells from here on are default blanks (an upper bound every writer
+                       # keeps; history rendering starts its trim there)
     Ext *ext
     Cell *cells
 
@@ -193,7 +194,7 @@ cdef Row *row_new(int width, uint32_t bg) noexcept:
     r.width = width
     r.n_ext = 0
     r.cap_ext = 0
-    r._pad = 0
+    r.used = width if bg else 0
     r.ext = NULL
     r.cells = <Cell *>((<char *>r) + sizeof(Row))
     cell_blank(&r.cells[0], bg)
@@ -209,7 +210,7 @@ cdef Row *row_clone(Row *src, int width, uint32_t pad_bg) noexcept:
     r.refcnt = 1
     r.gen = src.gen
     r.width = width
-    r._pad = 0
+    r.used = width if (pad_bg and width > n) or src.used > width else src.used
     r.cells = <Cell *>((<char *>r) + sizeof(Row))
     memcpy(r.cells, src.cells, <size_t>n * sizeof(Cell))
     for i in range(n, width):
@@ -468,12 +469,27 @@ cdef class Emulator:
     cdef bint title_initialized
     cdef Py_ssize_t bell_count
     cdef bytearray replies
+    # scrollback capture: a ring of rows kept by reference (rendered in take_history)
+    cdef Row **hist
+    cdef int hist_cap
+    cdef int hist_head
+    cdef int hist_len
+    cdef int hist_limit
+    cdef Py_ssize_t hist_dropped
+    cdef bint hist_cleared
 
     def __cinit__(self):
         self.rows = NULL
         self.alt_rows = NULL
         self.tabs = NULL
         self.osc = NULL
+        self.hist = NULL
+        self.hist_cap = 0
+        self.hist_head = 0
+        self.hist_len = 0
+        self.hist_limit = 0
+        self.hist_dropped = 0
+        self.hist_cleared = False
 
     def __init__(self, width, height):
         cdef int w = clamp_size(width), h = clamp_size(height)
@@ -520,6 +536,10 @@ cdef class Emulator:
             free(self.tabs)
         if self.osc != NULL:
             free(self.osc)
+        self.hist_drop_all()
+        if self.hist != NULL:
+            free(self.hist)
+            self.hist = NULL
 
     # -- public API ---------------------------------------------------------------
     @property
@@ -537,6 +557,52 @@ cdef class Emulator:
     def resize(self, width, height):
         cdef int w = clamp_size(width), h = clamp_size(height)
         self._resize(w, h)
+
+    def set_history_limit(self, lines):
+        """Keep at most ``lines`` rows that scroll off the top of the main screen until
+        take_history; 0 (the default) captures nothing. Which scrolls count (as xterm, and
+        as the twin): those of a scroll region whose top margin is the first row, by
+        LF/IND/NEL/wrap at the bottom margin, SU (CSI S) and DL (CSI M) with the cursor on
+        the first row; IL, SD, RI, ED 2, resize, RIS and the alternate screen add nothing."""
+        cdef long limit = max(0, min(int(lines), 1 << 30))
+        while self.hist_len > limit:
+            row_decref(self.hist_pop())
+            self.hist_dropped += 1
+        self.hist_limit = <int>limit
+        if limit == 0:
+            self.hist_drop_all()
+            self.hist_dropped = 0
+            self.hist_cleared = False
+            if self.hist != NULL:
+                free(self.hist)
+                self.hist = NULL
+                self.hist_cap = 0
+
+    def take_history(self):
+        """(dropped, lines, cleared) since the previous call, as the twin: lines are
+        (bytes a terminal shows the row with, soft-wrapped), oldest first."""
+        cdef Buf b
+        cdef Row *r
+        cdef list lines = []
+        cdef int i
+        out = (self.hist_dropped, lines, bool(self.hist_cleared))
+        if self.hist_len:
+            b.cap = 256
+            b.n = 0
+            b.p = <char *>xmalloc(256)
+            try:
+                for i in range(self.hist_len):
+                    r = self.hist[(self.hist_head + i) % self.hist_cap]
+                    b.n = 0
+                    put_history_line(&b, r)
+                    lines.append((PyBytes_FromStringAndSize(b.p, b.n),
+                                  (r.cells[r.width - 1].flags & F_WRAP) != 0))
+            finally:
+                free(b.p)
+        self.hist_drop_all()
+        self.hist_dropped = 0
+        self.hist_cleared = False
+        return out
 
     def take_replies(self):
         cdef bytes out = bytes(self.replies)
@@ -580,6 +646,7 @@ cdef class Emulator:
         o.title_initialized = self.title_initialized
         o.bell_count = self.bell_count
         o.replies = bytearray(self.replies)
+        o.hist_limit = self.hist_limit   # pending history belongs to the original
         return o
 
     def __eq__(self, other):
@@ -673,6 +740,8 @@ cdef class Emulator:
         cdef Row *r = self.mut_row(y)
         cdef Cell *c = &r.cells[x]
         cdef uint8_t wrap = c.flags & F_WRAP
+        if r.used <= x:
+            r.used = x + 1
         cell_blank(c, b)
         c.fg = f
         c.attrs = <uint8_t>a
@@ -739,6 +808,50 @@ cdef class Emulator:
         finally:
             free(out)
 
+    # -- scrollback ring ------------------------------------------------------------
+    cdef Row *hist_pop(self) noexcept:
+        """Take the oldest kept row out of the ring (the caller owns its reference)."""
+        cdef Row *r = self.hist[self.hist_head]
+        self.hist_head = (self.hist_head + 1) % self.hist_cap
+        self.hist_len -= 1
+        return r
+
+    cdef void hist_drop_all(self) noexcept:
+        while self.hist_len:
+            row_decref(self.hist_pop())
+        self.hist_head = 0
+
+    cdef Row *hist_push(self, Row *r) noexcept:
+        """Keep r (its reference moves into the ring); the row evicted to stay within the
+        limit, or NULL (the caller owns that reference)."""
+        cdef Row *evicted = NULL
+        cdef Row **grown
+        cdef int cap, i
+        if self.hist_len >= self.hist_limit:
+            evicted = self.hist_pop()
+            self.hist_dropped += 1
+        if self.hist_len >= self.hist_cap:
+            cap = self.hist_cap * 2 if self.hist_cap else 64
+            if cap > self.hist_limit:
+                cap = self.hist_limit
+            grown = <Row **>xmalloc(<size_t>cap * sizeof(Row *))
+            for i in range(self.hist_len):
+                grown[i] = self.hist[(self.hist_head + i) % self.hist_cap]
+            free(self.hist)
+            self.hist = grown
+            self.hist_cap = cap
+            self.hist_head = 0
+        self.hist[(self.hist_head + self.hist_len) % self.hist_cap] = r
+        self.hist_len += 1
+        return evicted
+
+    cdef void clear_history(self) noexcept:
+        """ED 3: everything pending is gone, and so is the count of what was dropped."""
+        if self.hist_limit:
+            self.hist_drop_all()
+            self.hist_dropped = 0
+            self.hist_cleared = True
+
     # -- rows ---------------------------------------------------------------------
     cdef inline Row *mut_row(self, int y) noexcept:
         cdef Row *r = self.rows[y]
@@ -756,6 +869,7 @@ cdef class Emulator:
         if r.refcnt == 1:
             r.gen = next_gen()
             r.n_ext = 0
+            r.used = r.width if self.ds.bg else 0
             cell_blank(&r.cells[0], self.ds.bg)
             for i in range(1, r.width):
                 r.cells[i] = r.cells[0]
@@ -773,6 +887,8 @@ cdef class Emulator:
         if start >= end:
             return
         r = self.mut_row(y)
+        if self.ds.bg and r.used < end:
+            r.used = end
         cell_blank(&r.cells[start], self.ds.bg)
         for i in range(start + 1, end):
             r.cells[i] = r.cells[start]
@@ -798,20 +914,34 @@ cdef class Emulator:
         cdef DS *ds = &self.ds
         cdef int i
         cdef Row *blank
+        cdef Row *evicted
         if y < ds.top or y > ds.bottom or count <= 0:
             return
         if count > ds.bottom - y + 1:
             count = ds.bottom - y + 1
-        if count == 1 and self.rows[y].refcnt == 1:
+        blank = NULL
+        if y == 0 and self.hist_limit and self.alt_rows == NULL:
+            # the rows move into the history ring; a row it evicts may serve as the blank
+            for i in range(count):
+                evicted = self.hist_push(self.rows[i])
+                if evicted != NULL:
+                    if (count == 1 and evicted.refcnt == 1 and evicted.width == ds.width):
+                        blank = evicted
+                    else:
+                        row_decref(evicted)
+        elif count == 1 and self.rows[y].refcnt == 1:
             blank = self.rows[y]   # recycle the row that scrolls off
+        else:
+            for i in range(y, y + count):
+                row_decref(self.rows[i])
+        if blank != NULL:
             blank.gen = next_gen()
             blank.n_ext = 0
+            blank.used = blank.width if ds.bg else 0
             cell_blank(&blank.cells[0], ds.bg)
             for i in range(1, blank.width):
                 blank.cells[i] = blank.cells[0]
         else:
-            for i in range(y, y + count):
-                row_decref(self.rows[i])
             blank = row_new(ds.width, ds.bg)
             blank.refcnt = count
         memmove(&self.rows[y], &self.rows[y + count],
@@ -845,6 +975,7 @@ cdef class Emulator:
         if n <= 0:
             return
         r = self.mut_row(y)
+        r.used = w
         memmove(&r.cells[col + n], &r.cells[col], <size_t>(w - col - n) * sizeof(Cell))
         for i in range(col, col + n):
             cell_blank(&r.cells[i], self.ds.bg)
@@ -857,6 +988,8 @@ cdef class Emulator:
         if n <= 0:
             return
         r = self.mut_row(y)
+        if self.ds.bg:
+            r.used = w
         memmove(&r.cells[col], &r.cells[col + n], <size_t>(w - col - n) * sizeof(Cell))
         for i in range(w - n, w):
             cell_blank(&r.cells[i], self.ds.bg)
@@ -1007,6 +1140,8 @@ cdef class Emulator:
                 elif nr[i].cells[w - 1].flags & F_WIDE:
                     # cut at the new edge: blank it, as xterm does
                     cell_blank(&nr[i].cells[w - 1], self.ds.bg)
+                    if self.ds.bg:
+                        nr[i].used = w
                 row_decref(r)
             else:
                 nr[i] = r
@@ -1145,6 +1280,8 @@ cdef class Emulator:
                 cells[col + k] = t
             i += m
             col += <int>m
+            if row.used < col:
+                row.used = col
             ds.comb_row = ds.cur_row
             ds.comb_col = col - 1
             if col >= w:
@@ -1172,6 +1309,8 @@ cdef class Emulator:
         if ds.insert:
             self.insert_cells(ds.cur_row, col, width)
         row = self.mut_row(ds.cur_row)
+        if row.used < col + width:
+            row.used = col + width if col + width <= ds.width else ds.width
         cell = &row.cells[col]
         cell_blank(cell, ds.bg)
         cell.fg = ds.fg
@@ -1192,6 +1331,8 @@ cdef class Emulator:
         if not (0 <= y < ds.height and 0 <= x < ds.width):
             return
         row = self.mut_row(y)
+        if row.used <= x:
+            row.used = x + 1
         cell = &row.cells[x]
         if cell.len == 0:
             cell.flags |= F_FALLBACK
@@ -1263,6 +1404,7 @@ cdef class Emulator:
             for y in range(ds.height):
                 r = self.mut_row(y)
                 r.n_ext = 0
+                r.used = r.width
                 for x in range(ds.width):
                     r.cells[x] = t
 
@@ -1380,6 +1522,8 @@ cdef class Emulator:
             elif mode == 2:
                 for i in range(ds.height):
                     self.reset_row(i)
+            elif mode == 3:   # erase saved lines (xterm): the screen stays
+                self.clear_history()
         elif c == 0x4B:    # K EL
             mode = self.arg(0, 0)
             if mode == 0:
@@ -1939,6 +2083,38 @@ cdef void put_sgr(Buf *b, uint32_t fg, uint32_t bg, uint32_t attrs) noexcept:
     put_color(b, fg, 30)
     put_color(b, bg, 40)
     putc(b, b'm')
+
+
+cdef void put_history_line(Buf *b, const Row *r) noexcept:
+    """A row as a scrollback line, as the twin's display.history_line: SGR where the
+    renditions change, the UTF-8 text, trailing blanks (empty or space cells in the default
+    rendition) trimmed, ESC[0m if styled."""
+    cdef int end = r.used, x = 0
+    cdef const Cell *c
+    cdef uint32_t fg = 0, bg = 0, attrs = 0
+    cdef bint styled = False
+    while end > 0:
+        c = &r.cells[end - 1]
+        if (c.len and not (c.len == 1 and c.u[0] == b' ')) or c.fg or c.bg or c.attrs:
+            break
+        end -= 1
+    while x < end:
+        c = &r.cells[x]
+        if c.fg != fg or c.bg != bg or c.attrs != attrs:
+            fg = c.fg
+            bg = c.bg
+            attrs = c.attrs
+            put_sgr(b, fg, bg, attrs)
+            styled = True
+        if c.len == 0:
+            putc(b, b' ')
+        else:
+            if c.flags & F_FALLBACK:
+                put(b, "\xc2\xa0", 2)
+            put(b, cell_data(r, c), c.len)
+        x += 2 if c.flags & F_WIDE else 1
+    if styled:
+        puts(b, "\x1b[0m")
 
 
 cdef inline void update_rendition(Frame *f, uint32_t fg, uint32_t bg, uint32_t attrs, bint force) noexcept:

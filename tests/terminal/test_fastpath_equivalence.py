@@ -110,6 +110,34 @@ def test_random_streams_dump_identical(size, data, cuts):
 
 
 @SETTINGS
+@given(size=sizes, data=st.lists(stream | st.sampled_from([b"\r\n" * 9, b"\x1b[3J", b"\x1b[9S",
+                                                          b"\x1b[H\x1b[3M"]),
+                                 max_size=6).map(b"".join),
+       cuts=st.lists(st.integers(0, 10_000), max_size=8), limit=st.integers(0, 8))
+def test_history_identical(size, data, cuts, limit):
+    c, p = _both(*size)
+    c.set_history_limit(limit)
+    p.set_history_limit(limit)
+    for chunk in _chunks(data, cuts):
+        c.feed(chunk)
+        p.feed(chunk)
+        assert c.take_history() == p.take_history()
+
+
+def test_history_identical_on_corpus():
+    from tests.terminal.corpus import CASES
+
+    for case in CASES:
+        c, p = _both(case.width, case.height)
+        c.set_history_limit(7)
+        p.set_history_limit(7)
+        for i in range(0, len(case.data), 5):
+            c.feed(case.data[i:i + 5])
+            p.feed(case.data[i:i + 5])
+            assert c.take_history() == p.take_history(), case.name
+
+
+@SETTINGS
 @given(size=sizes, data=stream, cuts=st.lists(st.integers(0, 10_000), max_size=8))
 def test_chunked_equals_one_shot(size, data, cuts):
     one, _ = _both(*size)
@@ -144,7 +172,9 @@ def test_chunked_every_split_point():
                               st.tuples(st.just("set_cell"),
                                         st.tuples(st.integers(0, 5), st.integers(0, 11),
                                                   _cell_texts)),
-                              st.tuples(st.just("input"), st.binary(max_size=6))),
+                              st.tuples(st.just("input"), st.binary(max_size=6)),
+                              st.tuples(st.just("history"), st.integers(0, 5)),
+                              st.tuples(st.just("scroll"), st.integers(1, 9))),
                     max_size=12),
        size=sizes)
 def test_random_operations_identical(ops, size):
@@ -166,8 +196,15 @@ def test_random_operations_identical(ops, size):
             if y < c.height and x < c.width:
                 c.set_cell(y, x, s, 31, 0x1000102, 5, len(s) == 1 and s == "中")
                 p.set_cell(y, x, s, 31, 0x1000102, 5, len(s) == 1 and s == "中")
+        elif op == "history":
+            c.set_history_limit(arg)
+            p.set_history_limit(arg)
+        elif op == "scroll":
+            c.feed(b"\n" * arg)
+            p.feed(b"\n" * arg)
         else:
             assert c.translate_input(arg) == p.translate_input(arg)
+        assert c.take_history() == p.take_history()
         assert c.dump() == p.dump()
         assert (c.cursor_row, c.cursor_col, c.cursor_visible) == (
             p.cursor_row, p.cursor_col, p.cursor_visible)

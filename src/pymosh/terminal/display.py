@@ -52,6 +52,33 @@ def grapheme(cell: tuple) -> str:
     return contents
 
 
+def history_line(row: Row) -> tuple[bytes, bool]:
+    """A row as a terminal's scrollback line: Mosh's SGR form where the renditions change,
+    the cells' UTF-8 text, trailing blanks (empty or space cells in the default rendition)
+    trimmed, ESC[0m at the end if any SGR was written; and whether the row soft-wraps into
+    the next one."""
+    cells = row.cells
+    end = len(cells)
+    while (end and cells[end - 1][CONTENTS] in ("", " ")
+           and cells[end - 1][1:4] == _DEFAULT_RENDITIONS):
+        end -= 1
+    out: list[str] = []
+    renditions = _DEFAULT_RENDITIONS
+    styled = False
+    x = 0
+    while x < end:
+        cell = cells[x]
+        if cell[1:4] != renditions:
+            renditions = cell[1:4]
+            out.append(sgr(renditions))
+            styled = True
+        out.append(grapheme(cell))
+        x += _cell_width(cell)
+    if styled:
+        out.append(ESC + "[0m")
+    return "".join(out).encode("utf-8", "replace"), bool(cells[-1][WRAP])
+
+
 def _cell_width(cell: tuple) -> int:
     return 2 if cell[WIDE] else 1
 

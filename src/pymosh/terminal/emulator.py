@@ -7,7 +7,7 @@ lacks: the alternate screen (?47/?1047/?1049) and the application keypad flag
 
 from __future__ import annotations
 
-from .display import close_terminal, new_frame, open_terminal
+from .display import close_terminal, history_line, new_frame, open_terminal
 from .framebuffer import CONTENTS, WRAP, Framebuffer, SavedCursor, blank_cell
 from .parser import Parser, parse_params
 from .utf8 import Utf8Decoder
@@ -64,6 +64,27 @@ class Emulator:
 
     def resize(self, width: int, height: int) -> None:
         self.fb.resize(_clamp_size(width), _clamp_size(height))
+
+    def set_history_limit(self, lines: int) -> None:
+        """Keep at most ``lines`` rows that scroll off the top of the main screen until
+        ``take_history``; 0 (the default) captures nothing. Which scrolls count, like xterm:
+        those of a scroll region whose top margin is the first row, by LF/IND/NEL/wrap at the
+        bottom margin, SU (CSI S) and DL (CSI M) with the cursor on the first row. IL, SD, RI
+        push lines off the bottom (never kept); ED 2, a resize and RIS keep nothing; the
+        alternate screen adds nothing. A smaller limit drops the oldest pending rows."""
+        self.fb.set_history_limit(lines)
+
+    def take_history(self) -> tuple[int, list[tuple[bytes, bool]], bool]:
+        """``(dropped, lines, cleared)`` since the previous call. ``lines``: the rows kept,
+        oldest first, each as ``(bytes a terminal shows it with, soft-wrapped)``; ``dropped``:
+        rows that scrolled off but were not kept (over the limit); ``cleared``: ESC[3J was
+        seen (``lines`` and ``dropped`` then count only what scrolled after it)."""
+        fb = self.fb
+        out = (fb.history_dropped, [history_line(row) for row in fb.history], fb.history_cleared)
+        fb.history.clear()
+        fb.history_dropped = 0
+        fb.history_cleared = False
+        return out
 
     def take_replies(self) -> bytes:
         out = b"".join(self._replies)
@@ -404,6 +425,8 @@ class Emulator:
         elif mode == 2:
             for row in range(fb.height):
                 fb.reset_row(row)
+        elif mode == 3:  # erase saved lines (xterm): the screen stays
+            fb.clear_history()
 
     def _csi_el(self, p: list[int]) -> None:
         fb = self.fb

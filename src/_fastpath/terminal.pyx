@@ -44,7 +44,8 @@ cdef enum:
     MAX_SIZE = 1024        # width/height clamp (as the twin)
     TITLE_MAX = 256        # OSC titles end at buffer position 256
     CONTENTS_MAX = 32      # a cell stops accepting combining marks at 32 bytes
-    OSC_MAX = 16384        # Mosh's MAXIMUM_CLIPBOARD_SIZE
+    OSC_MAX = 1398121      # pymosh.terminal.clipboard.OSC_MAX (Mosh: 16384)
+    OSC_KEEP = 4096        # a buffer grown past this many code points is freed at OSC end
     PARAMS_MAX = 100       # parameter string cap
     INLINE = 12            # contents bytes stored inside the cell
     EXT_BYTES = 39         # contents bytes of a side-table entry (the twin's CELL_BYTES_MAX)
@@ -374,6 +375,42 @@ cdef object cell_tuple(const Row *r, const Cell *c):
             bool(c.flags & F_FALLBACK), bool(c.flags & F_WRAP))
 
 # ---------------------------------------------------------------------------------
+# the OSC string: code points in a buffer that copies share until one of them writes
+
+ctypedef struct OscBuf:
+    Py_ssize_t refcnt
+    Py_ssize_t cap
+    uint32_t *data
+
+
+cdef OscBuf *osc_alloc(Py_ssize_t cap) noexcept:
+    cdef OscBuf *o = <OscBuf *>xmalloc(sizeof(OscBuf) + <size_t>cap * 4)
+    o.refcnt = 1
+    o.cap = cap
+    o.data = <uint32_t *>((<char *>o) + sizeof(OscBuf))
+    return o
+
+
+cdef inline void osc_decref(OscBuf *o) noexcept:
+    if o != NULL:
+        o.refcnt -= 1
+        if o.refcnt <= 0:
+            free(o)
+
+
+cdef object _osc52 = None          # pymosh.terminal.clipboard, imported on first use
+cdef object _changed_writes = None
+
+
+cdef object clipboard_module():
+    global _osc52, _changed_writes
+    if _osc52 is None:
+        from pymosh.terminal.clipboard import changed_writes, osc52
+        _osc52 = osc52
+        _changed_writes = changed_writes
+    return _osc52
+
+# ---------------------------------------------------------------------------------
 # draw state
 
 ctypedef struct DS:
@@ -456,9 +493,8 @@ cdef class Emulator:
     cdef int plen
     cdef char coll[8]
     cdef int clen
-    cdef uint32_t *osc
+    cdef OscBuf *osc
     cdef int osc_len
-    cdef int osc_cap
     cdef int in_state
     cdef int pv[PARAMS_MAX + 4]
     cdef int pcount
@@ -466,6 +502,7 @@ cdef class Emulator:
     cdef object title
     cdef object icon_name
     cdef object clipboard
+    cdef object selections       # dict, replaced (never changed in place) on each write
     cdef bint title_initialized
     cdef Py_ssize_t bell_count
     cdef bytearray replies
@@ -511,11 +548,11 @@ cdef class Emulator:
         self.plen = 0
         self.clen = 0
         self.osc_len = 0
-        self.osc_cap = 0
         self.in_state = 0
         self.title = ""
         self.icon_name = ""
         self.clipboard = ""
+        self.selections = {}
         self.title_initialized = False
         self.bell_count = 0
         self.replies = bytearray()
@@ -534,8 +571,8 @@ cdef class Emulator:
         self.alt_rows = NULL
         if self.tabs != NULL:
             free(self.tabs)
-        if self.osc != NULL:
-            free(self.osc)
+        osc_decref(self.osc)
+        self.osc = NULL
         self.hist_drop_all()
         if self.hist != NULL:
             free(self.hist)
@@ -631,18 +668,16 @@ cdef class Emulator:
         o.plen = self.plen
         memcpy(o.coll, self.coll, 8)
         o.clen = self.clen
-        if self.osc_len:
-            o.osc = <uint32_t *>xmalloc(<size_t>self.osc_len * 4)
-            memcpy(o.osc, self.osc, <size_t>self.osc_len * 4)
-            o.osc_cap = self.osc_len
-        else:
-            o.osc_cap = 0
+        o.osc = self.osc
+        if o.osc != NULL:
+            o.osc.refcnt += 1
         o.osc_len = self.osc_len
         o.in_state = self.in_state
         o.pcount = 0
         o.title = self.title
         o.icon_name = self.icon_name
         o.clipboard = self.clipboard
+        o.selections = self.selections
         o.title_initialized = self.title_initialized
         o.bell_count = self.bell_count
         o.replies = bytearray(self.replies)
@@ -697,6 +732,7 @@ cdef class Emulator:
             "title": self.title,
             "icon_name": self.icon_name,
             "clipboard": self.clipboard,
+            "selections": dict(self.selections),
             "bell_count": self.bell_count,
             "scroll_region": (ds.top, ds.bottom),
             "next_print_will_wrap": bool(ds.npww),
@@ -723,6 +759,11 @@ cdef class Emulator:
         if i < 0 or i >= n:
             raise IndexError("cell index out of range")
         return <int>i
+
+    @property
+    def selections(self):
+        """Latest valid OSC 52 write per selection (read-only; not part of ==)."""
+        return self.selections
 
     def get_cell(self, row, col):
         cdef int y = self._index(row, self.ds.height)
@@ -1105,6 +1146,7 @@ cdef class Emulator:
             self.tabs[i] = (i % 8 == 0)
         self.title = ""
         self.clipboard = ""
+        self.selections = {}
 
     cdef void soft_reset(self) noexcept:
         cdef DS *ds = &self.ds
@@ -1409,10 +1451,15 @@ cdef class Emulator:
                     r.cells[x] = t
 
     cdef void osc_dispatch(self) noexcept:
-        cdef uint32_t *b = self.osc
         cdef int n = self.osc_len, command, offset, end
-        if n >= 5 and b[0] == 0x35 and b[1] == 0x32 and b[2] == 0x3B and b[3] == 0x63 and b[4] == 0x3B:
-            self.clipboard = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b + 5, n - 5)
+        cdef uint32_t *b
+        if n == 0:
+            return
+        b = self.osc.data
+        if n >= 3 and b[0] == 0x35 and b[1] == 0x32 and b[2] == 0x3B:   # 52;
+            self.clipboard, self.selections = clipboard_module()(
+                PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b, n),
+                self.clipboard, self.selections)
             return
         if n >= 1 and b[0] == 0x3B:
             command = 0
@@ -1706,6 +1753,9 @@ cdef class Emulator:
             self.pstate = S_GROUND
             self.osc_dispatch()
             self.osc_len = 0
+            if self.osc != NULL and self.osc.cap > OSC_KEEP:
+                osc_decref(self.osc)
+                self.osc = NULL
         self.pstate = state
         if state == S_ESCAPE or state == S_CSI_ENTRY:
             self.plen = 0
@@ -1724,18 +1774,31 @@ cdef class Emulator:
             self.plen += 1
 
     cdef void osc_put(self, uint32_t c) noexcept:
-        cdef int cap
+        cdef Py_ssize_t cap
+        cdef OscBuf *o = self.osc
+        cdef OscBuf *grown
         if self.osc_len >= OSC_MAX:
             return
-        if self.osc_len >= self.osc_cap:
-            cap = self.osc_cap * 2 + 64
-            if cap > OSC_MAX:
-                cap = OSC_MAX
-            self.osc = <uint32_t *>realloc(self.osc, <size_t>cap * 4)
-            if self.osc == NULL:
-                abort()
-            self.osc_cap = cap
-        self.osc[self.osc_len] = c
+        if o == NULL or o.refcnt > 1 or self.osc_len >= o.cap:
+            cap = 64 if o == NULL else o.cap
+            if self.osc_len >= cap:
+                cap = cap * 2 + 64
+                if cap > OSC_MAX:
+                    cap = OSC_MAX
+            if o != NULL and o.refcnt == 1:
+                grown = <OscBuf *>realloc(o, sizeof(OscBuf) + <size_t>cap * 4)
+                if grown == NULL:
+                    abort()
+                grown.cap = cap
+                grown.data = <uint32_t *>((<char *>grown) + sizeof(OscBuf))
+            else:   # shared with a copy (or none yet): a private one
+                grown = osc_alloc(cap)
+                if self.osc_len:
+                    memcpy(grown.data, o.data, <size_t>self.osc_len * 4)
+                osc_decref(o)
+            self.osc = grown
+            o = grown
+        o.data[self.osc_len] = c
         self.osc_len += 1
 
     cdef void step(self, uint32_t c) noexcept:
@@ -2321,11 +2384,12 @@ cdef void put_title(Buf *b, str s):
 
 
 def new_frame(initialized, Emulator last not None, Emulator new not None, *,
-              has_ech=True, has_bce=True, has_title=True):
+              has_ech=True, has_bce=True, has_title=True, clipboard_selections=False):
     """Bytes that turn a terminal showing ``last`` into one showing ``new``.
 
     Server configuration by default (ECH, BCE, titles); the client passes its
-    terminal's capabilities.
+    terminal's capabilities. ``clipboard_selections`` (a pymosh peer): OSC 52 writes for
+    every selection; otherwise Mosh's selection ``c`` only.
     """
     cdef bint init = bool(initialized)
     cdef Frame f
@@ -2360,7 +2424,11 @@ def new_frame(initialized, Emulator last not None, Emulator new not None, *,
                 puts(&f.out, "\x1b]2;")
                 put_title(&f.out, new.title)
                 putc(&f.out, 7)
-        if new.clipboard != last.clipboard:
+        if clipboard_selections:
+            if new.selections is not last.selections:
+                clipboard_module()
+                put_title(&f.out, _changed_writes(last.selections, new.selections))
+        elif new.clipboard != last.clipboard:
             puts(&f.out, "\x1b]52;c;")
             put_title(&f.out, new.clipboard)
             putc(&f.out, 7)

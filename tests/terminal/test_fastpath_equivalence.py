@@ -51,7 +51,9 @@ _sgr = st.lists(st.sampled_from(["0", "1", "3", "4", "5", "7", "8", "22", "23", 
                 max_size=4).map(lambda xs: ("\x1b[" + ";".join(xs) + "m").encode())
 _osc = st.builds(lambda body, end: b"\x1b]" + body.encode("utf-8") + end,
                  st.sampled_from(["0;title", "1;icon", "2;win", ";semi", "52;c;aGVsbG8=",
-                                  "52;p;x", "10;x", "0;" + "t" * 300, "2;中文", "8;;url"]),
+                                  "52;p;x", "10;x", "0;" + "t" * 300, "2;中文", "8;;url",
+                                  "52;p;eA==", "52;;aGk=", "52;cp7;eHl6", "52;c;?", "52;s;?",
+                                  "52;q;e", "52;c", "52;x;eA==", "52;0;", "52;c;" + "QQ" * 9000]),
                  st.sampled_from([b"\x07", b"\x1b\\", b"\xc2\x9c", b"\x18", b""]))
 _esc = st.sampled_from([b"\x1b7", b"\x1b8", b"\x1bc", b"\x1b#8", b"\x1bD", b"\x1bE",
                         b"\x1bH", b"\x1bM", b"\x1b=", b"\x1b>", b"\x1b(0", b"\x1bP1;2qdata",
@@ -232,7 +234,8 @@ def test_new_frame_byte_identical(size, first, second, shared, init, resize):
     assert c_new.dump() == p_new.dump()
     assert (c_new == c_old) == (p_new == p_old)
     assert fast.new_frame(init, c_old, c_new) == twin.new_frame(init, p_old, p_new)
-    for kw in ({"has_ech": False}, {"has_bce": False}, {"has_title": False}):
+    for kw in ({"has_ech": False}, {"has_bce": False}, {"has_title": False},
+               {"clipboard_selections": True}):
         assert fast.new_frame(init, c_old, c_new, **kw) == twin.new_frame(init, p_old, p_new, **kw)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .clipboard import changed_writes
 from .framebuffer import CONTENTS, FALLBACK, WIDE, WRAP, Row
 
 ESC = "\x1b"
@@ -138,8 +139,12 @@ def _flag(out: list[str], mode: int, on: bool) -> None:
 
 
 def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
-              has_bce: bool = True, has_title: bool = True) -> bytes:
-    """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects)."""
+              has_bce: bool = True, has_title: bool = True,
+              clipboard_selections: bool = False) -> bytes:
+    """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects).
+
+    ``clipboard_selections`` (a pymosh peer): OSC 52 writes for every selection, each with
+    its own; otherwise Mosh's selection ``c`` only (its 16 KiB cap)."""
     a, f = last.fb, new.fb
     out: list[str] = []
     if f.bell_count != a.bell_count:
@@ -150,7 +155,10 @@ def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
             out.append(f"{ESC}]0;{f.window_title}\x07")
         else:
             out.append(f"{ESC}]1;{f.icon_name}\x07{ESC}]2;{f.window_title}\x07")
-    if f.clipboard != a.clipboard:
+    if clipboard_selections:
+        if f.selections is not a.selections:
+            out.append(changed_writes(a.selections, f.selections))
+    elif f.clipboard != a.clipboard:
         out.append(f"{ESC}]52;c;{f.clipboard}\x07")
     if not initialized or f.reverse_video != a.reverse_video:
         _flag(out, 5, f.reverse_video)

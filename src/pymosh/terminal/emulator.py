@@ -7,6 +7,7 @@ lacks: the alternate screen (?47/?1047/?1049) and the application keypad flag
 
 from __future__ import annotations
 
+from .clipboard import osc52
 from .display import close_terminal, history_line, new_frame, open_terminal
 from .framebuffer import CONTENTS, WRAP, Framebuffer, SavedCursor, blank_cell
 from .parser import Parser, parse_params
@@ -119,6 +120,7 @@ class Emulator:
             "title": fb.window_title,
             "icon_name": fb.icon_name,
             "clipboard": fb.clipboard,
+            "selections": dict(fb.selections),
             "bell_count": fb.bell_count,
             "scroll_region": (fb.top, fb.bottom),
             "next_print_will_wrap": fb.next_print_will_wrap,
@@ -137,6 +139,14 @@ class Emulator:
                 "alternate_screen": fb.alt_saved is not None,
             },
         }
+
+    @property
+    def selections(self) -> dict[str, str]:
+        """Latest valid OSC 52 write per selection (base64 payloads); read-only: the
+        differ's ``clipboard_selections=True`` sends what changed. Not part of ``==``
+        (Mosh's equality), so a state change that is only a selection write must be
+        compared here by whoever sends it."""
+        return self.fb.selections
 
     def get_cell(self, row: int, col: int) -> tuple:
         return self.fb.rows[row].cells[col]
@@ -338,8 +348,8 @@ class Emulator:
 
     def osc_dispatch(self, buffer: str) -> None:
         fb = self.fb
-        if buffer.startswith("52;c;"):
-            fb.clipboard = buffer[5:]
+        if buffer.startswith("52;"):
+            fb.clipboard, fb.selections = osc52(buffer, fb.clipboard, fb.selections)
             return
         if buffer.startswith(";"):
             command, offset = 0, 1

@@ -76,7 +76,8 @@ class Framebuffer:
         self.rows: list[Row] = [shared] * height
         self.icon_name = ""
         self.window_title = ""
-        self.clipboard = ""
+        self.clipboard = ""  # Mosh's: selection c, raw
+        self.selections: dict[str, str] = {}  # every selection's latest valid write
         self.bell_count = 0
         self.title_initialized = False
         self.alt_saved: tuple | None = None  # main screen while the alternate is shown
@@ -316,6 +317,7 @@ class Framebuffer:
         self.rows = [shared] * self.height
         self.window_title = ""
         self.clipboard = ""
+        self.selections = {}
 
     def soft_reset(self) -> None:
         """DECSTR."""

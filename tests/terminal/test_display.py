@@ -90,9 +90,12 @@ def test_bottom_row_last_column_cursor_uses_cup(terminal_impl) -> None:
     assert (receiver.cursor_row, receiver.cursor_col) == (1, 9)
 
 
-def test_open_close_terminal(terminal_impl) -> None:
-    assert terminal_impl.open_terminal().endswith(E + b"[?1h")
-    close = terminal_impl.close_terminal()
+def test_open_close_terminal() -> None:
+    """The client's real terminal: terminfo, not part of the emulator API (issue #13)."""
+    from pymosh.terminal import display
+
+    assert display.open_terminal().endswith(E + b"[?1h")
+    close = display.close_terminal()
     assert close.startswith(E + b"[?1l" + E + b"[0m" + E + b"[?25h" + E + b"[?1003l")
     assert b"2004" not in close
 

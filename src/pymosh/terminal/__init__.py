@@ -13,7 +13,8 @@ _impl = _accel.pick("terminal", "pymosh.terminal.emulator")
 
 Emulator = _impl.Emulator
 new_frame = _impl.new_frame
-open_terminal = _impl.open_terminal
-close_terminal = _impl.close_terminal
+
+# the client's real terminal (terminfo): one implementation, whichever emulator serves
+from .display import close_terminal, open_terminal  # noqa: E402
 
 __all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]

@@ -8,13 +8,13 @@ lacks: the alternate screen (?47/?1047/?1049) and the application keypad flag
 from __future__ import annotations
 
 from .clipboard import osc52
-from .display import close_terminal, history_line, new_frame, open_terminal
+from .display import history_line, new_frame
 from .framebuffer import CONTENTS, WRAP, Framebuffer, SavedCursor, blank_cell
 from .parser import Parser, parse_params
 from .utf8 import Utf8Decoder
 from .width import char_width
 
-__all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]
+__all__ = ["Emulator", "new_frame"]
 
 # width/height are clamped to 1..MAX_SIZE: what terminals really use, and what bounds the
 # memory an authenticated client can make the server allocate (an erase fills a screen)

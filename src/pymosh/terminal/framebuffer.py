@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 
-Cell = tuple  # (contents: str, fg: int, bg: int, attrs: int, wide, fallback, wrap)
+from .api import Cell
 
 _generations = itertools.count(1)
 

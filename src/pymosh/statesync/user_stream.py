@@ -94,7 +94,7 @@ def _merge(events: List[Event], start: int) -> UserMessage:
     run = start
     for i in range(start, len(events)):
         event = events[i]
-        if not isinstance(event, int):           # a Resize or a Hello: its own entry
+        if not isinstance(event, int):   # a Resize, a Hello, ...: its own instruction
             if i > run:
                 out.append(Keystroke(bytes(cast(List[int], events[run:i]))))
             out.append(event)

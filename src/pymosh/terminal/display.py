@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .clipboard import changed_writes
 from .framebuffer import CONTENTS, FALLBACK, WIDE, WRAP, Cell, Framebuffer, Row
 
 if TYPE_CHECKING:
@@ -52,6 +53,33 @@ def grapheme(cell: tuple) -> str:
     if cell[FALLBACK]:
         return NBSP + contents
     return contents
+
+
+def history_line(row: Row) -> tuple[bytes, bool]:
+    """A row as a terminal's scrollback line: Mosh's SGR form where the renditions change,
+    the cells' UTF-8 text, trailing blanks (empty or space cells in the default rendition)
+    trimmed, ESC[0m at the end if any SGR was written; and whether the row soft-wraps into
+    the next one."""
+    cells = row.cells
+    end = len(cells)
+    while (end and cells[end - 1][CONTENTS] in ("", " ")
+           and cells[end - 1][1:4] == _DEFAULT_RENDITIONS):
+        end -= 1
+    out: list[str] = []
+    renditions = _DEFAULT_RENDITIONS
+    styled = False
+    x = 0
+    while x < end:
+        cell = cells[x]
+        if cell[1:4] != renditions:
+            renditions = cell[1:4]
+            out.append(sgr(renditions))
+            styled = True
+        out.append(grapheme(cell))
+        x += _cell_width(cell)
+    if styled:
+        out.append(ESC + "[0m")
+    return "".join(out).encode("utf-8", "replace"), bool(cells[-1][WRAP])
 
 
 def _cell_width(cell: tuple) -> int:
@@ -113,8 +141,12 @@ def _flag(out: list[str], mode: int, on: bool) -> None:
 
 
 def new_frame(initialized: bool, last: Emulator, new: Emulator, *, has_ech: bool = True,
-              has_bce: bool = True, has_title: bool = True) -> bytes:
-    """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects)."""
+              has_bce: bool = True, has_title: bool = True,
+              clipboard_selections: bool = False) -> bytes:
+    """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects).
+
+    ``clipboard_selections`` (a pymosh peer): OSC 52 writes for every selection, each with
+    its own; otherwise Mosh's selection ``c`` only (its 16 KiB cap)."""
     a, f = last.fb, new.fb
     out: list[str] = []
     if f.bell_count != a.bell_count:
@@ -125,7 +157,10 @@ def new_frame(initialized: bool, last: Emulator, new: Emulator, *, has_ech: bool
             out.append(f"{ESC}]0;{f.window_title}\x07")
         else:
             out.append(f"{ESC}]1;{f.icon_name}\x07{ESC}]2;{f.window_title}\x07")
-    if f.clipboard != a.clipboard:
+    if clipboard_selections:
+        if f.selections is not a.selections:
+            out.append(changed_writes(a.selections, f.selections))
+    elif f.clipboard != a.clipboard:
         out.append(f"{ESC}]52;c;{f.clipboard}\x07")
     if not initialized or f.reverse_video != a.reverse_video:
         _flag(out, 5, f.reverse_video)

@@ -24,8 +24,11 @@ MOUSE_NONE = 0
 MOUSE_ENCODING_DEFAULT = 0
 
 
+BLANK: Cell = ("", 0, 0, 0, False, False, False)  # the default blank, shared
+
+
 def blank_cell(bg: int) -> Cell:
-    return ("", 0, bg, 0, False, False, False)
+    return ("", 0, bg, 0, False, False, False) if bg else BLANK
 
 
 class Row:

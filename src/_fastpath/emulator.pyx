@@ -273,7 +273,7 @@ cdef class Emulator:
         as the twin): those of a scroll region whose top margin is the first row, by
         LF/IND/NEL/wrap at the bottom margin, SU (CSI S) and DL (CSI M) with the cursor on
         the first row; IL, SD, RI, ED 2, resize, RIS and the alternate screen add nothing."""
-        cdef long limit = max(0, min(int(lines), 1 << 30))
+        cdef long limit = max(0, min(int(lines), HISTORY_LIMIT_MAX))
         while self.history_len > limit:
             row_decref(self.history_pop())
             self.history_dropped += 1

@@ -24,6 +24,8 @@ from pymosh.network.udp import ServerSocket
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
+    import socket
+
     from pymosh.network.transport import Transport
     from pymosh.statesync.complete import CompleteTerminal
     from pymosh.statesync.user_stream import UserStream
@@ -391,7 +393,9 @@ BANNER = (
 )
 
 
-def run(argv: Sequence[str]) -> int:
+def run(argv: Sequence[str], handoff: socket.socket | None = None) -> int:
+    """The start-up, in this process or (``handoff``: the asker's connection) in a
+    session the forker forked; the detach fork's parent reports 0 on ``handoff``."""
     try:
         opts = parse_args(argv)
     except UsageError as exc:
@@ -448,11 +452,23 @@ def run(argv: Sequence[str]) -> int:
     pid = os.fork()
     if pid:
         _say(f"\n[pymosh-server detached, pid = {pid}]\n")
+        if handoff is not None:
+            try:
+                handoff.sendall(b"\0")
+            except OSError:
+                pass
         os._exit(0)
+    if handoff is not None:
+        handoff.close()
     os.setsid()
     if not opts.verbose:
         _detach_stdio()
     pty = PtyHost(opts.command or None, env, *size)
+    if handoff is None:
+        from pymosh.frontend import handoff as forker_handoff
+        if forker_handoff.enabled():
+            from pymosh.frontend.forker import spawn
+            spawn()                     # a forker for this user's next sessions
     status = Server(sock, key, pty, *size, verbose=opts.verbose).run()
     try:
         sys.stdout.write("\n[pymosh-server is exiting.]\n")
@@ -481,7 +497,10 @@ def _detach_stdio() -> None:
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    from pymosh.frontend.handoff import request
+    argv = sys.argv[1:]
+    status = request(argv)              # a forker forks the session ready-made...
+    sys.exit(run(argv) if status is None else status)   # ...else start it here
 
 
 if __name__ == "__main__":

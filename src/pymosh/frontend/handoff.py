@@ -1,0 +1,110 @@
+"""The asking side of the session forker (`forker.py`): hand a ``pymosh-server`` request to it.
+
+``pymosh-server new ...`` connects to ``<state dir>/forker.sock``, checks that the process
+listening there is the same user (SO_PEERCRED), and sends its command line, environment,
+working directory, umask and resource limits, with its stdin/stdout/stderr (SCM_RIGHTS).
+The forker forks a session that becomes this process (those fds, that environment, ...)
+and runs the ordinary server start-up: it prints ``MOSH CONNECT`` on our stdout itself.
+We wait for one status byte and exit with it.
+
+Standard library only and nothing heavy: the cheap launcher (``scripts/pymosh-server``)
+imports this under ``python -I -S`` before anything else.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import resource
+import socket
+import struct
+from typing import Sequence
+
+import pymosh
+from pymosh import __version__
+from pymosh.frontend.userdir import UserDirError, check_private, state_dir_path
+
+# the installation the asker runs from: a forker serves only its own (another version or
+# copy of pymosh makes it step aside, see forker.py)
+INSTALL = os.path.dirname(os.path.abspath(pymosh.__file__))
+SOCKET_NAME = "forker.sock"
+PROTOCOL = 1
+MAX_REQUEST = 1 << 20           # bytes of JSON (environment included)
+FALLBACK = 255                  # status: nothing was started, start in-process instead
+DISABLE_ENV = "PYMOSH_FORKER"   # "0": neither use nor start a forker
+
+
+def enabled(environ: os._Environ | dict[str, str] = os.environ) -> bool:
+    return environ.get(DISABLE_ENV, "1") != "0"
+
+
+def socket_path(environ: os._Environ | dict[str, str] = os.environ) -> str:
+    return os.path.join(state_dir_path(environ), SOCKET_NAME)
+
+
+def peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def current_limits() -> list[tuple[int, int, int]]:
+    limits = []
+    for name in dir(resource):
+        if name.startswith("RLIMIT_"):
+            number = getattr(resource, name)
+            try:
+                soft, hard = resource.getrlimit(number)
+            except (OSError, ValueError):
+                continue
+            limits.append((number, soft, hard))
+    return limits
+
+
+def build_request(argv: Sequence[str]) -> bytes:
+    """What the forked session must become, as this process is now."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:
+        cwd = None
+    body = {"protocol": PROTOCOL, "version": __version__, "install": INSTALL,
+            "argv": list(argv),
+            "env": dict(os.environ), "cwd": cwd, "umask": mask, "rlimits": current_limits()}
+    data = json.dumps(body).encode()
+    return struct.pack("!I", len(data)) + data
+
+
+def request(argv: Sequence[str]) -> int | None:
+    """Start the session through the forker; its exit status, or None when there is no
+    usable forker (nothing was started: the caller starts the session itself)."""
+    if not enabled():
+        return None
+    try:
+        path = socket_path()
+        check_private(os.path.dirname(path))
+    except UserDirError:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            sock.connect(path)
+            if peer_uid(sock) != os.getuid():
+                return None
+            payload = build_request(argv)
+            sock.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                      array.array("i", [0, 1, 2]))])
+        except (OSError, ValueError, TypeError):
+            return None             # the forker never got the request: start in-process
+        try:
+            status = sock.recv(1)
+        except OSError:
+            status = b""
+        if not status:
+            # the request was delivered: a session may have started, so no second one
+            os.write(2, b"pymosh-server: the session forker failed\n")
+            return 1
+        return None if status[0] == FALLBACK else status[0]
+    finally:
+        sock.close()

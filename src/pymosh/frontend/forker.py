@@ -19,23 +19,15 @@ from __future__ import annotations
 import errno
 import fcntl
 import gc
-import json
 import os
 import resource
 import signal
 import socket
 import struct
 import sys
+from typing import Mapping
 
-from pymosh import __version__
-from pymosh.frontend.handoff import (
-    FALLBACK,
-    INSTALL,
-    MAX_REQUEST,
-    PROTOCOL,
-    SOCKET_NAME,
-    peer_uid,
-)
+from pymosh.frontend.handoff import FALLBACK, MAX_REQUEST, SOCKET_NAME, parse_request, peer_uid
 from pymosh.frontend.userdir import UserDirError, state_dir
 
 LOCK_NAME = "forker.lock"
@@ -90,16 +82,15 @@ def read_request(conn: socket.socket) -> Request | None:
             if not chunk:
                 raise ValueError("request cut short")
             data += chunk
-        body = json.loads(data[4:])
         if len(fds) != 3:
             raise ValueError("expected three fds")
-        if (body.get("protocol"), body.get("version"), body.get("install")) != (
-                PROTOCOL, __version__, INSTALL):
+        body = parse_request(data[4:])
+        if body is None:
             for fd in fds:
                 os.close(fd)
             raise VersionMismatch()
         return Request(body, fds)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, struct.error):
+    except (OSError, ValueError, IndexError, struct.error):
         for fd in fds:
             os.close(fd)
         return None
@@ -250,6 +241,17 @@ def main() -> int:
     return 0
 
 
+KEEP_ENV = ("HOME", "PATH", "USER", "LOGNAME", "XDG_STATE_HOME")
+
+
+def forker_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The forker outlives the session that starts it and serves others, each of which
+    brings its own environment: it keeps only what finds Python, pymosh and the state
+    directory, none of one session's (SSH_*, DISPLAY, a benchmark's tag...)."""
+    return {k: v for k, v in environ.items()
+            if k in KEEP_ENV or k.startswith(("PYTHON", "PYMOSH_"))}
+
+
 def spawn() -> None:
     """Start a forker for this user's next sessions, detached (no-op if one runs)."""
     pid = os.fork()
@@ -264,7 +266,8 @@ def spawn() -> None:
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(3, 1 << 16)
-        os.execv(sys.executable, [sys.executable, "-m", "pymosh.frontend.forker"])
+        os.execve(sys.executable, [sys.executable, "-m", "pymosh.frontend.forker"],
+                  forker_environ(os.environ))
     finally:
         os._exit(127)
 

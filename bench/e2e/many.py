@@ -145,8 +145,8 @@ def run_n(impl: Impl, n: int, cfg: dict, tag: str) -> dict:
         res["client_pss_total_mib"] = _sum(res["client_pss_mib"])
         res["echo_ms"] = [echo(s, cfg["keys"]) for s in sessions]
         flat = [x for e in res["echo_ms"] for x in e]
-        log(f"  {impl.name} x{n}: servers PSS {res['server_pss_total_mib']:.1f} MiB, idle CPU "
-            f"{res['idle_server_cpu_pct']:.3f} %, echo misses {flat.count(None)}")
+        log(f"  {impl.name} x{n}: servers PSS {res['server_pss_total_mib']} MiB, idle CPU "
+            f"{res['idle_server_cpu_pct']} %, echo misses {flat.count(None)}")
     except SessionError as e:
         res["errors"].append(str(e))
         log(f"  {impl.name} x{n}: n/a ({e})")

@@ -23,6 +23,7 @@ from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connec
 from pymosh.network.transport import Transport
 from pymosh.network.udp import ClientSocket
 from pymosh.statesync.complete import CompleteTerminal
+from pymosh.statesync.hello import client_hello
 from pymosh.statesync.user_stream import UserStream
 from pymosh.terminal import Emulator, close_terminal, new_frame, open_terminal
 
@@ -104,6 +105,7 @@ class Client:
                                 initial_rttvar=FAST_START_RTTVAR)
         self.transport: Transport = Transport(UserStream(), CompleteTerminal(
             self.width, self.height), connection, now, send_mindelay=SEND_MINDELAY)
+        self.transport.current_state.push_hello(client_hello())
         self.transport.current_state.push_resize(self.width, self.height)
         self.local = Emulator(self.width, self.height)
         self.overlays = OverlayManager(now, predict, overwrite) if OverlayManager else None

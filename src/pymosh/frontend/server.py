@@ -261,8 +261,9 @@ class Server:
 
     def _consume_user_input(self, now: float) -> bool:
         """Apply the client's new input; True if bytes were written to the pty."""
+        from pymosh.statesync.hello import answer
         from pymosh.statesync.user_stream import UserStream
-        from pymosh.wire.protobuf import Resize
+        from pymosh.wire.protobuf import Hello, Resize
         transport = self.transport
         self.last_remote_num = transport.remote_state_num
         self.last_remote_state_time = now
@@ -273,6 +274,9 @@ class Server:
         keys = bytearray()
         emulator = self.terminal.terminal
         for i, event in enumerate(events):
+            if isinstance(event, Hello):
+                self.terminal.hello = answer(event)
+                continue
             if isinstance(event, Resize):
                 if keys:
                     out += emulator.translate_input(bytes(keys))

@@ -11,6 +11,7 @@ from typing import List, Union
 
 from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import (
+    Hello,
     Keystroke,
     Resize,
     UserMessage,
@@ -18,7 +19,7 @@ from pymosh.wire.protobuf import (
     encode_user_message,
 )
 
-Event = Union[int, Resize]     # an int is one keystroke byte
+Event = Union[int, Resize, Hello]     # an int is one keystroke byte
 
 
 class UserStream:
@@ -35,6 +36,10 @@ class UserStream:
 
     def push_resize(self, width: int, height: int) -> None:
         self.events.append(Resize(width, height))
+
+    def push_hello(self, hello: Hello) -> None:
+        """pymosh's handshake; a stock server skips it (see ``Hello``)."""
+        self.events.append(hello)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -63,9 +68,9 @@ class UserStream:
         for event in decode_user_message(diff):
             if isinstance(event, Keystroke):
                 add.extend(event.keys)
-            elif isinstance(event, Resize):
+            elif isinstance(event, (Resize, Hello)):
                 add.append(event)
-            else:  # pragma: no cover - the decoder yields only these two
+            else:  # pragma: no cover - the decoder yields only these
                 raise DecodeError("unexpected user event")
         self.events.extend(add)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import selectors
 import signal
 import sys
@@ -34,6 +35,7 @@ from .session import PROMPT, Impl, Session, SessionError
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "out")
 BATCH = 10
+MAX_SESSIONS = 800  # a client's pty master per session; Session.pump uses select() (< 1024)
 FULL = {"sessions": [1, 10, 50, 200], "idle_s": 60.0, "keys": 3}
 QUICK = {"sessions": [10], "idle_s": 10.0, "keys": 3}
 
@@ -104,6 +106,9 @@ def shutdown(sessions: list[Session], timeout: float) -> int:
 
 def run_n(impl: Impl, n: int, cfg: dict, tag: str) -> dict:
     res: dict = {"n": n, "errors": []}
+    if n > MAX_SESSIONS or not _enough_fds(n):
+        res["errors"].append(f"{n} sessions need more file descriptors than this harness has")
+        return res
     sessions: list[Session] = []
     waiting_pss: list[float | None] = []
     t0 = time.monotonic()
@@ -156,6 +161,17 @@ def run_n(impl: Impl, n: int, cfg: dict, tag: str) -> dict:
         res["stop_s"] = time.monotonic() - t_stop
         kill_all(sessions, tag)
     return res
+
+
+def _enough_fds(n: int) -> bool:
+    """Room for a pty master and a launcher's two pipes per session; raise the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = n + 3 * BATCH + 64
+    if soft != resource.RLIM_INFINITY and soft < need:
+        new = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = new
+    return soft == resource.RLIM_INFINITY or soft >= need
 
 
 def _signal(pid: int | None, sig: int) -> None:

@@ -4,7 +4,8 @@ For each N and each implementation (stock Mosh 1.4.0 and pymosh, alternating), N
 run at once on loopback, each a server, its own client in a pty owned by the harness and a
 shell (no relay: N relay processes would load the machine under test). Measured:
 
-- PSS (``/proc/PID/smaps_rollup``) of each server while it still waits for its client,
+- PSS (``/proc/PID/smaps_rollup``) of each server while it still waits for its client
+  (``WAITING_SETTLE_S`` after its batch started),
   and of all servers and all clients once every session is connected and idle;
 - CPU (ns, ``/proc/PID/task/*/schedstat``) of all servers and all clients over an idle
   window of ``--idle`` seconds (heartbeats every 3 s);
@@ -35,6 +36,7 @@ from .session import PROMPT, Impl, Session, SessionError
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "out")
 BATCH = 10
+WAITING_SETTLE_S = 0.5  # a server waiting for its client, measured once its start-up is over
 MAX_SESSIONS = 800  # a client's pty master per session; Session.pump uses select() (< 1024)
 FULL = {"sessions": [1, 10, 50, 200], "idle_s": 60.0, "keys": 3}
 QUICK = {"sessions": [10], "idle_s": 10.0, "keys": 3}
@@ -121,6 +123,7 @@ def run_n(impl: Impl, n: int, cfg: dict, tag: str) -> dict:
                 batch.append(s)
                 s.start_server()
                 s.release_launcher()
+            time.sleep(WAITING_SETTLE_S)
             waiting_pss += [procstat.pss_mib(s.server_pid) for s in batch]
             for s in batch:
                 s.start_client()

@@ -38,8 +38,8 @@ OUT = os.path.join(os.path.dirname(HERE), "out")
 BATCH = 10
 WAITING_SETTLE_S = 0.5  # a server waiting for its client, measured once its start-up is over
 MAX_SESSIONS = 800  # a client's pty master per session; Session.pump uses select() (< 1024)
-FULL = {"sessions": [1, 10, 50, 200], "idle_s": 60.0, "keys": 3}
-QUICK = {"sessions": [10], "idle_s": 10.0, "keys": 3}
+FULL = {"sessions": [1, 10, 50, 200], "idle_s": 60.0, "keys": 5}
+QUICK = {"sessions": [10], "idle_s": 10.0, "keys": 5}
 
 
 def log(msg: str) -> None:

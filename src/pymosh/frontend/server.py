@@ -25,6 +25,8 @@ from pymosh.network.udp import ServerSocket
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
     from pymosh.network.transport import Transport
+    from pymosh.statesync.complete import CompleteTerminal
+    from pymosh.statesync.user_stream import UserStream
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
          "[-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
@@ -146,6 +148,7 @@ class Server:
         self.pty = pty
         self.verbose = verbose
         from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
+        from pymosh.network.endpoint import Endpoint
         from pymosh.network.transport import Transport
         from pymosh.statesync.complete import CompleteTerminal
         from pymosh.statesync.user_stream import UserStream
@@ -154,10 +157,11 @@ class Server:
         self.terminal = CompleteTerminal(width, height)
         connection = Connection(key, True, now=now, family=sock.family,
                                 initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
-        self.transport: Transport = Transport(self.terminal, UserStream(), connection, now,
-                                              send_mindelay=SEND_MINDELAY)
+        self.transport: Transport[CompleteTerminal, UserStream] = Transport(
+            self.terminal, UserStream(), connection, now, send_mindelay=SEND_MINDELAY)
         # the transport sends from the live terminal (it copies what it sends)
         self.transport.current_state = self.terminal
+        self.endpoint = Endpoint(self.transport, sock)
         self.last_remote_num = self.transport.remote_state_num
         self.last_remote_state_time: float | None = None
         self.pty_open = True
@@ -184,7 +188,8 @@ class Server:
         transport = self.transport
         while True:
             now = now_ms()
-            readers = list(self.sock.filenos())
+            sockets = self.endpoint.filenos()
+            readers = list(sockets)
             if self.pty_open and not transport.shutdown_in_progress():
                 readers.append(self.pty.fd)
             self.loop.set_readers(readers)
@@ -198,9 +203,8 @@ class Server:
             ready, signals = self.loop.wait(wait)
             now = now_ms()
 
-            if any(fd in ready for fd in self.sock.filenos()):
-                for datagram, addr, congested in self.sock.recv_all(now):
-                    transport.receive(datagram, addr, now, congested)
+            if any(fd in ready for fd in sockets):
+                self.endpoint.receive(now)
                 if transport.remote_state_num != self.last_remote_num:
                     if self._consume_user_input(now) and self.pty.fd not in ready:
                         # the shell's echo takes a fraction of a millisecond: take it
@@ -227,17 +231,8 @@ class Server:
                 self.log("No connection within 60 seconds.")
                 return 0
 
-            # Read the destination before tick: the send that finds the client silent for
-            # 40 s detaches (Connection._after_send, like mosh-server: send, then detach),
-            # so transport.remote_addr is None afterwards, yet that datagram still goes
-            # to the client's last address.
-            dest = transport.remote_addr
-            for datagram in transport.tick(now):
-                if dest is None:
-                    break
-                error = self.sock.send(datagram, dest)
-                if error is not None:
-                    self.log(f"sendto: {error}")
+            if self.endpoint.send(now) and self.endpoint.send_error is not None:
+                self.log(f"sendto: {self.endpoint.send_error}")
 
             if network_idle:
                 return 0

@@ -486,7 +486,8 @@ def sessions_section(data: dict, plots: Plots, single_p50: dict[str, float]) -> 
     md = [f"N concurrent idle sessions on loopback, each a server, its own client in a pty and "
           f"`bash --norc`, no relay; idle window {fmt(cfg.get('idle_s'))} s per run (CPU from "
           f"`/proc/PID/task/*/schedstat`, ns); then {cfg.get('keys')} keystrokes per session, "
-          f"one session at a time. PSS from `/proc/PID/smaps_rollup` (shared pages divided "
+          f"one session at a time, clients with `MOSH_PREDICTION_DISPLAY=never` (the "
+          f"servers' answer, not a local prediction). PSS from `/proc/PID/smaps_rollup` (shared pages divided "
           f"among the processes mapping them). One session's echo p50 (the reference for "
           f"\"in time\"): {refs or 'n/a'}.\n\n", table(header, rows), "\n"]
     errs = [(n, r["n"], e) for n in names for r in runs[n].values() for e in r.get("errors", [])]

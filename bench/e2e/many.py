@@ -9,8 +9,9 @@ shell (no relay: N relay processes would load the machine under test). Measured:
   and of all servers and all clients once every session is connected and idle;
 - CPU (ns, ``/proc/PID/task/*/schedstat``) of all servers and all clients over an idle
   window of ``--idle`` seconds (heartbeats every 3 s);
-- keystroke echo in every session after the window: ``--keys`` letters, one session at a
-  time, from the write to the client's pty until the letter is in its cell;
+- keystroke echo in every session after the window: 5 letters, one session at a time,
+  from the write to the client's pty until the letter is in its cell (clients run with
+  prediction off: the server's answer is measured);
 - a clean shutdown: ``exit`` in every shell, how many sessions ended by themselves within
   a bounded wait; the rest (and anything carrying the run's tag) is killed by pid.
 
@@ -37,6 +38,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "out")
 BATCH = 10
 WAITING_SETTLE_S = 0.5  # a server waiting for its client, measured once its start-up is over
+# the servers' answer is what is measured, not a client's local guess (Mosh's adaptive
+# prediction shows keys at once whenever the loaded machine makes its RTT estimate grow)
+NO_PREDICTION = {"MOSH_PREDICTION_DISPLAY": "never"}
 MAX_SESSIONS = 800  # a client's pty master per session; Session.pump uses select() (< 1024)
 FULL = {"sessions": [1, 10, 50, 200], "idle_s": 60.0, "keys": 5}
 QUICK = {"sessions": [10], "idle_s": 10.0, "keys": 5}
@@ -118,7 +122,7 @@ def run_n(impl: Impl, n: int, cfg: dict, tag: str) -> dict:
         while len(sessions) < n:
             batch = []
             for _ in range(min(BATCH, n - len(sessions))):
-                s = Session(impl, tag, relay=False, timeout=30.0)
+                s = Session(impl, tag, relay=False, timeout=30.0, client_env=NO_PREDICTION)
                 sessions.append(s)
                 batch.append(s)
                 s.start_server()

@@ -107,9 +107,11 @@ def base_env(tag: str) -> dict[str, str]:
 
 class Session:
     def __init__(self, impl: Impl, tag: str, width: int = 80, height: int = 24,
-                 timeout: float = 15.0, relay: bool = True) -> None:
+                 timeout: float = 15.0, relay: bool = True,
+                 client_env: dict[str, str] | None = None) -> None:
         self.impl = impl
         self.use_relay = relay
+        self.client_env = client_env or {}
         self.port = 0
         self.key = ""
         self.tag = tag
@@ -175,6 +177,7 @@ class Session:
     def start_client(self) -> None:
         env = base_env(self.tag)
         env.update(self.impl.env)
+        env.update(self.client_env)
         if self.use_relay:
             self._start_relay(self.port)
         else:

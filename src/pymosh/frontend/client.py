@@ -109,6 +109,8 @@ class Client:
         self.overlays = OverlayManager(now, predict, overwrite) if OverlayManager else None
         if self.overlays is not None and escape.key is not None:
             self.overlays.notifications.set_escape_key_string(escape.key_name)
+        if self.overlays is not None:
+            self.overlays.stats.source = lambda: self.transport.stats()
         term = os.environ.get("TERM", "")
         self.caps = terminal_caps(term)
         self.title_prefix = os.environ.get("MOSH_TITLE_NOPREFIX") is None
@@ -286,6 +288,8 @@ class Client:
                 stream.push_keystroke(action.send)
             if action.repaint:
                 self.repaint = True
+            if action.toggle_stats and self.overlays is not None:
+                self.overlays.stats.toggle()
             if action.quit:
                 self._start_shutdown("Exiting on user request...", now, permanent=True)
                 return
@@ -394,6 +398,9 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
         return 1
     overwrite = os.environ.get("MOSH_PREDICTION_OVERWRITE") == "yes"
+    if not os.isatty(0):
+        sys.stderr.write("pymosh-client: standard input is not a terminal\n")
+        return 1
     if not is_utf8_locale():
         sys.stderr.write("pymosh-client needs a UTF-8 native locale to run.\n\n"
                          + locale_env_summary(os.environ) + "\n")

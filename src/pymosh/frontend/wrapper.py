@@ -11,14 +11,20 @@ import argparse
 import os
 import selectors
 import shlex
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from typing import Sequence
 
 from pymosh import __version__, _accel
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
+from pymosh.frontend.hostspec import HostSpecError, split_host_port
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
+from pymosh.frontend.programs import is_pymosh_server, own_program
+from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor, terminfo_rgb
 from pymosh.network.udp import PortRangeError, parse_port_range
 
 PREDICT_MODES = ("adaptive", "always", "never", "experimental")
@@ -33,13 +39,17 @@ class WrapperError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pymosh",
-        usage="pymosh [options] [--] [user@]host [command...]",
+        usage=("pymosh [options] [--] [user@]host[:PORT] [command...]\n"
+               "       pymosh [options] --local [host] [-- command...]"),
         description="Mobile shell: start pymosh-server on HOST over ssh and connect to it.",
+        epilog="See pymosh(1) for the environment variables and the escape keys.",
     )
-    p.add_argument("--client", default="pymosh-client",
-                   help="client command on the local machine (default: pymosh-client)")
-    p.add_argument("--server", default="pymosh-server",
-                   help="server command on the remote machine (default: pymosh-server)")
+    p.add_argument("--client", default=None,
+                   help="client command on the local machine (default: the pymosh-client "
+                        "installed with this pymosh)")
+    p.add_argument("--server", default=None,
+                   help="server command (default: pymosh-server on the remote PATH; with "
+                        "--local the one installed with this pymosh)")
     p.add_argument("--predict", choices=PREDICT_MODES, default=None,
                    help="local echo: adaptive (default), always, never, experimental")
     p.add_argument("-a", dest="predict", action="store_const", const="always",
@@ -66,13 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-init", action="store_true",
                    help="do not switch the terminal to its alternate screen")
     p.add_argument("--local", action="store_true",
-                   help="run the server on this machine, without ssh")
+                   help="run the server on this machine, without ssh (host: the address "
+                        "to use, default 127.0.0.1, or ::1 with -6)")
     p.add_argument("--experimental-remote-ip", choices=REMOTE_IP_MODES, default="proxy",
                    help="how to find the server's IP address (default: proxy)")
     p.add_argument("--fake-proxy", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(family="prefer-inet")
     p.add_argument("--version", action="store_true", help="print version and exit")
-    p.add_argument("host", nargs="?", help="[user@]host")
+    p.add_argument("host", nargs="?", help="[user@]host, [user@]host:PORT or [IPv6]:PORT "
+                   "(PORT: the ssh port, like -P)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="remote command")
     return p
 
@@ -163,6 +175,16 @@ def colour_count() -> int:
     return int(out) if out.isdigit() else 0
 
 
+def colours_to_send(server_words: list[str], env: dict[str, str]) -> int:
+    """``tput colors``, or 2^24 for pymosh-server when the local terminal has 24-bit
+    colour (a stock mosh-server gets exactly what it always got)."""
+    colors = colour_count()
+    if is_pymosh_server(server_words) and local_truecolor(
+            env, terminfo_rgb(env.get("TERM", ""))):
+        return TRUECOLOR
+    return colors
+
+
 def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
                      env: dict[str, str]) -> list[str]:
     """Arguments after the server command: ``new -c N [-s|-i IP] [-p P] -l ... [-- cmd]``."""
@@ -220,18 +242,19 @@ def read_bootstrap(proc: subprocess.Popen, boot: Bootstrap) -> None:
 def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
     """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data."""
     boot = Bootstrap()
-    server_words = shlex.split(args.server)
+    server_words = server_command(args)
+    colors = colours_to_send(server_words, env)
     child_env = dict(env)
     if args.local:
         family, ip = resolve(args.host, 0, args.family)[0]
         del family
         boot.ip = ip
         child_env.pop("SSH_CONNECTION", None)
-        argv = server_words + server_arguments(args, colour_count(), ip, env)
+        argv = server_words + server_arguments(args, colors, ip, env)
         cwd = env.get("HOME") or None
     else:
-        words = server_arguments(args, colour_count(), None, env)
-        remote = " ".join([args.server] + [shlex.quote(w) for w in words])
+        words = server_arguments(args, colors, None, env)
+        remote = " ".join([args.server or "pymosh-server"] + [shlex.quote(w) for w in words])
         if args.experimental_remote_ip == "remote":
             probe = ('[ -n "$SSH_CONNECTION" ] && '
                      'printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"')
@@ -251,6 +274,8 @@ def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
     try:
         read_bootstrap(proc, boot)
+        if args.local and boot.done:
+            read_detached_pid(proc, boot)
     except BootstrapError as exc:
         raise WrapperError(str(exc)) from None
     finally:
@@ -268,8 +293,64 @@ def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
     return boot
 
 
+def server_command(args: argparse.Namespace) -> list[str]:
+    """``--server`` as given; by default the local pymosh-server installed with this
+    wrapper (--local), or ``pymosh-server`` on the remote PATH."""
+    if args.server is not None:
+        return shlex.split(args.server)
+    return own_program("pymosh-server") if args.local else ["pymosh-server"]
+
+
+def read_detached_pid(proc: subprocess.Popen, boot: Bootstrap, timeout: float = 2.0) -> None:
+    """After MOSH CONNECT, a local server says ``[... detached, pid = N]`` and its
+    foreground half exits (closing the pipe): note the pid, to end it if we fail."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        while boot.server_pid is None and sel.select(max(deadline - time.monotonic(), 0)):
+            raw = proc.stdout.readline()
+            if not raw:
+                break
+            boot.feed_trailer(raw.decode("utf-8", "replace"))
+    finally:
+        sel.close()
+
+
+def end_server(boot: Bootstrap) -> None:
+    """SIGTERM the local server we started: with no client yet it exits at once."""
+    if boot.server_pid is not None:
+        try:
+            os.kill(boot.server_pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+
+def check_ssh_host(args: argparse.Namespace) -> None:
+    """A host name that does not resolve: one line now, instead of ssh's noise later.
+
+    Only where the proxy would resolve it locally anyway (the default); ``ssh -G`` maps
+    ~/.ssh/config aliases to the real HostName without connecting."""
+    if args.experimental_remote_ip != "proxy":
+        return
+    argv = shlex.split(args.ssh) + (["-p", args.ssh_port] if args.ssh_port else [])
+    try:
+        out = subprocess.run(argv + ["-G", args.host], capture_output=True, text=True,
+                             timeout=10, check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return  # not OpenSSH, or not there: ssh itself will say
+    if out.returncode != 0:
+        return
+    config = dict(line.partition(" ")[::2] for line in out.stdout.splitlines())
+    hostname = config.get("hostname")
+    if hostname and config.get("proxycommand", "none") == "none" \
+            and config.get("proxyjump", "none") == "none":
+        resolve(hostname, int(config.get("port", "22") or 22), args.family)
+
+
 def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) -> str:
-    server = shlex.split(args.server)[0] if args.server.strip() else args.server
+    server = (shlex.split(args.server) or [""])[0] if args.server else "pymosh-server"
     if boot.saw_bad_port and args.port and ":" in args.port:
         return "Server does not support UDP port range option."
     if status == 127 or any("not found" in line for line in boot.passthrough):
@@ -290,9 +371,31 @@ def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) 
 # ----------------------------------------------------------------- main
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """argparse, then the forms it cannot express: ``--local -- command`` (no host) and
+    ``host:PORT`` / ``[IPv6]:PORT`` (the ssh port)."""
+    args = parser.parse_args(argv)
+    if args.local and args.host is not None and "--" in argv \
+            and args.host not in argv[:argv.index("--")]:
+        args.command = [args.host] + list(args.command)   # --local -- command...
+        args.host = None
+    if args.local and args.host is None:
+        args.host = "::1" if args.family in ("inet6", "prefer-inet6") else "127.0.0.1"
+    if args.host and not args.fake_proxy:
+        try:
+            host, port = split_host_port(args.host)
+        except HostSpecError as exc:
+            parser.error(str(exc))
+        if port is not None:
+            if args.ssh_port is not None and args.ssh_port != port:
+                parser.error(f"ssh port given twice: -P {args.ssh_port} and {args.host}")
+            args.host, args.ssh_port = host, port
+    return args
+
+
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(argv))
+    args = parse(parser, list(argv))
     if args.version:
         print(f"pymosh {__version__}")
         print(_accel.describe())
@@ -301,7 +404,11 @@ def run(argv: Sequence[str]) -> int:
         if len(args.command) < 2 and not args.host:
             parser.error("--fake-proxy needs HOST PORT")
         rest = ([args.host] if args.host else []) + [w for w in args.command if w != "--"]
-        return fake_proxy(rest[0], int(rest[1]), args.family)
+        try:
+            return fake_proxy(rest[0], int(rest[1]), args.family)
+        except (WrapperError, ValueError, IndexError) as exc:
+            sys.stderr.write(f"pymosh: {exc}\n")
+            return 255
     if not args.host:
         parser.print_usage(sys.stderr)
         return 255
@@ -335,6 +442,18 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "needs a UTF-8 native locale to run. The current locale is:\n"
             + locale_env_summary(env)
             + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8).")
+    if args.local:
+        resolve(args.host, 0, args.family)   # a bad address is the first thing to say
+    if not os.isatty(0):
+        raise WrapperError("standard input is not a terminal; run pymosh from a terminal "
+                           "(for scripts, use ssh)")
+    client = shlex.split(args.client) if args.client is not None \
+        else own_program("pymosh-client")
+    if not client or shutil.which(client[0]) is None:
+        raise WrapperError(f"client {args.client or client[0]!r} not found; give its full "
+                           "path with --client=")
+    if not args.local:
+        check_ssh_host(args)
     env["MOSH_CLIENT_PID"] = str(os.getpid())
     boot = start_server(args, env)
 
@@ -345,12 +464,12 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         client_env["MOSH_PREDICTION_OVERWRITE"] = "yes"
     if args.no_init:
         client_env["MOSH_NO_TERM_INIT"] = "1"
-    client = shlex.split(args.client)
     client_argv = client + [f"-# {' '.join(argv)} |", str(boot.ip), str(boot.port)]
     sys.stdout.flush()
     try:
         os.execvpe(client[0], client_argv, client_env)
     except OSError as exc:
+        end_server(boot)
         raise WrapperError(f"could not run client {client[0]!r}: {exc.strerror}") from None
     return 255  # not reached
 

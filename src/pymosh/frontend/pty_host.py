@@ -156,7 +156,7 @@ class PtyHost:
 
     def close(self) -> None:
         """End the session as ssh does: close the master, so the kernel hangs up the pty
-        (SIGHUP to the shell and its foreground job). Programs that ignore SIGHUP (a
+        (SIGHUP to the shell, then to its foreground group). Programs ignoring SIGHUP (a
         ``nohup`` job, a trap that saves state) carry on; nothing is ever SIGKILLed."""
         if not self.released and self.pid > 0 and self.reap() is None:
             # still our own pre-exec code waiting for a client: no user program yet

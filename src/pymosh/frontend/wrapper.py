@@ -444,6 +444,8 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8).")
     if args.local:
         resolve(args.host, 0, args.family)   # a bad address is the first thing to say
+    if not args.local:
+        check_ssh_host(args)
     if not os.isatty(0):
         raise WrapperError("standard input is not a terminal; run pymosh from a terminal "
                            "(for scripts, use ssh)")
@@ -452,8 +454,6 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not client or shutil.which(client[0]) is None:
         raise WrapperError(f"client {args.client or client[0]!r} not found; give its full "
                            "path with --client=")
-    if not args.local:
-        check_ssh_host(args)
     env["MOSH_CLIENT_PID"] = str(os.getpid())
     boot = start_server(args, env)
 

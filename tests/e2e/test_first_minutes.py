@@ -143,7 +143,7 @@ def test_client_that_cannot_start_ends_the_server(pane_factory, tmp_path, tag):
     broken.write_text("#!/nonexistent/interpreter\n")
     broken.chmod(0o755)
     pane = pane_factory(" ".join([program_command("wrapper"), "--local",
-                                  f"--client={broken}"]))
+                                  f"--client={broken}"]), width=250)
     pane.wait_for("could not run client", timeout=20)
     assert pane.wait_exit(timeout=10) == 255
     pane.kill()

@@ -59,4 +59,8 @@ def extensions() -> list:
     return built
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+MAN_PAGES = ["man/pymosh.1", "man/pymosh-server.1", "man/pymosh-client.1"]
+
+# man pages under the install prefix: ``man -M <prefix>/share/man pymosh`` in a venv
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt},
+      data_files=[("share/man/man1", MAN_PAGES)])

@@ -19,6 +19,8 @@ from pymosh.frontend.programs import is_pymosh_server, own_program
 from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor, shell_colour_env
 from pymosh.terminal.emulator import Emulator
 
+pytestmark = pytest.mark.smoke
+
 # ------------------------------------------------------------------ host:PORT
 
 

@@ -46,6 +46,9 @@ def test_readme_commands_in_a_fresh_virtual_environment(tmp_path, tag):
     (test_command,) = readme_block("Run the tests")
     checkout = tmp_path / "checkout"
     shutil.copytree(ROOT, checkout, ignore=SKIP_COPY)
+    shared = os.path.join(ROOT, "..", "shared")   # the vectors beside the checkout
+    if os.path.isdir(shared):
+        os.symlink(os.path.realpath(shared), tmp_path / "shared")
     env = user_env(tag)
 
     done = subprocess.run(install, shell=True, cwd=checkout, env=env, capture_output=True,

@@ -186,7 +186,7 @@ def test_escape_quit_and_literal():
     assert feed(keys, b"\x1e^")[1].send == b"\x1e"
     assert feed(keys, b"\x1ex")[1].send == b"\x1ex"
     assert feed(keys, b"\x1e\x1a")[1].suspend
-    assert keys.help_text() == ('Commands: Ctrl-Z suspends, "." quits, "s" shows stats, '
+    assert keys.help_text() == ('Commands: Ctrl-Z suspends, "." quits, "s" stats, '
                                 '"^" gives literal Ctrl-^')
 
 

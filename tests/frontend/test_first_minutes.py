@@ -111,15 +111,15 @@ def test_local_truecolor(colorterm, rgb, expected):
     assert local_truecolor({"COLORTERM": colorterm}, rgb) is expected
 
 
-def test_only_pymosh_server_is_told_about_truecolor(monkeypatch):
-    monkeypatch.setattr(wrapper, "colour_count", lambda: 256)
+def test_only_pymosh_server_is_told_about_truecolor():
     env = {"COLORTERM": "truecolor", "TERM": "xterm-256color"}
-    assert wrapper.colours_to_send(["pymosh-server"], env) == TRUECOLOR
+    assert wrapper.colours_to_send(["pymosh-server"], env, 256, False) == TRUECOLOR
     assert wrapper.colours_to_send([sys.executable, "-m", "pymosh.frontend.server"],
-                                   env) == TRUECOLOR
-    assert wrapper.colours_to_send(["mosh-server"], env) == 256
-    assert wrapper.colours_to_send(["pymosh-server"], {"COLORTERM": "junk",
-                                                       "TERM": "dumb"}) == 256
+                                   env, 256, False) == TRUECOLOR
+    assert wrapper.colours_to_send(["mosh-server"], env, 256, True) == 256
+    assert wrapper.colours_to_send(["pymosh-server"], {"COLORTERM": "junk"}, 256,
+                                   False) == 256
+    assert wrapper.colours_to_send(["pymosh-server"], {}, 256, True) == TRUECOLOR
     assert is_pymosh_server(["/opt/bin/pymosh-server"])
     assert not is_pymosh_server(["/usr/bin/mosh-server"])
 

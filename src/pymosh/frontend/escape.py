@@ -56,12 +56,12 @@ class EscapeKeys:
         self.after_lf = True   # a printable escape key works at the very start, too
 
     def help_text(self) -> str:
-        stats = '' if STATS in self.pass_keys else '"s" shows stats, '
+        stats = '' if STATS in self.pass_keys else '"s" stats, '  # fits 80 columns
         return (f'Commands: Ctrl-Z suspends, "." quits, {stats}"{self.pass_name}" gives '
                 f"literal {self.key_name}")
 
     def feed(self, byte: int) -> KeyAction:
-        if self.pending:
+        if self.pending and self.key is not None:   # (pending implies a key)
             self.pending = False
             self.after_lf = False
             action = KeyAction(hide_help=True)
@@ -70,11 +70,11 @@ class EscapeKeys:
             elif byte == CTRL_Z:
                 action.suspend = True
             elif byte in self.pass_keys:
-                action.send = bytes([self.key])  # type: ignore[list-item]
+                action.send = bytes([self.key])
             elif byte == STATS:
                 action.toggle_stats = True
             else:
-                action.send = bytes([self.key, byte])  # type: ignore[list-item]
+                action.send = bytes([self.key, byte])
             return action
         if self.key is not None and byte == self.key and (not self.requires_lf or self.after_lf):
             self.pending = True

@@ -8,7 +8,6 @@ always. The shell then sees ``COLORTERM=truecolor`` beside ``TERM=xterm-256color
 
 from __future__ import annotations
 
-import os
 from typing import Mapping
 
 TRUECOLOR = 1 << 24
@@ -16,25 +15,9 @@ TRUECOLOR_NAMES = ("truecolor", "24bit")
 
 
 def local_truecolor(env: Mapping[str, str], terminfo_rgb: bool) -> bool:
-    """COLORTERM says so (anything else in it is ignored), or terminfo's RGB/Tc flag."""
+    """COLORTERM says so (anything else in it is ignored), or terminfo's RGB/Tc flag
+    (``TerminalCaps.rgb``)."""
     return env.get("COLORTERM", "").strip().lower() in TRUECOLOR_NAMES or terminfo_rgb
-
-
-def terminfo_rgb(term: str) -> bool:
-    """terminfo's ``RGB`` (ncurses extension) or tmux's ``Tc`` flag for ``term``."""
-    if not term:
-        return False
-    try:
-        import curses
-
-        fd = os.open(os.devnull, os.O_WRONLY)
-        try:
-            curses.setupterm(term, fd)
-        finally:
-            os.close(fd)
-        return any(curses.tigetflag(cap) > 0 for cap in ("RGB", "Tc"))
-    except Exception:  # noqa: BLE001 - no terminfo entry, no curses: no claim
-        return False
 
 
 def shell_colour_env(env: dict[str, str], colors: int) -> None:

@@ -20,14 +20,14 @@ import time
 from typing import Sequence
 
 from pymosh import __version__, _accel
+from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
 from pymosh.frontend.hostspec import HostSpecError, split_host_port
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
 from pymosh.frontend.programs import is_pymosh_server, own_program
-from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor, terminfo_rgb
+from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor
 from pymosh.network.udp import PortRangeError, parse_port_range
 
-PREDICT_MODES = ("adaptive", "always", "never", "experimental")
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")
 REMOTE_IP_MODES = ("proxy", "local", "remote")
 
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server", default=None,
                    help="server command (default: pymosh-server on the remote PATH; with "
                         "--local the one installed with this pymosh)")
-    p.add_argument("--predict", choices=PREDICT_MODES, default=None,
+    p.add_argument("--predict", choices=PREDICTION_MODES, default=None,
                    help="local echo: adaptive (default), always, never, experimental")
     p.add_argument("-a", dest="predict", action="store_const", const="always",
                    help="--predict=always")
@@ -101,8 +101,8 @@ def resolve(host: str, port: int, family: str) -> list[tuple[int, str]]:
         raise WrapperError(f"{host}: could not resolve hostname: {exc.strerror}") from None
     seen: list[tuple[int, str]] = []
     for fam, _, _, _, addr in infos:
-        if (fam, addr[0]) not in seen:
-            seen.append((fam, addr[0]))
+        if (fam, str(addr[0])) not in seen:
+            seen.append((fam, str(addr[0])))
     if family == "auto" and len({fam for fam, _ in seen}) > 1:
         raise WrapperError(f"{host} has both IPv4 and IPv6 addresses; use -4, -6 or --family")
     if family == "prefer-inet":
@@ -165,22 +165,11 @@ def _write_all(fd: int, data: bytes) -> None:
 # ----------------------------------------------------------------- command construction
 
 
-def colour_count() -> int:
-    """The local terminal's colour count from ``tput colors`` (0 if unknown)."""
-    try:
-        out = subprocess.run(["tput", "colors"], capture_output=True, text=True,
-                             timeout=5, check=False).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return int(out) if out.isdigit() else 0
-
-
-def colours_to_send(server_words: list[str], env: dict[str, str]) -> int:
-    """``tput colors``, or 2^24 for pymosh-server when the local terminal has 24-bit
-    colour (a stock mosh-server gets exactly what it always got)."""
-    colors = colour_count()
-    if is_pymosh_server(server_words) and local_truecolor(
-            env, terminfo_rgb(env.get("TERM", ""))):
+def colours_to_send(server_words: list[str], env: dict[str, str], colors: int,
+                    terminfo_rgb: bool) -> int:
+    """The terminal's colour count, or 2^24 for pymosh-server when the local terminal has
+    24-bit colour (a stock mosh-server gets exactly what it always got)."""
+    if is_pymosh_server(server_words) and local_truecolor(env, terminfo_rgb):
         return TRUECOLOR
     return colors
 
@@ -241,9 +230,11 @@ def read_bootstrap(proc: subprocess.Popen, boot: Bootstrap) -> None:
 
 def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
     """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data."""
+    from pymosh.terminal.terminfo import read_caps  # (the emulator is not needed here)
     boot = Bootstrap()
     server_words = server_command(args)
-    colors = colours_to_send(server_words, env)
+    caps = read_caps(environ=env)
+    colors = colours_to_send(server_words, env, caps.colors, caps.rgb)
     child_env = dict(env)
     if args.local:
         family, ip = resolve(args.host, 0, args.family)[0]
@@ -434,7 +425,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
                                "or an IP address") from None
     env = dict(os.environ)
     predict = args.predict or env.pop("MOSH_PREDICTION_DISPLAY", None) or "adaptive"
-    if predict not in PREDICT_MODES:
+    if predict not in PREDICTION_MODES:
         raise WrapperError(f"Unknown prediction mode {predict!r} in MOSH_PREDICTION_DISPLAY")
     env.pop("MOSH_PREDICTION_DISPLAY", None)
     if not is_utf8_locale():

@@ -1,6 +1,7 @@
 """The server's state: the terminal emulator plus the echo ack (protocol.md §6.2–6.3).
 
-``diff_from`` yields a serialized HostMessage (EchoAck, Resize, HostBytes — in that order);
+``diff_from`` yields a serialized HostMessage (pymosh's Hello when it changed, then EchoAck,
+Resize, HostBytes — in that order; a stock client's state never gets a Hello);
 ``apply_string`` replays one on the client's copy. The echo ack tells the client which of
 its input states the screen reflects: the newest one that arrived at least ECHO_TIMEOUT ago.
 """
@@ -14,6 +15,7 @@ from pymosh.errors import DecodeError
 from pymosh.terminal import Emulator, new_frame
 from pymosh.wire.protobuf import (
     EchoAck,
+    Hello,
     HostBytes,
     HostMessage,
     Resize,
@@ -25,13 +27,15 @@ ECHO_TIMEOUT = 50  # ms a keystroke state gets to be echoed before it is acknowl
 
 
 class CompleteTerminal:
-    """Emulator + echo_ack; a SyncState (see ``pymosh.statesync.base``)."""
+    """Emulator + echo_ack; a SyncState (see ``pymosh.network.state``)."""
 
-    __slots__ = ("terminal", "echo_ack", "input_history")
+    __slots__ = ("terminal", "echo_ack", "input_history", "hello")
 
     def __init__(self, width: int, height: int, terminal: Emulator | None = None) -> None:
         self.terminal = Emulator(width, height) if terminal is None else terminal
         self.echo_ack = 0
+        # the server's answer to a pymosh client's hello (None: a stock peer, or not yet)
+        self.hello: Hello | None = None
         # (user state number, arrival time), oldest first; only the server uses it
         self.input_history: List[Tuple[int, float]] = []
 
@@ -84,10 +88,13 @@ class CompleteTerminal:
         other.terminal = self.terminal.copy()
         other.echo_ack = self.echo_ack
         other.input_history = list(self.input_history)
+        other.hello = self.hello
         return other
 
     def diff_from(self, existing: CompleteTerminal) -> bytes:
         message: HostMessage = []
+        if self.hello is not None and self.hello != existing.hello:
+            message.append(self.hello)
         if self.echo_ack != existing.echo_ack:
             message.append(EchoAck(self.echo_ack))
         if not self.terminal == existing.terminal:
@@ -115,6 +122,8 @@ class CompleteTerminal:
                 if item.num < self.echo_ack:
                     raise DecodeError("echo ack went backwards")
                 self.echo_ack = item.num
+            elif isinstance(item, Hello):
+                self.hello = item
 
     def subtract(self, prefix: CompleteTerminal) -> None:
         """Terminal states are not streams: nothing to drop."""
@@ -122,6 +131,7 @@ class CompleteTerminal:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CompleteTerminal):
             return NotImplemented
-        return self.echo_ack == other.echo_ack and self.terminal == other.terminal
+        return (self.echo_ack == other.echo_ack and self.hello == other.hello
+                and self.terminal == other.terminal)
 
     __hash__ = None  # type: ignore[assignment]

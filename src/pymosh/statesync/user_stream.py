@@ -7,10 +7,11 @@ merges consecutive bytes into one Keystroke; every Resize is its own instruction
 
 from __future__ import annotations
 
-from typing import List, Union
+from typing import List, Union, cast
 
 from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import (
+    Hello,
     Keystroke,
     Resize,
     UserMessage,
@@ -18,7 +19,7 @@ from pymosh.wire.protobuf import (
     encode_user_message,
 )
 
-Event = Union[int, Resize]     # an int is one keystroke byte
+Event = Union[int, Resize, Hello]     # an int is one keystroke byte
 
 
 class UserStream:
@@ -35,6 +36,10 @@ class UserStream:
 
     def push_resize(self, width: int, height: int) -> None:
         self.events.append(Resize(width, height))
+
+    def push_hello(self, hello: Hello) -> None:
+        """pymosh's handshake; a stock server skips it (see ``Hello``)."""
+        self.events.append(hello)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -63,9 +68,9 @@ class UserStream:
         for event in decode_user_message(diff):
             if isinstance(event, Keystroke):
                 add.extend(event.keys)
-            elif isinstance(event, Resize):
+            elif isinstance(event, (Resize, Hello)):
                 add.append(event)
-            else:  # pragma: no cover - the decoder yields only these two
+            else:  # pragma: no cover - the decoder yields only these
                 raise DecodeError("unexpected user event")
         self.events.extend(add)
 
@@ -89,11 +94,11 @@ def _merge(events: List[Event], start: int) -> UserMessage:
     run = start
     for i in range(start, len(events)):
         event = events[i]
-        if type(event) is not int:
+        if not isinstance(event, int):   # a Resize, a Hello, ...: its own instruction
             if i > run:
-                out.append(Keystroke(bytes(events[run:i])))
+                out.append(Keystroke(bytes(cast(List[int], events[run:i]))))
             out.append(event)
             run = i + 1
     if run < len(events):
-        out.append(Keystroke(bytes(events[run:])))
+        out.append(Keystroke(bytes(cast(List[int], events[run:]))))
     return out

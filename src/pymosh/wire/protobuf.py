@@ -9,7 +9,7 @@ as stock peers tolerate them (§8.1).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, List, Tuple, Union
+from typing import Any, Iterator, List, Tuple, Union
 
 from pymosh.errors import DecodeError
 
@@ -59,8 +59,35 @@ class EchoAck:
     num: int
 
 
-UserMessage = List[Union[Keystroke, Resize]]
-HostMessage = List[Union[HostBytes, Resize, EchoAck]]
+@dataclass(frozen=True)
+class Hello:
+    """pymosh's own handshake (extension 100 both ways; stock peers skip it, §8.1).
+
+    The client sends its hello as the first event of its user stream: ``features`` it
+    wants and how many ``scrollback_lines``. The server answers, in its host state, with
+    the features it grants (the intersection). No other extension is sent to a peer whose
+    hello has not arrived, so a stock peer never sees anything new.
+    """
+
+    version: int = 1
+    features: int = 0
+    scrollback_lines: int = 0
+
+
+# Hello.features bits
+FEATURE_SCROLLBACK = 1
+FEATURE_CLIPBOARD = 2       # every OSC 52 selection, not only "c"
+FEATURE_STREAMS = 4         # multiplexed byte streams (agent and port forwarding)
+FEATURE_RESUME = 8          # the session can be resumed by a fresh client
+
+# extension numbers of our own (avoid Mosh's 2..8)
+EXT_HELLO = 100
+EXT_USER_STREAM_FRAME = 101
+EXT_HISTORY = 101
+EXT_HOST_STREAM_FRAME = 102
+
+UserMessage = List[Union[Keystroke, Resize, Hello]]
+HostMessage = List[Union[HostBytes, Resize, EchoAck, Hello]]
 
 # ---------------------------------------------------------------- encoding
 
@@ -95,6 +122,16 @@ def _bytes_field(tag: int, data: bytes) -> bytes:
     return bytes((tag,)) + _varint(len(data)) + bytes(data)
 
 
+def _ext_field(number: int, body: bytes) -> bytes:
+    """A length-delimited field with a number too large for a one-byte key."""
+    return _varint((number << 3) | LEN) + _varint(len(body)) + bytes(body)
+
+
+def _hello_body(hello: Hello) -> bytes:
+    return (b"\x08" + _uint64(hello.version) + b"\x10" + _uint64(hello.features)
+            + b"\x18" + _uint64(hello.scrollback_lines))
+
+
 def encode_instruction(ins: Instruction) -> bytes:
     if not 0 <= ins.protocol_version < (1 << 32):
         raise ValueError("protocol_version out of range")
@@ -125,6 +162,8 @@ def encode_user_message(events: UserMessage) -> bytes:
             out.append(_wrap(_bytes_field(0x12, _bytes_field(0x22, ev.keys))))
         elif isinstance(ev, Resize):
             out.append(_wrap(_bytes_field(0x1A, _resize_body(ev))))
+        elif isinstance(ev, Hello):
+            out.append(_wrap(_ext_field(EXT_HELLO, _hello_body(ev))))
         else:
             raise TypeError(f"not a user event: {ev!r}")
     return b"".join(out)
@@ -139,6 +178,8 @@ def encode_host_message(events: HostMessage) -> bytes:
             out.append(_wrap(_bytes_field(0x1A, _resize_body(ev))))
         elif isinstance(ev, EchoAck):
             out.append(_wrap(_bytes_field(0x3A, b"\x40" + _uint64(ev.num))))
+        elif isinstance(ev, Hello):
+            out.append(_wrap(_ext_field(EXT_HELLO, _hello_body(ev))))
         else:
             raise TypeError(f"not a host event: {ev!r}")
     return b"".join(out)
@@ -163,8 +204,10 @@ def _read_varint(buf: bytes, pos: int) -> Tuple[int, int]:
     raise DecodeError("protobuf: varint longer than 10 bytes")
 
 
-def _fields(buf: bytes) -> Iterator[Tuple[int, int, object]]:
-    """(field number, wire type, value) for each field; value is int or bytes."""
+def _fields(buf: bytes) -> Iterator[Tuple[int, int, Any]]:
+    """(field number, wire type, value) for each field: value is an int (VARINT, I32, I64)
+    or bytes (LEN), so a caller checks the wire type (`_expect`) before using it."""
+    value: int | bytes
     pos = 0
     end = len(buf)
     while pos < end:
@@ -253,6 +296,15 @@ def _decode_echo_ack(body: bytes) -> EchoAck:
     return EchoAck(num)
 
 
+def _decode_hello(body: bytes) -> Hello:
+    values = [0, 0, 0]
+    for number, wtype, value in _fields(body):
+        if 1 <= number <= 3:
+            _expect(wtype, VARINT, "a hello field")
+            values[number - 1] = value
+    return Hello(*values)
+
+
 def _instructions(data: bytes, known: Tuple[int, ...]) -> Iterator[List[Tuple[int, bytes]]]:
     """For each `instruction` entry, its extensions as (number, body), in wire order."""
     for number, wtype, value in _fields(data):
@@ -272,19 +324,21 @@ def _instructions(data: bytes, known: Tuple[int, ...]) -> Iterator[List[Tuple[in
 def decode_user_message(data: bytes) -> UserMessage:
     """Keystrokes and resizes in order; unknown extensions are skipped."""
     events: UserMessage = []
-    for exts in _instructions(data, (2, 3)):
+    for exts in _instructions(data, (2, 3, EXT_HELLO)):
         for number, body in exts:
             if number == 2:
                 events.append(Keystroke(_decode_bytes_message(body, 4, "keys")))
             elif number == 3:
                 events.append(_decode_resize(body))
+            elif number == EXT_HELLO:
+                events.append(_decode_hello(body))
     return events
 
 
 def decode_host_message(data: bytes) -> HostMessage:
     """Host bytes, resizes and echo acks in order; unknown extensions are skipped."""
     events: HostMessage = []
-    for exts in _instructions(data, (2, 3, 7)):
+    for exts in _instructions(data, (2, 3, 7, EXT_HELLO)):
         for number, body in exts:
             if number == 2:
                 events.append(HostBytes(_decode_bytes_message(body, 4, "hoststring")))
@@ -292,11 +346,16 @@ def decode_host_message(data: bytes) -> HostMessage:
                 events.append(_decode_resize(body))
             elif number == 7:
                 events.append(_decode_echo_ack(body))
+            elif number == EXT_HELLO:
+                events.append(_decode_hello(body))
     return events
 
 
 __all__ = [
-    "PROTOCOL_VERSION", "EchoAck", "HostBytes", "HostMessage", "Instruction", "Keystroke",
+    "EXT_HELLO", "EXT_HISTORY", "EXT_HOST_STREAM_FRAME", "EXT_USER_STREAM_FRAME",
+    "FEATURE_CLIPBOARD", "FEATURE_RESUME", "FEATURE_SCROLLBACK", "FEATURE_STREAMS",
+    "PROTOCOL_VERSION", "EchoAck", "Hello", "HostBytes", "HostMessage", "Instruction",
+    "Keystroke",
     "Resize", "UserMessage", "decode_host_message", "decode_instruction",
     "decode_user_message", "encode_host_message", "encode_instruction",
     "encode_user_message",

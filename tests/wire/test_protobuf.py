@@ -187,8 +187,8 @@ def test_unknown_fields_and_extensions_are_skipped():
     extra = bytes.fromhex("4801" "5203616263" "5d01020304" "610102030405060708")
     base = encode_instruction(Instruction(2, 1, 2, 3, 4, b"d", b"c"))
     assert decode_instruction(base + extra) == Instruction(2, 1, 2, 3, 4, b"d", b"c")
-    # an instruction carrying only extension 100, between two known ones
-    ext100 = bytes.fromhex("0a05a2060201ff")
+    # an instruction carrying only an unknown extension (120), between two known ones
+    ext100 = bytes.fromhex("0a05c2070201ff")
     data = encode_host_message([EchoAck(4)]) + ext100 + encode_host_message([HostBytes(b"x")])
     assert decode_host_message(data) == [EchoAck(4), HostBytes(b"x")]
     user = ext100 + encode_user_message([Keystroke(b"k")])

@@ -142,10 +142,11 @@ def test_client_that_cannot_start_ends_the_server(pane_factory, tmp_path, tag):
     broken = tmp_path / "broken-client"
     broken.write_text("#!/nonexistent/interpreter\n")
     broken.chmod(0o755)
+    err = tmp_path / "wrapper.err"
     pane = pane_factory(" ".join([program_command("wrapper"), "--local",
-                                  f"--client={broken}"]), width=250)
-    pane.wait_for("could not run client", timeout=20)
-    assert pane.wait_exit(timeout=10) == 255
+                                  f"--client={broken}", "2>", str(err)]))
+    assert pane.wait_exit(timeout=20) == 255       # (stdin is the pane's terminal)
+    assert "could not run client" in err.read_text()
     pane.kill()
     assert wait_gone(tag, timeout=10) == []
 
@@ -157,6 +158,16 @@ def test_user_mistakes_never_show_a_traceback(tag):
         result = run_wrapper(tag, *args)
         assert result.returncode != 0 and result.stderr, args
         assert "Traceback" not in result.stderr and result.stderr.count("\n") <= 3, args
+    for name, args in (("server", ["new", "-c", "x"]), ("server", ["new", "-p", "99999"]),
+                       ("server", ["new", "-l"]), ("client", ["1.2.3.4"]),
+                       ("client", ["-x", "1", "2"]), ("client", ["127.0.0.1", "60001"])):
+        result = subprocess.run(program(name, *args), stdin=subprocess.DEVNULL,
+                                env=child_env(PYMOSH_TEST_TAG=tag,
+                                              MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag"),
+                                capture_output=True, text=True, timeout=30, check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (name, args)
+        assert "MOSH CONNECT" not in result.stdout
+    assert wait_gone(tag, timeout=5) == []
 
 
 # ------------------------------------------------------------------ the session's end
@@ -197,3 +208,28 @@ def test_session_end_hangs_up_and_nohup_jobs_survive(pane_factory, tmp_path, tag
 def test_unshare_is_available():
     # the no-UTF-8-locale test needs a private mount namespace (root in CI)
     assert shutil.which("unshare") and os.geteuid() == 0
+
+
+# ------------------------------------------------------------------ statistics line
+
+
+def test_statistics_line_toggles_with_escape_s(pane_factory, tag):
+    command = " ".join([program_command("wrapper"), "--local", "--", "sh", "-c",
+                        shlex.quote("echo ready; sleep 60")])
+    pane = pane_factory(command, width=120, height=10)
+    pane.wait_for("ready", timeout=20)
+    assert "RTT" not in pane.capture()
+    pane.send_keys("C-^")
+    pane.send_keys("s")
+    screen = pane.wait_for("RTT ", timeout=10)
+    bottom = screen.splitlines()[-1] if len(screen.splitlines()) == 10 else ""
+    assert bottom.startswith("RTT ") and "ms | lost " in bottom, screen
+    assert "predict " in bottom and "up " in bottom and "127.0.0.1:" in bottom, bottom
+    pane.send_keys("C-^")
+    pane.send_keys("s")
+    pane.wait_until(lambda s: "RTT " not in s, timeout=10, what="the line to go")
+    pane.send_keys("C-^")
+    pane.send_keys(".")
+    assert pane.wait_exit(timeout=15) == 0
+    pane.kill()
+    assert wait_gone(tag, timeout=10) == []

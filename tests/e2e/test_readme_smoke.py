@@ -60,6 +60,11 @@ def test_readme_commands_in_a_fresh_virtual_environment(tmp_path, tag):
                           text=True, timeout=900, check=False)
     assert done.returncode == 0 and " passed" in done.stdout, done.stdout[-3000:]
 
+    man = subprocess.run(["man", "-M", str(checkout / ".venv" / "share" / "man"), "-P", "cat",
+                          "pymosh"], env=env, capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert man.returncode == 0 and "ESCAPE KEYS" in man.stdout, man.stderr
+
     with TmuxPane(tmp_path, f"cd {checkout} && {run}", env=env) as pane:
         pane.wait_prompt(timeout=30)
         # the shell's parent is the server: the one installed in .venv, not one on PATH

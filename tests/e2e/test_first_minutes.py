@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.e2e.session import client_command, start_server
 from tests.frontend.helpers import child_env, program, program_command
-from tests.support.procs import wait_gone
+from tests.support.procs import read_proc, tagged_pids, wait_gone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -173,7 +174,7 @@ def test_user_mistakes_never_show_a_traceback(tag):
 # ------------------------------------------------------------------ the session's end
 
 
-@pytest.mark.parametrize("ending", ["client quits", "shell exits"])
+@pytest.mark.parametrize("ending", ["client quits", "shell exits", "server signalled"])
 def test_session_end_hangs_up_and_nohup_jobs_survive(pane_factory, tmp_path, tag, ending):
     kept, killed = tmp_path / "nohup-job", tmp_path / "plain-job"
     started, saved = tmp_path / "plain-job-started", tmp_path / "trap-saved"
@@ -184,8 +185,8 @@ def test_session_end_hangs_up_and_nohup_jobs_survive(pane_factory, tmp_path, tag
     script = (f"trap 'sleep 2; echo saved > {saved}; exit 0' HUP; "
               f"nohup sh -c 'sleep 4; echo kept > {kept}' >/dev/null 2>&1 & "
               f"sh -c 'touch {started}; sleep 4; echo killed > {killed}' & "
-              "echo jobs-started; " + ("sleep 60 & wait $!" if ending == "client quits"
-                                        else "sleep 1"))
+              "echo jobs-started; " + ("sleep 1" if ending == "shell exits"
+                                        else "sleep 60 & wait $!"))
     command = " ".join([program_command("wrapper"), "--local", "--", "sh", "-c",
                         shlex.quote(script)])
     pane = pane_factory(command)
@@ -194,12 +195,16 @@ def test_session_end_hangs_up_and_nohup_jobs_survive(pane_factory, tmp_path, tag
     if ending == "client quits":
         pane.send_keys("C-^")
         pane.send_keys(".")
+    elif ending == "server signalled":
+        (server,) = [pid for pid in tagged_pids(tag)
+                     if b"pymosh.frontend.server" in read_proc(pid, "cmdline")]
+        os.kill(server, signal.SIGTERM)
     assert pane.wait_exit(timeout=15) == 0
     deadline = time.monotonic() + 15
     while not kept.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert kept.exists(), "the nohup job did not survive the end of the session"
-    if ending == "client quits":
+    if ending != "shell exits":
         assert saved.exists(), "the shell's HUP trap did not get to finish"
     time.sleep(0.5)
     assert not killed.exists(), "a job that does not ignore SIGHUP outlived the hangup"

@@ -238,3 +238,39 @@ def test_statistics_line_toggles_with_escape_s(pane_factory, tag):
     assert pane.wait_exit(timeout=15) == 0
     pane.kill()
     assert wait_gone(tag, timeout=10) == []
+
+
+@pytest.mark.parametrize("name", [
+    "pymosh", pytest.param("stock", marks=pytest.mark.interop)])
+def test_abort_ends_a_server_whose_client_never_comes(name, tag):
+    from pymosh.frontend.abort import abort_server
+    from tests.support.procs import wait_dead
+    from tests.support.servers import parse_connect, parse_detached
+
+    result = subprocess.run(SERVERS[name] + ["new", "-i", "127.0.0.1", "-p", "0", "--",
+                                             "sh", "-c", "sleep 30"],
+                            env=child_env(PYMOSH_TEST_TAG=tag), stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=30, check=False)
+    port, key = parse_connect(result.stdout)
+    pid = parse_detached(result.stderr)
+    assert pid and abort_server("127.0.0.1", port, key)
+    assert wait_dead(pid, 5)
+    assert wait_gone(tag, timeout=5) == []
+
+
+def test_wrapper_over_ssh_ends_the_remote_server_when_the_client_cannot_start(
+        sshd, pane_factory, tmp_path, tag):
+    broken = tmp_path / "broken-client"
+    broken.write_text("#!/nonexistent/interpreter\n")
+    broken.chmod(0o755)
+    server = "env " + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}") + " " + \
+        program_command("server")
+    err = tmp_path / "wrapper.err"
+    pane = pane_factory(" ".join([
+        program_command("wrapper"), shlex.quote(f"--ssh={sshd.ssh_command()}"),
+        shlex.quote(f"--server={server}"), f"--client={broken}", "127.0.0.1",
+        "2>", str(err)]))
+    assert pane.wait_exit(timeout=30) == 255
+    assert "could not run client" in err.read_text()
+    pane.kill()
+    assert wait_gone(tag, timeout=10) == []     # not 60 s later: the server was told

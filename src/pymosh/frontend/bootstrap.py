@@ -66,7 +66,6 @@ class Bootstrap:
                 raise BootstrapError("Bad MOSH CONNECT string (port out of range).")
             self.port, self.key = port, match.group(2)
             return
-        self.feed_trailer(stripped)
         if "Bad UDP port" in stripped:
             self.saw_bad_port = True
         self.passthrough.append(stripped)

@@ -310,12 +310,17 @@ def read_detached_pid(proc: subprocess.Popen, boot: Bootstrap, timeout: float = 
 
 
 def end_server(boot: Bootstrap) -> None:
-    """SIGTERM the local server we started: with no client yet it exits at once."""
+    """End the server we started when no client will come: SIGTERM a local one (it exits
+    at once without a client), else the authenticated shutdown a quitting client sends."""
     if boot.server_pid is not None:
         try:
             os.kill(boot.server_pid, signal.SIGTERM)
+            return
         except OSError:
             pass
+    if boot.ip and boot.port and boot.key:
+        from pymosh.frontend.abort import abort_server
+        abort_server(boot.ip, boot.port, boot.key)
 
 
 def check_ssh_host(args: argparse.Namespace) -> None:

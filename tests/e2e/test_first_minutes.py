@@ -89,6 +89,21 @@ def test_refused_when_the_host_has_no_utf8_locale(name, tmp_path, tag):
         assert "has none installed" in result.stderr and "locales" in result.stderr
 
 
+@pytest.mark.parametrize("program_name", ["wrapper", "client"])
+def test_c_locale_is_refused_despite_cpython_coercion(program_name, tag):
+    # with LANG=C, CPython puts LC_CTYPE=C.UTF-8 into os.environ at start-up (PEP 538);
+    # the check is made on the environment the program was given, as mosh's is
+    args = ["--local"] if program_name == "wrapper" else ["127.0.0.1", "60001"]
+    result = subprocess.run(program(program_name, *args),
+                            env=child_env(PYMOSH_TEST_TAG=tag, LANG="C",
+                                          MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag"),
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert result.returncode in (1, 255) and "UTF-8" in result.stderr, result.stderr
+    assert "LANG=C\n" in result.stderr + "\n" and "Traceback" not in result.stderr
+    assert "LC_CTYPE=\n" in result.stderr        # not the coerced C.UTF-8
+
+
 def test_broken_locale_in_the_wrapper_is_a_clear_error(tag):
     result = subprocess.run(program("wrapper", "--local"),
                             env=child_env(PYMOSH_TEST_TAG=tag, LANG="xx_BROKEN", LC_ALL=""),

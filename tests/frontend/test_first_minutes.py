@@ -191,6 +191,15 @@ def test_broken_l_values_are_ignored_with_a_notice(item):
     assert len(d.notices) == 1 and "ignored" in d.notices[0]
 
 
+def test_utf8_check_reads_lc_ctype_precedence():
+    from pymosh.frontend.locale_check import is_utf8_locale
+    assert is_utf8_locale({"LANG": "C.UTF-8"})
+    assert not is_utf8_locale({"LANG": "C"}) and not is_utf8_locale({})
+    assert not is_utf8_locale({"LANG": "C.UTF-8", "LC_ALL": "C"})
+    assert is_utf8_locale({"LANG": "C", "LC_CTYPE": "C.UTF-8", "LC_MESSAGES": "xx_YY"})
+    assert not is_utf8_locale({"LC_CTYPE": "xx_NOWHERE.UTF-8"})
+
+
 def test_original_environment_is_what_the_process_was_started_with():
     env = original_environ()
     assert env.get("PATH") == os.environ.get("PATH")

@@ -360,12 +360,12 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
         return 1
     overwrite = os.environ.get("MOSH_PREDICTION_OVERWRITE") == "yes"
-    if not os.isatty(0):
-        sys.stderr.write("pymosh-client: standard input is not a terminal\n")
-        return 1
     if not is_utf8_locale():
         sys.stderr.write("pymosh-client needs a UTF-8 native locale to run.\n\n"
-                         + locale_env_summary(os.environ) + "\n")
+                         + locale_env_summary() + "\n")
+        return 1
+    if not os.isatty(0):
+        sys.stderr.write("pymosh-client: standard input is not a terminal\n")
         return 1
     try:
         client = Client(ip, int(port), key, predict, overwrite,

@@ -20,8 +20,12 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-from pymosh.frontend.locale_check import LOCALE_VARS
-
+# every variable the wrapper forwards with -l, in mosh's order
+LOCALE_VARS = (
+    "LANG", "LANGUAGE", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE", "LC_MONETARY",
+    "LC_MESSAGES", "LC_PAPER", "LC_NAME", "LC_ADDRESS", "LC_TELEPHONE", "LC_MEASUREMENT",
+    "LC_IDENTIFICATION", "LC_ALL",
+)
 # LANGUAGE is a list of message languages, not a locale name: passed on, never probed
 PROBED = tuple(name for name in LOCALE_VARS if name != "LANGUAGE")
 FALLBACKS = ("C.UTF-8", "C.utf8", "en_US.UTF-8")

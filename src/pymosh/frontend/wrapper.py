@@ -436,7 +436,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not is_utf8_locale():
         raise WrapperError(
             "needs a UTF-8 native locale to run. The current locale is:\n"
-            + locale_env_summary(env)
+            + locale_env_summary()
             + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8).")
     if args.local:
         resolve(args.host, 0, args.family)   # a bad address is the first thing to say

@@ -57,3 +57,22 @@ def test_server_and_client_pages_cover_their_options():
     client = rendered("pymosh-client.1")
     for flag in ("-c", "-#", "--version", "MOSH_KEY", "MOSH_ESCAPE_KEY", "statistics"):
         assert flag in client, flag
+
+
+def test_help_names_the_options_and_variables(capsys):
+    from pymosh.frontend import client, server
+    assert server.run(["--help"]) == 0
+    text = capsys.readouterr().out
+    for word in ("-s", "-i IP", "-p PORT", "-c COLORS", "-l NAME=VALUE", "-v",
+                 "MOSH_SERVER_NETWORK_TMOUT", "MOSH_SERVER_SIGNAL_TMOUT", "pymosh-server(1)"):
+        assert word in text, word
+    assert client.run(["--help"]) == 0
+    text = capsys.readouterr().out
+    for word in ("MOSH_KEY", "MOSH_ESCAPE_KEY", "MOSH_PREDICTION_DISPLAY",
+                 "MOSH_PREDICTION_OVERWRITE", "MOSH_TITLE_NOPREFIX", "MOSH_NO_TERM_INIT",
+                 "statistics", "pymosh-client(1)"):
+        assert word in text, word
+    with pytest.raises(SystemExit):
+        wrapper.run(["--help"])
+    text = capsys.readouterr().out
+    assert "--local" in text and "host[:PORT]" in text and "pymosh(1)" in text

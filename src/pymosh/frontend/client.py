@@ -332,7 +332,8 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-client: {exc}\n{USAGE}\n")
         return 1
     if parsed == "help":
-        print(USAGE)
+        from pymosh.frontend.helptext import CLIENT_HELP
+        print(USAGE + "\n" + CLIENT_HELP, end="")
         return 0
     if parsed == "version":
         print(f"pymosh-client (pymosh {__version__})\n{_accel.describe()}")

@@ -385,7 +385,8 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-server: {exc}\n{USAGE}\n")
         return 1
     if opts.help:
-        sys.stdout.write(USAGE + "\n")
+        from pymosh.frontend.helptext import SERVER_HELP
+        sys.stdout.write(USAGE + "\n" + SERVER_HELP)
         return 0
     if opts.version:
         sys.stdout.write(BANNER)

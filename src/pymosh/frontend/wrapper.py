@@ -440,7 +440,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8).")
     if args.local:
         resolve(args.host, 0, args.family)   # a bad address is the first thing to say
-    if not args.local:
+    else:
         check_ssh_host(args)
     if not os.isatty(0):
         raise WrapperError("standard input is not a terminal; run pymosh from a terminal "

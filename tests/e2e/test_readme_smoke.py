@@ -40,6 +40,7 @@ def user_env(tag: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.timeout(1200)   # two pip installs and a build: minutes on a loaded machine
 def test_readme_commands_in_a_fresh_virtual_environment(tmp_path, tag):
     install, run = readme_block("Install and try it")
     assert run == ".venv/bin/pymosh --local"

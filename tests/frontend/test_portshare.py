@@ -135,7 +135,7 @@ def test_a_session_killed_or_ended_does_not_disturb_the_others(shared):
     for _ in range(3):
         shared.start()
     shared.connect_all()
-    (a, b, c), (ca, cb, cc) = shared.servers, shared.clients
+    (a, b, c), cc = shared.servers, shared.clients[2]
     send_signal(a.pid, signal.SIGKILL)
     assert wait_dead(a.pid, 5)
     stop_server(b)                        # a clean end (SIGTERM)

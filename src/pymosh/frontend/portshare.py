@@ -226,6 +226,7 @@ def spawn_owner(directory: str, port: int, udp_fd: int, timeout: float) -> None:
     if pid == 0:   # pragma: no cover - the child only execs
         try:
             os.setsid()
+            os.chdir("/")
             if os.fork():
                 os._exit(0)
             null = os.open(os.devnull, os.O_RDWR)
@@ -275,7 +276,6 @@ class SharedPortChannel:
         self.family = udp.family
         self.address = udp.getsockname()
         self.messages: List[str] = []
-        self.takeovers = 0           # owners this session started after one died
         self._retry_at = 0.0
 
     # the channel interface (network/endpoint.py)
@@ -347,7 +347,6 @@ class SharedPortChannel:
             conn = _connect(sock_path)
             if conn is None:
                 spawn_owner(self.directory, self.port, self.udp.fileno(), RECOVER_TIMEOUT)
-                self.takeovers += 1
                 conn = _connect(sock_path)
                 if conn is None:
                     return False

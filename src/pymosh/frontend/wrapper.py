@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", choices=FAMILIES, default="prefer-inet",
                    help="address family for the server (default: prefer-inet)")
     p.add_argument("-p", "--port", default=None, metavar="PORT[:PORT2]",
-                   help="server-side UDP port or range")
+                   help="server-side UDP port or range (one port is shared by all "
+                        "your sessions on the host)")
+    p.add_argument("--no-share-port", action="store_true",
+                   help="bind -p PORT for this session alone, as Mosh does")
     p.add_argument("-P", "--ssh-port", default=None, metavar="PORT",
                    help="ssh port (passed to ssh as -p)")
     p.add_argument("--bind-server", default="ssh", metavar="{ssh|any|IP}",
@@ -173,6 +176,8 @@ def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
         words += ["-i", args.bind_server]
     if args.port:
         words += ["-p", args.port]
+    if args.no_share_port:
+        words.append("--no-share-port")
     for name in LOCALE_VARS:
         if name in env:
             words += ["-l", f"{name}={env[name]}"]

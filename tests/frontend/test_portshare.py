@@ -336,3 +336,51 @@ def test_a_session_refuses_an_owner_of_another_uid(open_dir):
         os.close(ready_r)
         send_signal(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+# ------------------------------------------------------------------ the channel itself
+
+
+def _received(channel, client: MiniClient, timeout: float) -> list:
+    """Send client states until the channel gets one; what it got ([] on timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        client.send_state()
+        select.select(channel.filenos(), [], [], 0.1)
+        got = channel.recv_all(0)
+        if got:
+            return got
+    return []
+
+
+def test_rekey_routes_the_new_key_and_refuses_the_old(tmp_path):
+    directory = tmp_path / "ports"
+    directory.mkdir(mode=0o700)
+    port = free_udp_port()
+    old, new = os.urandom(16), os.urandom(16)
+    channel = portshare.join(port, old, "127.0.0.1", str(directory))
+    clients = [MiniClient(port, old), MiniClient(port, new)]
+    try:
+        [(datagram, addr, _ce)] = _received(channel, clients[0], 5)[:1]
+        assert addr == clients[0].sock.getsockname() and datagram == clients[0].sent[-1]
+        assert channel.send(b"reply", addr) is None          # sent on the shared socket
+        assert clients[0].sock.recvfrom(100) == (b"reply", ("127.0.0.1", port))
+        assert _received(channel, clients[1], 0.5) == []
+        channel.rekey(new)
+        assert _received(channel, clients[1], 5)
+        assert _received(channel, clients[0], 0.5) == []
+        # a re-key while the owner is dead is carried to the owner the session restarts
+        [owner] = owner_pids(str(directory))
+        send_signal(owner, signal.SIGKILL)
+        assert wait_dead(owner, 5)
+        newer = os.urandom(16)
+        channel.rekey(newer)
+        clients.append(MiniClient(port, newer))
+        assert _received(channel, clients[2], 10)
+        assert _received(channel, clients[1], 0.5) == []
+        assert len(owner_pids(str(directory))) == 1
+    finally:
+        for client in clients:
+            client.close()
+        channel.close()
+    assert wait_until(lambda: port_free(port), 10)

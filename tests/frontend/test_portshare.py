@@ -20,7 +20,7 @@ import pytest
 from pymosh.crypto import TO_SERVER, Session
 from pymosh.frontend import portshare
 from tests.hostile.miniclient import LOOPBACK, MiniClient, connect, roundtrip
-from tests.support.procs import pid_alive, read_proc, send_signal, terminate, wait_dead
+from tests.support.procs import children_of, pid_alive, read_proc, send_signal, terminate, wait_dead
 from tests.support.servers import PYMOSH, cat_command, start_server, stop_server
 
 pytestmark = [pytest.mark.e2e]
@@ -54,6 +54,29 @@ def owner_pids(ports_dir: str) -> list[int]:
         if b"pymosh.frontend.portshare" in argv and ports_dir.encode() in argv \
                 and pid_alive(int(entry)):
             found.append(int(entry))
+    return found
+
+
+def udp_inodes(port: int) -> set[str]:
+    found = set()
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with open(table) as f:
+            for row in f.readlines()[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found.add(fields[9])
+    return found
+
+
+def socket_inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            found.add(link[8:-1])
     return found
 
 
@@ -117,6 +140,15 @@ def test_sessions_share_one_port_each_gets_its_own_keystrokes_once(shared):
     for i, server in enumerate(shared.servers):
         assert server.output() == b"".join(f"<{i}:{r}>".encode() for r in range(3))
     assert len(owner_pids(shared.ports_dir)) == 1
+    # the sessions' shells hold no copy of the port's socket (it would outlive them)
+    inodes = udp_inodes(shared.port)
+    assert inodes
+    for server in shared.servers:
+        children = children_of(server.pid)
+        assert children
+        for child in children:
+            assert not socket_inodes(child) & inodes
+        assert socket_inodes(server.pid) & inodes
     # private: the owner's socket 0600 in a 0700 directory
     sock = os.path.join(shared.ports_dir, f"{shared.port}.sock")
     assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600

@@ -393,6 +393,7 @@ def _register(conn: socket.socket, key: bytes, timeout: float = 5.0) -> socket.s
             os.close(fd)
         raise PortShareError("the port owner refused the session")
     conn.setblocking(False)
+    os.set_inheritable(fds[0], False)     # the session's shell must not keep the port open
     udp = socket.socket(fileno=fds[0])
     udp.setblocking(False)
     return udp

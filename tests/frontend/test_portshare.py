@@ -416,3 +416,39 @@ def test_rekey_routes_the_new_key_and_refuses_the_old(tmp_path):
             client.close()
         channel.close()
     assert wait_until(lambda: port_free(port), 10)
+
+
+def test_ipv6_addresses_cross_the_owner_intact(tmp_path):
+    directory = tmp_path / "ports"
+    directory.mkdir(mode=0o700)
+    port = free_udp_port()
+    key = os.urandom(16)
+    channel = portshare.join(port, key, "::1", str(directory))
+    client = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    client.bind(("::1", 0))
+    try:
+        assert channel.family == socket.AF_INET6
+        datagram = Session(key).seal_datagram(TO_SERVER, 7, 0, 0xFFFF, b"v6")
+        got = []
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            client.sendto(datagram, ("::1", port))
+            select.select(channel.filenos(), [], [], 0.1)
+            got = channel.recv_all(0)
+        assert got and got[0][0] == datagram
+        addr = got[0][1]
+        assert addr[:2] == client.getsockname()[:2]
+        assert channel.send(b"back", addr) is None
+        assert client.recvfrom(100)[0] == b"back"
+    finally:
+        client.close()
+        channel.close()
+    assert wait_until(lambda: owner_pids(str(directory)) == [], 10)
+
+
+@pytest.mark.parametrize("addr", [("192.0.2.7", 60001), ("2001:db8::1", 5, 0, 0),
+                                  ("fe80::1%lo", 9, 3, 1)])
+def test_address_encoding_round_trips(addr):
+    decoded, used = portshare.decode_addr(portshare.encode_addr(addr) + b"rest")
+    expected = addr if len(addr) == 2 else (addr[0].split("%")[0],) + addr[1:]
+    assert decoded == expected and used == len(portshare.encode_addr(addr))

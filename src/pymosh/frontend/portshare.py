@@ -251,6 +251,11 @@ def spawn_owner(directory: str, port: int, udp_fd: int, timeout: float) -> None:
 
 def owner_main(argv: List[str]) -> int:
     directory, port, udp_fd, ready_fd = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_SESSIONS + 64 if hard == resource.RLIM_INFINITY else min(hard, MAX_SESSIONS + 64)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))   # one fd per session
     udp = socket.socket(fileno=udp_fd)
     owner = PortOwner(directory, port, udp)
     os.write(ready_fd, b"R")

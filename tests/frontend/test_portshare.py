@@ -3,6 +3,7 @@ one port, driven by the test client; the port owner killed, sprayed and refused.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import select
@@ -100,9 +101,10 @@ class Shared:
         self.port = free_udp_port()
         self.servers = []
         self.clients = []
+        self._numbers = itertools.count()      # thread-safe: sessions may start at once
 
     def start(self, options=None):
-        workdir = self.tmp / f"s{len(self.servers)}"
+        workdir = self.tmp / f"s{next(self._numbers)}"
         workdir.mkdir()
         server = start_server(PYMOSH, str(workdir), cat_command(str(workdir / "typed")),
                               env_extra={"PYMOSH_STATE_DIR": str(self.state)},
@@ -452,3 +454,42 @@ def test_address_encoding_round_trips(addr):
     decoded, used = portshare.decode_addr(portshare.encode_addr(addr) + b"rest")
     expected = addr if len(addr) == 2 else (addr[0].split("%")[0],) + addr[1:]
     assert decoded == expected and used == len(portshare.encode_addr(addr))
+
+
+def test_sessions_started_at_once_find_one_owner(shared):
+    # the lock orders them: exactly one binds and starts the owner, the rest join it
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: shared.start(), range(6)))
+    assert {s.port for s in shared.servers} == {shared.port}
+    assert len(owner_pids(shared.ports_dir)) == 1
+    shared.connect_all()
+    for i, (server, client) in enumerate(zip(shared.servers, shared.clients)):
+        roundtrip(server, client, f"#{i}".encode())
+    # all of them lose the owner at once: exactly one restarts it, all re-register
+    [owner] = owner_pids(shared.ports_dir)
+    send_signal(owner, signal.SIGKILL)
+    assert wait_dead(owner, 5)
+    for i, (server, client) in enumerate(zip(shared.servers, shared.clients)):
+        roundtrip(server, client, b"+", timeout=20)
+        assert server.output() == f"#{i}+".encode()
+    assert len(owner_pids(shared.ports_dir)) == 1
+
+
+def test_a_stale_socket_after_a_crash_does_not_block_the_port(shared):
+    shared.start()
+    [owner] = owner_pids(shared.ports_dir)
+    # everything dies at once (a reboot, an OOM kill): the socket file stays behind
+    send_signal(owner, signal.SIGSTOP)        # so it cannot tidy up when the session goes
+    for server in shared.servers:
+        send_signal(server.pid, signal.SIGKILL)
+        assert wait_dead(server.pid, 5)
+    send_signal(owner, signal.SIGKILL)
+    assert wait_dead(owner, 5)
+    sock = os.path.join(shared.ports_dir, f"{shared.port}.sock")
+    assert os.path.exists(sock)
+    assert wait_until(lambda: port_free(shared.port), 5)
+    server = shared.start()
+    client = connect(server)
+    shared.clients.append(client)
+    roundtrip(server, client, b"fresh")

@@ -315,7 +315,7 @@ def _bind_udp(port: int, family: int) -> socket.socket:
     return sock
 
 
-def _start_hub(port: int, sock_path: str, lock_path: str) -> None:
+def _start_hub(port: int, sock_path: str, lock_path: str, lock_fd: int) -> None:
     """Bind the port and the hub's socket here, then serve from a detached grandchild."""
     try:
         udp = _bind_udp(port, socket.AF_INET6)
@@ -336,6 +336,7 @@ def _start_hub(port: int, sock_path: str, lock_path: str) -> None:
     if pid == 0:   # pragma: no cover - the hub's own process
         code = 0
         try:
+            os.close(lock_fd)   # the caller's lock: it must not outlive the caller
             os.setsid()
             if os.fork():
                 os._exit(0)
@@ -372,7 +373,7 @@ def register(config: Dict[str, Any]) -> int:
         try:
             conn.connect(sock_path)
         except (FileNotFoundError, ConnectionRefusedError):
-            _start_hub(port, sock_path, lock_path)
+            _start_hub(port, sock_path, lock_path, lock)
             conn.connect(sock_path)
         if _peer_uid(conn) != os.geteuid():
             raise OSError(f"{sock_path} belongs to another user")

@@ -1,0 +1,157 @@
+"""Sessions through a jump host (issue #16 part 2): client, bastion and host in their own
+network namespaces with private sshds; the host is reachable only from the bastion."""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+import pytest
+
+from tests.e2e.netns import HOST_NAME, Topology
+from tests.e2e.sshd import SSHD, Sshd, free_tcp_port
+from tests.frontend.helpers import child_env, program_command
+from tests.frontend.test_portshare import wait_until
+from tests.support.procs import wait_gone
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SSH_PORT = 2222
+RELAY_PORT = 60001
+
+
+class Net:
+    def __init__(self, tmp_path, tag) -> None:
+        self.tmp = tmp_path
+        self.topo = Topology()
+        self.sshds: list[Sshd] = []
+        self.tag = tag
+
+    def start(self) -> Net:
+        self.topo.start()
+        bastion = Sshd(str(self.tmp), self.tag, netns=self.topo.bastion,
+                       listen=self.topo.bastion_ip, port=SSH_PORT, name="bastion",
+                       env={"PYMOSH_STATE_DIR": str(self.tmp / "bastion-state")})
+        self.sshds.append(bastion.start())
+        host = Sshd(str(self.tmp), self.tag, netns=self.topo.host, listen=self.topo.host_ip,
+                    port=SSH_PORT, name="host", user_key=bastion.user_key,
+                    env={"PYMOSH_STATE_DIR": str(self.tmp / "host-state")})
+        self.sshds.append(host.start())
+        return self
+
+    def ssh(self) -> str:
+        return self.sshds[0].ssh_command()
+
+    def stop(self) -> None:
+        for sshd in self.sshds:
+            sshd.stop()
+        self.topo.stop()
+
+    def relay_bound(self) -> bool:
+        out = self.topo.run(self.topo.bastion, "ss", "-uanH").stdout
+        return f":{RELAY_PORT} " in out
+
+    def wrapper(self, *options: str, host: str = HOST_NAME, client: str = "pymosh",
+                server: str = "pymosh") -> str:
+        server_cmd = "mosh-server" if server == "stock" else (
+            "env " + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}") + " "
+            + program_command("server"))
+        client_cmd = "mosh-client" if client == "stock" else program_command("client")
+        return " ".join([*self.topo.prefix(self.topo.client), program_command("wrapper"),
+                         *(shlex.quote(o) for o in options),
+                         shlex.quote(f"--server={server_cmd}"),
+                         shlex.quote(f"--client={client_cmd}"), host])
+
+
+@pytest.fixture
+def net(tmp_path, tag):
+    if os.geteuid() != 0:
+        pytest.fail("the namespace tests need root")
+    if not os.access(SSHD, os.X_OK):
+        pytest.fail(f"{SSHD} (openssh-server) is required")
+    n = Net(tmp_path, tag).start()
+    yield n
+    n.stop()
+
+
+def _session(net, pane, marker: str) -> None:
+    pane.wait_prompt(timeout=40)
+    pane.send_line(f"echo {marker}-$((6*7))")
+    pane.wait_for(f"{marker}-42", timeout=20)
+
+
+@pytest.mark.parametrize("client,server", [("pymosh", "pymosh"),
+                                           pytest.param("stock", "stock",
+                                                        marks=pytest.mark.interop),
+                                           ("stock", "pymosh"),
+                                           pytest.param("pymosh", "stock",
+                                                        marks=pytest.mark.interop)])
+def test_session_through_the_bastion_roams_and_the_relay_leaves_with_it(
+        net, pane_factory, tag, client, server):
+    topo = net.topo
+    # the host is out of the client's reach: only the relay can carry the session
+    assert topo.run(topo.client, "ip", "route", "get", topo.host_ip).returncode != 0
+    pane = pane_factory(net.wrapper(f"--ssh={net.ssh()}", "-J",
+                                    f"root@{topo.bastion_ip}", client=client, server=server))
+    _session(net, pane, "relay")
+    assert net.relay_bound()
+    topo.roam()
+    pane.send_line("echo roamed-$((6*7))")
+    pane.wait_for("roamed-42", timeout=30)
+    pane.send_line("exit")
+    assert pane.wait_exit(timeout=20) == 0
+    # the client's exit says bye: the route goes, and with the last route the relay
+    assert wait_until(lambda: not net.relay_bound(), 15)
+    pane.kill()
+    assert wait_gone(tag, timeout=15) == []
+
+
+def test_proxyjump_from_the_ssh_config_and_a_name_only_the_bastion_knows(
+        net, pane_factory, tag, tmp_path):
+    topo = net.topo
+    bastion = net.sshds[0]
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host target\n  HostName {HOST_NAME}\n"
+                      f"  ProxyJump root@{topo.bastion_ip}\n"
+                      f"Host *\n  Port {SSH_PORT}\n  IdentityFile {bastion.user_key}\n"
+                      "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n"
+                      "  BatchMode yes\n  LogLevel ERROR\n")
+    # two sessions: both relays share the one relay port on the bastion
+    panes = [pane_factory(net.wrapper(f"--ssh=ssh -F {config}", host="target"))
+             for _ in range(2)]
+    for i, pane in enumerate(panes):
+        _session(net, pane, f"cfg{i}")
+    out = topo.run(topo.bastion, "ss", "-uanH").stdout
+    assert out.count(f":{RELAY_PORT} ") == 1
+    for pane in panes:
+        pane.send_line("exit")
+        assert pane.wait_exit(timeout=20) == 0
+        pane.kill()
+    assert wait_until(lambda: not net.relay_bound(), 15)
+    assert wait_gone(tag, timeout=15) == []
+
+
+def test_a_failing_bastion_is_named(tmp_path, pane_factory):
+    port = free_tcp_port()
+    ssh = f"ssh -p {port} -o BatchMode=yes -o StrictHostKeyChecking=no"
+    pane = pane_factory(" ".join([program_command("wrapper"), shlex.quote(f"--ssh={ssh}"),
+                                  "-J", "127.0.0.1", "somehost"]))
+    assert pane.wait_exit(timeout=30) == 255
+    text = pane.capture(history=True).replace("\n", "")
+    assert "ssh to the jump host 127.0.0.1 failed (exit status 255)" in text
+
+
+def test_a_host_the_bastion_cannot_reach_is_named(sshd, pane_factory):
+    # the bastion (our sshd) works; nothing listens on the host's ssh port
+    pane = pane_factory(" ".join([program_command("wrapper"),
+                                  shlex.quote(f"--ssh={sshd.ssh_command()}"),
+                                  "-J", "127.0.0.1", "127.0.0.2"]))
+    assert pane.wait_exit(timeout=30) == 255
+    text = pane.capture(history=True).replace("\n", "")
+    assert "ssh to 127.0.0.2 through the jump host 127.0.0.1 failed" in text
+
+
+def test_several_hops_are_refused_clearly(pane_factory):
+    pane = pane_factory(" ".join([program_command("wrapper"), "-J", "a,b", "host"]))
+    assert pane.wait_exit(timeout=20) == 255
+    assert "several jump hosts is not supported" in pane.capture(history=True)

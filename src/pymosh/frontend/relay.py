@@ -344,6 +344,10 @@ def _start_hub(port: int, sock_path: str, lock_path: str, lock_fd: int) -> None:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
+            keep = sorted((udp.fileno(), listener.fileno()))
+            os.closerange(3, keep[0])           # nothing else of the caller's stays open
+            os.closerange(keep[0] + 1, keep[1])
+            os.closerange(keep[1] + 1, 65536)
             Hub(udp, listener, lock_path, sock_path).run()
         except BaseException:  # noqa: BLE001 - a daemon: nothing to report to
             code = 1

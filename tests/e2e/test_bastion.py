@@ -95,6 +95,8 @@ def test_session_through_the_bastion_roams_and_the_relay_leaves_with_it(
                                     f"root@{topo.bastion_ip}", client=client, server=server))
     _session(net, pane, "relay")
     assert net.relay_bound()
+    # one ssh connection to the bastion carried the bootstrap and the relay's start
+    assert net.sshds[0].read_log().count("Accepted publickey") == 1
     topo.roam()
     pane.send_line("echo roamed-$((6*7))")
     pane.wait_for("roamed-42", timeout=30)

@@ -494,13 +494,15 @@ class ClientTagger:
     def _from_relay(self, sock: socket.socket, now: float) -> None:
         for _ in range(64):
             try:
-                datagram, addr = sock.recvfrom(MAX_DATAGRAM)
+                datagram = sock.recv(MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 continue
-            if addr[:2] != self.relay[:2] or self.client is None:
-                continue             # only the relay speaks to us
+            if self.client is None:
+                continue
+            # from any source: a multi-homed bastion may answer from another of its
+            # addresses, and the client authenticates every datagram anyway
             self.last_heard = now
             try:
                 self.local.sendto(datagram, self.client)

@@ -202,7 +202,7 @@ class PortOwner:
         router, conns = self.router, self.conns
         for datagram, addr, congested in _recv_some(self.udp):
             sid = router.route(datagram, addr)
-            if sid is None:
+            if not isinstance(sid, int):      # None: nobody's (session ids are conn fds)
                 continue
             try:
                 conns[sid].send(b"D" + (b"\1" if congested else b"\0") + encode_addr(addr)
@@ -423,7 +423,8 @@ def join(port: int, key: bytes, ip: str | None = None,
         if conn is None:
             bound = _bind(ip, port, min(deadline, time.monotonic() + BIND_RETRY))
             try:
-                spawn_owner(directory, port, bound.fileno(), max(deadline - time.monotonic(), 1))
+                spawn_owner(directory, port, bound.sock.fileno(),
+                            max(deadline - time.monotonic(), 1))
             finally:
                 bound.close()
             conn = _connect(sock_path)

@@ -47,7 +47,7 @@ from typing import Any, Dict, List, Tuple
 try:
     from pymosh.frontend import userdir
 except ImportError:            # on a bastion: the loader provides it
-    import _pymosh_userdir as userdir  # type: ignore[no-redef]
+    import _pymosh_userdir as userdir  # type: ignore[import-not-found,no-redef]
 
 SEQ_LEN = 8
 TAG_LEN = 16

@@ -214,3 +214,17 @@ def test_hub_survives_a_host_that_disappears_and_serves_other_routes(hub, tmp_pa
         other.close()
     finally:
         client.close()
+
+
+def test_a_silent_route_expires_and_the_hub_with_it(tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    monkeypatch.setenv("PYMOSH_STATE_DIR", str(state))
+    port = free_udp_port()
+    config = {"relay_port": port, "key": base64.b64encode(os.urandom(16)).decode(),
+              "host": "127.0.0.1", "port": 9, "timeout": 1}
+    assert relay.register(config) == port
+    assert not _port_free(port)
+    # no genuine datagram for a second: the route goes, and the hub closes the port
+    assert wait_until(lambda: _port_free(port), 10)
+    assert not os.path.exists(state / "ports" / f"relay-{port}.sock")

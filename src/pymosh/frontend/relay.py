@@ -128,14 +128,9 @@ class RelayTable:
         if not SEQ_LEN + TAG_LEN <= len(datagram) <= MAX_DATAGRAM:
             return None, None
         first = self._hint.get(addr)
-        order = [first] if first in self.routes else []
-        order += [rid for rid in self.routes if rid != first]
-        for rid in order:
-            route = self.routes[rid]
-            self.trials += 1
-            opened = route.tagger.open(datagram)
-            if opened is None:
-                continue
+        match = self._match(datagram, first)
+        if match is not None:
+            rid, route, opened = match
             seq, inner = opened
             if seq > route.max_seq:          # newest genuine datagram: follow its source
                 route.max_seq = seq
@@ -150,6 +145,26 @@ class RelayTable:
                     return route, None
             return route, (inner or None)
         return None, None
+
+    def _match(self, datagram: bytes, first: Any
+               ) -> Tuple[Any, Route, Tuple[int, bytes]] | None:
+        """The route whose key opens ``datagram``: the hinted one first (one trial for a
+        known address), then the others."""
+        hinted = self.routes.get(first) if first is not None else None
+        if hinted is not None:
+            opened = self._try(hinted, datagram)
+            if opened is not None:
+                return first, hinted, opened
+        for rid, route in self.routes.items():
+            if rid != first:
+                opened = self._try(route, datagram)
+                if opened is not None:
+                    return rid, route, opened
+        return None
+
+    def _try(self, route: Route, datagram: bytes) -> Tuple[int, bytes] | None:
+        self.trials += 1
+        return route.tagger.open(datagram)
 
     def expired(self, now: float) -> List[Any]:
         return [rid for rid, r in self.routes.items() if now - r.last_heard > r.timeout]

@@ -21,22 +21,24 @@ RELAY_PORT = 60001
 
 
 class Net:
-    def __init__(self, tmp_path, tag) -> None:
+    def __init__(self, tmp_path, tag, hops: int = 1) -> None:
         self.tmp = tmp_path
-        self.topo = Topology()
+        self.topo = Topology(hops)
         self.sshds: list[Sshd] = []
         self.tag = tag
 
     def start(self) -> Net:
-        self.topo.start()
-        bastion = Sshd(str(self.tmp), self.tag, netns=self.topo.bastion,
-                       listen=self.topo.bastion_ip, port=SSH_PORT, name="bastion",
-                       env={"PYMOSH_STATE_DIR": str(self.tmp / "bastion-state")})
-        self.sshds.append(bastion.start())
-        host = Sshd(str(self.tmp), self.tag, netns=self.topo.host, listen=self.topo.host_ip,
-                    port=SSH_PORT, name="host", user_key=bastion.user_key,
-                    env={"PYMOSH_STATE_DIR": str(self.tmp / "host-state")})
-        self.sshds.append(host.start())
+        topo = self.topo
+        topo.start()
+        places = [(ns, ip, f"bastion{i}") for i, (ns, ip)
+                  in enumerate(zip(topo.bastions, topo.bastion_ips))]
+        key = None
+        for ns, ip, name in [*places, (topo.host, topo.host_ip, "host")]:
+            sshd = Sshd(str(self.tmp), self.tag, netns=ns, listen=ip, port=SSH_PORT,
+                        name=name, user_key=key,
+                        env={"PYMOSH_STATE_DIR": str(self.tmp / f"{name}-state")})
+            self.sshds.append(sshd.start())
+            key = sshd.user_key
         return self
 
     def ssh(self) -> str:
@@ -47,8 +49,8 @@ class Net:
             sshd.stop()
         self.topo.stop()
 
-    def relay_bound(self) -> bool:
-        out = self.topo.run(self.topo.bastion, "ss", "-uanH").stdout
+    def relay_bound(self, ns: str | None = None) -> bool:
+        out = self.topo.run(ns or self.topo.bastion, "ss", "-uanH").stdout
         return f":{RELAY_PORT} " in out
 
     def wrapper(self, *options: str, host: str = HOST_NAME, client: str = "pymosh",
@@ -153,7 +155,35 @@ def test_a_host_the_bastion_cannot_reach_is_named(sshd, pane_factory):
     assert "ssh to 127.0.0.2 through the jump host 127.0.0.1 failed" in text
 
 
-def test_several_hops_are_refused_clearly(pane_factory):
-    pane = pane_factory(" ".join([program_command("wrapper"), "-J", "a,b", "host"]))
-    assert pane.wait_exit(timeout=20) == 255
-    assert "several jump hosts is not supported" in pane.capture(history=True)
+@pytest.fixture
+def net2(tmp_path, tag):
+    if os.geteuid() != 0:
+        pytest.fail("the namespace tests need root")
+    n = Net(tmp_path, tag, hops=2).start()
+    yield n
+    n.stop()
+
+
+@pytest.mark.parametrize("client", ["pymosh", pytest.param("stock", marks=pytest.mark.interop)])
+def test_two_jump_hosts_a_relay_on_each(net2, pane_factory, tag, client):
+    topo = net2.topo
+    first, second = topo.bastions
+    # the client reaches only the first bastion, the first only the second
+    assert topo.run(topo.client, "ip", "route", "get", topo.bastion_ips[1]).returncode != 0
+    assert topo.run(first, "ip", "route", "get", topo.host_ip).returncode != 0
+    hops = f"root@{topo.bastion_ips[0]},root@{topo.bastion_ips[1]}"
+    pane = pane_factory(net2.wrapper(f"--ssh={net2.ssh()}", "-J", hops, client=client))
+    _session(net2, pane, "twohops")
+    assert net2.relay_bound(first) and net2.relay_bound(second)
+    # one ssh connection per bastion (the second through the first) carried everything
+    assert [sshd.read_log().count("Accepted publickey") for sshd in net2.sshds[:2]] == [1, 1]
+    topo.roam()
+    pane.send_line("echo roamed-$((6*7))")
+    pane.wait_for("roamed-42", timeout=30)
+    pane.send_line("exit")
+    assert pane.wait_exit(timeout=20) == 0
+    # the bye travels down the chain: both relays leave
+    assert wait_until(lambda: not net2.relay_bound(first) and not net2.relay_bound(second),
+                      15)
+    pane.kill()
+    assert wait_gone(tag, timeout=15) == []

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from pymosh.frontend import relay
-from pymosh.frontend.jump import JumpError, parse_jump
+from pymosh.frontend.jump import JumpError, parse_jump, parse_jumps
 from tests.frontend.test_portshare import free_udp_port, wait_until
 
 A = ("198.51.100.1", 1000)
@@ -88,10 +88,16 @@ def test_jump_specs(spec, expected):
     assert parse_jump(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["a,b", "b:port", "@:22", ""])
+@pytest.mark.parametrize("spec", ["b:port", "@:22", ""])
 def test_bad_jump_specs(spec):
     with pytest.raises(JumpError):
         parse_jump(spec)
+
+
+def test_several_hops():
+    assert parse_jumps("a,me@b:22,ssh://c") == ["a", "me@b:22", "ssh://c"]
+    with pytest.raises(JumpError):
+        parse_jumps("a,,b")
 
 
 # ------------------------------------------------------------------ a real hub

@@ -26,18 +26,23 @@ from pymosh.frontend import relay
 
 RELAY_PORT = 60001           # default shared relay port on the bastion
 RELAY_TIMEOUT = 86400        # s a route lives without a genuine datagram (no bye seen)
-_RELAY_RE = re.compile(r"^MOSH RELAY (\d+)\s*$")
+_RELAY_RE = re.compile(r"^MOSH RELAY (\d+) (\S+)\s*$")
 
 
 class JumpError(Exception):
     """A one-line message naming the hop that failed."""
 
 
+def parse_jumps(spec: str) -> list[str]:
+    """``-J a,b,...`` (ssh's form): the hops in order, each checked by ``parse_jump``."""
+    hops = spec.split(",")
+    for hop in hops:
+        parse_jump(hop)
+    return hops
+
+
 def parse_jump(spec: str) -> tuple[str, str | None]:
     """``[user@]host[:port]`` or ``ssh://[user@]host[:port]`` -> (destination, port)."""
-    if "," in spec:
-        raise JumpError(f"-J {spec}: a relay through several jump hosts is not supported; "
-                        "give one hop")
     if spec.startswith("ssh://"):
         spec = spec[len("ssh://"):]
     user, at, rest = spec.rpartition("@")
@@ -75,11 +80,13 @@ def configured_jump(ssh: Sequence[str], host: str) -> str | None:
 
 
 class Bastion:
-    """The ControlMaster connection to the bastion; ``close()`` ends it."""
+    """The ControlMaster connection to one bastion (reached through ``via``, the previous
+    hop, if any); ``close()`` ends it."""
 
-    def __init__(self, ssh: Sequence[str], spec: str) -> None:
+    def __init__(self, ssh: Sequence[str], spec: str, via: Bastion | None = None) -> None:
         self.ssh = list(ssh)
         self.spec = spec
+        self.via = via
         self.dest, port = parse_jump(spec)
         self.port_args = ["-p", port] if port else []
         self.dir = tempfile.mkdtemp(prefix="pymosh-jump-")
@@ -87,7 +94,8 @@ class Bastion:
         self.open = False
 
     def connect(self) -> None:
-        argv = [*self.ssh, *self.port_args, "-M", "-S", self.control, "-N", "-f",
+        proxy = ["-o", f"ProxyCommand={self.via.proxy_command()}"] if self.via else []
+        argv = [*self.ssh, *self.port_args, *proxy, "-M", "-S", self.control, "-N", "-f",
                 "-o", "ControlPersist=no", self.dest]
         try:
             status = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -112,10 +120,13 @@ class Bastion:
         return resolve(config.get("hostname") or self.dest.rpartition("@")[2], 0, family)[0]
 
     def start_relay(self, host_ip: str, host_port: int, key: bytes, relay_port: int,
-                    timeout: float) -> int:
-        """Register a relay route on the bastion; the relay's UDP port there."""
+                    timeout: float, upstream_key: bytes | None = None) -> tuple[int, str]:
+        """Register a relay route on the bastion towards ``host_ip``:``host_port`` (the
+        next relay's, re-tagged under ``upstream_key``, with several hops); the relay's UDP
+        port there and the bastion's address as the previous hop reached it."""
         config = {"relay_port": relay_port, "key": base64.b64encode(key).decode(),
-                  "host": host_ip, "port": host_port, "timeout": timeout}
+                  "host": host_ip, "port": host_port, "timeout": timeout,
+                  "upstream_key": base64.b64encode(upstream_key or b"").decode()}
         argv = [*self.ssh, "-S", self.control, "-o", "ControlMaster=no", *self.port_args,
                 "-T", self.dest, "--", "exec python3 -c " + shlex.quote(relay.LOADER)]
         try:
@@ -127,7 +138,8 @@ class Bastion:
         for line in lines:
             match = _RELAY_RE.match(line)
             if match:
-                return int(match.group(1))
+                here = match.group(2)
+                return int(match.group(1)), here[7:] if here.startswith("::ffff:") else here
         why = (lines + result.stderr.decode("utf-8", "replace").splitlines() or
                [f"exit status {result.returncode}"])[-1].strip()
         raise JumpError(f"the relay on {self.spec} did not start: {why}")

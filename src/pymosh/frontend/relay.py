@@ -93,11 +93,16 @@ class Tagger:
 
 
 class Route:
-    __slots__ = ("rid", "tagger", "client", "max_seq", "last_heard", "timeout")
+    __slots__ = ("rid", "tagger", "client", "max_seq", "last_heard", "timeout", "upstream",
+                 "up_seq")
 
-    def __init__(self, rid: Any, key: bytes, timeout: float, now: float) -> None:
+    def __init__(self, rid: Any, key: bytes, timeout: float, now: float,
+                 upstream_key: bytes | None = None) -> None:
         self.rid = rid
         self.tagger = Tagger(key)
+        # towards another relay (several hops): re-tag under that relay's key
+        self.upstream = Tagger(upstream_key) if upstream_key else None
+        self.up_seq = 0
         self.client: Addr | None = None     # where the host's datagrams go
         self.max_seq = -1
         self.last_heard = now
@@ -113,8 +118,9 @@ class RelayTable:
         self._hint: Dict[Addr, Any] = {}
         self.trials = 0
 
-    def add(self, rid: Any, key: bytes, timeout: float, now: float) -> None:
-        self.routes[rid] = Route(rid, key, timeout, now)
+    def add(self, rid: Any, key: bytes, timeout: float, now: float,
+            upstream_key: bytes | None = None) -> None:
+        self.routes[rid] = Route(rid, key, timeout, now, upstream_key)
 
     def remove(self, rid: Any) -> None:
         self.routes.pop(rid, None)
@@ -251,7 +257,9 @@ class Hub:
             key = base64.b64decode(request["key"])
             host, port = str(request["host"]), int(request["port"])
             timeout = float(request["timeout"])
-            if len(key) != 16 or len(self.table.routes) >= MAX_ROUTES:
+            upstream_key = base64.b64decode(request.get("upstream_key") or "")
+            if len(key) != 16 or len(upstream_key) not in (0, 16) \
+                    or len(self.table.routes) >= MAX_ROUTES:
                 raise ValueError("refused")
             info = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
             upstream = socket.socket(info[0], socket.SOCK_DGRAM)
@@ -266,7 +274,7 @@ class Hub:
             return
         rid = upstream.fileno()
         self.upstream[rid] = upstream
-        self.table.add(rid, key, timeout, now)
+        self.table.add(rid, key, timeout, now, upstream_key or None)
         try:
             conn.send(b"OK")
         except OSError:
@@ -291,11 +299,21 @@ class Hub:
             if route is None:
                 continue
             if inner is None:
-                if route.rid not in self.table.routes:
-                    self._drop(route.rid)            # a genuine bye
+                if route.rid not in self.table.routes:      # a genuine bye
+                    if route.upstream is not None:
+                        self._forward(route, b"")          # the next relay's route goes too
+                    self._drop(route.rid)
                 continue
+            self._forward(route, inner)
+
+    def _forward(self, route: Route, inner: bytes) -> None:
+        if route.upstream is not None:
+            route.up_seq += 1
+            inner = route.upstream.seal(route.up_seq, inner)
+        sock = self.upstream.get(route.rid)
+        if sock is not None:
             try:
-                self.upstream[route.rid].send(inner)
+                sock.send(inner)
             except OSError:
                 pass                 # host gone or unreachable: the client retransmits
 
@@ -397,8 +415,8 @@ def register(config: Dict[str, Any]) -> int:
         if _peer_uid(conn) != os.geteuid():
             raise OSError(f"{sock_path} belongs to another user")
         conn.settimeout(10)
-        conn.send(json.dumps({k: config[k] for k in ("key", "host", "port", "timeout")})
-                  .encode())
+        conn.send(json.dumps({k: config.get(k) for k in ("key", "host", "port", "timeout",
+                                                         "upstream_key")}).encode())
         answer = conn.recv(256).decode("utf-8", "replace")
         conn.close()
         if answer != "OK":
@@ -409,14 +427,17 @@ def register(config: Dict[str, Any]) -> int:
 
 
 def remote_main(config: Dict[str, Any]) -> None:
-    """What the loader runs on the bastion; prints ``MOSH RELAY <port>``."""
+    """What the loader runs on the bastion; prints ``MOSH RELAY <port> <address>``, the
+    address being this bastion's own as the previous hop reached it (SSH_CONNECTION)."""
     try:
         port = register(config)
     except (OSError, ValueError, userdir.UserDirError) as exc:
         sys.stdout.write(f"pymosh relay: {exc}\n")
         sys.stdout.flush()
         sys.exit(1)
-    sys.stdout.write(f"MOSH RELAY {port}\n")
+    words = os.environ.get("SSH_CONNECTION", "").split()
+    here = words[2] if len(words) == 4 else "-"
+    sys.stdout.write(f"MOSH RELAY {port} {here}\n")
     sys.stdout.flush()
 
 

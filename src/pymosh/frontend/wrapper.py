@@ -25,6 +25,7 @@ from pymosh.frontend.jump import (
     Bastion,
     JumpError,
     configured_jump,
+    parse_jumps,
     start_tagger,
 )
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
@@ -389,23 +390,33 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def _through_bastion(args: argparse.Namespace, env: dict[str, str], ssh: list[str],
                      jump: str) -> tuple[Bootstrap, str, int]:
-    """Bootstrap and relay over one ssh connection to the bastion; start the tagger.
-    Returns the bootstrap and the (loopback) address the client talks to."""
+    """Bootstrap and relays over one ssh connection per bastion (each through the one
+    before); start the tagger. Returns the bootstrap and the (loopback) address the client
+    talks to."""
     if args.local:
         raise WrapperError("--local and a jump host do not go together")
-    key = os.urandom(16)                 # the relay key: to the relay over ssh's stdin
     timeout = _env_seconds(env.get("MOSH_SERVER_NETWORK_TMOUT")) or RELAY_TIMEOUT
+    bastions: list[Bastion] = []
     try:
-        bastion = Bastion(ssh, jump)
         try:
-            relay_addr = bastion.address(args.family, resolve)
-            bastion.connect()
-            boot = start_server(args, env, bastion)
-            relay_port = bastion.start_relay(str(boot.ip), int(boot.port or 0), key,
-                                             args.relay_port or RELAY_PORT, timeout)
+            for spec in parse_jumps(jump):
+                bastions.append(Bastion(ssh, spec, via=bastions[-1] if bastions else None))
+            relay_addr = bastions[0].address(args.family, resolve)
+            for bastion in bastions:
+                bastion.connect()
+            boot = start_server(args, env, bastions[-1])
+            # relays from the host's side back: each forwards to the next one's address,
+            # re-tagged under the next one's key (the keys go over ssh's stdin)
+            keys = [os.urandom(16) for _ in bastions]
+            target, upstream_key = (str(boot.ip), int(boot.port or 0)), None
+            for bastion, key in zip(reversed(bastions), reversed(keys)):
+                port, here = bastion.start_relay(*target, key, args.relay_port or RELAY_PORT,
+                                                 timeout, upstream_key)
+                target, upstream_key = (here, port), key
         finally:
-            bastion.close()
-        ip, port = start_tagger(relay_addr, relay_port, key)
+            for bastion in reversed(bastions):
+                bastion.close()
+        ip, port = start_tagger(relay_addr, target[1], keys[0])
     except JumpError as exc:
         raise WrapperError(str(exc)) from None
     return boot, ip, port

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 
 import pytest
 
@@ -21,11 +22,12 @@ RELAY_PORT = 60001
 
 
 class Net:
-    def __init__(self, tmp_path, tag, hops: int = 1) -> None:
+    def __init__(self, tmp_path, tag, hops: int = 1, bastion_env=None) -> None:
         self.tmp = tmp_path
         self.topo = Topology(hops)
         self.sshds: list[Sshd] = []
         self.tag = tag
+        self.bastion_env = bastion_env or {}
 
     def start(self) -> Net:
         topo = self.topo
@@ -36,7 +38,8 @@ class Net:
         for ns, ip, name in [*places, (topo.host, topo.host_ip, "host")]:
             sshd = Sshd(str(self.tmp), self.tag, netns=ns, listen=ip, port=SSH_PORT,
                         name=name, user_key=key,
-                        env={"PYMOSH_STATE_DIR": str(self.tmp / f"{name}-state")})
+                        env={"PYMOSH_STATE_DIR": str(self.tmp / f"{name}-state"),
+                             **(self.bastion_env if ns != topo.host else {})})
             self.sshds.append(sshd.start())
             key = sshd.user_key
         return self
@@ -187,3 +190,28 @@ def test_two_jump_hosts_a_relay_on_each(net2, pane_factory, tag, client):
                       15)
     pane.kill()
     assert wait_gone(tag, timeout=15) == []
+
+
+def test_an_installed_pymosh_relay_on_the_bastion_is_used(tmp_path, tag, pane_factory):
+    if os.geteuid() != 0:
+        pytest.fail("the namespace tests need root")
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    marker = tmp_path / "installed-relay-ran"
+    shim = shims / "pymosh-relay"
+    shim.write_text("#!/bin/sh\n"
+                    f"touch {shlex.quote(str(marker))}\n"
+                    f"exec env PYTHONPATH={shlex.quote(child_env()['PYTHONPATH'])} "
+                    f"{shlex.quote(sys.executable)} -m pymosh.frontend.relay\n")
+    shim.chmod(0o755)
+    net = Net(tmp_path, tag, bastion_env={"PATH": f"{shims}:/usr/bin:/bin"}).start()
+    try:
+        pane = pane_factory(net.wrapper(f"--ssh={net.ssh()}", "-J",
+                                        f"root@{net.topo.bastion_ip}"))
+        _session(net, pane, "installed")
+        assert marker.exists()
+        pane.send_line("exit")
+        assert pane.wait_exit(timeout=20) == 0
+        assert wait_until(lambda: not net.relay_bound(), 15)
+    finally:
+        net.stop()

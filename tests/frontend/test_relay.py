@@ -4,10 +4,13 @@ loopback sprayed with garbage, replays and forgeries, and a host that disappears
 from __future__ import annotations
 
 import base64
+import json
 import os
 import random
 import select
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -234,3 +237,24 @@ def test_a_silent_route_expires_and_the_hub_with_it(tmp_path, monkeypatch):
     # no genuine datagram for a second: the route goes, and the hub closes the port
     assert wait_until(lambda: _port_free(port), 10)
     assert not os.path.exists(state / "ports" / f"relay-{port}.sock")
+
+
+def test_an_installed_relay_of_another_version_runs_the_sources_sent(tmp_path):
+    line = json.dumps({"userdir": "", "config": {"version": relay.RELAY_VERSION + 1},
+                       "relay": "def remote_main(c):\n    print('SHIPPED', c['version'])\n"})
+    result = subprocess.run([sys.executable, "-m", "pymosh.frontend.relay"],
+                            input=line + "\n", capture_output=True, text=True, timeout=30,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert result.stdout == f"SHIPPED {relay.RELAY_VERSION + 1}\n", result.stderr
+
+
+def test_a_hub_of_another_version_refuses_with_a_clear_message(hub):
+    port, _key, _host, config = hub
+    sock_path = os.path.join(os.environ["PYMOSH_STATE_DIR"], "ports", f"relay-{port}.sock")
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    conn.connect(sock_path)
+    conn.settimeout(5)
+    conn.send(b'{"version": 99, "key": "", "host": "127.0.0.1", "port": 1, "timeout": 1}')
+    answer = conn.recv(256).decode()
+    conn.close()
+    assert answer.startswith("ERR the relay on this port is version 1, not 99")

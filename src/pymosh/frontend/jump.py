@@ -26,6 +26,10 @@ from pymosh.frontend import relay
 
 RELAY_PORT = 60001           # default shared relay port on the bastion
 RELAY_TIMEOUT = 86400        # s a route lives without a genuine datagram (no bye seen)
+# an installed pymosh-relay if there is one (it runs the sent sources if its version
+# differs), else python3 with the sent sources
+REMOTE_RELAY = ("command -v pymosh-relay >/dev/null 2>&1 && exec pymosh-relay; "
+                "exec python3 -c ")
 _RELAY_RE = re.compile(r"^MOSH RELAY (\d+) (\S+)\s*$")
 
 
@@ -128,7 +132,7 @@ class Bastion:
                   "host": host_ip, "port": host_port, "timeout": timeout,
                   "upstream_key": base64.b64encode(upstream_key or b"").decode()}
         argv = [*self.ssh, "-S", self.control, "-o", "ControlMaster=no", *self.port_args,
-                "-T", self.dest, "--", "exec python3 -c " + shlex.quote(relay.LOADER)]
+                "-T", self.dest, "--", REMOTE_RELAY + shlex.quote(relay.LOADER)]
         try:
             result = subprocess.run(argv, input=relay.loader_input(config),
                                     capture_output=True, timeout=60, check=False)

@@ -49,6 +49,7 @@ try:
 except ImportError:            # on a bastion: the loader provides it
     import _pymosh_userdir as userdir  # type: ignore[import-not-found,no-redef]
 
+RELAY_VERSION = 1               # the hub's registration format and the tag format
 SEQ_LEN = 8
 TAG_LEN = 16
 MAX_DATAGRAM = 2048 + SEQ_LEN + TAG_LEN
@@ -254,6 +255,9 @@ class Hub:
         self.conns.remove(conn)
         try:
             request = json.loads(conn.recv(4096).decode())
+            if request.get("version") != RELAY_VERSION:
+                raise ValueError(f"the relay on this port is version {RELAY_VERSION}, "
+                                 f"not {request.get('version')}: use another --relay-port")
             key = base64.b64decode(request["key"])
             host, port = str(request["host"]), int(request["port"])
             timeout = float(request["timeout"])
@@ -415,8 +419,8 @@ def register(config: Dict[str, Any]) -> int:
         if _peer_uid(conn) != os.geteuid():
             raise OSError(f"{sock_path} belongs to another user")
         conn.settimeout(10)
-        conn.send(json.dumps({k: config.get(k) for k in ("key", "host", "port", "timeout",
-                                                         "upstream_key")}).encode())
+        request = {k: config.get(k) for k in ("key", "host", "port", "timeout", "upstream_key")}
+        conn.send(json.dumps(dict(request, version=RELAY_VERSION)).encode())
         answer = conn.recv(256).decode("utf-8", "replace")
         conn.close()
         if answer != "OK":
@@ -441,6 +445,22 @@ def remote_main(config: Dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def main() -> None:
+    """``pymosh-relay``: an installed pymosh on the bastion, used instead of the sources the
+    client sent when it speaks the same relay version (else those sources are run)."""
+    line = sys.stdin.readline()
+    data = json.loads(line)
+    if data["config"].get("version") == RELAY_VERSION:
+        remote_main(data["config"])
+        return
+    module = type(sys)("_pymosh_userdir")
+    exec(data["userdir"], module.__dict__)
+    sys.modules[module.__name__] = module
+    shipped: Dict[str, Any] = {"__name__": "_pymosh_relay"}
+    exec(data["relay"], shipped)
+    shipped["remote_main"](data["config"])
+
+
 # The remote command: python3 reads the two module sources and the route from stdin.
 LOADER = ("import sys,json,types;d=json.loads(sys.stdin.readline());"
           "m=types.ModuleType('_pymosh_userdir');exec(d['userdir'],m.__dict__);"
@@ -449,7 +469,9 @@ LOADER = ("import sys,json,types;d=json.loads(sys.stdin.readline());"
 
 
 def loader_input(config: Dict[str, Any]) -> bytes:
-    """The stdin line for ``python3 -c LOADER``: this module, userdir.py, the route."""
+    """The stdin line for ``python3 -c LOADER`` (or ``pymosh-relay``): this module,
+    userdir.py, the route."""
+    config = dict(config, version=RELAY_VERSION)
     sources = {}
     for name, module in (("relay", sys.modules[__name__]), ("userdir", userdir)):
         with open(module.__file__, encoding="utf-8") as f:  # type: ignore[arg-type]
@@ -548,3 +570,7 @@ class ClientTagger:
     def close(self) -> None:
         for sock in [self.local, self.remote, *self.old]:
             sock.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -25,6 +25,8 @@ from pymosh.network.udp import ServerSocket
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
     from pymosh.network.transport import Transport
+    from pymosh.statesync.complete import CompleteTerminal
+    from pymosh.statesync.user_stream import UserStream
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
          "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
@@ -159,8 +161,8 @@ class Server:
         self.terminal = CompleteTerminal(width, height)
         connection = Connection(key, True, now=now, family=sock.family,
                                 initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
-        self.transport: Transport = Transport(self.terminal, UserStream(), connection, now,
-                                              send_mindelay=SEND_MINDELAY)
+        self.transport: Transport[CompleteTerminal, UserStream] = Transport(
+            self.terminal, UserStream(), connection, now, send_mindelay=SEND_MINDELAY)
         # the transport sends from the live terminal (it copies what it sends)
         self.transport.current_state = self.terminal
         self.endpoint = Endpoint(self.transport, sock)

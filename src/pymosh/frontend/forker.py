@@ -27,6 +27,7 @@ import struct
 import sys
 from typing import Mapping
 
+from pymosh.frontend import procenv
 from pymosh.frontend.handoff import FALLBACK, MAX_REQUEST, SOCKET_NAME, parse_request, peer_uid
 from pymosh.frontend.userdir import UserDirError, state_dir
 
@@ -118,6 +119,7 @@ def become(req: Request) -> bool:
             os.close(fd)
     os.environ.clear()
     os.environ.update(req.env)
+    procenv.adopt(req.env)
     os.umask(req.umask)
     try:
         os.chdir(req.cwd or "/")

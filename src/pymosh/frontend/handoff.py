@@ -25,6 +25,7 @@ import struct
 
 import pymosh
 from pymosh import __version__
+from pymosh.frontend.procenv import original_environ
 from pymosh.frontend.userdir import UserDirError, check_private, state_dir_path
 
 TYPE_CHECKING = False
@@ -75,7 +76,8 @@ def build_request(argv: Sequence[str]) -> bytes:
         cwd: str | None = os.getcwd()
     except OSError:
         cwd = None
-    env = [f"{name}={value}" for name, value in os.environ.items()]
+    # as this process was started: the session makes its own locale decision from it
+    env = [f"{name}={value}" for name, value in original_environ().items()]
     limits = [f"{n}:{soft}:{hard}" for n, soft, hard in current_limits()]
     fields = [MAGIC, __version__, INSTALL, cwd or "", str(mask),
               str(len(argv)), *argv, str(len(env)), *env, str(len(limits)), *limits]

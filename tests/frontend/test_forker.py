@@ -114,10 +114,10 @@ class Host:
 
     def server(self, *args: str, env: dict[str, str] | None = None, cwd: str | None = None,
                preexec=None, command: tuple[str, ...] = ("/bin/sleep", "60"),
+               program: tuple[str, ...] = (sys.executable, "-m", "pymosh.frontend.server"),
                ) -> tuple[int, bytes, int]:
         """Run ``pymosh-server new ARGS -- COMMAND``; (session pid, key, exit status)."""
-        cmd = [sys.executable, "-m", "pymosh.frontend.server", "new", "-p", "0",
-               "-i", "127.0.0.1", *args, "--", *command]
+        cmd = [*program, "new", "-p", "0", "-i", "127.0.0.1", *args, "--", *command]
         done = subprocess.run(cmd, env=env or _env(self.state), cwd=cwd or self.root,
                               capture_output=True, timeout=30, preexec_fn=preexec)
         match = PID_RE.search(done.stderr)
@@ -209,6 +209,20 @@ def test_without_a_forker_the_session_starts_in_process_and_starts_one(host):
     assert _wait(lambda: os.path.exists(os.path.join(host.state, "forker.sock")))
     nxt, _, _ = host.server()
     assert _forked(nxt)
+
+
+SCRIPTS = os.path.join(os.path.dirname(SRC), "scripts")
+
+
+def test_the_script_entry_points_work_from_a_checkout(host):
+    """scripts/pymosh-server and -client run under ``python3 -I -S``; outside an installation
+    they find no pymosh that way and become ``python -m`` (which honours PYTHONPATH)."""
+    host.start_forker()
+    pid, _, status = host.server(program=(os.path.join(SCRIPTS, "pymosh-server"),))
+    assert status == 0 and _forked(pid)
+    done = subprocess.run([os.path.join(SCRIPTS, "pymosh-client"), "--version"],
+                          env=_env(host.state), capture_output=True, timeout=30)
+    assert done.returncode == 0 and done.stdout.startswith(b"pymosh-client (pymosh ")
 
 
 def test_forker_can_be_switched_off(host):

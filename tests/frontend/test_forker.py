@@ -202,6 +202,20 @@ def test_a_crashing_session_leaves_the_others_and_the_forker(host):
     assert status == 0 and _forked(c) and _alive(c)
 
 
+def test_a_dead_forker_leaves_its_sessions_and_is_replaced(host):
+    forker = host.start_forker()
+    a, _, _ = host.server()
+    os.kill(forker, signal.SIGKILL)
+    host.forker.wait(10)
+    assert _alive(a)
+    b, _, status = host.server()                # stale socket: in-process, new forker
+    assert status == 0 and not _forked(b)
+    # (the sessions of the dead one do not hold its lock: the successor gets it; a forked
+    # session shows the forker's command line too)
+    assert _wait(lambda: len(set(_forkers_of(host.state)) - {a}) == 1)
+    assert _wait(lambda: _forked(host.server()[0]))
+
+
 def test_without_a_forker_the_session_starts_in_process_and_starts_one(host):
     pid, _, status = host.server()
     assert status == 0 and _alive(pid) and not _forked(pid)

@@ -103,9 +103,10 @@ def read_request(conn: socket.socket) -> Request | None:
 def become(req: Request) -> bool:
     """Turn this (freshly forked) process into the asker; False if a resource limit
     cannot be matched (then nothing was started and the asker starts in-process)."""
-    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-                   signal.SIGPIPE):
+    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # as CPython starts
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     for number, soft, hard in req.rlimits:
         try:
             if resource.getrlimit(number) != (soft, hard):
@@ -167,8 +168,10 @@ def _send_status(conn: socket.socket, status: int) -> None:
         pass
 
 
-def serve(listener: socket.socket, path: str) -> None:
-    """Accept requests until our socket file is removed or replaced."""
+def serve(listener: socket.socket, path: str, lock: int) -> None:
+    """Accept requests until our socket file is removed or replaced. A session keeps
+    neither the listener nor the lock (else a dead forker's sessions would keep the
+    lock from its successor)."""
     ino = os.stat(path).st_ino
     signal.signal(signal.SIGCHLD, _reap)
     listener.settimeout(CHECK_INTERVAL)
@@ -197,6 +200,7 @@ def serve(listener: socket.socket, path: str) -> None:
             pid = os.fork()
             if pid == 0:
                 listener.close()
+                os.close(lock)
                 run_session(req, conn)
             for fd in req.fds:
                 os.close(fd)
@@ -237,7 +241,7 @@ def main() -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
-        serve(listener, path)
+        serve(listener, path, lock)
     finally:
         listener.close()
     return 0

@@ -1,0 +1,124 @@
+"""Carrying a ``Mux``'s frames in the synchronised states (issue #18), sans-I/O.
+
+Client→server: frames are user-stream events (extension 101); the transport delivers
+them once, in order, and subtracts them once acknowledged. Server→client: frames go
+into the host state's ``StreamLog`` (extension 102). Either way the frames sent but not
+yet acknowledged are held to ``SESSION_IN_FLIGHT`` bytes.
+
+SSP resends everything unacknowledged as one instruction after a loss, and one lost
+fragment loses the instruction, so the bytes in flight are also a congestion window
+(``Window``, AIMD): small on a lossy link (a resend that gets through), up to
+SESSION_IN_FLIGHT on a clean one.
+
+Nothing is carried until both hellos show FEATURE_STREAMS, so stock peers see nothing.
+Call ``pump`` once per event-loop turn, after the received datagrams were processed and
+before ``transport.tick`` (the client must consume each new host state before it
+acknowledges it: the server drops acknowledged frames).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymosh.network.sender import ACK_DELAY
+from pymosh.statesync.streams import SESSION_IN_FLIGHT, Mux
+from pymosh.wire.protobuf import FEATURE_STREAMS, Hello
+
+INITIAL_WINDOW = 16 * 1024     # ~14 datagrams: likely to survive a lossy link whole
+MIN_WINDOW = 4 * 1024
+GROWTH = 4 * 1024              # additive increase per window's worth acknowledged
+
+
+class Window:
+    """How many more frame bytes the carrier may send (AIMD on unacknowledged bytes).
+
+    Acknowledged bytes grow the window (doubling per round trip until the first loss,
+    then GROWTH per window); no acknowledgement for a retransmission timeout while
+    bytes are in flight halves it (the transport is resending them).
+    """
+
+    def __init__(self) -> None:
+        self.size = INITIAL_WINDOW
+        self.threshold = SESSION_IN_FLIGHT
+        self.in_flight = 0
+        self.stall_since: float | None = None
+
+    def budget(self, in_flight: int, now: float, rto: float) -> int:
+        acked = self.in_flight - in_flight
+        self.in_flight = in_flight
+        if acked > 0:
+            if self.size < self.threshold:
+                self.size += acked
+            else:
+                self.size += GROWTH * acked // self.size
+            self.size = min(self.size, SESSION_IN_FLIGHT)
+        if in_flight == 0:
+            self.stall_since = None
+        elif acked > 0 or self.stall_since is None:
+            self.stall_since = now
+        elif now - self.stall_since > rto + ACK_DELAY:
+            self.size = self.threshold = max(self.size // 2, MIN_WINDOW)
+            self.stall_since = now
+        return self.size - in_flight
+
+    def sent(self, n: int) -> None:
+        self.in_flight += n
+
+
+def granted(hello: Hello | None) -> bool:
+    return hello is not None and bool(hello.features & FEATURE_STREAMS)
+
+
+class ClientCarrier:
+    def __init__(self, mux: Mux) -> None:
+        self.mux = mux
+        self.window = Window()
+        self.delivered = 0       # sequence number of the next server frame to deliver
+        self.lost = False        # the server dropped frames we never saw (never expected)
+
+    def enabled(self, transport: Any) -> bool:
+        return granted(transport.latest_remote_state().hello)
+
+    def pump(self, transport: Any, now: float) -> None:
+        state = transport.latest_remote_state()
+        if not granted(state.hello):
+            return
+        log = state.streams
+        if self.delivered < log.base:
+            self.lost = True
+            self.delivered = log.base
+        frames, self.delivered = log.since(self.delivered)
+        for frame in frames:
+            self.mux.receive(frame)
+        stream = transport.current_state
+        budget = self.window.budget(stream.stream_bytes(), now,
+                                    transport.connection.timeout())
+        if budget > 0 and self.mux.has_output():
+            for frame in self.mux.take_frames(budget):
+                stream.push_stream_frame(frame)
+                self.window.sent(len(frame))
+
+
+class ServerCarrier:
+    def __init__(self, mux: Mux) -> None:
+        self.mux = mux
+        self.window = Window()
+
+    def enabled(self, terminal: Any) -> bool:
+        return granted(terminal.hello)
+
+    def receive(self, terminal: Any, frame: bytes) -> None:
+        """A client→server frame from the user stream (dropped unless granted)."""
+        if granted(terminal.hello):
+            self.mux.receive(frame)
+
+    def pump(self, terminal: Any, now: float, rto: float) -> None:
+        """``rto``: the transport's ``connection.timeout()``."""
+        if not granted(terminal.hello):
+            return
+        log = terminal.streams
+        budget = self.window.budget(log.size, now, rto)
+        if budget > 0 and self.mux.has_output():
+            for frame in self.mux.take_frames(budget):
+                log.push(frame)
+                self.window.sent(len(frame))

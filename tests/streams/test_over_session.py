@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from pymosh.statesync.streams import SESSION_IN_FLIGHT
-from pymosh.wire.protobuf import EXT_HOST_STREAM_FRAME, EXT_USER_STREAM_FRAME
 from pymosh.statesync.complete import CompleteTerminal
+from pymosh.statesync.streams import SESSION_IN_FLIGHT
 from pymosh.statesync.user_stream import UserStream
+from pymosh.wire.protobuf import EXT_HOST_STREAM_FRAME, EXT_USER_STREAM_FRAME
 from tests.support.stream_sim import make
 
 

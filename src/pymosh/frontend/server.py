@@ -24,10 +24,11 @@ from pymosh.network.udp import ServerSocket
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
+    from pymosh.frontend.forwarding import ServerSetup
     from pymosh.network.transport import Transport
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
-         "[-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
+         "[-c COLORS] [-l NAME=VALUE] [-A] [-R [BIND:]PORT:HOST:HOSTPORT]... [-- COMMAND...]")
 NO_CLIENT_TIMEOUT = 60000      # ms without any client after start-up
 IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is collected
@@ -141,7 +142,7 @@ class Server:
     """One session's event loop. All protocol decisions live in the sans-I/O cores."""
 
     def __init__(self, sock: ServerSocket, key: bytes, pty: PtyHost, width: int, height: int,
-                 verbose: int = 0) -> None:
+                 verbose: int = 0, forward: ServerSetup | None = None) -> None:
         self.sock = sock
         self.pty = pty
         self.verbose = verbose
@@ -164,6 +165,10 @@ class Server:
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
         self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
         self.loop = EventLoop()
+        from pymosh.frontend.forwarding import server_forwarding
+        self.forward = forward
+        self.forwarding = server_forwarding(self.transport, self.terminal,
+                                            forward.listeners if forward else ())
 
     def log(self, message: str) -> None:
         if self.verbose:
@@ -177,6 +182,9 @@ class Server:
             return self._run()
         finally:
             loop.close()
+            self.forwarding.close()
+            if self.forward is not None:
+                self.forward.close()
             self.pty.close()
             self.sock.close()
 
@@ -187,8 +195,10 @@ class Server:
             readers = list(self.sock.filenos())
             if self.pty_open and not transport.shutdown_in_progress():
                 readers.append(self.pty.fd)
+            readers += self.forwarding.filenos()
             self.loop.set_readers(readers)
-            wait = min(transport.wait_time(now), self.terminal.wait_time(now))
+            wait = min(transport.wait_time(now), self.terminal.wait_time(now),
+                       self.forwarding.wait_time(now))
             if transport.remote_addr is None or transport.shutdown_in_progress():
                 wait = min(wait, IDLE_WAIT)
             if self.network_timeout is not None and self.last_remote_state_time is not None:
@@ -213,6 +223,7 @@ class Server:
             if self.pty_open and self.pty.fd in ready:
                 self._read_pty(now)
 
+            self.forwarding.turn(ready, now)
             self.terminal.set_echo_ack(now)
 
             quit_now = self._handle_signals(signals, now)
@@ -263,7 +274,7 @@ class Server:
         """Apply the client's new input; True if bytes were written to the pty."""
         from pymosh.statesync.hello import answer
         from pymosh.statesync.user_stream import UserStream
-        from pymosh.wire.protobuf import Hello, Resize
+        from pymosh.wire.protobuf import Hello, Resize, StreamFrame
         transport = self.transport
         self.last_remote_num = transport.remote_state_num
         self.last_remote_state_time = now
@@ -276,6 +287,9 @@ class Server:
         for i, event in enumerate(events):
             if isinstance(event, Hello):
                 self.terminal.hello = answer(event)
+                continue
+            if isinstance(event, StreamFrame):
+                self.forwarding.receive_frame(event.data)
                 continue
             if isinstance(event, Resize):
                 if keys:
@@ -385,9 +399,11 @@ BANNER = (
 
 
 def run(argv: Sequence[str]) -> int:
+    from pymosh.frontend.forwarding import ForwardError, ServerSetup, split_args
     try:
+        forward_opts, argv = split_args(argv)
         opts = parse_args(argv)
-    except UsageError as exc:
+    except (UsageError, ForwardError) as exc:
         sys.stderr.write(f"pymosh-server: {exc}\n{USAGE}\n")
         return 1
     if opts.help:
@@ -423,6 +439,15 @@ def run(argv: Sequence[str]) -> int:
     for message in sock.messages:
         sys.stderr.write(message + "\n")
 
+    try:
+        forward = ServerSetup(forward_opts) if forward_opts else None
+    except ForwardError as exc:
+        sock.close()
+        sys.stderr.write(f"pymosh-server: {exc}\n")
+        return 1
+    for message in forward.warnings if forward else ():
+        sys.stderr.write(f"pymosh-server: {message}\n")
+
     size = get_winsize(0) or (80, 24)
     key = new_key()
     if os.isatty(0):
@@ -434,6 +459,8 @@ def run(argv: Sequence[str]) -> int:
     env["TERM"] = "xterm-256color" if opts.colors == 256 else "xterm"
     env["NCURSES_NO_UTF8_ACS"] = "1"
     env.pop("STY", None)
+    if forward is not None and forward.agent_path is not None:
+        env["SSH_AUTH_SOCK"] = forward.agent_path       # exists before the shell starts
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -446,7 +473,7 @@ def run(argv: Sequence[str]) -> int:
     if not opts.verbose:
         _detach_stdio()
     pty = PtyHost(opts.command or None, env, *size)
-    status = Server(sock, key, pty, *size, verbose=opts.verbose).run()
+    status = Server(sock, key, pty, *size, verbose=opts.verbose, forward=forward).run()
     try:
         sys.stdout.write("\n[pymosh-server is exiting.]\n")
         sys.stdout.flush()

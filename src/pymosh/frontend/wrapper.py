@@ -18,6 +18,7 @@ from typing import Sequence
 
 from pymosh import __version__, _accel
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
+from pymosh.frontend.forwarding import ForwardError, ForwardOptions, listen_tcp, parse_forward
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
 from pymosh.network.udp import PortRangeError, parse_port_range
 
@@ -69,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the server on this machine, without ssh")
     p.add_argument("--experimental-remote-ip", choices=REMOTE_IP_MODES, default="proxy",
                    help="how to find the server's IP address (default: proxy)")
+    p.add_argument("-A", dest="forward_agent", action="store_true",
+                   help="forward the local ssh agent (SSH_AUTH_SOCK) into the session")
+    p.add_argument("-L", dest="local_forward", action="append", default=[],
+                   metavar="[BIND:]PORT:HOST:HOSTPORT",
+                   help="forward a local port to HOST:HOSTPORT seen from the server")
+    p.add_argument("-R", dest="remote_forward", action="append", default=[],
+                   metavar="[BIND:]PORT:HOST:HOSTPORT",
+                   help="forward a server port to HOST:HOSTPORT seen from here")
     p.add_argument("--fake-proxy", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(family="prefer-inet")
     p.add_argument("--version", action="store_true", help="print version and exit")
@@ -166,7 +175,7 @@ def colour_count() -> int:
 def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
                      env: dict[str, str]) -> list[str]:
     """Arguments after the server command: ``new -c N [-s|-i IP] [-p P] -l ... [-- cmd]``."""
-    words = ["new", "-c", str(colors)]
+    words = ["new", "-c", str(colors), *forward_options(args).argv(local=False)]
     if args.bind_server == "ssh":
         words += ["-i", bind_ip] if args.local and bind_ip else ["-s"]
     elif args.bind_server != "any":
@@ -182,6 +191,29 @@ def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
     if command:
         words += ["--", *command]
     return words
+
+
+def forward_options(args: argparse.Namespace) -> ForwardOptions:
+    """-A/-L/-R, checked (ForwardError for a bad specification)."""
+    opts = ForwardOptions()
+    opts.agent = args.forward_agent
+    opts.local = [parse_forward(spec) for spec in args.local_forward]
+    opts.remote = [parse_forward(spec) for spec in args.remote_forward]
+    return opts
+
+
+def check_forwarding(args: argparse.Namespace) -> ForwardOptions:
+    """Forwarding needs pymosh at both ends; a taken -L port fails before the server runs."""
+    try:
+        opts = forward_options(args)
+        if opts and not all(os.path.basename(shlex.split(cmd)[0]).startswith("pymosh")
+                            for cmd in (args.server, args.client) if cmd.strip()):
+            raise ForwardError("-A, -L and -R need pymosh-server and pymosh-client")
+        for fwd in opts.local:
+            listen_tcp(fwd, "-L").close()
+    except ForwardError as exc:
+        raise WrapperError(str(exc)) from None
+    return opts
 
 
 def ssh_argv(args: argparse.Namespace, remote_command: str) -> list[str]:
@@ -336,6 +368,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             + locale_env_summary(env)
             + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8).")
     env["MOSH_CLIENT_PID"] = str(os.getpid())
+    forward = check_forwarding(args)
     boot = start_server(args, env)
 
     client_env = dict(env)
@@ -346,7 +379,8 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.no_init:
         client_env["MOSH_NO_TERM_INIT"] = "1"
     client = shlex.split(args.client)
-    client_argv = client + [f"-# {' '.join(argv)} |", str(boot.ip), str(boot.port)]
+    client_argv = client + [f"-# {' '.join(argv)} |", *forward.argv(),
+                            str(boot.ip), str(boot.port)]
     sys.stdout.flush()
     try:
         os.execvpe(client[0], client_argv, client_env)

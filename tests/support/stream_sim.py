@@ -113,7 +113,7 @@ class StreamSim(Simulation):
         self.cpeer.step()
         self.speer.step()
         self.ccarrier.pump(self.client, self.now)
-        self.scarrier.pump(self.terminal, self.now, self.server.connection.timeout())
+        self.scarrier.pump(self.terminal, self.server, self.now)
 
     def streams_idle(self) -> bool:
         return not self.cmux.streams and not self.smux.streams

@@ -476,7 +476,6 @@ def server_forwarding(transport, terminal,  # type: ignore[no-untyped-def]
             raise ForwardError("refused: unknown stream target")
         return connect_tcp(*parse_tcp_target(target[4:]))
 
-    return Forwarding(mux, lambda now: carrier.pump(terminal, now,
-                                                    transport.connection.timeout()),
+    return Forwarding(mux, lambda now: carrier.pump(terminal, transport, now),
                       lambda: carrier.enabled(terminal), connector, listeners,
                       receiver=lambda frame: carrier.receive(terminal, frame))

@@ -8,7 +8,9 @@ yet acknowledged are held to ``SESSION_IN_FLIGHT`` bytes.
 SSP resends everything unacknowledged as one instruction after a loss, and one lost
 fragment loses the instruction, so the bytes in flight are also a congestion window
 (``Window``, AIMD): small on a lossy link (a resend that gets through), up to
-SESSION_IN_FLIGHT on a clean one.
+SESSION_IN_FLIGHT on a clean one. And at most BURST frame bytes join one instruction:
+SSP sends one instruction per frame interval as a burst of datagrams, and a burst larger
+than a socket's receive buffer loses its tail, i.e. the whole instruction.
 
 Nothing is carried until both hellos show FEATURE_STREAMS, so stock peers see nothing.
 Call ``pump`` once per event-loop turn, after the received datagrams were processed and
@@ -27,6 +29,21 @@ from pymosh.wire.protobuf import FEATURE_STREAMS, Hello
 INITIAL_WINDOW = 16 * 1024     # ~14 datagrams: likely to survive a lossy link whole
 MIN_WINDOW = 4 * 1024
 GROWTH = 4 * 1024              # additive increase per window's worth acknowledged
+BURST = 32 * 1024              # frame bytes per instruction (~20 datagrams; at the 20 ms
+                               # minimum frame interval at most 1.2 MB/s per direction)
+
+
+class Burst:
+    """Frame bytes added since the transport last sent a new state."""
+
+    def __init__(self) -> None:
+        self.num = -1
+        self.used = 0
+
+    def budget(self, sent_num: int) -> int:
+        if sent_num != self.num:
+            self.num, self.used = sent_num, 0
+        return BURST - self.used
 
 
 class Window:
@@ -73,6 +90,7 @@ class ClientCarrier:
     def __init__(self, mux: Mux) -> None:
         self.mux = mux
         self.window = Window()
+        self.burst = Burst()
         self.delivered = 0       # sequence number of the next server frame to deliver
         self.lost = False        # the server dropped frames we never saw (never expected)
 
@@ -91,18 +109,21 @@ class ClientCarrier:
         for frame in frames:
             self.mux.receive(frame)
         stream = transport.current_state
-        budget = self.window.budget(stream.stream_bytes(), now,
-                                    transport.connection.timeout())
+        budget = min(self.window.budget(stream.stream_bytes(), now,
+                                        transport.connection.timeout()),
+                     self.burst.budget(transport.sent_state_last))
         if budget > 0 and self.mux.has_output():
             for frame in self.mux.take_frames(budget):
                 stream.push_stream_frame(frame)
                 self.window.sent(len(frame))
+                self.burst.used += len(frame)
 
 
 class ServerCarrier:
     def __init__(self, mux: Mux) -> None:
         self.mux = mux
         self.window = Window()
+        self.burst = Burst()
 
     def enabled(self, terminal: Any) -> bool:
         return granted(terminal.hello)
@@ -112,13 +133,15 @@ class ServerCarrier:
         if granted(terminal.hello):
             self.mux.receive(frame)
 
-    def pump(self, terminal: Any, now: float, rto: float) -> None:
-        """``rto``: the transport's ``connection.timeout()``."""
+    def pump(self, terminal: Any, transport: Any, now: float) -> None:
+        """``terminal`` is the transport's live current state."""
         if not granted(terminal.hello):
             return
         log = terminal.streams
-        budget = self.window.budget(log.size, now, rto)
+        budget = min(self.window.budget(log.size, now, transport.connection.timeout()),
+                     self.burst.budget(transport.sent_state_last))
         if budget > 0 and self.mux.has_output():
             for frame in self.mux.take_frames(budget):
                 log.push(frame)
                 self.window.sent(len(frame))
+                self.burst.used += len(frame)

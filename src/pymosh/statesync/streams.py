@@ -29,7 +29,7 @@ Bounds (stated, enforced here and by the carriers):
   loss or blackout is at most this big, and keystrokes never queue behind more.
 
 Worst case memory per side: MAX_STREAMS × (STREAM_WINDOW + SEND_BUFFER) + the carrier's
-SESSION_IN_FLIGHT (32 × 192 KiB + 128 KiB ≈ 6.1 MiB). Bad input (unknown ids, data
+SESSION_IN_FLIGHT (32 × 192 KiB + 64 KiB ≈ 6.1 MiB). Bad input (unknown ids, data
 after FIN, credit overrun, floods of opens or resets) is dropped or answered with a
 RESET, never raised.
 """
@@ -47,9 +47,10 @@ OPEN, DATA, WINDOW, FIN, RESET = 1, 2, 3, 4, 5
 MAX_STREAMS = 32
 STREAM_WINDOW = 128 * 1024
 SEND_BUFFER = 64 * 1024
-SESSION_IN_FLIGHT = 128 * 1024
+SESSION_IN_FLIGHT = 64 * 1024
 MAX_DATA = 16 * 1024          # payload per DATA frame: ~14 datagrams, resent as a unit
-WINDOW_UPDATE = STREAM_WINDOW // 4   # credit is returned in steps at least this big
+WINDOW_UPDATE = STREAM_WINDOW // 8   # credit is returned in steps at least this big (each
+                                     # is a prompt client instruction: an SSP ack)
 MAX_TARGET = 255
 MAX_REASON = 200
 MAX_CONTROL = 1024            # queued control frames; refusals beyond it are dropped

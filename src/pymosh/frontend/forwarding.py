@@ -22,9 +22,14 @@ import secrets
 import select
 import socket
 import struct
-from typing import Callable, Dict, List, NamedTuple, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Sequence, Tuple
 
 from pymosh.statesync.streams import Mux
+
+if TYPE_CHECKING:
+    from pymosh.network.transport import Transport
+    from pymosh.statesync.complete import CompleteTerminal
+    from pymosh.statesync.user_stream import UserStream
 
 READ_SIZE = 65536
 RETRY_WAIT = 5.0            # ms: re-try blocked writes / pending connects this often
@@ -396,7 +401,7 @@ def parse_tcp_target(target: bytes) -> Tuple[str, int]:
 # -------------------------------------------------------------------- the two sides
 
 
-def client_forwarding(transport, opts: ForwardOptions,  # type: ignore[no-untyped-def]
+def client_forwarding(transport: Transport[UserStream, CompleteTerminal], opts: ForwardOptions,
                       notify: Callable[[str], None]) -> Forwarding:
     """The client's side: -L listeners (bound now: ForwardError if taken), the local
     agent for -A, the -R targets; ``notify`` says a refusal once (e.g. no agent)."""
@@ -463,8 +468,8 @@ class ServerSetup:
                 pass
 
 
-def server_forwarding(transport, terminal,  # type: ignore[no-untyped-def]
-                      listeners: Sequence[Listener]) -> Forwarding:
+def server_forwarding(transport: Transport[CompleteTerminal, UserStream],
+                      terminal: CompleteTerminal, listeners: Sequence[Listener]) -> Forwarding:
     """The server's side: connects the client's -L streams, accepts on ``listeners``.
     Frames from the user stream go to ``receive_frame``."""
     from pymosh.statesync.stream_carrier import ServerCarrier

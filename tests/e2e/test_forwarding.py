@@ -240,15 +240,17 @@ def test_agent_without_local_agent_says_so(tmp_path, tag, pane_factory):
     pane.wait_for("no local agent", timeout=10)
 
 
-@pytest.mark.parametrize("mode", [0o777, 0o755])
-def test_agent_socket_dir_refuses_unsafe_places(tmp_path, tag, mode):
+@pytest.mark.parametrize("mode, owner", [(0o777, None), (0o755, None), (0o700, 65534)])
+def test_agent_socket_dir_refuses_unsafe_places(tmp_path, tag, mode, owner):
     state = tmp_path / "state"
     state.mkdir()
     os.chmod(state, mode)
+    if owner is not None:
+        os.chown(state, owner, owner)
     env = child_env(PYMOSH_TEST_TAG=tag, PYMOSH_STATE_DIR=str(state))
     result = subprocess.run(program("server") + ["new", "-A", "--", "true"], env=env,
                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
                             timeout=30, check=False)
     assert "agent forwarding disabled: refusing" in result.stderr, result.stderr
-    assert "lets others in" in result.stderr
+    assert ("owned by uid 65534" if owner else "lets others in") in result.stderr
     assert not (state / "agent").exists()

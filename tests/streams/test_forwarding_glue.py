@@ -229,3 +229,29 @@ def test_refused_target_resets_the_local_connection():
     user.close()
     pair.client.close()
     pair.server.close()
+
+
+def test_local_peer_gone_is_a_reset_not_sigpipe():
+    """The client watches SIGPIPE (it ends the session): writing to a forwarded socket
+    whose peer went away must reset that stream only."""
+    import signal
+
+    from pymosh.frontend.forwarding import _Conn
+    from pymosh.statesync.streams import DATA, OPEN, _frame
+    mux = Mux(True)
+    fw = Forwarding(mux, lambda now: None, lambda: True, _no_connect)
+    mux.receive(_frame(OPEN, 1, b"agent"))
+    mux.take_events()
+    mux.receive(_frame(DATA, 1, b"for a reader that left"))
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    fw.conns[1] = _Conn(ours, False)
+    pipes: list[int] = []
+    previous = signal.signal(signal.SIGPIPE, lambda signum, frame: pipes.append(signum))
+    try:
+        fw.turn(set(), 0)
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
+    assert pipes == []
+    assert not mux.streams and not fw.conns
+    assert mux.take_frames(1000)[0][0] == 5             # RESET to the peer

@@ -335,10 +335,12 @@ class Forwarding:
             self.mux.finish(sid)
 
     def _write(self, sid: int, conn: _Conn) -> None:
-        pending = self.mux.pending(sid)
+        pending = self.mux.pending(sid, READ_SIZE)
         if pending:
             try:
-                sent = conn.sock.send(pending)
+                # MSG_NOSIGNAL: a local peer gone away is this stream's reset, never a
+                # SIGPIPE (the client treats that signal as a reason to end the session)
+                sent = conn.sock.send(pending, socket.MSG_NOSIGNAL)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as exc:

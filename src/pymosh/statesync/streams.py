@@ -136,10 +136,12 @@ class Mux:
         if self.streams.pop(sid, None) is not None:
             self._queue_control(_frame(RESET, sid, reason.encode()[:MAX_REASON]), True)
 
-    def pending(self, sid: int) -> bytes:
-        """Received bytes not yet consumed."""
+    def pending(self, sid: int, limit: int | None = None) -> bytes:
+        """Received bytes not yet consumed (the first ``limit`` of them)."""
         st = self.streams.get(sid)
-        return bytes(st.inbound) if st is not None else b""
+        if st is None:
+            return b""
+        return bytes(st.inbound if limit is None else st.inbound[:limit])
 
     def consume(self, sid: int, n: int) -> None:
         """The application delivered ``n`` bytes of ``pending``: return credit."""

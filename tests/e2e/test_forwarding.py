@@ -205,7 +205,8 @@ def test_agent_forwarding_lists_keys_and_logs_in_to_sshd(tmp_path, tag, pane_fac
     env = child_env(PYMOSH_TEST_TAG=tag, PYMOSH_STATE_DIR=str(state))
     port, key = start_server(["-A"], env, ["sh"])
     client = program("client") + ["-A"]
-    pane = pane_factory(client_command(str(tmp_path), client, port, key,
+    relay = UdpRelay(port, seed=5, lifetime_s=120).start()
+    pane = pane_factory(client_command(str(tmp_path), client, relay.listen_port, key,
                                        SSH_AUTH_SOCK=agent), 200, 40)
     pane.send_line("echo SOCK=$SSH_AUTH_SOCK; ssh-add -l; echo DONE-$((6*7))")
     screen = pane.wait_for("DONE-42", timeout=30)
@@ -213,6 +214,11 @@ def test_agent_forwarding_lists_keys_and_logs_in_to_sshd(tmp_path, tag, pane_fac
     found = re.search(r"SOCK=(/\S+)", screen)
     assert found, screen
     sock_path = found.group(1)
+    relay.switch_port()                            # the client roams, then sleeps 3 s
+    relay.blackout(3.0)
+    pane.send_line("clear; ssh-add -l; echo AGAIN-$((6*7))")
+    screen = pane.wait_for("AGAIN-42", timeout=30)
+    assert fingerprint in screen, screen
     assert sock_path.startswith(str(state / "agent") + "/")
     assert oct(os.stat(state / "agent").st_mode & 0o777) == "0o700"
     ssh = " ".join(shlex.quote(w) for w in [
@@ -223,6 +229,7 @@ def test_agent_forwarding_lists_keys_and_logs_in_to_sshd(tmp_path, tag, pane_fac
     pane.wait_for("LOGIN-15", timeout=30)
     pane.send_line("exit")
     pane.wait_exit(timeout=20)
+    relay.stop()
     deadline = time.monotonic() + 10
     while os.path.exists(sock_path) and time.monotonic() < deadline:
         time.sleep(0.1)

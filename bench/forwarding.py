@@ -5,7 +5,8 @@ the counting relay between them), measured in the same run as their peers:
 
 * throughput of one forwarded TCP stream (``-L``, a download of random bytes) against
   ``ssh -L`` to a private sshd on the same machine (needs root and /usr/sbin/sshd),
-  and against the same service reached directly;
+  and against the same service reached directly; then through the impairment relay
+  (20 ms each way, 1 % loss);
 * keystroke echo p50/p99 with no stream, then while a forwarded download is saturating
   the session;
 * ssh-agent signature round trip through ``-A`` against the local agent directly.
@@ -117,6 +118,40 @@ def mbps(size: int, seconds: float) -> float:
 
 
 # ---------------------------------------------------------------- throughput
+
+
+class ImpairedSession(Session):
+    """A bench session whose datagrams cross tests/support/relay.py's impairment relay."""
+
+    impairment: dict = {}
+
+    def _start_relay(self, port: int) -> None:
+        sys.path.insert(0, ROOT)
+        from tests.support.relay import RelayImpairment, UdpRelay
+        self.impaired = UdpRelay(port, up=RelayImpairment(**self.impairment),
+                                 down=RelayImpairment(**self.impairment), seed=1,
+                                 lifetime_s=600).start()
+        self.relay_port = self.impaired.listen_port
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.impaired.stop()
+
+
+def impaired_throughput(size: int, results: dict) -> None:
+    source = Source(size)
+    lport = free_port()
+    ImpairedSession.impairment = {"delay_ms": 20.0, "loss": 0.01}
+    s = ImpairedSession(pymosh_impl([], ["-L", f"{lport}:127.0.0.1:{source.port}"]),
+                        uuid.uuid4().hex)
+    try:
+        s.start()
+        results["pymosh_L_20ms_1pct_loss_MBps"] = mbps(size, download(lport, size))
+    finally:
+        s.close()
+        source.close()
 
 
 def throughput(size: int, results: dict) -> None:
@@ -299,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"size_bytes": size}
     problems: list[str] = []
     for name, step in (("throughput", lambda: throughput(size, results)),
+                       ("impaired", lambda: impaired_throughput(size // 4, results)),
                        ("echo", lambda: echo_under_load(30 if quick else 150, results)),
                        ("agent", lambda: agent(20 if quick else 200, results))):
         try:

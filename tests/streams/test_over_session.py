@@ -132,3 +132,27 @@ def test_nothing_streams_without_both_hellos(client_features, server_features, h
     for ext in (EXT_USER_STREAM_FRAME, EXT_HOST_STREAM_FRAME):
         key = bytes([(ext << 3 | 2) & 0x7F | 0x80, ext >> 4])
         assert key not in up and key not in down
+
+
+def test_a_client_that_missed_frames_resets_its_streams():
+    """The server drops frames once a state is acknowledged; a client that did not
+    consume them (never the real client) must not deliver a stream with a hole."""
+    from types import SimpleNamespace
+
+    from pymosh.statesync.hello import answer, client_hello
+    from pymosh.statesync.stream_carrier import ClientCarrier
+    from pymosh.statesync.streams import RESET, Mux
+    host = CompleteTerminal(10, 3)
+    host.hello = answer(client_hello())
+    host.streams.base = 7                          # frames 0..6 went by unseen
+    host.streams.push(b"\x04\x01")
+    transport = SimpleNamespace(latest_remote_state=lambda: host, current_state=UserStream(),
+                                connection=SimpleNamespace(timeout=lambda: 50),
+                                sent_state_last=1)
+    mux = Mux(True)
+    sid = mux.open(b"t")
+    carrier = ClientCarrier(mux)
+    carrier.pump(transport, 0)
+    assert not mux.streams and [(e.kind, e.sid) for e in mux.take_events()] == [("reset", sid)]
+    frames = [e.data for e in transport.current_state.events]
+    assert frames and frames[-1][0] == RESET and carrier.delivered == 8

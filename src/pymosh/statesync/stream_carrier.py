@@ -92,7 +92,6 @@ class ClientCarrier:
         self.window = Window()
         self.burst = Burst()
         self.delivered = 0       # sequence number of the next server frame to deliver
-        self.lost = False        # the server dropped frames we never saw (never expected)
 
     def enabled(self, transport: Any) -> bool:
         return granted(transport.latest_remote_state().hello)
@@ -103,7 +102,9 @@ class ClientCarrier:
             return
         log = state.streams
         if self.delivered < log.base:
-            self.lost = True
+            # frames we never saw were dropped (a client that did not consume each state
+            # before acknowledging it): no stream can be trusted to be intact
+            self.mux.abort_all("stream frames lost")
             self.delivered = log.base
         frames, self.delivered = log.since(self.delivered)
         for frame in frames:

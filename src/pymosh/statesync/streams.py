@@ -136,6 +136,12 @@ class Mux:
         if self.streams.pop(sid, None) is not None:
             self._queue_control(_frame(RESET, sid, reason.encode()[:MAX_REASON]), True)
 
+    def abort_all(self, reason: str) -> None:
+        """Reset every stream, telling the peer and the application (``reset`` events)."""
+        for sid in list(self.streams):
+            self.reset(sid, reason)
+            self._events.append(Event("reset", sid, reason.encode()))
+
     def pending(self, sid: int, limit: int | None = None) -> bytes:
         """Received bytes not yet consumed (the first ``limit`` of them)."""
         st = self.streams.get(sid)

@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.session import client_command
 from tests.e2e.sshd import free_tcp_port
-from tests.frontend.helpers import child_env, program
+from tests.frontend.helpers import child_env, program, program_command
 from tests.support.relay import RelayImpairment, UdpRelay
 from tests.support.servers import parse_connect
 
@@ -41,7 +41,8 @@ class Service:
     """A TCP service on loopback: reads to EOF, answers the SHA-256 of what it read, then
     DOWN_BYTES of seeded data, then closes."""
 
-    def __init__(self) -> None:
+    def __init__(self, down_bytes: int = DOWN_BYTES) -> None:
+        self.down_bytes = down_bytes
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.sock.settimeout(120)
@@ -61,7 +62,7 @@ class Service:
                 if not data:
                     break
                 digest.update(data)
-            conn.sendall(digest.hexdigest().encode() + b"\n" + payload(2, DOWN_BYTES))
+            conn.sendall(digest.hexdigest().encode() + b"\n" + payload(2, self.down_bytes))
 
     def close(self) -> None:
         self.sock.close()
@@ -71,10 +72,11 @@ def payload(seed: int, size: int) -> bytes:
     return random.Random(seed).randbytes(size)
 
 
-def exchange(port: int, relay: UdpRelay | None, timeout: float = 150) -> None:
-    """Upload UP_BYTES through the forward, half-close, check the echoed hash and the
-    DOWN_BYTES download, while the relay roams and blacks out for 10 s."""
-    up = payload(1, UP_BYTES)
+def exchange(port: int, relay: UdpRelay | None, up_bytes: int = UP_BYTES,
+             down_bytes: int = DOWN_BYTES, timeout: float = 150) -> None:
+    """Upload ``up_bytes`` through the forward, half-close, check the echoed hash and the
+    ``down_bytes`` download, while the relay (if any) roams and blacks out for 10 s."""
+    up = payload(1, up_bytes)
     deadline = time.monotonic() + 20
     while True:       # the forward exists once the session negotiated streams
         try:
@@ -116,7 +118,7 @@ def exchange(port: int, relay: UdpRelay | None, timeout: float = 150) -> None:
         thread.join(timeout=5)
     head, _, body = bytes(got).partition(b"\n")
     assert head.decode() == hashlib.sha256(up).hexdigest(), "upload corrupted"
-    assert len(body) == DOWN_BYTES and body == payload(2, DOWN_BYTES), "download corrupted"
+    assert len(body) == down_bytes and body == payload(2, down_bytes), "download corrupted"
     if relay is not None:
         assert len(events) == 2 and relay.stats["dropped"] > 0, (events, relay.stats)
 
@@ -261,3 +263,25 @@ def test_agent_socket_dir_refuses_unsafe_places(tmp_path, tag, mode, owner):
     assert "agent forwarding disabled: refusing" in result.stderr, result.stderr
     assert ("owned by uid 65534" if owner else "lets others in") in result.stderr
     assert not (state / "agent").exists()
+
+
+def test_wrapper_forwards_the_agent_and_a_port(tmp_path, tag, pane_factory, agent):
+    """``pymosh --local -A -L ...``: the options reach both programs."""
+    key_file = str(tmp_path / "key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key_file],
+                   check=True, capture_output=True, timeout=30)
+    fingerprint = add_key(agent, key_file)
+    service = Service(100_000)
+    lport = free_tcp_port()
+    command = " ".join([
+        program_command("wrapper"), "--local", "--bind-server=127.0.0.1",
+        shlex.quote(f"--server={program_command('server')}"),
+        shlex.quote(f"--client={program_command('client')}"),
+        "-A", "-L", f"{lport}:127.0.0.1:{service.port}", "127.0.0.1", "--", "sh", "-c",
+        shlex.quote("ssh-add -l; echo WRAPPED-$((6*7)); sleep 60")])
+    pane = pane_factory(command, 200, 30, SSH_AUTH_SOCK=agent,
+                        PYMOSH_STATE_DIR=str(tmp_path / "state"))
+    screen = pane.wait_for("WRAPPED-42", timeout=30)
+    assert fingerprint in screen, screen
+    exchange(lport, None, 100_000, 100_000)
+    service.close()

@@ -196,8 +196,8 @@ def check_forwarding(args: argparse.Namespace) -> ForwardOptions:
     """Forwarding needs pymosh at both ends; a taken -L port fails before the server runs."""
     try:
         opts = forward_options(args)
-        if opts and not all(os.path.basename(shlex.split(cmd)[0]).startswith("pymosh")
-                            for cmd in (args.server, args.client) if cmd.strip()):
+        if opts and any(os.path.basename(shlex.split(cmd)[0]) in ("mosh-server", "mosh-client")
+                        for cmd in (args.server, args.client) if cmd.strip()):
             raise ForwardError("-A, -L and -R need pymosh-server and pymosh-client")
         for fwd in opts.local:
             listen_tcp(fwd, "-L").close()

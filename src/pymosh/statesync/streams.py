@@ -48,9 +48,10 @@ MAX_STREAMS = 32
 STREAM_WINDOW = 128 * 1024
 SEND_BUFFER = 64 * 1024
 SESSION_IN_FLIGHT = 64 * 1024
-MAX_DATA = 16 * 1024          # payload per DATA frame: ~14 datagrams, resent as a unit
-WINDOW_UPDATE = STREAM_WINDOW // 8   # credit is returned in steps at least this big (each
-                                     # is a prompt client instruction: an SSP ack)
+MAX_DATA = 16 * 1024          # payload per DATA frame (a stream gets its turn per frame)
+WINDOW_UPDATE = STREAM_WINDOW // 4   # credit is returned in steps this big: each is a client
+                                     # instruction (an SSP ack); 16 KiB steps made typing
+                                     # under a saturated stream wait more (echo p50 22 vs 15 ms)
 MAX_TARGET = 255
 MAX_REASON = 200
 MAX_CONTROL = 1024            # queued control frames; refusals beyond it are dropped

@@ -28,10 +28,10 @@ from pymosh.statesync.streams import Mux
 
 
 def test_parse_forward_like_ssh():
-    assert parse_forward("8080:db:5432")[:4] == ("localhost", 8080, "db", 5432)
-    assert parse_forward("0.0.0.0:1:h:2")[:4] == ("0.0.0.0", 1, "h", 2)
+    assert parse_forward("8080:db:5432").parts() == ("localhost", 8080, "db", 5432)
+    assert parse_forward("0.0.0.0:1:h:2").parts() == ("0.0.0.0", 1, "h", 2)
     assert parse_forward("*:1:h:2").bind == ""
-    assert parse_forward("[::1]:8080:[fe80::1]:80")[:4] == ("::1", 8080, "fe80::1", 80)
+    assert parse_forward("[::1]:8080:[fe80::1]:80").parts() == ("::1", 8080, "fe80::1", 80)
     for bad in ("8080", "8080:h", "x:h:1", "1:h:0", "1:h:70000", "1::2", "a:b:c:d:e",
                 "[::1:1:h:2"):
         with pytest.raises(ForwardError):

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import select
 import socket
 import struct
-from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Sequence, Tuple
 
-from pymosh.statesync.streams import Mux
-
+# the stream core (and the protobuf module under it) is imported when a session starts,
+# not before pymosh-server's MOSH CONNECT: option parsing and listeners need none of it
 if TYPE_CHECKING:
     from pymosh.network.transport import Transport
     from pymosh.statesync.complete import CompleteTerminal
+    from pymosh.statesync.streams import Mux
     from pymosh.statesync.user_stream import UserStream
 
 READ_SIZE = 65536
@@ -39,14 +39,18 @@ class ForwardError(Exception):
     """A bad forwarding option or a port that cannot be used (one line for the user)."""
 
 
-class Forward(NamedTuple):
-    """``[bind:]port:host:hostport``, as ssh's -L/-R."""
+class Forward:
+    """``[bind:]port:host:hostport``, as ssh's -L/-R. (Plain classes, not NamedTuple:
+    this module is imported before MOSH CONNECT, where every millisecond shows.)"""
 
-    bind: str
-    port: int
-    host: str
-    hostport: int
-    spec: str
+    __slots__ = ("bind", "port", "host", "hostport", "spec")
+
+    def __init__(self, bind: str, port: int, host: str, hostport: int, spec: str) -> None:
+        self.bind, self.port, self.host, self.hostport = bind, port, host, hostport
+        self.spec = spec
+
+    def parts(self) -> Tuple[str, int, str, int]:
+        return self.bind, self.port, self.host, self.hostport
 
     @property
     def target(self) -> bytes:
@@ -160,7 +164,7 @@ def listen_tcp(fwd: Forward, flag: str) -> socket.socket:
 
 def make_agent_socket(directory: str) -> Tuple[socket.socket, str]:
     """A listening unix socket (0600) in the checked private ``directory``."""
-    path = os.path.join(directory, f"agent.{secrets.token_hex(6)}.sock")
+    path = os.path.join(directory, f"agent.{os.urandom(6).hex()}.sock")
     if len(path.encode()) > 100:
         raise ForwardError(f"agent socket path too long for a unix socket: {path}")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -195,10 +199,13 @@ class _Conn:
         self.shut_wr = False
 
 
-class Listener(NamedTuple):
-    sock: socket.socket
-    target: bytes               # what an accepted connection's stream opens
-    unix: bool = False          # check the peer's uid (the agent socket)
+class Listener:
+    __slots__ = ("sock", "target", "unix")
+
+    def __init__(self, sock: socket.socket, target: bytes, unix: bool = False) -> None:
+        self.sock = sock
+        self.target = target      # what an accepted connection's stream opens
+        self.unix = unix          # check the peer's uid (the agent socket)
 
 
 class Forwarding:
@@ -408,6 +415,7 @@ def client_forwarding(transport: Transport[UserStream, CompleteTerminal], opts: 
     """The client's side: -L listeners (bound now: ForwardError if taken), the local
     agent for -A, the -R targets; ``notify`` says a refusal once (e.g. no agent)."""
     from pymosh.statesync.stream_carrier import ClientCarrier
+    from pymosh.statesync.streams import Mux
     mux = Mux(True)
     carrier = ClientCarrier(mux)
     listeners = [Listener(listen_tcp(fwd, "-L"), b"tcp:" + fwd.target) for fwd in opts.local]
@@ -475,6 +483,7 @@ def server_forwarding(transport: Transport[CompleteTerminal, UserStream],
     """The server's side: connects the client's -L streams, accepts on ``listeners``.
     Frames from the user stream go to ``receive_frame``."""
     from pymosh.statesync.stream_carrier import ServerCarrier
+    from pymosh.statesync.streams import Mux
     mux = Mux(False)
     carrier = ServerCarrier(mux)
 

@@ -255,3 +255,30 @@ def test_local_peer_gone_is_a_reset_not_sigpipe():
     assert pipes == []
     assert not mux.streams and not fw.conns
     assert mux.take_frames(1000)[0][0] == 5             # RESET to the peer
+
+
+def test_a_slow_connect_never_blocks_the_loop():
+    """A peer's open whose connect takes long (a name lookup) runs beside the loop."""
+    from pymosh.statesync.streams import DATA, OPEN, _frame
+    release = threading.Event()
+    ours, theirs = socket.socketpair()
+
+    def slow(target: bytes):
+        release.wait(10)
+        return ours, False
+    mux = Mux(True)
+    fw = Forwarding(mux, lambda now: None, lambda: True, slow)
+    mux.receive(_frame(OPEN, 1, b"tcp:somewhere.example:22"))
+    mux.receive(_frame(DATA, 1, b"early bytes"))
+    t0 = time.monotonic()
+    fw.turn(set(), 0)
+    assert time.monotonic() - t0 < 0.5 and not fw.conns
+    assert fw.wait_time(0) < 10                 # the loop comes back to look
+    release.set()
+    deadline = time.monotonic() + 5
+    while not fw.conns and time.monotonic() < deadline:
+        fw.turn(set(), 0)
+        time.sleep(0.01)
+    assert theirs.recv(100) == b"early bytes"
+    fw.close()
+    theirs.close()

@@ -21,6 +21,7 @@ import os
 import select
 import socket
 import struct
+import threading
 from typing import TYPE_CHECKING, Callable, Dict, List, Sequence, Tuple
 
 # the stream core (and the protobuf module under it) is imported when a session starts,
@@ -226,7 +227,9 @@ class Forwarding:
         self.listeners = list(listeners)
         self.on_refusal = on_refusal
         self.conns: Dict[int, _Conn] = {}
-        self._by_fd: Dict[int, int] = {}
+        # peer-opened streams whose connect (name lookup included, which can take
+        # seconds) runs in a thread: the loop never blocks on it
+        self._opening: Dict[int, list] = {}
         self._busy = False
 
     # ---------------------------------------------------------------- the loop's calls
@@ -247,6 +250,7 @@ class Forwarding:
             return
         self.pump(now)                               # frames in
         self._events()
+        self._opened()
         for lst in self.listeners:
             if lst.sock.fileno() in ready:
                 self._accept(lst)
@@ -255,7 +259,7 @@ class Forwarding:
                 self._check_connect(sid, conn)
             elif conn.sock.fileno() in ready:
                 self._read(sid, conn)
-        self._busy = False
+        self._busy = bool(self._opening)
         for sid, conn in list(self.conns.items()):
             if not conn.connecting:
                 self._write(sid, conn)
@@ -273,6 +277,10 @@ class Forwarding:
         for conn in self.conns.values():
             conn.sock.close()
         self.conns.clear()
+        for box in self._opening.values():
+            if box and not isinstance(box[0], ForwardError):
+                box[0][0].close()
+        self._opening.clear()
         for lst in self.listeners:
             lst.sock.close()
 
@@ -280,18 +288,35 @@ class Forwarding:
     def _events(self) -> None:
         for ev in self.mux.take_events():
             if ev.kind == "open":
-                try:
-                    sock, connecting = self.connector(ev.info)
-                except ForwardError as exc:
-                    self.mux.reset(ev.sid, str(exc))
-                    if self.on_refusal is not None:
-                        self.on_refusal(str(exc))
-                    continue
-                self.conns[ev.sid] = _Conn(sock, connecting)
+                box: list = []
+                self._opening[ev.sid] = box
+                threading.Thread(target=self._connect, args=(ev.info, box),
+                                 daemon=True).start()
             elif ev.kind in ("reset", "closed"):
                 conn = self.conns.pop(ev.sid, None)
                 if conn is not None:
                     conn.sock.close()
+
+    def _connect(self, target: bytes, box: list) -> None:
+        try:
+            box.append(self.connector(target))
+        except ForwardError as exc:
+            box.append(exc)
+
+    def _opened(self) -> None:
+        for sid, box in list(self._opening.items()):
+            if not box:
+                continue
+            del self._opening[sid]
+            result = box[0]
+            if isinstance(result, ForwardError):
+                self.mux.reset(sid, str(result))
+                if self.on_refusal is not None:
+                    self.on_refusal(str(result))
+            elif sid not in self.mux.streams:
+                result[0].close()                # reset by the peer meanwhile
+            else:
+                self.conns[sid] = _Conn(*result)
 
     def _accept(self, lst: Listener) -> None:
         for _ in range(16):
@@ -371,7 +396,7 @@ class Forwarding:
 
 
 def connect_tcp(host: str, port: int) -> Tuple[socket.socket, bool]:
-    """A non-blocking TCP connect (name resolution blocks: keep targets numeric or local)."""
+    """A non-blocking TCP connect (the name lookup blocks: Forwarding runs it in a thread)."""
     try:
         infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
     except socket.gaierror as exc:

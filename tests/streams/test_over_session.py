@@ -56,7 +56,7 @@ def test_loss_reorder_duplication(seed):
 
 def test_roam_and_10s_blackout_mid_transfer():
     sim = make(4, delay=20, loss=0.02)
-    sizes = [400_000]
+    sizes = [1_500_000]
     up = {sim.cpeer.send(b"tcp:h:1", payload(1, sizes[0])): payload(1, sizes[0])}
     down = {sim.speer.send(b"agent", payload(2, sizes[0])): payload(2, sizes[0])}
     sim.run_for(1500)

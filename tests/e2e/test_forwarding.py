@@ -96,15 +96,15 @@ def exchange(port: int, relay: UdpRelay | None, up_bytes: int = UP_BYTES,
             conn.shutdown(socket.SHUT_WR)
         thread = threading.Thread(target=sender, daemon=True)
         thread.start()
-        events: list[str] = []
+        events: list[int] = []            # bytes downloaded at the roam and the blackout
 
         def network() -> None:            # mid-transfer: a roam, then a 10 s blackout
             time.sleep(2)
             relay.switch_port()
-            events.append(f"roam at {len(got)}")
+            events.append(len(got))
             time.sleep(2)
             relay.blackout(10.0)
-            events.append(f"blackout at {len(got)}")
+            events.append(len(got))
         if relay is not None:
             threading.Thread(target=network, daemon=True).start()
         while True:
@@ -121,6 +121,7 @@ def exchange(port: int, relay: UdpRelay | None, up_bytes: int = UP_BYTES,
     assert len(body) == down_bytes and body == payload(2, down_bytes), "download corrupted"
     if relay is not None:
         assert len(events) == 2 and relay.stats["dropped"] > 0, (events, relay.stats)
+        assert events[1] < len(got), "the blackout came after the transfer"
 
 
 IMPAIR = RelayImpairment(delay_ms=2, loss=0.01, duplicate=0.01, reorder=0.01)

@@ -286,3 +286,17 @@ def test_wrapper_forwards_the_agent_and_a_port(tmp_path, tag, pane_factory, agen
     assert fingerprint in screen, screen
     exchange(lport, None, 100_000, 100_000)
     service.close()
+
+
+@pytest.mark.interop
+def test_stock_client_gets_a_refusal_not_a_hang(tmp_path, tag, pane_factory, agent):
+    """pymosh-server -A with a stock mosh-client: nothing new on the wire, and the shell's
+    agent socket goes away once the client showed it is not pymosh."""
+    env = child_env(PYMOSH_TEST_TAG=tag, PYMOSH_STATE_DIR=str(tmp_path / "state"))
+    port, key = start_server(["-A"], env, ["sh"])
+    pane = pane_factory(client_command(str(tmp_path), ["mosh-client"], port, key,
+                                       SSH_AUTH_SOCK=agent), 200, 30)
+    pane.send_line("ssh-add -l; echo STATUS-$?")
+    screen = pane.wait_for("STATUS-2", timeout=20)       # 2: no agent to talk to
+    assert "Error connecting to agent" in screen, screen
+    assert os.listdir(tmp_path / "state" / "agent") == []

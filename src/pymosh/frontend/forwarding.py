@@ -273,6 +273,11 @@ class Forwarding:
         if self.receiver is not None:
             self.receiver(frame)
 
+    def drop_listeners(self) -> None:
+        for lst in self.listeners:
+            lst.sock.close()
+        self.listeners = []
+
     def close(self) -> None:
         for conn in self.conns.values():
             conn.sock.close()
@@ -281,8 +286,7 @@ class Forwarding:
             if box and not isinstance(box[0], ForwardError):
                 box[0][0].close()
         self._opening.clear()
-        for lst in self.listeners:
-            lst.sock.close()
+        self.drop_listeners()
 
     # ---------------------------------------------------------------- internals
     def _events(self) -> None:

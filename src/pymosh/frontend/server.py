@@ -308,6 +308,11 @@ class Server:
             self._write_pty(bytes(out))
         if events:
             self.terminal.register_input_frame(self.last_remote_num, now)
+            if self.terminal.hello is None and self.forward is not None:
+                # a stock client (no hello first): -A/-R cannot work; refuse, not hang
+                self.forwarding.drop_listeners()
+                self.forward.close()
+                self.forward = None
         self.pty.release()
         return wrote
 

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Sequence
 
 from pymosh import __version__
 from pymosh.crypto.key import format_key, new_key
-from pymosh.frontend.locale_check import ensure_utf8_locale
+from pymosh.frontend.locale_policy import shell_locale
 from pymosh.frontend.loop import EventLoop, now_ms
 from pymosh.frontend.ports import PortRangeError, parse_port_range
 from pymosh.frontend.pty_host import PtyHost, get_winsize
+from pymosh.frontend.termcolour import shell_colour_env
 from pymosh.network.udp import ServerSocket
 
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
@@ -26,6 +27,8 @@ from pymosh.network.udp import ServerSocket
 if TYPE_CHECKING:
     from pymosh.frontend.forwarding import ServerSetup
     from pymosh.network.transport import Transport
+    from pymosh.statesync.complete import CompleteTerminal
+    from pymosh.statesync.user_stream import UserStream
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
          "[-c COLORS] [-l NAME=VALUE] [-A] [-R [BIND:]PORT:HOST:HOSTPORT]... [-- COMMAND...]")
@@ -156,8 +159,8 @@ class Server:
         self.terminal = CompleteTerminal(width, height)
         connection = Connection(key, True, now=now, family=sock.family,
                                 initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
-        self.transport: Transport = Transport(self.terminal, UserStream(), connection, now,
-                                              send_mindelay=SEND_MINDELAY)
+        self.transport: Transport[CompleteTerminal, UserStream] = Transport(
+            self.terminal, UserStream(), connection, now, send_mindelay=SEND_MINDELAY)
         # the transport sends from the live terminal (it copies what it sends)
         self.transport.current_state = self.terminal
         self.endpoint = Endpoint(self.transport, sock)
@@ -405,7 +408,8 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-server: {exc}\n{USAGE}\n")
         return 1
     if opts.help:
-        sys.stdout.write(USAGE + "\n")
+        from pymosh.frontend.helptext import SERVER_HELP
+        sys.stdout.write(USAGE + "\n" + SERVER_HELP)
         return 0
     if opts.version:
         sys.stdout.write(BANNER)
@@ -419,9 +423,11 @@ def run(argv: Sequence[str]) -> int:
             sys.stderr.write(f"pymosh-server: {exc}\n")
             return 1
 
-    problem = ensure_utf8_locale(opts.locales)
-    if problem:
-        sys.stderr.write(f"pymosh-server {problem}\n")
+    decision = shell_locale(opts.locales)
+    for notice in decision.notices:
+        sys.stderr.write(f"pymosh-server: {notice}\n")
+    if decision.error:
+        sys.stderr.write(f"pymosh-server: {decision.error}\n")
         return 1
 
     bind_ip = opts.ip
@@ -453,8 +459,8 @@ def run(argv: Sequence[str]) -> int:
     sys.stdout.write(f"MOSH CONNECT {sock.port} {format_key(key)}\n")
     sys.stdout.flush()
 
-    env = dict(os.environ)
-    env["TERM"] = "xterm-256color" if opts.colors == 256 else "xterm"
+    env = decision.env
+    shell_colour_env(env, opts.colors)
     env["NCURSES_NO_UTF8_ACS"] = "1"
     env.pop("STY", None)
     if forward is not None and forward.agent_path is not None:

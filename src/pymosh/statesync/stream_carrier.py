@@ -29,8 +29,8 @@ from pymosh.wire.protobuf import FEATURE_STREAMS, Hello
 INITIAL_WINDOW = 16 * 1024     # ~14 datagrams: likely to survive a lossy link whole
 MIN_WINDOW = 4 * 1024
 GROWTH = 4 * 1024              # additive increase per window's worth acknowledged
-BURST = 32 * 1024              # frame bytes per instruction (~20 datagrams; at the 20 ms
-                               # minimum frame interval at most 1.2 MB/s per direction)
+BURST = 32 * 1024              # frame bytes per instruction (~27 datagrams; at the 20 ms
+                               # minimum frame interval at most 1.6 MB/s per direction)
 
 
 class Burst:
@@ -50,8 +50,9 @@ class Window:
     """How many more frame bytes the carrier may send (AIMD on unacknowledged bytes).
 
     Acknowledged bytes grow the window (doubling per round trip until the first loss,
-    then GROWTH per window); no acknowledgement for a retransmission timeout while
-    bytes are in flight halves it (the transport is resending them).
+    then GROWTH per window); no acknowledgement for a retransmission timeout (plus
+    three delayed-ack times) while bytes are in flight halves it (the transport is
+    resending them).
     """
 
     def __init__(self) -> None:

@@ -52,6 +52,7 @@ class Request:
 
 def _preload() -> None:
     """Import what a session imports, so that forked sessions share it and skip it."""
+    import pymosh.frontend.forwarding  # noqa: F401
     import pymosh.frontend.server  # noqa: F401
     import pymosh.network.connection  # noqa: F401
     import pymosh.network.endpoint  # noqa: F401

@@ -190,6 +190,40 @@ def test_forked_session_becomes_the_asker(host):
     assert _forked(pid2) and key2 != key
 
 
+def _free_udp_port() -> int:
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_forked_sessions_share_a_port_and_forward_the_agent_like_direct_ones(host):
+    """What run() does after the options (shared port, -A) happens in forked sessions too."""
+    host.start_forker()
+    port = _free_udp_port()
+    agent = os.path.join(host.root, "agent.sock")
+    import socket
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(agent)
+    try:
+        env = _env(host.state, SSH_AUTH_SOCK=agent)
+        cmd = [sys.executable, "-m", "pymosh.frontend.server", "new", "-p", str(port),
+               "-i", "127.0.0.1", "-A", "--", "/bin/sleep", "60"]
+        pids = []
+        for _ in range(2):
+            done = subprocess.run(cmd, env=env, cwd=host.root, capture_output=True, timeout=30)
+            match = PID_RE.search(done.stderr)
+            assert match, done.stderr
+            pids.append(int(match.group(1)))
+            host.pids.append(pids[-1])
+            assert CONNECT_RE.search(done.stdout).group(1) == str(port).encode()
+        assert all(_forked(pid) for pid in pids)
+        assert os.path.exists(os.path.join(host.state, "ports", f"{port}.sock"))
+        assert len(os.listdir(os.path.join(host.state, "agent"))) == 2   # one per session
+    finally:
+        listener.close()
+
+
 def test_a_crashing_session_leaves_the_others_and_the_forker(host):
     forker = host.start_forker()
     a, _, _ = host.server()
@@ -321,6 +355,8 @@ def test_asker_does_not_hand_itself_to_another_uids_forker(host, open_dir):
         assert status == 0 and _alive(pid) and not _forked(pid)   # started in-process
         out, _ = listener.communicate(timeout=20)
         assert out.split() == [b"0", b"0"]                # no request, no fds reached it
+        # the in-process session started a forker of our own in its place
+        assert _wait(lambda: len(_forkers_of(host.state)) == 1)
     finally:
         listener.kill()
         listener.wait(10)

@@ -273,6 +273,18 @@ def test_the_script_entry_points_work_from_a_checkout(host):
     assert done.returncode == 0 and done.stdout.startswith(b"pymosh-client (pymosh ")
 
 
+def test_a_forker_of_another_installation_steps_aside(host, monkeypatch):
+    """A reinstall (or another copy or version) asks: it is told to start in-process and
+    the old forker exits, so that session can start a forker running the new code."""
+    forker = host.start_forker()
+    monkeypatch.setenv("PYMOSH_STATE_DIR", host.state)
+    monkeypatch.setenv("PYMOSH_FORKER", "1")
+    monkeypatch.setattr(handoff, "INSTALL", handoff.INSTALL + "-reinstalled")
+    assert handoff.request(["new"]) is None              # nothing started: start in-process
+    host.forker.wait(20)
+    assert not _alive(forker)
+
+
 def test_forker_can_be_switched_off(host):
     pid, _, _ = host.server(env=_env(host.state, PYMOSH_FORKER="0"))
     assert not _forked(pid)

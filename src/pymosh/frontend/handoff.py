@@ -32,9 +32,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Sequence
 
-# the installation the asker runs from: a forker serves only its own (another version or
-# copy of pymosh makes it step aside, see forker.py)
-INSTALL = os.path.dirname(os.path.abspath(pymosh.__file__))
+# the installation the asker runs from, and when it was installed: a forker serves only
+# its own (another version, copy or reinstall of pymosh makes it step aside, forker.py)
+INSTALL = (f"{os.path.dirname(os.path.abspath(pymosh.__file__))}"
+           f"@{os.stat(__file__).st_mtime_ns}")
 SOCKET_NAME = "forker.sock"
 MAGIC = "pymosh-forker/1"
 MAX_REQUEST = 1 << 20           # bytes of JSON (environment included)

@@ -50,17 +50,22 @@ class Request:
         self.fds = fds
 
 
-def _preload() -> None:
-    """Import what a session imports, so that forked sessions share it and skip it."""
+def preload() -> None:
+    """Import what a session imports, so that forked sessions share it and skip it (and
+    the launcher knows before ``MOSH CONNECT`` that everything can be imported)."""
     import pymosh.frontend.forwarding  # noqa: F401
+    import pymosh.frontend.portshare  # noqa: F401
     import pymosh.frontend.server  # noqa: F401
     import pymosh.network.connection  # noqa: F401
     import pymosh.network.endpoint  # noqa: F401
     import pymosh.network.transport  # noqa: F401
     import pymosh.statesync.complete  # noqa: F401
     import pymosh.statesync.hello  # noqa: F401
+    import pymosh.statesync.stream_carrier  # noqa: F401
+    import pymosh.statesync.streams  # noqa: F401
     import pymosh.statesync.user_stream  # noqa: F401
     import pymosh.wire.protobuf  # noqa: F401
+    from pymosh.crypto import Session  # noqa: F401  (the fast path or its twin)
 
 
 # ------------------------------------------------------------------------ receiving
@@ -237,7 +242,7 @@ def main() -> int:
         os.umask(old_mask)
     listener.listen(64)
     os.chdir("/")
-    _preload()
+    preload()
     gc.freeze()                        # keep the collector off the shared pages
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)

@@ -18,12 +18,13 @@ from pymosh.crypto.key import format_key, new_key
 from pymosh.frontend.locale_check import ensure_utf8_locale
 from pymosh.frontend.loop import EventLoop, now_ms
 from pymosh.frontend.ports import PortRangeError, parse_port_range
-from pymosh.frontend.pty_host import PtyHost, get_winsize
+from pymosh.frontend.pty_host import PtyHost, get_winsize, user_shell
 from pymosh.network.udp import ServerSocket
 
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
+    from pymosh.frontend.resume import DurableSession
     from pymosh.network.transport import Transport
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
@@ -164,6 +165,8 @@ class Server:
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
         self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
         self.loop = EventLoop()
+        self.durable: DurableSession | None = None   # registry record + control socket
+        self.kill_requested = False
 
     def log(self, message: str) -> None:
         if self.verbose:
@@ -176,15 +179,17 @@ class Server:
         try:
             return self._run()
         finally:
+            if self.durable is not None:
+                self.durable.close()
             loop.close()
             self.pty.close()
             self.sock.close()
 
     def _run(self) -> int:
-        transport = self.transport
         while True:
+            transport = self.transport
             now = now_ms()
-            readers = list(self.sock.filenos())
+            readers = list(self.sock.filenos()) + self._durable_filenos()
             if self.pty_open and not transport.shutdown_in_progress():
                 readers.append(self.pty.fd)
             self.loop.set_readers(readers)
@@ -195,8 +200,12 @@ class Server:
                 wait = min(wait, max(self.last_remote_state_time + self.network_timeout - now, 0))
             if self.last_remote_state_time is None:
                 wait = min(wait, max(self.start_time + NO_CLIENT_TIMEOUT - now, 0))
+            wait = min(wait, self._durable_wait(now))
             ready, signals = self.loop.wait(wait)
             now = now_ms()
+            if self.durable is not None:
+                self._durable_turn(ready, now)
+                transport = self.transport
 
             if any(fd in ready for fd in self.sock.filenos()):
                 for datagram, addr, congested in self.sock.recv_all(now):
@@ -216,6 +225,8 @@ class Server:
             self.terminal.set_echo_ack(now)
 
             quit_now = self._handle_signals(signals, now)
+            if self.kill_requested:
+                quit_now = self._begin_shutdown(now, "killed (pymosh-server kill)") or quit_now
             # Like mosh-server: an idle network means the client is presumed gone, so one
             # shutdown instruction goes out (below) and the server exits without waiting.
             network_idle = self._network_idle(now)
@@ -247,6 +258,51 @@ class Server:
             if transport.shutdown_in_progress() and (
                     transport.shutdown_acknowledged() or transport.shutdown_ack_timed_out(now)):
                 return 0
+
+    # ---------------------------------------------------------------- durable sessions
+
+    def _durable_filenos(self) -> list[int]:
+        return self.durable.filenos() if self.durable is not None else []
+
+    def _durable_wait(self, now: float) -> float:
+        if self.durable is None:
+            return float("inf")
+        return self.durable.wait_time(now, self.transport.connection.last_heard)
+
+    def _durable_turn(self, ready: set[int], now: float) -> None:
+        connection = self.transport.connection
+        client = connection.remote_addr if connection.last_heard is not None else None
+        self.durable.turn(ready, now, connection.last_heard, client)
+
+    def resume_with(self, key: bytes) -> None:
+        """A resume: a new connection with a fresh key. The screen carries over; the user
+        stream starts afresh; the old key is refused from now on (pymosh.frontend.resume)."""
+        from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
+        from pymosh.network.transport import Transport
+        from pymosh.statesync.complete import CompleteTerminal
+        from pymosh.statesync.user_stream import UserStream
+        now = now_ms()
+        connection = Connection(key, True, now=now, family=self.sock.family,
+                                initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
+        # a 1x1 base state: the first frame carries a Resize and a full repaint, whatever
+        # size the new client's blank screen has
+        self.transport = Transport(CompleteTerminal(1, 1), UserStream(), connection, now,
+                                   send_mindelay=SEND_MINDELAY)
+        self.transport.current_state = self.terminal
+        # the new client's state numbers start at 0; it gets a hello only after its own
+        self.terminal.echo_ack = 0
+        self.terminal.input_history.clear()
+        self.terminal.hello = None
+        self.last_remote_num = self.transport.remote_state_num
+        if self.last_remote_state_time is not None:
+            self.last_remote_state_time = now
+        rekey = getattr(self.sock, "rekey", None)
+        if rekey is not None:
+            rekey(key)            # a shared-port channel routes datagrams by key
+        self.log("Session resumed with a new key.")
+
+    def request_kill(self) -> None:
+        self.kill_requested = True
 
     # ---------------------------------------------------------------- steps
 
@@ -385,6 +441,9 @@ BANNER = (
 
 
 def run(argv: Sequence[str]) -> int:
+    if argv and argv[0] in ("list", "kill", "resume"):
+        from pymosh.frontend.sessions_cli import run as run_sessions_command
+        return run_sessions_command(argv)
     try:
         opts = parse_args(argv)
     except UsageError as exc:
@@ -446,7 +505,10 @@ def run(argv: Sequence[str]) -> int:
     if not opts.verbose:
         _detach_stdio()
     pty = PtyHost(opts.command or None, env, *size)
-    status = Server(sock, key, pty, *size, verbose=opts.verbose).run()
+    server = Server(sock, key, pty, *size, verbose=opts.verbose)
+    from pymosh.frontend.resume import register
+    register(server, sock.port, opts.command or [user_shell()])
+    status = server.run()
     try:
         sys.stdout.write("\n[pymosh-server is exiting.]\n")
         sys.stdout.flush()

@@ -439,6 +439,9 @@ BANNER = (
     "There is NO WARRANTY, to the extent permitted by law.\n"
 )
 
+# the wrapper checks for this line before it runs list/kill/resume (session_commands.py)
+REGISTRY_LINE = "Session registry: list, kill, resume.\n"
+
 
 def run(argv: Sequence[str]) -> int:
     if argv and argv[0] in ("list", "kill", "resume"):
@@ -453,7 +456,7 @@ def run(argv: Sequence[str]) -> int:
         sys.stdout.write(USAGE + "\n")
         return 0
     if opts.version:
-        sys.stdout.write(BANNER)
+        sys.stdout.write(BANNER + REGISTRY_LINE)
         return 0
     for warning in opts.warnings:
         sys.stderr.write(f"pymosh-server: {warning}\n{USAGE}\n")

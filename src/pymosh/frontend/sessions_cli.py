@@ -29,9 +29,9 @@ def run(argv: Sequence[str]) -> int:
     try:
         directory = registry.sessions_dir()
         records, warnings = registry.scan(directory)
-        for warning in warnings:
-            sys.stderr.write(f"pymosh-server: {warning}\n")
         if command == "list" and args in ([], ["--json"]):
+            for warning in warnings:       # only here: kill/resume answers stay one line
+                sys.stderr.write(f"pymosh-server: {warning}\n")
             sys.stdout.write(registry.as_json(records) if args else _listing(records))
             return 0
         if command == "kill" and len(args) == 1:

@@ -19,6 +19,13 @@ from typing import Sequence
 from pymosh import __version__, _accel
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
+from pymosh.frontend.session_commands import (
+    NO_REGISTRY,
+    guarded,
+    no_registry_message,
+    split_resume,
+    words_for,
+)
 from pymosh.network.udp import PortRangeError, parse_port_range
 
 PREDICT_MODES = ("adaptive", "always", "never", "experimental")
@@ -70,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experimental-remote-ip", choices=REMOTE_IP_MODES, default="proxy",
                    help="how to find the server's IP address (default: proxy)")
     p.add_argument("--fake-proxy", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--list", action="store_true",
+                   help="list your pymosh sessions on HOST")
+    p.add_argument("--resume", nargs="?", const="", default=None, metavar="ID",
+                   help="resume the detached session on HOST (--resume=ID: that one)")
+    p.add_argument("--kill", default=None, metavar="ID",
+                   help="end session ID on HOST (all-detached: every detached one)")
     p.set_defaults(family="prefer-inet")
     p.add_argument("--version", action="store_true", help="print version and exit")
     p.add_argument("host", nargs="?", help="[user@]host")
@@ -217,8 +230,11 @@ def read_bootstrap(proc: subprocess.Popen, boot: Bootstrap) -> None:
             return
 
 
-def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
-    """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data."""
+def start_server(args: argparse.Namespace, env: dict[str, str],
+                 session_words: list[str] | None = None) -> Bootstrap:
+    """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data.
+
+    ``session_words``: run that registry command (``resume [ID]``) instead of ``new``."""
     boot = Bootstrap()
     server_words = shlex.split(args.server)
     child_env = dict(env)
@@ -228,10 +244,14 @@ def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
         boot.ip = ip
         child_env.pop("SSH_CONNECTION", None)
         argv = server_words + server_arguments(args, colour_count(), ip, env)
+        if session_words is not None:
+            argv = ["sh", "-c", guarded(args.server, session_words)]
         cwd = env.get("HOME") or None
     else:
         words = server_arguments(args, colour_count(), None, env)
         remote = " ".join([args.server] + [shlex.quote(w) for w in words])
+        if session_words is not None:
+            remote = "sh -c " + shlex.quote(guarded(args.server, session_words))
         if args.experimental_remote_ip == "remote":
             probe = ('[ -n "$SSH_CONNECTION" ] && '
                      'printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"')
@@ -262,10 +282,47 @@ def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
             proc.kill()
             status = proc.wait()
     if not boot.done:
+        if session_words is not None:
+            raise WrapperError(_session_failure(args, boot))
         raise WrapperError(_no_connect_message(args, status, boot))
     if boot.ip is None:
         raise WrapperError("Did not find remote IP address (is SSH ProxyCommand disabled?).")
     return boot
+
+
+def _session_failure(args: argparse.Namespace, boot: Bootstrap) -> str:
+    if NO_REGISTRY in boot.passthrough:
+        return no_registry_message(args.server)
+    return "could not resume (the server's reason is above)"
+
+
+def run_session_command(args: argparse.Namespace, env: dict[str, str],
+                        words: list[str]) -> int:
+    """``--list`` / ``--kill``: run the registry command there, show what it says."""
+    script = guarded(args.server, words)
+    if args.local:
+        argv, cwd = ["sh", "-c", script], env.get("HOME") or None
+    else:
+        plain = argparse.Namespace(**vars(args))
+        plain.no_ssh_pty, plain.experimental_remote_ip = True, "local"
+        argv, cwd = ssh_argv(plain, "sh -c " + shlex.quote(script)), None
+    try:
+        result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout=60,
+                                check=False)
+    except OSError as exc:
+        raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise WrapperError(f"{argv[0]} did not finish within 60 s") from None
+    output = result.stdout.decode("utf-8", "replace")
+    if NO_REGISTRY in output.splitlines():
+        raise WrapperError(no_registry_message(args.server))
+    sys.stdout.write(output)
+    sys.stdout.flush()
+    if result.returncode == 255 and not args.local:
+        raise WrapperError(f"ssh failed (exit status 255); check that "
+                           f"`{args.ssh} {args.host}` works.")
+    return result.returncode
 
 
 def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) -> str:
@@ -292,7 +349,9 @@ def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) 
 
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(argv))
+    value_options = {s for a in parser._actions if a.option_strings and a.nargs is None
+                     for s in a.option_strings}
+    args = parser.parse_args(split_resume(argv, value_options))
     if args.version:
         print(f"pymosh {__version__}")
         print(_accel.describe())
@@ -336,7 +395,13 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             + locale_env_summary(env)
             + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8).")
     env["MOSH_CLIENT_PID"] = str(os.getpid())
-    boot = start_server(args, env)
+    try:
+        session_words = words_for(args)
+    except ValueError as exc:
+        raise WrapperError(str(exc)) from None
+    if session_words is not None and session_words[0] != "resume":
+        return run_session_command(args, env, session_words)
+    boot = start_server(args, env, session_words)
 
     client_env = dict(env)
     client_env["MOSH_KEY"] = boot.key or ""

@@ -3,8 +3,9 @@
 Each runs ``pymosh-server list|resume|kill`` where the sessions live (over the user's own
 ssh, or locally with ``--local``). A stock mosh-server has no registry and would take
 ``list`` for an address and start a NEW session, so the command first checks, in the
-same shell, that the server program is pymosh-server; if not it prints ``MOSH NO-REGISTRY``
-and the user gets one clear line instead of a stray session.
+same shell, that the server's ``--version`` mentions the registry (an older pymosh-server
+would do the same); if not it prints ``MOSH NO-REGISTRY`` and the user gets one clear line
+instead of a stray session.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import shlex
 from typing import Sequence
 
-NO_REGISTRY = "MOSH NO-REGISTRY"
+from pymosh.frontend.bootstrap import NO_REGISTRY
+
 REGISTRY_MARK = "Session registry:"      # in ``pymosh-server --version`` (server.py)
 
 

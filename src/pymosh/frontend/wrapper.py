@@ -291,7 +291,7 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
 
 
 def _session_failure(args: argparse.Namespace, boot: Bootstrap) -> str:
-    if NO_REGISTRY in boot.passthrough:
+    if boot.no_registry:
         return no_registry_message(args.server)
     return "could not resume (the server's reason is above)"
 

@@ -261,3 +261,26 @@ def test_a_registry_with_loose_permissions_is_refused_in_one_line(server, state)
     os.chown(state, os.geteuid(), -1)
     assert len(listing(state)) == 1
     roundtrip(server, connect(server), b"ok")
+
+
+def test_several_detached_sessions_are_listed_not_guessed(tmp_path, server, state):
+    other = tmp_path / "other"
+    other.mkdir()
+    second = start_server(PYMOSH, str(other), cat_command(str(other / "typed")),
+                          env_extra={"PYMOSH_STATE_DIR": state})
+    try:
+        deadline = time.monotonic() + 10
+        while len(listing(state)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        directory = os.path.join(state, "sessions")
+        for record in registry.scan(directory)[0]:     # as if both clients had gone
+            record.state = "detached"
+            registry.write_record(directory, record)
+        result = sessions(state, "resume")
+        assert result.returncode == 1 and result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert lines[-1] == "pymosh-server: 2 detached sessions: choose one with --resume=ID"
+        assert sum(" detached " in line for line in lines[:-1]) == 2     # the table
+    finally:
+        stop_server(second)

@@ -192,3 +192,34 @@ def test_the_guard_runs_only_a_server_with_a_registry(tmp_path):
     out = subprocess.run(["sh", "-c", guarded(str(fake), ["resume", "a b"])],
                          capture_output=True, text=True, timeout=10, check=False)
     assert out.stdout == "ran resume a b\n"
+
+
+def test_the_record_is_written_on_changes_never_per_datagram(sessions, monkeypatch):
+    from pymosh.frontend.resume import REFRESH, DurableSession
+
+    writes: list[str] = []
+    real_write = registry.write_record
+    monkeypatch.setattr(registry, "write_record",
+                        lambda d, r: (writes.append(r.state), real_write(d, r)))
+    record = me()
+    listener = control.ControlListener(registry.socket_path(sessions, record.id))
+    durable = DurableSession(sessions, record, listener, lambda key: None, lambda: None, 0)
+    try:
+        addr = ("10.1.2.3", 4000)
+        for now in range(0, 5000, 5):               # a datagram every 5 ms
+            durable.turn(set(), now, now, addr)
+        assert writes == ["attached"]
+        assert record.client == "10.1.2.3:4000"
+        durable.turn(set(), 5000, 5000, ("10.9.9.9", 1))   # the client roamed
+        assert writes == ["attached", "attached"]
+        assert durable.wait_time(5000, 5000) == DETACHED_AFTER
+        durable.turn(set(), 5000 + DETACHED_AFTER, 5000, ("10.9.9.9", 1))
+        assert writes[-1] == "detached"
+        assert registry.scan(sessions)[0][0].state == "detached"
+        durable.turn(set(), 6000 + DETACHED_AFTER, 6000 + DETACHED_AFTER, addr)
+        durable.turn(set(), 7000 + DETACHED_AFTER + REFRESH, 7000 + DETACHED_AFTER + REFRESH,
+                     addr)
+        assert writes[-2:] == ["attached", "attached"]      # the slow refresh
+    finally:
+        durable.close()
+    assert os.listdir(sessions) == []

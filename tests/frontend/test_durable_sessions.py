@@ -284,3 +284,32 @@ def test_several_detached_sessions_are_listed_not_guessed(tmp_path, server, stat
         assert sum(" detached " in line for line in lines[:-1]) == 2     # the table
     finally:
         stop_server(second)
+
+
+def test_status_answers_without_the_key(server, state):
+    from pymosh.frontend import control
+
+    client = connect(server)
+    session_id = only_id(state)
+    answer = control.request(os.path.join(state, "sessions", session_id + ".sock"),
+                             {"op": "status"})
+    assert answer["ok"] and answer["state"] == "attached" and answer["id"] == session_id
+    assert answer["client"] == "127.0.0.1:%d" % client.sock.getsockname()[1]
+    assert server.key_text not in json.dumps(answer)
+
+
+def test_a_session_runs_without_a_usable_registry_and_says_so(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chmod(state, 0o755)
+    srv = start_server(PYMOSH, str(tmp_path), cat_command(str(tmp_path / "typed")),
+                       env_extra={"PYMOSH_STATE_DIR": str(state)})
+    try:
+        client = connect(srv)
+        roundtrip(srv, client, b"works")
+        client.pump(1, lambda c: b"no resume for this session" in c.host_bytes)
+        assert b"no resume for this session" in client.host_bytes
+        assert b"chmod 700" in client.host_bytes
+        assert not os.path.exists(state / "sessions")
+    finally:
+        stop_server(srv)

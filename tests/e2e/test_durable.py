@@ -173,3 +173,38 @@ def test_resume_and_list_against_a_stock_server_say_why_not(tmp_path, pane_facto
         assert result.stderr.strip().splitlines() == [
             "pymosh: 'mosh-server' keeps no session registry (a stock mosh-server?): "
             "--list, --resume and --kill need pymosh-server on the server"]
+
+
+def test_several_detached_sessions_the_wrapper_asks_which(tmp_path, tag, pane_factory):
+    from pymosh.frontend import registry
+
+    state = str(tmp_path / "state")
+    env = child_env(PYMOSH_TEST_TAG=tag, PYMOSH_STATE_DIR=state)
+    for name in ("alpha", "beta"):
+        script = f"echo session-{name}-$((1+1)); exec bash --norc --noprofile"
+        argv = [*program("server"), "new", "-i", "127.0.0.1", "--", "sh", "-c", script]
+        assert parse_connect(run(argv, env).stdout)
+    directory = os.path.join(state, "sessions")
+    deadline = time.monotonic() + 10
+    while len(registry.scan(directory)[0]) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    records = registry.scan(directory)[0]
+    for record in records:            # as if their clients had gone long ago
+        record.state = "detached"
+        registry.write_record(directory, record)
+    beta = next(r for r in records if "session-beta" in " ".join(r.command))
+
+    # not a terminal: no question, one line saying what to do
+    result = run(local("--resume"), env)
+    assert result.returncode == 255
+    assert result.stderr.strip().splitlines()[-1] == (
+        "pymosh: several detached sessions (listed above): choose one with --resume=ID")
+
+    pane = pane_factory(shlex.join(local("--resume")), PYMOSH_STATE_DIR=state)
+    screen = pane.wait_for("Resume which session? ID (empty to cancel):", timeout=20)
+    assert all(r.id in screen for r in records)
+    pane.send_line(beta.id)
+    pane.wait_for("session-beta-2", timeout=20)
+    pane.send_line("exit")
+    assert pane.wait_exit(timeout=15) == 0

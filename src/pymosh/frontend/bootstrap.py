@@ -13,6 +13,7 @@ _IP_RE = re.compile(r"^MOSH IP (\S+)\s*$")
 _SSH_CONNECTION_RE = re.compile(r"^MOSH SSH_CONNECTION (.*?)\s*$")
 _CONNECT_PREFIX = "MOSH CONNECT "
 NO_REGISTRY = "MOSH NO-REGISTRY"   # printed by session_commands.guarded()
+CHOOSE_SESSION = "MOSH CHOOSE-SESSION"   # pymosh-server resume: several detached sessions
 _CONNECT_RE = re.compile(r"^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$")
 
 
@@ -33,6 +34,7 @@ class Bootstrap:
     key: str | None = field(default=None, repr=False)
     saw_bad_port: bool = False
     no_registry: bool = False      # a list/kill/resume reached a server without a registry
+    choose_session: bool = False   # resume without ID found several detached sessions
     passthrough: list[str] = field(default_factory=list)
 
     @property
@@ -68,6 +70,9 @@ class Bootstrap:
             return
         if stripped == NO_REGISTRY:
             self.no_registry = True
+            return
+        if stripped == CHOOSE_SESSION:
+            self.choose_session = True
             return
         if "Bad UDP port" in stripped:
             self.saw_bad_port = True

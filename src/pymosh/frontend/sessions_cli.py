@@ -14,6 +14,7 @@ import time
 from typing import Sequence
 
 from pymosh.frontend import control, registry
+from pymosh.frontend.bootstrap import CHOOSE_SESSION
 from pymosh.frontend.registry import Record, RegistryError
 
 USAGE = ("Usage: pymosh-server list [--json] | kill ID|all-detached | resume [ID]")
@@ -89,6 +90,8 @@ def _resume(directory: str, records: list[Record], session_id: str | None) -> in
                                "see pymosh-server list)")
         if len(detached) > 1:
             sys.stderr.write(registry.table(detached))
+            sys.stdout.write(f"{CHOOSE_SESSION}\n")     # the wrapper asks the user
+            sys.stdout.flush()
             raise CommandError(f"{len(detached)} detached sessions: choose one with "
                                "--resume=ID")
         record = detached[0]

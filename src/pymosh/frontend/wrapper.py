@@ -37,6 +37,10 @@ class WrapperError(Exception):
     """A failure with a message meant for the user; exit status 255 (like mosh)."""
 
 
+class ChooseSession(WrapperError):
+    """``--resume`` without ID found several detached sessions."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pymosh",
@@ -293,7 +297,24 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
 def _session_failure(args: argparse.Namespace, boot: Bootstrap) -> str:
     if boot.no_registry:
         return no_registry_message(args.server)
+    if boot.choose_session:
+        raise ChooseSession("several detached sessions (listed above): "
+                            "choose one with --resume=ID")
     return "could not resume (the server's reason is above)"
+
+
+def ask_session_id() -> str:
+    """Ask for one of the listed sessions (a resume never guesses)."""
+    from pymosh.frontend.registry import valid_id
+    try:
+        answer = input("Resume which session? ID (empty to cancel): ").strip().lower()
+    except (EOFError, KeyboardInterrupt):
+        answer = ""
+    if not answer:
+        raise WrapperError("no session resumed")
+    if not valid_id(answer):
+        raise WrapperError(f"{answer[:40]!r} is not a session ID")
+    return answer
 
 
 def run_session_command(args: argparse.Namespace, env: dict[str, str],
@@ -401,7 +422,12 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise WrapperError(str(exc)) from None
     if session_words is not None and session_words[0] != "resume":
         return run_session_command(args, env, session_words)
-    boot = start_server(args, env, session_words)
+    try:
+        boot = start_server(args, env, session_words)
+    except ChooseSession:
+        if not sys.stdin.isatty():
+            raise
+        boot = start_server(args, env, ["resume", ask_session_id()])
 
     client_env = dict(env)
     client_env["MOSH_KEY"] = boot.key or ""

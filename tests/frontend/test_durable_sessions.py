@@ -314,3 +314,28 @@ def test_a_session_runs_without_a_usable_registry_and_says_so(tmp_path):
         assert not os.path.exists(state / "sessions")
     finally:
         stop_server(srv)
+
+
+def test_kill_all_detached_spares_the_attached(tmp_path, server, state):
+    other = tmp_path / "other"
+    other.mkdir()
+    second = start_server(PYMOSH, str(other), cat_command(str(other / "typed")),
+                          env_extra={"PYMOSH_STATE_DIR": state})
+    try:
+        deadline = time.monotonic() + 10
+        while len(listing(state)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        client = connect(server)
+        directory = os.path.join(state, "sessions")
+        record = next(r for r in registry.scan(directory)[0] if r.pid == second.pid)
+        record.state = "detached"                    # as if its client had gone
+        registry.write_record(directory, record)
+        result = sessions(state, "kill", "all-detached")
+        assert result.returncode == 0
+        assert result.stdout == f"Killed session {record.id} (pid {second.pid}).\n"
+        assert wait_dead(second.pid, 5)
+        assert [r["pid"] for r in listing(state)] == [server.pid]
+        roundtrip(server, client, b"still here")
+    finally:
+        stop_server(second)

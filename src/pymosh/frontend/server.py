@@ -147,6 +147,7 @@ class Server:
         self.pty = pty
         self.verbose = verbose
         from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
+        from pymosh.network.endpoint import Endpoint
         from pymosh.network.transport import Transport
         from pymosh.statesync.complete import CompleteTerminal
         from pymosh.statesync.user_stream import UserStream
@@ -159,6 +160,7 @@ class Server:
                                               send_mindelay=SEND_MINDELAY)
         # the transport sends from the live terminal (it copies what it sends)
         self.transport.current_state = self.terminal
+        self.endpoint = Endpoint(self.transport, sock)
         self.last_remote_num = self.transport.remote_state_num
         self.last_remote_state_time: float | None = None
         self.pty_open = True
@@ -189,7 +191,8 @@ class Server:
         while True:
             transport = self.transport
             now = now_ms()
-            readers = list(self.sock.filenos()) + self._durable_filenos()
+            sockets = self.endpoint.filenos()
+            readers = list(sockets) + self._durable_filenos()
             if self.pty_open and not transport.shutdown_in_progress():
                 readers.append(self.pty.fd)
             self.loop.set_readers(readers)
@@ -203,13 +206,11 @@ class Server:
             wait = min(wait, self._durable_wait(now))
             ready, signals = self.loop.wait(wait)
             now = now_ms()
-            if self.durable is not None:
-                self._durable_turn(ready, now)
-                transport = self.transport
+            self._durable_turn(ready, now)
+            transport = self.transport       # a resume replaces it
 
-            if any(fd in ready for fd in self.sock.filenos()):
-                for datagram, addr, congested in self.sock.recv_all(now):
-                    transport.receive(datagram, addr, now, congested)
+            if any(fd in ready for fd in sockets):
+                self.endpoint.receive(now)
                 if transport.remote_state_num != self.last_remote_num:
                     if self._consume_user_input(now) and self.pty.fd not in ready:
                         # the shell's echo takes a fraction of a millisecond: take it
@@ -238,17 +239,8 @@ class Server:
                 self.log("No connection within 60 seconds.")
                 return 0
 
-            # Read the destination before tick: the send that finds the client silent for
-            # 40 s detaches (Connection._after_send, like mosh-server: send, then detach),
-            # so transport.remote_addr is None afterwards, yet that datagram still goes
-            # to the client's last address.
-            dest = transport.remote_addr
-            for datagram in transport.tick(now):
-                if dest is None:
-                    break
-                error = self.sock.send(datagram, dest)
-                if error is not None:
-                    self.log(f"sendto: {error}")
+            if self.endpoint.send(now) and self.endpoint.send_error is not None:
+                self.log(f"sendto: {self.endpoint.send_error}")
 
             if network_idle:
                 return 0
@@ -270,6 +262,8 @@ class Server:
         return self.durable.wait_time(now, self.transport.connection.last_heard)
 
     def _durable_turn(self, ready: set[int], now: float) -> None:
+        if self.durable is None:
+            return
         connection = self.transport.connection
         client = connection.remote_addr if connection.last_heard is not None else None
         self.durable.turn(ready, now, connection.last_heard, client)
@@ -278,6 +272,7 @@ class Server:
         """A resume: a new connection with a fresh key. The screen carries over; the user
         stream starts afresh; the old key is refused from now on (pymosh.frontend.resume)."""
         from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
+        from pymosh.network.endpoint import Endpoint
         from pymosh.network.transport import Transport
         from pymosh.statesync.complete import CompleteTerminal
         from pymosh.statesync.user_stream import UserStream
@@ -289,6 +284,7 @@ class Server:
         self.transport = Transport(CompleteTerminal(1, 1), UserStream(), connection, now,
                                    send_mindelay=SEND_MINDELAY)
         self.transport.current_state = self.terminal
+        self.endpoint = Endpoint(self.transport, self.sock)
         # the new client's state numbers start at 0; it gets a hello only after its own
         self.terminal.echo_ack = 0
         self.terminal.input_history.clear()

@@ -339,3 +339,16 @@ def test_kill_all_detached_spares_the_attached(tmp_path, server, state):
         roundtrip(server, client, b"still here")
     finally:
         stop_server(second)
+
+
+def test_network_timeout_still_ends_a_detached_session_and_its_record(tmp_path, state):
+    srv = start_server(PYMOSH, str(tmp_path), cat_command(str(tmp_path / "typed")),
+                       env_extra={"PYMOSH_STATE_DIR": state, "MOSH_SERVER_NETWORK_TMOUT": "2"})
+    try:
+        client = connect(srv)
+        roundtrip(srv, client, b"x")
+        client.close()                           # nobody comes back
+        assert wait_dead(srv.pid, 10)
+        assert os.listdir(os.path.join(state, "sessions")) == []
+    finally:
+        stop_server(srv)

@@ -26,6 +26,7 @@ from pymosh.network.udp import ServerSocket
 if TYPE_CHECKING:
     from pymosh.frontend.resume import DurableSession
     from pymosh.network.transport import Transport
+    from pymosh.statesync.complete import CompleteTerminal
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
          "[-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
@@ -146,22 +147,11 @@ class Server:
         self.sock = sock
         self.pty = pty
         self.verbose = verbose
-        from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
-        from pymosh.network.endpoint import Endpoint
-        from pymosh.network.transport import Transport
         from pymosh.statesync.complete import CompleteTerminal
-        from pymosh.statesync.user_stream import UserStream
         now = now_ms()
         self.start_time = now
         self.terminal = CompleteTerminal(width, height)
-        connection = Connection(key, True, now=now, family=sock.family,
-                                initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
-        self.transport: Transport = Transport(self.terminal, UserStream(), connection, now,
-                                              send_mindelay=SEND_MINDELAY)
-        # the transport sends from the live terminal (it copies what it sends)
-        self.transport.current_state = self.terminal
-        self.endpoint = Endpoint(self.transport, sock)
-        self.last_remote_num = self.transport.remote_state_num
+        self._connect(key, now, self.terminal)
         self.last_remote_state_time: float | None = None
         self.pty_open = True
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
@@ -268,28 +258,33 @@ class Server:
         client = connection.remote_addr if connection.last_heard is not None else None
         self.durable.turn(ready, now, connection.last_heard, client)
 
-    def resume_with(self, key: bytes) -> None:
-        """A resume: a new connection with a fresh key. The screen carries over; the user
-        stream starts afresh; the old key is refused from now on (pymosh.frontend.resume)."""
+    def _connect(self, key: bytes, now: float, base: CompleteTerminal) -> None:
+        """The connection for ``key``: the transport sends the live terminal (it copies what
+        it sends) as diffs from ``base``, the state the client is assumed to start from."""
         from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
         from pymosh.network.endpoint import Endpoint
         from pymosh.network.transport import Transport
-        from pymosh.statesync.complete import CompleteTerminal
         from pymosh.statesync.user_stream import UserStream
-        now = now_ms()
         connection = Connection(key, True, now=now, family=self.sock.family,
                                 initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
-        # a 1x1 base state: the first frame carries a Resize and a full repaint, whatever
-        # size the new client's blank screen has
-        self.transport = Transport(CompleteTerminal(1, 1), UserStream(), connection, now,
-                                   send_mindelay=SEND_MINDELAY)
+        self.transport: Transport = Transport(base, UserStream(), connection, now,
+                                              send_mindelay=SEND_MINDELAY)
         self.transport.current_state = self.terminal
         self.endpoint = Endpoint(self.transport, self.sock)
+        self.last_remote_num = self.transport.remote_state_num
+
+    def resume_with(self, key: bytes) -> None:
+        """A resume: a new connection with a fresh key. The screen carries over; the user
+        stream starts afresh; the old key is refused from now on (pymosh.frontend.resume)."""
+        from pymosh.statesync.complete import CompleteTerminal
+        now = now_ms()
+        # a 1x1 base: the first frame carries a Resize and a full repaint, whatever size
+        # the new client's blank screen has
+        self._connect(key, now, CompleteTerminal(1, 1))
         # the new client's state numbers start at 0; it gets a hello only after its own
         self.terminal.echo_ack = 0
         self.terminal.input_history.clear()
         self.terminal.hello = None
-        self.last_remote_num = self.transport.remote_state_num
         if self.last_remote_state_time is not None:
             self.last_remote_state_time = now
         rekey = getattr(self.sock, "rekey", None)

@@ -13,6 +13,7 @@ from argparse import Namespace
 
 import pytest
 
+from pymosh.crypto.key import format_key
 from pymosh.frontend import control, registry
 from pymosh.frontend.registry import Record, RegistryError
 from pymosh.frontend.resume import DETACHED_AFTER, RESUME_PENDING, Attachment
@@ -103,7 +104,7 @@ def test_the_registry_refuses_a_loose_directory(tmp_path, monkeypatch):
 
 
 def test_attachment_states_follow_the_client():
-    a = Attachment(0)
+    a = Attachment()
     assert not a.update(0, None) and a.state == "starting"
     assert a.may_resume(detached_only=True) is not None
     assert a.update(100, 100) and a.state == "attached"
@@ -223,3 +224,46 @@ def test_the_record_is_written_on_changes_never_per_datagram(sessions, monkeypat
     finally:
         durable.close()
     assert os.listdir(sessions) == []
+
+
+def _exchange(durable, path, message, now, last_heard, client):
+    """One control request answered by ``durable.turn`` (as the server's loop would)."""
+    got: list = []
+    thread = threading.Thread(target=lambda: got.append(control.request(path, message)))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while thread.is_alive() and time.monotonic() < deadline:
+        ready, _, _ = select.select(durable.filenos(), [], [], 0.05)
+        if ready:
+            durable.turn(set(ready), now, last_heard, client)
+    thread.join(5)
+    return got[0]
+
+
+def test_resume_over_the_control_socket(sessions):
+    from pymosh.frontend.resume import DurableSession
+
+    keys: list[bytes] = []
+    record = me()
+    path = registry.socket_path(sessions, record.id)
+    durable = DurableSession(sessions, record, control.ControlListener(path), keys.append,
+                             lambda: None, 0)
+    try:
+        addr = ("10.1.2.3", 4000)
+        durable.turn(set(), 100, 100, addr)
+        # attached: a resume without ID is refused and changes nothing
+        answer = _exchange(durable, path, {"op": "resume", "detached_only": True}, 200, 150,
+                           addr)
+        assert not answer["ok"] and "not detached" in answer["error"]
+        assert keys == [] and registry.scan(sessions)[0][0].state == "attached"
+        # with its ID it is taken over: a fresh key, handed out once
+        answer = _exchange(durable, path, {"op": "resume"}, 300, 250, addr)
+        assert answer["ok"] and len(keys) == 1 and answer["port"] == record.port
+        assert answer["key"] == format_key(keys[0])
+        on_disk = registry.scan(sessions)[0][0]
+        assert on_disk.state == "resuming" and on_disk.client is None
+        answer = _exchange(durable, path, {"op": "resume"}, 400, None, None)
+        assert not answer["ok"] and "another client is resuming" in answer["error"]
+        assert len(keys) == 1
+    finally:
+        durable.close()

@@ -33,7 +33,7 @@ INF = float("inf")
 class Attachment:
     """attached / detached / resuming / starting, from when the client was last heard."""
 
-    def __init__(self, now: float) -> None:
+    def __init__(self) -> None:
         self.state = "starting"
         self.resumed_at: float | None = None
         self.ever_heard = False
@@ -98,7 +98,7 @@ class DurableSession:
         self.listener = listener
         self.on_resume = on_resume
         self.on_kill = on_kill
-        self.attachment = Attachment(now)
+        self.attachment = Attachment()
         self.last_write = now
         self.written_heard: float | None = None
 
@@ -135,10 +135,12 @@ class DurableSession:
              client: Any) -> None:
         """Answer control requests, then write the record if anything worth it changed."""
         for sock, req in self.listener.poll(ready, now):
-            control.reply(sock, self._answer(req, now, last_heard, client))
-            if req.get("op") == "kill":
+            answer = self._answer(req, now, last_heard, client)
+            control.reply(sock, answer)
+            if answer["ok"] and req.get("op") == "kill":
                 self.on_kill()
-            last_heard = None if req.get("op") == "resume" else last_heard
+            if answer["ok"] and req.get("op") == "resume":
+                last_heard = client = None        # the new connection has heard nobody yet
         self._note(now, last_heard, client)
 
     def _answer(self, req: dict[str, Any], now: float, last_heard: float | None,

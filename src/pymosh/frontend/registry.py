@@ -248,7 +248,10 @@ def table(records: list[Record], now: float | None = None) -> str:
     rows = [("ID", "PID", "PORT", "STARTED", "STATE", "LAST CONTACT", "CLIENT", "COMMAND")]
     for r in records:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
-        heard = _ago(now - r.last_heard) if r.last_heard is not None else "never"
+        if r.state == "attached":
+            heard = "now"       # within DETACHED_AFTER_S (the record is refreshed slowly)
+        else:
+            heard = _ago(now - r.last_heard) if r.last_heard is not None else "never"
         rows.append((r.id, str(r.pid), str(r.port), started, r.state, heard,
                      r.client or "-", " ".join(r.command) or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]

@@ -186,7 +186,7 @@ def test_several_detached_sessions_the_wrapper_asks_which(tmp_path, tag, pane_fa
         assert parse_connect(run(argv, env).stdout)
     directory = os.path.join(state, "sessions")
     deadline = time.monotonic() + 10
-    while len(registry.scan(directory)[0]) < 2:
+    while not os.path.isdir(directory) or len(registry.scan(directory)[0]) < 2:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     records = registry.scan(directory)[0]

@@ -17,6 +17,7 @@ cdef enum:
     OSC_KEEP = 4096        # a buffer grown past this many code points is freed at OSC end
     PARAM_CHARS_MAX = 100  # parameter string cap
     INTERMEDIATES_MAX = 8
+    HISTORY_LIMIT_MAX = 1000000  # the twin's framebuffer.HISTORY_LIMIT_MAX
 
 # parser states (the twin's parser constants)
 cdef enum:

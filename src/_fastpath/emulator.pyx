@@ -21,7 +21,7 @@ from libc.stdlib cimport realloc, free, abort
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from _fastpath.cells cimport (
-    Cell, Row, INLINE, EXT_BYTES, F_WIDE, F_FALLBACK, F_WRAP, F_EXT, xmalloc, cell_blank,
+    Cell, Row, INLINE, EXT_BYTES, F_WIDE, F_FALLBACK, F_WRAP, F_EXT, xmalloc, cell_blank, cells_blank,
     row_new, row_clone, row_decref, cell_data, cell_set_bytes, cell_append, row_eq,
     utf8_encode)
 from _fastpath.output cimport Buf, history_line
@@ -273,7 +273,7 @@ cdef class Emulator:
         as the twin): those of a scroll region whose top margin is the first row, by
         LF/IND/NEL/wrap at the bottom margin, SU (CSI S) and DL (CSI M) with the cursor on
         the first row; IL, SD, RI, ED 2, resize, RIS and the alternate screen add nothing."""
-        cdef long limit = max(0, min(int(lines), 1 << 30))
+        cdef long limit = max(0, min(int(lines), HISTORY_LIMIT_MAX))
         while self.history_len > limit:
             row_decref(self.history_pop())
             self.history_dropped += 1
@@ -583,9 +583,7 @@ cdef class Emulator:
             r.gen = next_gen()
             r.n_ext = 0
             r.used = r.width if self.ds.bg else 0
-            cell_blank(&r.cells[0], self.ds.bg)
-            for i in range(1, r.width):
-                r.cells[i] = r.cells[0]
+            cells_blank(r.cells, r.width, self.ds.bg)
         else:
             r.refcnt -= 1
             self.rows[y] = row_new(self.ds.width, self.ds.bg, next_gen())
@@ -602,9 +600,7 @@ cdef class Emulator:
         r = self.mutable_row(y)
         if self.ds.bg and r.used < end:
             r.used = end
-        cell_blank(&r.cells[start], self.ds.bg)
-        for i in range(start + 1, end):
-            r.cells[i] = r.cells[start]
+        cells_blank(&r.cells[start], end - start, self.ds.bg)
 
     cdef void insert_lines(self, int y, int count) noexcept:
         cdef DrawState *ds = &self.ds
@@ -651,9 +647,7 @@ cdef class Emulator:
             blank.gen = next_gen()
             blank.n_ext = 0
             blank.used = blank.width if ds.bg else 0
-            cell_blank(&blank.cells[0], ds.bg)
-            for i in range(1, blank.width):
-                blank.cells[i] = blank.cells[0]
+            cells_blank(blank.cells, blank.width, ds.bg)
         else:
             blank = row_new(ds.width, ds.bg, next_gen())
             blank.refcnt = count

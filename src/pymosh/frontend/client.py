@@ -75,8 +75,9 @@ class Client:
         connection = Connection(key, False, remote_addr=self.sock.server_addr, now=now,
                                 family=self.sock.family, initial_srtt=FAST_START_SRTT,
                                 initial_rttvar=FAST_START_RTTVAR)
-        self.transport: Transport = Transport(UserStream(), CompleteTerminal(
-            self.width, self.height), connection, now, send_mindelay=SEND_MINDELAY)
+        self.transport: Transport[UserStream, CompleteTerminal] = Transport(
+            UserStream(), CompleteTerminal(self.width, self.height), connection, now,
+            send_mindelay=SEND_MINDELAY)
         self.transport.current_state.push_hello(client_hello())
         self.transport.current_state.push_resize(self.width, self.height)
         self.endpoint = Endpoint(self.transport, self.sock)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pymosh.frontend.resume import DurableSession
     from pymosh.network.transport import Transport
     from pymosh.statesync.complete import CompleteTerminal
+    from pymosh.statesync.user_stream import UserStream
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
          "[-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
@@ -267,8 +268,8 @@ class Server:
         from pymosh.statesync.user_stream import UserStream
         connection = Connection(key, True, now=now, family=self.sock.family,
                                 initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
-        self.transport: Transport = Transport(base, UserStream(), connection, now,
-                                              send_mindelay=SEND_MINDELAY)
+        self.transport: Transport[CompleteTerminal, UserStream] = Transport(
+            base, UserStream(), connection, now, send_mindelay=SEND_MINDELAY)
         self.transport.current_state = self.terminal
         self.endpoint = Endpoint(self.transport, self.sock)
         self.last_remote_num = self.transport.remote_state_num

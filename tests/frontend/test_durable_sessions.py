@@ -352,3 +352,22 @@ def test_network_timeout_still_ends_a_detached_session_and_its_record(tmp_path, 
         assert os.listdir(os.path.join(state, "sessions")) == []
     finally:
         stop_server(srv)
+
+
+def test_kill_hangs_up_the_shell_like_a_lost_terminal(tmp_path, state):
+    marker = tmp_path / "hup"
+    script = f"trap 'echo got-hup > {marker}; exit 0' HUP; touch {tmp_path / 'typed'}; " \
+             "while :; do sleep 0.1; done"
+    srv = start_server(PYMOSH, str(tmp_path), ["sh", "-c", script],
+                       env_extra={"PYMOSH_STATE_DIR": state})
+    try:
+        connect(srv)                     # the shell starts once a client is there
+        result = sessions(state, "kill", only_id(state))
+        assert result.returncode == 0
+        assert wait_dead(srv.pid, 5)
+        deadline = time.monotonic() + 5
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.read_text() == "got-hup\n"
+    finally:
+        stop_server(srv)

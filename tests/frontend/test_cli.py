@@ -186,7 +186,18 @@ def test_escape_quit_and_literal():
     assert feed(keys, b"\x1e^")[1].send == b"\x1e"
     assert feed(keys, b"\x1ex")[1].send == b"\x1ex"
     assert feed(keys, b"\x1e\x1a")[1].suspend
-    assert keys.help_text() == 'Commands: Ctrl-Z suspends, "." quits, "^" gives literal Ctrl-^'
+    assert keys.help_text() == ('Commands: Ctrl-Z suspends, "." quits, "s" stats, '
+                                '"^" gives literal Ctrl-^')
+
+
+def test_escape_s_toggles_the_statistics_line():
+    keys = EscapeKeys(None)
+    first, second = feed(keys, b"\x1es")
+    assert first.show_help and second.toggle_stats and second.hide_help and not second.send
+    assert not any(a.toggle_stats for a in feed(keys, b"s\x1e^"))
+    ctrl_s = EscapeKeys("\x13")                 # Ctrl-S: "s" is its literal key
+    assert feed(ctrl_s, b"\x13s")[1].send == b"\x13"
+    assert "stats" not in ctrl_s.help_text()
 
 
 def test_escape_key_settings():

@@ -15,6 +15,7 @@ _CONNECT_PREFIX = "MOSH CONNECT "
 NO_REGISTRY = "MOSH NO-REGISTRY"   # printed by session_commands.guarded()
 CHOOSE_SESSION = "MOSH CHOOSE-SESSION"   # pymosh-server resume: several detached sessions
 _CONNECT_RE = re.compile(r"^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$")
+_DETACHED_RE = re.compile(r"^\[(?:py)?mosh-server detached, pid = (\d+)\]\s*$")
 
 
 class BootstrapError(Exception):
@@ -35,6 +36,7 @@ class Bootstrap:
     saw_bad_port: bool = False
     no_registry: bool = False      # a list/kill/resume reached a server without a registry
     choose_session: bool = False   # resume without ID found several detached sessions
+    server_pid: int | None = None
     passthrough: list[str] = field(default_factory=list)
 
     @property
@@ -77,3 +79,9 @@ class Bootstrap:
         if "Bad UDP port" in stripped:
             self.saw_bad_port = True
         self.passthrough.append(stripped)
+
+    def feed_trailer(self, raw: str) -> None:
+        """A line after MOSH CONNECT: only the detached server's pid matters."""
+        match = _DETACHED_RE.match(raw.strip())
+        if match:
+            self.server_pid = int(match.group(1))

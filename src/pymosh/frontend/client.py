@@ -85,6 +85,7 @@ class Client:
         self.overlays = OverlayManager(now, predict, overwrite)
         if escape.key is not None:
             self.overlays.notifications.set_escape_key_string(escape.key_name)
+        self.overlays.stats.source = self.transport.stats
         self.caps = read_caps()
         self.frame_options = self.caps.differ_options()
         self.title_prefix = os.environ.get("MOSH_TITLE_NOPREFIX") is None
@@ -249,6 +250,8 @@ class Client:
                 stream.push_keystroke(action.send)
             if action.repaint:
                 self.repaint = True
+            if action.toggle_stats:
+                self.overlays.stats.toggle()
             if action.quit:
                 self._start_shutdown(EXITING_ON_REQUEST, now, permanent=True)
                 return
@@ -330,7 +333,8 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-client: {exc}\n{USAGE}\n")
         return 1
     if parsed == "help":
-        print(USAGE)
+        from pymosh.frontend.helptext import CLIENT_HELP
+        print(USAGE + "\n" + CLIENT_HELP, end="")
         return 0
     if parsed == "version":
         print(f"pymosh-client (pymosh {__version__})\n{_accel.describe()}")
@@ -360,7 +364,10 @@ def run(argv: Sequence[str]) -> int:
     overwrite = os.environ.get("MOSH_PREDICTION_OVERWRITE") == "yes"
     if not is_utf8_locale():
         sys.stderr.write("pymosh-client needs a UTF-8 native locale to run.\n\n"
-                         + locale_env_summary(os.environ) + "\n")
+                         + locale_env_summary() + "\n")
+        return 1
+    if not os.isatty(0):
+        sys.stderr.write("pymosh-client: standard input is not a terminal\n")
         return 1
     try:
         client = Client(ip, int(port), key, predict, overwrite,

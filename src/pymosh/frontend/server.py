@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Sequence
 
 from pymosh import __version__
 from pymosh.crypto.key import format_key, new_key
-from pymosh.frontend.locale_check import ensure_utf8_locale
+from pymosh.frontend.locale_policy import shell_locale
 from pymosh.frontend.loop import EventLoop, now_ms
 from pymosh.frontend.ports import PortRangeError, parse_port_range
 from pymosh.frontend.pty_host import PtyHost, get_winsize, user_shell
+from pymosh.frontend.termcolour import shell_colour_env
 from pymosh.network.udp import ServerSocket
 
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
@@ -445,7 +446,8 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-server: {exc}\n{USAGE}\n")
         return 1
     if opts.help:
-        sys.stdout.write(USAGE + "\n")
+        from pymosh.frontend.helptext import SERVER_HELP
+        sys.stdout.write(USAGE + "\n" + SERVER_HELP)
         return 0
     if opts.version:
         sys.stdout.write(BANNER + REGISTRY_LINE)
@@ -459,9 +461,11 @@ def run(argv: Sequence[str]) -> int:
             sys.stderr.write(f"pymosh-server: {exc}\n")
             return 1
 
-    problem = ensure_utf8_locale(opts.locales)
-    if problem:
-        sys.stderr.write(f"pymosh-server {problem}\n")
+    decision = shell_locale(opts.locales)
+    for notice in decision.notices:
+        sys.stderr.write(f"pymosh-server: {notice}\n")
+    if decision.error:
+        sys.stderr.write(f"pymosh-server: {decision.error}\n")
         return 1
 
     bind_ip = opts.ip
@@ -484,8 +488,8 @@ def run(argv: Sequence[str]) -> int:
     sys.stdout.write(f"MOSH CONNECT {sock.port} {format_key(key)}\n")
     sys.stdout.flush()
 
-    env = dict(os.environ)
-    env["TERM"] = "xterm-256color" if opts.colors == 256 else "xterm"
+    env = decision.env
+    shell_colour_env(env, opts.colors)
     env["NCURSES_NO_UTF8_ACS"] = "1"
     env.pop("STY", None)
 

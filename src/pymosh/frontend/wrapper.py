@@ -11,15 +11,20 @@ import argparse
 import os
 import selectors
 import shlex
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from typing import Sequence
 
 from pymosh import __version__, _accel
 from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
+from pymosh.frontend.hostspec import HostSpecError, split_host_port
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
+from pymosh.frontend.programs import is_pymosh_server, own_program
 from pymosh.frontend.session_commands import (
     NO_REGISTRY,
     guarded,
@@ -27,6 +32,7 @@ from pymosh.frontend.session_commands import (
     split_resume,
     words_for,
 )
+from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor
 from pymosh.network.udp import PortRangeError, parse_port_range
 
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")
@@ -38,19 +44,23 @@ class WrapperError(Exception):
 
 
 class ChooseSession(WrapperError):
-    """``--resume`` without ID found several detached sessions."""
+    """``--resume`` without ID found several detached sessions: the user picks one."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pymosh",
-        usage="pymosh [options] [--] [user@]host [command...]",
+        usage=("pymosh [options] [--] [user@]host[:PORT] [command...]\n"
+               "       pymosh [options] --local [host] [-- command...]"),
         description="Mobile shell: start pymosh-server on HOST over ssh and connect to it.",
+        epilog="See pymosh(1) for the environment variables and the escape keys.",
     )
-    p.add_argument("--client", default="pymosh-client",
-                   help="client command on the local machine (default: pymosh-client)")
-    p.add_argument("--server", default="pymosh-server",
-                   help="server command on the remote machine (default: pymosh-server)")
+    p.add_argument("--client", default=None,
+                   help="client command on the local machine (default: the pymosh-client "
+                        "installed with this pymosh)")
+    p.add_argument("--server", default=None,
+                   help="server command (default: pymosh-server on the remote PATH; with "
+                        "--local the one installed with this pymosh)")
     p.add_argument("--predict", choices=PREDICTION_MODES, default=None,
                    help="local echo: adaptive (default), always, never, experimental")
     p.add_argument("-a", dest="predict", action="store_const", const="always",
@@ -77,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-init", action="store_true",
                    help="do not switch the terminal to its alternate screen")
     p.add_argument("--local", action="store_true",
-                   help="run the server on this machine, without ssh")
+                   help="run the server on this machine, without ssh (host: the address "
+                        "to use, default 127.0.0.1, or ::1 with -6)")
     p.add_argument("--experimental-remote-ip", choices=REMOTE_IP_MODES, default="proxy",
                    help="how to find the server's IP address (default: proxy)")
     p.add_argument("--fake-proxy", action="store_true", help=argparse.SUPPRESS)
@@ -89,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="end session ID on HOST (all-detached: every detached one)")
     p.set_defaults(family="prefer-inet")
     p.add_argument("--version", action="store_true", help="print version and exit")
-    p.add_argument("host", nargs="?", help="[user@]host")
+    p.add_argument("host", nargs="?", help="[user@]host, [user@]host:PORT or [IPv6]:PORT "
+                   "(PORT: the ssh port, like -P)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="remote command")
     return p
 
@@ -170,6 +182,15 @@ def _write_all(fd: int, data: bytes) -> None:
 # ----------------------------------------------------------------- command construction
 
 
+def colours_to_send(server_words: list[str], env: dict[str, str], colors: int,
+                    terminfo_rgb: bool) -> int:
+    """The terminal's colour count, or 2^24 for pymosh-server when the local terminal has
+    24-bit colour (a stock mosh-server gets exactly what it always got)."""
+    if is_pymosh_server(server_words) and local_truecolor(env, terminfo_rgb):
+        return TRUECOLOR
+    return colors
+
+
 def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
                      env: dict[str, str]) -> list[str]:
     """Arguments after the server command: ``new -c N [-s|-i IP] [-p P] -l ... [-- cmd]``."""
@@ -231,9 +252,10 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
     ``session_words``: run that registry command (``resume [ID]``) instead of ``new``."""
     from pymosh.terminal.terminfo import read_caps  # (the emulator is not needed here)
     boot = Bootstrap()
-    server_words = shlex.split(args.server)
+    server_words = server_command(args)
+    caps = read_caps(environ=env)
+    colors = colours_to_send(server_words, env, caps.colors, caps.rgb)
     child_env = dict(env)
-    colors = read_caps(environ=env).colors
     if args.local:
         family, ip = resolve(args.host, 0, args.family)[0]
         del family
@@ -241,13 +263,13 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
         child_env.pop("SSH_CONNECTION", None)
         argv = server_words + server_arguments(args, colors, ip, env)
         if session_words is not None:
-            argv = ["sh", "-c", guarded(args.server, session_words)]
+            argv = ["sh", "-c", guarded(_server_line(args), session_words)]
         cwd = env.get("HOME") or None
     else:
         words = server_arguments(args, colors, None, env)
-        remote = " ".join([args.server] + [shlex.quote(w) for w in words])
+        remote = " ".join([args.server or "pymosh-server"] + [shlex.quote(w) for w in words])
         if session_words is not None:
-            remote = "sh -c " + shlex.quote(guarded(args.server, session_words))
+            remote = "sh -c " + shlex.quote(guarded(_server_line(args), session_words))
         if args.experimental_remote_ip == "remote":
             probe = ('[ -n "$SSH_CONNECTION" ] && '
                      'printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"')
@@ -267,6 +289,8 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
     try:
         read_bootstrap(proc, boot)
+        if args.local and boot.done:
+            read_detached_pid(proc, boot)
     except BootstrapError as exc:
         raise WrapperError(str(exc)) from None
     finally:
@@ -288,10 +312,9 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
 
 def _session_failure(args: argparse.Namespace, boot: Bootstrap) -> str:
     if boot.no_registry:
-        return no_registry_message(args.server)
+        return no_registry_message(args.server or "pymosh-server")
     if boot.choose_session:
-        raise ChooseSession("several detached sessions (listed above): "
-                            "choose one with --resume=ID")
+        raise ChooseSession("several detached sessions")
     return "could not resume (the server's reason is above)"
 
 
@@ -312,7 +335,7 @@ def ask_session_id() -> str:
 def run_session_command(args: argparse.Namespace, env: dict[str, str],
                         words: list[str]) -> int:
     """``--list`` / ``--kill``: run the registry command there, show what it says."""
-    script = guarded(args.server, words)
+    script = guarded(_server_line(args), words)
     if args.local:
         argv, cwd = ["sh", "-c", script], env.get("HOME") or None
     else:
@@ -329,7 +352,7 @@ def run_session_command(args: argparse.Namespace, env: dict[str, str],
         raise WrapperError(f"{argv[0]} did not finish within 60 s") from None
     output = result.stdout.decode("utf-8", "replace")
     if NO_REGISTRY in output.splitlines():
-        raise WrapperError(no_registry_message(args.server))
+        raise WrapperError(no_registry_message(args.server or "pymosh-server"))
     sys.stdout.write(output)
     sys.stdout.flush()
     if result.returncode == 255 and not args.local:
@@ -338,8 +361,74 @@ def run_session_command(args: argparse.Namespace, env: dict[str, str],
     return result.returncode
 
 
+def _server_line(args: argparse.Namespace) -> str:
+    """The server command as one shell line (the registry guard runs it twice)."""
+    return " ".join(shlex.quote(w) for w in server_command(args))
+
+
+def server_command(args: argparse.Namespace) -> list[str]:
+    """``--server`` as given; by default the local pymosh-server installed with this
+    wrapper (--local), or ``pymosh-server`` on the remote PATH."""
+    if args.server is not None:
+        return shlex.split(args.server)
+    return own_program("pymosh-server") if args.local else ["pymosh-server"]
+
+
+def read_detached_pid(proc: subprocess.Popen, boot: Bootstrap, timeout: float = 2.0) -> None:
+    """After MOSH CONNECT, a local server says ``[... detached, pid = N]`` and its
+    foreground half exits (closing the pipe): note the pid, to end it if we fail."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        while boot.server_pid is None and sel.select(max(deadline - time.monotonic(), 0)):
+            raw = proc.stdout.readline()
+            if not raw:
+                break
+            boot.feed_trailer(raw.decode("utf-8", "replace"))
+    finally:
+        sel.close()
+
+
+def end_server(boot: Bootstrap) -> None:
+    """End the server we started when no client will come: SIGTERM a local one (it exits
+    at once without a client), else the authenticated shutdown a quitting client sends."""
+    if boot.server_pid is not None:
+        try:
+            os.kill(boot.server_pid, signal.SIGTERM)
+            return
+        except OSError:
+            pass
+    if boot.ip and boot.port and boot.key:
+        from pymosh.frontend.abort import abort_server
+        abort_server(boot.ip, boot.port, boot.key)
+
+
+def check_ssh_host(args: argparse.Namespace) -> None:
+    """A host name that does not resolve: one line now, instead of ssh's noise later.
+
+    Only where the proxy would resolve it locally anyway (the default); ``ssh -G`` maps
+    ~/.ssh/config aliases to the real HostName without connecting."""
+    if args.experimental_remote_ip != "proxy":
+        return
+    argv = shlex.split(args.ssh) + (["-p", args.ssh_port] if args.ssh_port else [])
+    try:
+        out = subprocess.run(argv + ["-G", args.host], capture_output=True, text=True,
+                             timeout=10, check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return  # not OpenSSH, or not there: ssh itself will say
+    if out.returncode != 0:
+        return
+    config = dict(line.partition(" ")[::2] for line in out.stdout.splitlines())
+    hostname = config.get("hostname")
+    if hostname and config.get("proxycommand", "none") == "none" \
+            and config.get("proxyjump", "none") == "none":
+        resolve(hostname, int(config.get("port", "22") or 22), args.family)
+
+
 def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) -> str:
-    server = shlex.split(args.server)[0] if args.server.strip() else args.server
+    server = (shlex.split(args.server) or [""])[0] if args.server else "pymosh-server"
     if boot.saw_bad_port and args.port and ":" in args.port:
         return "Server does not support UDP port range option."
     if status == 127 or any("not found" in line for line in boot.passthrough):
@@ -360,11 +449,33 @@ def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) 
 # ----------------------------------------------------------------- main
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """argparse, then the forms it cannot express: ``--local -- command`` (no host) and
+    ``host:PORT`` / ``[IPv6]:PORT`` (the ssh port)."""
+    args = parser.parse_args(argv)
+    if args.local and args.host is not None and "--" in argv \
+            and args.host not in argv[:argv.index("--")]:
+        args.command = [args.host] + list(args.command)   # --local -- command...
+        args.host = None
+    if args.local and args.host is None:
+        args.host = "::1" if args.family in ("inet6", "prefer-inet6") else "127.0.0.1"
+    if args.host and not args.fake_proxy:
+        try:
+            host, port = split_host_port(args.host)
+        except HostSpecError as exc:
+            parser.error(str(exc))
+        if port is not None:
+            if args.ssh_port is not None and args.ssh_port != port:
+                parser.error(f"ssh port given twice: -P {args.ssh_port} and {args.host}")
+            args.host, args.ssh_port = host, port
+    return args
+
+
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
     value_options = {s for a in parser._actions if a.option_strings and a.nargs is None
                      for s in a.option_strings}
-    args = parser.parse_args(split_resume(argv, value_options))
+    args = parse(parser, split_resume(argv, value_options))
     if args.version:
         print(f"pymosh {__version__}")
         print(_accel.describe())
@@ -373,7 +484,11 @@ def run(argv: Sequence[str]) -> int:
         if len(args.command) < 2 and not args.host:
             parser.error("--fake-proxy needs HOST PORT")
         rest = ([args.host] if args.host else []) + [w for w in args.command if w != "--"]
-        return fake_proxy(rest[0], int(rest[1]), args.family)
+        try:
+            return fake_proxy(rest[0], int(rest[1]), args.family)
+        except (WrapperError, ValueError, IndexError) as exc:
+            sys.stderr.write(f"pymosh: {exc}\n")
+            return 255
     if not args.host:
         parser.print_usage(sys.stderr)
         return 255
@@ -405,20 +520,30 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not is_utf8_locale():
         raise WrapperError(
             "needs a UTF-8 native locale to run. The current locale is:\n"
-            + locale_env_summary(env)
+            + locale_env_summary()
             + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8).")
-    env["MOSH_CLIENT_PID"] = str(os.getpid())
+    if args.local:
+        resolve(args.host, 0, args.family)   # a bad address is the first thing to say
+    else:
+        check_ssh_host(args)
     try:
         session_words = words_for(args)
     except ValueError as exc:
         raise WrapperError(str(exc)) from None
     if session_words is not None and session_words[0] != "resume":
-        return run_session_command(args, env, session_words)
+        return run_session_command(args, env, session_words)     # no terminal needed
+    if not os.isatty(0):
+        raise WrapperError("standard input is not a terminal; run pymosh from a terminal "
+                           "(for scripts, use ssh)")
+    client = shlex.split(args.client) if args.client is not None \
+        else own_program("pymosh-client")
+    if not client or shutil.which(client[0]) is None:
+        raise WrapperError(f"client {args.client or client[0]!r} not found; give its full "
+                           "path with --client=")
+    env["MOSH_CLIENT_PID"] = str(os.getpid())
     try:
         boot = start_server(args, env, session_words)
     except ChooseSession:
-        if not sys.stdin.isatty():
-            raise
         boot = start_server(args, env, ["resume", ask_session_id()])
 
     client_env = dict(env)
@@ -428,12 +553,13 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         client_env["MOSH_PREDICTION_OVERWRITE"] = "yes"
     if args.no_init:
         client_env["MOSH_NO_TERM_INIT"] = "1"
-    client = shlex.split(args.client)
     client_argv = client + [f"-# {' '.join(argv)} |", str(boot.ip), str(boot.port)]
     sys.stdout.flush()
     try:
         os.execvpe(client[0], client_argv, client_env)
     except OSError as exc:
+        if session_words is None:      # never end a resumed session: it stays resumable
+            end_server(boot)
         raise WrapperError(f"could not run client {client[0]!r}: {exc.strerror}") from None
     return 255  # not reached
 

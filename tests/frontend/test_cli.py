@@ -87,6 +87,13 @@ def test_wrapper_defaults_bind_to_the_ssh_address():
     assert wrapper.server_arguments(local, 8, "127.0.0.1", {})[3:5] == ["-i", "127.0.0.1"]
 
 
+def test_wrapper_passes_no_share_port_only_when_asked():
+    assert "--no-share-port" not in wrapper.server_arguments(parse("-p", "60001", "h"), 8,
+                                                             None, {})
+    words = wrapper.server_arguments(parse("-p", "60001", "--no-share-port", "h"), 8, None, {})
+    assert words[-3:] == ["-p", "60001", "--no-share-port"]
+
+
 def test_wrapper_ssh_command_line():
     args = parse("--ssh=ssh -o Foo=bar", "-P", "2222", "host")
     argv = wrapper.ssh_argv(args, "pymosh-server new -s")
@@ -118,6 +125,12 @@ def test_server_options():
     assert opts.ssh_bind and opts.colors == 256 and opts.port == "60001:60010"
     assert opts.locales == ["LANG=x", "LC_ALL=y"] and opts.verbose == 2
     assert opts.command == ["bash", "-l"]
+
+
+def test_server_share_port_option():
+    assert server.parse_args(["new", "-p", "60001"]).share_port
+    opts = server.parse_args(["new", "-p", "60001", "--no-share-port", "--", "sh"])
+    assert not opts.share_port and opts.command == ["sh"] and opts.warnings == []
 
 
 def test_server_tolerates_harness_options_and_unknown_flags():

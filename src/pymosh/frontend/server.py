@@ -11,7 +11,7 @@ import os
 import select
 import signal
 import sys
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from pymosh import __version__
 from pymosh.crypto.key import format_key, new_key
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pymosh.statesync.user_stream import UserStream
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
-         "[-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
+         "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
 NO_CLIENT_TIMEOUT = 60000      # ms without any client after start-up
 IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is collected
@@ -49,6 +49,7 @@ class ServerOptions:
         self.ssh_bind = False
         self.ip: str | None = None
         self.port: str | None = None
+        self.share_port = True         # -p with one port: share it with our other sessions
         self.colors = 0
         self.locales: list[str] = []
         self.verbose = 0
@@ -88,6 +89,9 @@ def parse_args(argv: Sequence[str]) -> ServerOptions:
             opts.command = args[i:]
             break
         if arg == "new":  # repeated "new" (e.g. after the test harness's -@)
+            continue
+        if arg == "--no-share-port":
+            opts.share_port = False
             continue
         if not arg.startswith("-") or arg == "-":
             opts.command = args[i - 1:]
@@ -473,8 +477,9 @@ def run(argv: Sequence[str]) -> int:
         bind_ip = ssh_local_ip(os.environ)
         if bind_ip is None:
             sys.stderr.write("Warning: SSH_CONNECTION not found; binding to any interface.\n")
+    key = new_key()
     try:
-        sock = ServerSocket(bind_ip, opts.port)
+        sock = _open_socket(bind_ip, opts, key)
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"pymosh-server: {exc}\n")
         return 1
@@ -482,7 +487,6 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(message + "\n")
 
     size = get_winsize(0) or (80, 24)
-    key = new_key()
     if os.isatty(0):
         sys.stdout.write("\r\n")
     sys.stdout.write(f"MOSH CONNECT {sock.port} {format_key(key)}\n")
@@ -514,6 +518,17 @@ def run(argv: Sequence[str]) -> int:
     except OSError:  # with -v, stdout may be the wrapper's pipe, long closed
         pass
     return status
+
+
+def _open_socket(ip: str | None, opts: ServerOptions, key: bytes) -> Any:
+    """Mosh's own bind, except that one port named by ``-p`` is shared by the user's
+    sessions (issue #16) unless ``--no-share-port``."""
+    if opts.port is not None and opts.share_port:
+        low, high = parse_port_range(opts.port)
+        if low == high and low != 0:
+            from pymosh.frontend.portshare import join
+            return join(low, key, ip)
+    return ServerSocket(ip, opts.port)
 
 
 def _say(text: str) -> None:

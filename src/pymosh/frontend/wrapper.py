@@ -23,6 +23,15 @@ from pymosh import __version__, _accel
 from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
 from pymosh.frontend.hostspec import HostSpecError, split_host_port
+from pymosh.frontend.jump import (
+    RELAY_PORT,
+    RELAY_TIMEOUT,
+    Bastion,
+    JumpError,
+    configured_jump,
+    parse_jumps,
+    start_tagger,
+)
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
 from pymosh.frontend.programs import is_pymosh_server, own_program
 from pymosh.frontend.session_commands import (
@@ -76,7 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", choices=FAMILIES, default="prefer-inet",
                    help="address family for the server (default: prefer-inet)")
     p.add_argument("-p", "--port", default=None, metavar="PORT[:PORT2]",
-                   help="server-side UDP port or range")
+                   help="server-side UDP port or range (one port is shared by all "
+                        "your sessions on the host)")
+    p.add_argument("-J", "--jump", default=None, metavar="[USER@]BASTION[:PORT]",
+                   help="reach the host through this jump host, UDP too (a relay there); "
+                        "default: the host's ProxyJump from the ssh configuration")
+    p.add_argument("--relay-port", type=int, default=None, metavar="PORT",
+                   help="the relay's UDP port on the jump host, shared by all your relays "
+                        "there (default 60001)")
+    p.add_argument("--no-share-port", action="store_true",
+                   help="bind -p PORT for this session alone, as Mosh does")
     p.add_argument("-P", "--ssh-port", default=None, metavar="PORT",
                    help="ssh port (passed to ssh as -p)")
     p.add_argument("--bind-server", default="ssh", metavar="{ssh|any|IP}",
@@ -201,6 +219,8 @@ def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
         words += ["-i", args.bind_server]
     if args.port:
         words += ["-p", args.port]
+    if args.no_share_port:
+        words.append("--no-share-port")
     for name in LOCALE_VARS:
         if name in env:
             words += ["-l", f"{name}={env[name]}"]
@@ -212,18 +232,22 @@ def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
     return words
 
 
-def ssh_argv(args: argparse.Namespace, remote_command: str) -> list[str]:
-    """The user's ssh, with the proxy / pty options mosh adds."""
+def ssh_argv(args: argparse.Namespace, remote_command: str,
+             proxy: str | None = None) -> list[str]:
+    """The user's ssh, with the proxy / pty options mosh adds (``proxy``: a jump host's)."""
     argv = shlex.split(args.ssh)
     if not args.no_ssh_pty:
         argv.append("-tt")
     argv.append("-n")
     if args.ssh_port:
         argv += ["-p", args.ssh_port]
-    if args.experimental_remote_ip == "proxy":
-        proxy = [sys.executable, "-m", "pymosh.frontend.wrapper",
+    if proxy is not None:
+        argv += ["-S", "none", "-o", "ProxyCommand=" + proxy]
+    elif args.experimental_remote_ip == "proxy":
+        proxy_words = [sys.executable, "-m", "pymosh.frontend.wrapper",
                  f"--family={args.family}", "--fake-proxy", "--", "%h", "%p"]
-        argv += ["-S", "none", "-o", "ProxyCommand=" + " ".join(shlex.quote(w) for w in proxy)]
+        argv += ["-S", "none", "-o",
+                 "ProxyCommand=" + " ".join(shlex.quote(w) for w in proxy_words)]
     elif args.experimental_remote_ip == "remote" and args.family in ("inet", "inet6"):
         argv.append("-4" if args.family == "inet" else "-6")
     argv += [args.host, "--", remote_command]
@@ -245,10 +269,15 @@ def read_bootstrap(proc: subprocess.Popen, boot: Bootstrap) -> None:
             return
 
 
+_SSH_CONNECTION_PROBE = ('[ -n "$SSH_CONNECTION" ] && '
+                         'printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"')
+
+
 def start_server(args: argparse.Namespace, env: dict[str, str],
+                 bastion: Bastion | None = None,
                  session_words: list[str] | None = None) -> Bootstrap:
     """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data.
-
+    Through a ``bastion``, the address is the host's own as the bastion reached it.
     ``session_words``: run that registry command (``resume [ID]``) instead of ``new``."""
     from pymosh.terminal.terminfo import read_caps  # (the emulator is not needed here)
     boot = Bootstrap()
@@ -263,24 +292,22 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
         child_env.pop("SSH_CONNECTION", None)
         argv = server_words + server_arguments(args, colors, ip, env)
         if session_words is not None:
-            argv = ["sh", "-c", guarded(_server_line(args), session_words)]
+            argv = _local_session_argv(args, session_words)
         cwd = env.get("HOME") or None
     else:
         words = server_arguments(args, colors, None, env)
         remote = " ".join([args.server or "pymosh-server"] + [shlex.quote(w) for w in words])
         if session_words is not None:
             remote = "sh -c " + shlex.quote(guarded(_server_line(args), session_words))
-        if args.experimental_remote_ip == "remote":
-            probe = ('[ -n "$SSH_CONNECTION" ] && '
-                     'printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"')
-            remote = f"sh -c {shlex.quote(probe)} ; {remote}"
-        elif args.experimental_remote_ip == "local":
+        if args.experimental_remote_ip == "remote" or bastion is not None:
+            remote = f"sh -c {shlex.quote(_SSH_CONNECTION_PROBE)} ; {remote}"
+        elif args.experimental_remote_ip == "local" and bastion is None:
             user, at, hostname = args.host.rpartition("@")
             boot.ip = resolve(hostname, 22, args.family)[0][1]
             args.host = f"{user}{at}{boot.ip}"
-        if args.experimental_remote_ip == "proxy":
+        if args.experimental_remote_ip == "proxy" or bastion is not None:
             child_env["SHELL"] = "/bin/sh"  # ssh runs the ProxyCommand with $SHELL
-        argv = ssh_argv(args, remote)
+        argv = ssh_argv(args, remote, bastion.proxy_command() if bastion else None)
         cwd = None
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -302,6 +329,9 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
             proc.kill()
             status = proc.wait()
     if not boot.done:
+        if bastion is not None and status == 255 and not boot.passthrough:
+            raise WrapperError(f"ssh to {args.host} through the jump host {bastion.spec} "
+                               "failed (exit status 255)")
         if session_words is not None:
             raise WrapperError(_session_failure(args, boot))
         raise WrapperError(_no_connect_message(args, status, boot))
@@ -335,12 +365,14 @@ def ask_session_id() -> str:
 def run_session_command(args: argparse.Namespace, env: dict[str, str],
                         words: list[str]) -> int:
     """``--list`` / ``--kill``: run the registry command there, show what it says."""
-    script = guarded(_server_line(args), words)
     if args.local:
-        argv, cwd = ["sh", "-c", script], env.get("HOME") or None
+        argv, cwd = _local_session_argv(args, words), env.get("HOME") or None
     else:
         plain = argparse.Namespace(**vars(args))
         plain.no_ssh_pty, plain.experimental_remote_ip = True, "local"
+        if args.jump:                    # ssh reaches the host through it by itself
+            plain.ssh = f"{args.ssh} -J {shlex.quote(args.jump)}"
+        script = guarded(_server_line(args), words)
         argv, cwd = ssh_argv(plain, "sh -c " + shlex.quote(script)), None
     try:
         result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -359,6 +391,13 @@ def run_session_command(args: argparse.Namespace, env: dict[str, str],
         raise WrapperError(f"ssh failed (exit status 255); check that "
                            f"`{args.ssh} {args.host}` works.")
     return result.returncode
+
+
+def _local_session_argv(args: argparse.Namespace, words: list[str]) -> list[str]:
+    """A registry command here: the wrapper's own server has one; any other is checked."""
+    if args.server is None:
+        return server_command(args) + words
+    return ["sh", "-c", guarded(_server_line(args), words)]
 
 
 def _server_line(args: argparse.Namespace) -> str:
@@ -410,8 +449,8 @@ def check_ssh_host(args: argparse.Namespace) -> None:
 
     Only where the proxy would resolve it locally anyway (the default); ``ssh -G`` maps
     ~/.ssh/config aliases to the real HostName without connecting."""
-    if args.experimental_remote_ip != "proxy":
-        return
+    if args.experimental_remote_ip != "proxy" or args.jump is not None:
+        return   # (through a jump host the name is resolved there)
     argv = shlex.split(args.ssh) + (["-p", args.ssh_port] if args.ssh_port else [])
     try:
         out = subprocess.run(argv + ["-G", args.host], capture_output=True, text=True,
@@ -541,10 +580,14 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise WrapperError(f"client {args.client or client[0]!r} not found; give its full "
                            "path with --client=")
     env["MOSH_CLIENT_PID"] = str(os.getpid())
+    ssh = shlex.split(args.ssh)
+    jump = args.jump
+    if jump is None and not args.local:
+        jump = configured_jump(ssh, args.host)
     try:
-        boot = start_server(args, env, session_words)
+        boot, ip, port = _bootstrap(args, env, ssh, jump, session_words)
     except ChooseSession:
-        boot = start_server(args, env, ["resume", ask_session_id()])
+        boot, ip, port = _bootstrap(args, env, ssh, jump, ["resume", ask_session_id()])
 
     client_env = dict(env)
     client_env["MOSH_KEY"] = boot.key or ""
@@ -553,7 +596,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         client_env["MOSH_PREDICTION_OVERWRITE"] = "yes"
     if args.no_init:
         client_env["MOSH_NO_TERM_INIT"] = "1"
-    client_argv = client + [f"-# {' '.join(argv)} |", str(boot.ip), str(boot.port)]
+    client_argv = client + [f"-# {' '.join(argv)} |", ip, str(port)]
     sys.stdout.flush()
     try:
         os.execvpe(client[0], client_argv, client_env)
@@ -562,6 +605,58 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             end_server(boot)
         raise WrapperError(f"could not run client {client[0]!r}: {exc.strerror}") from None
     return 255  # not reached
+
+
+def _bootstrap(args: argparse.Namespace, env: dict[str, str], ssh: list[str],
+               jump: str | None, session_words: list[str] | None
+               ) -> tuple[Bootstrap, str, int]:
+    """A new session, or the registry command ``session_words`` (a resume): the bootstrap
+    and the address the client talks to."""
+    if jump is not None:
+        return _through_bastion(args, env, ssh, jump, session_words)
+    if args.relay_port is not None:
+        raise WrapperError("--relay-port needs a jump host (-J or ProxyJump)")
+    boot = start_server(args, env, session_words=session_words)
+    return boot, str(boot.ip), int(boot.port or 0)
+
+
+def _through_bastion(args: argparse.Namespace, env: dict[str, str], ssh: list[str],
+                     jump: str, session_words: list[str] | None = None
+                     ) -> tuple[Bootstrap, str, int]:
+    """Bootstrap and relays over one ssh connection per bastion (each through the one
+    before); start the tagger. Returns the bootstrap and the (loopback) address the client
+    talks to."""
+    if args.local:
+        raise WrapperError("--local and a jump host do not go together")
+    timeout = _env_seconds(env.get("MOSH_SERVER_NETWORK_TMOUT")) or RELAY_TIMEOUT
+    bastions: list[Bastion] = []
+    try:
+        try:
+            for spec in parse_jumps(jump):
+                bastions.append(Bastion(ssh, spec, via=bastions[-1] if bastions else None))
+            relay_addr = bastions[0].address(args.family, resolve)
+            for bastion in bastions:
+                bastion.connect()
+            boot = start_server(args, env, bastions[-1], session_words)
+            # relays from the host's side back: each forwards to the next one's address,
+            # re-tagged under the next one's key (the keys go over ssh's stdin)
+            keys = [os.urandom(16) for _ in bastions]
+            target, upstream_key = (str(boot.ip), int(boot.port or 0)), None
+            for bastion, key in zip(reversed(bastions), reversed(keys)):
+                port, here = bastion.start_relay(*target, key, args.relay_port or RELAY_PORT,
+                                                 timeout, upstream_key)
+                target, upstream_key = (here, port), key
+        finally:
+            for bastion in reversed(bastions):
+                bastion.close()
+        ip, port = start_tagger(relay_addr, target[1], keys[0])
+    except JumpError as exc:
+        raise WrapperError(str(exc)) from None
+    return boot, ip, port
+
+
+def _env_seconds(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and int(text) > 0 else None
 
 
 def main() -> None:

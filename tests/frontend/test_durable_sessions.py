@@ -371,3 +371,24 @@ def test_kill_hangs_up_the_shell_like_a_lost_terminal(tmp_path, state):
         assert marker.read_text() == "got-hup\n"
     finally:
         stop_server(srv)
+
+
+def test_resume_on_a_shared_port_routes_the_new_key_and_refuses_the_old(tmp_path, state):
+    from tests.frontend.test_portshare import free_udp_port
+
+    port = str(free_udp_port())
+    srv = start_server(PYMOSH, str(tmp_path), cat_command(str(tmp_path / "typed")),
+                       env_extra={"PYMOSH_STATE_DIR": state}, port=port)
+    try:
+        assert srv.port == int(port)
+        old = connect(srv)
+        roundtrip(srv, old, b"shared-")
+        new_key = resume(state, only_id(state))
+        new = MiniClient(srv.port, new_key)
+        assert answers(new, 5)
+        roundtrip(srv, new, b"port")
+        old.type(b"STALE")
+        assert not answers(old)
+        assert srv.output() == b"shared-port"
+    finally:
+        stop_server(srv)

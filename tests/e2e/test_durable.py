@@ -211,3 +211,37 @@ def test_several_detached_sessions_the_wrapper_asks_which(tmp_path, tag, pane_fa
     pane.wait_for("session-beta-2", timeout=20)
     pane.send_line("exit")
     assert pane.wait_exit(timeout=15) == 0
+
+
+@pytest.fixture
+def jump_net(tmp_path, tag):
+    from tests.e2e.sshd import SSHD
+    from tests.e2e.test_bastion import Net
+    if os.geteuid() != 0 or not os.access(SSHD, os.X_OK):
+        pytest.fail("the namespace tests need root and openssh-server")
+    net = Net(tmp_path, tag).start()
+    yield net
+    net.stop()
+
+
+def test_resume_through_a_jump_host(jump_net, tag, pane_factory):
+    net, topo = jump_net, jump_net.topo
+    jump = ["-J", f"root@{topo.bastion_ip}", f"--ssh={net.ssh()}"]
+    pane = pane_factory(net.wrapper(*jump))
+    pane.wait_prompt(timeout=40)
+    pane.send_line("VAR=jumped-$((40+2)); echo seen-$((1+1))")
+    pane.wait_for("seen-2")
+    os.kill(the_client(pane), signal.SIGKILL)
+
+    list_argv = shlex.split(net.wrapper(*jump, "--list"))
+    listing = wait_detached(list_argv, child_env(PYMOSH_TEST_TAG=tag))
+    assert len(session_rows(listing)) == 1
+    resumed = pane_factory(net.wrapper(*jump, "--resume"))
+    resumed.wait_for("seen-2", timeout=40)
+    resumed.send_line("echo got-$VAR")
+    resumed.wait_for("got-jumped-42", timeout=20)
+    resumed.send_line("exit")
+    assert resumed.wait_exit(timeout=20) == 0
+    pane.kill()
+    resumed.kill()
+    assert wait_gone(tag, timeout=15) == []

@@ -365,16 +365,17 @@ def ask_session_id() -> str:
 def run_session_command(args: argparse.Namespace, env: dict[str, str],
                         words: list[str]) -> int:
     """``--list`` / ``--kill``: run the registry command there, show what it says."""
-    if args.local:
-        argv, cwd = _local_session_argv(args, words), env.get("HOME") or None
-    else:
-        plain = argparse.Namespace(**vars(args))
-        plain.no_ssh_pty, plain.experimental_remote_ip = True, "local"
-        if args.jump:                    # ssh reaches the host through it by itself
-            plain.ssh = f"{args.ssh} -J {shlex.quote(args.jump)}"
-        script = guarded(_server_line(args), words)
-        argv, cwd = ssh_argv(plain, "sh -c " + shlex.quote(script)), None
+    bastions: list[Bastion] = []
     try:
+        if args.local:
+            argv, cwd = _local_session_argv(args, words), env.get("HOME") or None
+        else:
+            plain = argparse.Namespace(**vars(args))
+            plain.no_ssh_pty, plain.experimental_remote_ip = True, "local"
+            script = guarded(_server_line(args), words)
+            argv = ssh_argv(plain, "sh -c " + shlex.quote(script),
+                            _jump_proxy(args, bastions) if args.jump else None)
+            cwd = None
         result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout=60,
                                 check=False)
@@ -382,6 +383,9 @@ def run_session_command(args: argparse.Namespace, env: dict[str, str],
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
     except subprocess.TimeoutExpired:
         raise WrapperError(f"{argv[0]} did not finish within 60 s") from None
+    finally:
+        for bastion in reversed(bastions):
+            bastion.close()
     output = result.stdout.decode("utf-8", "replace")
     if NO_REGISTRY in output.splitlines():
         raise WrapperError(no_registry_message(args.server or "pymosh-server"))
@@ -391,6 +395,19 @@ def run_session_command(args: argparse.Namespace, env: dict[str, str],
         raise WrapperError(f"ssh failed (exit status 255); check that "
                            f"`{args.ssh} {args.host}` works.")
     return result.returncode
+
+
+def _jump_proxy(args: argparse.Namespace, bastions: list[Bastion]) -> str:
+    """ssh's ProxyCommand through the ``-J`` hosts (opened into ``bastions``; the caller
+    closes them). A ProxyJump from the ssh configuration needs nothing: ssh does it."""
+    try:
+        for spec in parse_jumps(args.jump):
+            bastions.append(Bastion(shlex.split(args.ssh), spec,
+                                    via=bastions[-1] if bastions else None))
+            bastions[-1].connect()
+    except JumpError as exc:
+        raise WrapperError(str(exc)) from None
+    return bastions[-1].proxy_command()
 
 
 def _local_session_argv(args: argparse.Namespace, words: list[str]) -> list[str]:

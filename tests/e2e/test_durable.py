@@ -245,3 +245,35 @@ def test_resume_through_a_jump_host(jump_net, tag, pane_factory):
     pane.kill()
     resumed.kill()
     assert wait_gone(tag, timeout=15) == []
+
+
+def test_a_resumed_session_forwards_what_the_new_client_asks(tmp_path, tag, pane_factory):
+    from pymosh.frontend import registry
+    from tests.e2e.sshd import free_tcp_port
+    from tests.e2e.test_forwarding import Service, exchange
+
+    state = str(tmp_path / "state")
+    env = child_env(PYMOSH_TEST_TAG=tag, PYMOSH_STATE_DIR=state)
+    argv = [*program("server"), "new", "-p", "0", "--", "sh", "-c", "echo up; sleep 600"]
+    port, key = parse_connect(run(argv, env).stdout)
+    first, second = Service(down_bytes=1000), Service(down_bytes=1000)
+    try:
+        lport = free_tcp_port()
+        pane = pane_factory(client_command(
+            str(tmp_path), program("client") + ["-L", f"{lport}:127.0.0.1:{first.port}"],
+            port, key), PYMOSH_STATE_DIR=state)
+        exchange(lport, None, up_bytes=1000, down_bytes=1000)
+        os.kill(the_client(pane), signal.SIGKILL)
+
+        directory = os.path.join(state, "sessions")
+        session_id = registry.scan(directory)[0][0].id
+        port, key = parse_connect(run([*program("server"), "resume", session_id], env).stdout)
+        lport2 = free_tcp_port()
+        resumed = pane_factory(client_command(
+            str(tmp_path), program("client") + ["-L", f"{lport2}:127.0.0.1:{second.port}"],
+            port, key), PYMOSH_STATE_DIR=state)
+        resumed.wait_for("up", timeout=20)
+        exchange(lport2, None, up_bytes=1000, down_bytes=1000)
+    finally:
+        first.close()
+        second.close()

@@ -25,13 +25,15 @@ from pymosh.network.udp import ServerSocket
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
+    from pymosh.frontend.forwarding import ServerSetup
     from pymosh.frontend.resume import DurableSession
     from pymosh.network.transport import Transport
     from pymosh.statesync.complete import CompleteTerminal
     from pymosh.statesync.user_stream import UserStream
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
-         "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
+         "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [-A] [-R [BIND:]PORT:HOST:HOSTPORT]... "
+         "[-- COMMAND...]")
 NO_CLIENT_TIMEOUT = 60000      # ms without any client after start-up
 IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is collected
@@ -149,7 +151,7 @@ class Server:
     """One session's event loop. All protocol decisions live in the sans-I/O cores."""
 
     def __init__(self, sock: ServerSocket, key: bytes, pty: PtyHost, width: int, height: int,
-                 verbose: int = 0) -> None:
+                 verbose: int = 0, forward: ServerSetup | None = None) -> None:
         self.sock = sock
         self.pty = pty
         self.verbose = verbose
@@ -163,6 +165,10 @@ class Server:
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
         self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
         self.loop = EventLoop()
+        from pymosh.frontend.forwarding import server_forwarding
+        self.forward = forward
+        self.forwarding = server_forwarding(self.transport, self.terminal,
+                                            forward.listeners if forward else ())
         self.durable: DurableSession | None = None   # registry record + control socket
         self.kill_requested = False
 
@@ -180,6 +186,9 @@ class Server:
             if self.durable is not None:
                 self.durable.close()
             loop.close()
+            self.forwarding.close()
+            if self.forward is not None:
+                self.forward.close()
             self.pty.close()
             self.sock.close()
 
@@ -191,8 +200,10 @@ class Server:
             readers = list(sockets) + self._durable_filenos()
             if self.pty_open and not transport.shutdown_in_progress():
                 readers.append(self.pty.fd)
+            readers += self.forwarding.filenos()
             self.loop.set_readers(readers)
-            wait = min(transport.wait_time(now), self.terminal.wait_time(now))
+            wait = min(transport.wait_time(now), self.terminal.wait_time(now),
+                       self.forwarding.wait_time(now))
             if transport.remote_addr is None or transport.shutdown_in_progress():
                 wait = min(wait, IDLE_WAIT)
             if self.network_timeout is not None and self.last_remote_state_time is not None:
@@ -219,6 +230,7 @@ class Server:
             if self.pty_open and self.pty.fd in ready:
                 self._read_pty(now)
 
+            self.forwarding.turn(ready, now)
             self.terminal.set_echo_ack(now)
 
             quit_now = self._handle_signals(signals, now)
@@ -291,12 +303,25 @@ class Server:
         self.terminal.echo_ack = 0
         self.terminal.input_history.clear()
         self.terminal.hello = None
+        self._restart_forwarding()
         if self.last_remote_state_time is not None:
             self.last_remote_state_time = now
         rekey = getattr(self.sock, "rekey", None)
         if rekey is not None:
             rekey(key)            # a shared-port channel routes datagrams by key
         self.log("Session resumed with a new key.")
+
+    def _restart_forwarding(self) -> None:
+        """Nothing of the old client's forwarded streams carries over to a resumed session:
+        their connections close, the stream log starts afresh for the new transport. The
+        session's own listeners (-A, -R) stay."""
+        from pymosh.frontend.forwarding import server_forwarding
+        from pymosh.statesync.stream_log import StreamLog
+        old = self.forwarding
+        listeners, old.listeners = old.listeners, []
+        old.close()
+        self.terminal.streams = StreamLog()
+        self.forwarding = server_forwarding(self.transport, self.terminal, listeners)
 
     def request_kill(self) -> None:
         self.kill_requested = True
@@ -316,7 +341,7 @@ class Server:
         """Apply the client's new input; True if bytes were written to the pty."""
         from pymosh.statesync.hello import answer
         from pymosh.statesync.user_stream import UserStream
-        from pymosh.wire.protobuf import Hello, Resize
+        from pymosh.wire.protobuf import Hello, Resize, StreamFrame
         transport = self.transport
         self.last_remote_num = transport.remote_state_num
         self.last_remote_state_time = now
@@ -329,6 +354,9 @@ class Server:
         for i, event in enumerate(events):
             if isinstance(event, Hello):
                 self.terminal.hello = answer(event)
+                continue
+            if isinstance(event, StreamFrame):
+                self.forwarding.receive_frame(event.data)
                 continue
             if isinstance(event, Resize):
                 if keys:
@@ -354,6 +382,11 @@ class Server:
             self._write_pty(bytes(out))
         if events:
             self.terminal.register_input_frame(self.last_remote_num, now)
+            if self.terminal.hello is None and self.forward is not None:
+                # a stock client (no hello first): -A/-R cannot work; refuse, not hang
+                self.forwarding.drop_listeners()
+                self.forward.close()
+                self.forward = None
         self.pty.release()
         return wrote
 
@@ -444,9 +477,11 @@ def run(argv: Sequence[str]) -> int:
     if argv and argv[0] in ("list", "kill", "resume"):
         from pymosh.frontend.sessions_cli import run as run_sessions_command
         return run_sessions_command(argv)
+    from pymosh.frontend.forwarding import ForwardError, ServerSetup, split_args
     try:
+        forward_opts, argv = split_args(argv)
         opts = parse_args(argv)
-    except UsageError as exc:
+    except (UsageError, ForwardError) as exc:
         sys.stderr.write(f"pymosh-server: {exc}\n{USAGE}\n")
         return 1
     if opts.help:
@@ -486,6 +521,15 @@ def run(argv: Sequence[str]) -> int:
     for message in sock.messages:
         sys.stderr.write(message + "\n")
 
+    try:
+        forward = ServerSetup(forward_opts) if forward_opts else None
+    except ForwardError as exc:
+        sock.close()
+        sys.stderr.write(f"pymosh-server: {exc}\n")
+        return 1
+    for message in forward.warnings if forward else ():
+        sys.stderr.write(f"pymosh-server: {message}\n")
+
     size = get_winsize(0) or (80, 24)
     if os.isatty(0):
         sys.stdout.write("\r\n")
@@ -496,6 +540,8 @@ def run(argv: Sequence[str]) -> int:
     shell_colour_env(env, opts.colors)
     env["NCURSES_NO_UTF8_ACS"] = "1"
     env.pop("STY", None)
+    if forward is not None and forward.agent_path is not None:
+        env["SSH_AUTH_SOCK"] = forward.agent_path       # exists before the shell starts
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -508,7 +554,7 @@ def run(argv: Sequence[str]) -> int:
     if not opts.verbose:
         _detach_stdio()
     pty = PtyHost(opts.command or None, env, *size)
-    server = Server(sock, key, pty, *size, verbose=opts.verbose)
+    server = Server(sock, key, pty, *size, verbose=opts.verbose, forward=forward)
     from pymosh.frontend.resume import register
     register(server, sock.port, opts.command or [user_shell()])
     status = server.run()

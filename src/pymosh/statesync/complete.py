@@ -12,6 +12,7 @@ import math
 from typing import List, Tuple
 
 from pymosh.errors import DecodeError
+from pymosh.statesync.stream_log import StreamLog
 from pymosh.terminal import Emulator, new_frame
 from pymosh.wire.protobuf import (
     EchoAck,
@@ -19,6 +20,7 @@ from pymosh.wire.protobuf import (
     HostBytes,
     HostMessage,
     Resize,
+    StreamFrame,
     decode_host_message,
     encode_host_message,
 )
@@ -29,7 +31,7 @@ ECHO_TIMEOUT = 50  # ms a keystroke state gets to be echoed before it is acknowl
 class CompleteTerminal:
     """Emulator + echo_ack; a SyncState (see ``pymosh.network.state``)."""
 
-    __slots__ = ("terminal", "echo_ack", "input_history", "hello")
+    __slots__ = ("terminal", "echo_ack", "input_history", "hello", "streams")
 
     def __init__(self, width: int, height: int, terminal: Emulator | None = None) -> None:
         self.terminal = Emulator(width, height) if terminal is None else terminal
@@ -38,6 +40,8 @@ class CompleteTerminal:
         self.hello: Hello | None = None
         # (user state number, arrival time), oldest first; only the server uses it
         self.input_history: List[Tuple[int, float]] = []
+        # server→client byte-stream frames (issue #18; empty unless FEATURE_STREAMS)
+        self.streams = StreamLog()
 
     @property
     def width(self) -> int:
@@ -89,6 +93,7 @@ class CompleteTerminal:
         other.echo_ack = self.echo_ack
         other.input_history = list(self.input_history)
         other.hello = self.hello
+        other.streams = self.streams.copy()
         return other
 
     def diff_from(self, existing: CompleteTerminal) -> bytes:
@@ -103,6 +108,7 @@ class CompleteTerminal:
             frame = new_frame(True, existing.terminal, self.terminal)
             if frame:
                 message.append(HostBytes(frame))
+        message.extend(self.streams.diff_items(existing.streams))
         return encode_host_message(message) if message else b""
 
     def init_diff(self) -> bytes:
@@ -124,14 +130,17 @@ class CompleteTerminal:
                 self.echo_ack = item.num
             elif isinstance(item, Hello):
                 self.hello = item
+            elif isinstance(item, StreamFrame):
+                self.streams.apply(item.data)
 
     def subtract(self, prefix: CompleteTerminal) -> None:
-        """Terminal states are not streams: nothing to drop."""
+        """Drop stream frames the client has acknowledged (the terminal is not a stream)."""
+        self.streams.trim(prefix.streams.next)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CompleteTerminal):
             return NotImplemented
         return (self.echo_ack == other.echo_ack and self.hello == other.hello
-                and self.terminal == other.terminal)
+                and self.streams == other.streams and self.terminal == other.terminal)
 
     __hash__ = None  # type: ignore[assignment]

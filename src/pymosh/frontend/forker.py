@@ -55,6 +55,7 @@ def preload() -> None:
     the launcher knows before ``MOSH CONNECT`` that everything can be imported)."""
     import pymosh.frontend.forwarding  # noqa: F401
     import pymosh.frontend.portshare  # noqa: F401
+    import pymosh.frontend.resume  # noqa: F401
     import pymosh.frontend.server  # noqa: F401
     import pymosh.network.connection  # noqa: F401
     import pymosh.network.endpoint  # noqa: F401

@@ -111,8 +111,8 @@ def parse_request(data: bytes) -> dict | None:
 def request(argv: Sequence[str]) -> int | None:
     """Start the session through the forker; its exit status, or None when there is no
     usable forker (nothing was started: the caller starts the session itself)."""
-    if not enabled():
-        return None
+    if not enabled() or (argv and argv[0] in ("list", "kill", "resume")):
+        return None                 # (server.SESSION_COMMANDS: not a new session)
     try:
         path = socket_path()
         check_private(os.path.dirname(path))

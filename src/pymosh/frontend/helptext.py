@@ -14,8 +14,9 @@ Options (after "new"):
   -A              agent forwarding: a socket for the shell's SSH_AUTH_SOCK (client -A)
   -R [BIND:]PORT:HOST:HOSTPORT  listen on PORT, carry connections to the client's -R
   -- COMMAND...   run COMMAND instead of the login shell
+Sessions: pymosh-server list [--json] | kill ID|all-detached | resume [ID]
 Environment: MOSH_SERVER_NETWORK_TMOUT, MOSH_SERVER_SIGNAL_TMOUT (seconds), SHELL,
-  LANG/LC_*, PYMOSH_NO_EXTENSIONS. See pymosh-server(1).
+  LANG/LC_*, PYMOSH_STATE_DIR, PYMOSH_NO_EXTENSIONS. See pymosh-server(1).
 """
 
 CLIENT_HELP = """\

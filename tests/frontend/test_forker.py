@@ -198,7 +198,8 @@ def _free_udp_port() -> int:
 
 
 def test_forked_sessions_share_a_port_and_forward_the_agent_like_direct_ones(host):
-    """What run() does after the options (shared port, -A) happens in forked sessions too."""
+    """What run() does after the options (shared port, -A, the registry record) happens in
+    forked sessions too."""
     host.start_forker()
     port = _free_udp_port()
     agent = os.path.join(host.root, "agent.sock")
@@ -220,6 +221,8 @@ def test_forked_sessions_share_a_port_and_forward_the_agent_like_direct_ones(hos
         assert all(_forked(pid) for pid in pids)
         assert os.path.exists(os.path.join(host.state, "ports", f"{port}.sock"))
         assert len(os.listdir(os.path.join(host.state, "agent"))) == 2   # one per session
+        records = os.path.join(host.state, "sessions")                  # durable registry
+        assert _wait(lambda: len([n for n in os.listdir(records) if n.endswith(".json")]) == 2)
     finally:
         listener.close()
 

@@ -43,10 +43,10 @@ SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is 
 ECHO_WAIT = 2                  # ms to wait for the pty's answer to input just written
 ECHO_WINDOW = 20               # ms after input in which pty output counts as its answer
 # Echo policy (Mosh has none): the first pty output within ECHO_WINDOW of input the
-# client sent goes out in the same turn, skipping the mindelay and the frame interval,
-# if no frame with data is unacknowledged (Nagle's rule: nothing in flight, so nothing
-# to batch with). At most one such frame per input; while output streams there is
-# always data in flight, so bulk output keeps Mosh's pacing.
+# client sent goes out in the same turn, skipping the mindelay and the frame interval; at
+# most one such frame per input, so their rate is bounded by the client's input frames
+# (which follow Nagle's rule: one per round trip, else Mosh's pacing). While output
+# streams without input, every frame keeps Mosh's pacing, so bulk output is unchanged.
 
 
 class UsageError(Exception):
@@ -237,7 +237,7 @@ class Server:
                             now = now_ms()
 
             if self.pty_open and self.pty.fd in ready and self._read_pty(now):
-                if now - self.input_at <= ECHO_WINDOW and not transport.data_in_flight():
+                if now - self.input_at <= ECHO_WINDOW:
                     transport.expedite()
                 self.input_at = -float("inf")
 

@@ -375,3 +375,24 @@ def test_asker_does_not_hand_itself_to_another_uids_forker(host, open_dir):
     finally:
         listener.kill()
         listener.wait(10)
+
+
+def test_an_idle_forker_leaves_and_removes_its_socket(tmp_path, monkeypatch):
+    """After IDLE_EXIT without a request the forker's accept loop returns, socket gone."""
+    import socket as socketmod
+
+    from pymosh.frontend import forker
+
+    monkeypatch.setattr(forker, "IDLE_EXIT", 0.0)
+    monkeypatch.setattr(forker, "CHECK_INTERVAL", 0.05)
+    path = str(tmp_path / "f.sock")
+    listener = socketmod.socket(socketmod.AF_UNIX, socketmod.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    old_handler = signal.getsignal(signal.SIGCHLD)
+    try:
+        forker.serve(listener, path, -1)     # returns: idle
+    finally:
+        signal.signal(signal.SIGCHLD, old_handler)   # serve() reaps children: not ours
+        listener.close()
+    assert not os.path.exists(path)

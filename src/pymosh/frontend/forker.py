@@ -25,6 +25,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 from typing import Mapping
 
 from pymosh.frontend import procenv
@@ -34,6 +35,8 @@ from pymosh.frontend.userdir import UserDirError, state_dir
 LOCK_NAME = "forker.lock"
 REQUEST_TIMEOUT = 5.0           # s a connected asker has to send its request
 CHECK_INTERVAL = 60.0           # s between checks that our socket is still the one in place
+IDLE_EXIT = 3600.0              # s without a request after which the forker leaves (the next
+                                # session starts in-process and starts a new one)
 
 
 class VersionMismatch(Exception):
@@ -182,16 +185,25 @@ def serve(listener: socket.socket, path: str, lock: int) -> None:
     ino = os.stat(path).st_ino
     signal.signal(signal.SIGCHLD, _reap)
     listener.settimeout(CHECK_INTERVAL)
+    last_request = time.monotonic()
     while True:
         try:
             conn, _ = listener.accept()
         except socket.timeout:
+            if time.monotonic() - last_request >= IDLE_EXIT:
+                try:
+                    if os.stat(path).st_ino == ino:   # still ours: leave no stale socket
+                        os.unlink(path)
+                except OSError:
+                    pass
+                return
             try:
                 if os.stat(path).st_ino != ino:
                     return
             except OSError:
                 return
             continue
+        last_request = time.monotonic()
         try:
             if peer_uid(conn) != os.getuid():
                 continue

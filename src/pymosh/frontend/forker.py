@@ -30,7 +30,7 @@ from typing import Mapping
 
 from pymosh.frontend import procenv
 from pymosh.frontend.handoff import FALLBACK, MAX_REQUEST, SOCKET_NAME, parse_request, peer_uid
-from pymosh.frontend.userdir import UserDirError, state_dir
+from pymosh.frontend.userdir import UserDirError, private_listener, state_dir
 
 LOCK_NAME = "forker.lock"
 REQUEST_TIMEOUT = 5.0           # s a connected asker has to send its request
@@ -243,17 +243,7 @@ def main() -> int:
             return 0                   # another forker serves this user
         raise
     path = os.path.join(directory, SOCKET_NAME)
-    try:
-        os.unlink(path)                # a dead forker's socket (we hold the lock)
-    except FileNotFoundError:
-        pass
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_mask = os.umask(0o177)
-    try:
-        listener.bind(path)
-    finally:
-        os.umask(old_mask)
-    listener.listen(64)
+    listener = private_listener(path, backlog=64)   # (a dead forker's goes: we hold the lock)
     os.chdir("/")
     preload()
     gc.freeze()                        # keep the collector off the shared pages

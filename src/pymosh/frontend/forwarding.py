@@ -24,6 +24,8 @@ import struct
 import threading
 from typing import TYPE_CHECKING, Callable, Dict, List, Sequence, Tuple
 
+from pymosh.frontend.userdir import private_listener
+
 # the stream core (and the protobuf module under it) is imported when a session starts,
 # not before pymosh-server's MOSH CONNECT: option parsing and listeners need none of it
 if TYPE_CHECKING:
@@ -168,16 +170,10 @@ def make_agent_socket(directory: str) -> Tuple[socket.socket, str]:
     path = os.path.join(directory, f"agent.{os.urandom(6).hex()}.sock")
     if len(path.encode()) > 100:
         raise ForwardError(f"agent socket path too long for a unix socket: {path}")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o177)
     try:
-        sock.bind(path)
+        sock = private_listener(path, replace=False)
     except OSError as exc:
-        sock.close()
         raise ForwardError(f"cannot create agent socket {path}: {exc.strerror}") from None
-    finally:
-        os.umask(old)
-    sock.listen(16)
     sock.setblocking(False)
     return sock, path
 

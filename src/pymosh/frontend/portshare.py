@@ -29,6 +29,7 @@ import sys
 import time
 from typing import Any, Dict, List
 
+from pymosh.frontend.userdir import private_listener
 from pymosh.network.portroute import Router
 from pymosh.network.udp import RECEIVE_MTU, ServerSocket, _recv_some, _send
 
@@ -116,17 +117,8 @@ class PortOwner:
         self.router = Router()
         self.conns: Dict[int, socket.socket] = {}
         self.uid = os.geteuid()
-        try:
-            os.unlink(self.sock_path)     # a dead owner's; we are started under the lock
-        except FileNotFoundError:
-            pass
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        old = os.umask(0o177)
-        try:
-            self.listener.bind(self.sock_path)
-        finally:
-            os.umask(old)
-        self.listener.listen(64)
+        # (a dead owner's socket goes: we are started under the lock)
+        self.listener = private_listener(self.sock_path, socket.SOCK_SEQPACKET, backlog=64)
         self.listener.setblocking(False)
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")

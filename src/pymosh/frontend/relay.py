@@ -358,17 +358,8 @@ def _start_hub(port: int, sock_path: str, lock_path: str, lock_fd: int) -> None:
         udp = _bind_udp(port, socket.AF_INET6)
     except OSError:
         udp = _bind_udp(port, socket.AF_INET)
-    try:
-        os.unlink(sock_path)          # a dead hub's; we hold the lock
-    except FileNotFoundError:
-        pass
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    old = os.umask(0o177)
-    try:
-        listener.bind(sock_path)
-    finally:
-        os.umask(old)
-    listener.listen(16)
+    # (a dead hub's socket goes: we hold the lock)
+    listener = userdir.private_listener(sock_path, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:   # pragma: no cover - the hub's own process
         code = 0

@@ -13,6 +13,7 @@ than used, because sockets and secrets live inside.
 from __future__ import annotations
 
 import os
+import socket
 import stat
 
 TYPE_CHECKING = False          # typing costs ms on pymosh-server's start-up (handoff.py)
@@ -109,3 +110,28 @@ def write_private_file(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def private_listener(path: str, kind: int = socket.SOCK_STREAM, backlog: int = 16,
+                     replace: bool = True) -> socket.socket:
+    """A listening unix socket at ``path``, 0600 from the start (bound under umask 0177).
+
+    ``replace``: remove a socket file left by a dead owner first (the caller holds the lock
+    or owns the name). OSError propagates, with nothing left open.
+    """
+    if replace:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    sock = socket.socket(socket.AF_UNIX, kind)
+    old = os.umask(0o177)
+    try:
+        sock.bind(path)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.umask(old)
+    return sock

@@ -18,14 +18,17 @@ from pymosh.frontend.environ_scrub import scrub_environ_entry
 from pymosh.frontend.escape import EscapeKeys
 from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
 from pymosh.frontend.loop import EventLoop, now_ms, write_all
+from pymosh.frontend.scrollback import ENV as SCROLLBACK_ENV
+from pymosh.frontend.scrollback import LocalScrollback, setting
 from pymosh.frontend.tty import RawMode, window_size
 from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
 from pymosh.network.transport import Transport
 from pymosh.network.udp import ClientSocket
 from pymosh.statesync.complete import CompleteTerminal
-from pymosh.statesync.hello import client_hello
+from pymosh.statesync.hello import CLIENT_FEATURES, client_hello
 from pymosh.statesync.user_stream import UserStream
 from pymosh.terminal import Emulator, close_terminal, new_frame, open_terminal
+from pymosh.wire.protobuf import FEATURE_SCROLLBACK
 
 try:
     from pymosh.frontend.overlay import DISPLAY_PREFERENCES, OverlayManager
@@ -91,7 +94,8 @@ def prefix_titles(frame: bytes) -> bytes:
 
 class Client:
     def __init__(self, ip: str, port: int, key: bytes, predict: str, overwrite: bool,
-                 escape: EscapeKeys, stdin: int = 0, stdout: int = 1) -> None:
+                 escape: EscapeKeys, stdin: int = 0, stdout: int = 1,
+                 scrollback: int = 0) -> None:
         self.ip, self.port = ip, port
         self.stdin, self.stdout = stdin, stdout
         self.escape = escape
@@ -103,9 +107,15 @@ class Client:
         connection = Connection(key, False, remote_addr=self.sock.server_addr, now=now,
                                 family=self.sock.family, initial_srtt=FAST_START_SRTT,
                                 initial_rttvar=FAST_START_RTTVAR)
-        self.transport: Transport = Transport(UserStream(), CompleteTerminal(
-            self.width, self.height), connection, now, send_mindelay=SEND_MINDELAY)
-        self.transport.current_state.push_hello(client_hello())
+        # with scrollback asked for, the screen mode changes only once the server's hello
+        # grants it: against a stock server everything stays as it is in Mosh
+        self.scrollback = LocalScrollback(scrollback)
+        remote = CompleteTerminal(self.width, self.height)
+        remote.history = self.scrollback.window()
+        self.transport: Transport = Transport(UserStream(), remote, connection, now,
+                                              send_mindelay=SEND_MINDELAY)
+        features = CLIENT_FEATURES if scrollback else CLIENT_FEATURES & ~FEATURE_SCROLLBACK
+        self.transport.current_state.push_hello(client_hello(features, scrollback))
         self.transport.current_state.push_resize(self.width, self.height)
         self.local = Emulator(self.width, self.height)
         self.overlays = OverlayManager(now, predict, overwrite) if OverlayManager else None
@@ -136,10 +146,17 @@ class Client:
 
     def draw(self, now: float) -> None:
         state: CompleteTerminal = self.transport.latest_remote_state()
+        history, full = self.scrollback.before_draw(state, self.local, self.width,
+                                                       self.height)
+        self.write(history)
+        self.repaint = self.repaint or full
         frame = state.terminal.copy()
         if self.overlays is not None:
             self.overlays.apply(frame, now)
-        self.write(self._new_frame(not self.repaint, self.local, frame))
+        full = self.repaint or (frame.width, frame.height) != (self.local.width,
+                                                               self.local.height)
+        self.write(self.scrollback.frame(self._new_frame(not self.repaint, self.local, frame),
+                                         full, frame.height))
         self.repaint = False
         self.local = frame
 
@@ -167,7 +184,7 @@ class Client:
 
     def _restore(self) -> None:
         try:
-            self.write(close_terminal())
+            self.write(self.scrollback.leave(close_terminal(), self.local.height))
         except OSError:
             pass
         self.raw.leave()
@@ -322,7 +339,7 @@ class Client:
 
     def _resume(self) -> None:
         self.raw.enter()
-        self.write(open_terminal())
+        self.write(self.scrollback.enter(open_terminal()))
         self.repaint = True
 
 
@@ -396,13 +413,18 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
         return 1
     overwrite = os.environ.get("MOSH_PREDICTION_OVERWRITE") == "yes"
+    try:
+        scrollback = setting(os.environ.get(SCROLLBACK_ENV))
+    except ValueError as exc:
+        sys.stderr.write(f"pymosh-client: {exc} (in {SCROLLBACK_ENV})\n")
+        return 1
     if not is_utf8_locale():
         sys.stderr.write("pymosh-client needs a UTF-8 native locale to run.\n\n"
                          + locale_env_summary(os.environ) + "\n")
         return 1
     try:
         client = Client(ip, int(port), key, predict, overwrite,
-                        EscapeKeys(os.environ.get("MOSH_ESCAPE_KEY")))
+                        EscapeKeys(os.environ.get("MOSH_ESCAPE_KEY")), scrollback=scrollback)
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"pymosh-client: {exc}\n")
         return 1

@@ -25,9 +25,10 @@ from pymosh.network.udp import ServerSocket
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
     from pymosh.network.transport import Transport
+    from pymosh.wire.protobuf import Hello
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
-         "[-c COLORS] [-l NAME=VALUE] [-- COMMAND...]")
+         "[-c COLORS] [-l NAME=VALUE] [--scrollback=N] [-- COMMAND...]")
 NO_CLIENT_TIMEOUT = 60000      # ms without any client after start-up
 IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is collected
@@ -52,6 +53,7 @@ class ServerOptions:
         self.help = False
         self.version = False
         self.warnings: list[str] = []
+        self.scrollback: int | None = None   # most history lines granted (None: no cap)
 
     def __repr__(self) -> str:
         return f"ServerOptions({vars(self)!r})"
@@ -84,6 +86,12 @@ def parse_args(argv: Sequence[str]) -> ServerOptions:
             opts.command = args[i:]
             break
         if arg == "new":  # repeated "new" (e.g. after the test harness's -@)
+            continue
+        if arg.startswith("--scrollback="):
+            value = arg.split("=", 1)[1]
+            if not value.isdigit():
+                raise UsageError(f"--scrollback: not a number of lines: {value!r}")
+            opts.scrollback = int(value)
             continue
         if not arg.startswith("-") or arg == "-":
             opts.command = args[i - 1:]
@@ -141,7 +149,7 @@ class Server:
     """One session's event loop. All protocol decisions live in the sans-I/O cores."""
 
     def __init__(self, sock: ServerSocket, key: bytes, pty: PtyHost, width: int, height: int,
-                 verbose: int = 0) -> None:
+                 verbose: int = 0, scrollback: int | None = None) -> None:
         self.sock = sock
         self.pty = pty
         self.verbose = verbose
@@ -159,6 +167,8 @@ class Server:
         # the transport sends from the live terminal (it copies what it sends)
         self.transport.current_state = self.terminal
         self.last_remote_num = self.transport.remote_state_num
+        self.scrollback_cap = scrollback
+        self.history = None    # the HistoryLog once a client's hello asked for scrollback
         self.last_remote_state_time: float | None = None
         self.pty_open = True
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
@@ -232,7 +242,12 @@ class Server:
             # so transport.remote_addr is None afterwards, yet that datagram still goes
             # to the client's last address.
             dest = transport.remote_addr
-            for datagram in transport.tick(now):
+            if self.history is not None:
+                self.history.pump(self.terminal.history)
+            datagrams = transport.tick(now)
+            if datagrams and self.history is not None:
+                self.history.sent()
+            for datagram in datagrams:
                 if dest is None:
                     break
                 error = self.sock.send(datagram, dest)
@@ -275,7 +290,8 @@ class Server:
         emulator = self.terminal.terminal
         for i, event in enumerate(events):
             if isinstance(event, Hello):
-                self.terminal.hello = answer(event)
+                if self.terminal.hello is None:
+                    self.terminal.hello = self._grant(answer(event))
                 continue
             if isinstance(event, Resize):
                 if keys:
@@ -304,6 +320,20 @@ class Server:
         self.pty.release()
         return wrote
 
+    def _grant(self, granted: Hello) -> Hello:
+        """Scrollback as asked, capped by --scrollback; starts the history log."""
+        from pymosh.statesync.history import HistoryLog, HistoryWindow
+        from pymosh.wire.protobuf import FEATURE_SCROLLBACK, Hello
+        lines = granted.scrollback_lines
+        if self.scrollback_cap is not None:
+            lines = min(lines, self.scrollback_cap)
+        if not granted.features & FEATURE_SCROLLBACK or not lines:
+            return Hello(granted.version, granted.features & ~FEATURE_SCROLLBACK, 0)
+        self.history = HistoryLog(lines)
+        self.terminal.history = HistoryWindow()
+        self.terminal.terminal.set_history_limit(lines)
+        return Hello(granted.version, granted.features, lines)
+
     def _write_pty(self, data: bytes) -> None:
         if not data or not self.pty_open:
             return
@@ -321,6 +351,8 @@ class Server:
             self._pty_gone(now)
             return
         replies = self.terminal.act(data)
+        if self.history is not None:
+            self.history.feed(*self.terminal.terminal.take_history())
         if replies:
             self._write_pty(replies)
 
@@ -446,7 +478,8 @@ def run(argv: Sequence[str]) -> int:
     if not opts.verbose:
         _detach_stdio()
     pty = PtyHost(opts.command or None, env, *size)
-    status = Server(sock, key, pty, *size, verbose=opts.verbose).run()
+    status = Server(sock, key, pty, *size, verbose=opts.verbose,
+                    scrollback=opts.scrollback).run()
     try:
         sys.stdout.write("\n[pymosh-server is exiting.]\n")
         sys.stdout.flush()

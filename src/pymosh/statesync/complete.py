@@ -1,7 +1,8 @@
 """The server's state: the terminal emulator plus the echo ack (protocol.md §6.2–6.3).
 
 ``diff_from`` yields a serialized HostMessage (pymosh's Hello when it changed, then EchoAck,
-Resize, HostBytes — in that order; a stock client's state never gets a Hello);
+Resize, HostBytes, History — in that order; a stock client's state never gets a Hello nor
+History);
 ``apply_string`` replays one on the client's copy. The echo ack tells the client which of
 its input states the screen reflects: the newest one that arrived at least ECHO_TIMEOUT ago.
 """
@@ -12,10 +13,12 @@ import math
 from typing import List, Tuple
 
 from pymosh.errors import DecodeError
+from pymosh.statesync.history import HistoryWindow
 from pymosh.terminal import Emulator, new_frame
 from pymosh.wire.protobuf import (
     EchoAck,
     Hello,
+    History,
     HostBytes,
     HostMessage,
     Resize,
@@ -29,7 +32,7 @@ ECHO_TIMEOUT = 50  # ms a keystroke state gets to be echoed before it is acknowl
 class CompleteTerminal:
     """Emulator + echo_ack; a SyncState (see ``pymosh.statesync.base``)."""
 
-    __slots__ = ("terminal", "echo_ack", "input_history", "hello")
+    __slots__ = ("terminal", "echo_ack", "input_history", "hello", "history")
 
     def __init__(self, width: int, height: int, terminal: Emulator | None = None) -> None:
         self.terminal = Emulator(width, height) if terminal is None else terminal
@@ -38,6 +41,8 @@ class CompleteTerminal:
         self.hello: Hello | None = None
         # (user state number, arrival time), oldest first; only the server uses it
         self.input_history: List[Tuple[int, float]] = []
+        # scrollback lines (statesync/history.py); None unless the client asked for them
+        self.history: HistoryWindow | None = None
 
     @property
     def width(self) -> int:
@@ -89,6 +94,7 @@ class CompleteTerminal:
         other.echo_ack = self.echo_ack
         other.input_history = list(self.input_history)
         other.hello = self.hello
+        other.history = None if self.history is None else self.history.copy()
         return other
 
     def diff_from(self, existing: CompleteTerminal) -> bytes:
@@ -103,6 +109,10 @@ class CompleteTerminal:
             frame = new_frame(True, existing.terminal, self.terminal)
             if frame:
                 message.append(HostBytes(frame))
+        if self.history is not None:  # behind the screen; paced by HistoryLog.pump
+            body = self.history.diff_from(existing.history or HistoryWindow())
+            if body:
+                message.append(History(body))
         return encode_host_message(message) if message else b""
 
     def init_diff(self) -> bytes:
@@ -124,14 +134,18 @@ class CompleteTerminal:
                 self.echo_ack = item.num
             elif isinstance(item, Hello):
                 self.hello = item
+            elif isinstance(item, History) and self.history is not None:
+                self.history.apply(item.body)
 
     def subtract(self, prefix: CompleteTerminal) -> None:
-        """Terminal states are not streams: nothing to drop."""
+        """The screen is not a stream; the history drops what ``prefix`` carried."""
+        if self.history is not None and prefix.history is not None:
+            self.history.subtract(prefix.history)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CompleteTerminal):
             return NotImplemented
         return (self.echo_ack == other.echo_ack and self.hello == other.hello
-                and self.terminal == other.terminal)
+                and self.history == other.history and self.terminal == other.terminal)
 
     __hash__ = None  # type: ignore[assignment]

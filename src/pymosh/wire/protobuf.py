@@ -60,6 +60,13 @@ class EchoAck:
 
 
 @dataclass(frozen=True)
+class History:
+    """Scrollback lines (extension 101 of a HostMessage; body format: statesync/history.py)."""
+
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Hello:
     """pymosh's own handshake (extension 100 both ways; stock peers skip it, §8.1).
 
@@ -87,7 +94,7 @@ EXT_HISTORY = 101
 EXT_HOST_STREAM_FRAME = 102
 
 UserMessage = List[Union[Keystroke, Resize, Hello]]
-HostMessage = List[Union[HostBytes, Resize, EchoAck, Hello]]
+HostMessage = List[Union[HostBytes, Resize, EchoAck, Hello, History]]
 
 # ---------------------------------------------------------------- encoding
 
@@ -180,6 +187,8 @@ def encode_host_message(events: HostMessage) -> bytes:
             out.append(_wrap(_bytes_field(0x3A, b"\x40" + _uint64(ev.num))))
         elif isinstance(ev, Hello):
             out.append(_wrap(_ext_field(EXT_HELLO, _hello_body(ev))))
+        elif isinstance(ev, History):
+            out.append(_wrap(_ext_field(EXT_HISTORY, ev.body)))
         else:
             raise TypeError(f"not a host event: {ev!r}")
     return b"".join(out)
@@ -336,7 +345,7 @@ def decode_user_message(data: bytes) -> UserMessage:
 def decode_host_message(data: bytes) -> HostMessage:
     """Host bytes, resizes and echo acks in order; unknown extensions are skipped."""
     events: HostMessage = []
-    for exts in _instructions(data, (2, 3, 7, EXT_HELLO)):
+    for exts in _instructions(data, (2, 3, 7, EXT_HELLO, EXT_HISTORY)):
         for number, body in exts:
             if number == 2:
                 events.append(HostBytes(_decode_bytes_message(body, 4, "hoststring")))
@@ -346,13 +355,15 @@ def decode_host_message(data: bytes) -> HostMessage:
                 events.append(_decode_echo_ack(body))
             elif number == EXT_HELLO:
                 events.append(_decode_hello(body))
+            elif number == EXT_HISTORY:
+                events.append(History(body))
     return events
 
 
 __all__ = [
     "EXT_HELLO", "EXT_HISTORY", "EXT_HOST_STREAM_FRAME", "EXT_USER_STREAM_FRAME",
     "FEATURE_CLIPBOARD", "FEATURE_RESUME", "FEATURE_SCROLLBACK", "FEATURE_STREAMS",
-    "PROTOCOL_VERSION", "EchoAck", "Hello", "HostBytes", "HostMessage", "Instruction",
+    "PROTOCOL_VERSION", "EchoAck", "Hello", "History", "HostBytes", "HostMessage", "Instruction",
     "Keystroke",
     "Resize", "UserMessage", "decode_host_message", "decode_instruction",
     "decode_user_message", "encode_host_message", "encode_instruction",

@@ -1,0 +1,182 @@
+"""The client's side of scrollback: history lines into the local terminal's own history.
+
+A terminal keeps no history for its alternate screen, so with a pymosh server that grants
+scrollback the client leaves the alternate screen (``enter_main_screen``). History lines
+(``HistoryReader`` events) are drawn from the top of a blanked screen and scrolled off with
+LFs at the bottom (``paint``); the differ then redraws the screen from the known, blank
+result. Nothing the client merely displayed (notification bar, predictions, the differ's
+own scrolling) reaches the history: the screen is cleared with EL/ED-from-row-2, never with
+``ESC[2J`` (which some terminals, e.g. tmux, push into history), and every full repaint in
+this mode goes through ``no_history_clear``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import List, Tuple
+
+from pymosh.statesync.history import DEFAULT_LINES, Event, HistoryReader, HistoryWindow
+from pymosh.wire.protobuf import FEATURE_SCROLLBACK
+
+ENV = "PYMOSH_SCROLLBACK"
+ESC = b"\x1b"
+_FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"   # how the differ starts a full repaint
+# keep printable text and SGR; drop other escapes, C0/C1 controls and DEL
+_UNSAFE = re.compile(r"\x1b\[[0-9;:]*m|(\x1b[\[\]PX^_]?[\x20-\x2f]*[\x30-\x7e]?|[\x00-\x1f\x7f-\x9f])")
+
+
+def setting(value: str | None) -> int:
+    """Lines of history wanted: ``value`` (from --scrollback or $PYMOSH_SCROLLBACK);
+    ValueError with a one-line message if it is not a number."""
+    if value is None or value == "":
+        return DEFAULT_LINES
+    if not value.isdigit():
+        raise ValueError(f"scrollback: not a number of lines: {value!r}")
+    return int(value)
+
+
+def sanitize(text: bytes) -> bytes:
+    """A server's history line as safe bytes for the local terminal: valid UTF-8, SGR only."""
+    decoded = text.decode("utf-8", "replace")
+    return _UNSAFE.sub(lambda m: "" if m.group(1) is not None else m.group(0),
+                       decoded).encode("utf-8")
+
+
+def screen_caps() -> Tuple[bytes, bytes]:
+    """(smcup, rmcup) of $TERM (empty with MOSH_NO_TERM_INIT or no terminfo)."""
+    if os.environ.get("MOSH_NO_TERM_INIT") is not None:
+        return b"", b""
+    try:
+        import curses
+
+        fd = os.open(os.devnull, os.O_WRONLY)
+        try:
+            curses.setupterm(os.environ.get("TERM") or "dumb", fd)
+        finally:
+            os.close(fd)
+        return curses.tigetstr("smcup") or b"", curses.tigetstr("rmcup") or b""
+    except Exception:  # noqa: BLE001 - no terminfo: no alternate screen either
+        return b"", b""
+
+
+def _blank(height: int) -> bytes:
+    """Blank the screen without ED 2 / ED 0 at the home position (tmux's scroll-on-clear)."""
+    return b"\x1b[0m\x1b[H\x1b[2K" + (b"\x1b[2;1H\x1b[J" if height > 1 else b"") + b"\x1b[H"
+
+
+def no_history_clear(frame: bytes, height: int) -> bytes:
+    """A full repaint from the differ, its ``ESC[2J`` replaced by a clear that pushes
+    nothing into the local history."""
+    return frame.replace(_FULL_CLEAR, b"\x1b[r" + _blank(height), 1)
+
+
+def enter_main_screen(rmcup: bytes, height: int) -> bytes:
+    """Leave the alternate screen; scroll what the main screen showed into the history
+    (it was there before pymosh started), leaving a blank screen, cursor home."""
+    return rmcup + b"\x1b[0m\x1b[r\x1b[%d;1H" % height + b"\n" * height + b"\x1b[H"
+
+
+def gap_line(skipped: int) -> bytes:
+    return b"\x1b[0;7m[pymosh: %d lines skipped]\x1b[0m" % skipped
+
+
+def paint(events: List[Event], local) -> bytes:
+    """Bytes that put ``events`` into the history of a terminal showing ``local`` (an
+    Emulator); ``local`` is fed the same bytes, so it stays what the screen shows: blank,
+    cursor home, modes unchanged."""
+    height, width = local.height, local.width
+    out: List[bytes] = []
+
+    def emit(data: bytes) -> None:
+        out.append(data)
+        local.feed(data)
+
+    def flush() -> None:
+        """Scroll the history rows still on the screen (above the cursor) off its top."""
+        rows = local.cursor_row
+        emit((b"\x1b[%d;1H" % height + b"\n" * rows if rows else b"") + b"\x1b[H")
+
+    emit(b"\x1b[?25l\x1b[r" + _blank(height))
+    for event in events:
+        if event[0] == "clear":
+            flush()
+            out.append(b"\x1b[3J")
+            continue
+        if event[0] == "gap":
+            text, wrap = gap_line(event[1]), False  # type: ignore[arg-type]
+        else:
+            text, wrap = sanitize(event[1]), bool(event[2])  # type: ignore[arg-type]
+        emit(text)
+        if not (wrap and _filled(local, width)):
+            emit(b"\r\n")     # a hard line break (a soft-wrapped row continues by autowrap)
+    if local.cursor_col or _filled(local, width):
+        emit(b"\r\n")
+    flush()
+    return b"".join(out)
+
+
+def _filled(local, width: int) -> bool:
+    """The cursor waits at the last column after writing it (the next text wraps)."""
+    return local.cursor_col == width - 1 and bool(local.get_cell(local.cursor_row, width - 1)[0])
+
+
+class LocalScrollback:
+    """The client's scrollback mode: off until the server's hello grants it, then the
+    terminal's main screen is used and history lines are painted into its history."""
+
+    def __init__(self, lines: int) -> None:
+        self.lines = lines
+        self.reader = HistoryReader()
+        self.active = False      # on the main screen, painting history
+
+    def window(self) -> HistoryWindow | None:
+        """The history slot of the client's copy of the server's state (None: not asked)."""
+        return HistoryWindow() if self.lines else None
+
+    def before_draw(self, state, local, width: int, height: int) -> Tuple[bytes, bool]:
+        """(bytes to write before the differ's frame, whether a full repaint is needed).
+        ``local`` (what the screen shows) is updated to match the bytes; painting uses the
+        terminal's real size (``width`` x ``height``)."""
+        window = state.history
+        if window is None:
+            return b"", False
+        hello = state.hello
+        if not self.active:
+            if hello is None or not hello.features & FEATURE_SCROLLBACK:
+                window.take()         # a stock (or unwilling) server: nothing is shown
+                return b"", False
+            self.active = True
+            local.resize(width, height)
+            out = enter_main_screen(screen_caps()[1], height)
+            local.feed(b"\x1b[H\x1b[2J")
+            return out + paint(self.reader.events(window), local), True
+        events = self.reader.events(window)
+        if not events:
+            return b"", False
+        full = (local.width, local.height) != (width, height)
+        if full:
+            local.resize(width, height)
+        return paint(events, local), full
+
+    def frame(self, data: bytes, full: bool, height: int) -> bytes:
+        return no_history_clear(data, height) if self.active and full else data
+
+    def leave(self, closing: bytes, height: int) -> bytes:
+        """What the client writes on exit or suspend: on the main screen, the mode resets
+        without rmcup (which would restore the cursor saved at start), then a new line
+        below the last screen, which stays like it does after ssh exits."""
+        if not self.active:
+            return closing
+        rmcup = screen_caps()[1]
+        if rmcup and closing.endswith(rmcup):
+            closing = closing[:-len(rmcup)]
+        return closing + b"\x1b[%d;1H\r\n" % height
+
+    def enter(self, opening: bytes) -> bytes:
+        """What the client writes on resume: the main screen stays (only the cursor-key
+        mode of ``opening`` is kept)."""
+        smcup = screen_caps()[0]
+        if self.active and smcup and opening.startswith(smcup):
+            return opening[len(smcup):]
+        return opening

@@ -23,7 +23,12 @@ ENV = "PYMOSH_SCROLLBACK"
 ESC = b"\x1b"
 _FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"   # how the differ starts a full repaint
 # keep printable text and SGR; drop other escapes, C0/C1 controls and DEL
-_UNSAFE = re.compile(r"\x1b\[[0-9;:]*m|(\x1b[\[\]PX^_]?[\x20-\x2f]*[\x30-\x7e]?|[\x00-\x1f\x7f-\x9f])")
+_UNSAFE = re.compile(
+    r"\x1b\[[0-9;:]*m"                            # SGR: kept
+    r"|(\x1b\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"   # any other CSI
+    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"       # OSC, DCS, SOS, PM, APC strings
+    r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"                 # other escapes
+    r"|[\x00-\x1f\x7f-\x9f])")                         # C0, DEL, C1
 
 
 def setting(value: str | None) -> int:

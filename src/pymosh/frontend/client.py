@@ -146,8 +146,9 @@ class Client:
 
     def draw(self, now: float) -> None:
         state: CompleteTerminal = self.transport.latest_remote_state()
-        history, full = self.scrollback.before_draw(state, self.local, self.width,
-                                                       self.height)
+        # painting history needs the terminal's size now, not at the last SIGWINCH
+        size = window_size(self.stdin) if self.scrollback.lines else (0, 0)
+        history, full = self.scrollback.before_draw(state, self.local, *size)
         self.write(history)
         self.repaint = self.repaint or full
         frame = state.terminal.copy()

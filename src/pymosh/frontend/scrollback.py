@@ -134,6 +134,7 @@ class LocalScrollback:
         self.lines = lines
         self.reader = HistoryReader()
         self.active = False      # on the main screen, painting history
+        self.size = (0, 0)       # the terminal's size when last drawn on (while active)
 
     def window(self) -> HistoryWindow | None:
         """The history slot of the client's copy of the server's state (None: not asked)."""
@@ -152,17 +153,24 @@ class LocalScrollback:
                 window.take()         # a stock (or unwilling) server: nothing is shown
                 return b"", False
             self.active = True
+            self.size = (width, height)
             local.resize(width, height)
             out = enter_main_screen(screen_caps()[1], height)
             local.feed(b"\x1b[H\x1b[2J")
             return out + paint(self.reader.events(window), local), True
-        events = self.reader.events(window)
-        if not events:
-            return b"", False
-        full = (local.width, local.height) != (width, height)
+        out = b""
+        full = self.size != (width, height)
         if full:
+            # A terminal that grows taller pulls rows back from its history onto the top
+            # of the screen (xterm, tmux, VTE): scroll them back before the repaint.
+            grown = height - self.size[1]
+            if grown > 0:
+                out = b"\x1b[r\x1b[%d;1H" % height + b"\n" * grown
+            self.size = (width, height)
+        events = self.reader.events(window)
+        if events or full:
             local.resize(width, height)
-        return paint(events, local), full
+        return out + (paint(events, local) if events else b""), full
 
     def frame(self, data: bytes, full: bool, height: int) -> bytes:
         return no_history_clear(data, height) if self.active and full else data

@@ -199,6 +199,8 @@ class Server:
                 readers.append(self.pty.fd)
             self.loop.set_readers(readers)
             wait = min(transport.wait_time(now), self.terminal.wait_time(now))
+            if self.history is not None:
+                wait = min(wait, self.history.wait_time(now))
             if transport.remote_addr is None or transport.shutdown_in_progress():
                 wait = min(wait, IDLE_WAIT)
             if self.network_timeout is not None and self.last_remote_state_time is not None:
@@ -243,7 +245,7 @@ class Server:
             # to the client's last address.
             dest = transport.remote_addr
             if self.history is not None:
-                self.history.pump(self.terminal.history)
+                self.history.pump(self.terminal.history, now)
             datagrams = transport.tick(now)
             if datagrams and self.history is not None:
                 self.history.sent()
@@ -352,7 +354,7 @@ class Server:
             return
         replies = self.terminal.act(data)
         if self.history is not None:
-            self.history.feed(*self.terminal.terminal.take_history())
+            self.history.feed(*self.terminal.terminal.take_history(), now=now)
         if replies:
             self._write_pty(replies)
 

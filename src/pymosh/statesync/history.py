@@ -23,6 +23,7 @@ Wire format of the extension body (a nested protobuf message):
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Deque, Iterable, List, Tuple, Union
 
@@ -35,6 +36,7 @@ LINE_OVERHEAD = 128             # bytes charged per line besides its text (Pytho
 LINE_MAX = 16 << 10             # a longer rendered row is cut (one row is at most 1024 cells)
 CHUNK = 4096                    # history bytes added to the state per send
 WINDOW = 16384                  # history bytes in flight (sent, not yet acknowledged)
+SETTLE = 300                    # ms without overflow before an overflowing log sends again
 
 Line = Tuple[int, bytes, bool]   # (seq, SGR + UTF-8 text, soft-wrapped into the next line)
 
@@ -186,10 +188,14 @@ class HistoryLog:
         self.clears = 0
         self.clear_seq = 0
         self.may_send = CHUNK     # bytes ``pump`` may still add before the next send
+        self.overflow_at = -math.inf   # when lines were last dropped for lack of room
 
-    def feed(self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool) -> None:
+    def feed(self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool,
+             now: float = 0.0) -> None:
         """One ``Emulator.take_history()`` result: an ESC[3J first, then ``dropped`` lines
-        that were never kept, then ``lines``."""
+        that were never kept, then ``lines``. While lines are being dropped, nothing is
+        sent (``pump``): the client gets one gap and the newest lines once output settles,
+        not a trickle of fragments between many gaps."""
         if cleared:
             self.pending.clear()
             self.charge = 0
@@ -202,14 +208,22 @@ class HistoryLog:
             pending.append((self.next_seq, data, bool(wrap)))
             self.charge += len(data) + LINE_OVERHEAD
             self.next_seq += 1
+        if dropped:
+            self.overflow_at = now
         while pending and (len(pending) > self.max_lines or self.charge > self.byte_budget):
             self.charge -= len(pending.popleft()[1]) + LINE_OVERHEAD
+            self.overflow_at = now
 
     def sent(self) -> None:
         """The transport sent a state: the next one may carry another CHUNK."""
         self.may_send = CHUNK
 
-    def pump(self, window: HistoryWindow) -> bool:
+    def wait_time(self, now: float) -> float:
+        """ms until ``pump`` may send lines it is holding back (inf: not holding back)."""
+        due = self.overflow_at + SETTLE - now
+        return due if self.pending and due > 0 else math.inf
+
+    def pump(self, window: HistoryWindow, now: float = math.inf) -> bool:
         """Move pending lines into the state while the pacing allows; True if it changed."""
         changed = False
         if window.clears != self.clears:
@@ -219,6 +233,8 @@ class HistoryLog:
             window.size = sum(len(line[1]) for line in window.lines)
             changed = True
         pending = self.pending
+        if now < self.overflow_at + SETTLE:
+            return changed
         while pending and self.may_send > 0 and window.size < WINDOW:
             line = pending.popleft()
             self.charge -= len(line[1]) + LINE_OVERHEAD

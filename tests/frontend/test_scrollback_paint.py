@@ -119,8 +119,9 @@ def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollbac
     assert mode.before_draw(stock, impl.Emulator(20, 5), 20, 5) == (b"", False)
     refused = _granted_state(Hello(1, 0, 0), [b"forged"])
     assert mode.before_draw(refused, impl.Emulator(20, 5), 20, 5) == (b"", False)
-    assert not mode.active and mode.frame(b"\x1b[r\x1b[0m\x1b[H\x1b[2J", True, 5).endswith(
-        b"\x1b[2J")
+    blank = impl.Emulator(20, 5)
+    assert not mode.active and mode.frame(b"\x1b[r\x1b[0m\x1b[H\x1b[2J", True, blank,
+                                          None).endswith(b"\x1b[2J")
     granted = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"hi"])
     real = _terminal(impl)
     local = impl.Emulator(20, 5)
@@ -128,3 +129,24 @@ def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollbac
     assert mode.active and full
     real.feed(out)
     assert _history(real)[-1] == b"hi"
+
+
+def test_the_differs_scrolling_never_reaches_the_history(terminal_impl, monkeypatch):
+    monkeypatch.setenv("MOSH_NO_TERM_INIT", "1")
+    impl = terminal_impl
+    mode = LocalScrollback(1000)
+    mode.active = True
+    real = _terminal(impl, 20, 5)
+    local = impl.Emulator(20, 5)
+    local.feed(b"[notification bar]\r\nb\r\nc\r\nd\r\ne")
+    real.feed(impl.new_frame(False, impl.Emulator(20, 5), local))
+    frame = local.copy()
+    frame.feed(b"\r\nf\r\ng")                     # the remote screen scrolled by two
+    shortcut = impl.new_frame(True, local, frame)
+    probe = _terminal(impl, 20, 5)
+    probe.feed(impl.new_frame(False, impl.Emulator(20, 5), local) + shortcut)
+    assert _history(probe)                          # the differ alone would leak rows
+    data = mode.frame(shortcut, False, local, lambda: impl.new_frame(False, local, frame))
+    real.feed(data)
+    assert _history(real) == []
+    assert _screen_text(real) == _screen_text(frame)

@@ -156,8 +156,9 @@ class Client:
             self.overlays.apply(frame, now)
         full = self.repaint or (frame.width, frame.height) != (self.local.width,
                                                                self.local.height)
-        self.write(self.scrollback.frame(self._new_frame(not self.repaint, self.local, frame),
-                                         full, frame.height))
+        local = self.local
+        self.write(self.scrollback.frame(self._new_frame(not self.repaint, local, frame), full,
+                                         local, lambda: self._new_frame(False, local, frame)))
         self.repaint = False
         self.local = frame
 

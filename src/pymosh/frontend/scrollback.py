@@ -172,8 +172,21 @@ class LocalScrollback:
             local.resize(width, height)
         return out + (paint(events, local) if events else b""), full
 
-    def frame(self, data: bytes, full: bool, height: int) -> bytes:
-        return no_history_clear(data, height) if self.active and full else data
+    def frame(self, data: bytes, full: bool, local, repaint) -> bytes:
+        """The differ's bytes for the main screen: never ``ESC[2J``; and where the differ
+        would scroll rows off the top (its shortcut for scrolled screens; those rows would
+        land in the history ahead of, and besides, the server's lines), ``repaint()``'s
+        full repaint instead."""
+        if not self.active:
+            return data
+        if not full and b"\n" in data:
+            probe = local.copy()
+            probe.set_history_limit(local.height)
+            probe.feed(data)
+            dropped, lines, _ = probe.take_history()
+            if dropped or lines:
+                data, full = repaint(), True
+        return no_history_clear(data, local.height) if full else data
 
     def leave(self, closing: bytes, height: int) -> bytes:
         """What the client writes on exit or suspend: on the main screen, the mode resets

@@ -59,8 +59,9 @@ sys.path.insert(0, os.path.join(ROOT, "src"))
 from bench.e2e import procstat  # noqa: E402
 from pymosh.crypto.key import format_key, new_key  # noqa: E402
 from pymosh.network.connection import Connection  # noqa: E402
+from pymosh.network.endpoint import Endpoint  # noqa: E402
 from pymosh.network.transport import Transport  # noqa: E402
-from pymosh.network.udp import ClientSocket, ServerSocket, is_emsgsize  # noqa: E402
+from pymosh.network.udp import ClientSocket, ServerSocket  # noqa: E402
 from pymosh.statesync.user_stream import UserStream  # noqa: E402
 from pymosh.wire.protobuf import HostBytes, decode_host_message  # noqa: E402
 
@@ -75,34 +76,11 @@ def now_ms() -> float:
     return time.monotonic() * 1000.0
 
 
-# ---------------------------------------------------------------- the shared turn
-class Counters:
-    __slots__ = ("tx_pkts", "tx_bytes", "rx_pkts", "rx_bytes")
-
-    def __init__(self) -> None:
-        self.tx_pkts = self.tx_bytes = self.rx_pkts = self.rx_bytes = 0
-
-    def snapshot(self) -> tuple:
-        return (self.tx_pkts, self.tx_bytes, self.rx_pkts, self.rx_bytes)
-
-
-def turn(transport: Transport, sock: Any, now: float, counters: Counters) -> None:
-    """One event-loop turn: receive all pending datagrams, then send what is due."""
-    for datagram, addr, ce in sock.recv_all(now):
-        counters.rx_pkts += 1
-        counters.rx_bytes += len(datagram)
-        transport.receive(datagram, addr, now, ce)
-    for datagram in transport.tick(now):
-        if isinstance(sock, ServerSocket):
-            err = sock.send(datagram, transport.remote_addr)
-        else:
-            err = sock.send(datagram)
-        counters.tx_pkts += 1
-        counters.tx_bytes += len(datagram)
-        if is_emsgsize(err):
-            transport.connection.emsgsize()
-    if isinstance(sock, ClientSocket) and transport.connection.take_port_hop():
-        sock.hop(now)
+# ---------------------------------------------------------------- packet counts
+def counters(transport: Transport) -> tuple:
+    """(up datagrams, up bytes, down datagrams, down bytes) so far, from the transport."""
+    st = transport.stats()
+    return (st.datagrams_sent, st.bytes_sent, st.datagrams_received, st.bytes_received)
 
 
 # ---------------------------------------------------------------- the two drivers
@@ -114,8 +92,8 @@ class SelectorsDriver:
     name = "selectors"
 
     def __init__(self, transport: Transport, sock: Any, app: Any) -> None:
-        self.transport, self.sock, self.app = transport, sock, app
-        self.counters = Counters()
+        self.transport, self.app = transport, app
+        self.endpoint = Endpoint(transport, sock)
         self.lateness: list[float] = []      # ms a timer wake-up came after its deadline
 
     def run(self) -> None:
@@ -124,9 +102,9 @@ class SelectorsDriver:
             while not self.app.finished:
                 now = now_ms()
                 app_wait = self.app(now)
-                turn(self.transport, self.sock, now, self.counters)
+                self.endpoint.turn(now)
                 self.app.after_turn(now_ms())
-                fds = set(self.sock.filenos())
+                fds = set(self.endpoint.filenos())
                 for fd in registered - fds:
                     sel.unregister(fd)
                 for fd in fds - registered:
@@ -143,8 +121,8 @@ class AsyncioDriver:
     name = "asyncio"
 
     def __init__(self, transport: Transport, sock: Any, app: Any) -> None:
-        self.transport, self.sock, self.app = transport, sock, app
-        self.counters = Counters()
+        self.transport, self.app = transport, app
+        self.endpoint = Endpoint(transport, sock)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.readers: set = set()
@@ -160,13 +138,13 @@ class AsyncioDriver:
         assert self.loop is not None and self.done is not None
         now = now_ms()
         app_wait = self.app(now)
-        turn(self.transport, self.sock, now, self.counters)
+        self.endpoint.turn(now)
         self.app.after_turn(now_ms())
         if self.app.finished:
             if not self.done.done():
                 self.done.set_result(None)
             return
-        fds = set(self.sock.filenos())
+        fds = set(self.endpoint.filenos())
         for fd in self.readers - fds:
             self.loop.remove_reader(fd)
         for fd in fds - self.readers:
@@ -243,11 +221,10 @@ class ClientApp:
     """Types, measures echo latency, then idles and streams while counting packets."""
 
     def __init__(self, transport: Transport, keys: int, idle_s: float, stream_s: float,
-                 echoed: Callable[[], int], counters_ref: Callable[[], Counters]) -> None:
+                 echoed: Callable[[], int]) -> None:
         self.t = transport
         self.keys, self.idle_s, self.stream_s = keys, idle_s, stream_s
         self.echoed = echoed
-        self.counters_ref = counters_ref
         self.finished = False
         self.phase = Phase.WARMUP
         self.typed = 0
@@ -272,7 +249,7 @@ class ClientApp:
     def __call__(self, now: float) -> float:
         if self.phase == Phase.WARMUP:
             # wait for the first round trip, then type a few unmeasured keys
-            if not self.t.sent_state_acked or not self.t.connection.rtt_hit:
+            if not self.t.sent_state_acked:        # a round trip (and an RTT sample)
                 return 20.0
             if self.ready_at is None:
                 self.ready_at = now + 300.0       # let the first frames settle
@@ -308,7 +285,7 @@ class ClientApp:
         return math.inf
 
     def _rates(self, seconds: float) -> Dict[str, float]:
-        c = self.counters_ref().snapshot()
+        c = counters(self.t)
         d = [b - a for a, b in zip(self.mark, c)]
         return {"up_pkts_s": d[0] / seconds, "up_bytes_s": d[1] / seconds,
                 "down_pkts_s": d[2] / seconds, "down_bytes_s": d[3] / seconds}
@@ -331,12 +308,12 @@ class ClientApp:
             self.mark = ()
         elif self.phase == Phase.IDLE and now >= self.phase_end:
             if not self.mark:
-                self.mark = self.counters_ref().snapshot()
+                self.mark = counters(self.t)
                 self.phase_end = now + self.idle_s * 1000.0
             else:
                 self.results["idle"] = self._rates(self.idle_s)
                 self.phase = Phase.STREAM
-                self.mark = self.counters_ref().snapshot()
+                self.mark = counters(self.t)
                 self.phase_end = now + self.stream_s * 1000.0
                 self.next_key = now
         elif self.phase == Phase.STREAM and now >= self.phase_end:
@@ -391,14 +368,12 @@ def run_client(driver_name: str, port: int, key: str, keys: int, idle_s: float,
         def echoed() -> int:
             return len(transport.latest_remote_state().events)
 
-    holder: List[Any] = []
-    app = ClientApp(transport, keys, idle_s, stream_s, echoed, lambda: holder[0].counters)
+    app = ClientApp(transport, keys, idle_s, stream_s, echoed)
     if stock:
         def calibrate() -> None:
             base[0] = transport.latest_remote_state().updates
         app.calibrate = calibrate
     driver = make_driver(driver_name, transport, sock, app)
-    holder.append(driver)
     try:
         driver.run()
     finally:

@@ -16,6 +16,10 @@ from pymosh.terminal import emulator as twin
 from .corpus import GENERATORS, make_corpus, pieces
 
 CORPORA = {name: pieces(make_corpus(name)) for name in GENERATORS}
+# `seq 1 N`: the shortest lines, so the most scrolls per byte (the worst case for history)
+_SEQ = b"".join(b"%d\r\n" % i for i in range(1, 200_000))[:len(make_corpus("ascii_log"))]
+HISTORY_CORPORA = {"seq": pieces(_SEQ), "ascii_log": CORPORA["ascii_log"],
+                   "sgr_ls": CORPORA["sgr_ls"]}
 
 
 def _module(impl: str):
@@ -54,6 +58,32 @@ def test_throughput(benchmark, corpus: str, impl: str) -> None:
                 emu.feed(chunk)
     benchmark.pedantic(run, args=(chunks,), rounds=3, iterations=1)
     benchmark.extra_info["MB/s"] = round(size / benchmark.stats.stats.mean / 1e6, 3)
+
+
+@pytest.mark.parametrize("impl", ["c", "py"])
+@pytest.mark.parametrize("history", [0, 10000], ids=["history-off", "history-10000"])
+@pytest.mark.parametrize("corpus", list(HISTORY_CORPORA))
+def test_throughput_history(benchmark, corpus: str, history: int, impl: str) -> None:
+    """Scrollback capture on (10,000 lines, taken after every 16 KiB piece, as a server
+    would per frame) against off, on the corpora that scroll the most."""
+    chunks = HISTORY_CORPORA[corpus]
+    size = sum(map(len, chunks))
+    benchmark.group = f"feed 80x24 {corpus} history"
+    module = _module(impl)
+    taken = []
+
+    def run(chunks: list[bytes]) -> None:
+        emu = module.Emulator(80, 24)
+        emu.set_history_limit(history)
+        lines = 0
+        for chunk in chunks:
+            emu.feed(chunk)
+            lines += len(emu.take_history()[1])
+        taken.append(lines)
+    benchmark.pedantic(run, args=(chunks,), rounds=3, iterations=1)
+    benchmark.extra_info["MB/s"] = round(size / benchmark.stats.stats.mean / 1e6, 3)
+    benchmark.extra_info["history lines"] = taken[-1]
+    assert (taken[-1] > 0) == bool(history)
 
 
 def _frames(module, width: int, height: int, kind: str):

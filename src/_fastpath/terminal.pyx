@@ -15,7 +15,7 @@ C-level data (terminal.md 2 and 4, design.md "Keep the hot loop in C"):
 * ``new_frame`` walks the rows in C, skips shared / equal rows (pointer, then gen +
   memcmp) and builds its output in a C buffer.
 
-Sizes are clamped to 1..4096 and every index is clamped explicitly (bounds checks
+Sizes are clamped to 1..1024 and every index is clamped explicitly (bounds checks
 are compiled out).
 """
 
@@ -41,13 +41,14 @@ cdef extern from "<wchar.h>" nogil:
 __all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]
 
 cdef enum:
-    MAX_SIZE = 4096        # width/height clamp (as the twin)
+    MAX_SIZE = 1024        # width/height clamp (as the twin)
     TITLE_MAX = 256        # OSC titles end at buffer position 256
     CONTENTS_MAX = 32      # a cell stops accepting combining marks at 32 bytes
-    OSC_MAX = 16384        # Mosh's MAXIMUM_CLIPBOARD_SIZE
+    OSC_MAX = 1398121      # pymosh.terminal.clipboard.OSC_MAX (Mosh: 16384)
+    OSC_KEEP = 4096        # a buffer grown past this many code points is freed at OSC end
     PARAMS_MAX = 100       # parameter string cap
     INLINE = 12            # contents bytes stored inside the cell
-    EXT_BYTES = 39         # contents bytes of a side-table entry (32 + one more char)
+    EXT_BYTES = 39         # contents bytes of a side-table entry (the twin's CELL_BYTES_MAX)
 
 cdef enum:
     F_WIDE = 1
@@ -160,7 +161,8 @@ ctypedef struct Row:
     int width
     int n_ext
     int cap_ext
-    int _pad
+    int used           # cells from here on are default blanks (an upper bound every writer
+                       # keeps; history rendering starts its trim there)
     Ext *ext
     Cell *cells
 
@@ -193,7 +195,7 @@ cdef Row *row_new(int width, uint32_t bg) noexcept:
     r.width = width
     r.n_ext = 0
     r.cap_ext = 0
-    r._pad = 0
+    r.used = width if bg else 0
     r.ext = NULL
     r.cells = <Cell *>((<char *>r) + sizeof(Row))
     cell_blank(&r.cells[0], bg)
@@ -209,7 +211,7 @@ cdef Row *row_clone(Row *src, int width, uint32_t pad_bg) noexcept:
     r.refcnt = 1
     r.gen = src.gen
     r.width = width
-    r._pad = 0
+    r.used = width if (pad_bg and width > n) or src.used > width else src.used
     r.cells = <Cell *>((<char *>r) + sizeof(Row))
     memcpy(r.cells, src.cells, <size_t>n * sizeof(Cell))
     for i in range(n, width):
@@ -373,6 +375,42 @@ cdef object cell_tuple(const Row *r, const Cell *c):
             bool(c.flags & F_FALLBACK), bool(c.flags & F_WRAP))
 
 # ---------------------------------------------------------------------------------
+# the OSC string: code points in a buffer that copies share until one of them writes
+
+ctypedef struct OscBuf:
+    Py_ssize_t refcnt
+    Py_ssize_t cap
+    uint32_t *data
+
+
+cdef OscBuf *osc_alloc(Py_ssize_t cap) noexcept:
+    cdef OscBuf *o = <OscBuf *>xmalloc(sizeof(OscBuf) + <size_t>cap * 4)
+    o.refcnt = 1
+    o.cap = cap
+    o.data = <uint32_t *>((<char *>o) + sizeof(OscBuf))
+    return o
+
+
+cdef inline void osc_decref(OscBuf *o) noexcept:
+    if o != NULL:
+        o.refcnt -= 1
+        if o.refcnt <= 0:
+            free(o)
+
+
+cdef object _osc52 = None          # pymosh.terminal.clipboard, imported on first use
+cdef object _changed_writes = None
+
+
+cdef object clipboard_module():
+    global _osc52, _changed_writes
+    if _osc52 is None:
+        from pymosh.terminal.clipboard import changed_writes, osc52
+        _osc52 = osc52
+        _changed_writes = changed_writes
+    return _osc52
+
+# ---------------------------------------------------------------------------------
 # draw state
 
 ctypedef struct DS:
@@ -455,9 +493,8 @@ cdef class Emulator:
     cdef int plen
     cdef char coll[8]
     cdef int clen
-    cdef uint32_t *osc
+    cdef OscBuf *osc
     cdef int osc_len
-    cdef int osc_cap
     cdef int in_state
     cdef int pv[PARAMS_MAX + 4]
     cdef int pcount
@@ -465,15 +502,31 @@ cdef class Emulator:
     cdef object title
     cdef object icon_name
     cdef object clipboard
+    cdef object selections       # dict, replaced (never changed in place) on each write
     cdef bint title_initialized
     cdef Py_ssize_t bell_count
     cdef bytearray replies
+    # scrollback capture: a ring of rows kept by reference (rendered in take_history)
+    cdef Row **hist
+    cdef int hist_cap
+    cdef int hist_head
+    cdef int hist_len
+    cdef int hist_limit
+    cdef Py_ssize_t hist_dropped
+    cdef bint hist_cleared
 
     def __cinit__(self):
         self.rows = NULL
         self.alt_rows = NULL
         self.tabs = NULL
         self.osc = NULL
+        self.hist = NULL
+        self.hist_cap = 0
+        self.hist_head = 0
+        self.hist_len = 0
+        self.hist_limit = 0
+        self.hist_dropped = 0
+        self.hist_cleared = False
 
     def __init__(self, width, height):
         cdef int w = clamp_size(width), h = clamp_size(height)
@@ -495,11 +548,11 @@ cdef class Emulator:
         self.plen = 0
         self.clen = 0
         self.osc_len = 0
-        self.osc_cap = 0
         self.in_state = 0
         self.title = ""
         self.icon_name = ""
         self.clipboard = ""
+        self.selections = {}
         self.title_initialized = False
         self.bell_count = 0
         self.replies = bytearray()
@@ -518,8 +571,12 @@ cdef class Emulator:
         self.alt_rows = NULL
         if self.tabs != NULL:
             free(self.tabs)
-        if self.osc != NULL:
-            free(self.osc)
+        osc_decref(self.osc)
+        self.osc = NULL
+        self.hist_drop_all()
+        if self.hist != NULL:
+            free(self.hist)
+            self.hist = NULL
 
     # -- public API ---------------------------------------------------------------
     @property
@@ -537,6 +594,52 @@ cdef class Emulator:
     def resize(self, width, height):
         cdef int w = clamp_size(width), h = clamp_size(height)
         self._resize(w, h)
+
+    def set_history_limit(self, lines):
+        """Keep at most ``lines`` rows that scroll off the top of the main screen until
+        take_history; 0 (the default) captures nothing. Which scrolls count (as xterm, and
+        as the twin): those of a scroll region whose top margin is the first row, by
+        LF/IND/NEL/wrap at the bottom margin, SU (CSI S) and DL (CSI M) with the cursor on
+        the first row; IL, SD, RI, ED 2, resize, RIS and the alternate screen add nothing."""
+        cdef long limit = max(0, min(int(lines), 1 << 30))
+        while self.hist_len > limit:
+            row_decref(self.hist_pop())
+            self.hist_dropped += 1
+        self.hist_limit = <int>limit
+        if limit == 0:
+            self.hist_drop_all()
+            self.hist_dropped = 0
+            self.hist_cleared = False
+            if self.hist != NULL:
+                free(self.hist)
+                self.hist = NULL
+                self.hist_cap = 0
+
+    def take_history(self):
+        """(dropped, lines, cleared) since the previous call, as the twin: lines are
+        (bytes a terminal shows the row with, soft-wrapped), oldest first."""
+        cdef Buf b
+        cdef Row *r
+        cdef list lines = []
+        cdef int i
+        out = (self.hist_dropped, lines, bool(self.hist_cleared))
+        if self.hist_len:
+            b.cap = 256
+            b.n = 0
+            b.p = <char *>xmalloc(256)
+            try:
+                for i in range(self.hist_len):
+                    r = self.hist[(self.hist_head + i) % self.hist_cap]
+                    b.n = 0
+                    put_history_line(&b, r)
+                    lines.append((PyBytes_FromStringAndSize(b.p, b.n),
+                                  (r.cells[r.width - 1].flags & F_WRAP) != 0))
+            finally:
+                free(b.p)
+        self.hist_drop_all()
+        self.hist_dropped = 0
+        self.hist_cleared = False
+        return out
 
     def take_replies(self):
         cdef bytes out = bytes(self.replies)
@@ -565,21 +668,20 @@ cdef class Emulator:
         o.plen = self.plen
         memcpy(o.coll, self.coll, 8)
         o.clen = self.clen
-        if self.osc_len:
-            o.osc = <uint32_t *>xmalloc(<size_t>self.osc_len * 4)
-            memcpy(o.osc, self.osc, <size_t>self.osc_len * 4)
-            o.osc_cap = self.osc_len
-        else:
-            o.osc_cap = 0
+        o.osc = self.osc
+        if o.osc != NULL:
+            o.osc.refcnt += 1
         o.osc_len = self.osc_len
         o.in_state = self.in_state
         o.pcount = 0
         o.title = self.title
         o.icon_name = self.icon_name
         o.clipboard = self.clipboard
+        o.selections = self.selections
         o.title_initialized = self.title_initialized
         o.bell_count = self.bell_count
         o.replies = bytearray(self.replies)
+        o.hist_limit = self.hist_limit   # pending history belongs to the original
         return o
 
     def __eq__(self, other):
@@ -630,6 +732,7 @@ cdef class Emulator:
             "title": self.title,
             "icon_name": self.icon_name,
             "clipboard": self.clipboard,
+            "selections": dict(self.selections),
             "bell_count": self.bell_count,
             "scroll_region": (ds.top, ds.bottom),
             "next_print_will_wrap": bool(ds.npww),
@@ -657,6 +760,11 @@ cdef class Emulator:
             raise IndexError("cell index out of range")
         return <int>i
 
+    @property
+    def selections(self):
+        """Latest valid OSC 52 write per selection (read-only; not part of ==)."""
+        return self.selections
+
     def get_cell(self, row, col):
         cdef int y = self._index(row, self.ds.height)
         cdef int x = self._index(col, self.ds.width)
@@ -666,18 +774,22 @@ cdef class Emulator:
     def set_cell(self, row, col, str contents, fg, bg, attrs, wide=False):
         cdef int y = self._index(row, self.ds.height)
         cdef int x = self._index(col, self.ds.width)
-        cdef bytes enc = contents.encode("utf-8", "surrogatepass")
+        # as the twin's _cell_text: valid UTF-8, at most EXT_BYTES, whole characters
+        cdef bytes enc = contents.encode("utf-8", "surrogatepass").decode(
+            "utf-8", "replace").encode()
         cdef uint32_t f = fg, b = bg, a = attrs
         cdef Row *r = self.mut_row(y)
         cdef Cell *c = &r.cells[x]
         cdef uint8_t wrap = c.flags & F_WRAP
+        if r.used <= x:
+            r.used = x + 1
         cell_blank(c, b)
         c.fg = f
         c.attrs = <uint8_t>a
         c.flags = wrap | (F_WIDE if wide else 0)
         cdef Py_ssize_t n = PyBytes_GET_SIZE(enc)
         cdef const char *data = PyBytes_AS_STRING(enc)
-        if n > EXT_BYTES:   # a cell holds at most EXT_BYTES bytes: cut at a character boundary
+        if n > EXT_BYTES:   # cut at a character boundary
             n = EXT_BYTES
             while n > 0 and (<uint8_t>data[n] & 0xC0) == 0x80:
                 n -= 1
@@ -737,6 +849,50 @@ cdef class Emulator:
         finally:
             free(out)
 
+    # -- scrollback ring ------------------------------------------------------------
+    cdef Row *hist_pop(self) noexcept:
+        """Take the oldest kept row out of the ring (the caller owns its reference)."""
+        cdef Row *r = self.hist[self.hist_head]
+        self.hist_head = (self.hist_head + 1) % self.hist_cap
+        self.hist_len -= 1
+        return r
+
+    cdef void hist_drop_all(self) noexcept:
+        while self.hist_len:
+            row_decref(self.hist_pop())
+        self.hist_head = 0
+
+    cdef Row *hist_push(self, Row *r) noexcept:
+        """Keep r (its reference moves into the ring); the row evicted to stay within the
+        limit, or NULL (the caller owns that reference)."""
+        cdef Row *evicted = NULL
+        cdef Row **grown
+        cdef int cap, i
+        if self.hist_len >= self.hist_limit:
+            evicted = self.hist_pop()
+            self.hist_dropped += 1
+        if self.hist_len >= self.hist_cap:
+            cap = self.hist_cap * 2 if self.hist_cap else 64
+            if cap > self.hist_limit:
+                cap = self.hist_limit
+            grown = <Row **>xmalloc(<size_t>cap * sizeof(Row *))
+            for i in range(self.hist_len):
+                grown[i] = self.hist[(self.hist_head + i) % self.hist_cap]
+            free(self.hist)
+            self.hist = grown
+            self.hist_cap = cap
+            self.hist_head = 0
+        self.hist[(self.hist_head + self.hist_len) % self.hist_cap] = r
+        self.hist_len += 1
+        return evicted
+
+    cdef void clear_history(self) noexcept:
+        """ED 3: everything pending is gone, and so is the count of what was dropped."""
+        if self.hist_limit:
+            self.hist_drop_all()
+            self.hist_dropped = 0
+            self.hist_cleared = True
+
     # -- rows ---------------------------------------------------------------------
     cdef inline Row *mut_row(self, int y) noexcept:
         cdef Row *r = self.rows[y]
@@ -754,6 +910,7 @@ cdef class Emulator:
         if r.refcnt == 1:
             r.gen = next_gen()
             r.n_ext = 0
+            r.used = r.width if self.ds.bg else 0
             cell_blank(&r.cells[0], self.ds.bg)
             for i in range(1, r.width):
                 r.cells[i] = r.cells[0]
@@ -771,6 +928,8 @@ cdef class Emulator:
         if start >= end:
             return
         r = self.mut_row(y)
+        if self.ds.bg and r.used < end:
+            r.used = end
         cell_blank(&r.cells[start], self.ds.bg)
         for i in range(start + 1, end):
             r.cells[i] = r.cells[start]
@@ -796,20 +955,34 @@ cdef class Emulator:
         cdef DS *ds = &self.ds
         cdef int i
         cdef Row *blank
+        cdef Row *evicted
         if y < ds.top or y > ds.bottom or count <= 0:
             return
         if count > ds.bottom - y + 1:
             count = ds.bottom - y + 1
-        if count == 1 and self.rows[y].refcnt == 1:
+        blank = NULL
+        if y == 0 and self.hist_limit and self.alt_rows == NULL:
+            # the rows move into the history ring; a row it evicts may serve as the blank
+            for i in range(count):
+                evicted = self.hist_push(self.rows[i])
+                if evicted != NULL:
+                    if (count == 1 and evicted.refcnt == 1 and evicted.width == ds.width):
+                        blank = evicted
+                    else:
+                        row_decref(evicted)
+        elif count == 1 and self.rows[y].refcnt == 1:
             blank = self.rows[y]   # recycle the row that scrolls off
+        else:
+            for i in range(y, y + count):
+                row_decref(self.rows[i])
+        if blank != NULL:
             blank.gen = next_gen()
             blank.n_ext = 0
+            blank.used = blank.width if ds.bg else 0
             cell_blank(&blank.cells[0], ds.bg)
             for i in range(1, blank.width):
                 blank.cells[i] = blank.cells[0]
         else:
-            for i in range(y, y + count):
-                row_decref(self.rows[i])
             blank = row_new(ds.width, ds.bg)
             blank.refcnt = count
         memmove(&self.rows[y], &self.rows[y + count],
@@ -843,6 +1016,7 @@ cdef class Emulator:
         if n <= 0:
             return
         r = self.mut_row(y)
+        r.used = w
         memmove(&r.cells[col + n], &r.cells[col], <size_t>(w - col - n) * sizeof(Cell))
         for i in range(col, col + n):
             cell_blank(&r.cells[i], self.ds.bg)
@@ -855,6 +1029,8 @@ cdef class Emulator:
         if n <= 0:
             return
         r = self.mut_row(y)
+        if self.ds.bg:
+            r.used = w
         memmove(&r.cells[col], &r.cells[col + n], <size_t>(w - col - n) * sizeof(Cell))
         for i in range(w - n, w):
             cell_blank(&r.cells[i], self.ds.bg)
@@ -970,6 +1146,7 @@ cdef class Emulator:
             self.tabs[i] = (i % 8 == 0)
         self.title = ""
         self.clipboard = ""
+        self.selections = {}
 
     cdef void soft_reset(self) noexcept:
         cdef DS *ds = &self.ds
@@ -1005,6 +1182,8 @@ cdef class Emulator:
                 elif nr[i].cells[w - 1].flags & F_WIDE:
                     # cut at the new edge: blank it, as xterm does
                     cell_blank(&nr[i].cells[w - 1], self.ds.bg)
+                    if self.ds.bg:
+                        nr[i].used = w
                 row_decref(r)
             else:
                 nr[i] = r
@@ -1143,6 +1322,8 @@ cdef class Emulator:
                 cells[col + k] = t
             i += m
             col += <int>m
+            if row.used < col:
+                row.used = col
             ds.comb_row = ds.cur_row
             ds.comb_col = col - 1
             if col >= w:
@@ -1170,6 +1351,8 @@ cdef class Emulator:
         if ds.insert:
             self.insert_cells(ds.cur_row, col, width)
         row = self.mut_row(ds.cur_row)
+        if row.used < col + width:
+            row.used = col + width if col + width <= ds.width else ds.width
         cell = &row.cells[col]
         cell_blank(cell, ds.bg)
         cell.fg = ds.fg
@@ -1190,6 +1373,8 @@ cdef class Emulator:
         if not (0 <= y < ds.height and 0 <= x < ds.width):
             return
         row = self.mut_row(y)
+        if row.used <= x:
+            row.used = x + 1
         cell = &row.cells[x]
         if cell.len == 0:
             cell.flags |= F_FALLBACK
@@ -1261,14 +1446,20 @@ cdef class Emulator:
             for y in range(ds.height):
                 r = self.mut_row(y)
                 r.n_ext = 0
+                r.used = r.width
                 for x in range(ds.width):
                     r.cells[x] = t
 
     cdef void osc_dispatch(self) noexcept:
-        cdef uint32_t *b = self.osc
         cdef int n = self.osc_len, command, offset, end
-        if n >= 5 and b[0] == 0x35 and b[1] == 0x32 and b[2] == 0x3B and b[3] == 0x63 and b[4] == 0x3B:
-            self.clipboard = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b + 5, n - 5)
+        cdef uint32_t *b
+        if n == 0:
+            return
+        b = self.osc.data
+        if n >= 3 and b[0] == 0x35 and b[1] == 0x32 and b[2] == 0x3B:   # 52;
+            self.clipboard, self.selections = clipboard_module()(
+                PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b, n),
+                self.clipboard, self.selections)
             return
         if n >= 1 and b[0] == 0x3B:
             command = 0
@@ -1378,6 +1569,8 @@ cdef class Emulator:
             elif mode == 2:
                 for i in range(ds.height):
                     self.reset_row(i)
+            elif mode == 3:   # erase saved lines (xterm): the screen stays
+                self.clear_history()
         elif c == 0x4B:    # K EL
             mode = self.arg(0, 0)
             if mode == 0:
@@ -1560,6 +1753,9 @@ cdef class Emulator:
             self.pstate = S_GROUND
             self.osc_dispatch()
             self.osc_len = 0
+            if self.osc != NULL and self.osc.cap > OSC_KEEP:
+                osc_decref(self.osc)
+                self.osc = NULL
         self.pstate = state
         if state == S_ESCAPE or state == S_CSI_ENTRY:
             self.plen = 0
@@ -1578,18 +1774,31 @@ cdef class Emulator:
             self.plen += 1
 
     cdef void osc_put(self, uint32_t c) noexcept:
-        cdef int cap
+        cdef Py_ssize_t cap
+        cdef OscBuf *o = self.osc
+        cdef OscBuf *grown
         if self.osc_len >= OSC_MAX:
             return
-        if self.osc_len >= self.osc_cap:
-            cap = self.osc_cap * 2 + 64
-            if cap > OSC_MAX:
-                cap = OSC_MAX
-            self.osc = <uint32_t *>realloc(self.osc, <size_t>cap * 4)
-            if self.osc == NULL:
-                abort()
-            self.osc_cap = cap
-        self.osc[self.osc_len] = c
+        if o == NULL or o.refcnt > 1 or self.osc_len >= o.cap:
+            cap = 64 if o == NULL else o.cap
+            if self.osc_len >= cap:
+                cap = cap * 2 + 64
+                if cap > OSC_MAX:
+                    cap = OSC_MAX
+            if o != NULL and o.refcnt == 1:
+                grown = <OscBuf *>realloc(o, sizeof(OscBuf) + <size_t>cap * 4)
+                if grown == NULL:
+                    abort()
+                grown.cap = cap
+                grown.data = <uint32_t *>((<char *>grown) + sizeof(OscBuf))
+            else:   # shared with a copy (or none yet): a private one
+                grown = osc_alloc(cap)
+                if self.osc_len:
+                    memcpy(grown.data, o.data, <size_t>self.osc_len * 4)
+                osc_decref(o)
+            self.osc = grown
+            o = grown
+        o.data[self.osc_len] = c
         self.osc_len += 1
 
     cdef void step(self, uint32_t c) noexcept:
@@ -1939,6 +2148,38 @@ cdef void put_sgr(Buf *b, uint32_t fg, uint32_t bg, uint32_t attrs) noexcept:
     putc(b, b'm')
 
 
+cdef void put_history_line(Buf *b, const Row *r) noexcept:
+    """A row as a scrollback line, as the twin's display.history_line: SGR where the
+    renditions change, the UTF-8 text, trailing blanks (empty or space cells in the default
+    rendition) trimmed, ESC[0m if styled."""
+    cdef int end = r.used, x = 0
+    cdef const Cell *c
+    cdef uint32_t fg = 0, bg = 0, attrs = 0
+    cdef bint styled = False
+    while end > 0:
+        c = &r.cells[end - 1]
+        if (c.len and not (c.len == 1 and c.u[0] == b' ')) or c.fg or c.bg or c.attrs:
+            break
+        end -= 1
+    while x < end:
+        c = &r.cells[x]
+        if c.fg != fg or c.bg != bg or c.attrs != attrs:
+            fg = c.fg
+            bg = c.bg
+            attrs = c.attrs
+            put_sgr(b, fg, bg, attrs)
+            styled = True
+        if c.len == 0:
+            putc(b, b' ')
+        else:
+            if c.flags & F_FALLBACK:
+                put(b, "\xc2\xa0", 2)
+            put(b, cell_data(r, c), c.len)
+        x += 2 if c.flags & F_WIDE else 1
+    if styled:
+        puts(b, "\x1b[0m")
+
+
 cdef inline void update_rendition(Frame *f, uint32_t fg, uint32_t bg, uint32_t attrs, bint force) noexcept:
     if force or f.fg != fg or f.bg != bg or f.attrs != attrs:
         put_sgr(&f.out, fg, bg, attrs)
@@ -2143,11 +2384,12 @@ cdef void put_title(Buf *b, str s):
 
 
 def new_frame(initialized, Emulator last not None, Emulator new not None, *,
-              has_ech=True, has_bce=True, has_title=True):
+              has_ech=True, has_bce=True, has_title=True, clipboard_selections=False):
     """Bytes that turn a terminal showing ``last`` into one showing ``new``.
 
     Server configuration by default (ECH, BCE, titles); the client passes its
-    terminal's capabilities.
+    terminal's capabilities. ``clipboard_selections`` (a pymosh peer): OSC 52 writes for
+    every selection; otherwise Mosh's selection ``c`` only.
     """
     cdef bint init = bool(initialized)
     cdef Frame f
@@ -2182,7 +2424,11 @@ def new_frame(initialized, Emulator last not None, Emulator new not None, *,
                 puts(&f.out, "\x1b]2;")
                 put_title(&f.out, new.title)
                 putc(&f.out, 7)
-        if new.clipboard != last.clipboard:
+        if clipboard_selections:
+            if new.selections is not last.selections:
+                clipboard_module()
+                put_title(&f.out, _changed_writes(last.selections, new.selections))
+        elif new.clipboard != last.clipboard:
             puts(&f.out, "\x1b]52;c;")
             put_title(&f.out, new.clipboard)
             putc(&f.out, 7)

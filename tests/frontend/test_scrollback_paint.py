@@ -111,8 +111,7 @@ def _granted_state(hello: Hello | None, lines) -> CompleteTerminal:
 
 
 def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollback(
-        terminal_impl, monkeypatch):
-    monkeypatch.setenv("MOSH_NO_TERM_INIT", "1")
+        terminal_impl):
     impl = terminal_impl
     stock = _granted_state(None, [b"forged"])
     mode = LocalScrollback(1000)
@@ -131,8 +130,7 @@ def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollbac
     assert _history(real)[-1] == b"hi"
 
 
-def test_the_differs_scrolling_never_reaches_the_history(terminal_impl, monkeypatch):
-    monkeypatch.setenv("MOSH_NO_TERM_INIT", "1")
+def test_the_differs_scrolling_never_reaches_the_history(terminal_impl):
     impl = terminal_impl
     mode = LocalScrollback(1000)
     mode.active = True

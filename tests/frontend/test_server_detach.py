@@ -9,7 +9,6 @@ the heartbeat that detaches the server (40 s without the client) used to be sent
 from __future__ import annotations
 
 import math
-import socket
 
 import pytest
 
@@ -19,54 +18,10 @@ from pymosh.network.sender import ACK_DELAY, ACK_INTERVAL
 from pymosh.network.transport import Transport
 from pymosh.statesync.user_stream import UserStream
 from tests.support.host_state import RawHostState
+from tests.support.server_fakes import FakePty, FakeSock
 
 KEY = bytes(range(16))
 SERVER_ADDR = ("192.0.2.1", 60001)
-
-
-class FakeSock:
-    family = socket.AF_INET
-
-    def __init__(self) -> None:
-        self._r, self._w = socket.socketpair()
-        self.inbox: list = []          # (datagram, source address) for the server
-        self.outbox: list = []         # (datagram, destination) from the server
-
-    def filenos(self) -> list[int]:
-        return [self._r.fileno()]
-
-    def recv_all(self, now: float = 0) -> list:
-        got, self.inbox = self.inbox, []
-        return [(d, a, False) for d, a in got]
-
-    def send(self, datagram: bytes, addr) -> None:
-        if addr is None:               # what socket.sendto does with None
-            raise TypeError("sendto(): AF_INET address must be tuple, not NoneType")
-        self.outbox.append((datagram, addr))
-
-    def close(self) -> None:
-        self._r.close()
-        self._w.close()
-
-
-class FakePty:
-    def __init__(self) -> None:
-        self._r, self._w = socket.socketpair()
-        self.fd = self._r.fileno()
-        self.written = bytearray()
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def resize(self, width: int, height: int) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self._r.close()
-        self._w.close()
 
 
 class Finished(Exception):
@@ -82,7 +37,6 @@ def test_server_loop_detaches_after_40s_and_reattaches_at_the_new_address(monkey
                        Connection(KEY, False, SERVER_ADDR, now=clock[0]), clock[0])
     client.current_state.push_resize(80, 24)
     client.current_state.push_keystroke(b"before")
-    conn = srv.transport.connection
     s = {"addr": ("198.51.100.7", 40000), "dark": None, "back": None, "detached": None,
          "resumed": None}
 
@@ -98,10 +52,10 @@ def test_server_loop_detaches_after_40s_and_reattaches_at_the_new_address(monkey
         for datagram in client.tick(now):
             if not dark:
                 sock.inbox.append((datagram, s["addr"]))
-        if client.connection.take_port_hop():
+        if client.take_port_hop():
             host, port = s["addr"]
             s["addr"] = (host, port + 1)
-        if s["dark"] is not None and s["detached"] is None and not conn.has_remote_addr:
+        if s["dark"] is not None and s["detached"] is None and srv.transport.remote_addr is None:
             s["detached"] = now
         if s["dark"] is None:
             if client.all_acked() and pty.written == b"before":

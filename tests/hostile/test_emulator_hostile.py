@@ -144,6 +144,37 @@ def test_giant_resizes_are_clamped(terminal_impl):
         emu.feed(b"\x1b[999;999Hx\x1b[2J")
 
 
+@pytest.mark.parametrize(("asked", "got"), [
+    ((0, 0), (1, 1)), ((-5, 3), (1, 3)), ((1024, 1024), (1024, 1024)),
+    ((1025, 7), (1024, 7)), ((4096, 4096), (1024, 1024)), ((100000, 100000), (1024, 1024)),
+])
+def test_window_size_cap(terminal_impl, asked, got):
+    """An authenticated client can ask for any size; it gets at most 1024x1024 cells."""
+    emu = terminal_impl.Emulator(*asked)
+    assert (emu.width, emu.height) == got
+    emu = terminal_impl.Emulator(80, 24)
+    emu.resize(*asked)
+    assert (emu.width, emu.height) == got
+    emu.feed(b"\x1b[9999;9999Hx\x1b[2J\x1b[9999@")
+    assert emu.cursor_row == got[1] - 1 and emu.cursor_col == got[0] - 1
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("x" * 39, "x" * 39), ("x" * 40, "x" * 39), ("中" * 14, "中" * 13),
+    ("e" + "\u0301" * 30, "e" + "\u0301" * 19), ("a\ud800b", "a" + "\ufffd" * 3 + "b"),
+    ("\U0001f600" * 10, "\U0001f600" * 9),
+])
+def test_long_cell_text_is_cut_at_39_bytes(terminal_impl, text, kept):
+    """set_cell keeps at most 39 UTF-8 bytes, whole characters, in both implementations."""
+    emu = terminal_impl.Emulator(4, 2)
+    emu.set_cell(0, 1, text, 31, 0, 1)
+    assert emu.get_cell(0, 1)[0] == kept
+    emu.feed(b"\x1b[1;2H\xcc\x81")  # a mark on a full cell (32+ bytes) is dropped
+    assert emu.get_cell(0, 1)[0] == (kept if len(kept.encode()) >= 32 else kept + "\u0301")
+    frame = terminal_impl.new_frame(False, terminal_impl.Emulator(4, 2), emu)
+    assert kept.encode() in frame
+
+
 # ---------------------------------------------------------------- found by fuzz_display
 
 def _visible_with_wrap(emu):

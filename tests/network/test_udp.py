@@ -87,7 +87,7 @@ def test_ipv6_binding_when_available():
     try:
         assert s.family == socket.AF_INET6
         c = ClientSocket(("::1", s.port))
-        c.send(b"v6")
+        c.send(b"v6", c.server_addr)
         drained = []
         for _ in range(100):
             drained += s.recv_all()
@@ -107,7 +107,7 @@ def test_client_hop_keeps_old_sockets_for_receiving_and_prunes():
         first = client.local_port
         client.hop(1000)
         assert client.local_port != first and len(client.filenos()) == 2
-        client.send(b"from-new")
+        client.send(b"from-new", client.server_addr)
         got = _wait_recv(server)
         assert got[0][0] == b"from-new" and got[0][1][1] == client.local_port
         server.send(b"to-old", ("127.0.0.1", first))
@@ -126,7 +126,7 @@ def test_oversize_datagram_is_delivered_oversize_for_the_datagram_layer_to_drop(
     server = ServerSocket("127.0.0.1", "0")
     client = ClientSocket(("127.0.0.1", server.port))
     try:
-        client.send(b"\x00" * 4000)
+        client.send(b"\x00" * 4000, client.server_addr)
         (data, _, _), = _wait_recv(server)
         assert len(data) > 2048
     finally:

@@ -24,6 +24,10 @@ class FakeFramebuffer:
                  wide: bool = False) -> None:
         self.rows[row][col] = (contents, fg, bg, attrs, wide, False, False)
 
+    def dump(self) -> dict:
+        """The part of an emulator's dump the engines read (the current SGR state)."""
+        return {"renditions": self.renditions}
+
     def copy(self) -> FakeFramebuffer:
         other = FakeFramebuffer(self.width, self.height)
         other.rows = [list(r) for r in self.rows]

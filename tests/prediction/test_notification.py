@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import FakeFramebuffer
+from pymosh.frontend.escape import EscapeKeys
 from pymosh.frontend.overlay import NotificationEngine, OverlayManager, PredictionEngine
-from pymosh.frontend.overlay.notification import escape_help, human_readable_duration
+from pymosh.frontend.overlay.notification import human_readable_duration
 
 HINT = " [To quit: Ctrl-^ .]"
 
@@ -66,7 +67,7 @@ def test_message_expires_after_one_second():
 
 def test_permanent_message_without_quit_hint():
     engine = NotificationEngine(now=0)
-    engine.set_notification_string(escape_help(), 0, permanent=True, show_quit_keystroke=False)
+    engine.set_notification_string(EscapeKeys().help_text(), 0, permanent=True, show_quit_keystroke=False)
     fb = bar(engine, 5000)
     assert fb.text(0) == 'mosh: Commands: Ctrl-Z suspends, "." quits, "^" gives literal Ctrl-^'
 

@@ -151,7 +151,7 @@ class Simulation:
             busy = True
             self.log.append((now, "c", datagram))
             self.link.send(datagram, self.client_addr, SERVER_ADDR, now, upstream=True)
-        if self.client.connection.take_port_hop():
+        if self.client.take_port_hop():
             self.hop()
         dst = self.server.remote_addr
         for datagram in ([] if "s" in self.quit else self.server.tick(now)):

@@ -164,8 +164,9 @@ CASES = [
          expect={"clipboard": "aGVsbG8="}),
     Case("osc 52 other selection ignored", 10, 1, b"\x1b]52;p;aGVsbG8=\x07", [""], (0, 0),
          expect={"clipboard": ""}),
-    Case("osc 52 query stored raw", 10, 1, b"\x1b]52;c;?\x07", [""], (0, 0),
-         expect={"clipboard": "?"}),
+    # (deliberate deviation: Mosh stores the query and forwards it as the payload "?")
+    Case("osc 52 query never stored", 10, 1, b"\x1b]52;c;?\x07", [""], (0, 0),
+         expect={"clipboard": ""}),
     Case("osc ended by can", 10, 1, b"\x1b]2;ab\x18c", ["c"], (0, 1), expect={"title": "ab"}),
     Case("osc 8 ignored", 20, 1, b"\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", ["link"], (0, 4),
          expect={"title": ""}),

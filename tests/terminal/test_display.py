@@ -90,13 +90,6 @@ def test_bottom_row_last_column_cursor_uses_cup(terminal_impl) -> None:
     assert (receiver.cursor_row, receiver.cursor_col) == (1, 9)
 
 
-def test_open_close_terminal(terminal_impl) -> None:
-    assert terminal_impl.open_terminal().endswith(E + b"[?1h")
-    close = terminal_impl.close_terminal()
-    assert close.startswith(E + b"[?1l" + E + b"[0m" + E + b"[?25h" + E + b"[?1003l")
-    assert b"2004" not in close
-
-
 def test_resize_frame_repaints(terminal_impl) -> None:
     old, new = frames(terminal_impl, 10, 4, b"abc", b"")
     new.resize(5, 2)

@@ -51,7 +51,9 @@ _sgr = st.lists(st.sampled_from(["0", "1", "3", "4", "5", "7", "8", "22", "23", 
                 max_size=4).map(lambda xs: ("\x1b[" + ";".join(xs) + "m").encode())
 _osc = st.builds(lambda body, end: b"\x1b]" + body.encode("utf-8") + end,
                  st.sampled_from(["0;title", "1;icon", "2;win", ";semi", "52;c;aGVsbG8=",
-                                  "52;p;x", "10;x", "0;" + "t" * 300, "2;中文", "8;;url"]),
+                                  "52;p;x", "10;x", "0;" + "t" * 300, "2;中文", "8;;url",
+                                  "52;p;eA==", "52;;aGk=", "52;cp7;eHl6", "52;c;?", "52;s;?",
+                                  "52;q;e", "52;c", "52;x;eA==", "52;0;", "52;c;" + "QQ" * 9000]),
                  st.sampled_from([b"\x07", b"\x1b\\", b"\xc2\x9c", b"\x18", b""]))
 _esc = st.sampled_from([b"\x1b7", b"\x1b8", b"\x1bc", b"\x1b#8", b"\x1bD", b"\x1bE",
                         b"\x1bH", b"\x1bM", b"\x1b=", b"\x1b>", b"\x1b(0", b"\x1bP1;2qdata",
@@ -90,6 +92,12 @@ def _both(w: int, h: int):
 
 
 sizes = st.tuples(st.integers(1, 12), st.integers(1, 6))
+# sizes past the 1..1024 clamp, one side small so a dump stays cheap
+_clamped_sizes = st.sampled_from([(0, 0), (-1, 3), (100000, 2), (3, 5000), (1025, 1)])
+# cell texts around the 39-byte cap (both cut at a character boundary), lone surrogates
+_cell_texts = st.sampled_from(["", "a", "中", "e\u0301" * 7, "x" * 39, "x" * 40, "中" * 14,
+                               "e" + "\u0301" * 25, "\U0001f600" * 11, "a\ud800b" * 9]) | st.text(
+    max_size=30)
 
 
 @SETTINGS
@@ -101,6 +109,34 @@ def test_random_streams_dump_identical(size, data, cuts):
         p.feed(chunk)
         assert c.dump() == p.dump()
     assert c.take_replies() == p.take_replies()
+
+
+@SETTINGS
+@given(size=sizes, data=st.lists(stream | st.sampled_from([b"\r\n" * 9, b"\x1b[3J", b"\x1b[9S",
+                                                          b"\x1b[H\x1b[3M"]),
+                                 max_size=6).map(b"".join),
+       cuts=st.lists(st.integers(0, 10_000), max_size=8), limit=st.integers(0, 8))
+def test_history_identical(size, data, cuts, limit):
+    c, p = _both(*size)
+    c.set_history_limit(limit)
+    p.set_history_limit(limit)
+    for chunk in _chunks(data, cuts):
+        c.feed(chunk)
+        p.feed(chunk)
+        assert c.take_history() == p.take_history()
+
+
+def test_history_identical_on_corpus():
+    from tests.terminal.corpus import CASES
+
+    for case in CASES:
+        c, p = _both(case.width, case.height)
+        c.set_history_limit(7)
+        p.set_history_limit(7)
+        for i in range(0, len(case.data), 5):
+            c.feed(case.data[i:i + 5])
+            p.feed(case.data[i:i + 5])
+            assert c.take_history() == p.take_history(), case.name
 
 
 @SETTINGS
@@ -131,15 +167,16 @@ def test_chunked_every_split_point():
 
 @SETTINGS
 @given(ops=st.lists(st.one_of(st.tuples(st.just("feed"), stream),
-                              st.tuples(st.just("resize"), sizes),
+                              st.tuples(st.just("resize"), sizes | _clamped_sizes),
                               st.tuples(st.just("copy"), st.none()),
                               st.tuples(st.just("cursor"), st.tuples(st.integers(-3, 20),
                                                                      st.integers(-3, 20))),
                               st.tuples(st.just("set_cell"),
                                         st.tuples(st.integers(0, 5), st.integers(0, 11),
-                                                  st.sampled_from(["", "a", "中", "e\u0301"
-                                                                   * 7]))),
-                              st.tuples(st.just("input"), st.binary(max_size=6))),
+                                                  _cell_texts)),
+                              st.tuples(st.just("input"), st.binary(max_size=6)),
+                              st.tuples(st.just("history"), st.integers(0, 5)),
+                              st.tuples(st.just("scroll"), st.integers(1, 9))),
                     max_size=12),
        size=sizes)
 def test_random_operations_identical(ops, size):
@@ -161,8 +198,15 @@ def test_random_operations_identical(ops, size):
             if y < c.height and x < c.width:
                 c.set_cell(y, x, s, 31, 0x1000102, 5, len(s) == 1 and s == "中")
                 p.set_cell(y, x, s, 31, 0x1000102, 5, len(s) == 1 and s == "中")
+        elif op == "history":
+            c.set_history_limit(arg)
+            p.set_history_limit(arg)
+        elif op == "scroll":
+            c.feed(b"\n" * arg)
+            p.feed(b"\n" * arg)
         else:
             assert c.translate_input(arg) == p.translate_input(arg)
+        assert c.take_history() == p.take_history()
         assert c.dump() == p.dump()
         assert (c.cursor_row, c.cursor_col, c.cursor_visible) == (
             p.cursor_row, p.cursor_col, p.cursor_visible)
@@ -190,7 +234,8 @@ def test_new_frame_byte_identical(size, first, second, shared, init, resize):
     assert c_new.dump() == p_new.dump()
     assert (c_new == c_old) == (p_new == p_old)
     assert fast.new_frame(init, c_old, c_new) == twin.new_frame(init, p_old, p_new)
-    for kw in ({"has_ech": False}, {"has_bce": False}, {"has_title": False}):
+    for kw in ({"has_ech": False}, {"has_bce": False}, {"has_title": False},
+               {"clipboard_selections": True}):
         assert fast.new_frame(init, c_old, c_new, **kw) == twin.new_frame(init, p_old, p_new, **kw)
 
 

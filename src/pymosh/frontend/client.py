@@ -14,27 +14,32 @@ from typing import Sequence
 
 from pymosh import __version__, _accel
 from pymosh.errors import KeyFormatError
+from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.environ_scrub import scrub_environ_entry
 from pymosh.frontend.escape import EscapeKeys
 from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
 from pymosh.frontend.loop import EventLoop, now_ms, write_all
+from pymosh.frontend.overlay import OverlayManager
+from pymosh.frontend.overlay.notification import (
+    EXITING,
+    EXITING_ON_REQUEST,
+    SIGNAL_SHUTDOWN,
+    TIMED_OUT,
+    nothing_received,
+)
 from pymosh.frontend.scrollback import ENV as SCROLLBACK_ENV
 from pymosh.frontend.scrollback import LocalScrollback, setting
 from pymosh.frontend.tty import RawMode, window_size
 from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
+from pymosh.network.endpoint import Endpoint
 from pymosh.network.transport import Transport
 from pymosh.network.udp import ClientSocket
 from pymosh.statesync.complete import CompleteTerminal
 from pymosh.statesync.hello import CLIENT_FEATURES, client_hello
 from pymosh.statesync.user_stream import UserStream
-from pymosh.terminal import Emulator, close_terminal, new_frame, open_terminal
+from pymosh.terminal import Emulator, new_frame
+from pymosh.terminal.terminfo import read_caps
 from pymosh.wire.protobuf import FEATURE_SCROLLBACK
-
-try:
-    from pymosh.frontend.overlay import DISPLAY_PREFERENCES, OverlayManager
-except ImportError:  # pragma: no cover - the overlay package is optional at run time
-    OverlayManager = None  # type: ignore[assignment,misc]
-    DISPLAY_PREFERENCES = ("always", "never", "adaptive", "experimental")
 
 USAGE = "Usage: pymosh-client [-# 'ARGS'] IP PORT\n       pymosh-client -c"
 READ_SIZE = 16384
@@ -44,43 +49,10 @@ CONNECT_TIMEOUT = 15000        # ms before giving up on a server never heard
 TITLE_PREFIX = "[mosh] "
 SEND_MINDELAY = 0              # ms keystrokes are collected before they are sent (Mosh: 1;
                                # 0 sends in the turn that read the key: echo p50 -2.7 ms)
-_TITLE_STARTS = ("xterm", "rxvt", "kterm", "Eterm", "alacritty", "screen", "tmux")
 
 
 class ClientError(Exception):
     pass
-
-
-def terminal_caps(term: str) -> dict[str, bool]:
-    """has_ech / has_bce from terminfo, has_title from the TERM name (terminal.md §4.6)."""
-    caps = {"has_ech": False, "has_bce": False, "has_title": term.startswith(_TITLE_STARTS)}
-    try:
-        import curses
-
-        fd = os.open(os.devnull, os.O_WRONLY)
-        try:
-            curses.setupterm(term or "dumb", fd)
-        finally:
-            os.close(fd)
-        caps["has_ech"] = bool(curses.tigetstr("ech"))
-        caps["has_bce"] = curses.tigetflag("bce") > 0
-    except Exception:  # noqa: BLE001 - no terminfo: the safe, capability-less drawing
-        pass
-    return caps
-
-
-def colour_count() -> int:
-    try:
-        import curses
-
-        fd = os.open(os.devnull, os.O_WRONLY)
-        try:
-            curses.setupterm(os.environ.get("TERM") or "dumb", fd)
-        finally:
-            os.close(fd)
-        return max(curses.tigetnum("colors"), 0)
-    except Exception:  # noqa: BLE001
-        return 0
 
 
 def prefix_titles(frame: bytes) -> bytes:
@@ -109,7 +81,8 @@ class Client:
                                 initial_rttvar=FAST_START_RTTVAR)
         # with scrollback asked for, the screen mode changes only once the server's hello
         # grants it: against a stock server everything stays as it is in Mosh
-        self.scrollback = LocalScrollback(scrollback)
+        self.caps = read_caps()
+        self.scrollback = LocalScrollback(scrollback, self.caps.smcup, self.caps.rmcup)
         remote = CompleteTerminal(self.width, self.height)
         remote.history = self.scrollback.window()
         self.transport: Transport = Transport(UserStream(), remote, connection, now,
@@ -117,12 +90,12 @@ class Client:
         features = CLIENT_FEATURES if scrollback else CLIENT_FEATURES & ~FEATURE_SCROLLBACK
         self.transport.current_state.push_hello(client_hello(features, scrollback))
         self.transport.current_state.push_resize(self.width, self.height)
+        self.endpoint = Endpoint(self.transport, self.sock)
         self.local = Emulator(self.width, self.height)
-        self.overlays = OverlayManager(now, predict, overwrite) if OverlayManager else None
-        if self.overlays is not None and escape.key is not None:
+        self.overlays = OverlayManager(now, predict, overwrite)
+        if escape.key is not None:
             self.overlays.notifications.set_escape_key_string(escape.key_name)
-        term = os.environ.get("TERM", "")
-        self.caps = terminal_caps(term)
+        self.frame_options = self.caps.differ_options()
         self.title_prefix = os.environ.get("MOSH_TITLE_NOPREFIX") is None
         self.repaint = False
         self.connected = False
@@ -138,10 +111,7 @@ class Client:
             write_all(self.stdout, data)
 
     def _new_frame(self, initialized: bool, last: Emulator, new: Emulator) -> bytes:
-        try:
-            frame = new_frame(initialized, last, new, **self.caps)
-        except TypeError:  # an implementation without capability arguments
-            frame = new_frame(initialized, last, new)
+        frame = new_frame(initialized, last, new, **self.frame_options)
         return prefix_titles(frame) if self.title_prefix else frame
 
     def draw(self, now: float) -> None:
@@ -152,8 +122,7 @@ class Client:
         self.write(history)
         self.repaint = self.repaint or full
         frame = state.terminal.copy()
-        if self.overlays is not None:
-            self.overlays.apply(frame, now)
+        self.overlays.apply(frame, now)
         full = self.repaint or (frame.width, frame.height) != (self.local.width,
                                                                self.local.height)
         local = self.local
@@ -164,15 +133,14 @@ class Client:
 
     def notify(self, message: str, now: float, permanent: bool = False,
                quit_hint: bool = True) -> None:
-        if self.overlays is not None:
-            self.overlays.notifications.set_notification_string(
-                message, now, permanent=permanent, show_quit_keystroke=quit_hint)
+        self.overlays.notifications.set_notification_string(
+            message, now, permanent=permanent, show_quit_keystroke=quit_hint)
 
     # ---------------------------------------------------------------- main loop
 
     def run(self) -> int:
         self.raw.enter()
-        self.write(open_terminal())
+        self.write(self.caps.open_terminal())
         blank = Emulator(self.width, self.height)
         self.write(self._new_frame(False, blank, blank))
         self.loop.watch_signals([signal.SIGWINCH, signal.SIGTERM, signal.SIGINT,
@@ -186,7 +154,7 @@ class Client:
 
     def _restore(self) -> None:
         try:
-            self.write(self.scrollback.leave(close_terminal(), self.local.height))
+            self.write(self.scrollback.leave(self.caps.close_terminal(), self.local.height))
         except OSError:
             pass
         self.raw.leave()
@@ -197,21 +165,19 @@ class Client:
         while True:
             now = now_ms()
             self.draw(now)
-            wait = transport.wait_time(now)
-            if self.overlays is not None:
-                wait = min(wait, self.overlays.wait_time(now))
+            wait = min(transport.wait_time(now), self.overlays.wait_time(now))
             if not self.connected:
                 wait = min(wait, CONNECTING_NOTICE)
-            readers = list(self.sock.filenos())
+            sockets = self.endpoint.filenos()
+            readers = list(sockets)
             if not transport.shutdown_in_progress():
                 readers.append(self.stdin)
             self.loop.set_readers(readers)
             ready, signals = self.loop.wait(wait)
             now = now_ms()
 
-            if any(fd in ready for fd in self.sock.filenos()):
-                for datagram, addr, congested in self.sock.recv_all(now):
-                    transport.receive(datagram, addr, now, congested)
+            if any(fd in ready for fd in sockets):
+                self.endpoint.receive(now)
                 if transport.remote_state_num != last_remote_num:
                     last_remote_num = transport.remote_state_num
                     if not self.connected:
@@ -228,18 +194,16 @@ class Client:
             if not self.connected and not transport.shutdown_in_progress():
                 waited = now - self.start
                 if waited >= CONNECT_TIMEOUT:
-                    self._start_shutdown("Timed out waiting for server...", now)
+                    self._start_shutdown(TIMED_OUT, now)
                 elif waited >= CONNECTING_NOTICE:
-                    self.notify(f"Nothing received from server on UDP port {self.port}.", now)
+                    self.notify(nothing_received(self.port), now)
 
-            for datagram in transport.tick(now):
-                error = self.sock.send(datagram)
-                if error is not None and self.overlays is not None:
+            if self.endpoint.send(now):
+                error = self.endpoint.send_error
+                if error is not None:
                     self.overlays.notifications.set_network_error(f"sendto: {error}", now)
-                elif self.overlays is not None:
+                else:
                     self.overlays.notifications.clear_network_error(now)
-            if transport.connection.take_port_hop():
-                self.sock.hop(now)
 
             if transport.counterparty_shutdown_ack_sent():
                 self.clean = True
@@ -252,9 +216,8 @@ class Client:
                     return self._finish(now)
 
     def _finish(self, now: float) -> int:
-        if self.overlays is not None:
-            self.overlays.notifications.set_notification_string("", now)
-            self.overlays.notifications.server_heard(now)
+        self.overlays.notifications.set_notification_string("", now)
+        self.overlays.notifications.server_heard(now)
         self.draw(now)
         if not self.connected:
             self.messages.append(
@@ -269,15 +232,13 @@ class Client:
         return 0 if self.clean else 1
 
     def _feed_overlays(self) -> None:
-        if self.overlays is None:
-            return
         transport = self.transport
         state: CompleteTerminal = transport.latest_remote_state()
         notes, predictions = self.overlays.notifications, self.overlays.predictions
         notes.server_heard(transport.latest_remote_state_time)
         notes.server_acked(transport.sent_state_acked_timestamp)
         predictions.set_local_frame_acked(transport.sent_state_acked)
-        predictions.set_send_interval(transport.connection.send_interval())
+        predictions.set_send_interval(transport.send_interval())
         predictions.set_local_frame_late_acked(state.echo_ack)
 
     def _read_user_input(self, now: float) -> None:
@@ -286,17 +247,16 @@ class Client:
         except OSError:
             data = b""
         if not data:
-            self._start_shutdown("Exiting...", now)
+            self._start_shutdown(EXITING, now)
             return
-        predictions = self.overlays.predictions if self.overlays is not None else None
+        predictions = self.overlays.predictions
         paste = len(data) > PASTE_THRESHOLD
-        if predictions is not None:
-            predictions.set_local_frame_sent(self.transport.sent_state_last)
-            if paste:
-                predictions.reset()
+        predictions.set_local_frame_sent(self.transport.sent_state_last)
+        if paste:
+            predictions.reset()
         stream: UserStream = self.transport.current_state
         for byte in data:
-            if predictions is not None and not paste:
+            if not paste:
                 predictions.new_user_byte(byte, self.local, now)
             action = self.escape.feed(byte)
             if action.show_help:
@@ -308,7 +268,7 @@ class Client:
             if action.repaint:
                 self.repaint = True
             if action.quit:
-                self._start_shutdown("Exiting on user request...", now, permanent=True)
+                self._start_shutdown(EXITING_ON_REQUEST, now, permanent=True)
                 return
             if action.suspend:
                 self._suspend()
@@ -326,12 +286,11 @@ class Client:
             if (width, height) != (self.width, self.height):
                 self.width, self.height = width, height
                 self.transport.current_state.push_resize(width, height)
-                if self.overlays is not None:
-                    self.overlays.predictions.reset()
+                self.overlays.predictions.reset()
         elif signum == signal.SIGCONT:
             self._resume()
         else:
-            self._start_shutdown("Signal received, shutting down...", now)
+            self._start_shutdown(SIGNAL_SHUTDOWN, now)
 
     def _suspend(self) -> None:
         self._restore()
@@ -341,7 +300,7 @@ class Client:
 
     def _resume(self) -> None:
         self.raw.enter()
-        self.write(self.scrollback.enter(open_terminal()))
+        self.write(self.scrollback.enter(self.caps.open_terminal()))
         self.repaint = True
 
 
@@ -395,8 +354,10 @@ def run(argv: Sequence[str]) -> int:
         print(f"pymosh-client (pymosh {__version__})\n{_accel.describe()}")
         return 0
     if parsed == "colors":
-        print(colour_count())
+        print(read_caps().colors)
         return 0
+    if isinstance(parsed, str):
+        raise AssertionError(parsed)      # parse_args returns no other word
     ip, port = parsed
     key_text = os.environ.pop("MOSH_KEY", None)   # unsetenv: children never see it
     scrub_environ_entry("MOSH_KEY")               # nor does /proc/PID/environ
@@ -411,7 +372,7 @@ def run(argv: Sequence[str]) -> int:
         return 1
     del key_text
     predict = os.environ.get("MOSH_PREDICTION_DISPLAY") or "adaptive"
-    if predict not in DISPLAY_PREFERENCES:
+    if predict not in PREDICTION_MODES:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
         return 1
     overwrite = os.environ.get("MOSH_PREDICTION_OVERWRITE") == "yes"

@@ -57,7 +57,7 @@ class EscapeKeys:
                 f"{self.key_name}")
 
     def feed(self, byte: int) -> KeyAction:
-        if self.pending:
+        if self.pending and self.key is not None:   # (pending implies a key)
             self.pending = False
             self.after_lf = False
             action = KeyAction(hide_help=True)
@@ -66,9 +66,9 @@ class EscapeKeys:
             elif byte == CTRL_Z:
                 action.suspend = True
             elif byte in self.pass_keys:
-                action.send = bytes([self.key])  # type: ignore[list-item]
+                action.send = bytes([self.key])
             else:
-                action.send = bytes([self.key, byte])  # type: ignore[list-item]
+                action.send = bytes([self.key, byte])
             return action
         if self.key is not None and byte == self.key and (not self.requires_lf or self.after_lf):
             self.pending = True

@@ -57,11 +57,11 @@ class PtyHost:
         self.exit_status: int | None = None
         release_r, self._release_w = os.pipe()
         login = not argv
-        if login:
+        if argv:
+            path, args = argv[0], list(argv)
+        else:
             shell = user_shell()
             path, args = shell, ["-" + os.path.basename(shell)]
-        else:
-            path, args = argv[0], list(argv)
         pid, fd = pty.fork()
         if pid == 0:  # child
             try:

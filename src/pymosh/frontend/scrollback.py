@@ -12,7 +12,6 @@ this mode goes through ``no_history_clear``.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import List, Tuple
 
@@ -46,23 +45,6 @@ def sanitize(text: bytes) -> bytes:
     decoded = text.decode("utf-8", "replace")
     return _UNSAFE.sub(lambda m: "" if m.group(1) is not None else m.group(0),
                        decoded).encode("utf-8")
-
-
-def screen_caps() -> Tuple[bytes, bytes]:
-    """(smcup, rmcup) of $TERM (empty with MOSH_NO_TERM_INIT or no terminfo)."""
-    if os.environ.get("MOSH_NO_TERM_INIT") is not None:
-        return b"", b""
-    try:
-        import curses
-
-        fd = os.open(os.devnull, os.O_WRONLY)
-        try:
-            curses.setupterm(os.environ.get("TERM") or "dumb", fd)
-        finally:
-            os.close(fd)
-        return curses.tigetstr("smcup") or b"", curses.tigetstr("rmcup") or b""
-    except Exception:  # noqa: BLE001 - no terminfo: no alternate screen either
-        return b"", b""
 
 
 def _blank(height: int) -> bytes:
@@ -130,8 +112,9 @@ class LocalScrollback:
     """The client's scrollback mode: off until the server's hello grants it, then the
     terminal's main screen is used and history lines are painted into its history."""
 
-    def __init__(self, lines: int) -> None:
+    def __init__(self, lines: int, smcup: bytes = b"", rmcup: bytes = b"") -> None:
         self.lines = lines
+        self.smcup, self.rmcup = smcup, rmcup   # the terminal's alternate-screen switches
         self.reader = HistoryReader()
         self.active = False      # on the main screen, painting history
         self.size = (0, 0)       # the terminal's size when last drawn on (while active)
@@ -155,7 +138,7 @@ class LocalScrollback:
             self.active = True
             self.size = (width, height)
             local.resize(width, height)
-            out = enter_main_screen(screen_caps()[1], height)
+            out = enter_main_screen(self.rmcup, height)
             local.feed(b"\x1b[H\x1b[2J")
             return out + paint(self.reader.events(window), local), True
         out = b""
@@ -194,7 +177,7 @@ class LocalScrollback:
         below the last screen, which stays like it does after ssh exits."""
         if not self.active:
             return closing
-        rmcup = screen_caps()[1]
+        rmcup = self.rmcup
         if rmcup and closing.endswith(rmcup):
             closing = closing[:-len(rmcup)]
         return closing + b"\x1b[%d;1H\r\n" % height
@@ -202,7 +185,7 @@ class LocalScrollback:
     def enter(self, opening: bytes) -> bytes:
         """What the client writes on resume: the main screen stays (only the cursor-key
         mode of ``opening`` is kept)."""
-        smcup = screen_caps()[0]
+        smcup = self.smcup
         if self.active and smcup and opening.startswith(smcup):
             return opening[len(smcup):]
         return opening

@@ -154,6 +154,7 @@ class Server:
         self.pty = pty
         self.verbose = verbose
         from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
+        from pymosh.network.endpoint import Endpoint
         from pymosh.network.transport import Transport
         from pymosh.statesync.complete import CompleteTerminal
         from pymosh.statesync.user_stream import UserStream
@@ -166,6 +167,7 @@ class Server:
                                               send_mindelay=SEND_MINDELAY)
         # the transport sends from the live terminal (it copies what it sends)
         self.transport.current_state = self.terminal
+        self.endpoint = Endpoint(self.transport, sock)
         self.last_remote_num = self.transport.remote_state_num
         self.scrollback_cap = scrollback
         self.history = None    # the HistoryLog once a client's hello asked for scrollback
@@ -194,7 +196,8 @@ class Server:
         transport = self.transport
         while True:
             now = now_ms()
-            readers = list(self.sock.filenos())
+            sockets = self.endpoint.filenos()
+            readers = list(sockets)
             if self.pty_open and not transport.shutdown_in_progress():
                 readers.append(self.pty.fd)
             self.loop.set_readers(readers)
@@ -210,9 +213,8 @@ class Server:
             ready, signals = self.loop.wait(wait)
             now = now_ms()
 
-            if any(fd in ready for fd in self.sock.filenos()):
-                for datagram, addr, congested in self.sock.recv_all(now):
-                    transport.receive(datagram, addr, now, congested)
+            if any(fd in ready for fd in sockets):
+                self.endpoint.receive(now)
                 if transport.remote_state_num != self.last_remote_num:
                     if self._consume_user_input(now) and self.pty.fd not in ready:
                         # the shell's echo takes a fraction of a millisecond: take it
@@ -239,22 +241,13 @@ class Server:
                 self.log("No connection within 60 seconds.")
                 return 0
 
-            # Read the destination before tick: the send that finds the client silent for
-            # 40 s detaches (Connection._after_send, like mosh-server: send, then detach),
-            # so transport.remote_addr is None afterwards, yet that datagram still goes
-            # to the client's last address.
-            dest = transport.remote_addr
             if self.history is not None:
                 self.history.pump(self.terminal.history, now)
-            datagrams = transport.tick(now)
-            if datagrams and self.history is not None:
+            sent = self.endpoint.send(now)
+            if sent and self.history is not None:
                 self.history.sent()
-            for datagram in datagrams:
-                if dest is None:
-                    break
-                error = self.sock.send(datagram, dest)
-                if error is not None:
-                    self.log(f"sendto: {error}")
+            if sent and self.endpoint.send_error is not None:
+                self.log(f"sendto: {self.endpoint.send_error}")
 
             if network_idle:
                 return 0

@@ -17,11 +17,11 @@ import sys
 from typing import Sequence
 
 from pymosh import __version__, _accel
+from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
 from pymosh.network.udp import PortRangeError, parse_port_range
 
-PREDICT_MODES = ("adaptive", "always", "never", "experimental")
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")
 REMOTE_IP_MODES = ("proxy", "local", "remote")
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="client command on the local machine (default: pymosh-client)")
     p.add_argument("--server", default="pymosh-server",
                    help="server command on the remote machine (default: pymosh-server)")
-    p.add_argument("--predict", choices=PREDICT_MODES, default=None,
+    p.add_argument("--predict", choices=PREDICTION_MODES, default=None,
                    help="local echo: adaptive (default), always, never, experimental")
     p.add_argument("-a", dest="predict", action="store_const", const="always",
                    help="--predict=always")
@@ -98,8 +98,8 @@ def resolve(host: str, port: int, family: str) -> list[tuple[int, str]]:
         raise WrapperError(f"{host}: could not resolve hostname: {exc.strerror}") from None
     seen: list[tuple[int, str]] = []
     for fam, _, _, _, addr in infos:
-        if (fam, addr[0]) not in seen:
-            seen.append((fam, addr[0]))
+        if (fam, str(addr[0])) not in seen:
+            seen.append((fam, str(addr[0])))
     if family == "auto" and len({fam for fam, _ in seen}) > 1:
         raise WrapperError(f"{host} has both IPv4 and IPv6 addresses; use -4, -6 or --family")
     if family == "prefer-inet":
@@ -162,16 +162,6 @@ def _write_all(fd: int, data: bytes) -> None:
 # ----------------------------------------------------------------- command construction
 
 
-def colour_count() -> int:
-    """The local terminal's colour count from ``tput colors`` (0 if unknown)."""
-    try:
-        out = subprocess.run(["tput", "colors"], capture_output=True, text=True,
-                             timeout=5, check=False).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return int(out) if out.isdigit() else 0
-
-
 def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
                      env: dict[str, str]) -> list[str]:
     """Arguments after the server command: ``new -c N [-s|-i IP] [-p P] -l ... [-- cmd]``."""
@@ -228,18 +218,20 @@ def read_bootstrap(proc: subprocess.Popen, boot: Bootstrap) -> None:
 
 def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
     """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data."""
+    from pymosh.terminal.terminfo import read_caps  # (the emulator is not needed here)
     boot = Bootstrap()
     server_words = shlex.split(args.server)
     child_env = dict(env)
+    colors = read_caps(environ=env).colors
     if args.local:
         family, ip = resolve(args.host, 0, args.family)[0]
         del family
         boot.ip = ip
         child_env.pop("SSH_CONNECTION", None)
-        argv = server_words + server_arguments(args, colour_count(), ip, env)
+        argv = server_words + server_arguments(args, colors, ip, env)
         cwd = env.get("HOME") or None
     else:
-        words = server_arguments(args, colour_count(), None, env)
+        words = server_arguments(args, colors, None, env)
         remote = " ".join([args.server] + [shlex.quote(w) for w in words])
         if args.experimental_remote_ip == "remote":
             probe = ('[ -n "$SSH_CONNECTION" ] && '
@@ -336,7 +328,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
                                "or an IP address") from None
     env = dict(os.environ)
     predict = args.predict or env.pop("MOSH_PREDICTION_DISPLAY", None) or "adaptive"
-    if predict not in PREDICT_MODES:
+    if predict not in PREDICTION_MODES:
         raise WrapperError(f"Unknown prediction mode {predict!r} in MOSH_PREDICTION_DISPLAY")
     env.pop("MOSH_PREDICTION_DISPLAY", None)
     if not is_utf8_locale():

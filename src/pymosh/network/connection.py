@@ -1,8 +1,8 @@
 """Sans-I/O datagram layer: sequence numbers, timestamps, RTT, roaming, port-hop decision.
 
 protocol.md §2.3–2.4 and §3. Nothing here touches a socket or reads a clock: every
-method takes `now` (milliseconds, frozen per event-loop turn). The socket driver
-(`pymosh.network.udp`) sends what `make_datagram` returns to `remote_addr` and feeds
+method takes `now` (milliseconds, frozen per event-loop turn). The driver
+(`pymosh.network.endpoint`) sends what `make_datagram` returns to `remote_addr` and feeds
 every received datagram to `receive`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import socket
-from typing import Any, Callable
+from typing import Any, Callable, Tuple
 
 from pymosh.errors import DecodeError
 
@@ -44,6 +44,7 @@ FAST_START_SRTT = 40.0
 FAST_START_RTTVAR = 240.0
 
 Addr = Any   # whatever the socket layer uses: (host, port) or (host, port, flow, scope)
+Received = Tuple[bytes, Addr, bool]   # (datagram, source address, ECN congestion mark)
 
 
 def timestamp16(now: float) -> int:
@@ -103,10 +104,13 @@ class Connection:
         self.last_roundtrip_success: float | None = None
         self._hop_pending = False
 
-        # counters for diagnostics
-        self.dropped = 0
+        # counters for diagnostics and TransportStats (plain integer increments)
+        self.dropped = 0                # not authentic / undecodable
+        self.out_of_order = 0           # authentic but behind the newest (late or replayed)
         self.last_error: str | None = None
         self.roam_count = 0
+        self.datagrams_sent = self.bytes_sent = 0
+        self.datagrams_received = self.bytes_received = 0
 
     # ------------------------------------------------------------------ timing
     def timeout(self) -> int:
@@ -140,6 +144,8 @@ class Connection:
             self.saved_timestamp = None
         datagram = self.session.seal_datagram(self.direction, self.next_seq, ts, reply, payload)
         self.next_seq += 1
+        self.datagrams_sent += 1
+        self.bytes_sent += len(datagram)
         self._after_send(now)
         return datagram
 
@@ -175,6 +181,8 @@ class Connection:
         needed) but do not touch timestamps, RTT, `last_heard` or the peer address.
         `congestion` = the IP header carried ECN CE.
         """
+        self.datagrams_received += 1
+        self.bytes_received += len(datagram)
         try:
             seq, ts, reply, payload = self.session.open_datagram(datagram,
                                                                  self.expected_direction)
@@ -199,4 +207,6 @@ class Connection:
                         self.roam_count += 1
                     self.remote_addr = addr       # "Server now attached to client at …"
             self.has_remote_addr = True
+        else:
+            self.out_of_order += 1
         return payload

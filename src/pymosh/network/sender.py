@@ -11,9 +11,10 @@ from typing import Callable, Generic, List, TypeVar
 
 from pymosh.network.connection import Connection
 from pymosh.network.fragment import Fragmenter
+from pymosh.network.state import SyncState, TimedState
 from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
 
-S = TypeVar("S")
+S = TypeVar("S", bound=SyncState)
 
 SHUTDOWN_NUM = (1 << 64) - 1    # new_num / ack_num of the shutdown state ("−1")
 ACK_INTERVAL = 3000             # heartbeat
@@ -33,15 +34,6 @@ def make_chaff() -> bytes:
     return os.urandom(os.urandom(1)[0] % 17)
 
 
-class SentState(Generic[S]):
-    __slots__ = ("timestamp", "num", "state")
-
-    def __init__(self, timestamp: float, num: int, state: S) -> None:
-        self.timestamp = timestamp
-        self.num = num
-        self.state = state
-
-
 class TransportSender(Generic[S]):
     """`send_mindelay` (ms): how long the first change after a quiet spell is collected
     before it is sent; None = Mosh's value for the side (8 server, 1 client)."""
@@ -51,8 +43,8 @@ class TransportSender(Generic[S]):
                  send_mindelay: float | None = None) -> None:
         self.connection = connection
         self.current_state: S = initial_state.copy()
-        self.sent_states: List[SentState[S]] = [SentState(now, 0, initial_state.copy())]
-        self.assumed_receiver_state: SentState[S] = self.sent_states[0]
+        self.sent_states: List[TimedState[S]] = [TimedState(now, 0, initial_state.copy())]
+        self.assumed_receiver_state: TimedState[S] = self.sent_states[0]
         self.fragmenter = Fragmenter()
         self.chaff = chaff
 
@@ -74,6 +66,8 @@ class TransportSender(Generic[S]):
         self.shutdown_start: float | None = None
 
         self.instructions_sent = 0
+        self.retransmits = 0             # instructions re-sent under an already-sent number
+        self._last_new_num = -1
 
     # ------------------------------------------------------------ hooks from the receiver
     def process_acknowledgment_through(self, ack_num: int) -> None:
@@ -185,7 +179,7 @@ class TransportSender(Generic[S]):
 
     def _add_sent_state(self, now: float, num: int, state: S) -> None:
         states = self.sent_states
-        states.append(SentState(now, num, state.copy()))
+        states.append(TimedState(now, num, state.copy()))
         if len(states) > SENT_STATES_LIMIT:
             del states[len(states) - 16]
 
@@ -221,6 +215,10 @@ class TransportSender(Generic[S]):
                            self.ack_num, self.sent_states[0].num, diff, self.chaff())
         if new_num == SHUTDOWN_NUM:
             self.shutdown_tries += 1
+        # numbers only grow, so a number sent before is the one sent last
+        if new_num == self._last_new_num:
+            self.retransmits += 1
+        self._last_new_num = new_num
         conn = self.connection
         for fragment in self.fragmenter.make_fragments(inst, conn.mtu):
             if not conn.has_remote_addr:

@@ -10,34 +10,30 @@ Sans-I/O. The driver calls, per event-loop turn with one frozen `now`:
 
 The application sets `current_state` (or mutates it in place — a `UserStream` is
 appended to directly) and reads `latest_remote_state()`; the server consumes user
-input with `get_remote_diff()`.
+input with `get_remote_diff()`. `pymosh.network.endpoint.Endpoint` is the one driver
+that moves datagrams between a transport and a socket (or another datagram channel).
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import Any, Generic, List, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, List, TypeVar
 
 from pymosh.errors import DecodeError
 from pymosh.network.connection import Addr, Connection
 from pymosh.network.fragment import Fragment, FragmentAssembly
 from pymosh.network.sender import SHUTDOWN_NUM, TransportSender
-from pymosh.wire.protobuf import PROTOCOL_VERSION
+from pymosh.network.state import SyncState, TimedState
+from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
 
-L = TypeVar("L")   # local (sent) state
-R = TypeVar("R")   # remote (received) state
+if TYPE_CHECKING:
+    from pymosh.network.stats import TransportStats
+
+L = TypeVar("L", bound=SyncState)   # local (sent) state
+R = TypeVar("R", bound=SyncState)   # remote (received) state
 
 RECEIVED_STATES_LIMIT = 1024
 RECEIVER_QUENCH = 15000
-
-
-class ReceivedState(Generic[R]):
-    __slots__ = ("timestamp", "num", "state")
-
-    def __init__(self, timestamp: float, num: int, state: R) -> None:
-        self.timestamp = timestamp
-        self.num = num
-        self.state = state
 
 
 class Transport(Generic[L, R]):
@@ -47,8 +43,8 @@ class Transport(Generic[L, R]):
         self.sender: TransportSender[L] = TransportSender(connection, my_state, now,
                                                           **sender_options)
         self.fragments = FragmentAssembly()
-        self.received_states: List[ReceivedState[R]] = [
-            ReceivedState(now, 0, remote_initial_state.copy())]
+        self.received_states: List[TimedState[R]] = [
+            TimedState(now, 0, remote_initial_state.copy())]
         self._received_nums: List[int] = [0]          # sorted, parallel to received_states
         self.receiver_quench_timer: float = 0
         self.last_receiver_state: R = remote_initial_state.copy()
@@ -115,6 +111,21 @@ class Transport(Generic[L, R]):
         """Time of the last in-order authentic datagram (any, not only new states)."""
         return self.connection.last_heard
 
+    def send_interval(self) -> int:
+        """The frame interval (ms) the sender paces by; the prediction engine's clock."""
+        return self.connection.send_interval()
+
+    def stats(self) -> TransportStats:
+        from pymosh.network.stats import TransportStats  # dataclasses: off the start-up path
+        conn, sender = self.connection, self.sender
+        return TransportStats(
+            srtt=conn.srtt, rttvar=conn.rttvar, rto=conn.timeout(),
+            datagrams_sent=conn.datagrams_sent, datagrams_received=conn.datagrams_received,
+            bytes_sent=conn.bytes_sent, bytes_received=conn.bytes_received,
+            retransmits=sender.retransmits,
+            dropped=conn.dropped + conn.out_of_order + self.dropped_instructions,
+            last_heard=conn.last_heard, remote_addr=self.remote_addr)
+
     def all_acked(self) -> bool:
         """Everything in `current_state` has been acknowledged by the peer."""
         return self.sender.current_state == self.sender.sent_states[0].state
@@ -126,6 +137,14 @@ class Transport(Generic[L, R]):
 
     def wait_time(self, now: float) -> float:
         return self.sender.wait_time(now)
+
+    def take_port_hop(self) -> bool:
+        """Client: True once when it is time to send from a new source port (§3.6)."""
+        return self.connection.take_port_hop()
+
+    def emsgsize(self) -> None:
+        """The OS refused a datagram as too large: fragment for 500 bytes from now on."""
+        self.connection.emsgsize()
 
     def receive(self, datagram: bytes, addr: Addr, now: float, congestion: bool = False) -> bool:
         """Feed one datagram; True if it completed an instruction that was processed."""
@@ -143,7 +162,7 @@ class Transport(Generic[L, R]):
             return False
         return self._process(instruction, now)
 
-    def _process(self, inst: Any, now: float) -> bool:
+    def _process(self, inst: Instruction, now: float) -> bool:
         if inst.protocol_version != PROTOCOL_VERSION:
             self.version_mismatches += 1
             self.last_error = "mosh protocol version mismatch"
@@ -176,7 +195,7 @@ class Transport(Generic[L, R]):
                 self.dropped_instructions += 1
                 self.last_error = str(exc)
                 return False
-        entry = ReceivedState(now, inst.new_num, new_state)
+        entry = TimedState(now, inst.new_num, new_state)
 
         nums = self._received_nums
         pos = bisect.bisect_left(nums, inst.new_num)

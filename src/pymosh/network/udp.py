@@ -1,19 +1,20 @@
-"""Thin non-blocking UDP socket drivers for the server and the client (protocol.md §3.3–3.6).
+"""The server's and the client's UDP sockets (protocol.md §3.3–3.6): datagram channels.
 
-No event loop and no protocol logic here: the frontends select on `fileno()`s, feed
-what `recv_all()` returns to `Transport.receive`, and pass what `Transport.tick`
-returns to `send`. Errors from `sendto` are returned (not raised): Mosh does not
-retry, it shows the text as a network-error notification; EMSGSIZE means "use the
-500-byte MTU" (`Connection.emsgsize`).
+No event loop and no protocol logic here: both implement
+`pymosh.network.endpoint.DatagramChannel` (and the client `HoppingChannel`); the
+`Endpoint` feeds what `recv_all()` returns to the transport and sends what it ticks.
+Errors from `sendto` are returned (not raised): Mosh does not retry, it shows the text
+as a network-error notification; EMSGSIZE means "use the 500-byte MTU".
 """
 
 from __future__ import annotations
 
-import errno
 import re
 import socket
 import sys
-from typing import Any, List, Tuple
+from typing import Callable, List, Tuple
+
+from pymosh.network.connection import Addr, Received
 
 PORT_RANGE_LOW = 60001
 PORT_RANGE_HIGH = 60999
@@ -25,9 +26,6 @@ RECV_BATCH = 64                   # datagrams taken per socket per call (bounded
 ECT0 = 0x02
 ECN_MASK = 0x03
 ECN_CE = 0x03
-
-Addr = Any
-Received = Tuple[bytes, Addr, bool]   # (datagram, source address, ECN congestion mark)
 
 
 class PortRangeError(ValueError):
@@ -69,7 +67,7 @@ def _configure(sock: socket.socket, family: int) -> None:
         _try(sock.setsockopt, socket.IPPROTO_IPV6, getattr(socket, "IPV6_RECVTCLASS", 66), 1)
 
 
-def _try(fn: Any, *args: Any) -> None:
+def _try(fn: Callable[..., object], *args: object) -> None:
     try:
         fn(*args)
     except OSError:
@@ -110,10 +108,6 @@ def _send(sock: socket.socket, datagram: bytes, addr: Addr) -> OSError | None:
     except OSError as exc:
         return exc
     return None
-
-
-def is_emsgsize(error: OSError | None) -> bool:
-    return error is not None and error.errno == errno.EMSGSIZE
 
 
 class ServerSocket:
@@ -164,9 +158,6 @@ class ServerSocket:
                 if low == high:
                     self.messages.append(f"Failed binding to {sockaddr[0]}:{port}: {exc}")
         return None
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
 
     def filenos(self) -> List[int]:
         return [self.sock.fileno()]
@@ -224,11 +215,8 @@ class ClientSocket:
     def filenos(self) -> List[int]:
         return [s.fileno() for s, _ in self.sockets]
 
-    def fileno(self) -> int:
-        return self.sockets[-1][0].fileno()
-
-    def send(self, datagram: bytes) -> OSError | None:
-        return _send(self.sockets[-1][0], datagram, self.server_addr)
+    def send(self, datagram: bytes, addr: Addr) -> OSError | None:
+        return _send(self.sockets[-1][0], datagram, addr)
 
     def recv_all(self, now: float = 0) -> List[Received]:
         out: List[Received] = []

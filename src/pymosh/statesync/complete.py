@@ -30,7 +30,7 @@ ECHO_TIMEOUT = 50  # ms a keystroke state gets to be echoed before it is acknowl
 
 
 class CompleteTerminal:
-    """Emulator + echo_ack; a SyncState (see ``pymosh.statesync.base``)."""
+    """Emulator + echo_ack; a SyncState (see ``pymosh.network.state``)."""
 
     __slots__ = ("terminal", "echo_ack", "input_history", "hello", "history")
 

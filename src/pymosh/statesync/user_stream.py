@@ -7,7 +7,7 @@ merges consecutive bytes into one Keystroke; every Resize is its own instruction
 
 from __future__ import annotations
 
-from typing import List, Union
+from typing import List, Union, cast
 
 from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import (
@@ -94,11 +94,11 @@ def _merge(events: List[Event], start: int) -> UserMessage:
     run = start
     for i in range(start, len(events)):
         event = events[i]
-        if type(event) is not int:
+        if not isinstance(event, int):   # a Resize, a Hello, ...: its own instruction
             if i > run:
-                out.append(Keystroke(bytes(events[run:i])))
+                out.append(Keystroke(bytes(cast(List[int], events[run:i]))))
             out.append(event)
             run = i + 1
     if run < len(events):
-        out.append(Keystroke(bytes(events[run:])))
+        out.append(Keystroke(bytes(cast(List[int], events[run:]))))
     return out

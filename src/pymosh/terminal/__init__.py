@@ -2,7 +2,8 @@
 
 ``pymosh.terminal.emulator`` is the pure-Python twin; ``_fastpath.terminal`` the
 compiled one. This package exports whichever ``pymosh._accel`` picks; the twin (and its
-parser's regexes) is imported only when it is the one picked.
+parser's regexes) is imported only when it is the one picked. The client's own terminal
+(its capabilities, what it writes on start and exit) is ``pymosh.terminal.terminfo``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,5 @@ _impl = _accel.pick("terminal", "pymosh.terminal.emulator")
 
 Emulator = _impl.Emulator
 new_frame = _impl.new_frame
-open_terminal = _impl.open_terminal
-close_terminal = _impl.close_terminal
 
-__all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]
+__all__ = ["Emulator", "new_frame"]

@@ -12,10 +12,13 @@ that fills its row continues the soft-wrap chain.
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .framebuffer import CONTENTS, FALLBACK, WIDE, WRAP, Row
+from .clipboard import changed_writes
+from .framebuffer import CONTENTS, FALLBACK, WIDE, WRAP, Cell, Framebuffer, Row
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
 
 ESC = "\x1b"
 NBSP = "\u00a0"
@@ -50,6 +53,33 @@ def grapheme(cell: tuple) -> str:
     if cell[FALLBACK]:
         return NBSP + contents
     return contents
+
+
+def history_line(row: Row) -> tuple[bytes, bool]:
+    """A row as a terminal's scrollback line: Mosh's SGR form where the renditions change,
+    the cells' UTF-8 text, trailing blanks (empty or space cells in the default rendition)
+    trimmed, ESC[0m at the end if any SGR was written; and whether the row soft-wraps into
+    the next one."""
+    cells = row.cells
+    end = len(cells)
+    while (end and cells[end - 1][CONTENTS] in ("", " ")
+           and cells[end - 1][1:4] == _DEFAULT_RENDITIONS):
+        end -= 1
+    out: list[str] = []
+    renditions = _DEFAULT_RENDITIONS
+    styled = False
+    x = 0
+    while x < end:
+        cell = cells[x]
+        if cell[1:4] != renditions:
+            renditions = cell[1:4]
+            out.append(sgr(renditions))
+            styled = True
+        out.append(grapheme(cell))
+        x += _cell_width(cell)
+    if styled:
+        out.append(ESC + "[0m")
+    return "".join(out).encode("utf-8", "replace"), bool(cells[-1][WRAP])
 
 
 def _cell_width(cell: tuple) -> int:
@@ -110,9 +140,13 @@ def _flag(out: list[str], mode: int, on: bool) -> None:
     out.append(f"{ESC}[?{mode}{'h' if on else 'l'}")
 
 
-def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
-              has_bce: bool = True, has_title: bool = True) -> bytes:
-    """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects)."""
+def new_frame(initialized: bool, last: Emulator, new: Emulator, *, has_ech: bool = True,
+              has_bce: bool = True, has_title: bool = True,
+              clipboard_selections: bool = False) -> bytes:
+    """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects).
+
+    ``clipboard_selections`` (a pymosh peer): OSC 52 writes for every selection, each with
+    its own; otherwise Mosh's selection ``c`` only (its 16 KiB cap)."""
     a, f = last.fb, new.fb
     out: list[str] = []
     if f.bell_count != a.bell_count:
@@ -123,7 +157,10 @@ def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
             out.append(f"{ESC}]0;{f.window_title}\x07")
         else:
             out.append(f"{ESC}]1;{f.icon_name}\x07{ESC}]2;{f.window_title}\x07")
-    if f.clipboard != a.clipboard:
+    if clipboard_selections:
+        if f.selections is not a.selections:
+            out.append(changed_writes(a.selections, f.selections))
+    elif f.clipboard != a.clipboard:
         out.append(f"{ESC}]52;c;{f.clipboard}\x07")
     if not initialized or f.reverse_video != a.reverse_video:
         _flag(out, 5, f.reverse_video)
@@ -143,7 +180,7 @@ def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
         out.append(ESC + "[?25l")
 
     first_row = 0
-    old_rows: list = []
+    old_rows: list[Row] = []
     if initialized:
         old_rows = list(a.rows)
         first_row = _scroll(frame, f, old_rows)
@@ -170,7 +207,7 @@ def new_frame(initialized: bool, last: Any, new: Any, *, has_ech: bool = True,
     return "".join(out).encode("utf-8", "replace")
 
 
-def _scroll(frame: _Frame, f: Any, old_rows: list) -> int:
+def _scroll(frame: _Frame, f: Framebuffer, old_rows: list[Row]) -> int:
     """Detect a scroll of the top of the screen; emit it; return the first row to draw."""
     height = f.height
     first = f.rows[0]
@@ -198,8 +235,8 @@ def _scroll(frame: _Frame, f: Any, old_rows: list) -> int:
     return scroll_height
 
 
-def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wrap: bool,
-             has_ech: bool, has_bce: bool) -> bool:
+def _put_row(frame: _Frame, initialized: bool, f: Framebuffer, y: int, old_row: Row | None,
+             wrap: bool, has_ech: bool, has_bce: bool) -> bool:
     """Draw row ``y``; True if the real cursor is left to soft-wrap into the next row."""
     row = f.rows[y]
     cells = row.cells
@@ -217,7 +254,7 @@ def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wra
             return _end_row(frame, f, y, wrap_this)
     if initialized and row is old_row:
         return False
-    old_cells = old_row.cells if initialized else None
+    old_cells: list[Cell] = old_row.cells if old_row is not None else []
     clear_count = 0
     blank_renditions = _DEFAULT_RENDITIONS
     wrote_last_cell = False
@@ -276,7 +313,7 @@ def _put_row(frame: _Frame, initialized: bool, f: Any, y: int, old_row: Any, wra
     return False
 
 
-def _end_row(frame: _Frame, f: Any, y: int, wrap_this: bool) -> bool:
+def _end_row(frame: _Frame, f: Framebuffer, y: int, wrap_this: bool) -> bool:
     """The last cell of row ``y`` was written: soft-wrap (True) or CR LF to the next row."""
     if y >= f.height - 1:
         return False
@@ -286,39 +323,3 @@ def _end_row(frame: _Frame, f: Any, y: int, wrap_this: bool) -> bool:
         return True
     frame.out.append("\r\n")
     return False
-
-
-# -- the client's real terminal (terminal.md 4.6) -----------------------------------
-_CLOSE = (ESC + "[?1l" + ESC + "[0m" + ESC + "[?25h" + ESC + "[?1003l" + ESC + "[?1002l"
-          + ESC + "[?1001l" + ESC + "[?1000l" + ESC + "[?1015l" + ESC + "[?1006l"
-          + ESC + "[?1005l")
-
-
-def _caps(term: str | None) -> tuple[bytes, bytes]:
-    """(smcup, rmcup) of ``term`` from terminfo; empty if unknown or init disabled."""
-    if os.environ.get("MOSH_NO_TERM_INIT") is not None:
-        return b"", b""
-    term = term if term is not None else os.environ.get("TERM", "")
-    if not term:
-        return b"", b""
-    try:
-        import curses
-
-        fd = os.open(os.devnull, os.O_WRONLY)
-        try:
-            curses.setupterm(term, fd)  # (curses honours only the first call per process)
-        finally:
-            os.close(fd)
-        return curses.tigetstr("smcup") or b"", curses.tigetstr("rmcup") or b""
-    except Exception:  # no terminfo database or unknown terminal: no alternate screen
-        return b"", b""
-
-
-def open_terminal(term: str | None = None) -> bytes:
-    """What the client writes to its tty on start: smcup + application cursor keys."""
-    return _caps(term)[0] + (ESC + "[?1h").encode()
-
-
-def close_terminal(term: str | None = None) -> bytes:
-    """What the client writes on exit (leaves 2004, 1004, ?9 and ?5 alone, like Mosh)."""
-    return _CLOSE.encode() + _caps(term)[1]

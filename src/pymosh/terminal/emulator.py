@@ -7,17 +7,23 @@ lacks: the alternate screen (?47/?1047/?1049) and the application keypad flag
 
 from __future__ import annotations
 
-from .display import close_terminal, new_frame, open_terminal
+from .clipboard import osc52
+from .display import history_line, new_frame
 from .framebuffer import CONTENTS, WRAP, Framebuffer, SavedCursor, blank_cell
 from .parser import Parser, parse_params
 from .utf8 import Utf8Decoder
 from .width import char_width
 
-__all__ = ["Emulator", "new_frame", "open_terminal", "close_terminal"]
+__all__ = ["Emulator", "new_frame"]
 
-MAX_SIZE = 4096  # width/height are clamped to 1..MAX_SIZE
+# width/height are clamped to 1..MAX_SIZE: what terminals really use, and what bounds the
+# memory an authenticated client can make the server allocate (an erase fills a screen)
+MAX_SIZE = 1024
 TITLE_MAX = 256  # Mosh keeps OSC titles up to buffer position 256
 CONTENTS_MAX = 32  # a cell stops accepting combining marks at 32 UTF-8 bytes
+# set_cell keeps at most this many UTF-8 bytes of a cell's text, cut at a character
+# boundary (printing never gets there: marks stop at CONTENTS_MAX + one character)
+CELL_BYTES_MAX = 39
 TRUECOLOR = 0x1000000
 
 # attribute bits (interfaces.md)
@@ -60,6 +66,27 @@ class Emulator:
     def resize(self, width: int, height: int) -> None:
         self.fb.resize(_clamp_size(width), _clamp_size(height))
 
+    def set_history_limit(self, lines: int) -> None:
+        """Keep at most ``lines`` rows that scroll off the top of the main screen until
+        ``take_history``; 0 (the default) captures nothing. Which scrolls count, like xterm:
+        those of a scroll region whose top margin is the first row, by LF/IND/NEL/wrap at the
+        bottom margin, SU (CSI S) and DL (CSI M) with the cursor on the first row. IL, SD, RI
+        push lines off the bottom (never kept); ED 2, a resize and RIS keep nothing; the
+        alternate screen adds nothing. A smaller limit drops the oldest pending rows."""
+        self.fb.set_history_limit(lines)
+
+    def take_history(self) -> tuple[int, list[tuple[bytes, bool]], bool]:
+        """``(dropped, lines, cleared)`` since the previous call. ``lines``: the rows kept,
+        oldest first, each as ``(bytes a terminal shows it with, soft-wrapped)``; ``dropped``:
+        rows that scrolled off but were not kept (over the limit); ``cleared``: ESC[3J was
+        seen (``lines`` and ``dropped`` then count only what scrolled after it)."""
+        fb = self.fb
+        out = (fb.history_dropped, [history_line(row) for row in fb.history], fb.history_cleared)
+        fb.history.clear()
+        fb.history_dropped = 0
+        fb.history_cleared = False
+        return out
+
     def take_replies(self) -> bytes:
         out = b"".join(self._replies)
         self._replies = []
@@ -93,6 +120,7 @@ class Emulator:
             "title": fb.window_title,
             "icon_name": fb.icon_name,
             "clipboard": fb.clipboard,
+            "selections": dict(fb.selections),
             "bell_count": fb.bell_count,
             "scroll_region": (fb.top, fb.bottom),
             "next_print_will_wrap": fb.next_print_will_wrap,
@@ -112,6 +140,14 @@ class Emulator:
             },
         }
 
+    @property
+    def selections(self) -> dict[str, str]:
+        """Latest valid OSC 52 write per selection (base64 payloads); read-only: the
+        differ's ``clipboard_selections=True`` sends what changed. Not part of ``==``
+        (Mosh's equality), so a state change that is only a selection write must be
+        compared here by whoever sends it."""
+        return self.fb.selections
+
     def get_cell(self, row: int, col: int) -> tuple:
         return self.fb.rows[row].cells[col]
 
@@ -119,7 +155,7 @@ class Emulator:
                  wide: bool = False) -> None:
         cells = self.fb.mutable_row(row)
         wrap = cells[col][WRAP]
-        cells[col] = (contents, fg, bg, attrs, bool(wide), False, wrap)
+        cells[col] = (_cell_text(contents), fg, bg, attrs, bool(wide), False, wrap)
 
     @property
     def cursor_row(self) -> int:
@@ -312,8 +348,8 @@ class Emulator:
 
     def osc_dispatch(self, buffer: str) -> None:
         fb = self.fb
-        if buffer.startswith("52;c;"):
-            fb.clipboard = buffer[5:]
+        if buffer.startswith("52;"):
+            fb.clipboard, fb.selections = osc52(buffer, fb.clipboard, fb.selections)
             return
         if buffer.startswith(";"):
             command, offset = 0, 1
@@ -399,6 +435,8 @@ class Emulator:
         elif mode == 2:
             for row in range(fb.height):
                 fb.reset_row(row)
+        elif mode == 3:  # erase saved lines (xterm): the screen stays
+            fb.clear_history()
 
     def _csi_el(self, p: list[int]) -> None:
         fb = self.fb
@@ -566,6 +604,20 @@ class Emulator:
 
     def _csi_decstr(self, p: list[int]) -> None:
         self.fb.soft_reset()
+
+
+def _cell_text(contents: str) -> str:
+    """``contents`` as a cell holds it: valid UTF-8 (whatever is not becomes U+FFFD), at most
+    CELL_BYTES_MAX bytes, cut at a character boundary."""
+    if contents.isascii() and len(contents) <= CELL_BYTES_MAX:
+        return contents
+    data = contents.encode("utf-8", "surrogatepass").decode("utf-8", "replace").encode()
+    n = len(data)
+    if n > CELL_BYTES_MAX:
+        n = CELL_BYTES_MAX
+        while n > 0 and data[n] & 0xC0 == 0x80:
+            n -= 1
+    return data[:n].decode()
 
 
 def _arg(params: list[int], index: int, default: int) -> int:

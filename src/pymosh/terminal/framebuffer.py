@@ -11,8 +11,9 @@ whose ``token`` it carries; ``copy()`` gives both framebuffers new tokens.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 
-Cell = tuple  # (contents: str, fg: int, bg: int, attrs: int, wide, fallback, wrap)
+from .api import Cell
 
 _generations = itertools.count(1)
 
@@ -75,10 +76,16 @@ class Framebuffer:
         self.rows: list[Row] = [shared] * height
         self.icon_name = ""
         self.window_title = ""
-        self.clipboard = ""
+        self.clipboard = ""  # Mosh's: selection c, raw
+        self.selections: dict[str, str] = {}  # every selection's latest valid write
         self.bell_count = 0
         self.title_initialized = False
         self.alt_saved: tuple | None = None  # main screen while the alternate is shown
+        # scrollback capture (Emulator.take_history): rows kept by reference, oldest first
+        self.history_limit = 0
+        self.history: deque[Row] = deque(maxlen=0)
+        self.history_dropped = 0
+        self.history_cleared = False
         self.reset_draw_state()
 
     def reset_draw_state(self) -> None:
@@ -122,6 +129,10 @@ class Framebuffer:
         other.saved, other.alt_cursor = saved, alt
         if self.alt_saved is not None:
             other.alt_saved = (list(self.alt_saved[0]),) + self.alt_saved[1:]
+        # the copy keeps the limit; pending history belongs to the original (taken once)
+        other.history = deque(maxlen=self.history_limit)
+        other.history_dropped = 0
+        other.history_cleared = False
         # every row is now shared: neither side may write in place any more
         self.token = object()
         other.token = object()
@@ -192,9 +203,35 @@ class Framebuffer:
         count = min(count, self.bottom - y + 1)
         blank = Row.blank(self.width, self.bg)
         rows = self.rows
+        if y == 0 and self.history_limit and self.alt_saved is None:
+            self.keep_history(rows[:count])
         del rows[y:y + count]
         at = self.bottom - count + 1
         rows[at:at] = [blank] * count
+
+    # -- scrollback capture --------------------------------------------------------
+    def set_history_limit(self, lines: int) -> None:
+        limit = max(0, int(lines))
+        kept = list(self.history)[-limit:] if limit else []
+        self.history_dropped += len(self.history) - len(kept)
+        self.history_limit = limit
+        self.history = deque(kept, maxlen=limit)
+        if not limit:
+            self.history_dropped = 0
+            self.history_cleared = False
+
+    def keep_history(self, rows: list[Row]) -> None:
+        """Rows leaving the top of the main screen (no copy: rows are never written once
+        they have left ``self.rows``)."""
+        self.history_dropped += max(0, len(self.history) + len(rows) - self.history_limit)
+        self.history.extend(rows)
+
+    def clear_history(self) -> None:
+        """ED 3: everything pending is gone, and so is the count of what was dropped."""
+        if self.history_limit:
+            self.history.clear()
+            self.history_dropped = 0
+            self.history_cleared = True
 
     def scroll(self, n: int) -> None:
         """n > 0: content of the region moves up n rows; n < 0: down."""
@@ -280,6 +317,7 @@ class Framebuffer:
         self.rows = [shared] * self.height
         self.window_title = ""
         self.clipboard = ""
+        self.selections = {}
 
     def soft_reset(self) -> None:
         """DECSTR."""

@@ -20,11 +20,12 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from . import clipboard
 from .utf8 import Utf8Decoder as Utf8Decoder  # re-exported: the decoder in front of Parser
 
 PARAM_CHARS_MAX = 100
 INTERMEDIATES_MAX = 8
-OSC_MAX = 16384  # Mosh's MAXIMUM_CLIPBOARD_SIZE
+OSC_MAX = clipboard.OSC_MAX  # Mosh: 16384; longer here for whole OSC 52 writes
 PARAM_MAX = 65535
 
 class Handler(Protocol):
@@ -77,20 +78,22 @@ def parse_params(params: str) -> list[int]:
 class Parser:
     """The state machine; feed it decoded text, it calls the handler."""
 
-    __slots__ = ("handler", "state", "params", "collected", "osc")
+    __slots__ = ("handler", "state", "params", "collected", "osc", "osc_len")
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.state = GROUND
         self.params = ""
         self.collected = ""
-        self.osc: list[str] = []
+        self.osc: list[str] = []  # pieces of the OSC string (copies share the pieces)
+        self.osc_len = 0
 
     def copy_to(self, other: Parser) -> None:
         other.state = self.state
         other.params = self.params
         other.collected = self.collected
         other.osc = list(self.osc)
+        other.osc_len = self.osc_len
 
     def feed(self, text: str) -> None:
         pos, n = 0, len(text)
@@ -111,9 +114,11 @@ class Parser:
                         break
                 pos = end
             elif self.state == OSC_STRING and (m := _OSC_TEXT_RUN.match(text, pos)):
-                room = OSC_MAX - len(self.osc)
+                room = OSC_MAX - self.osc_len
                 if room > 0:
-                    self.osc.extend(text[pos:min(m.end(), pos + room)])
+                    piece = text[pos:min(m.end(), pos + room)]
+                    self.osc.append(piece)
+                    self.osc_len += len(piece)
                 pos = m.end()
             elif self.state == STRING_IGNORE and (m := _IGNORED_RUN.match(text, pos)):
                 pos = m.end()
@@ -133,6 +138,7 @@ class Parser:
         if self.state == OSC_STRING:
             buffer = "".join(self.osc)
             self.osc = []
+            self.osc_len = 0
             self.handler.osc_dispatch(buffer)
         self.state = state
         if state in (ESCAPE, CSI_ENTRY):
@@ -140,6 +146,7 @@ class Parser:
             self.collected = ""
         elif state == OSC_STRING:
             self.osc = []
+            self.osc_len = 0
 
     def _collect(self, c: int) -> None:
         if len(self.collected) < INTERMEDIATES_MAX and c <= 0xFF:
@@ -178,8 +185,9 @@ class Parser:
                 handler.print_run(chr(c))
         elif state == OSC_STRING:
             if k >= 0x20:
-                if len(self.osc) < OSC_MAX:
+                if self.osc_len < OSC_MAX:
                     self.osc.append(chr(c))
+                    self.osc_len += 1
             elif k == 0x07:
                 self._enter(GROUND)
         elif state == STRING_IGNORE:

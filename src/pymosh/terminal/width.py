@@ -6,8 +6,7 @@ switching the calling thread to a ``C.UTF-8`` locale with ``uselocale`` so the
 process locale is untouched. Where no usable C library exists we fall back to the
 ``wcwidth`` package (which disagrees with glibc on a few code points).
 
-Widths are cached per code point; ``width_table()`` exports the whole map for a
-compiled implementation that wants to agree exactly with this twin.
+Widths are cached per code point.
 """
 
 from __future__ import annotations
@@ -76,8 +75,3 @@ def char_width(cp: int) -> int:
             w = 2
         _cache[cp] = w
     return w
-
-
-def width_table() -> bytes:
-    """All widths, one byte per code point 0..0x10FFFF, stored as width + 1 (0..3)."""
-    return bytes(char_width(cp) + 1 for cp in range(0x110000))

@@ -9,7 +9,7 @@ as stock peers tolerate them (§8.1).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, List, Tuple, Union
+from typing import Any, Iterator, List, Tuple, Union
 
 from pymosh.errors import DecodeError
 
@@ -213,8 +213,10 @@ def _read_varint(buf: bytes, pos: int) -> Tuple[int, int]:
     raise DecodeError("protobuf: varint longer than 10 bytes")
 
 
-def _fields(buf: bytes) -> Iterator[Tuple[int, int, object]]:
-    """(field number, wire type, value) for each field; value is int or bytes."""
+def _fields(buf: bytes) -> Iterator[Tuple[int, int, Any]]:
+    """(field number, wire type, value) for each field: value is an int (VARINT, I32, I64)
+    or bytes (LEN), so a caller checks the wire type (`_expect`) before using it."""
+    value: int | bytes
     pos = 0
     end = len(buf)
     while pos < end:

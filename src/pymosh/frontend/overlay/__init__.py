@@ -24,12 +24,11 @@ setter). ``apply`` needs ``cursor_row``, ``cursor_col`` and ``cursor_visible`` s
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...terminal.api import Screen
 from .notification import NotificationEngine
-from .prediction import DISPLAY_PREFERENCES, PredictionEngine
+from .prediction import PredictionEngine
 
-__all__ = ["DISPLAY_PREFERENCES", "NotificationEngine", "OverlayManager", "PredictionEngine"]
+__all__ = ["NotificationEngine", "OverlayManager", "PredictionEngine"]
 
 
 class OverlayManager:
@@ -40,7 +39,7 @@ class OverlayManager:
         self.notifications = NotificationEngine(now)
         self.predictions = PredictionEngine(display_preference, predict_overwrite)
 
-    def apply(self, fb: Any, now: float) -> None:
+    def apply(self, fb: Screen, now: float) -> None:
         self.predictions.cull(fb, now)
         self.predictions.apply(fb)
         self.notifications.adjust_message(now)

@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from ...terminal.api import Screen
 from ...terminal.width import char_width
 
 SERVER_LATE_MS = 6500
@@ -32,12 +31,8 @@ SIGNAL_SHUTDOWN = "Signal received, shutting down..."
 TIMED_OUT = "Timed out waiting for server..."
 
 
-def nothing_received(port: str) -> str:
+def nothing_received(port: int) -> str:
     return f"Nothing received from server on UDP port {port}."
-
-
-def escape_help(key_name: str = "Ctrl-^", pass_name: str = "^") -> str:
-    return f'Commands: Ctrl-Z suspends, "." quits, "{pass_name}" gives literal {key_name}'
 
 
 def human_readable_duration(seconds: int, unit: str) -> str:
@@ -97,7 +92,7 @@ class NotificationEngine:
             self.message = ""
 
     def wait_time(self, now: float) -> float:
-        wait = FOREVER
+        wait: float = FOREVER
         if self.message:
             wait = max(0, self.message_expiration - now)
         if self.need_countup(now):
@@ -125,7 +120,7 @@ class NotificationEngine:
             text = f"mosh: {self.message} ({duration} without {explanation}.){quit_hint}"
         return text[:MAX_CHARS - 1]
 
-    def apply(self, fb: Any, now: float) -> None:
+    def apply(self, fb: Screen, now: float) -> None:
         text = self.text(now)
         if not text:
             return

@@ -12,57 +12,18 @@ Sans-I/O: the client feeds typed bytes, the framebuffer on screen and ``now`` (m
     engine.reset()                       # resize, paste
     engine.wait_time(now)                # 50 ms while timing tests are pending
 
-Cell predictions are *judged* once the server's echo ack covers the keystroke
-(``late_ack >= expiration_frame``): the server had 50 ms to echo it.
-
-Two additions to Mosh's engine, both only ever producing *tentative* (hidden until
-confirmed) predictions, so they cannot show more mispredictions than Mosh:
-
-* **Rebase.** Mosh predicts each key relative to the screen it has. After an unpredictable
-  key (Enter, Ctrl-C, Tab, ...) that screen lags by every keystroke still in flight, so
-  when the tentative epoch is found wrong the next predictions start from a stale cursor,
-  are wrong again, and nothing is shown until the user pauses for a round trip. pymosh
-  remembers the bytes not yet received by the server (``local_frame_acked``); when the echo
-  ack covers the key that opened a tentative epoch, or when a tentative epoch is killed,
-  it re-predicts those bytes on the server's newest frame (``cull`` on the server frame,
-  i.e. from ``apply``), in a fresh tentative epoch — once that frame reflects every key
-  the server has received (``late_ack >= acked``), so no received key is predicted on a
-  screen that does not show its effect yet (vi's ``cw``: the word is deleted later).
-* **Early confirmation.** A prediction whose keystroke the server has received
-  (``local_frame_acked``) and that the server's frame already shows exactly is *correct*
-  without waiting for the echo ack; incorrect verdicts still wait for it. Only while the
-  frame contradicts no received prediction of the same or an older keystroke (a non-blank
-  cell showing something else, or the cursor elsewhere): an insert shifts the rest of the
-  row, and a shifted copy can match by chance (vi's ``cw``: the word is deleted, the
-  shifted old text meets the same letter further right), which would confirm, and show,
-  the whole wrong epoch — with every later key re-predicting those cells before the echo
-  ack could judge them.
-
-One addition that *shows* a new epoch before any of its cells is confirmed:
-
-* **Known prompts.** Every epoch remembers where it started if that was on the server's
-  real screen: the cursor row's cells left of the cursor (the "prompt"), provided they
-  end in a space and contain a non-blank, the rest of that row and every row below it
-  are blank. When a cell of such an epoch is confirmed on that row, its prompt is *known*
-  to echo. A rebase onto a server frame whose cursor sits after a known prompt (same
-  cells, same column, same blank surroundings) starts a *trusted* epoch: it counts as
-  confirmed at once, so after Enter or a line kill the keys typed at the new shell prompt
-  are shown as soon as the frame with that prompt arrives, instead of a round trip after
-  the first of them. Conditions: the newest key the server has received is Enter, Ctrl-C
-  or Ctrl-U (not Escape: a vi-mode shell would be in command mode), the frame reflects
-  every key the server has received (``late_ack >= acked``: nothing received is still
-  waiting for its echo), and no unconfirmed prediction of an older epoch is active. Within a trusted epoch, Backspace
-  or Left at the prompt's edge opens a tentative epoch (the prompt itself is not
-  editable). A trusted epoch that turns out wrong bans its prompt for the session, so
-  an application reusing a shell's prompt text without echo costs one wrong burst at
-  most. A password prompt ("Password: ") is never known: nothing typed there is echoed.
+Cell predictions are *judged* once the server's echo ack covers the keystroke. Where and
+why this engine goes beyond Mosh's (rebase, early confirmation, known prompts):
+docs/prediction.md.
 """
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import List, Tuple
 
+from ...terminal.api import Screen
 from ...terminal.width import char_width
+from .. import PREDICTION_MODES
 from .keyparse import CSI, ESC, EXECUTE, PRINT, KeyParser
 
 SRTT_TRIGGER_LOW = 20
@@ -80,18 +41,17 @@ KNOWN_PROMPTS_LIMIT = 64  # prompts learned to echo (oldest forgotten first)
 # keys after which a shell is back at a fresh, echoing prompt: Enter, Ctrl-C, Ctrl-U
 FRESH_LINE_KEYS = frozenset(b"\r\n\x03\x15")
 
-DISPLAY_PREFERENCES = ("adaptive", "always", "never", "experimental")
 UNDERLINED = 8
 
 # validity verdicts
 PENDING, CORRECT, CORRECT_NO_CREDIT, INCORRECT, INACTIVE = range(5)
 
 # A predicted cell: (contents, fg, bg, attrs, wide)
-Cell = tuple
+Cell = Tuple[str, int, int, int, bool]
 
 
-def _cell(fb: Any, row: int, col: int) -> Cell:
-    return tuple(fb.get_cell(row, col)[:5])
+def _cell(fb: Screen, row: int, col: int) -> Cell:
+    return fb.get_cell(row, col)[:5]
 
 
 def _is_blank(contents: str) -> bool:
@@ -102,15 +62,13 @@ def _contents_match(a: str, b: str) -> bool:
     return (_is_blank(a) and _is_blank(b)) or a == b
 
 
-def _current_renditions(fb: Any) -> tuple[int, int, int]:
+def _current_renditions(fb: Screen) -> tuple[int, int, int]:
     """The framebuffer's current SGR state (fg, bg, attrs)."""
-    rend = getattr(fb, "renditions", None)
-    if rend is None:
-        rend = fb.dump()["renditions"]
-    return tuple(rend)  # type: ignore[return-value]
+    fg, bg, attrs = fb.dump()["renditions"]
+    return fg, bg, attrs
 
 
-def _prompt_at(fb: Any) -> tuple | None:
+def _prompt_at(fb: Screen) -> tuple | None:
     """The cells left of the cursor if they look like a prompt waiting for input: ending in
     a space, not all blank, with the rest of the row and all rows below blank."""
     row, col = fb.cursor_row, fb.cursor_col
@@ -162,7 +120,7 @@ class CursorMove(_Conditional):
         self.row = row
         self.active = True
 
-    def validity(self, fb: Any, late_ack: int) -> int:
+    def validity(self, fb: Screen, late_ack: int) -> int:
         if not self.active:
             return INACTIVE
         if self.row >= fb.height or self.col >= fb.width:
@@ -201,7 +159,7 @@ class OverlayCell(_Conditional):
         self.tentative_until_epoch = epoch
         self.expire(frame, now)
 
-    def contradicted(self, fb: Any, row: int, late_ack: int, early_ack: int) -> bool:
+    def contradicted(self, fb: Screen, row: int, late_ack: int, early_ack: int) -> bool:
         """Received by the server, not judged yet, and ``fb`` shows something else here (a
         blank or unknown prediction is never wrong, as in ``validity``)."""
         if (not self.active or self.unknown or not late_ack < self.expiration_frame <= early_ack
@@ -211,7 +169,7 @@ class OverlayCell(_Conditional):
             return True
         return not _contents_match(fb.get_cell(row, self.col)[0], self.replacement[0])
 
-    def validity(self, fb: Any, row: int, late_ack: int, early_ack: int = -1) -> int:
+    def validity(self, fb: Screen, row: int, late_ack: int, early_ack: int = -1) -> int:
         if not self.active:
             return INACTIVE
         if row >= fb.height or self.col >= fb.width:
@@ -235,7 +193,7 @@ class OverlayCell(_Conditional):
             return CORRECT_NO_CREDIT
         return CORRECT
 
-    def apply(self, fb: Any, row: int, confirmed_epoch: int, flag: bool) -> None:
+    def apply(self, fb: Screen, row: int, confirmed_epoch: int, flag: bool) -> None:
         if not self.active or row >= fb.height or self.col >= fb.width:
             return
         if self.tentative(confirmed_epoch):
@@ -255,7 +213,7 @@ class OverlayCell(_Conditional):
 
 class PredictionEngine:
     def __init__(self, display_preference: str = "adaptive", predict_overwrite: bool = False) -> None:
-        if display_preference not in DISPLAY_PREFERENCES:
+        if display_preference not in PREDICTION_MODES:
             raise ValueError(f"unknown prediction display preference {display_preference!r}")
         self.display_preference = display_preference
         self.predict_overwrite = predict_overwrite
@@ -268,7 +226,7 @@ class PredictionEngine:
         self.local_frame_late_acked = 0
         self.prediction_epoch = 1
         self.confirmed_epoch = 0
-        self.send_interval = 250
+        self.send_interval: float = 250
         self.srtt_trigger = False
         self.flagging = False
         self.glitch_trigger = 0
@@ -355,7 +313,7 @@ class PredictionEngine:
     def _cursor(self) -> CursorMove:
         return self.cursors[-1]
 
-    def _init_cursor(self, fb: Any) -> None:
+    def _init_cursor(self, fb: Screen) -> None:
         frame = self._next_frame()
         if not self.cursors:
             if not self.active():  # fb is the server's screen, no prediction drawn on it
@@ -365,7 +323,7 @@ class PredictionEngine:
             last = self._cursor()
             self.cursors.append(CursorMove(frame, last.row, last.col, self.prediction_epoch))
 
-    def _kill_epoch(self, epoch: int, fb: Any) -> None:
+    def _kill_epoch(self, epoch: int, fb: Screen) -> None:
         self.cursors = [c for c in self.cursors if c.tentative_until_epoch < epoch]
         self.cursors.append(CursorMove(self._next_frame(), fb.cursor_row, fb.cursor_col,
                                        self.prediction_epoch))
@@ -376,7 +334,7 @@ class PredictionEngine:
         self._become_tentative()
 
     # -- judging ----------------------------------------------------------------------------
-    def cull(self, fb: Any, now: float, displayed: bool = False) -> None:
+    def cull(self, fb: Screen, now: float, displayed: bool = False) -> None:
         """Judge predictions against ``fb``: the server's newest frame (from ``apply``), or
         with ``displayed`` the frame on screen (from ``new_user_byte``; no rebase then)."""
         if self.display_preference == "never":
@@ -389,7 +347,7 @@ class PredictionEngine:
         if not displayed and not self._experimental:
             self._maybe_rebase(fb)
 
-    def _judge(self, fb: Any, now: float) -> None:
+    def _judge(self, fb: Screen, now: float) -> None:
 
         interval = self.send_interval
         if interval > SRTT_TRIGGER_HIGH:
@@ -450,7 +408,7 @@ class PredictionEngine:
                 return
         self.cursors = [c for c in self.cursors if c.validity(fb, late) == PENDING]
 
-    def _first_contradicted(self, fb: Any, late: int, early: int) -> int:
+    def _first_contradicted(self, fb: Screen, late: int, early: int) -> int:
         """The oldest frame with a received, unjudged prediction that ``fb`` contradicts."""
         first = FOREVER
         if early <= late:
@@ -471,7 +429,7 @@ class PredictionEngine:
         if self._rebase_from is None or epoch < self._rebase_from:
             self._rebase_from = epoch
 
-    def _maybe_rebase(self, fb: Any) -> None:
+    def _maybe_rebase(self, fb: Screen) -> None:
         acked = self.local_frame_acked
         history = self._history
         if history and history[0][0] <= acked:
@@ -526,7 +484,7 @@ class PredictionEngine:
             self._parser, self._last_byte = parser, last_byte
 
     # -- known prompts ----------------------------------------------------------------------
-    def _note_prompt(self, fb: Any) -> tuple | None:
+    def _note_prompt(self, fb: Screen) -> tuple | None:
         """Remember the prompt the current epoch starts at on the real screen ``fb``."""
         prompt = _prompt_at(fb)
         if prompt is not None:
@@ -579,7 +537,7 @@ class PredictionEngine:
         return (trusted is not None and trusted[0] == self.prediction_epoch
                 and self._cursor().row == trusted[1] and col <= trusted[2])
 
-    def _credit(self, fb: Any, row: int, cells: list[OverlayCell], idx: int, now: float) -> None:
+    def _credit(self, fb: Screen, row: int, cells: list[OverlayCell], idx: int, now: float) -> None:
         cell = cells[idx]
         self._learn_prompt(cell.tentative_until_epoch, row, cell.col)
         if cell.tentative_until_epoch > self.confirmed_epoch:
@@ -596,7 +554,7 @@ class PredictionEngine:
             later.replacement = (contents, fg, bg, attrs, wide)
 
     # -- showing ------------------------------------------------------------------------------
-    def apply(self, fb: Any) -> None:
+    def apply(self, fb: Screen) -> None:
         if not self.displaying():
             return
         confirmed = self.confirmed_epoch
@@ -609,7 +567,7 @@ class PredictionEngine:
                 cell.apply(fb, row, confirmed, self.flagging)
 
     # -- making predictions -----------------------------------------------------------------------
-    def new_user_byte(self, byte: int, fb: Any, now: float) -> None:
+    def new_user_byte(self, byte: int, fb: Screen, now: float) -> None:
         if self.display_preference == "never":
             return
         if self._experimental:
@@ -628,7 +586,7 @@ class PredictionEngine:
                 self._last_received = -1
             self._history.append([frame, byte, now, self.prediction_epoch])
 
-    def _handle_byte(self, byte: int, fb: Any, now: float) -> None:
+    def _handle_byte(self, byte: int, fb: Screen, now: float) -> None:
         if self._last_byte == 0x1B and byte == 0x4F:  # ESC O x (application cursor keys)
             byte = 0x5B
         self._last_byte = byte
@@ -659,7 +617,7 @@ class PredictionEngine:
             elif kind in (CSI, ESC):
                 self._become_tentative()
 
-    def _predict_backspace(self, fb: Any, now: float) -> None:
+    def _predict_backspace(self, fb: Screen, now: float) -> None:
         self._init_cursor(fb)
         if self._at_trusted_edge(self._cursor().col):
             self._become_tentative()
@@ -697,7 +655,7 @@ class PredictionEngine:
             else:
                 cell.unknown = True
 
-    def _predict_print(self, ch: str, fb: Any, now: float) -> None:
+    def _predict_print(self, ch: str, fb: Screen, now: float) -> None:
         self._init_cursor(fb)
         width = fb.width
         if self._cursor().col + 1 >= width:
@@ -743,7 +701,7 @@ class PredictionEngine:
             self._become_tentative()
             self._newline_carriage_return(fb, now)
 
-    def _newline_carriage_return(self, fb: Any, now: float) -> None:
+    def _newline_carriage_return(self, fb: Screen, now: float) -> None:
         self._init_cursor(fb)
         cursor = self._cursor()
         cursor.col = 0
@@ -755,4 +713,4 @@ class PredictionEngine:
         for cell in self._row(cursor.row, fb.width):
             cell.predict(self.prediction_epoch, frame, now)
             cell.unknown = False
-            cell.replacement = ("",) + tuple(cell.replacement[1:])
+            cell.replacement = ("",) + cell.replacement[1:]

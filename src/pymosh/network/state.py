@@ -1,8 +1,12 @@
-"""The contract between the SSP transport and the states it synchronises."""
+"""The contract between the SSP transport and the states it synchronises.
+
+It lives here, beside its one consumer, so the layers above (``pymosh.statesync``)
+implement it without `network/` importing upwards.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 S = TypeVar("S", bound="SyncState")
 
@@ -37,3 +41,14 @@ class SyncState(Protocol):
         ...
 
     def __eq__(self, other: object) -> bool: ...
+
+
+class TimedState(Generic[S]):
+    """A numbered state and when it was sent or received (both ends' queues, §5.4)."""
+
+    __slots__ = ("timestamp", "num", "state")
+
+    def __init__(self, timestamp: float, num: int, state: S) -> None:
+        self.timestamp = timestamp
+        self.num = num
+        self.state = state

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pymosh.errors import DecodeError
-from pymosh.statesync.base import SyncState
+from pymosh.network.state import SyncState
 from pymosh.statesync.user_stream import UserStream
 from pymosh.wire.protobuf import Keystroke, Resize, decode_user_message
 

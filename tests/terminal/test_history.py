@@ -1,0 +1,177 @@
+"""Scrollback capture (issue #14): Emulator.set_history_limit / take_history, on both
+implementations; test_fastpath_equivalence.py checks they agree on random input."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.terminal.corpus import CASES
+
+
+def _emu(impl, width=10, height=3, limit=100):
+    emu = impl.Emulator(width, height)
+    emu.set_history_limit(limit)
+    return emu
+
+
+def _seq(first: int, last: int) -> bytes:
+    return b"".join(b"%d\r\n" % i for i in range(first, last + 1))
+
+
+def test_off_by_default(terminal_impl):
+    emu = terminal_impl.Emulator(10, 3)
+    emu.feed(_seq(1, 50) + b"\x1b[3J")
+    assert emu.take_history() == (0, [], False)
+
+
+def test_seq_lines_in_order_exactly_once(terminal_impl):
+    emu = _emu(terminal_impl, limit=1000)
+    got = []
+    for i in range(1, 301, 7):  # taken in pieces: nothing lost or repeated between calls
+        emu.feed(_seq(i, min(i + 6, 300)))
+        dropped, lines, cleared = emu.take_history()
+        assert (dropped, cleared) == (0, False)
+        got += lines
+    # 300 lines + the cursor's empty row on a 3-row screen: the last 2 are still shown
+    assert got == [(b"%d" % i, False) for i in range(1, 299)]
+
+
+def test_dropped_counts_exact(terminal_impl):
+    emu = _emu(terminal_impl, limit=5)
+    emu.feed(_seq(1, 22))
+    dropped, lines, _ = emu.take_history()
+    assert dropped == 15  # 20 rows scrolled off (1..20), the newest 5 kept
+    assert lines == [(b"%d" % i, False) for i in range(16, 21)]
+    emu.feed(b"\r\n")
+    assert emu.take_history() == (0, [(b"21", False)], False)
+
+
+def test_smaller_limit_drops_oldest_and_zero_turns_off(terminal_impl):
+    emu = _emu(terminal_impl, limit=10)
+    emu.feed(_seq(1, 8))
+    emu.set_history_limit(2)
+    assert emu.take_history() == (4, [(b"5", False), (b"6", False)], False)
+    emu.set_history_limit(0)
+    emu.feed(_seq(1, 8))
+    assert emu.take_history() == (0, [], False)
+
+
+def test_rendering_keeps_renditions_wide_and_combining(terminal_impl):
+    emu = _emu(terminal_impl, width=20)
+    emu.feed("\x1b[1;31mred\x1b[0m 中e\u0301 \x1b[44m  \x1b[0m   \r\n".encode())
+    emu.feed(b"plain   \r\n\x1b[7m\x1b[K\x1b[0m\r\n\r\n\r\n")
+    _, lines, _ = emu.take_history()
+    assert lines[0] == ("\x1b[0;1;31mred\x1b[0m 中e\u0301 \x1b[0;44m  \x1b[0m".encode(), False)
+    assert lines[1] == (b"plain", False)  # trailing default blanks trimmed, no SGR at all
+    # an erased row in inverse: blanks in a non-default rendition are kept (EL keeps the bg
+    # only: attributes of the pen are not part of an erased cell, so this one is default)
+    assert lines[2] == (b"", False)
+
+
+def test_coloured_background_blanks_are_kept(terminal_impl):
+    emu = _emu(terminal_impl, width=4)
+    emu.feed(b"\x1b[42m\x1b[2K\x1b[0mab\r\n\r\n\r\n")
+    _, lines, _ = emu.take_history()
+    assert lines[0] == (b"ab\x1b[0;42m  \x1b[0m", False)
+
+
+def test_soft_wraps_are_flagged(terminal_impl):
+    emu = _emu(terminal_impl, width=4)
+    emu.feed(b"abcdefghij\r\n\r\n\r\n\r\n")
+    _, lines, _ = emu.take_history()
+    assert lines[:3] == [(b"abcd", True), (b"efgh", True), (b"ij", False)]
+
+
+def test_wide_character_wrapping_early(terminal_impl):
+    emu = _emu(terminal_impl, width=5)
+    emu.feed("abcd中\r\n\r\n\r\n\r\n".encode())
+    _, lines, _ = emu.take_history()
+    assert lines[:2] == [(b"abcd", False), ("中".encode(), False)]
+
+
+def test_alternate_screen_adds_nothing(terminal_impl):
+    emu = _emu(terminal_impl)
+    emu.feed(b"main\r\n\x1b[?1049h" + _seq(1, 30) + b"\x1b[5S\x1b[H\x1b[3M\x1b[?1049l")
+    assert emu.take_history() == (0, [], False)
+    emu.feed(b"\x1b[?47h" + _seq(1, 30) + b"\x1b[?47l\r\n\r\n\r\n")  # (47 keeps the cursor)
+    assert emu.take_history()[1] == [(b"main", False), (b"", False), (b"", False)]
+
+
+def test_clear_screen_pushes_nothing(terminal_impl):
+    emu = _emu(terminal_impl)
+    emu.feed(b"a\r\nb\r\nc\x1b[H\x1b[2J" + b"\x1b[H\x1b[J" + b"x\x1b[1J")  # clear, Ctrl-L
+    assert emu.take_history() == (0, [], False)
+
+
+def test_erase_saved_lines(terminal_impl):
+    emu = _emu(terminal_impl, limit=3)
+    emu.feed(_seq(1, 10) + b"\x1b[3J")
+    assert emu.take_history() == (0, [], True)
+    emu.feed(_seq(1, 10) + b"\x1b[3J" + b"x\r\ny\r\nz\r\n")
+    assert emu.get_cell(0, 0)[0] == "y"  # the screen is untouched by ED 3
+    assert emu.take_history() == (0, [(b"9", False), (b"10", False), (b"x", False)], True)
+    assert emu.take_history() == (0, [], False)
+
+
+@pytest.mark.parametrize(("setup", "ops", "expected"), [
+    (b"", b"\x1b[2S", [b"1", b"2"]),                     # SU, full screen
+    (b"\x1b[1;2r", b"\x1b[2;1H\n\n", [b"1", b"2"]),    # region at the top: like xterm
+    (b"\x1b[2;3r", b"\x1b[3;1H\n\n\x1b[S", []),         # region below the top: nothing
+    (b"", b"\x1b[H\x1b[2M", [b"1", b"2"]),              # DL on the first row
+    (b"", b"\x1b[2;1H\x1b[2M", []),                     # DL further down
+    (b"", b"\x1b[H\x1b[2L\x1b[2T\x1bM", []),           # IL, SD, RI: off the bottom
+    (b"", b"\x1b[3;1H\x1bD\x1bE", [b"1", b"2"]),       # IND, NEL at the bottom
+])
+def test_which_scrolls_count(terminal_impl, setup, ops, expected):
+    emu = _emu(terminal_impl)
+    emu.feed(b"1\r\n2\r\n3" + setup)
+    emu.feed(ops)
+    assert [line for line, _ in emu.take_history()[1]] == expected
+
+
+def test_resize_adds_nothing(terminal_impl):
+    emu = _emu(terminal_impl, height=5)
+    emu.feed(b"1\r\n2\r\n3\r\n4\r\n5")
+    emu.resize(10, 2)
+    emu.resize(3, 8)
+    assert emu.take_history() == (0, [], False)
+    emu.feed(b"\x1b[8;1H\r\n")
+    assert emu.take_history() == (0, [(b"1", False)], False)
+
+
+def test_copy_keeps_limit_not_pending_lines(terminal_impl):
+    emu = _emu(terminal_impl)
+    emu.feed(_seq(1, 5))
+    other = emu.copy()
+    assert other.take_history() == (0, [], False)
+    other.feed(b"\r\n")
+    assert other.take_history() == (0, [(b"4", False)], False)
+    assert [x for x, _ in emu.take_history()[1]] == [b"1", b"2", b"3"]
+
+
+def test_long_line_is_width_bounded(terminal_impl):
+    emu = _emu(terminal_impl, width=80, height=24, limit=50)
+    emu.feed(b"\x1b[31m" + b"x" * 1_000_000 + b"\x1b[0m\r\n")
+    dropped, lines, _ = emu.take_history()
+    assert len(lines) == 50 and dropped == 1_000_000 // 80 - 23 - 50
+    assert all(line == (b"\x1b[0;31m" + b"x" * 80 + b"\x1b[0m", True) for line in lines)
+
+
+def test_rows_kept_are_not_changed_by_later_output(terminal_impl):
+    emu = _emu(terminal_impl, width=6, height=2)
+    emu.feed(b"abc\r\n")
+    emu.feed(b"\r\n")       # "abc" leaves the screen
+    snapshot = emu.copy()
+    emu.feed(b"\x1b[H\x1b[2Jxyz\x1b[5@")
+    assert emu.take_history()[1] == [(b"abc", False)]
+    assert snapshot.take_history() == (0, [], False)
+
+
+def test_corpus_cases(terminal_impl):
+    """Every shared emulator vector run with history on: lines are what left the screen."""
+    for case in CASES:
+        emu = _emu(terminal_impl, case.width, case.height, limit=1000)
+        emu.feed(case.data)
+        dropped, lines, _ = emu.take_history()
+        assert dropped == 0 and len(lines) <= 1000, case.name
+        assert all(isinstance(b, bytes) and isinstance(w, bool) for b, w in lines), case.name

@@ -69,9 +69,13 @@ def test_soft_wrapped_lines_and_wide_lines_keep_their_rows(terminal_impl):
     real = _terminal(impl, width=10, height=4)
     local = impl.Emulator(10, 4)
     events = [("line", b"0123456789", True), ("line", b"abc", False),
+              ("line", b"trimmed", True), ("line", b"next", False),
               ("line", b"x" * 25, False), ("line", b"last", False)]
     real.feed(paint(events, local))
-    assert _history(real) == [b"0123456789abc", b"x" * 25, b"last"]
+    rows = real.take_history()[1]
+    assert rows == [(b"0123456789", True), (b"abc", False), (b"trimmed", True),
+                    (b"next", False), (b"x" * 10, True), (b"x" * 10, True), (b"x" * 5, False),
+                    (b"last", False)]
 
 
 def test_full_repaints_never_use_erase_display(terminal_impl):

@@ -70,42 +70,64 @@ def gap_line(skipped: int) -> bytes:
 
 def paint(events: List[Event], local) -> bytes:
     """Bytes that put ``events`` into the history of a terminal showing ``local`` (an
-    Emulator); ``local`` is fed the same bytes, so it stays what the screen shows: blank,
-    cursor home, modes unchanged."""
-    height, width = local.height, local.width
-    out: List[bytes] = []
+    Emulator), then blank its screen; ``local`` is fed to match (blank, cursor home, modes
+    unchanged).
 
-    def emit(data: bytes) -> None:
-        out.append(data)
-        local.feed(data)
+    Each line (with the rows it soft-wraps into) is written at the top of the screen and
+    scrolled off with LFs on the bottom row (``CUP 999``): right whatever the terminal's
+    height really is at that moment (a window being resized may not have told us yet)."""
+    width, height = local.width, local.height
+    measure = type(local)(width, height)
+    out: List[bytes] = [b"\x1b[?25l\x1b[r\x1b[0m"]
+    group: List[bytes] = []
 
-    def flush() -> None:
-        """Scroll the history rows still on the screen (above the cursor) off its top."""
-        rows = local.cursor_row
-        emit((b"\x1b[%d;1H" % height + b"\n" * rows if rows else b"") + b"\x1b[H")
+    def rows_of(texts: List[bytes]) -> int:
+        data = b"".join(texts)
+        if len(texts) == 1 and data.isascii() and b"\x1b" not in data:
+            return max(1, -(-len(data) // width))
+        measure.feed(b"\x1b[0m\x1b[H\x1b[2J" + data)
+        return measure.cursor_row + 1
 
-    emit(b"\x1b[?25l\x1b[r" + _blank(height))
+    def push(texts: List[bytes]) -> None:
+        rows = rows_of(texts)
+        if rows >= height and len(texts) > 1:   # longer than the screen: row by row
+            for text in texts:
+                push([text])
+            return
+        clear = b"".join(b"\x1b[%d;1H\x1b[2K" % (y + 1) for y in range(min(rows, height)))
+        out.append(clear + b"\x1b[H" + b"".join(texts) + b"\x1b[0m\x1b[999;1H"
+                   + b"\n" * rows)
+
     for event in events:
         if event[0] == "clear":
-            flush()
+            if group:
+                push(group)
+                group = []
             out.append(b"\x1b[3J")
             continue
         if event[0] == "gap":
             text, wrap = gap_line(event[1]), False  # type: ignore[arg-type]
         else:
             text, wrap = sanitize(event[1]), bool(event[2])  # type: ignore[arg-type]
-        emit(text)
-        if not (wrap and _filled(local, width)):
-            emit(b"\r\n")     # a hard line break (a soft-wrapped row continues by autowrap)
-    if local.cursor_col or _filled(local, width):
-        emit(b"\r\n")
-    flush()
+        if wrap:   # the row continues: pad its trimmed blanks so the next row starts below
+            measure.feed(b"\x1b[0m\x1b[H\x1b[2J" + text)
+            if measure.cursor_row == 0 and not _filled(measure, width):
+                text += b" " * (width - measure.cursor_col)
+        group.append(text)
+        if not wrap:
+            push(group)
+            group = []
+    if group:
+        push(group)
+    finish = b"\x1b[?25l\x1b[r" + _blank(height)
+    out.append(finish)
+    local.feed(finish)
     return b"".join(out)
 
 
-def _filled(local, width: int) -> bool:
+def _filled(term, width: int) -> bool:
     """The cursor waits at the last column after writing it (the next text wraps)."""
-    return local.cursor_col == width - 1 and bool(local.get_cell(local.cursor_row, width - 1)[0])
+    return term.cursor_col == width - 1 and bool(term.get_cell(term.cursor_row, width - 1)[0])
 
 
 class LocalScrollback:

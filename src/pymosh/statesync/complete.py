@@ -16,6 +16,7 @@ from pymosh.errors import DecodeError
 from pymosh.statesync.history import HistoryWindow
 from pymosh.terminal import Emulator, new_frame
 from pymosh.wire.protobuf import (
+    FEATURE_CLIPBOARD,
     EchoAck,
     Hello,
     History,
@@ -103,10 +104,13 @@ class CompleteTerminal:
             message.append(self.hello)
         if self.echo_ack != existing.echo_ack:
             message.append(EchoAck(self.echo_ack))
-        if not self.terminal == existing.terminal:
+        clipboard = self._clipboard()
+        if not self.terminal == existing.terminal or (
+                clipboard and self.terminal.selections != existing.terminal.selections):
             if (self.width, self.height) != (existing.width, existing.height):
                 message.append(Resize(self.width, self.height))
-            frame = new_frame(True, existing.terminal, self.terminal)
+            frame = new_frame(True, existing.terminal, self.terminal,
+                              clipboard_selections=clipboard)
             if frame:
                 message.append(HostBytes(frame))
         if self.history is not None:  # behind the screen; paced by HistoryLog.pump
@@ -114,6 +118,10 @@ class CompleteTerminal:
             if body:
                 message.append(History(body))
         return encode_host_message(message) if message else b""
+
+    def _clipboard(self) -> bool:
+        """Every OSC 52 selection goes to the client (it asked; the server granted)."""
+        return self.hello is not None and bool(self.hello.features & FEATURE_CLIPBOARD)
 
     def init_diff(self) -> bytes:
         return self.diff_from(CompleteTerminal(self.width, self.height))
@@ -146,6 +154,8 @@ class CompleteTerminal:
         if not isinstance(other, CompleteTerminal):
             return NotImplemented
         return (self.echo_ack == other.echo_ack and self.hello == other.hello
-                and self.history == other.history and self.terminal == other.terminal)
+                and self.history == other.history and self.terminal == other.terminal
+                and (not self._clipboard()
+                     or self.terminal.selections == other.terminal.selections))
 
     __hash__ = None  # type: ignore[assignment]

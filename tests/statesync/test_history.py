@@ -222,3 +222,17 @@ def test_bad_history_bodies_never_crash_or_grow_without_bound():
     before = reader.next_seq
     window.apply(good.diff_from(HistoryWindow()))     # a replay of old lines: ignored
     assert reader.events(window) == [] and reader.next_seq == before
+
+
+def test_granted_clipboard_sends_every_selection():
+    from pymosh.wire.protobuf import FEATURE_CLIPBOARD, Hello, HostBytes
+    server = CompleteTerminal(20, 5)
+    before = server.copy()
+    server.act(b"\x1b]52;p;aGk=\x07")
+    stock = decode_host_message(server.diff_from(before))
+    assert not any(b"52;p" in e.data for e in stock if isinstance(e, HostBytes))
+    server.hello = Hello(1, FEATURE_CLIPBOARD, 0)
+    before.hello = server.hello
+    assert server != before                  # a selection-only change is a change
+    granted = decode_host_message(server.diff_from(before))
+    assert any(b"\x1b]52;p;aGk=" in e.data for e in granted if isinstance(e, HostBytes))

@@ -244,8 +244,12 @@ class Server:
             if self.history is not None:
                 self.history.pump(self.terminal.history, now)
             sent = self.endpoint.send(now)
-            if sent and self.history is not None:
-                self.history.sent()
+            if self.history is not None:
+                # after the send: another chunk if one went out, room if an ack came in
+                # (the transport drops acknowledged lines while it sends)
+                if sent:
+                    self.history.sent()
+                self.history.pump(self.terminal.history, now)
             if sent and self.endpoint.send_error is not None:
                 self.log(f"sendto: {self.endpoint.send_error}")
 

@@ -92,8 +92,14 @@ def test_seq_lands_in_the_local_history_exactly_once_in_order(tmp_path, tag):
     assert numbers == list(range(1, 100_001))
 
     # the alternate screen adds nothing; a resize duplicates nothing
-    pane.send_line("printf '\\033[?1049h'; seq 200001 200300; printf '\\033[?1049l'")
-    pane.resize(100, 30)
+    pane.send_line("printf '\\033[?1049h'; seq 200001 200300; printf '\\033[?1049l'; "
+                   "echo alt-$((6*7))")
+    pane.wait_for("alt-42")      # (typed ahead, the next command would echo on the alt screen)
+    # the rows those commands scrolled off reach the history before the resize; a taller
+    # window (same width: a terminal that reflows wrapped rows moves a different number of
+    # rows; README, limits) pulls history rows onto the screen, which the client returns
+    time.sleep(1.5)
+    pane.resize(80, 30)
     pane.send_line("seq 100001 101000")
     numbers = _wait_numbers(pane, 101_000, timeout=30)
     assert numbers == list(range(1, 101_001))

@@ -43,6 +43,12 @@ def extensions() -> list:
     exts = [
         Extension("_fastpath.crypto", ["src/_fastpath/crypto.pyx"],
                   libraries=["crypto"], extra_compile_args=flags),
+        # the terminal: cells.pxd and output.pxd are inlined into the emulator and the
+        # differ; terminal gathers both (it fails to import if either is missing)
+        Extension("_fastpath.emulator", ["src/_fastpath/emulator.pyx"],
+                  extra_compile_args=flags),
+        Extension("_fastpath.display", ["src/_fastpath/display.pyx"],
+                  extra_compile_args=flags),
         Extension("_fastpath.terminal", ["src/_fastpath/terminal.pyx"],
                   extra_compile_args=flags),
     ]
@@ -52,7 +58,7 @@ def extensions() -> list:
         if not all(os.path.exists(src) for src in ext.sources):
             continue
         try:  # a .pyx that fails to translate must not break the install
-            built += cythonize([ext], language_level=3, quiet=True,
+            built += cythonize([ext], language_level=3, quiet=True, include_path=["src"],
                                compiler_directives=directives)
         except Exception as exc:  # noqa: BLE001
             sys.stderr.write(f"pymosh build: {ext.name} not translated ({exc})\n")

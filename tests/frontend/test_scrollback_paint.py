@@ -15,7 +15,7 @@ from pymosh.frontend.scrollback import (
     setting,
 )
 from pymosh.statesync.complete import CompleteTerminal
-from pymosh.statesync.history import HistoryLog, HistoryWindow
+from pymosh.statesync.history import HistoryLog
 from pymosh.wire.protobuf import FEATURE_SCROLLBACK, Hello
 
 
@@ -52,7 +52,7 @@ def test_lines_land_in_the_history_exactly_once_and_the_screen_is_repainted(term
     assert _history(real) == []
     local = shown.copy()
     events = [("line", b"one", False), ("line", b"\x1b[31mtwo\x1b[0m", False),
-              ("gap", 1234)] + [("line", b"n%d" % i, False) for i in range(12)]
+              ("gap", 1234, False)] + [("line", b"n%d" % i, False) for i in range(12)]
     real.feed(paint(events, local))
     assert _history(real) == [b"one", b"two", b"[pymosh: 1234 lines skipped]"] + [
         b"n%d" % i for i in range(12)]
@@ -107,10 +107,10 @@ def test_setting_parses_lines():
 def _granted_state(hello: Hello | None, lines) -> CompleteTerminal:
     state = CompleteTerminal(20, 5)
     state.hello = hello
-    state.history = HistoryWindow()
     log = HistoryLog(100)
+    state.history = log.window
     log.feed(0, [(line, False) for line in lines], False)
-    log.pump(state.history)
+    log.pump()
     return state
 
 

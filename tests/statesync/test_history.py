@@ -38,8 +38,8 @@ class HistorySim:
         self.link = link
         self.now = 0.0
         self.state = CompleteTerminal(80, 24)
-        self.state.history = HistoryWindow()
         self.log = HistoryLog(max_lines)
+        self.state.history = self.log.window
         self.server = Transport(self.state, UserStream(), Connection(key, True, now=0), 0)
         self.server.current_state = self.state
         remote = CompleteTerminal(80, 24)
@@ -61,7 +61,7 @@ class HistorySim:
         self.events += self.reader.events(self.client.latest_remote_state().history)
         for datagram in self.client.tick(now):
             self.link.send(datagram, CLIENT_ADDR, SERVER_ADDR, now, upstream=True)
-        self.log.pump(self.state.history, now)
+        self.log.pump(now)
         datagrams = self.server.tick(now)
         if datagrams:
             self.log.sent()
@@ -136,13 +136,13 @@ def test_a_client_that_falls_behind_gets_one_marked_gap_then_the_rest():
 
 def test_each_diff_carries_a_bounded_amount_of_history():
     state = CompleteTerminal(80, 24)
-    state.history = HistoryWindow()
     log = HistoryLog(1_000_000)
+    state.history = log.window
     log.feed(0, [(b"x" * 200, False)] * 10_000, False)
     acked = state.copy()
     sizes = []
     for _ in range(20):
-        log.pump(state.history)
+        log.pump()
         sent = state.copy()
         sizes.append(len(state.diff_from(acked)))
         log.sent()
@@ -168,23 +168,23 @@ def test_server_memory_is_bounded_by_lines_and_bytes():
 
 def test_erase_saved_lines_reaches_the_client_in_order():
     state = CompleteTerminal(80, 24)
-    state.history = HistoryWindow()
     log = HistoryLog(100)
+    state.history = log.window
     client = CompleteTerminal(80, 24)
     client.history = HistoryWindow()
     reader = HistoryReader()
     log.feed(0, [(b"a", False), (b"b", False)], False)
     base = state.copy()
-    log.pump(state.history)
+    log.pump()
     client.apply_string(state.diff_from(base))
     assert reader.events(client.history) == [("line", b"a", False), ("line", b"b", False)]
     log.feed(0, [(b"c", False)], False)
     log.feed(0, [(b"d", False)], True)        # c was erased before it was sent
     base = state.copy()
     log.sent()
-    log.pump(state.history)
+    log.pump()
     client.apply_string(state.diff_from(base))
-    assert reader.events(client.history) == [("clear", 1), ("line", b"d", False)]
+    assert reader.events(client.history) == [("clear", 1, False), ("line", b"d", False)]
 
 
 def test_stock_client_never_sees_history_and_a_client_that_did_not_ask_ignores_it():

@@ -98,17 +98,17 @@ def paint(events: List[Event], local) -> bytes:
         out.append(clear + b"\x1b[H" + b"".join(texts) + b"\x1b[0m\x1b[999;1H"
                    + b"\n" * rows)
 
-    for event in events:
-        if event[0] == "clear":
+    for kind, value, wrap in events:
+        if kind == "clear":
             if group:
                 push(group)
                 group = []
             out.append(b"\x1b[3J")
             continue
-        if event[0] == "gap":
-            text, wrap = gap_line(event[1]), False  # type: ignore[arg-type]
+        if isinstance(value, int):   # a gap
+            text, wrap = gap_line(value), False
         else:
-            text, wrap = sanitize(event[1]), bool(event[2])  # type: ignore[arg-type]
+            text = sanitize(value)
         if wrap:   # the row continues: pad its trimmed blanks so the next row starts below
             measure.feed(b"\x1b[0m\x1b[H\x1b[2J" + text)
             if measure.cursor_row == 0 and not _filled(measure, width):

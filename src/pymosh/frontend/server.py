@@ -25,6 +25,7 @@ from pymosh.network.udp import ServerSocket
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
     from pymosh.network.transport import Transport
+    from pymosh.statesync.history import HistoryLog
     from pymosh.wire.protobuf import Hello
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
@@ -170,7 +171,8 @@ class Server:
         self.endpoint = Endpoint(self.transport, sock)
         self.last_remote_num = self.transport.remote_state_num
         self.scrollback_cap = scrollback
-        self.history = None    # the HistoryLog once a client's hello asked for scrollback
+        # the history log once a client's hello asked for scrollback
+        self.history: HistoryLog | None = None
         self.last_remote_state_time: float | None = None
         self.pty_open = True
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
@@ -242,14 +244,14 @@ class Server:
                 return 0
 
             if self.history is not None:
-                self.history.pump(self.terminal.history, now)
+                self.history.pump(now)
             sent = self.endpoint.send(now)
             if self.history is not None:
                 # after the send: another chunk if one went out, room if an ack came in
                 # (the transport drops acknowledged lines while it sends)
                 if sent:
                     self.history.sent()
-                self.history.pump(self.terminal.history, now)
+                self.history.pump(now)
             if sent and self.endpoint.send_error is not None:
                 self.log(f"sendto: {self.endpoint.send_error}")
 
@@ -321,7 +323,7 @@ class Server:
 
     def _grant(self, granted: Hello) -> Hello:
         """Scrollback as asked, capped by --scrollback; starts the history log."""
-        from pymosh.statesync.history import HistoryLog, HistoryWindow
+        from pymosh.statesync.history import HistoryLog
         from pymosh.wire.protobuf import FEATURE_SCROLLBACK, Hello
         lines = granted.scrollback_lines
         if self.scrollback_cap is not None:
@@ -329,7 +331,7 @@ class Server:
         if not granted.features & FEATURE_SCROLLBACK or not lines:
             return Hello(granted.version, granted.features & ~FEATURE_SCROLLBACK, 0)
         self.history = HistoryLog(lines)
-        self.terminal.history = HistoryWindow()
+        self.terminal.history = self.history.window
         self.terminal.terminal.set_history_limit(lines)
         return Hello(granted.version, granted.features, lines)
 
@@ -351,7 +353,8 @@ class Server:
             return
         replies = self.terminal.act(data)
         if self.history is not None:
-            self.history.feed(*self.terminal.terminal.take_history(), now=now)
+            dropped, lines, cleared = self.terminal.terminal.take_history()
+            self.history.feed(dropped, lines, cleared, now)
         if replies:
             self._write_pty(replies)
 

@@ -135,7 +135,7 @@ class HistoryWindow:
             if number == 2:
                 if wtype != LEN:
                     raise DecodeError("history: a line is not bytes")
-                texts.append(value)  # type: ignore[arg-type]
+                texts.append(value)
             elif number in (3, 4):
                 values = _packed(wtype, value)
                 if number == 3:
@@ -146,7 +146,7 @@ class HistoryWindow:
                 if wtype != VARINT:
                     raise DecodeError("history: a number is not a varint")
                 if number == 1:
-                    first = value  # type: ignore[assignment]
+                    first = value
                 elif number == 5:
                     clears = value
                 else:
@@ -189,6 +189,7 @@ class HistoryLog:
         self.clear_seq = 0
         self.may_send = CHUNK     # bytes ``pump`` may still add before the next send
         self.overflow_at = -math.inf   # when lines were last dropped for lack of room
+        self.window = HistoryWindow()  # the state's slot the lines are pumped into
 
     def feed(self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool,
              now: float = 0.0) -> None:
@@ -223,8 +224,10 @@ class HistoryLog:
         due = self.overflow_at + SETTLE - now
         return due if self.pending and due > 0 else math.inf
 
-    def pump(self, window: HistoryWindow, now: float = math.inf) -> bool:
-        """Move pending lines into the state while the pacing allows; True if it changed."""
+    def pump(self, now: float = math.inf) -> bool:
+        """Move pending lines into the state (``window``) while the pacing allows; True if
+        it changed."""
+        window = self.window
         changed = False
         if window.clears != self.clears:
             window.clears, window.clear_seq = self.clears, self.clear_seq
@@ -251,11 +254,11 @@ class HistoryLog:
 # ------------------------------------------------------------------ client
 
 
-Event = Union[Tuple[str, int], Tuple[str, bytes, bool]]
+Event = Tuple[str, Union[bytes, int], bool]   # (kind, text or count, soft-wrapped)
 
 
 class HistoryReader:
-    """(client) Received lines -> ``("clear", n)``, ``("gap", skipped)``,
+    """(client) Received lines -> ``("clear", n, False)``, ``("gap", skipped, False)``,
     ``("line", text, wrapped)`` in order, each line once."""
 
     def __init__(self) -> None:
@@ -267,12 +270,12 @@ class HistoryReader:
         if window.clears > self.clears:
             self.clears = window.clears
             self.next_seq = max(self.next_seq, window.clear_seq)
-            out.append(("clear", window.clears))
+            out.append(("clear", window.clears, False))
         for seq, text, wrap in window.take():
             if seq < self.next_seq:
                 continue            # had it already (a replayed or older state)
             if seq > self.next_seq:
-                out.append(("gap", seq - self.next_seq))
+                out.append(("gap", seq - self.next_seq, False))
             out.append(("line", text, wrap))
             self.next_seq = seq + 1
         return out

@@ -19,12 +19,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 GAP = re.compile(r"^\[pymosh: (\d+) lines skipped\]$")
 
 
-def _session(tmp_path, tag, *, scrollback: int | None, server=None, port_via=None,
-             history_limit: int = 200_000, width: int = 80, height: int = 24):
-    """(pane, port) of a client in a tmux pane; ``port_via(port)`` may put a relay between."""
+def _session(tmp_path, tag, *, scrollback: int | None, server=None, server_opts=(),
+             port_via=None, history_limit: int = 200_000, width: int = 80, height: int = 24):
+    """A client in a tmux pane; ``port_via(port)`` may put a relay between."""
     env = child_env(PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ ", ENV="")
-    port, key = start_server((server or program("server")) + ["new", "-p", "0", "--",
-                                                            "/bin/sh"], env)
+    port, key = start_server((server or program("server")) + ["new", *server_opts, "-p", "0",
+                                                            "--", "/bin/sh"], env)
     extra = {} if scrollback is None else {"PYMOSH_SCROLLBACK": str(scrollback)}
     command = client_command(str(tmp_path), program("client"),
                              port_via(port) if port_via else port, key, **extra)
@@ -154,8 +154,9 @@ def test_stock_server_keeps_the_alternate_screen_and_no_history(tmp_path, tag):
     _finish(pane, tag)
 
 
-def test_scrollback_off_keeps_the_alternate_screen(tmp_path, tag):
-    pane = _session(tmp_path, tag, scrollback=0)
+@pytest.mark.parametrize("client_lines,server_opts", [(0, ()), (1000, ("--scrollback=0",))])
+def test_scrollback_off_keeps_the_alternate_screen(tmp_path, tag, client_lines, server_opts):
+    pane = _session(tmp_path, tag, scrollback=client_lines, server_opts=server_opts)
     assert pane.info("#{alternate_on}") == "1"
     pane.send_line("seq 1 500")
     pane.wait_for("500")

@@ -100,6 +100,7 @@ def test_sanitize_keeps_text_and_sgr_only():
 
 def test_setting_parses_lines():
     assert setting(None) >= 10_000 and setting("0") == 0 and setting("123") == 123
+    assert setting("9" * 40) == 1_000_000          # absurd: what a server grants at most
     with pytest.raises(ValueError):
         setting("-5")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import List, Tuple
 
+from pymosh.statesync.hello import MAX_SCROLLBACK_LINES
 from pymosh.statesync.history import DEFAULT_LINES, Event, HistoryReader, HistoryWindow
 from pymosh.wire.protobuf import FEATURE_SCROLLBACK
 
@@ -37,7 +38,7 @@ def setting(value: str | None) -> int:
         return DEFAULT_LINES
     if not value.isdigit():
         raise ValueError(f"scrollback: not a number of lines: {value!r}")
-    return int(value)
+    return min(int(value), MAX_SCROLLBACK_LINES)   # what any server would grant at most
 
 
 def sanitize(text: bytes) -> bytes:

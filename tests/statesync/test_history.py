@@ -61,7 +61,7 @@ class HistorySim:
         self.events += self.reader.events(self.client.latest_remote_state().history)
         for datagram in self.client.tick(now):
             self.link.send(datagram, CLIENT_ADDR, SERVER_ADDR, now, upstream=True)
-        self.log.pump(now)
+        self.log.pump(now, self.server.all_acked())
         datagrams = self.server.tick(now)
         if datagrams:
             self.log.sent()

@@ -244,14 +244,14 @@ class Server:
                 return 0
 
             if self.history is not None:
-                self.history.pump(now)
+                self.history.pump(now, self.transport.all_acked())
             sent = self.endpoint.send(now)
             if self.history is not None:
                 # after the send: another chunk if one went out, room if an ack came in
                 # (the transport drops acknowledged lines while it sends)
                 if sent:
                     self.history.sent()
-                self.history.pump(now)
+                self.history.pump(now, self.transport.all_acked())
             if sent and self.endpoint.send_error is not None:
                 self.log(f"sendto: {self.endpoint.send_error}")
 

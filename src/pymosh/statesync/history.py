@@ -8,9 +8,10 @@ Sans-I/O, three parts:
 - ``HistoryWindow``: the slot of ``CompleteTerminal`` (extension 101 of the HostMessage).
   On the server it holds the lines in flight (sent, not yet acknowledged: ``subtract`` drops
   the acknowledged prefix); a diff carries the lines numbered from the older state's ``end``.
-  ``HistoryLog.pump`` moves at most ``CHUNK`` bytes per send into it while fewer than
-  ``WINDOW`` bytes are in flight, so any one diff carries a bounded amount of history and
-  the screen (first in the message) is never held back behind a long backlog.
+  ``HistoryLog.pump`` moves at most ``CHUNK`` bytes per send into it, up to ``WINDOW`` bytes
+  in flight, and starts such a batch only when the client has acknowledged everything (the
+  screen first), so any one diff carries a bounded amount of history and the screen is
+  never held back behind it.
 - ``HistoryReader`` (client): turns received windows into ordered events (line, gap, clear),
   ignoring every line it has already had (replays, late or duplicated states).
 
@@ -190,6 +191,7 @@ class HistoryLog:
         self.may_send = CHUNK     # bytes ``pump`` may still add before the next send
         self.overflow_at = -math.inf   # when lines were last dropped for lack of room
         self.window = HistoryWindow()  # the state's slot the lines are pumped into
+        self.filling = False           # a window of lines is being sent (see ``pump``)
 
     def feed(self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool,
              now: float = 0.0) -> None:
@@ -209,6 +211,7 @@ class HistoryLog:
             pending.append((self.next_seq, data, bool(wrap)))
             self.charge += len(data) + LINE_OVERHEAD
             self.next_seq += 1
+        self.filling = False      # the screen changed: it goes first (see ``pump``)
         if dropped:
             self.overflow_at = now
         while pending and (len(pending) > self.max_lines or self.charge > self.byte_budget):
@@ -224,9 +227,15 @@ class HistoryLog:
         due = self.overflow_at + SETTLE - now
         return due if self.pending and due > 0 else math.inf
 
-    def pump(self, now: float = math.inf) -> bool:
+    def pump(self, now: float = math.inf, all_acked: bool = True) -> bool:
         """Move pending lines into the state (``window``) while the pacing allows; True if
-        it changed."""
+        it changed.
+
+        Screen first: a window of lines starts only when the client has acknowledged
+        everything (``all_acked``: the screen and the lines before), fills by CHUNK per
+        send up to WINDOW bytes, and stops filling as soon as the program prints. A lost
+        diff is resent with every unacknowledged line in it, so the screen never waits
+        behind more history than the little sent since it last settled."""
         window = self.window
         changed = False
         if window.clears != self.clears:
@@ -238,12 +247,16 @@ class HistoryLog:
         pending = self.pending
         if now < self.overflow_at + SETTLE:
             return changed
-        while pending and self.may_send > 0 and window.size < WINDOW:
+        if all_acked and not window.size:
+            self.filling = True
+        while self.filling and pending and self.may_send > 0 and window.size < WINDOW:
             line = pending.popleft()
             self.charge -= len(line[1]) + LINE_OVERHEAD
             self.may_send -= len(line[1]) + 2
             window.append(line)
             changed = True
+        if window.size >= WINDOW:
+            self.filling = False
         return changed
 
     @property

@@ -20,18 +20,20 @@ GAP = re.compile(r"^\[pymosh: (\d+) lines skipped\]$")
 
 
 def _session(tmp_path, tag, *, scrollback: int | None, server=None, server_opts=(),
-             port_via=None, history_limit: int = 200_000, width: int = 80, height: int = 24):
+             port_via=None, history_limit: int = 200_000, width: int = 80, height: int = 24,
+             command=("/bin/sh",), prompt: bool = True):
     """A client in a tmux pane; ``port_via(port)`` may put a relay between."""
     env = child_env(PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ ", ENV="")
     port, key = start_server((server or program("server")) + ["new", *server_opts, "-p", "0",
-                                                            "--", "/bin/sh"], env)
+                                                            "--", *command], env)
     extra = {} if scrollback is None else {"PYMOSH_SCROLLBACK": str(scrollback)}
     command = client_command(str(tmp_path), program("client"),
                              port_via(port) if port_via else port, key, **extra)
     pane = TmuxPane(tmp_path, command, width=width, height=height,
                     env=child_env(PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ "),
                     history_limit=history_limit).start()
-    pane.wait_prompt(timeout=20)
+    if prompt:
+        pane.wait_prompt(timeout=20)
     return pane
 
 
@@ -147,6 +149,16 @@ def test_history_through_loss_reorder_duplication_blackout_and_roam(tmp_path, ta
         _finish(pane, tag, timeout=60)     # the shutdown handshake, through 30 % loss
     finally:
         relay.stop()
+
+
+def test_program_that_exits_with_history_still_pending_ends_cleanly(tmp_path, tag):
+    # the server shuts down while lines wait to be sent: the shutdown state stays as it is
+    pane = _session(tmp_path, tag, scrollback=100_000, prompt=False,
+                    command=("sh", "-c", "sleep 1; seq 1 50000; sleep 1"))
+    assert pane.wait_exit(timeout=30) == 0           # the client saw a clean shutdown
+    assert "[mosh is exiting.]" in pane.capture(history=True)
+    pane.kill()
+    assert wait_gone(tag, timeout=10) == []
 
 
 def test_stock_server_keeps_the_alternate_screen_and_no_history(tmp_path, tag):

@@ -243,15 +243,9 @@ class Server:
                 self.log("No connection within 60 seconds.")
                 return 0
 
-            if self.history is not None:
-                self.history.pump(now, self.transport.all_acked())
+            self._pump_history(now, 0)
             sent = self.endpoint.send(now)
-            if self.history is not None:
-                # after the send: another chunk if one went out, room if an ack came in
-                # (the transport drops acknowledged lines while it sends)
-                if sent:
-                    self.history.sent()
-                self.history.pump(now, self.transport.all_acked())
+            self._pump_history(now, sent)
             if sent and self.endpoint.send_error is not None:
                 self.log(f"sendto: {self.endpoint.send_error}")
 
@@ -320,6 +314,17 @@ class Server:
             self.terminal.register_input_frame(self.last_remote_num, now)
         self.pty.release()
         return wrote
+
+    def _pump_history(self, now: float, sent: int) -> None:
+        """Scrollback lines into the state, before a send and after it (another chunk if
+        one went out; room if an ack came in: the transport drops acknowledged lines while
+        it sends). Not while shutting down: the shutdown state's diff is resent unchanged."""
+        history = self.history
+        if history is None or self.transport.shutdown_in_progress():
+            return
+        if sent:
+            history.sent()
+        history.pump(now, self.transport.all_acked())
 
     def _grant(self, granted: Hello) -> Hello:
         """Scrollback as asked, capped by --scrollback; starts the history log."""

@@ -49,18 +49,25 @@ def _numbers(pane: TmuxPane) -> list:
     return out
 
 
-def _wait_numbers(pane: TmuxPane, last: int, timeout: float) -> list:
-    """Poll until the history ends with ``last`` on screen and stops changing."""
+def _wait_numbers(pane: TmuxPane, last: int, timeout: float, first: int | None = 1,
+                  settle: float = 3.0) -> list:
+    """Poll until the history and screen hold ``first``..``last`` (history arrives after
+    the screen), or (``first`` None: gaps expected) end with ``last`` and stop changing
+    for ``settle`` seconds; or ``timeout``."""
     deadline = time.monotonic() + timeout
-    previous = None
+    previous, since = None, time.monotonic()
     while True:
         numbers = _numbers(pane)
-        if numbers and numbers[-1] == last and numbers == previous:
+        if first is not None and numbers == list(range(first, last + 1)):
+            return numbers
+        if numbers != previous:
+            previous, since = numbers, time.monotonic()
+        elif first is None and numbers and numbers[-1] == last \
+                and time.monotonic() - since >= settle:
             return numbers
         if time.monotonic() > deadline:
             return numbers
-        previous = numbers
-        time.sleep(1.0)
+        time.sleep(0.5)
 
 
 def _check_prefix_with_gaps(numbers: list, first: int, last: int, others: int = 0) -> int:
@@ -119,7 +126,7 @@ def test_seq_lands_in_the_local_history_exactly_once_in_order(tmp_path, tag):
 def test_a_small_budget_gives_a_marked_gap(tmp_path, tag):
     pane = _session(tmp_path, tag, scrollback=1000)
     pane.send_line("seq 1 200000")
-    numbers = _wait_numbers(pane, 200_000, timeout=90)
+    numbers = _wait_numbers(pane, 200_000, timeout=90, first=None)
     delivered_command = "$ seq 1 200000" in pane.capture(history=True)
     gaps = _check_prefix_with_gaps(numbers, 1, 200_000, others=0 if delivered_command else 1)
     assert 1 <= gaps <= 2          # one, or two if output paused mid-way on a busy machine

@@ -229,7 +229,10 @@ class Server:
             if self.pty_open and self.pty.fd in ready:
                 self._read_pty(now)
 
-            self.terminal.set_echo_ack(now)
+            if not transport.shutdown_in_progress():
+                # the shutdown state is resent unchanged (the fragmenter refuses the same
+                # (old, new) numbers with another diff): input arriving meanwhile is not acked
+                self.terminal.set_echo_ack(now)
 
             quit_now = self._handle_signals(signals, now)
             # Like mosh-server: an idle network means the client is presumed gone, so one

@@ -7,6 +7,7 @@ build still succeeds and pymosh runs on its pure-Python twins.
 import os
 import sys
 
+import setuptools
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -65,4 +66,18 @@ def extensions() -> list:
     return built
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+MAN_PAGES = ["man/pymosh.1", "man/pymosh-server.1", "man/pymosh-client.1"]
+
+# man pages under the install prefix: ``man -M <prefix>/share/man pymosh`` in a venv
+
+def licence() -> dict:
+    """GPL-3.0-or-later as an SPDX expression (setuptools >= 77, which the isolated build
+    uses) or as the older free-text field (an older setuptools building in place)."""
+    major = int(setuptools.__version__.split(".")[0])
+    if major >= 77:
+        return {"license_expression": "GPL-3.0-or-later", "license_files": ["LICENSE"]}
+    return {"license": "GPL-3.0-or-later", "license_files": ["LICENSE"]}
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt},
+      data_files=[("share/man/man1", MAN_PAGES)], **licence())

@@ -4,10 +4,13 @@
    -> ``bench/out/micro.json``.
 2. End-to-end sessions on loopback, stock Mosh 1.4.0 vs pymosh, alternating
    (``python -m bench.e2e``) -> ``bench/out/e2e.json``.
-3. Full mode only: the keystroke trace replay (``python -m bench.trace_replay``) over a
+3. Many concurrent idle sessions, stock Mosh vs pymosh (``python -m bench.e2e.many``):
+   memory (PSS), idle CPU, echo per session, for N = 1, 10, 50, 200 (quick: 10)
+   -> ``bench/out/sessions.json``.
+4. Full mode only: the keystroke trace replay (``python -m bench.trace_replay``) over a
    100 ms delayed link, stock mosh-server with each client
    -> ``bench/out/trace_replay_{mosh,pymosh}.json``.
-4. ``bench/out/report.md`` with ratio tables and one PNG per measurement
+5. ``bench/out/report.md`` with ratio tables and one PNG per measurement
    (``python -m bench.report`` re-renders from the JSON).
 
 A part that fails is reported in the report, never hides the others. The exit status is
@@ -65,6 +68,14 @@ def run_e2e(quick: bool, impls: list[str], notes: list[str]) -> None:
     _run(cmd, quick, 240 if quick else 900, notes, "end-to-end")
 
 
+def run_sessions(quick: bool, impls: list[str], notes: list[str]) -> None:
+    cmd = [sys.executable, "-m", "bench.e2e.many", "--out", os.path.join(OUT, "sessions.json")]
+    cmd += ["--quick"] if quick else []
+    for i in impls:
+        cmd += ["--impl", i]
+    _run(cmd, quick, 180 if quick else 3600, notes, "many sessions")
+
+
 def run_scrollback(quick: bool, notes: list[str]) -> None:
     cmd = [sys.executable, "-m", "bench.e2e.scrollback",
            "--out", os.path.join(OUT, "scrollback.json")] + (["--quick"] if quick else [])
@@ -90,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller corpus (CI)")
     parser.add_argument("--no-micro", action="store_true")
     parser.add_argument("--no-e2e", action="store_true")
+    parser.add_argument("--no-sessions", action="store_true")
     parser.add_argument("--no-trace", action="store_true")
     parser.add_argument("--impl", action="append", default=[], metavar="NAME=SERVER|CLIENT",
                         help="end-to-end implementation (see python -m bench.e2e --help)")
@@ -101,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     # results of a previous run must not pass for this run's
     stale = (["micro.json"] if not args.no_micro else []) + \
             (["e2e.json"] if not args.no_e2e else []) + \
+            (["sessions.json"] if not args.no_sessions else []) + \
             ([f"trace_replay_{n}.json" for n in TRACE_CLIENTS] if not args.no_trace else [])
     for name in stale:
         try:
@@ -108,13 +121,17 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError:
             pass
     rc = 0
+    t_start = time.monotonic()
     if not args.no_micro:
         rc = run_micro(args.quick, notes)
     if not args.no_e2e:
         run_e2e(args.quick, args.impl, notes)
         run_scrollback(args.quick, notes)
+    if not args.no_sessions:
+        run_sessions(args.quick, args.impl, notes)
     if not args.quick and not args.no_trace:
         run_trace(notes)
+    notes.append(f"wall time of this run: {time.monotonic() - t_start:.0f} s")
     sys.path.insert(0, ROOT)
     from bench.report import render
     print(render(OUT, notes))

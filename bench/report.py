@@ -119,6 +119,29 @@ class Plots:
             ax.legend(fontsize=8)
         return self.save(fig, name)
 
+    def lines(self, name: str, panels: list[tuple[str, str, dict[str, list[tuple]], bool]],
+              xlabel: str) -> str:
+        """Side-by-side panels (title, y unit, {series: [(x, y), ...]}, log y?), log x."""
+        if self.plt is None:
+            return ""
+        fig, axes = self.plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+        for ax, (title, unit, series, logy) in zip(axes if len(panels) > 1 else [axes], panels):
+            for sname, points in series.items():
+                pts = [(x, y) for x, y in points if isinstance(y, (int, float))]
+                if pts:
+                    ax.plot([x for x, _ in pts], [y for _, y in pts], "o-", label=sname)
+            ax.set_xscale("log")
+            if logy:
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(bottom=0)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(unit)
+            ax.set_title(title, fontsize=10)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        return self.save(fig, name)
+
     def cdf(self, name: str, title: str, series: dict[str, list[float]], unit: str) -> str:
         if self.plt is None:
             return ""
@@ -360,11 +383,15 @@ def e2e_section(data: dict, plots: Plots) -> str:
         ("server CPU %", lambda a: _pct(a["idle"].get("server_cpu_s"))),
         ("client CPU %", lambda a: _pct(a["idle"].get("client_cpu_s"))),
     ], "")
-    section("Memory (RSS)", "memory", [
+    section("Memory (RSS and PSS)", "memory", [
         ("server RSS after start, MiB", lambda a: a["m"](["rss_start_mib", "server"])),
         ("client RSS after start, MiB", lambda a: a["m"](["rss_start_mib", "client"])),
         ("server RSS after bulk, MiB", lambda a: a["m"](["rss_after_bulk_mib", "server"])),
         ("client RSS after bulk, MiB", lambda a: a["m"](["rss_after_bulk_mib", "client"])),
+        ("server PSS after start, MiB", lambda a: a["m"](["pss_start_mib", "server"])),
+        ("client PSS after start, MiB", lambda a: a["m"](["pss_start_mib", "client"])),
+        ("server PSS after bulk, MiB", lambda a: a["m"](["pss_after_bulk_mib", "server"])),
+        ("client PSS after bulk, MiB", lambda a: a["m"](["pss_after_bulk_mib", "client"])),
     ], "MiB")
     errs = [(n, k, v) for n in names for k, v in agg[n]["errors"].items()]
     errs += [(n, "session", impls[n]["error"]) for n in names if impls[n].get("error")]
@@ -394,6 +421,96 @@ def _scale(v, conv):
 def _short(text: str, n: int = 80) -> str:
     text = " ".join(str(text).split()).replace("|", "/")
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --------------------------------------------------------------------------- many sessions
+def sessions_section(data: dict, plots: Plots, single_p50: dict[str, float]) -> str:
+    """Rows (N, metric); a column per implementation and the ratio to the base."""
+    impls = data.get("impls", {})
+    names = list(impls)
+    if not names:
+        return "_no results_\n\n"
+    base = "mosh" if "mosh" in impls else names[0]
+    others = [n for n in names if n != base]
+    runs = {n: {r["n"]: r for r in impls[n].get("runs", [])} for n in names}
+    counts = sorted({k for r in runs.values() for k in r})
+    for n in names:  # the reference for "answers in time": one session's echo p50
+        if n not in single_p50 and 1 in runs[n]:
+            single_p50[n] = pct(_echo(runs[n][1]), 0.5)
+    cfg = data.get("config", {})
+
+    def per(r, key):
+        vals = [v for v in r.get(key) or [] if v is not None]
+        return statistics.mean(vals) if vals else None
+
+    def in_time(r, name):
+        ref = single_p50.get(name)
+        if not ref or not r.get("echo_ms"):
+            return None
+        ok = sum(1 for e in r["echo_ms"] if None not in e and statistics.median(e) <= 2 * ref)
+        return f"{ok}/{r['n']}"
+
+    metrics = [
+        ("servers' PSS total, MiB", lambda r, _: r.get("server_pss_total_mib")),
+        ("PSS per server, MiB", lambda r, _: per(r, "server_pss_mib")),
+        ("PSS per server waiting for its client, MiB",
+         lambda r, _: per(r, "server_pss_waiting_mib")),
+        ("RSS per server, MiB", lambda r, _: per(r, "server_rss_mib")),
+        ("PSS per client, MiB", lambda r, _: per(r, "client_pss_mib")),
+        ("idle CPU of all servers, %", lambda r, _: r.get("idle_server_cpu_pct")),
+        ("idle CPU of all clients, %", lambda r, _: r.get("idle_client_cpu_pct")),
+        ("echo p50, ms", lambda r, _: pct(_echo(r), 0.5)),
+        ("echo p90, ms", lambda r, _: pct(_echo(r), 0.9)),
+        ("echo p99, ms", lambda r, _: pct(_echo(r), 0.99)),
+        ("echo max, ms", lambda r, _: max(_echo(r)) if _echo(r) else None),
+        ("keys not echoed within 2 s", lambda r, _: sum(e.count(None) for e in r["echo_ms"])
+         if r.get("echo_ms") else None),
+        ("sessions whose echo median ≤ 2× one session's p50",
+         lambda r, name: in_time(r, name)),
+        ("all sessions up (server, client, prompt), s", lambda r, _: r.get("start_s")),
+        ("sessions that ended cleanly on `exit`", lambda r, _: f"{r.get('clean_exits')}/{r['n']}"
+         if r.get("clean_exits") is not None else None),
+    ]
+    header = ["sessions", "metric"] + names + [f"ratio {o}/{base}" for o in others]
+    rows = []
+    for k in counts:
+        for label, get in metrics:
+            vals = {n: (get(runs[n][k], n) if k in runs[n] else None) for n in names}
+            row = [str(k), label] + [vals[n] if vals[n] is not None else "n/a" for n in names]
+            for o in others:
+                a, b = vals[o], vals[base]
+                row.append(f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(
+                    b, (int, float)) and b else "—")
+            rows.append(row)
+    refs = ", ".join(f"{n} {fmt(v)} ms" for n, v in single_p50.items() if v)
+    md = [f"N concurrent idle sessions on loopback, each a server, its own client in a pty and "
+          f"`bash --norc`, no relay; idle window {fmt(cfg.get('idle_s'))} s per run (CPU from "
+          f"`/proc/PID/task/*/schedstat`, ns); then {cfg.get('keys')} keystrokes per session, "
+          f"one session at a time, clients with `MOSH_PREDICTION_DISPLAY=never` (the "
+          f"servers' answer, not a local prediction). PSS from `/proc/PID/smaps_rollup` (shared pages divided "
+          f"among the processes mapping them). One session's echo p50 (the reference for "
+          f"\"in time\"): {refs or 'n/a'}.\n\n", table(header, rows), "\n"]
+    errs = [(n, r["n"], e) for n in names for r in runs[n].values() for e in r.get("errors", [])]
+    if errs:
+        md.append("".join(f"- **{n}** ×{k}: {_short(e, 300)}\n" for n, k, e in errs) + "\n")
+
+    def curve(get):
+        return {n: [(k, get(runs[n][k], n)) for k in counts if k in runs[n]] for n in names}
+
+    md.append(plots.lines("sessions_memory.png", [
+        ("servers' PSS total", "MiB", curve(metrics[0][1]), True),
+        ("PSS per server", "MiB", curve(metrics[1][1]), False),
+        ("idle CPU of all servers", "%", curve(metrics[5][1]), False)], "concurrent sessions") + "\n")
+    top = counts[-1] if counts else None
+    if top is not None:
+        series = {f"{n} ×{top}": _echo(runs[n][top]) for n in names if top in runs[n]}
+        md.append(plots.cdf("sessions_echo.png", f"keystroke echo with {top} sessions (CDF)",
+                            series, "ms") + "\n")
+    return "".join(md)
+
+
+def _echo(run: dict) -> list[float]:
+    return [x for e in run.get("echo_ms") or [] for x in e if x is not None]
 
 
 # --------------------------------------------------------------------------- traces
@@ -451,6 +568,12 @@ def render(out: str = OUT, notes: list[str] | None = None) -> str:
     e2e = load("e2e.json")
     md.append("## End to end: pymosh vs Mosh 1.4.0\n\n")
     md.append(e2e_section(e2e, plots) if e2e else "_not run_\n\n")
+    many = load("sessions.json")
+    md.append("## Many concurrent sessions: pymosh vs Mosh 1.4.0\n\n")
+    single = {n: pct(_collect(e)["latency_samples"], 0.5)
+              for n, e in ((e2e or {}).get("impls") or {}).items()}
+    md.append(sessions_section(many, plots, {n: v for n, v in single.items() if v})
+              if many else "_not run_\n\n")
     micro = load("micro.json")
     md.append("## Micro benchmarks: fast path vs twin vs peers\n\n")
     md.append(micro_section(micro, plots) if micro else "_not run_\n\n")

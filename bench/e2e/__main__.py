@@ -27,10 +27,12 @@ from .session import Impl, Session, SessionError
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "out")
 
+# Quick is a smaller version of full, not a different measurement: every idle window
+# holds at least two 3 s heartbeats, every bulk run moves MiB (CPU is read in ns).
 FULL = {"rounds": 2, "keys": 120, "idle_s": 15.0, "corpus_bytes": 16 << 20,
         "seq": 2_000_000, "bulk_timeout": 60.0}
-QUICK = {"rounds": 2, "keys": 25, "idle_s": 2.5, "corpus_bytes": 256 << 10,
-         "seq": 200_000, "bulk_timeout": 30.0}
+QUICK = {"rounds": 2, "keys": 60, "idle_s": 7.5, "corpus_bytes": 2 << 20,
+         "seq": 500_000, "bulk_timeout": 30.0}
 
 
 def _loadavg() -> list[float] | None:
@@ -59,6 +61,8 @@ def run_session(impl: Impl, cfg: dict, corpus: dict[str, str], rng: random.Rando
                           "first_prompt_s": s.times["first_prompt"]}
         srv, cli = s.rss()
         res["rss_start_mib"] = {"server": srv, "client": cli}
+        srv, cli = s.pss()
+        res["pss_start_mib"] = {"server": srv, "client": cli}
         log(f"  {impl.name}: ready {s.times['server_ready']*1e3:.1f} ms, "
             f"prompt {s.times['first_prompt']*1e3:.0f} ms")
         steps = [("latency", lambda: scenarios.latency(s, cfg["keys"], rng)),
@@ -89,6 +93,8 @@ def run_session(impl: Impl, cfg: dict, corpus: dict[str, str], rng: random.Rando
                 res[name] = value
         srv, cli = s.rss()
         res["rss_after_bulk_mib"] = {"server": srv, "client": cli}
+        srv, cli = s.pss()
+        res["pss_after_bulk_mib"] = {"server": srv, "client": cli}
     finally:
         s.close()
     return res

@@ -9,7 +9,20 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of ``pid`` itself (not its children), in seconds."""
+    """CPU time of ``pid`` itself (all its threads, not its children), in seconds.
+
+    ``/proc/PID/task/*/schedstat`` count nanoseconds on the CPU per live thread;
+    ``/proc/PID/stat``'s utime + stime (10 ms ticks, too coarse for short runs) is the
+    fallback.
+    """
+    try:
+        ns = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                ns += int(f.read().split()[0])
+        return ns / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()
@@ -25,6 +38,18 @@ def rss_mib(pid: int) -> float | None:
             return int(f.read().split()[1]) * PAGE / (1 << 20)
     except OSError:
         return None
+
+
+def pss_mib(pid: int) -> float | None:
+    """Proportional set size (shared pages split among their users), MiB."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def alive(pid: int) -> bool:

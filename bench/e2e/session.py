@@ -107,8 +107,13 @@ def base_env(tag: str) -> dict[str, str]:
 
 class Session:
     def __init__(self, impl: Impl, tag: str, width: int = 80, height: int = 24,
-                 timeout: float = 15.0) -> None:
+                 timeout: float = 15.0, relay: bool = True,
+                 client_env: dict[str, str] | None = None) -> None:
         self.impl = impl
+        self.use_relay = relay
+        self.client_env = client_env or {}
+        self.port = 0
+        self.key = ""
         self.tag = tag
         self.width, self.height = width, height
         self.timeout = timeout
@@ -124,11 +129,17 @@ class Session:
 
     # ---------------------------------------------------------------- start
     def start(self) -> None:
+        """Server, then client; the client's first prompt is timed from the server's launch."""
+        self.start_server()
+        self.connect()
+
+    def start_server(self) -> None:
+        """Launch the server; it then waits for its client (``connect``)."""
         env = base_env(self.tag)
         env.update(self.impl.env)
         cmd = [*self.impl.server, "new", "-p", "0", "-i", "127.0.0.1", "--",
                "/bin/bash", "--norc", "--noprofile"]
-        t0 = time.perf_counter()
+        t0 = self.t_launch = time.perf_counter()
         try:
             self.launcher = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                              stderr=subprocess.PIPE, env=env, cwd=ROOT)
@@ -142,13 +153,43 @@ class Session:
             self.server_pid = procstat.pid_by_udp_port(port)
         if self.server_pid is None:
             raise SessionError("could not find the server process")
-        self._start_relay(port)
-        self._start_client(key, env)
+        self.port, self.key = port, key
+
+    def release_launcher(self, timeout: float = 3.0) -> None:
+        """Reap the ``new`` process and close its pipes (many sessions: fewer fds)."""
+        if self.launcher is None:
+            return
+        try:
+            self.launcher.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.launcher.kill()
+            self.launcher.wait()
+        for f in (self.launcher.stdout, self.launcher.stderr):
+            f.close()
+        self.launcher = None
+
+    def connect(self) -> None:
+        """Start the client (through the counting relay unless ``relay=False``); wait for
+        the prompt on its screen."""
+        self.start_client()
+        self.wait_prompt()
+
+    def start_client(self) -> None:
+        env = base_env(self.tag)
+        env.update(self.impl.env)
+        env.update(self.client_env)
+        if self.use_relay:
+            self._start_relay(self.port)
+        else:
+            self.relay_port = self.port
+        self._start_client(self.key, env)
+
+    def wait_prompt(self) -> None:
         if self.wait_until(self.at_prompt, self.timeout) is None:
             screen = self.text().strip()[:200]
             raise SessionError(f"no prompt on the client within {self.timeout:.0f} s; "
                                f"screen: {screen!r}")
-        self.times["first_prompt"] = self.last_read - t0
+        self.times["first_prompt"] = self.last_read - self.t_launch
 
     def _read_connect(self) -> tuple[int, str, float, bytes]:
         assert self.launcher is not None
@@ -282,6 +323,9 @@ class Session:
 
     def rss(self) -> tuple[float | None, float | None]:
         return procstat.rss_mib(self.server_pid), procstat.rss_mib(self.client_pid)
+
+    def pss(self) -> tuple[float | None, float | None]:
+        return procstat.pss_mib(self.server_pid), procstat.pss_mib(self.client_pid)
 
     # ---------------------------------------------------------------- stop
     def close(self) -> None:

@@ -61,6 +61,19 @@ cdef inline void cell_blank(Cell *c, uint32_t bg) noexcept nogil:
     c.bg = bg
 
 
+cdef inline void cells_blank(Cell *cells, int n, uint32_t bg) noexcept nogil:
+    """n blank cells of background bg (the default blank is all zero bytes: one memset)."""
+    cdef int i
+    if n <= 0:
+        return
+    if bg == 0:
+        memset(cells, 0, <size_t>n * sizeof(Cell))
+        return
+    cell_blank(&cells[0], bg)
+    for i in range(1, n):
+        cells[i] = cells[0]
+
+
 cdef inline Row *row_new(int width, uint32_t bg, uint64_t gen) noexcept:
     cdef Row *r = <Row *>xmalloc(sizeof(Row) + <size_t>width * sizeof(Cell))
     cdef int i
@@ -72,9 +85,7 @@ cdef inline Row *row_new(int width, uint32_t bg, uint64_t gen) noexcept:
     r.used = width if bg else 0
     r.ext = NULL
     r.cells = <Cell *>((<char *>r) + sizeof(Row))
-    cell_blank(&r.cells[0], bg)
-    for i in range(1, width):
-        r.cells[i] = r.cells[0]
+    cells_blank(r.cells, width, bg)
     return r
 
 

@@ -32,7 +32,7 @@ cdef object changed_writes():
     return _changed_writes
 
 
-cdef void put_mode_switch(Buf *b, long old_mode, long new_mode, const char *all_off) noexcept:
+cdef void mode_change(Buf *b, long old_mode, long new_mode, const char *all_off) noexcept:
     """Switch a numbered private mode family (mouse reporting or encoding): all off, or
     the old number off and the new one on."""
     if new_mode == 0:
@@ -392,12 +392,12 @@ def new_frame(initialized, Emulator last not None, Emulator new not None, *,
         if not init or new_ds.bracketed_paste != last_ds.bracketed_paste:
             puts(&f.out, "\x1b[?2004h" if new_ds.bracketed_paste else "\x1b[?2004l")
         if not init or new_ds.mouse_reporting_mode != last_ds.mouse_reporting_mode:
-            put_mode_switch(&f.out, last_ds.mouse_reporting_mode, new_ds.mouse_reporting_mode,
+            mode_change(&f.out, last_ds.mouse_reporting_mode, new_ds.mouse_reporting_mode,
                             "\x1b[?1003l\x1b[?1002l\x1b[?1001l\x1b[?1000l")
         if not init or new_ds.mouse_focus_event != last_ds.mouse_focus_event:
             puts(&f.out, "\x1b[?1004h" if new_ds.mouse_focus_event else "\x1b[?1004l")
         if not init or new_ds.mouse_encoding_mode != last_ds.mouse_encoding_mode:
-            put_mode_switch(&f.out, last_ds.mouse_encoding_mode, new_ds.mouse_encoding_mode,
+            mode_change(&f.out, last_ds.mouse_encoding_mode, new_ds.mouse_encoding_mode,
                             "\x1b[?1015l\x1b[?1006l\x1b[?1005l")
         return PyBytes_FromStringAndSize(f.out.p, f.out.n)
     finally:

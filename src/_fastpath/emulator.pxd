@@ -17,6 +17,7 @@ cdef enum:
     OSC_KEEP = 4096        # a buffer grown past this many code points is freed at OSC end
     PARAM_CHARS_MAX = 100  # parameter string cap
     INTERMEDIATES_MAX = 8
+    HISTORY_LIMIT_MAX = 1000000  # the twin's framebuffer.HISTORY_LIMIT_MAX
 
 # parser states (the twin's parser constants)
 cdef enum:
@@ -115,7 +116,8 @@ cdef class Emulator:
     cdef bint _equal(self, Emulator o)
     cdef int _index(self, object v, int n) except -1
     cdef Row *history_pop(self) noexcept
-    cdef void history_drop_all(self) noexcept
+    cdef void history_retire(self) noexcept
+    cdef void history_free(self) noexcept
     cdef Row *history_push(self, Row *r) noexcept
     cdef void clear_history(self) noexcept
     cdef inline Row *mutable_row(self, int y) noexcept

@@ -21,7 +21,7 @@ from libc.stdlib cimport realloc, free, abort
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from _fastpath.cells cimport (
-    Cell, Row, INLINE, EXT_BYTES, F_WIDE, F_FALLBACK, F_WRAP, F_EXT, xmalloc, cell_blank,
+    Cell, Row, INLINE, EXT_BYTES, F_WIDE, F_FALLBACK, F_WRAP, F_EXT, xmalloc, cell_blank, cells_blank,
     row_new, row_clone, row_decref, cell_data, cell_set_bytes, cell_append, row_eq,
     utf8_encode)
 from _fastpath.output cimport Buf, history_line
@@ -245,10 +245,7 @@ cdef class Emulator:
             free(self.tabs)
         osc_decref(self.osc)
         self.osc = NULL
-        self.history_drop_all()
-        if self.history != NULL:
-            free(self.history)
-            self.history = NULL
+        self.history_free()
 
     # -- public API ---------------------------------------------------------------
     @property
@@ -273,19 +270,32 @@ cdef class Emulator:
         as the twin): those of a scroll region whose top margin is the first row, by
         LF/IND/NEL/wrap at the bottom margin, SU (CSI S) and DL (CSI M) with the cursor on
         the first row; IL, SD, RI, ED 2, resize, RIS and the alternate screen add nothing."""
-        cdef long limit = max(0, min(int(lines), 1 << 30))
-        while self.history_len > limit:
-            row_decref(self.history_pop())
-            self.history_dropped += 1
+        cdef long limit = max(0, min(int(lines), HISTORY_LIMIT_MAX))
+        cdef Row **kept = NULL
+        cdef int n = self.history_len if self.history_len < limit else <int>limit, i, cap = 0
+        if limit == self.history_limit:
+            return
+        if n:   # the newest n pending rows, in order, into a ring of their own
+            cap = <int>(limit if limit < max(n, 64) else max(n, 64))
+            kept = <Row **>xmalloc(<size_t>cap * sizeof(Row *))
+            while self.history_len > n:
+                row_decref(self.history_pop())
+                self.history_dropped += 1
+            for i in range(n):
+                kept[i] = self.history_pop()
+            for i in range(n, cap):
+                kept[i] = NULL
+        else:
+            self.history_dropped += self.history_len
+        self.history_free()   # the spares, and the pending rows when none are kept
+        if kept != NULL:
+            self.history = kept
+            self.history_cap = cap
+            self.history_len = n
         self.history_limit = <int>limit
         if limit == 0:
-            self.history_drop_all()
             self.history_dropped = 0
             self.history_cleared = False
-            if self.history != NULL:
-                free(self.history)
-                self.history = NULL
-                self.history_cap = 0
 
     def take_history(self):
         """(dropped, lines, cleared) since the previous call, as the twin: lines are
@@ -308,7 +318,7 @@ cdef class Emulator:
                                   (r.cells[r.width - 1].flags & F_WRAP) != 0))
             finally:
                 free(b.p)
-        self.history_drop_all()
+        self.history_retire()
         self.history_dropped = 0
         self.history_cleared = False
         return out
@@ -522,46 +532,78 @@ cdef class Emulator:
             free(out)
 
     # -- scrollback ring ------------------------------------------------------------
+    # history[head .. head + len) (mod cap) are the pending rows, oldest first; every
+    # other slot is NULL or a spare: a row already taken, kept for reuse as the blank
+    # row a scroll needs (no malloc/free per line). Rows held: at most cap <= limit.
     cdef Row *history_pop(self) noexcept:
-        """Take the oldest kept row out of the ring (the caller owns its reference)."""
+        """Take the oldest pending row out of the ring (the caller owns its reference)."""
         cdef Row *r = self.history[self.history_head]
+        self.history[self.history_head] = NULL
         self.history_head = (self.history_head + 1) % self.history_cap
         self.history_len -= 1
         return r
 
-    cdef void history_drop_all(self) noexcept:
-        while self.history_len:
-            row_decref(self.history_pop())
+    cdef void history_retire(self) noexcept:
+        """The pending rows were taken: each stays in its slot as a spare if nothing else
+        shares it and it has the screen's width, else it goes."""
+        cdef int i, slot
+        cdef Row *r
+        for i in range(self.history_len):
+            slot = (self.history_head + i) % self.history_cap
+            r = self.history[slot]
+            if r.refcnt != 1 or r.width != self.ds.width:
+                row_decref(r)
+                self.history[slot] = NULL
+        self.history_len = 0
+
+    cdef void history_free(self) noexcept:
+        """Every row held (pending and spare), and the ring."""
+        cdef int i
+        for i in range(self.history_cap):
+            if self.history[i] != NULL:
+                row_decref(self.history[i])
+        free(self.history)
+        self.history = NULL
+        self.history_cap = 0
         self.history_head = 0
+        self.history_len = 0
 
     cdef Row *history_push(self, Row *r) noexcept:
-        """Keep r (its reference moves into the ring); the row evicted to stay within the
-        limit, or NULL (the caller owns that reference)."""
-        cdef Row *evicted = NULL
+        """Keep r (its reference moves into the ring). Returns a row the caller now owns,
+        or NULL: the one evicted to stay within the limit, or the spare r displaced."""
+        cdef Row *out = NULL
         cdef Row **grown
-        cdef int cap, i
+        cdef int cap, i, slot
         if self.history_len >= self.history_limit:
-            evicted = self.history_pop()
+            out = self.history_pop()
             self.history_dropped += 1
-        if self.history_len >= self.history_cap:
+        if self.history_len >= self.history_cap:   # (all slots pending: no spares)
             cap = self.history_cap * 2 if self.history_cap else 64
             if cap > self.history_limit:
                 cap = self.history_limit
             grown = <Row **>xmalloc(<size_t>cap * sizeof(Row *))
             for i in range(self.history_len):
                 grown[i] = self.history[(self.history_head + i) % self.history_cap]
+            for i in range(self.history_len, cap):
+                grown[i] = NULL
             free(self.history)
             self.history = grown
             self.history_cap = cap
             self.history_head = 0
-        self.history[(self.history_head + self.history_len) % self.history_cap] = r
+        slot = (self.history_head + self.history_len) % self.history_cap
+        if self.history[slot] != NULL:
+            if out == NULL:
+                out = self.history[slot]
+            else:
+                row_decref(self.history[slot])
+        self.history[slot] = r
         self.history_len += 1
-        return evicted
+        return out
 
     cdef void clear_history(self) noexcept:
         """ED 3: everything pending is gone, and so is the count of what was dropped."""
         if self.history_limit:
-            self.history_drop_all()
+            self.history_retire()
             self.history_dropped = 0
             self.history_cleared = True
 
@@ -583,9 +625,7 @@ cdef class Emulator:
             r.gen = next_gen()
             r.n_ext = 0
             r.used = r.width if self.ds.bg else 0
-            cell_blank(&r.cells[0], self.ds.bg)
-            for i in range(1, r.width):
-                r.cells[i] = r.cells[0]
+            cells_blank(r.cells, r.width, self.ds.bg)
         else:
             r.refcnt -= 1
             self.rows[y] = row_new(self.ds.width, self.ds.bg, next_gen())
@@ -602,9 +642,7 @@ cdef class Emulator:
         r = self.mutable_row(y)
         if self.ds.bg and r.used < end:
             r.used = end
-        cell_blank(&r.cells[start], self.ds.bg)
-        for i in range(start + 1, end):
-            r.cells[i] = r.cells[start]
+        cells_blank(&r.cells[start], end - start, self.ds.bg)
 
     cdef void insert_lines(self, int y, int count) noexcept:
         cdef DrawState *ds = &self.ds
@@ -634,7 +672,8 @@ cdef class Emulator:
             count = ds.bottom - y + 1
         blank = NULL
         if y == 0 and self.history_limit and self.alt_rows == NULL:
-            # the rows move into the history ring; a row it evicts may serve as the blank
+            # the rows move into the history ring; a row it hands back (evicted or a
+            # spare) may serve as the blank
             for i in range(count):
                 evicted = self.history_push(self.rows[i])
                 if evicted != NULL:
@@ -651,9 +690,7 @@ cdef class Emulator:
             blank.gen = next_gen()
             blank.n_ext = 0
             blank.used = blank.width if ds.bg else 0
-            cell_blank(&blank.cells[0], ds.bg)
-            for i in range(1, blank.width):
-                blank.cells[i] = blank.cells[0]
+            cells_blank(blank.cells, blank.width, ds.bg)
         else:
             blank = row_new(ds.width, ds.bg, next_gen())
             blank.refcnt = count

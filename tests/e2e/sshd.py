@@ -24,17 +24,27 @@ def free_tcp_port() -> int:
 
 
 class Sshd:
-    def __init__(self, workdir: str, tag: str):
-        self.dir = os.path.join(workdir, "sshd")
+    """``netns``: run inside that network namespace, listening on ``listen``:``port``;
+    ``user_key``: accept an existing key (several sshds, one ``ssh_command()``)."""
+
+    def __init__(self, workdir: str, tag: str, *, netns: str | None = None,
+                 listen: str = "127.0.0.1", port: int | None = None,
+                 user_key: str | None = None, name: str = "sshd",
+                 env: dict[str, str] | None = None):
+        self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.tag = tag
-        self.port = free_tcp_port()
-        self.user_key = os.path.join(self.dir, "user_key")
+        self.netns = netns
+        self.listen = listen
+        self.port = port or free_tcp_port()
+        self.own_key = user_key is None
+        self.user_key = user_key or os.path.join(self.dir, "user_key")
+        self.env = {"PYMOSH_TEST_TAG": tag, **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Sshd:
         host_key = os.path.join(self.dir, "host_key")
-        for path in (host_key, self.user_key):
+        for path in (host_key, self.user_key) if self.own_key else (host_key,):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path],
                            check=True, capture_output=True, timeout=30)
         authorized = os.path.join(self.dir, "authorized_keys")
@@ -44,7 +54,7 @@ class Sshd:
         config = os.path.join(self.dir, "sshd_config")
         with open(config, "w") as f:
             f.write(f"Port {self.port}\n"
-                    "ListenAddress 127.0.0.1\n"
+                    f"ListenAddress {self.listen}\n"
                     f"HostKey {host_key}\n"
                     f"AuthorizedKeysFile {authorized}\n"
                     "PermitRootLogin yes\n"
@@ -53,15 +63,20 @@ class Sshd:
                     "UsePAM no\n"
                     "StrictModes no\n"
                     "PidFile none\n"
-                    f"SetEnv PYMOSH_TEST_TAG={self.tag}\n")
+                    "SetEnv " + " ".join(f"{k}={v}" for k, v in self.env.items()) + "\n")
         os.makedirs("/run/sshd", exist_ok=True)
         self.log = open(os.path.join(self.dir, "sshd.log"), "wb")
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config], stdout=self.log,
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        self.proc = subprocess.Popen([*prefix, SSHD, "-D", "-e", "-f", config], stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 10
         while True:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                if self.netns:   # not reachable from here: wait for its own word
+                    if "Server listening" not in self.read_log():
+                        raise OSError("not yet")
+                else:
+                    socket.create_connection((self.listen, self.port), timeout=1).close()
                 return self
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:

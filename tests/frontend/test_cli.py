@@ -87,6 +87,13 @@ def test_wrapper_defaults_bind_to_the_ssh_address():
     assert wrapper.server_arguments(local, 8, "127.0.0.1", {})[3:5] == ["-i", "127.0.0.1"]
 
 
+def test_wrapper_passes_no_share_port_only_when_asked():
+    assert "--no-share-port" not in wrapper.server_arguments(parse("-p", "60001", "h"), 8,
+                                                             None, {})
+    words = wrapper.server_arguments(parse("-p", "60001", "--no-share-port", "h"), 8, None, {})
+    assert words[-3:] == ["-p", "60001", "--no-share-port"]
+
+
 def test_wrapper_ssh_command_line():
     args = parse("--ssh=ssh -o Foo=bar", "-P", "2222", "host")
     argv = wrapper.ssh_argv(args, "pymosh-server new -s")
@@ -135,6 +142,12 @@ def test_server_scrollback_cap():
     assert server.parse_args(["new", "-s", "--scrollback=500"]).scrollback == 500
     with pytest.raises(server.UsageError):
         server.parse_args(["new", "--scrollback=lots"])
+
+
+def test_server_share_port_option():
+    assert server.parse_args(["new", "-p", "60001"]).share_port
+    opts = server.parse_args(["new", "-p", "60001", "--no-share-port", "--", "sh"])
+    assert not opts.share_port and opts.command == ["sh"] and opts.warnings == []
 
 
 def test_server_tolerates_harness_options_and_unknown_flags():
@@ -203,7 +216,18 @@ def test_escape_quit_and_literal():
     assert feed(keys, b"\x1e^")[1].send == b"\x1e"
     assert feed(keys, b"\x1ex")[1].send == b"\x1ex"
     assert feed(keys, b"\x1e\x1a")[1].suspend
-    assert keys.help_text() == 'Commands: Ctrl-Z suspends, "." quits, "^" gives literal Ctrl-^'
+    assert keys.help_text() == ('Commands: Ctrl-Z suspends, "." quits, "s" stats, '
+                                '"^" gives literal Ctrl-^')
+
+
+def test_escape_s_toggles_the_statistics_line():
+    keys = EscapeKeys(None)
+    first, second = feed(keys, b"\x1es")
+    assert first.show_help and second.toggle_stats and second.hide_help and not second.send
+    assert not any(a.toggle_stats for a in feed(keys, b"s\x1e^"))
+    ctrl_s = EscapeKeys("\x13")                 # Ctrl-S: "s" is its literal key
+    assert feed(ctrl_s, b"\x13s")[1].send == b"\x13"
+    assert "stats" not in ctrl_s.help_text()
 
 
 def test_escape_key_settings():

@@ -69,7 +69,8 @@ def test_permanent_message_without_quit_hint():
     engine = NotificationEngine(now=0)
     engine.set_notification_string(EscapeKeys().help_text(), 0, permanent=True, show_quit_keystroke=False)
     fb = bar(engine, 5000)
-    assert fb.text(0) == 'mosh: Commands: Ctrl-Z suspends, "." quits, "^" gives literal Ctrl-^'
+    assert fb.text(0) == ('mosh: Commands: Ctrl-Z suspends, "." quits, "s" stats, '
+                          '"^" gives literal Ctrl-^')
 
 
 def test_message_while_late_counts_seconds_without_contact():

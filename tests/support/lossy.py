@@ -2,7 +2,8 @@
 
 Everything is deterministic for a given `random.Random` seed: the link decides loss,
 duplication, delay/jitter/reordering and blackouts; `Simulation` runs both transports
-as event loops on one fake clock (ms), jumping from deadline to deadline.
+as event loops on one fake clock (ms), jumping from deadline to deadline, each through
+the shipped `Endpoint` with the link as its datagram channel.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Tuple
 
-from pymosh.network.connection import Connection
+from pymosh.network.connection import Connection, Received
+from pymosh.network.endpoint import Endpoint
 from pymosh.network.transport import Transport
 from pymosh.statesync.user_stream import UserStream
 
@@ -87,6 +89,34 @@ class LossyLink:
         return out
 
 
+class _LinkEnd:
+    """One side of the simulated link as a datagram channel (the client's can hop)."""
+
+    def __init__(self, sim: Simulation, side: str) -> None:
+        self.sim, self.side = sim, side
+        self.inbox: List[Received] = []
+
+    def recv_all(self, now: float) -> List[Received]:
+        got, self.inbox = self.inbox, []
+        return got
+
+    def send(self, datagram: bytes, addr: Any) -> OSError | None:
+        sim = self.sim
+        sim.log.append((sim.now, self.side, datagram))
+        upstream = self.side == "c"
+        sim.link.send(datagram, sim.client_addr if upstream else SERVER_ADDR, addr, sim.now,
+                      upstream=upstream)
+        return None
+
+    def filenos(self) -> List[int]:
+        return []
+
+
+class _ClientLinkEnd(_LinkEnd):
+    def hop(self, now: float) -> None:
+        self.sim.hop()
+
+
 class Simulation:
     """A client Transport and a server Transport (UserStream both ways) on a LossyLink.
 
@@ -116,6 +146,8 @@ class Simulation:
         # like the real programs, a side quits once it has acked the peer's shutdown
         # or its own shutdown was acked
         self.quit: set = set()
+        self._client_end = _ClientLinkEnd(self, "c")
+        self._server_end = _LinkEnd(self, "s")
 
     # -- one event-loop turn for both ends at self.now
     def _turn(self) -> bool:
@@ -124,13 +156,17 @@ class Simulation:
         for item in self.link.pop_due(now):
             busy = True
             if item.dst == SERVER_ADDR:
-                if "s" in self.quit:
-                    continue
-                self.server.receive(item.datagram, item.src, now)
-            elif "c" in self.quit:
-                continue
+                self._server_end.inbox.append((item.datagram, item.src, False))
             elif item.dst[0] == self.client_addr[0] and item.dst[1] in self.client_ports:
-                self.client.receive(item.datagram, SERVER_ADDR, now)
+                self._client_end.inbox.append((item.datagram, SERVER_ADDR, False))
+        # (bound per turn: tests swap in transports built with other knobs)
+        endpoints = (("c", Endpoint(self.client, self._client_end)),
+                     ("s", Endpoint(self.server, self._server_end)))
+        for side, endpoint in endpoints:
+            if side in self.quit:
+                endpoint.channel.recv_all(now)      # a program that quit reads nothing
+            else:
+                endpoint.receive(now)
         if self.server.remote_state_num != self._server_num:
             self._server_num = self.server.remote_state_num
             diff = self.server.get_remote_diff()
@@ -147,17 +183,9 @@ class Simulation:
         for side, t in (("c", self.client), ("s", self.server)):
             if t.counterparty_shutdown_ack_sent() or t.shutdown_acknowledged():
                 self.quit.add(side)
-        for datagram in ([] if "c" in self.quit else self.client.tick(now)):
-            busy = True
-            self.log.append((now, "c", datagram))
-            self.link.send(datagram, self.client_addr, SERVER_ADDR, now, upstream=True)
-        if self.client.take_port_hop():
-            self.hop()
-        dst = self.server.remote_addr
-        for datagram in ([] if "s" in self.quit else self.server.tick(now)):
-            busy = True
-            self.log.append((now, "s", datagram))
-            self.link.send(datagram, SERVER_ADDR, dst, now, upstream=False)
+        for side, endpoint in endpoints:
+            if side not in self.quit and endpoint.send(now):
+                busy = True
         for side, t in (("c", self.client), ("s", self.server)):
             if t.counterparty_shutdown_ack_sent():
                 self.quit.add(side)

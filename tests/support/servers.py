@@ -44,9 +44,9 @@ def checkout_pythonpath(env: dict) -> str:
     return os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
 
 
-def server_argv(kind: str, verbose: bool = False) -> List[str]:
+def server_argv(kind: str, verbose: bool = False, port: str = "0") -> List[str]:
     head = ["mosh-server"] if kind == STOCK else [sys.executable, "-m", "pymosh.frontend.server"]
-    return head + ["new", "-p", "0"] + (["-v"] if verbose else [])
+    return head + ["new", "-p", port] + (["-v"] if verbose else [])
 
 
 def cat_command(path: str) -> List[str]:
@@ -86,7 +86,8 @@ class Server:
 
 
 def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
-                 verbose: bool = False, timeout: float = 10.0) -> Server:
+                 verbose: bool = False, timeout: float = 10.0, port: str = "0",
+                 options: List[str] | None = None) -> Server:
     """Start a server the way the wrapper does; parse MOSH CONNECT and the daemon pid.
 
     ``command`` is expected to write what it is sent to ``workdir/typed``
@@ -103,7 +104,8 @@ def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
     out_path = os.path.join(workdir, "server.stdout")
     err_path = os.path.join(workdir, "server.stderr")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        launcher = subprocess.Popen(server_argv(kind, verbose) + ["--"] + command,
+        launcher = subprocess.Popen(server_argv(kind, verbose, port) + (options or [])
+                                    + ["--"] + command,
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                     env=env, cwd=workdir)
     deadline = time.monotonic() + timeout

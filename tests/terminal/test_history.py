@@ -46,6 +46,14 @@ def test_dropped_counts_exact(terminal_impl):
     assert emu.take_history() == (0, [(b"21", False)], False)
 
 
+@pytest.mark.parametrize("asked", [10**30, 2**63, 1_000_001, -5])
+def test_absurd_limits_are_clamped(terminal_impl, asked):
+    emu = _emu(terminal_impl, limit=asked)
+    emu.feed(_seq(1, 30))
+    dropped, lines, _ = emu.take_history()
+    assert (dropped, len(lines)) == ((0, 28) if asked > 0 else (0, 0))
+
+
 def test_smaller_limit_drops_oldest_and_zero_turns_off(terminal_impl):
     emu = _emu(terminal_impl, limit=10)
     emu.feed(_seq(1, 8))

@@ -13,6 +13,7 @@ _IP_RE = re.compile(r"^MOSH IP (\S+)\s*$")
 _SSH_CONNECTION_RE = re.compile(r"^MOSH SSH_CONNECTION (.*?)\s*$")
 _CONNECT_PREFIX = "MOSH CONNECT "
 _CONNECT_RE = re.compile(r"^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$")
+_DETACHED_RE = re.compile(r"^\[(?:py)?mosh-server detached, pid = (\d+)\]\s*$")
 
 
 class BootstrapError(Exception):
@@ -31,6 +32,7 @@ class Bootstrap:
     port: int | None = None
     key: str | None = field(default=None, repr=False)
     saw_bad_port: bool = False
+    server_pid: int | None = None
     passthrough: list[str] = field(default_factory=list)
 
     @property
@@ -67,3 +69,9 @@ class Bootstrap:
         if "Bad UDP port" in stripped:
             self.saw_bad_port = True
         self.passthrough.append(stripped)
+
+    def feed_trailer(self, raw: str) -> None:
+        """A line after MOSH CONNECT: only the detached server's pid matters."""
+        match = _DETACHED_RE.match(raw.strip())
+        if match:
+            self.server_pid = int(match.group(1))

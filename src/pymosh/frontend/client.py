@@ -85,8 +85,8 @@ class Client:
         self.scrollback = LocalScrollback(scrollback, self.caps.smcup, self.caps.rmcup)
         remote = CompleteTerminal(self.width, self.height)
         remote.history = self.scrollback.window()
-        self.transport: Transport = Transport(UserStream(), remote, connection, now,
-                                              send_mindelay=SEND_MINDELAY)
+        self.transport: Transport[UserStream, CompleteTerminal] = Transport(
+            UserStream(), remote, connection, now, send_mindelay=SEND_MINDELAY)
         features = CLIENT_FEATURES if scrollback else CLIENT_FEATURES & ~FEATURE_SCROLLBACK
         self.transport.current_state.push_hello(client_hello(features, scrollback))
         self.transport.current_state.push_resize(self.width, self.height)
@@ -95,6 +95,7 @@ class Client:
         self.overlays = OverlayManager(now, predict, overwrite)
         if escape.key is not None:
             self.overlays.notifications.set_escape_key_string(escape.key_name)
+        self.overlays.stats.source = self.transport.stats
         self.frame_options = self.caps.differ_options()
         self.title_prefix = os.environ.get("MOSH_TITLE_NOPREFIX") is None
         self.repaint = False
@@ -267,6 +268,8 @@ class Client:
                 stream.push_keystroke(action.send)
             if action.repaint:
                 self.repaint = True
+            if action.toggle_stats:
+                self.overlays.stats.toggle()
             if action.quit:
                 self._start_shutdown(EXITING_ON_REQUEST, now, permanent=True)
                 return
@@ -348,7 +351,8 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-client: {exc}\n{USAGE}\n")
         return 1
     if parsed == "help":
-        print(USAGE)
+        from pymosh.frontend.helptext import CLIENT_HELP
+        print(USAGE + "\n" + CLIENT_HELP, end="")
         return 0
     if parsed == "version":
         print(f"pymosh-client (pymosh {__version__})\n{_accel.describe()}")
@@ -383,7 +387,10 @@ def run(argv: Sequence[str]) -> int:
         return 1
     if not is_utf8_locale():
         sys.stderr.write("pymosh-client needs a UTF-8 native locale to run.\n\n"
-                         + locale_env_summary(os.environ) + "\n")
+                         + locale_env_summary() + "\n")
+        return 1
+    if not os.isatty(0):
+        sys.stderr.write("pymosh-client: standard input is not a terminal\n")
         return 1
     try:
         client = Client(ip, int(port), key, predict, overwrite,

@@ -1,7 +1,8 @@
 """The client's escape key (``Ctrl-^`` by default; terminal.md §5.1, §5.3), sans-I/O.
 
 ``feed(byte)`` says what one typed byte means: bytes to send, quit, suspend, show or
-hide the help line, or a local repaint (Ctrl-L).
+hide the help line, a local repaint (Ctrl-L), or (beyond Mosh) ``s``: toggle the
+connection statistics line.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 DEFAULT_ESCAPE = 0x1E            # Ctrl-^
 _REFUSED = {0x03, 0x04, 0x0A, 0x0C, 0x0D}   # Ctrl-C, Ctrl-D, LF, Ctrl-L, CR
 CTRL_Z = 0x1A
+STATS = ord("s")
 
 
 @dataclass
@@ -21,6 +23,7 @@ class KeyAction:
     show_help: bool = False
     hide_help: bool = False
     repaint: bool = False
+    toggle_stats: bool = False
 
 
 def _name(key: int) -> str:
@@ -53,8 +56,9 @@ class EscapeKeys:
         self.after_lf = True   # a printable escape key works at the very start, too
 
     def help_text(self) -> str:
-        return (f'Commands: Ctrl-Z suspends, "." quits, "{self.pass_name}" gives literal '
-                f"{self.key_name}")
+        stats = '' if STATS in self.pass_keys else '"s" stats, '  # fits 80 columns
+        return (f'Commands: Ctrl-Z suspends, "." quits, {stats}"{self.pass_name}" gives '
+                f"literal {self.key_name}")
 
     def feed(self, byte: int) -> KeyAction:
         if self.pending and self.key is not None:   # (pending implies a key)
@@ -67,6 +71,8 @@ class EscapeKeys:
                 action.suspend = True
             elif byte in self.pass_keys:
                 action.send = bytes([self.key])
+            elif byte == STATS:
+                action.toggle_stats = True
             else:
                 action.send = bytes([self.key, byte])
             return action

@@ -21,6 +21,7 @@ import time
 from typing import Mapping, Sequence
 
 READ_SIZE = 16384
+HANGUP_GRACE = 1.0               # s to wait for the shell to end after the hangup
 MOTD_FILES = ("/run/motd.dynamic", "/var/run/motd.dynamic", "/etc/motd")
 
 
@@ -154,25 +155,25 @@ class PtyHost:
         return self.exit_status
 
     def close(self) -> None:
-        """Close the master (the shell gets SIGHUP) and reap the child, never leaving a zombie."""
-        self.release()
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        if self.reap() is None:
+        """End the session as ssh does: close the master, so the kernel hangs up the pty
+        (SIGHUP to the shell, then to its foreground group). Programs ignoring SIGHUP (a
+        ``nohup`` job, a trap that saves state) carry on; nothing is ever SIGKILLed."""
+        if not self.released and self.pid > 0 and self.reap() is None:
+            # still our own pre-exec code waiting for a client: no user program yet
+            self.released = True
+            os.close(self._release_w)
             try:
-                os.killpg(self.pid, signal.SIGHUP)
-            except OSError:
-                pass
-            for _ in range(50):
-                if self.reap() is not None:
-                    return
-                time.sleep(0.02)  # only at exit: give the shell a moment to go on SIGHUP
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
+                os.kill(self.pid, signal.SIGKILL)
             except OSError:
                 pass
             self.reap(block=True)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        deadline = time.monotonic() + HANGUP_GRACE
+        while self.reap() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # only at exit: reap a shell that ends on the hangup
+        # a shell still running is reaped by init once this process exits
 
 
 def _home() -> str:

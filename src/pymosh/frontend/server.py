@@ -11,25 +11,28 @@ import os
 import select
 import signal
 import sys
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from pymosh import __version__
 from pymosh.crypto.key import format_key, new_key
-from pymosh.frontend.locale_check import ensure_utf8_locale
+from pymosh.frontend.locale_policy import shell_locale
 from pymosh.frontend.loop import EventLoop, now_ms
 from pymosh.frontend.ports import PortRangeError, parse_port_range
 from pymosh.frontend.pty_host import PtyHost, get_winsize
+from pymosh.frontend.termcolour import shell_colour_env
 from pymosh.network.udp import ServerSocket
 
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
     from pymosh.network.transport import Transport
+    from pymosh.statesync.complete import CompleteTerminal
     from pymosh.statesync.history import HistoryLog
+    from pymosh.statesync.user_stream import UserStream
     from pymosh.wire.protobuf import Hello
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
-         "[-c COLORS] [-l NAME=VALUE] [--scrollback=N] [-- COMMAND...]")
+         "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [--scrollback=N] [-- COMMAND...]")
 NO_CLIENT_TIMEOUT = 60000      # ms without any client after start-up
 IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is collected
@@ -47,6 +50,7 @@ class ServerOptions:
         self.ssh_bind = False
         self.ip: str | None = None
         self.port: str | None = None
+        self.share_port = True         # -p with one port: share it with our other sessions
         self.colors = 0
         self.locales: list[str] = []
         self.verbose = 0
@@ -87,6 +91,9 @@ def parse_args(argv: Sequence[str]) -> ServerOptions:
             opts.command = args[i:]
             break
         if arg == "new":  # repeated "new" (e.g. after the test harness's -@)
+            continue
+        if arg == "--no-share-port":
+            opts.share_port = False
             continue
         if arg.startswith("--scrollback="):
             value = arg.split("=", 1)[1]
@@ -164,8 +171,8 @@ class Server:
         self.terminal = CompleteTerminal(width, height)
         connection = Connection(key, True, now=now, family=sock.family,
                                 initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
-        self.transport: Transport = Transport(self.terminal, UserStream(), connection, now,
-                                              send_mindelay=SEND_MINDELAY)
+        self.transport: Transport[CompleteTerminal, UserStream] = Transport(
+            self.terminal, UserStream(), connection, now, send_mindelay=SEND_MINDELAY)
         # the transport sends from the live terminal (it copies what it sends)
         self.transport.current_state = self.terminal
         self.endpoint = Endpoint(self.transport, sock)
@@ -433,7 +440,8 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-server: {exc}\n{USAGE}\n")
         return 1
     if opts.help:
-        sys.stdout.write(USAGE + "\n")
+        from pymosh.frontend.helptext import SERVER_HELP
+        sys.stdout.write(USAGE + "\n" + SERVER_HELP)
         return 0
     if opts.version:
         sys.stdout.write(BANNER)
@@ -447,9 +455,11 @@ def run(argv: Sequence[str]) -> int:
             sys.stderr.write(f"pymosh-server: {exc}\n")
             return 1
 
-    problem = ensure_utf8_locale(opts.locales)
-    if problem:
-        sys.stderr.write(f"pymosh-server {problem}\n")
+    decision = shell_locale(opts.locales)
+    for notice in decision.notices:
+        sys.stderr.write(f"pymosh-server: {notice}\n")
+    if decision.error:
+        sys.stderr.write(f"pymosh-server: {decision.error}\n")
         return 1
 
     bind_ip = opts.ip
@@ -457,8 +467,9 @@ def run(argv: Sequence[str]) -> int:
         bind_ip = ssh_local_ip(os.environ)
         if bind_ip is None:
             sys.stderr.write("Warning: SSH_CONNECTION not found; binding to any interface.\n")
+    key = new_key()
     try:
-        sock = ServerSocket(bind_ip, opts.port)
+        sock = _open_socket(bind_ip, opts, key)
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"pymosh-server: {exc}\n")
         return 1
@@ -466,14 +477,13 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(message + "\n")
 
     size = get_winsize(0) or (80, 24)
-    key = new_key()
     if os.isatty(0):
         sys.stdout.write("\r\n")
     sys.stdout.write(f"MOSH CONNECT {sock.port} {format_key(key)}\n")
     sys.stdout.flush()
 
-    env = dict(os.environ)
-    env["TERM"] = "xterm-256color" if opts.colors == 256 else "xterm"
+    env = decision.env
+    shell_colour_env(env, opts.colors)
     env["NCURSES_NO_UTF8_ACS"] = "1"
     env.pop("STY", None)
 
@@ -496,6 +506,17 @@ def run(argv: Sequence[str]) -> int:
     except OSError:  # with -v, stdout may be the wrapper's pipe, long closed
         pass
     return status
+
+
+def _open_socket(ip: str | None, opts: ServerOptions, key: bytes) -> Any:
+    """Mosh's own bind, except that one port named by ``-p`` is shared by the user's
+    sessions (issue #16) unless ``--no-share-port``."""
+    if opts.port is not None and opts.share_port:
+        low, high = parse_port_range(opts.port)
+        if low == high and low != 0:
+            from pymosh.frontend.portshare import join
+            return join(low, key, ip)
+    return ServerSocket(ip, opts.port)
 
 
 def _say(text: str) -> None:

@@ -11,15 +11,30 @@ import argparse
 import os
 import selectors
 import shlex
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from typing import Sequence
 
 from pymosh import __version__, _accel
 from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
+from pymosh.frontend.hostspec import HostSpecError, split_host_port
+from pymosh.frontend.jump import (
+    RELAY_PORT,
+    RELAY_TIMEOUT,
+    Bastion,
+    JumpError,
+    configured_jump,
+    parse_jumps,
+    start_tagger,
+)
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
+from pymosh.frontend.programs import is_pymosh_server, own_program
+from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor
 from pymosh.network.udp import PortRangeError, parse_port_range
 
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")
@@ -39,13 +54,17 @@ def _lines(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pymosh",
-        usage="pymosh [options] [--] [user@]host [command...]",
+        usage=("pymosh [options] [--] [user@]host[:PORT] [command...]\n"
+               "       pymosh [options] --local [host] [-- command...]"),
         description="Mobile shell: start pymosh-server on HOST over ssh and connect to it.",
+        epilog="See pymosh(1) for the environment variables and the escape keys.",
     )
-    p.add_argument("--client", default="pymosh-client",
-                   help="client command on the local machine (default: pymosh-client)")
-    p.add_argument("--server", default="pymosh-server",
-                   help="server command on the remote machine (default: pymosh-server)")
+    p.add_argument("--client", default=None,
+                   help="client command on the local machine (default: the pymosh-client "
+                        "installed with this pymosh)")
+    p.add_argument("--server", default=None,
+                   help="server command (default: pymosh-server on the remote PATH; with "
+                        "--local the one installed with this pymosh)")
     p.add_argument("--predict", choices=PREDICTION_MODES, default=None,
                    help="local echo: adaptive (default), always, never, experimental")
     p.add_argument("-a", dest="predict", action="store_const", const="always",
@@ -61,7 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", choices=FAMILIES, default="prefer-inet",
                    help="address family for the server (default: prefer-inet)")
     p.add_argument("-p", "--port", default=None, metavar="PORT[:PORT2]",
-                   help="server-side UDP port or range")
+                   help="server-side UDP port or range (one port is shared by all "
+                        "your sessions on the host)")
+    p.add_argument("-J", "--jump", default=None, metavar="[USER@]BASTION[:PORT]",
+                   help="reach the host through this jump host, UDP too (a relay there); "
+                        "default: the host's ProxyJump from the ssh configuration")
+    p.add_argument("--relay-port", type=int, default=None, metavar="PORT",
+                   help="the relay's UDP port on the jump host, shared by all your relays "
+                        "there (default 60001)")
+    p.add_argument("--no-share-port", action="store_true",
+                   help="bind -p PORT for this session alone, as Mosh does")
     p.add_argument("-P", "--ssh-port", default=None, metavar="PORT",
                    help="ssh port (passed to ssh as -p)")
     p.add_argument("--bind-server", default="ssh", metavar="{ssh|any|IP}",
@@ -75,13 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lines of remote history kept in this terminal's scrollback with a "
                         "pymosh server (default: $PYMOSH_SCROLLBACK or 10000; 0: off)")
     p.add_argument("--local", action="store_true",
-                   help="run the server on this machine, without ssh")
+                   help="run the server on this machine, without ssh (host: the address "
+                        "to use, default 127.0.0.1, or ::1 with -6)")
     p.add_argument("--experimental-remote-ip", choices=REMOTE_IP_MODES, default="proxy",
                    help="how to find the server's IP address (default: proxy)")
     p.add_argument("--fake-proxy", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(family="prefer-inet")
     p.add_argument("--version", action="store_true", help="print version and exit")
-    p.add_argument("host", nargs="?", help="[user@]host")
+    p.add_argument("host", nargs="?", help="[user@]host, [user@]host:PORT or [IPv6]:PORT "
+                   "(PORT: the ssh port, like -P)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="remote command")
     return p
 
@@ -162,6 +192,15 @@ def _write_all(fd: int, data: bytes) -> None:
 # ----------------------------------------------------------------- command construction
 
 
+def colours_to_send(server_words: list[str], env: dict[str, str], colors: int,
+                    terminfo_rgb: bool) -> int:
+    """The terminal's colour count, or 2^24 for pymosh-server when the local terminal has
+    24-bit colour (a stock mosh-server gets exactly what it always got)."""
+    if is_pymosh_server(server_words) and local_truecolor(env, terminfo_rgb):
+        return TRUECOLOR
+    return colors
+
+
 def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
                      env: dict[str, str]) -> list[str]:
     """Arguments after the server command: ``new -c N [-s|-i IP] [-p P] -l ... [-- cmd]``."""
@@ -172,6 +211,8 @@ def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
         words += ["-i", args.bind_server]
     if args.port:
         words += ["-p", args.port]
+    if args.no_share_port:
+        words.append("--no-share-port")
     for name in LOCALE_VARS:
         if name in env:
             words += ["-l", f"{name}={env[name]}"]
@@ -183,18 +224,22 @@ def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
     return words
 
 
-def ssh_argv(args: argparse.Namespace, remote_command: str) -> list[str]:
-    """The user's ssh, with the proxy / pty options mosh adds."""
+def ssh_argv(args: argparse.Namespace, remote_command: str,
+             proxy: str | None = None) -> list[str]:
+    """The user's ssh, with the proxy / pty options mosh adds (``proxy``: a jump host's)."""
     argv = shlex.split(args.ssh)
     if not args.no_ssh_pty:
         argv.append("-tt")
     argv.append("-n")
     if args.ssh_port:
         argv += ["-p", args.ssh_port]
-    if args.experimental_remote_ip == "proxy":
-        proxy = [sys.executable, "-m", "pymosh.frontend.wrapper",
+    if proxy is not None:
+        argv += ["-S", "none", "-o", "ProxyCommand=" + proxy]
+    elif args.experimental_remote_ip == "proxy":
+        proxy_words = [sys.executable, "-m", "pymosh.frontend.wrapper",
                  f"--family={args.family}", "--fake-proxy", "--", "%h", "%p"]
-        argv += ["-S", "none", "-o", "ProxyCommand=" + " ".join(shlex.quote(w) for w in proxy)]
+        argv += ["-S", "none", "-o",
+                 "ProxyCommand=" + " ".join(shlex.quote(w) for w in proxy_words)]
     elif args.experimental_remote_ip == "remote" and args.family in ("inet", "inet6"):
         argv.append("-4" if args.family == "inet" else "-6")
     argv += [args.host, "--", remote_command]
@@ -216,13 +261,20 @@ def read_bootstrap(proc: subprocess.Popen, boot: Bootstrap) -> None:
             return
 
 
-def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
-    """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data."""
+_SSH_CONNECTION_PROBE = ('[ -n "$SSH_CONNECTION" ] && '
+                         'printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"')
+
+
+def start_server(args: argparse.Namespace, env: dict[str, str],
+                 bastion: Bastion | None = None) -> Bootstrap:
+    """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data.
+    Through a ``bastion``, the address is the host's own as the bastion reached it."""
     from pymosh.terminal.terminfo import read_caps  # (the emulator is not needed here)
     boot = Bootstrap()
-    server_words = shlex.split(args.server)
+    server_words = server_command(args)
+    caps = read_caps(environ=env)
+    colors = colours_to_send(server_words, env, caps.colors, caps.rgb)
     child_env = dict(env)
-    colors = read_caps(environ=env).colors
     if args.local:
         family, ip = resolve(args.host, 0, args.family)[0]
         del family
@@ -232,18 +284,16 @@ def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
         cwd = env.get("HOME") or None
     else:
         words = server_arguments(args, colors, None, env)
-        remote = " ".join([args.server] + [shlex.quote(w) for w in words])
-        if args.experimental_remote_ip == "remote":
-            probe = ('[ -n "$SSH_CONNECTION" ] && '
-                     'printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"')
-            remote = f"sh -c {shlex.quote(probe)} ; {remote}"
-        elif args.experimental_remote_ip == "local":
+        remote = " ".join([args.server or "pymosh-server"] + [shlex.quote(w) for w in words])
+        if args.experimental_remote_ip == "remote" or bastion is not None:
+            remote = f"sh -c {shlex.quote(_SSH_CONNECTION_PROBE)} ; {remote}"
+        elif args.experimental_remote_ip == "local" and bastion is None:
             user, at, hostname = args.host.rpartition("@")
             boot.ip = resolve(hostname, 22, args.family)[0][1]
             args.host = f"{user}{at}{boot.ip}"
-        if args.experimental_remote_ip == "proxy":
+        if args.experimental_remote_ip == "proxy" or bastion is not None:
             child_env["SHELL"] = "/bin/sh"  # ssh runs the ProxyCommand with $SHELL
-        argv = ssh_argv(args, remote)
+        argv = ssh_argv(args, remote, bastion.proxy_command() if bastion else None)
         cwd = None
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -252,6 +302,8 @@ def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
     try:
         read_bootstrap(proc, boot)
+        if args.local and boot.done:
+            read_detached_pid(proc, boot)
     except BootstrapError as exc:
         raise WrapperError(str(exc)) from None
     finally:
@@ -263,14 +315,78 @@ def start_server(args: argparse.Namespace, env: dict[str, str]) -> Bootstrap:
             proc.kill()
             status = proc.wait()
     if not boot.done:
+        if bastion is not None and status == 255 and not boot.passthrough:
+            raise WrapperError(f"ssh to {args.host} through the jump host {bastion.spec} "
+                               "failed (exit status 255)")
         raise WrapperError(_no_connect_message(args, status, boot))
     if boot.ip is None:
         raise WrapperError("Did not find remote IP address (is SSH ProxyCommand disabled?).")
     return boot
 
 
+def server_command(args: argparse.Namespace) -> list[str]:
+    """``--server`` as given; by default the local pymosh-server installed with this
+    wrapper (--local), or ``pymosh-server`` on the remote PATH."""
+    if args.server is not None:
+        return shlex.split(args.server)
+    return own_program("pymosh-server") if args.local else ["pymosh-server"]
+
+
+def read_detached_pid(proc: subprocess.Popen, boot: Bootstrap, timeout: float = 2.0) -> None:
+    """After MOSH CONNECT, a local server says ``[... detached, pid = N]`` and its
+    foreground half exits (closing the pipe): note the pid, to end it if we fail."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        while boot.server_pid is None and sel.select(max(deadline - time.monotonic(), 0)):
+            raw = proc.stdout.readline()
+            if not raw:
+                break
+            boot.feed_trailer(raw.decode("utf-8", "replace"))
+    finally:
+        sel.close()
+
+
+def end_server(boot: Bootstrap) -> None:
+    """End the server we started when no client will come: SIGTERM a local one (it exits
+    at once without a client), else the authenticated shutdown a quitting client sends."""
+    if boot.server_pid is not None:
+        try:
+            os.kill(boot.server_pid, signal.SIGTERM)
+            return
+        except OSError:
+            pass
+    if boot.ip and boot.port and boot.key:
+        from pymosh.frontend.abort import abort_server
+        abort_server(boot.ip, boot.port, boot.key)
+
+
+def check_ssh_host(args: argparse.Namespace) -> None:
+    """A host name that does not resolve: one line now, instead of ssh's noise later.
+
+    Only where the proxy would resolve it locally anyway (the default); ``ssh -G`` maps
+    ~/.ssh/config aliases to the real HostName without connecting."""
+    if args.experimental_remote_ip != "proxy" or args.jump is not None:
+        return   # (through a jump host the name is resolved there)
+    argv = shlex.split(args.ssh) + (["-p", args.ssh_port] if args.ssh_port else [])
+    try:
+        out = subprocess.run(argv + ["-G", args.host], capture_output=True, text=True,
+                             timeout=10, check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return  # not OpenSSH, or not there: ssh itself will say
+    if out.returncode != 0:
+        return
+    config = dict(line.partition(" ")[::2] for line in out.stdout.splitlines())
+    hostname = config.get("hostname")
+    if hostname and config.get("proxycommand", "none") == "none" \
+            and config.get("proxyjump", "none") == "none":
+        resolve(hostname, int(config.get("port", "22") or 22), args.family)
+
+
 def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) -> str:
-    server = shlex.split(args.server)[0] if args.server.strip() else args.server
+    server = (shlex.split(args.server) or [""])[0] if args.server else "pymosh-server"
     if boot.saw_bad_port and args.port and ":" in args.port:
         return "Server does not support UDP port range option."
     if status == 127 or any("not found" in line for line in boot.passthrough):
@@ -291,9 +407,31 @@ def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) 
 # ----------------------------------------------------------------- main
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """argparse, then the forms it cannot express: ``--local -- command`` (no host) and
+    ``host:PORT`` / ``[IPv6]:PORT`` (the ssh port)."""
+    args = parser.parse_args(argv)
+    if args.local and args.host is not None and "--" in argv \
+            and args.host not in argv[:argv.index("--")]:
+        args.command = [args.host] + list(args.command)   # --local -- command...
+        args.host = None
+    if args.local and args.host is None:
+        args.host = "::1" if args.family in ("inet6", "prefer-inet6") else "127.0.0.1"
+    if args.host and not args.fake_proxy:
+        try:
+            host, port = split_host_port(args.host)
+        except HostSpecError as exc:
+            parser.error(str(exc))
+        if port is not None:
+            if args.ssh_port is not None and args.ssh_port != port:
+                parser.error(f"ssh port given twice: -P {args.ssh_port} and {args.host}")
+            args.host, args.ssh_port = host, port
+    return args
+
+
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(argv))
+    args = parse(parser, list(argv))
     if args.version:
         print(f"pymosh {__version__}")
         print(_accel.describe())
@@ -302,7 +440,11 @@ def run(argv: Sequence[str]) -> int:
         if len(args.command) < 2 and not args.host:
             parser.error("--fake-proxy needs HOST PORT")
         rest = ([args.host] if args.host else []) + [w for w in args.command if w != "--"]
-        return fake_proxy(rest[0], int(rest[1]), args.family)
+        try:
+            return fake_proxy(rest[0], int(rest[1]), args.family)
+        except (WrapperError, ValueError, IndexError) as exc:
+            sys.stderr.write(f"pymosh: {exc}\n")
+            return 255
     if not args.host:
         parser.print_usage(sys.stderr)
         return 255
@@ -334,10 +476,32 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not is_utf8_locale():
         raise WrapperError(
             "needs a UTF-8 native locale to run. The current locale is:\n"
-            + locale_env_summary(env)
+            + locale_env_summary()
             + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8).")
+    if args.local:
+        resolve(args.host, 0, args.family)   # a bad address is the first thing to say
+    else:
+        check_ssh_host(args)
+    if not os.isatty(0):
+        raise WrapperError("standard input is not a terminal; run pymosh from a terminal "
+                           "(for scripts, use ssh)")
+    client = shlex.split(args.client) if args.client is not None \
+        else own_program("pymosh-client")
+    if not client or shutil.which(client[0]) is None:
+        raise WrapperError(f"client {args.client or client[0]!r} not found; give its full "
+                           "path with --client=")
     env["MOSH_CLIENT_PID"] = str(os.getpid())
-    boot = start_server(args, env)
+    ssh = shlex.split(args.ssh)
+    jump = args.jump
+    if jump is None and not args.local:
+        jump = configured_jump(ssh, args.host)
+    if jump is not None:
+        boot, ip, port = _through_bastion(args, env, ssh, jump)
+    else:
+        if args.relay_port is not None:
+            raise WrapperError("--relay-port needs a jump host (-J or ProxyJump)")
+        boot = start_server(args, env)
+        ip, port = str(boot.ip), int(boot.port or 0)
 
     client_env = dict(env)
     client_env["MOSH_KEY"] = boot.key or ""
@@ -348,14 +512,52 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         client_env["MOSH_NO_TERM_INIT"] = "1"
     if args.scrollback is not None:
         client_env["PYMOSH_SCROLLBACK"] = str(args.scrollback)
-    client = shlex.split(args.client)
-    client_argv = client + [f"-# {' '.join(argv)} |", str(boot.ip), str(boot.port)]
+    client_argv = client + [f"-# {' '.join(argv)} |", ip, str(port)]
     sys.stdout.flush()
     try:
         os.execvpe(client[0], client_argv, client_env)
     except OSError as exc:
+        end_server(boot)
         raise WrapperError(f"could not run client {client[0]!r}: {exc.strerror}") from None
     return 255  # not reached
+
+
+def _through_bastion(args: argparse.Namespace, env: dict[str, str], ssh: list[str],
+                     jump: str) -> tuple[Bootstrap, str, int]:
+    """Bootstrap and relays over one ssh connection per bastion (each through the one
+    before); start the tagger. Returns the bootstrap and the (loopback) address the client
+    talks to."""
+    if args.local:
+        raise WrapperError("--local and a jump host do not go together")
+    timeout = _env_seconds(env.get("MOSH_SERVER_NETWORK_TMOUT")) or RELAY_TIMEOUT
+    bastions: list[Bastion] = []
+    try:
+        try:
+            for spec in parse_jumps(jump):
+                bastions.append(Bastion(ssh, spec, via=bastions[-1] if bastions else None))
+            relay_addr = bastions[0].address(args.family, resolve)
+            for bastion in bastions:
+                bastion.connect()
+            boot = start_server(args, env, bastions[-1])
+            # relays from the host's side back: each forwards to the next one's address,
+            # re-tagged under the next one's key (the keys go over ssh's stdin)
+            keys = [os.urandom(16) for _ in bastions]
+            target, upstream_key = (str(boot.ip), int(boot.port or 0)), None
+            for bastion, key in zip(reversed(bastions), reversed(keys)):
+                port, here = bastion.start_relay(*target, key, args.relay_port or RELAY_PORT,
+                                                 timeout, upstream_key)
+                target, upstream_key = (here, port), key
+        finally:
+            for bastion in reversed(bastions):
+                bastion.close()
+        ip, port = start_tagger(relay_addr, target[1], keys[0])
+    except JumpError as exc:
+        raise WrapperError(str(exc)) from None
+    return boot, ip, port
+
+
+def _env_seconds(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and int(text) > 0 else None
 
 
 def main() -> None:

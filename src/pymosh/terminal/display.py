@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .clipboard import changed_writes
-from .framebuffer import CONTENTS, FALLBACK, WIDE, WRAP, Cell, Framebuffer, Row
+from .framebuffer import BLANK, CONTENTS, FALLBACK, WIDE, WRAP, Cell, Framebuffer, Row
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -62,8 +62,8 @@ def history_line(row: Row) -> tuple[bytes, bool]:
     the next one."""
     cells = row.cells
     end = len(cells)
-    while (end and cells[end - 1][CONTENTS] in ("", " ")
-           and cells[end - 1][1:4] == _DEFAULT_RENDITIONS):
+    while end and (cells[end - 1] is BLANK or (cells[end - 1][CONTENTS] in ("", " ")
+                                               and cells[end - 1][1:4] == _DEFAULT_RENDITIONS)):
         end -= 1
     out: list[str] = []
     renditions = _DEFAULT_RENDITIONS

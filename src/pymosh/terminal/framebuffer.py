@@ -21,11 +21,15 @@ _generations = itertools.count(1)
 CONTENTS, FG, BG, ATTRS, WIDE, FALLBACK, WRAP = range(7)
 
 MOUSE_NONE = 0
+HISTORY_LIMIT_MAX = 1_000_000  # rows an emulator may keep for take_history (whatever asked)
 MOUSE_ENCODING_DEFAULT = 0
 
 
+BLANK: Cell = ("", 0, 0, 0, False, False, False)  # the default blank, shared
+
+
 def blank_cell(bg: int) -> Cell:
-    return ("", 0, bg, 0, False, False, False)
+    return ("", 0, bg, 0, False, False, False) if bg else BLANK
 
 
 class Row:
@@ -211,7 +215,7 @@ class Framebuffer:
 
     # -- scrollback capture --------------------------------------------------------
     def set_history_limit(self, lines: int) -> None:
-        limit = max(0, int(lines))
+        limit = min(max(0, int(lines)), HISTORY_LIMIT_MAX)
         kept = list(self.history)[-limit:] if limit else []
         self.history_dropped += len(self.history) - len(kept)
         self.history_limit = limit

@@ -27,6 +27,7 @@ class TerminalCaps:
     has_bce: bool = False     # erasing paints the current background colour
     has_title: bool = False   # the terminal shows OSC 0/2 window titles
     colors: int = 0
+    rgb: bool = False         # 24-bit colour: terminfo's RGB flag (ncurses) or tmux's Tc
     smcup: bytes = b""        # enter the alternate screen ("" with MOSH_NO_TERM_INIT)
     rmcup: bytes = b""
 
@@ -63,6 +64,7 @@ def read_caps(term: str | None = None,
         return TerminalCaps(
             has_ech=bool(curses.tigetstr("ech")), has_bce=curses.tigetflag("bce") > 0,
             has_title=has_title, colors=max(curses.tigetnum("colors"), 0),
+            rgb=any(curses.tigetflag(cap) > 0 for cap in ("RGB", "Tc")),
             smcup=(curses.tigetstr("smcup") or b"") if init else b"",
             rmcup=(curses.tigetstr("rmcup") or b"") if init else b"")
     except Exception:  # noqa: BLE001 - no terminfo database or unknown terminal

@@ -27,23 +27,28 @@ from __future__ import annotations
 from ...terminal.api import Screen
 from .notification import NotificationEngine
 from .prediction import PredictionEngine
+from .stats import StatsOverlay
 
-__all__ = ["NotificationEngine", "OverlayManager", "PredictionEngine"]
+__all__ = ["NotificationEngine", "OverlayManager", "PredictionEngine", "StatsOverlay"]
 
 
 class OverlayManager:
-    """Both engines, applied in Mosh's order: cull, predictions, expiry, bar."""
+    """Both engines, applied in Mosh's order: cull, predictions, expiry, bar; then the
+    statistics line (off unless toggled)."""
 
     def __init__(self, now: float = 0, display_preference: str = "adaptive",
                  predict_overwrite: bool = False) -> None:
         self.notifications = NotificationEngine(now)
         self.predictions = PredictionEngine(display_preference, predict_overwrite)
+        self.stats = StatsOverlay()
 
     def apply(self, fb: Screen, now: float) -> None:
         self.predictions.cull(fb, now)
         self.predictions.apply(fb)
         self.notifications.adjust_message(now)
         self.notifications.apply(fb, now)
+        self.stats.apply(fb, now, self.predictions.hits, self.predictions.misses)
 
     def wait_time(self, now: float) -> float:
-        return min(self.notifications.wait_time(now), self.predictions.wait_time(now))
+        return min(self.notifications.wait_time(now), self.predictions.wait_time(now),
+                   self.stats.wait_time(now))

@@ -239,6 +239,8 @@ class PredictionEngine:
         self._rebase_from: int | None = None
         self._frame: int | None = None  # frame of the byte being handled, else None
         self.rebases = 0  # diagnostics
+        self.hits = 0     # predictions the server's screen confirmed (the stats line)
+        self.misses = 0   # predictions it contradicted
         # known prompts: epoch -> prompt it started at; prompts seen echoing; banned ones
         self._epoch_prompt: dict[int, tuple] = {}  # epoch -> (row, prompt)
         self._known_prompts: dict[tuple, None] = {}
@@ -376,6 +378,7 @@ class PredictionEngine:
                 verdict = cell.validity(fb, row, late,
                                         early if cell.expiration_frame < contradicted else -1)
                 if verdict == INCORRECT:
+                    self.misses += 1
                     if self._experimental:
                         cell.deactivate()
                     elif cell.tentative(self.confirmed_epoch):
@@ -387,9 +390,11 @@ class PredictionEngine:
                         self._drop_all()
                         return
                 elif verdict == CORRECT:
+                    self.hits += 1
                     self._credit(fb, row, cells, idx, now)
                     cell.deactivate()
                 elif verdict == CORRECT_NO_CREDIT:
+                    self.hits += 1
                     cell.deactivate()
                 elif verdict == PENDING:
                     age = now - cell.prediction_time
@@ -399,6 +404,7 @@ class PredictionEngine:
                         self.glitch_trigger = GLITCH_REPAIR_COUNT
 
         if self.cursors and self._cursor().validity(fb, late) == INCORRECT:
+            self.misses += 1
             if self._experimental:
                 self.cursors = []
             else:

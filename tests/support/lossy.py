@@ -173,11 +173,7 @@ class Simulation:
             if diff:
                 stream = UserStream()
                 stream.apply_string(diff)
-                for event in stream.events:
-                    if isinstance(event, int):
-                        self.server_received.append(event)
-                    else:
-                        self.server_resizes.append((event.width, event.height))
+                self.server_events(stream.events)
         if self.on_turn is not None:
             self.on_turn(self)
         for side, t in (("c", self.client), ("s", self.server)):
@@ -190,6 +186,14 @@ class Simulation:
             if t.counterparty_shutdown_ack_sent():
                 self.quit.add(side)
         return busy
+
+    def server_events(self, events: List[Any]) -> None:
+        """The server application's share of new user events (subclasses add kinds)."""
+        for event in events:
+            if isinstance(event, int):
+                self.server_received.append(event)
+            else:
+                self.server_resizes.append((event.width, event.height))
 
     def hop(self) -> None:
         """The client opens a new source port; old ones keep receiving (max 10)."""

@@ -17,6 +17,12 @@ from pymosh.errors import KeyFormatError
 from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.environ_scrub import scrub_environ_entry
 from pymosh.frontend.escape import EscapeKeys
+from pymosh.frontend.forwarding import (
+    ForwardError,
+    ForwardOptions,
+    client_forwarding,
+    split_args,
+)
 from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
 from pymosh.frontend.loop import EventLoop, now_ms, write_all
 from pymosh.frontend.overlay import OverlayManager
@@ -41,7 +47,8 @@ from pymosh.terminal import Emulator, new_frame
 from pymosh.terminal.terminfo import read_caps
 from pymosh.wire.protobuf import FEATURE_SCROLLBACK
 
-USAGE = "Usage: pymosh-client [-# 'ARGS'] IP PORT\n       pymosh-client -c"
+USAGE = ("Usage: pymosh-client [-# 'ARGS'] [-A] [-L SPEC]... [-R SPEC]... IP PORT\n"
+         "       pymosh-client -c")
 READ_SIZE = 16384
 PASTE_THRESHOLD = 100          # a read longer than this is a paste: no predictions
 CONNECTING_NOTICE = 250        # ms before "Nothing received from server..."
@@ -67,7 +74,7 @@ def prefix_titles(frame: bytes) -> bytes:
 class Client:
     def __init__(self, ip: str, port: int, key: bytes, predict: str, overwrite: bool,
                  escape: EscapeKeys, stdin: int = 0, stdout: int = 1,
-                 scrollback: int = 0) -> None:
+                 scrollback: int = 0, forward: ForwardOptions | None = None) -> None:
         self.ip, self.port = ip, port
         self.stdin, self.stdout = stdin, stdout
         self.escape = escape
@@ -104,6 +111,10 @@ class Client:
         self.quitting = False          # shutdown started by us
         self.clean = False
         self.messages: list[str] = []  # printed after the terminal is restored
+        # -A/-L/-R: listeners bound now (ForwardError if a port is taken)
+        self.forwarding = client_forwarding(
+            self.transport, forward or ForwardOptions(),
+            lambda message: self.notify(message, now_ms()))
 
     # ---------------------------------------------------------------- drawing
 
@@ -150,6 +161,7 @@ class Client:
             return self._run()
         finally:
             self.loop.close()
+            self.forwarding.close()
             self._restore()
             self.sock.close()
 
@@ -173,6 +185,8 @@ class Client:
             readers = list(sockets)
             if not transport.shutdown_in_progress():
                 readers.append(self.stdin)
+            readers += self.forwarding.filenos()
+            wait = min(wait, self.forwarding.wait_time(now))
             self.loop.set_readers(readers)
             ready, signals = self.loop.wait(wait)
             now = now_ms()
@@ -199,6 +213,7 @@ class Client:
                 elif waited >= CONNECTING_NOTICE:
                     self.notify(nothing_received(self.port), now)
 
+            self.forwarding.turn(ready, now)
             if self.endpoint.send(now):
                 error = self.endpoint.send_error
                 if error is not None:
@@ -346,8 +361,9 @@ def parse_args(argv: Sequence[str]) -> tuple[str, str] | str:
 
 def run(argv: Sequence[str]) -> int:
     try:
+        forward, argv = split_args(argv)
         parsed = parse_args(argv)
-    except ClientError as exc:
+    except (ClientError, ForwardError) as exc:
         sys.stderr.write(f"pymosh-client: {exc}\n{USAGE}\n")
         return 1
     if parsed == "help":
@@ -394,8 +410,9 @@ def run(argv: Sequence[str]) -> int:
         return 1
     try:
         client = Client(ip, int(port), key, predict, overwrite,
-                        EscapeKeys(os.environ.get("MOSH_ESCAPE_KEY")), scrollback=scrollback)
-    except (OSError, ValueError) as exc:
+                        EscapeKeys(os.environ.get("MOSH_ESCAPE_KEY")), scrollback=scrollback,
+                        forward=forward)
+    except (OSError, ValueError, ForwardError) as exc:
         sys.stderr.write(f"pymosh-client: {exc}\n")
         return 1
     status = client.run()

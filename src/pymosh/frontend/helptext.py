@@ -11,13 +11,18 @@ Options (after "new"):
   -l NAME=VALUE   the client's locale variable (used when this host's locale is not UTF-8;
                   a locale not installed here is replaced by an installed UTF-8 one)
   -v              verbose: stay attached and log
+  -A              agent forwarding: a socket for the shell's SSH_AUTH_SOCK (client -A)
+  -R [BIND:]PORT:HOST:HOSTPORT  listen on PORT, carry connections to the client's -R
   -- COMMAND...   run COMMAND instead of the login shell
 Environment: MOSH_SERVER_NETWORK_TMOUT, MOSH_SERVER_SIGNAL_TMOUT (seconds), SHELL,
   LANG/LC_*, PYMOSH_NO_EXTENSIONS. See pymosh-server(1).
 """
 
 CLIENT_HELP = """\
-Options: -c (print the terminal's colour count), -# ARGS (ignored), --version.
+Options: -c (print the terminal's colour count), -# ARGS (ignored), --version,
+  -A (answer the server's agent socket with the local SSH_AUTH_SOCK),
+  -L [BIND:]PORT:HOST:HOSTPORT (local port -> HOST:HOSTPORT from the server),
+  -R [BIND:]PORT:HOST:HOSTPORT (accept the server's -R, connect to HOST:HOSTPORT here).
 Environment: MOSH_KEY (the session key, required), MOSH_ESCAPE_KEY,
   MOSH_PREDICTION_DISPLAY (adaptive|always|never|experimental), MOSH_PREDICTION_OVERWRITE,
   MOSH_TITLE_NOPREFIX, MOSH_NO_TERM_INIT, TERM, LANG/LC_* (must be UTF-8),

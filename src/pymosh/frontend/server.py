@@ -25,6 +25,7 @@ from pymosh.network.udp import ServerSocket
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
+    from pymosh.frontend.forwarding import ServerSetup
     from pymosh.network.transport import Transport
     from pymosh.statesync.complete import CompleteTerminal
     from pymosh.statesync.history import HistoryLog
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from pymosh.wire.protobuf import Hello
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
-         "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [--scrollback=N] [-- COMMAND...]")
+         "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [-A] [-R [BIND:]PORT:HOST:HOSTPORT]... "
+         "[--scrollback=N] [-- COMMAND...]")
 NO_CLIENT_TIMEOUT = 60000      # ms without any client after start-up
 IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is collected
@@ -157,7 +159,8 @@ class Server:
     """One session's event loop. All protocol decisions live in the sans-I/O cores."""
 
     def __init__(self, sock: ServerSocket, key: bytes, pty: PtyHost, width: int, height: int,
-                 verbose: int = 0, scrollback: int | None = None) -> None:
+                 verbose: int = 0, forward: ServerSetup | None = None,
+                 scrollback: int | None = None) -> None:
         self.sock = sock
         self.pty = pty
         self.verbose = verbose
@@ -185,6 +188,10 @@ class Server:
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
         self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
         self.loop = EventLoop()
+        from pymosh.frontend.forwarding import server_forwarding
+        self.forward = forward
+        self.forwarding = server_forwarding(self.transport, self.terminal,
+                                            forward.listeners if forward else ())
 
     def log(self, message: str) -> None:
         if self.verbose:
@@ -198,6 +205,9 @@ class Server:
             return self._run()
         finally:
             loop.close()
+            self.forwarding.close()
+            if self.forward is not None:
+                self.forward.close()
             self.pty.close()
             self.sock.close()
 
@@ -209,8 +219,10 @@ class Server:
             readers = list(sockets)
             if self.pty_open and not transport.shutdown_in_progress():
                 readers.append(self.pty.fd)
+            readers += self.forwarding.filenos()
             self.loop.set_readers(readers)
-            wait = min(transport.wait_time(now), self.terminal.wait_time(now))
+            wait = min(transport.wait_time(now), self.terminal.wait_time(now),
+                       self.forwarding.wait_time(now))
             if self.history is not None:
                 wait = min(wait, self.history.wait_time(now))
             if transport.remote_addr is None or transport.shutdown_in_progress():
@@ -236,6 +248,7 @@ class Server:
             if self.pty_open and self.pty.fd in ready:
                 self._read_pty(now)
 
+            self.forwarding.turn(ready, now)
             if not transport.shutdown_in_progress():
                 # the shutdown state is resent unchanged (the fragmenter refuses the same
                 # (old, new) numbers with another diff): input arriving meanwhile is not acked
@@ -283,7 +296,7 @@ class Server:
         """Apply the client's new input; True if bytes were written to the pty."""
         from pymosh.statesync.hello import answer
         from pymosh.statesync.user_stream import UserStream
-        from pymosh.wire.protobuf import Hello, Resize
+        from pymosh.wire.protobuf import Hello, Resize, StreamFrame
         transport = self.transport
         self.last_remote_num = transport.remote_state_num
         self.last_remote_state_time = now
@@ -297,6 +310,9 @@ class Server:
             if isinstance(event, Hello):
                 if self.terminal.hello is None:
                     self.terminal.hello = self._grant(answer(event))
+                continue
+            if isinstance(event, StreamFrame):
+                self.forwarding.receive_frame(event.data)
                 continue
             if isinstance(event, Resize):
                 if keys:
@@ -322,6 +338,11 @@ class Server:
             self._write_pty(bytes(out))
         if events:
             self.terminal.register_input_frame(self.last_remote_num, now)
+            if self.terminal.hello is None and self.forward is not None:
+                # a stock client (no hello first): -A/-R cannot work; refuse, not hang
+                self.forwarding.drop_listeners()
+                self.forward.close()
+                self.forward = None
         self.pty.release()
         return wrote
 
@@ -434,9 +455,11 @@ BANNER = (
 
 
 def run(argv: Sequence[str]) -> int:
+    from pymosh.frontend.forwarding import ForwardError, ServerSetup, split_args
     try:
+        forward_opts, argv = split_args(argv)
         opts = parse_args(argv)
-    except UsageError as exc:
+    except (UsageError, ForwardError) as exc:
         sys.stderr.write(f"pymosh-server: {exc}\n{USAGE}\n")
         return 1
     if opts.help:
@@ -476,6 +499,15 @@ def run(argv: Sequence[str]) -> int:
     for message in sock.messages:
         sys.stderr.write(message + "\n")
 
+    try:
+        forward = ServerSetup(forward_opts) if forward_opts else None
+    except ForwardError as exc:
+        sock.close()
+        sys.stderr.write(f"pymosh-server: {exc}\n")
+        return 1
+    for message in forward.warnings if forward else ():
+        sys.stderr.write(f"pymosh-server: {message}\n")
+
     size = get_winsize(0) or (80, 24)
     if os.isatty(0):
         sys.stdout.write("\r\n")
@@ -486,6 +518,8 @@ def run(argv: Sequence[str]) -> int:
     shell_colour_env(env, opts.colors)
     env["NCURSES_NO_UTF8_ACS"] = "1"
     env.pop("STY", None)
+    if forward is not None and forward.agent_path is not None:
+        env["SSH_AUTH_SOCK"] = forward.agent_path       # exists before the shell starts
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -498,7 +532,7 @@ def run(argv: Sequence[str]) -> int:
     if not opts.verbose:
         _detach_stdio()
     pty = PtyHost(opts.command or None, env, *size)
-    status = Server(sock, key, pty, *size, verbose=opts.verbose,
+    status = Server(sock, key, pty, *size, verbose=opts.verbose, forward=forward,
                     scrollback=opts.scrollback).run()
     try:
         sys.stdout.write("\n[pymosh-server is exiting.]\n")

@@ -22,6 +22,7 @@ from typing import Sequence
 from pymosh import __version__, _accel
 from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
+from pymosh.frontend.forwarding import ForwardError, ForwardOptions, listen_tcp, parse_forward
 from pymosh.frontend.hostspec import HostSpecError, split_host_port
 from pymosh.frontend.jump import (
     RELAY_PORT,
@@ -107,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "to use, default 127.0.0.1, or ::1 with -6)")
     p.add_argument("--experimental-remote-ip", choices=REMOTE_IP_MODES, default="proxy",
                    help="how to find the server's IP address (default: proxy)")
+    p.add_argument("-A", dest="forward_agent", action="store_true",
+                   help="forward the local ssh agent (SSH_AUTH_SOCK) into the session")
+    p.add_argument("-L", dest="local_forward", action="append", default=[],
+                   metavar="[BIND:]PORT:HOST:HOSTPORT",
+                   help="forward a local port to HOST:HOSTPORT seen from the server")
+    p.add_argument("-R", dest="remote_forward", action="append", default=[],
+                   metavar="[BIND:]PORT:HOST:HOSTPORT",
+                   help="forward a server port to HOST:HOSTPORT seen from here")
     p.add_argument("--fake-proxy", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(family="prefer-inet")
     p.add_argument("--version", action="store_true", help="print version and exit")
@@ -204,7 +213,7 @@ def colours_to_send(server_words: list[str], env: dict[str, str], colors: int,
 def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
                      env: dict[str, str]) -> list[str]:
     """Arguments after the server command: ``new -c N [-s|-i IP] [-p P] -l ... [-- cmd]``."""
-    words = ["new", "-c", str(colors)]
+    words = ["new", "-c", str(colors), *forward_options(args).argv(local=False)]
     if args.bind_server == "ssh":
         words += ["-i", bind_ip] if args.local and bind_ip else ["-s"]
     elif args.bind_server != "any":
@@ -222,6 +231,31 @@ def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
     if command:
         words += ["--", *command]
     return words
+
+
+def forward_options(args: argparse.Namespace) -> ForwardOptions:
+    """-A/-L/-R, checked (ForwardError for a bad specification)."""
+    opts = ForwardOptions()
+    opts.agent = args.forward_agent
+    opts.local = [parse_forward(spec) for spec in args.local_forward]
+    opts.remote = [parse_forward(spec) for spec in args.remote_forward]
+    return opts
+
+
+def check_forwarding(args: argparse.Namespace) -> ForwardOptions:
+    """Forwarding needs pymosh at both ends; a taken -L port fails before the server runs."""
+    try:
+        opts = forward_options(args)
+        server = shlex.split(args.server) if args.server else own_program("pymosh-server")
+        client = shlex.split(args.client) if args.client else own_program("pymosh-client")
+        if opts and (not is_pymosh_server(server)
+                     or not client or os.path.basename(client[0]) == "mosh-client"):
+            raise ForwardError("-A, -L and -R need pymosh-server and pymosh-client")
+        for fwd in opts.local:
+            listen_tcp(fwd, "-L").close()
+    except ForwardError as exc:
+        raise WrapperError(str(exc)) from None
+    return opts
 
 
 def ssh_argv(args: argparse.Namespace, remote_command: str,
@@ -491,6 +525,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise WrapperError(f"client {args.client or client[0]!r} not found; give its full "
                            "path with --client=")
     env["MOSH_CLIENT_PID"] = str(os.getpid())
+    forward = check_forwarding(args)
     ssh = shlex.split(args.ssh)
     jump = args.jump
     if jump is None and not args.local:
@@ -512,7 +547,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         client_env["MOSH_NO_TERM_INIT"] = "1"
     if args.scrollback is not None:
         client_env["PYMOSH_SCROLLBACK"] = str(args.scrollback)
-    client_argv = client + [f"-# {' '.join(argv)} |", ip, str(port)]
+    client_argv = client + [f"-# {' '.join(argv)} |", *forward.argv(), ip, str(port)]
     sys.stdout.flush()
     try:
         os.execvpe(client[0], client_argv, client_env)

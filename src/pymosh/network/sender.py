@@ -97,7 +97,9 @@ class TransportSender(Generic[S]):
         states = self.sent_states
         assumed = states[0]
         for entry in states[1:]:
-            if now - entry.timestamp < limit:
+            # the same sum as next_send_time below: with a float clock the send due at
+            # that time must see the state as no longer assumed (else it never resends)
+            if now < entry.timestamp + limit:
                 assumed = entry
             else:
                 break
@@ -129,7 +131,7 @@ class TransportSender(Generic[S]):
                 self.next_send_time = max(self.next_send_time,
                                           self.mindelay_clock + self.send_mindelay)
         elif not current == self.sent_states[0].state and self._peer_active(now):
-            self.next_send_time = back.timestamp + self.connection.timeout() + ACK_DELAY
+            self.next_send_time = back.timestamp + (self.connection.timeout() + ACK_DELAY)
         else:
             self.next_send_time = INF
 

@@ -1,8 +1,8 @@
 """The server's state: the terminal emulator plus the echo ack (protocol.md §6.2–6.3).
 
 ``diff_from`` yields a serialized HostMessage (pymosh's Hello when it changed, then EchoAck,
-Resize, HostBytes, History — in that order; a stock client's state never gets a Hello nor
-History);
+Resize, HostBytes, stream frames, History — in that order; a stock client's state never
+gets a Hello, stream frames nor History);
 ``apply_string`` replays one on the client's copy. The echo ack tells the client which of
 its input states the screen reflects: the newest one that arrived at least ECHO_TIMEOUT ago.
 """
@@ -14,6 +14,7 @@ from typing import List, Tuple
 
 from pymosh.errors import DecodeError
 from pymosh.statesync.history import HistoryWindow
+from pymosh.statesync.stream_log import StreamLog
 from pymosh.terminal import Emulator, new_frame
 from pymosh.wire.protobuf import (
     FEATURE_CLIPBOARD,
@@ -23,6 +24,7 @@ from pymosh.wire.protobuf import (
     HostBytes,
     HostMessage,
     Resize,
+    StreamFrame,
     decode_host_message,
     encode_host_message,
 )
@@ -33,7 +35,7 @@ ECHO_TIMEOUT = 50  # ms a keystroke state gets to be echoed before it is acknowl
 class CompleteTerminal:
     """Emulator + echo_ack; a SyncState (see ``pymosh.network.state``)."""
 
-    __slots__ = ("terminal", "echo_ack", "input_history", "hello", "history")
+    __slots__ = ("terminal", "echo_ack", "input_history", "hello", "history", "streams")
 
     def __init__(self, width: int, height: int, terminal: Emulator | None = None) -> None:
         self.terminal = Emulator(width, height) if terminal is None else terminal
@@ -44,6 +46,8 @@ class CompleteTerminal:
         self.input_history: List[Tuple[int, float]] = []
         # scrollback lines (statesync/history.py); None unless the client asked for them
         self.history: HistoryWindow | None = None
+        # server→client byte-stream frames (issue #18; empty unless FEATURE_STREAMS)
+        self.streams = StreamLog()
 
     @property
     def width(self) -> int:
@@ -96,6 +100,7 @@ class CompleteTerminal:
         other.input_history = list(self.input_history)
         other.hello = self.hello
         other.history = None if self.history is None else self.history.copy()
+        other.streams = self.streams.copy()
         return other
 
     def diff_from(self, existing: CompleteTerminal) -> bytes:
@@ -113,6 +118,7 @@ class CompleteTerminal:
                               clipboard_selections=clipboard)
             if frame:
                 message.append(HostBytes(frame))
+        message.extend(self.streams.diff_items(existing.streams))
         if self.history is not None:  # behind the screen; paced by HistoryLog.pump
             body = self.history.diff_from(existing.history or HistoryWindow())
             if body:
@@ -144,9 +150,13 @@ class CompleteTerminal:
                 self.hello = item
             elif isinstance(item, History) and self.history is not None:
                 self.history.apply(item.body)
+            elif isinstance(item, StreamFrame):
+                self.streams.apply(item.data)
 
     def subtract(self, prefix: CompleteTerminal) -> None:
-        """The screen is not a stream; the history drops what ``prefix`` carried."""
+        """The terminal is not a stream; drop the stream frames and history lines the
+        client has acknowledged (``prefix``)."""
+        self.streams.trim(prefix.streams.next)
         if self.history is not None and prefix.history is not None:
             self.history.subtract(prefix.history)
 
@@ -154,7 +164,8 @@ class CompleteTerminal:
         if not isinstance(other, CompleteTerminal):
             return NotImplemented
         return (self.echo_ack == other.echo_ack and self.hello == other.hello
-                and self.history == other.history and self.terminal == other.terminal
+                and self.history == other.history and self.streams == other.streams
+                and self.terminal == other.terminal
                 and (not self._clipboard()
                      or self.terminal.selections == other.terminal.selections))
 

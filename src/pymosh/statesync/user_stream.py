@@ -14,12 +14,13 @@ from pymosh.wire.protobuf import (
     Hello,
     Keystroke,
     Resize,
+    StreamFrame,
     UserMessage,
     decode_user_message,
     encode_user_message,
 )
 
-Event = Union[int, Resize, Hello]     # an int is one keystroke byte
+Event = Union[int, Resize, Hello, StreamFrame]     # an int is one keystroke byte
 
 
 class UserStream:
@@ -40,6 +41,14 @@ class UserStream:
     def push_hello(self, hello: Hello) -> None:
         """pymosh's handshake; a stock server skips it (see ``Hello``)."""
         self.events.append(hello)
+
+    def push_stream_frame(self, frame: bytes) -> None:
+        """A byte-stream frame (only after the server granted FEATURE_STREAMS)."""
+        self.events.append(StreamFrame(frame))
+
+    def stream_bytes(self) -> int:
+        """Bytes of stream frames not yet acknowledged (the sender subtracts acked ones)."""
+        return sum(len(e.data) for e in self.events if type(e) is StreamFrame)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -68,7 +77,7 @@ class UserStream:
         for event in decode_user_message(diff):
             if isinstance(event, Keystroke):
                 add.extend(event.keys)
-            elif isinstance(event, (Resize, Hello)):
+            elif isinstance(event, (Resize, Hello, StreamFrame)):
                 add.append(event)
             else:  # pragma: no cover - the decoder yields only these
                 raise DecodeError("unexpected user event")

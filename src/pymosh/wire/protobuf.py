@@ -81,6 +81,15 @@ class Hello:
     scrollback_lines: int = 0
 
 
+@dataclass(frozen=True)
+class StreamFrame:
+    """One byte-stream multiplexer frame (issue #18): extension 101 in a UserMessage,
+    102 in a HostMessage; the body's format is ``pymosh.statesync.streams``'s. Sent only
+    to a peer whose hello granted FEATURE_STREAMS."""
+
+    data: bytes
+
+
 # Hello.features bits
 FEATURE_SCROLLBACK = 1
 FEATURE_CLIPBOARD = 2       # every OSC 52 selection, not only "c"
@@ -93,8 +102,8 @@ EXT_USER_STREAM_FRAME = 101
 EXT_HISTORY = 101
 EXT_HOST_STREAM_FRAME = 102
 
-UserMessage = List[Union[Keystroke, Resize, Hello]]
-HostMessage = List[Union[HostBytes, Resize, EchoAck, Hello, History]]
+UserMessage = List[Union[Keystroke, Resize, Hello, StreamFrame]]
+HostMessage = List[Union[HostBytes, Resize, EchoAck, Hello, History, StreamFrame]]
 
 # ---------------------------------------------------------------- encoding
 
@@ -171,6 +180,8 @@ def encode_user_message(events: UserMessage) -> bytes:
             out.append(_wrap(_bytes_field(0x1A, _resize_body(ev))))
         elif isinstance(ev, Hello):
             out.append(_wrap(_ext_field(EXT_HELLO, _hello_body(ev))))
+        elif isinstance(ev, StreamFrame):
+            out.append(_wrap(_ext_field(EXT_USER_STREAM_FRAME, ev.data)))
         else:
             raise TypeError(f"not a user event: {ev!r}")
     return b"".join(out)
@@ -189,6 +200,8 @@ def encode_host_message(events: HostMessage) -> bytes:
             out.append(_wrap(_ext_field(EXT_HELLO, _hello_body(ev))))
         elif isinstance(ev, History):
             out.append(_wrap(_ext_field(EXT_HISTORY, ev.body)))
+        elif isinstance(ev, StreamFrame):
+            out.append(_wrap(_ext_field(EXT_HOST_STREAM_FRAME, ev.data)))
         else:
             raise TypeError(f"not a host event: {ev!r}")
     return b"".join(out)
@@ -333,7 +346,7 @@ def _instructions(data: bytes, known: Tuple[int, ...]) -> Iterator[List[Tuple[in
 def decode_user_message(data: bytes) -> UserMessage:
     """Keystrokes and resizes in order; unknown extensions are skipped."""
     events: UserMessage = []
-    for exts in _instructions(data, (2, 3, EXT_HELLO)):
+    for exts in _instructions(data, (2, 3, EXT_HELLO, EXT_USER_STREAM_FRAME)):
         for number, body in exts:
             if number == 2:
                 events.append(Keystroke(_decode_bytes_message(body, 4, "keys")))
@@ -341,13 +354,15 @@ def decode_user_message(data: bytes) -> UserMessage:
                 events.append(_decode_resize(body))
             elif number == EXT_HELLO:
                 events.append(_decode_hello(body))
+            elif number == EXT_USER_STREAM_FRAME:
+                events.append(StreamFrame(body))
     return events
 
 
 def decode_host_message(data: bytes) -> HostMessage:
     """Host bytes, resizes and echo acks in order; unknown extensions are skipped."""
     events: HostMessage = []
-    for exts in _instructions(data, (2, 3, 7, EXT_HELLO, EXT_HISTORY)):
+    for exts in _instructions(data, (2, 3, 7, EXT_HELLO, EXT_HISTORY, EXT_HOST_STREAM_FRAME)):
         for number, body in exts:
             if number == 2:
                 events.append(HostBytes(_decode_bytes_message(body, 4, "hoststring")))
@@ -359,6 +374,8 @@ def decode_host_message(data: bytes) -> HostMessage:
                 events.append(_decode_hello(body))
             elif number == EXT_HISTORY:
                 events.append(History(body))
+            elif number == EXT_HOST_STREAM_FRAME:
+                events.append(StreamFrame(body))
     return events
 
 
@@ -367,7 +384,7 @@ __all__ = [
     "FEATURE_CLIPBOARD", "FEATURE_RESUME", "FEATURE_SCROLLBACK", "FEATURE_STREAMS",
     "PROTOCOL_VERSION", "EchoAck", "Hello", "History", "HostBytes", "HostMessage", "Instruction",
     "Keystroke",
-    "Resize", "UserMessage", "decode_host_message", "decode_instruction",
+    "Resize", "StreamFrame", "UserMessage", "decode_host_message", "decode_instruction",
     "decode_user_message", "encode_host_message", "encode_instruction",
     "encode_user_message",
 ]

@@ -54,7 +54,6 @@ from typing import Any, Callable, Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "src"))
 
 from bench.e2e import procstat  # noqa: E402
 from pymosh.crypto.key import format_key, new_key  # noqa: E402

@@ -47,6 +47,20 @@ def terminal_impl(request: pytest.FixtureRequest):
     return _implementation(request, "terminal")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_state_dir(tmp_path_factory):
+    """Sessions started by the tests register in a throwaway state directory, not in the
+    user's own (where a leftover would show up as a detached session in every new one)."""
+    if "PYMOSH_STATE_DIR" in os.environ:
+        yield os.environ["PYMOSH_STATE_DIR"]
+        return
+    path = str(tmp_path_factory.mktemp("pymosh-state"))
+    os.chmod(path, 0o700)
+    os.environ["PYMOSH_STATE_DIR"] = path
+    yield path
+    del os.environ["PYMOSH_STATE_DIR"]
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> str:
     """The ../shared folder beside the checkout (docs and real-Mosh vectors)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -24,7 +23,12 @@ def run_probe(**env: str) -> list[str]:
 
 
 def _built(name: str) -> bool:
-    return importlib.util.find_spec(f"_fastpath.{name}") is not None
+    """Whether a fresh interpreter (like the probe's) finds the compiled module; asked in
+    a subprocess because other tests in this process may have changed ``sys.path``."""
+    code = f"import importlib.util; print(importlib.util.find_spec('_fastpath.{name}') is not None)"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env=dict(os.environ, PYMOSH_NO_EXTENSIONS="")).stdout
+    return out.strip() == "True"
 
 
 def test_no_extensions_forces_the_twins() -> None:

@@ -69,3 +69,11 @@ def test_host_state_sends_hello_once_and_only_when_set():
     server.act(b"!")
     later = decode_host_message(server.diff_from(acked))
     assert [type(e) for e in later] == [HostBytes]
+
+
+def test_a_pymosh_pair_agrees_that_the_session_can_be_resumed():
+    from pymosh.statesync.hello import client_hello
+    from pymosh.wire.protobuf import FEATURE_RESUME
+
+    assert answer(client_hello()).features & FEATURE_RESUME
+    assert not answer(Hello(1, 0, 0)).features & FEATURE_RESUME

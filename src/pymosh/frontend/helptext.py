@@ -16,8 +16,9 @@ Options (after "new"):
   --scrollback=N  grant a pymosh client at most N lines of history (default: what it
                   asks, at most 1000000; 0: none)
   -- COMMAND...   run COMMAND instead of the login shell
+Sessions: pymosh-server list [--json] | kill ID|all-detached | resume [ID]
 Environment: MOSH_SERVER_NETWORK_TMOUT, MOSH_SERVER_SIGNAL_TMOUT (seconds), SHELL,
-  LANG/LC_*, PYMOSH_NO_EXTENSIONS. See pymosh-server(1).
+  LANG/LC_*, PYMOSH_STATE_DIR, PYMOSH_NO_EXTENSIONS. See pymosh-server(1).
 """
 
 CLIENT_HELP = """\

@@ -18,7 +18,7 @@ from pymosh.crypto.key import format_key, new_key
 from pymosh.frontend.locale_policy import shell_locale
 from pymosh.frontend.loop import EventLoop, now_ms
 from pymosh.frontend.ports import PortRangeError, parse_port_range
-from pymosh.frontend.pty_host import PtyHost, get_winsize
+from pymosh.frontend.pty_host import PtyHost, get_winsize, user_shell
 from pymosh.frontend.termcolour import shell_colour_env
 from pymosh.network.udp import ServerSocket
 
@@ -26,6 +26,7 @@ from pymosh.network.udp import ServerSocket
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
     from pymosh.frontend.forwarding import ServerSetup
+    from pymosh.frontend.resume import DurableSession
     from pymosh.network.transport import Transport
     from pymosh.statesync.complete import CompleteTerminal
     from pymosh.statesync.history import HistoryLog
@@ -164,22 +165,11 @@ class Server:
         self.sock = sock
         self.pty = pty
         self.verbose = verbose
-        from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
-        from pymosh.network.endpoint import Endpoint
-        from pymosh.network.transport import Transport
         from pymosh.statesync.complete import CompleteTerminal
-        from pymosh.statesync.user_stream import UserStream
         now = now_ms()
         self.start_time = now
         self.terminal = CompleteTerminal(width, height)
-        connection = Connection(key, True, now=now, family=sock.family,
-                                initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
-        self.transport: Transport[CompleteTerminal, UserStream] = Transport(
-            self.terminal, UserStream(), connection, now, send_mindelay=SEND_MINDELAY)
-        # the transport sends from the live terminal (it copies what it sends)
-        self.transport.current_state = self.terminal
-        self.endpoint = Endpoint(self.transport, sock)
-        self.last_remote_num = self.transport.remote_state_num
+        self._connect(key, now, self.terminal)
         self.scrollback_cap = scrollback
         # the history log once a client's hello asked for scrollback
         self.history: HistoryLog | None = None
@@ -192,6 +182,8 @@ class Server:
         self.forward = forward
         self.forwarding = server_forwarding(self.transport, self.terminal,
                                             forward.listeners if forward else ())
+        self.durable: DurableSession | None = None   # registry record + control socket
+        self.kill_requested = False
 
     def log(self, message: str) -> None:
         if self.verbose:
@@ -204,6 +196,8 @@ class Server:
         try:
             return self._run()
         finally:
+            if self.durable is not None:
+                self.durable.close()
             loop.close()
             self.forwarding.close()
             if self.forward is not None:
@@ -212,11 +206,11 @@ class Server:
             self.sock.close()
 
     def _run(self) -> int:
-        transport = self.transport
         while True:
+            transport = self.transport
             now = now_ms()
             sockets = self.endpoint.filenos()
-            readers = list(sockets)
+            readers = list(sockets) + self._durable_filenos()
             if self.pty_open and not transport.shutdown_in_progress():
                 readers.append(self.pty.fd)
             readers += self.forwarding.filenos()
@@ -231,8 +225,11 @@ class Server:
                 wait = min(wait, max(self.last_remote_state_time + self.network_timeout - now, 0))
             if self.last_remote_state_time is None:
                 wait = min(wait, max(self.start_time + NO_CLIENT_TIMEOUT - now, 0))
+            wait = min(wait, self._durable_wait(now))
             ready, signals = self.loop.wait(wait)
             now = now_ms()
+            self._durable_turn(ready, now)
+            transport = self.transport       # a resume replaces it
 
             if any(fd in ready for fd in sockets):
                 self.endpoint.receive(now)
@@ -255,6 +252,8 @@ class Server:
                 self.terminal.set_echo_ack(now)
 
             quit_now = self._handle_signals(signals, now)
+            if self.kill_requested:
+                quit_now = self._begin_shutdown(now, "killed (pymosh-server kill)") or quit_now
             # Like mosh-server: an idle network means the client is presumed gone, so one
             # shutdown instruction goes out (below) and the server exits without waiting.
             network_idle = self._network_idle(now)
@@ -280,6 +279,76 @@ class Server:
             if transport.shutdown_in_progress() and (
                     transport.shutdown_acknowledged() or transport.shutdown_ack_timed_out(now)):
                 return 0
+
+    # ---------------------------------------------------------------- durable sessions
+
+    def _durable_filenos(self) -> list[int]:
+        return self.durable.filenos() if self.durable is not None else []
+
+    def _durable_wait(self, now: float) -> float:
+        if self.durable is None:
+            return float("inf")
+        return self.durable.wait_time(now, self.transport.connection.last_heard)
+
+    def _durable_turn(self, ready: set[int], now: float) -> None:
+        if self.durable is None:
+            return
+        connection = self.transport.connection
+        client = connection.remote_addr if connection.last_heard is not None else None
+        self.durable.turn(ready, now, connection.last_heard, client)
+
+    def _connect(self, key: bytes, now: float, base: CompleteTerminal) -> None:
+        """The connection for ``key``: the transport sends the live terminal (it copies what
+        it sends) as diffs from ``base``, the state the client is assumed to start from."""
+        from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
+        from pymosh.network.endpoint import Endpoint
+        from pymosh.network.transport import Transport
+        from pymosh.statesync.user_stream import UserStream
+        connection = Connection(key, True, now=now, family=self.sock.family,
+                                initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
+        self.transport: Transport[CompleteTerminal, UserStream] = Transport(
+            base, UserStream(), connection, now, send_mindelay=SEND_MINDELAY)
+        self.transport.current_state = self.terminal
+        self.endpoint = Endpoint(self.transport, self.sock)
+        self.last_remote_num = self.transport.remote_state_num
+
+    def resume_with(self, key: bytes) -> None:
+        """A resume: a new connection with a fresh key. The screen carries over; the user
+        stream starts afresh; the old key is refused from now on (pymosh.frontend.resume)."""
+        from pymosh.statesync.complete import CompleteTerminal
+        now = now_ms()
+        # a 1x1 base: the first frame carries a Resize and a full repaint, whatever size
+        # the new client's blank screen has
+        self._connect(key, now, CompleteTerminal(1, 1))
+        # the new client's state numbers start at 0; it gets a hello only after its own
+        self.terminal.echo_ack = 0
+        self.terminal.input_history.clear()
+        self.terminal.hello = None
+        # the old client's history ends with it: the new one's hello starts its own
+        self.history = self.terminal.history = None
+        self.terminal.terminal.set_history_limit(0)
+        self._restart_forwarding()
+        if self.last_remote_state_time is not None:
+            self.last_remote_state_time = now
+        rekey = getattr(self.sock, "rekey", None)
+        if rekey is not None:
+            rekey(key)            # a shared-port channel routes datagrams by key
+        self.log("Session resumed with a new key.")
+
+    def _restart_forwarding(self) -> None:
+        """Nothing of the old client's forwarded streams carries over to a resumed session:
+        their connections close, the stream log starts afresh for the new transport. The
+        session's own listeners (-A, -R) stay."""
+        from pymosh.frontend.forwarding import server_forwarding
+        from pymosh.statesync.stream_log import StreamLog
+        old = self.forwarding
+        listeners, old.listeners = old.listeners, []
+        old.close()
+        self.terminal.streams = StreamLog()
+        self.forwarding = server_forwarding(self.transport, self.terminal, listeners)
+
+    def request_kill(self) -> None:
+        self.kill_requested = True
 
     # ---------------------------------------------------------------- steps
 
@@ -453,8 +522,14 @@ BANNER = (
     "There is NO WARRANTY, to the extent permitted by law.\n"
 )
 
+# the wrapper checks for this line before it runs list/kill/resume (session_commands.py)
+REGISTRY_LINE = "Session registry: list, kill, resume.\n"
+
 
 def run(argv: Sequence[str]) -> int:
+    if argv and argv[0] in ("list", "kill", "resume"):
+        from pymosh.frontend.sessions_cli import run as run_sessions_command
+        return run_sessions_command(argv)
     from pymosh.frontend.forwarding import ForwardError, ServerSetup, split_args
     try:
         forward_opts, argv = split_args(argv)
@@ -467,7 +542,7 @@ def run(argv: Sequence[str]) -> int:
         sys.stdout.write(USAGE + "\n" + SERVER_HELP)
         return 0
     if opts.version:
-        sys.stdout.write(BANNER)
+        sys.stdout.write(BANNER + REGISTRY_LINE)
         return 0
     for warning in opts.warnings:
         sys.stderr.write(f"pymosh-server: {warning}\n{USAGE}\n")
@@ -532,8 +607,11 @@ def run(argv: Sequence[str]) -> int:
     if not opts.verbose:
         _detach_stdio()
     pty = PtyHost(opts.command or None, env, *size)
-    status = Server(sock, key, pty, *size, verbose=opts.verbose, forward=forward,
-                    scrollback=opts.scrollback).run()
+    server = Server(sock, key, pty, *size, verbose=opts.verbose, forward=forward,
+                    scrollback=opts.scrollback)
+    from pymosh.frontend.resume import register
+    register(server, sock.port, opts.command or [user_shell()])
+    status = server.run()
     try:
         sys.stdout.write("\n[pymosh-server is exiting.]\n")
         sys.stdout.flush()

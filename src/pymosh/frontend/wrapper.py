@@ -35,6 +35,13 @@ from pymosh.frontend.jump import (
 )
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
 from pymosh.frontend.programs import is_pymosh_server, own_program
+from pymosh.frontend.session_commands import (
+    NO_REGISTRY,
+    guarded,
+    no_registry_message,
+    split_resume,
+    words_for,
+)
 from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor
 from pymosh.network.udp import PortRangeError, parse_port_range
 
@@ -50,6 +57,10 @@ def _lines(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"not a number of lines: {text!r}")
     return int(text)
+
+
+class ChooseSession(WrapperError):
+    """``--resume`` without ID found several detached sessions: the user picks one."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="[BIND:]PORT:HOST:HOSTPORT",
                    help="forward a server port to HOST:HOSTPORT seen from here")
     p.add_argument("--fake-proxy", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--list", action="store_true",
+                   help="list your pymosh sessions on HOST")
+    p.add_argument("--resume", nargs="?", const="", default=None, metavar="ID",
+                   help="resume the detached session on HOST (--resume=ID: that one)")
+    p.add_argument("--kill", default=None, metavar="ID",
+                   help="end session ID on HOST (all-detached: every detached one)")
     p.set_defaults(family="prefer-inet")
     p.add_argument("--version", action="store_true", help="print version and exit")
     p.add_argument("host", nargs="?", help="[user@]host, [user@]host:PORT or [IPv6]:PORT "
@@ -300,9 +317,11 @@ _SSH_CONNECTION_PROBE = ('[ -n "$SSH_CONNECTION" ] && '
 
 
 def start_server(args: argparse.Namespace, env: dict[str, str],
-                 bastion: Bastion | None = None) -> Bootstrap:
+                 bastion: Bastion | None = None,
+                 session_words: list[str] | None = None) -> Bootstrap:
     """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data.
-    Through a ``bastion``, the address is the host's own as the bastion reached it."""
+    Through a ``bastion``, the address is the host's own as the bastion reached it.
+    ``session_words``: run that registry command (``resume [ID]``) instead of ``new``."""
     from pymosh.terminal.terminfo import read_caps  # (the emulator is not needed here)
     boot = Bootstrap()
     server_words = server_command(args)
@@ -315,10 +334,14 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
         boot.ip = ip
         child_env.pop("SSH_CONNECTION", None)
         argv = server_words + server_arguments(args, colors, ip, env)
+        if session_words is not None:
+            argv = _local_session_argv(args, session_words)
         cwd = env.get("HOME") or None
     else:
         words = server_arguments(args, colors, None, env)
         remote = " ".join([args.server or "pymosh-server"] + [shlex.quote(w) for w in words])
+        if session_words is not None:
+            remote = "sh -c " + shlex.quote(guarded(_server_line(args), session_words))
         if args.experimental_remote_ip == "remote" or bastion is not None:
             remote = f"sh -c {shlex.quote(_SSH_CONNECTION_PROBE)} ; {remote}"
         elif args.experimental_remote_ip == "local" and bastion is None:
@@ -352,10 +375,94 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
         if bastion is not None and status == 255 and not boot.passthrough:
             raise WrapperError(f"ssh to {args.host} through the jump host {bastion.spec} "
                                "failed (exit status 255)")
+        if session_words is not None:
+            raise WrapperError(_session_failure(args, boot))
         raise WrapperError(_no_connect_message(args, status, boot))
     if boot.ip is None:
         raise WrapperError("Did not find remote IP address (is SSH ProxyCommand disabled?).")
     return boot
+
+
+def _session_failure(args: argparse.Namespace, boot: Bootstrap) -> str:
+    if boot.no_registry:
+        return no_registry_message(args.server or "pymosh-server")
+    if boot.choose_session:
+        raise ChooseSession("several detached sessions")
+    return "could not resume (the server's reason is above)"
+
+
+def ask_session_id() -> str:
+    """Ask for one of the listed sessions (a resume never guesses)."""
+    from pymosh.frontend.registry import valid_id
+    try:
+        answer = input("Resume which session? ID (empty to cancel): ").strip().lower()
+    except (EOFError, KeyboardInterrupt):
+        answer = ""
+    if not answer:
+        raise WrapperError("no session resumed")
+    if not valid_id(answer):
+        raise WrapperError(f"{answer[:40]!r} is not a session ID")
+    return answer
+
+
+def run_session_command(args: argparse.Namespace, env: dict[str, str],
+                        words: list[str]) -> int:
+    """``--list`` / ``--kill``: run the registry command there, show what it says."""
+    bastions: list[Bastion] = []
+    try:
+        if args.local:
+            argv, cwd = _local_session_argv(args, words), env.get("HOME") or None
+        else:
+            plain = argparse.Namespace(**vars(args))
+            plain.no_ssh_pty, plain.experimental_remote_ip = True, "local"
+            script = guarded(_server_line(args), words)
+            argv = ssh_argv(plain, "sh -c " + shlex.quote(script),
+                            _jump_proxy(args, bastions) if args.jump else None)
+            cwd = None
+        result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout=60,
+                                check=False)
+    except OSError as exc:
+        raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise WrapperError(f"{argv[0]} did not finish within 60 s") from None
+    finally:
+        for bastion in reversed(bastions):
+            bastion.close()
+    output = result.stdout.decode("utf-8", "replace")
+    if NO_REGISTRY in output.splitlines():
+        raise WrapperError(no_registry_message(args.server or "pymosh-server"))
+    sys.stdout.write(output)
+    sys.stdout.flush()
+    if result.returncode == 255 and not args.local:
+        raise WrapperError(f"ssh failed (exit status 255); check that "
+                           f"`{args.ssh} {args.host}` works.")
+    return result.returncode
+
+
+def _jump_proxy(args: argparse.Namespace, bastions: list[Bastion]) -> str:
+    """ssh's ProxyCommand through the ``-J`` hosts (opened into ``bastions``; the caller
+    closes them). A ProxyJump from the ssh configuration needs nothing: ssh does it."""
+    try:
+        for spec in parse_jumps(args.jump):
+            bastions.append(Bastion(shlex.split(args.ssh), spec,
+                                    via=bastions[-1] if bastions else None))
+            bastions[-1].connect()
+    except JumpError as exc:
+        raise WrapperError(str(exc)) from None
+    return bastions[-1].proxy_command()
+
+
+def _local_session_argv(args: argparse.Namespace, words: list[str]) -> list[str]:
+    """A registry command here: the wrapper's own server has one; any other is checked."""
+    if args.server is None:
+        return server_command(args) + words
+    return ["sh", "-c", guarded(_server_line(args), words)]
+
+
+def _server_line(args: argparse.Namespace) -> str:
+    """The server command as one shell line (the registry guard runs it twice)."""
+    return " ".join(shlex.quote(w) for w in server_command(args))
 
 
 def server_command(args: argparse.Namespace) -> list[str]:
@@ -465,7 +572,9 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
 
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args = parse(parser, list(argv))
+    value_options = {s for a in parser._actions if a.option_strings and a.nargs is None
+                     for s in a.option_strings}
+    args = parse(parser, split_resume(argv, value_options))
     if args.version:
         print(f"pymosh {__version__}")
         print(_accel.describe())
@@ -516,6 +625,12 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         resolve(args.host, 0, args.family)   # a bad address is the first thing to say
     else:
         check_ssh_host(args)
+    try:
+        session_words = words_for(args)
+    except ValueError as exc:
+        raise WrapperError(str(exc)) from None
+    if session_words is not None and session_words[0] != "resume":
+        return run_session_command(args, env, session_words)     # no terminal needed
     if not os.isatty(0):
         raise WrapperError("standard input is not a terminal; run pymosh from a terminal "
                            "(for scripts, use ssh)")
@@ -530,13 +645,10 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     jump = args.jump
     if jump is None and not args.local:
         jump = configured_jump(ssh, args.host)
-    if jump is not None:
-        boot, ip, port = _through_bastion(args, env, ssh, jump)
-    else:
-        if args.relay_port is not None:
-            raise WrapperError("--relay-port needs a jump host (-J or ProxyJump)")
-        boot = start_server(args, env)
-        ip, port = str(boot.ip), int(boot.port or 0)
+    try:
+        boot, ip, port = _bootstrap(args, env, ssh, jump, session_words)
+    except ChooseSession:
+        boot, ip, port = _bootstrap(args, env, ssh, jump, ["resume", ask_session_id()])
 
     client_env = dict(env)
     client_env["MOSH_KEY"] = boot.key or ""
@@ -552,13 +664,28 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     try:
         os.execvpe(client[0], client_argv, client_env)
     except OSError as exc:
-        end_server(boot)
+        if session_words is None:      # never end a resumed session: it stays resumable
+            end_server(boot)
         raise WrapperError(f"could not run client {client[0]!r}: {exc.strerror}") from None
     return 255  # not reached
 
 
+def _bootstrap(args: argparse.Namespace, env: dict[str, str], ssh: list[str],
+               jump: str | None, session_words: list[str] | None
+               ) -> tuple[Bootstrap, str, int]:
+    """A new session, or the registry command ``session_words`` (a resume): the bootstrap
+    and the address the client talks to."""
+    if jump is not None:
+        return _through_bastion(args, env, ssh, jump, session_words)
+    if args.relay_port is not None:
+        raise WrapperError("--relay-port needs a jump host (-J or ProxyJump)")
+    boot = start_server(args, env, session_words=session_words)
+    return boot, str(boot.ip), int(boot.port or 0)
+
+
 def _through_bastion(args: argparse.Namespace, env: dict[str, str], ssh: list[str],
-                     jump: str) -> tuple[Bootstrap, str, int]:
+                     jump: str, session_words: list[str] | None = None
+                     ) -> tuple[Bootstrap, str, int]:
     """Bootstrap and relays over one ssh connection per bastion (each through the one
     before); start the tagger. Returns the bootstrap and the (loopback) address the client
     talks to."""
@@ -573,7 +700,7 @@ def _through_bastion(args: argparse.Namespace, env: dict[str, str], ssh: list[st
             relay_addr = bastions[0].address(args.family, resolve)
             for bastion in bastions:
                 bastion.connect()
-            boot = start_server(args, env, bastions[-1])
+            boot = start_server(args, env, bastions[-1], session_words)
             # relays from the host's side back: each forwards to the next one's address,
             # re-tagged under the next one's key (the keys go over ssh's stdin)
             keys = [os.urandom(16) for _ in bastions]

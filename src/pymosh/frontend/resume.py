@@ -1,0 +1,216 @@
+"""A pymosh-server's durable side: its registry record, its control socket, resume.
+
+``Attachment`` is the sans-I/O core: fed the time the current client was last heard from,
+it says attached / detached / resuming and when that changes, and it decides whether a
+resume may happen. ``DurableSession`` is the glue the server's loop drives: it keeps the
+record up to date (on changes only, never per datagram) and answers control requests.
+
+Resume is exactly-once and nonce-safe: every resume issues a FRESH key (generated here,
+handed out only over the control socket to the same user); the server then builds a new
+connection with it and the old key is never accepted again, so no (key, nonce) pair can
+repeat even if the old client wakes up and keeps sending. A second resume while the first
+one's client has not shown up yet is refused, so two racing resumes cannot both win.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+from pymosh.crypto.key import format_key, new_key
+from pymosh.frontend import control, registry
+from pymosh.frontend.control import ControlListener
+from pymosh.frontend.registry import DETACHED_AFTER_S, Record
+
+DETACHED_AFTER = DETACHED_AFTER_S * 1000.0
+RESUME_PENDING = 30000.0     # ms a resumed session waits for its new client before
+                             # another resume may take it
+REFRESH = 60000.0            # ms between record refreshes of last contact while attached
+INF = float("inf")
+
+
+class Attachment:
+    """attached / detached / resuming / starting, from when the client was last heard."""
+
+    def __init__(self) -> None:
+        self.state = "starting"
+        self.resumed_at: float | None = None
+        self.ever_heard = False
+
+    def update(self, now: float, last_heard: float | None) -> bool:
+        """Recompute the state; True if it changed."""
+        if last_heard is not None:
+            self.ever_heard = True
+            self.resumed_at = None
+            state = "attached" if now - last_heard < DETACHED_AFTER else "detached"
+        elif self.resumed_at is not None and now - self.resumed_at < RESUME_PENDING:
+            state = "resuming"
+        elif self.ever_heard or self.resumed_at is not None:
+            state = "detached"
+        else:
+            state = "starting"
+        changed = state != self.state
+        self.state = state
+        return changed
+
+    def wait_time(self, now: float, last_heard: float | None) -> float:
+        if self.state == "attached" and last_heard is not None:
+            return max(last_heard + DETACHED_AFTER - now, 0)
+        if self.state == "resuming" and self.resumed_at is not None:
+            return max(self.resumed_at + RESUME_PENDING - now, 0)
+        return INF
+
+    def may_resume(self, detached_only: bool) -> str | None:
+        """None if a resume may go ahead, else why not (one line)."""
+        if self.state == "resuming":
+            return "another client is resuming this session right now; try again shortly"
+        if detached_only and self.state != "detached":
+            return f"session is {self.state}, not detached (give its ID to take it over)"
+        return None
+
+    def resumed(self, now: float) -> None:
+        self.resumed_at = now
+        self.state = "resuming"
+
+
+def wall_time(now: float, at: float | None) -> float | None:
+    """A monotonic-ms instant as wall-clock seconds (records are read by other processes)."""
+    return None if at is None else round(time.time() - (now - at) / 1000.0, 3)
+
+
+def format_addr(addr: Any) -> str | None:
+    if not addr:
+        return None
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+class DurableSession:
+    """Record + control socket of one session. The server supplies two callbacks:
+    ``on_resume(key)`` (switch to a new connection with this key) and ``on_kill()``."""
+
+    def __init__(self, directory: str, record: Record, listener: ControlListener,
+                 on_resume: Callable[[bytes], None], on_kill: Callable[[], None],
+                 now: float) -> None:
+        self.directory = directory
+        self.record = record
+        self.listener = listener
+        self.on_resume = on_resume
+        self.on_kill = on_kill
+        self.attachment = Attachment()
+        self.last_write = now
+        self.written_heard: float | None = None
+
+    @classmethod
+    def create(cls, port: int, command: list[str], on_resume: Callable[[bytes], None],
+               on_kill: Callable[[], None], now: float) -> DurableSession:
+        """Register this process; RegistryError or OSError if the registry is unusable."""
+        directory = registry.sessions_dir()
+        session_id = registry.new_id(directory)
+        pid = os.getpid()
+        record = Record(session_id, pid, registry.process_start(pid) or 0, port,
+                        round(time.time(), 3), command)
+        listener = ControlListener(registry.socket_path(directory, session_id))
+        try:
+            registry.write_record(directory, record)
+        except OSError:
+            listener.close()
+            raise
+        return cls(directory, record, listener, on_resume, on_kill, now)
+
+    # ---------------------------------------------------------------- the loop's calls
+
+    def filenos(self) -> list[int]:
+        return self.listener.filenos()
+
+    def wait_time(self, now: float, last_heard: float | None) -> float:
+        refresh = INF
+        if self.attachment.state == "attached":
+            refresh = max(self.last_write + REFRESH - now, 0)
+        return min(self.attachment.wait_time(now, last_heard), self.listener.wait_time(now),
+                   refresh)
+
+    def turn(self, ready: set[int], now: float, last_heard: float | None,
+             client: Any) -> None:
+        """Answer control requests, then write the record if anything worth it changed."""
+        for sock, req in self.listener.poll(ready, now):
+            answer = self._answer(req, now, last_heard, client)
+            control.reply(sock, answer)
+            if answer["ok"] and req.get("op") == "kill":
+                self.on_kill()
+            if answer["ok"] and req.get("op") == "resume":
+                last_heard = client = None        # the new connection has heard nobody yet
+        self._note(now, last_heard, client)
+
+    def _answer(self, req: dict[str, Any], now: float, last_heard: float | None,
+                client: Any) -> dict[str, Any]:
+        op = req.get("op")
+        if op == "status":
+            self.attachment.update(now, last_heard)
+            return {"ok": True, "id": self.record.id, "state": self.attachment.state,
+                    "last_heard": wall_time(now, last_heard), "client": format_addr(client)}
+        if op == "kill":
+            return {"ok": True}
+        if op == "resume":
+            self.attachment.update(now, last_heard)
+            why = self.attachment.may_resume(bool(req.get("detached_only")))
+            if why is not None:
+                return {"ok": False, "error": why}
+            key = new_key()
+            self.on_resume(key)
+            self.attachment.resumed(now)
+            self._write(now, None, None)
+            return {"ok": True, "port": self.record.port, "key": format_key(key)}
+        return {"ok": False, "error": f"unknown request {str(op)[:20]!r}"}
+
+    def _note(self, now: float, last_heard: float | None, client: Any) -> None:
+        self.attachment.update(now, last_heard)
+        address = format_addr(client) if last_heard is not None else self.record.client
+        if self.attachment.state != self.record.state or address != self.record.client or (
+                self.attachment.state == "attached" and now - self.last_write >= REFRESH):
+            self._write(now, last_heard, address)
+
+    def _write(self, now: float, last_heard: float | None, address: str | None) -> None:
+        record = self.record
+        record.state = self.attachment.state
+        record.client = address
+        heard = wall_time(now, last_heard)
+        if heard is not None:
+            record.last_heard = heard
+        self.last_write = now
+        try:
+            registry.write_record(self.directory, record)
+        except OSError:
+            pass      # a full disk: the session goes on; the record catches up later
+
+    def close(self) -> None:
+        self.listener.close()
+        registry.remove_session_files(self.directory, self.record.id)
+
+
+def register(server: Any, port: int, command: list[str]) -> None:
+    """Give a starting server its record and control socket, and tell the user (on the
+    session's screen, like Mosh's detached-session warning) about detached sessions.
+    A registry that cannot be used safely is reported there too; the session still runs."""
+    from pymosh.frontend.loop import now_ms
+    try:
+        directory = registry.sessions_dir()
+        others, _ = registry.scan(directory)
+        server.durable = DurableSession.create(port, command, server.resume_with,
+                                               server.request_kill, now_ms())
+    except (registry.RegistryError, OSError) as exc:
+        server.terminal.act(f"pymosh: no resume for this session: {_one_line(exc)}\r\n".encode())
+        return
+    detached = [r for r in others if r.detached]
+    if detached:
+        count = len(detached)
+        plural = "s" if count > 1 else ""
+        server.terminal.act(
+            f"pymosh: {count} detached session{plural} on this server "
+            f"(pymosh --list HOST shows, pymosh --resume[=ID] HOST resumes).\r\n".encode())
+
+
+def _one_line(exc: BaseException) -> str:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return " ".join(text.split())

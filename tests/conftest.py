@@ -16,6 +16,11 @@ import pytest
 
 from pymosh import _accel
 
+# A pymosh-server started by a test neither uses nor starts a per-user session forker (a
+# long-lived process in the real state directory); tests/frontend/test_forker.py starts its
+# own in a private state directory and ends it.
+os.environ["PYMOSH_FORKER"] = "0"
+
 REQUIRE_EXTENSIONS = os.environ.get("PYMOSH_REQUIRE_EXTENSIONS") == "1"
 IMPLEMENTATIONS = ["py"] if _accel.NO_EXTENSIONS else ["py", "c"]
 # Modules about the compiled fast path itself (against its twin, under hostile input): with

@@ -91,7 +91,14 @@ class Impl:
 
     @classmethod
     def pymosh(cls) -> Impl:
+        """The installed ``pymosh-server``/``pymosh-client`` scripts beside this python
+        when they are there (how users start them: ``-I -S``, the session forker), else
+        this interpreter running the modules."""
         path = child_pythonpath()
+        bindir = os.path.dirname(sys.executable)
+        scripts = [os.path.join(bindir, name) for name in ("pymosh-server", "pymosh-client")]
+        if all(os.access(script, os.X_OK) for script in scripts):
+            return cls("pymosh", scripts[:1], scripts[1:], {"PYTHONPATH": path})
         return cls("pymosh", [sys.executable, "-m", "pymosh.frontend.server"],
                    [sys.executable, "-m", "pymosh.frontend.client"], {"PYTHONPATH": path})
 

@@ -39,7 +39,9 @@ class Sshd:
         self.port = port or free_tcp_port()
         self.own_key = user_key is None
         self.user_key = user_key or os.path.join(self.dir, "user_key")
-        self.env = {"PYMOSH_TEST_TAG": tag, **(env or {})}
+        # like the suite's own processes (tests/conftest.py), the remote servers neither use
+        # nor start a per-user session forker (it would outlive the test)
+        self.env = {"PYMOSH_TEST_TAG": tag, "PYMOSH_FORKER": "0", **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Sshd:

@@ -37,6 +37,9 @@ def user_env(tag: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "VIRTUAL_ENV", "TMUX") and not k.startswith("PYMOSH_")}
     env.update(PYMOSH_TEST_TAG=tag, LANG="C.UTF-8", SHELL="/bin/sh", PS1="$ ", ENV="")
+    # no per-user session forker: it would outlive the test in the real state directory
+    # (tests/frontend/test_forker.py covers it)
+    env["PYMOSH_FORKER"] = "0"
     return env
 
 

@@ -150,3 +150,71 @@ def test_small_mindelay_still_obeys_the_frame_interval(crypto_impl):
     data = [t for t, i in zip(times, insts) if i.diff]
     assert all(b - a >= C.SEND_INTERVAL_MIN for a, b in zip(data, data[1:]))
     assert 3 <= len(data) <= 200 // 20 + 2
+
+
+def _settled(crypto_impl, mindelay=8):
+    """A connected pair on a 20 ms link whose frame interval is the 20 ms floor."""
+    sim = knobbed_sim(crypto_impl, server_kw=FAST, server_sender={"send_mindelay": mindelay})
+    sim.client.current_state.push_resize(80, 24)
+    sim.run_until(lambda: sim.client.sent_state_acked == 1, 2000)
+    sim.run_for(500)
+    return sim
+
+
+def test_expedite_sends_a_change_at_once_inside_the_frame_interval(crypto_impl):
+    """A frame went out 5 ms ago; an expedited change goes out in the same turn (no
+    mindelay, no 20 ms frame interval); the next change, not expedited, is paced."""
+    sim = _settled(crypto_impl)
+    t0 = sim.now
+    marks: dict[str, float] = {}
+
+    def app(s):
+        if "a" not in marks:
+            marks["a"] = s.now
+            s.server.current_state.push_keystroke(b"a")
+            return
+        sent = sends(s, "s", t0)[0]
+        if "s1" not in marks and sent:
+            marks["s1"] = sent[0]
+        if "s1" in marks and "b" not in marks and s.now >= marks["s1"] + 5:
+            marks["b"] = s.now
+            s.server.current_state.push_keystroke(b"b")
+            s.server.expedite()
+        elif "b" in marks and "c" not in marks and s.now > marks["b"]:
+            marks["c"] = s.now
+            s.server.current_state.push_keystroke(b"c")
+    sim.on_turn = app
+    sim.run_until(lambda: False, t0 + 200, step_cap=1)
+    assert sim.server.send_interval() == C.SEND_INTERVAL_MIN
+    times, insts = sends(sim, "s", t0)
+    # (each diff is against the last state the client acknowledged: a, ab, abc...)
+    data = [(t, decode_user_message(i.diff)[-1].keys[-1:]) for t, i in zip(times, insts)
+            if i.diff]
+    assert data[:3] == [(marks["a"] + 8, b"a"), (marks["b"], b"b"),
+                        (max(marks["c"] + 8, marks["b"] + C.SEND_INTERVAL_MIN), b"c")]
+    assert bytes(sim.client.latest_remote_state().events) == b"abc"
+
+
+def test_expedite_without_a_change_sends_nothing_and_does_not_linger(crypto_impl):
+    sim = _settled(crypto_impl)
+    t0 = sim.now
+    sim.server.expedite()
+    sim.run_for(50)
+    assert sends(sim, "s", t0)[0] == []
+    t1 = sim.now
+    sim.server.current_state.push_keystroke(b"x")      # later change: normal mindelay
+    sim.run_for(50)
+    assert sends(sim, "s", t1)[0][0] == t1 + 8
+
+
+def test_data_in_flight_until_acknowledged_empty_acks_do_not_count(crypto_impl):
+    sim = _settled(crypto_impl)
+    assert not sim.server.data_in_flight()
+    sim.server.current_state.push_keystroke(b"k")
+    sim.server.expedite()
+    sim.run_for(1)
+    assert sim.server.data_in_flight()                 # sent, not yet acked (20 ms link)
+    sim.run_until(lambda: not sim.server.data_in_flight(), sim.now + 1000)
+    assert bytes(sim.client.latest_remote_state().events).endswith(b"k")
+    sim.run_for(6000)                                   # heartbeats: empty acks only
+    assert not sim.server.data_in_flight()

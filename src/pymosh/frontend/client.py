@@ -56,6 +56,9 @@ CONNECT_TIMEOUT = 15000        # ms before giving up on a server never heard
 TITLE_PREFIX = "[mosh] "
 SEND_MINDELAY = 0              # ms keystrokes are collected before they are sent (Mosh: 1;
                                # 0 sends in the turn that read the key: echo p50 -2.7 ms)
+# Keystroke policy (Mosh has none): keys read while no frame with data is unacknowledged
+# go out in the same turn, inside the frame interval too (Nagle's rule: at most one such
+# frame per round trip); keys typed while data is in flight keep Mosh's pacing.
 
 
 class ClientError(Exception):
@@ -201,7 +204,8 @@ class Client:
                 self._feed_overlays()
 
             if self.stdin in ready and not transport.shutdown_in_progress():
-                self._read_user_input(now)
+                if self._read_user_input(now) and not transport.data_in_flight():
+                    transport.expedite()
 
             for signum in signals:
                 self._on_signal(signum, now)
@@ -257,20 +261,22 @@ class Client:
         predictions.set_send_interval(transport.send_interval())
         predictions.set_local_frame_late_acked(state.echo_ack)
 
-    def _read_user_input(self, now: float) -> None:
+    def _read_user_input(self, now: float) -> bool:
+        """Read the user's keys; True if any went into the user stream."""
         try:
             data = os.read(self.stdin, READ_SIZE)
         except OSError:
             data = b""
         if not data:
             self._start_shutdown(EXITING, now)
-            return
+            return False
         predictions = self.overlays.predictions
         paste = len(data) > PASTE_THRESHOLD
         predictions.set_local_frame_sent(self.transport.sent_state_last)
         if paste:
             predictions.reset()
         stream: UserStream = self.transport.current_state
+        pushed = False
         for byte in data:
             if not paste:
                 predictions.new_user_byte(byte, self.local, now)
@@ -281,15 +287,17 @@ class Client:
                 self.notify("", now)
             if action.send:
                 stream.push_keystroke(action.send)
+                pushed = True
             if action.repaint:
                 self.repaint = True
             if action.toggle_stats:
                 self.overlays.stats.toggle()
             if action.quit:
                 self._start_shutdown(EXITING_ON_REQUEST, now, permanent=True)
-                return
+                return pushed
             if action.suspend:
                 self._suspend()
+        return pushed
 
     def _start_shutdown(self, message: str, now: float, permanent: bool = False) -> None:
         if not self.transport.shutdown_in_progress():

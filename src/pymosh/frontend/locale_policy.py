@@ -15,10 +15,11 @@ into the shell; UTF-8 mode (PEP 540) changes no variable and is irrelevant here.
 from __future__ import annotations
 
 import locale
-import os
 import subprocess
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
+
+from pymosh.frontend.procenv import original_environ
 
 # every variable the wrapper forwards with -l, in mosh's order
 LOCALE_VARS = (
@@ -130,21 +131,6 @@ class _LazyFallbacks:
     def __iter__(self):
         yield from FALLBACKS
         yield from host_fallbacks()[len(FALLBACKS):]
-
-
-def original_environ() -> dict[str, str]:
-    """The environment this process was started with (before CPython's coercion)."""
-    try:
-        with open("/proc/self/environ", "rb") as f:
-            block = f.read()
-    except OSError:
-        return dict(os.environ)
-    env: dict[str, str] = {}
-    for entry in block.split(b"\0"):
-        name, sep, value = entry.partition(b"=")
-        if sep and name:
-            env[os.fsdecode(name)] = os.fsdecode(value)
-    return env
 
 
 def shell_locale(requested: Iterable[str], env: Mapping[str, str] | None = None

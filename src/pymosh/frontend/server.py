@@ -25,6 +25,8 @@ from pymosh.network.udp import ServerSocket
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
 # the detached child after ``MOSH CONNECT`` is printed, while the client starts up.
 if TYPE_CHECKING:
+    import socket
+
     from pymosh.frontend.forwarding import ServerSetup
     from pymosh.frontend.resume import DurableSession
     from pymosh.network.transport import Transport
@@ -41,6 +43,12 @@ IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is collected
                                # (Mosh: 8; 1-2 ms gave echo p50 10.6 ms vs 12.0 ms at 8)
 ECHO_WAIT = 2                  # ms to wait for the pty's answer to input just written
+ECHO_WINDOW = 20               # ms after input in which pty output counts as its answer
+# Echo policy (Mosh has none): the first pty output within ECHO_WINDOW of input the
+# client sent goes out in the same turn, skipping the mindelay and the frame interval; at
+# most one such frame per input, so their rate is bounded by the client's input frames
+# (which follow Nagle's rule: one per round trip, else Mosh's pacing). While output
+# streams without input, every frame keeps Mosh's pacing, so bulk output is unchanged.
 
 
 class UsageError(Exception):
@@ -174,6 +182,7 @@ class Server:
         # the history log once a client's hello asked for scrollback
         self.history: HistoryLog | None = None
         self.last_remote_state_time: float | None = None
+        self.input_at = -float("inf")  # when input was last written to the pty, unanswered
         self.pty_open = True
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
         self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
@@ -242,8 +251,10 @@ class Server:
                             ready.add(self.pty.fd)
                             now = now_ms()
 
-            if self.pty_open and self.pty.fd in ready:
-                self._read_pty(now)
+            if self.pty_open and self.pty.fd in ready and self._read_pty(now):
+                if now - self.input_at <= ECHO_WINDOW:
+                    transport.expedite()
+                self.input_at = -float("inf")
 
             self.forwarding.turn(ready, now)
             if not transport.shutdown_in_progress():
@@ -405,6 +416,7 @@ class Server:
         wrote = bool(self.pty_open and out)
         if wrote:
             self._write_pty(bytes(out))
+            self.input_at = now
         if events:
             self.terminal.register_input_frame(self.last_remote_num, now)
             if self.terminal.hello is None and self.forward is not None:
@@ -448,20 +460,22 @@ class Server:
         except OSError:
             self._pty_gone(now_ms())
 
-    def _read_pty(self, now: float) -> None:
+    def _read_pty(self, now: float) -> bool:
+        """Feed the pty's output to the terminal; True if there was some."""
         try:
             data = self.pty.read()
         except OSError:
-            return
+            return False
         if not data:
             self._pty_gone(now)
-            return
+            return False
         replies = self.terminal.act(data)
         if self.history is not None:
             dropped, lines, cleared = self.terminal.terminal.take_history()
             self.history.feed(dropped, lines, cleared, now)
         if replies:
             self._write_pty(replies)
+        return True
 
     def _pty_gone(self, now: float) -> None:
         self.pty_open = False
@@ -524,10 +538,13 @@ BANNER = (
 
 # the wrapper checks for this line before it runs list/kill/resume (session_commands.py)
 REGISTRY_LINE = "Session registry: list, kill, resume.\n"
+SESSION_COMMANDS = ("list", "kill", "resume")   # not a new session: never handed off
 
 
-def run(argv: Sequence[str]) -> int:
-    if argv and argv[0] in ("list", "kill", "resume"):
+def run(argv: Sequence[str], handoff: socket.socket | None = None) -> int:
+    """The start-up, in this process or (``handoff``: the asker's connection) in a
+    session the forker forked; the detach fork's parent reports 0 on ``handoff``."""
+    if argv and argv[0] in SESSION_COMMANDS:
         from pymosh.frontend.sessions_cli import run as run_sessions_command
         return run_sessions_command(argv)
     from pymosh.frontend.forwarding import ForwardError, ServerSetup, split_args
@@ -602,11 +619,23 @@ def run(argv: Sequence[str]) -> int:
     pid = os.fork()
     if pid:
         _say(f"\n[pymosh-server detached, pid = {pid}]\n")
+        if handoff is not None:
+            try:
+                handoff.sendall(b"\0")
+            except OSError:
+                pass
         os._exit(0)
+    if handoff is not None:
+        handoff.close()
     os.setsid()
     if not opts.verbose:
         _detach_stdio()
     pty = PtyHost(opts.command or None, env, *size)
+    if handoff is None:
+        from pymosh.frontend import handoff as forker_handoff
+        if forker_handoff.enabled():
+            from pymosh.frontend.forker import spawn
+            spawn()                     # a forker for this user's next sessions
     server = Server(sock, key, pty, *size, verbose=opts.verbose, forward=forward,
                     scrollback=opts.scrollback)
     from pymosh.frontend.resume import register
@@ -650,7 +679,10 @@ def _detach_stdio() -> None:
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    from pymosh.frontend.handoff import request
+    argv = sys.argv[1:]
+    status = request(argv)              # a forker forks the session ready-made...
+    sys.exit(run(argv) if status is None else status)   # ...else start it here
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Mapping
+
+TYPE_CHECKING = False          # typing costs ms on pymosh-server's start-up (handoff.py)
+if TYPE_CHECKING:
+    from typing import Mapping
 
 SUBDIRS = ("sessions", "ports", "agent")
 

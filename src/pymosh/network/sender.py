@@ -51,6 +51,7 @@ class TransportSender(Generic[S]):
         self.next_ack_time: float = now
         self.next_send_time: float = INF
         self.mindelay_clock: float | None = None
+        self.expedited = False           # the program asked for this tick's state now
         if send_mindelay is None:
             send_mindelay = (SEND_MINDELAY_SERVER if connection.is_server
                              else SEND_MINDELAY_CLIENT)
@@ -123,8 +124,11 @@ class TransportSender(Generic[S]):
         if not current == back.state:
             if self.mindelay_clock is None:
                 self.mindelay_clock = now
-            self.next_send_time = max(self.mindelay_clock + self.send_mindelay,
-                                      back.timestamp + interval)
+            if self.expedited:
+                self.next_send_time = now
+            else:
+                self.next_send_time = max(self.mindelay_clock + self.send_mindelay,
+                                          back.timestamp + interval)
         elif not current == self.assumed_receiver_state.state and self._peer_active(now):
             self.next_send_time = back.timestamp + interval
             if self.mindelay_clock is not None:
@@ -146,9 +150,23 @@ class TransportSender(Generic[S]):
         wakeup = min(self.next_ack_time, self.next_send_time)
         return max(wakeup - now, 0)
 
+    # ------------------------------------------------------------ policy hooks
+    def expedite(self) -> None:
+        """Send a changed state at the next `tick` regardless of the mindelay and the frame
+        interval (for that one tick only). Mosh never does this; the programs decide when
+        (e.g. the echo of a keystroke on an idle link), the core keeps Mosh's timers."""
+        self.expedited = True
+
+    def data_in_flight(self) -> bool:
+        """Something sent is not yet acknowledged and differs from what the peer has
+        acknowledged (unacknowledged empty acks do not count)."""
+        states = self.sent_states
+        return len(states) > 1 and not states[-1].state == states[0].state
+
     # ------------------------------------------------------------ sending (§5.4.3)
     def tick(self, now: float) -> List[bytes]:
         self.calculate_timers(now)
+        self.expedited = False
         if not self.connection.has_remote_addr:
             return []
         if now < self.next_ack_time and now < self.next_send_time:

@@ -126,6 +126,13 @@ class Transport(Generic[L, R]):
             dropped=conn.dropped + conn.out_of_order + self.dropped_instructions,
             last_heard=conn.last_heard, remote_addr=self.remote_addr)
 
+    def expedite(self) -> None:
+        """The next `tick` sends a changed state at once (`TransportSender.expedite`)."""
+        self.sender.expedite()
+
+    def data_in_flight(self) -> bool:
+        return self.sender.data_in_flight()
+
     def all_acked(self) -> bool:
         """Everything in `current_state` has been acknowledged by the peer."""
         return self.sender.current_state == self.sender.sent_states[0].state

@@ -12,15 +12,24 @@ Widths are cached per code point.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from typing import Callable
 
 _LC_CTYPE_MASK = 1 << 0  # glibc: 1 << __LC_CTYPE (0)
 
 
+def _load_libc() -> ctypes.CDLL:
+    """glibc by its soname; ``find_library`` (which runs ldconfig: ms of start-up) only
+    when that name is not there."""
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        from ctypes.util import find_library
+        return ctypes.CDLL(find_library("c"))
+
+
 def _libc_width() -> Callable[[int], int] | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = _load_libc()
         newlocale = libc.newlocale
         uselocale = libc.uselocale
         wcwidth = libc.wcwidth

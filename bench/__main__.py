@@ -76,6 +76,12 @@ def run_sessions(quick: bool, impls: list[str], notes: list[str]) -> None:
     _run(cmd, quick, 180 if quick else 3600, notes, "many sessions")
 
 
+def run_scrollback(quick: bool, notes: list[str]) -> None:
+    cmd = [sys.executable, "-m", "bench.e2e.scrollback",
+           "--out", os.path.join(OUT, "scrollback.json")] + (["--quick"] if quick else [])
+    _run(cmd, quick, 600 if quick else 3000, notes, "scrollback on/off")
+
+
 TRACE_CLIENTS = {
     "mosh": "mosh-client {ip} {port}",
     "pymosh": f"{sys.executable} -m pymosh.frontend.client {{ip}} {{port}}",
@@ -120,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = run_micro(args.quick, notes)
     if not args.no_e2e:
         run_e2e(args.quick, args.impl, notes)
+        run_scrollback(args.quick, notes)
     if not args.no_sessions:
         run_sessions(args.quick, args.impl, notes)
     if not args.quick and not args.no_trace:

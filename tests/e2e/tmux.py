@@ -26,7 +26,8 @@ class TmuxTimeout(AssertionError):
 class TmuxPane:
     def __init__(self, workdir: str | os.PathLike, command: str | Sequence[str],
                  width: int = 80, height: int = 24,
-                 env: Mapping[str, str] | None = None, term: str = "xterm-256color"):
+                 env: Mapping[str, str] | None = None, term: str = "xterm-256color",
+                 history_limit: int = 2000):
         self.workdir = os.fspath(workdir)
         self.socket = os.path.join(self.workdir, f"tmux-{os.getpid()}-{id(self):x}.sock")
         self.width, self.height = width, height
@@ -38,6 +39,7 @@ class TmuxPane:
         self.env = dict(os.environ if env is None else env)
         self.env.pop("TMUX", None)
         self.term = term
+        self.history_limit = history_limit
         self.started = False
 
     # -------------------------------------------------------------- lifecycle
@@ -48,7 +50,7 @@ class TmuxPane:
             f.write("set -g remain-on-exit on\n"
                     f"set -g default-terminal {self.term}\n"
                     "set -g status off\n"
-                    "set -g history-limit 2000\n")
+                    f"set -g history-limit {self.history_limit}\n")
         self._tmux("-f", conf, "new-session", "-d", "-s", "t", "-x", str(self.width),
                    "-y", str(self.height), self.command)
         self.started = True

@@ -111,6 +111,15 @@ def test_wrapper_rejects_bad_port_and_bind(capsys):
     assert "--bind-server" in capsys.readouterr().err
 
 
+def test_wrapper_scrollback_lines(capsys):
+    assert parse("host").scrollback is None                  # the client's default
+    assert parse("--scrollback=0", "host").scrollback == 0
+    assert parse("--scrollback", "100000", "host").scrollback == 100_000
+    with pytest.raises(SystemExit):
+        parse("--scrollback=-5", "host")
+    assert "not a number of lines" in capsys.readouterr().err
+
+
 def test_wrapper_version(capsys):
     assert wrapper.run(["--version"]) == 0
     out = capsys.readouterr().out
@@ -125,6 +134,14 @@ def test_server_options():
     assert opts.ssh_bind and opts.colors == 256 and opts.port == "60001:60010"
     assert opts.locales == ["LANG=x", "LC_ALL=y"] and opts.verbose == 2
     assert opts.command == ["bash", "-l"]
+
+
+def test_server_scrollback_cap():
+    assert server.parse_args(["new", "--", "sh"]).scrollback is None
+    assert server.parse_args(["new", "--scrollback=0", "--", "sh"]).scrollback == 0
+    assert server.parse_args(["new", "-s", "--scrollback=500"]).scrollback == 500
+    with pytest.raises(server.UsageError):
+        server.parse_args(["new", "--scrollback=lots"])
 
 
 def test_server_share_port_option():

@@ -52,10 +52,12 @@ def test_wrapper_page_covers_every_option_and_escape_key():
 def test_server_and_client_pages_cover_their_options():
     server = rendered("pymosh-server.1")
     for flag in ("-s", "-i", "-p", "-c", "-l", "-v", "--help", "--version",
-                 "MOSH_SERVER_NETWORK_TMOUT", "MOSH_SERVER_SIGNAL_TMOUT", "SHELL", "LOCALE"):
+                 "MOSH_SERVER_NETWORK_TMOUT", "MOSH_SERVER_SIGNAL_TMOUT", "SHELL", "LOCALE",
+                 "--scrollback"):
         assert flag in server, flag
     client = rendered("pymosh-client.1")
-    for flag in ("-c", "-#", "--version", "MOSH_KEY", "MOSH_ESCAPE_KEY", "statistics"):
+    for flag in ("-c", "-#", "--version", "MOSH_KEY", "MOSH_ESCAPE_KEY", "statistics",
+                 "PYMOSH_SCROLLBACK"):
         assert flag in client, flag
 
 
@@ -64,13 +66,14 @@ def test_help_names_the_options_and_variables(capsys):
     assert server.run(["--help"]) == 0
     text = capsys.readouterr().out
     for word in ("-s", "-i IP", "-p PORT", "-c COLORS", "-l NAME=VALUE", "-v",
-                 "MOSH_SERVER_NETWORK_TMOUT", "MOSH_SERVER_SIGNAL_TMOUT", "pymosh-server(1)"):
+                 "MOSH_SERVER_NETWORK_TMOUT", "MOSH_SERVER_SIGNAL_TMOUT", "--scrollback=N",
+                 "pymosh-server(1)"):
         assert word in text, word
     assert client.run(["--help"]) == 0
     text = capsys.readouterr().out
     for word in ("MOSH_KEY", "MOSH_ESCAPE_KEY", "MOSH_PREDICTION_DISPLAY",
                  "MOSH_PREDICTION_OVERWRITE", "MOSH_TITLE_NOPREFIX", "MOSH_NO_TERM_INIT",
-                 "statistics", "pymosh-client(1)"):
+                 "PYMOSH_SCROLLBACK", "statistics", "pymosh-client(1)"):
         assert word in text, word
     with pytest.raises(SystemExit):
         wrapper.run(["--help"])

@@ -33,16 +33,19 @@ from pymosh.frontend.overlay.notification import (
     TIMED_OUT,
     nothing_received,
 )
+from pymosh.frontend.scrollback import ENV as SCROLLBACK_ENV
+from pymosh.frontend.scrollback import LocalScrollback, setting
 from pymosh.frontend.tty import RawMode, window_size
 from pymosh.network.connection import FAST_START_RTTVAR, FAST_START_SRTT, Connection
 from pymosh.network.endpoint import Endpoint
 from pymosh.network.transport import Transport
 from pymosh.network.udp import ClientSocket
 from pymosh.statesync.complete import CompleteTerminal
-from pymosh.statesync.hello import client_hello
+from pymosh.statesync.hello import CLIENT_FEATURES, client_hello
 from pymosh.statesync.user_stream import UserStream
 from pymosh.terminal import Emulator, new_frame
 from pymosh.terminal.terminfo import read_caps
+from pymosh.wire.protobuf import FEATURE_SCROLLBACK
 
 USAGE = ("Usage: pymosh-client [-# 'ARGS'] [-A] [-L SPEC]... [-R SPEC]... IP PORT\n"
          "       pymosh-client -c")
@@ -74,7 +77,7 @@ def prefix_titles(frame: bytes) -> bytes:
 class Client:
     def __init__(self, ip: str, port: int, key: bytes, predict: str, overwrite: bool,
                  escape: EscapeKeys, stdin: int = 0, stdout: int = 1,
-                 forward: ForwardOptions | None = None) -> None:
+                 scrollback: int = 0, forward: ForwardOptions | None = None) -> None:
         self.ip, self.port = ip, port
         self.stdin, self.stdout = stdin, stdout
         self.escape = escape
@@ -86,10 +89,16 @@ class Client:
         connection = Connection(key, False, remote_addr=self.sock.server_addr, now=now,
                                 family=self.sock.family, initial_srtt=FAST_START_SRTT,
                                 initial_rttvar=FAST_START_RTTVAR)
+        # with scrollback asked for, the screen mode changes only once the server's hello
+        # grants it: against a stock server everything stays as it is in Mosh
+        self.caps = read_caps()
+        self.scrollback = LocalScrollback(scrollback, self.caps.smcup, self.caps.rmcup)
+        remote = CompleteTerminal(self.width, self.height)
+        remote.history = self.scrollback.window()
         self.transport: Transport[UserStream, CompleteTerminal] = Transport(
-            UserStream(), CompleteTerminal(self.width, self.height), connection, now,
-            send_mindelay=SEND_MINDELAY)
-        self.transport.current_state.push_hello(client_hello())
+            UserStream(), remote, connection, now, send_mindelay=SEND_MINDELAY)
+        features = CLIENT_FEATURES if scrollback else CLIENT_FEATURES & ~FEATURE_SCROLLBACK
+        self.transport.current_state.push_hello(client_hello(features, scrollback))
         self.transport.current_state.push_resize(self.width, self.height)
         self.endpoint = Endpoint(self.transport, self.sock)
         self.local = Emulator(self.width, self.height)
@@ -97,7 +106,6 @@ class Client:
         if escape.key is not None:
             self.overlays.notifications.set_escape_key_string(escape.key_name)
         self.overlays.stats.source = self.transport.stats
-        self.caps = read_caps()
         self.frame_options = self.caps.differ_options()
         self.title_prefix = os.environ.get("MOSH_TITLE_NOPREFIX") is None
         self.repaint = False
@@ -123,9 +131,18 @@ class Client:
 
     def draw(self, now: float) -> None:
         state: CompleteTerminal = self.transport.latest_remote_state()
+        # painting history needs the terminal's size now, not at the last SIGWINCH
+        size = window_size(self.stdin) if self.scrollback.lines else (0, 0)
+        history, full = self.scrollback.before_draw(state, self.local, *size)
+        self.write(history)
+        self.repaint = self.repaint or full
         frame = state.terminal.copy()
         self.overlays.apply(frame, now)
-        self.write(self._new_frame(not self.repaint, self.local, frame))
+        full = self.repaint or (frame.width, frame.height) != (self.local.width,
+                                                               self.local.height)
+        local = self.local
+        self.write(self.scrollback.frame(self._new_frame(not self.repaint, local, frame), full,
+                                         local, lambda: self._new_frame(False, local, frame)))
         self.repaint = False
         self.local = frame
 
@@ -153,7 +170,7 @@ class Client:
 
     def _restore(self) -> None:
         try:
-            self.write(self.caps.close_terminal())
+            self.write(self.scrollback.leave(self.caps.close_terminal(), self.local.height))
         except OSError:
             pass
         self.raw.leave()
@@ -309,7 +326,7 @@ class Client:
 
     def _resume(self) -> None:
         self.raw.enter()
-        self.write(self.caps.open_terminal())
+        self.write(self.scrollback.enter(self.caps.open_terminal()))
         self.repaint = True
 
 
@@ -387,6 +404,11 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
         return 1
     overwrite = os.environ.get("MOSH_PREDICTION_OVERWRITE") == "yes"
+    try:
+        scrollback = setting(os.environ.get(SCROLLBACK_ENV))
+    except ValueError as exc:
+        sys.stderr.write(f"pymosh-client: {exc} (in {SCROLLBACK_ENV})\n")
+        return 1
     if not is_utf8_locale():
         sys.stderr.write("pymosh-client needs a UTF-8 native locale to run.\n\n"
                          + locale_env_summary() + "\n")
@@ -396,7 +418,8 @@ def run(argv: Sequence[str]) -> int:
         return 1
     try:
         client = Client(ip, int(port), key, predict, overwrite,
-                        EscapeKeys(os.environ.get("MOSH_ESCAPE_KEY")), forward=forward)
+                        EscapeKeys(os.environ.get("MOSH_ESCAPE_KEY")), scrollback=scrollback,
+                        forward=forward)
     except (OSError, ValueError, ForwardError) as exc:
         sys.stderr.write(f"pymosh-client: {exc}\n")
         return 1

@@ -13,6 +13,8 @@ Options (after "new"):
   -v              verbose: stay attached and log
   -A              agent forwarding: a socket for the shell's SSH_AUTH_SOCK (client -A)
   -R [BIND:]PORT:HOST:HOSTPORT  listen on PORT, carry connections to the client's -R
+  --scrollback=N  grant a pymosh client at most N lines of history (default: what it
+                  asks, at most 1000000; 0: none)
   -- COMMAND...   run COMMAND instead of the login shell
 Sessions: pymosh-server list [--json] | kill ID|all-detached | resume [ID]
 Environment: MOSH_SERVER_NETWORK_TMOUT, MOSH_SERVER_SIGNAL_TMOUT (seconds), SHELL,
@@ -27,7 +29,8 @@ Options: -c (print the terminal's colour count), -# ARGS (ignored), --version,
 Environment: MOSH_KEY (the session key, required), MOSH_ESCAPE_KEY,
   MOSH_PREDICTION_DISPLAY (adaptive|always|never|experimental), MOSH_PREDICTION_OVERWRITE,
   MOSH_TITLE_NOPREFIX, MOSH_NO_TERM_INIT, TERM, LANG/LC_* (must be UTF-8),
-  PYMOSH_NO_EXTENSIONS.
+  PYMOSH_SCROLLBACK (lines of history in the terminal's scrollback with a pymosh server,
+  default 10000, 0: off), PYMOSH_NO_EXTENSIONS.
 Escape keys: Ctrl-^ then . quits, Ctrl-Z suspends, s toggles the connection statistics,
   ^ sends Ctrl-^. See pymosh-client(1).
 """

@@ -31,11 +31,13 @@ if TYPE_CHECKING:
     from pymosh.frontend.resume import DurableSession
     from pymosh.network.transport import Transport
     from pymosh.statesync.complete import CompleteTerminal
+    from pymosh.statesync.history import HistoryLog
     from pymosh.statesync.user_stream import UserStream
+    from pymosh.wire.protobuf import Hello
 
 USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
          "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [-A] [-R [BIND:]PORT:HOST:HOSTPORT]... "
-         "[-- COMMAND...]")
+         "[--scrollback=N] [-- COMMAND...]")
 NO_CLIENT_TIMEOUT = 60000      # ms without any client after start-up
 IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is collected
@@ -67,6 +69,7 @@ class ServerOptions:
         self.help = False
         self.version = False
         self.warnings: list[str] = []
+        self.scrollback: int | None = None   # most history lines granted (None: no cap)
 
     def __repr__(self) -> str:
         return f"ServerOptions({vars(self)!r})"
@@ -102,6 +105,12 @@ def parse_args(argv: Sequence[str]) -> ServerOptions:
             continue
         if arg == "--no-share-port":
             opts.share_port = False
+            continue
+        if arg.startswith("--scrollback="):
+            value = arg.split("=", 1)[1]
+            if not value.isdigit():
+                raise UsageError(f"--scrollback: not a number of lines: {value!r}")
+            opts.scrollback = int(value)
             continue
         if not arg.startswith("-") or arg == "-":
             opts.command = args[i - 1:]
@@ -159,7 +168,8 @@ class Server:
     """One session's event loop. All protocol decisions live in the sans-I/O cores."""
 
     def __init__(self, sock: ServerSocket, key: bytes, pty: PtyHost, width: int, height: int,
-                 verbose: int = 0, forward: ServerSetup | None = None) -> None:
+                 verbose: int = 0, forward: ServerSetup | None = None,
+                 scrollback: int | None = None) -> None:
         self.sock = sock
         self.pty = pty
         self.verbose = verbose
@@ -168,6 +178,9 @@ class Server:
         self.start_time = now
         self.terminal = CompleteTerminal(width, height)
         self._connect(key, now, self.terminal)
+        self.scrollback_cap = scrollback
+        # the history log once a client's hello asked for scrollback
+        self.history: HistoryLog | None = None
         self.last_remote_state_time: float | None = None
         self.input_at = -float("inf")  # when input was last written to the pty, unanswered
         self.pty_open = True
@@ -213,6 +226,8 @@ class Server:
             self.loop.set_readers(readers)
             wait = min(transport.wait_time(now), self.terminal.wait_time(now),
                        self.forwarding.wait_time(now))
+            if self.history is not None:
+                wait = min(wait, self.history.wait_time(now))
             if transport.remote_addr is None or transport.shutdown_in_progress():
                 wait = min(wait, IDLE_WAIT)
             if self.network_timeout is not None and self.last_remote_state_time is not None:
@@ -242,7 +257,10 @@ class Server:
                 self.input_at = -float("inf")
 
             self.forwarding.turn(ready, now)
-            self.terminal.set_echo_ack(now)
+            if not transport.shutdown_in_progress():
+                # the shutdown state is resent unchanged (the fragmenter refuses the same
+                # (old, new) numbers with another diff): input arriving meanwhile is not acked
+                self.terminal.set_echo_ack(now)
 
             quit_now = self._handle_signals(signals, now)
             if self.kill_requested:
@@ -258,7 +276,10 @@ class Server:
                 self.log("No connection within 60 seconds.")
                 return 0
 
-            if self.endpoint.send(now) and self.endpoint.send_error is not None:
+            self._pump_history(now, 0)
+            sent = self.endpoint.send(now)
+            self._pump_history(now, sent)
+            if sent and self.endpoint.send_error is not None:
                 self.log(f"sendto: {self.endpoint.send_error}")
 
             if network_idle:
@@ -314,6 +335,9 @@ class Server:
         self.terminal.echo_ack = 0
         self.terminal.input_history.clear()
         self.terminal.hello = None
+        # the old client's history ends with it: the new one's hello starts its own
+        self.history = self.terminal.history = None
+        self.terminal.terminal.set_history_limit(0)
         self._restart_forwarding()
         if self.last_remote_state_time is not None:
             self.last_remote_state_time = now
@@ -364,7 +388,8 @@ class Server:
         emulator = self.terminal.terminal
         for i, event in enumerate(events):
             if isinstance(event, Hello):
-                self.terminal.hello = answer(event)
+                if self.terminal.hello is None:
+                    self.terminal.hello = self._grant(answer(event))
                 continue
             if isinstance(event, StreamFrame):
                 self.forwarding.receive_frame(event.data)
@@ -402,6 +427,31 @@ class Server:
         self.pty.release()
         return wrote
 
+    def _pump_history(self, now: float, sent: int) -> None:
+        """Scrollback lines into the state, before a send and after it (another chunk if
+        one went out; room if an ack came in: the transport drops acknowledged lines while
+        it sends). Not while shutting down: the shutdown state's diff is resent unchanged."""
+        history = self.history
+        if history is None or self.transport.shutdown_in_progress():
+            return
+        if sent:
+            history.sent()
+        history.pump(now, self.transport.all_acked())
+
+    def _grant(self, granted: Hello) -> Hello:
+        """Scrollback as asked, capped by --scrollback; starts the history log."""
+        from pymosh.statesync.history import HistoryLog
+        from pymosh.wire.protobuf import FEATURE_SCROLLBACK, Hello
+        lines = granted.scrollback_lines
+        if self.scrollback_cap is not None:
+            lines = min(lines, self.scrollback_cap)
+        if not granted.features & FEATURE_SCROLLBACK or not lines:
+            return Hello(granted.version, granted.features & ~FEATURE_SCROLLBACK, 0)
+        self.history = HistoryLog(lines)
+        self.terminal.history = self.history.window
+        self.terminal.terminal.set_history_limit(lines)
+        return Hello(granted.version, granted.features, lines)
+
     def _write_pty(self, data: bytes) -> None:
         if not data or not self.pty_open:
             return
@@ -420,6 +470,9 @@ class Server:
             self._pty_gone(now)
             return False
         replies = self.terminal.act(data)
+        if self.history is not None:
+            dropped, lines, cleared = self.terminal.terminal.take_history()
+            self.history.feed(dropped, lines, cleared, now)
         if replies:
             self._write_pty(replies)
         return True
@@ -583,7 +636,8 @@ def run(argv: Sequence[str], handoff: socket.socket | None = None) -> int:
         if forker_handoff.enabled():
             from pymosh.frontend.forker import spawn
             spawn()                     # a forker for this user's next sessions
-    server = Server(sock, key, pty, *size, verbose=opts.verbose, forward=forward)
+    server = Server(sock, key, pty, *size, verbose=opts.verbose, forward=forward,
+                    scrollback=opts.scrollback)
     from pymosh.frontend.resume import register
     register(server, sock.port, opts.command or [user_shell()])
     status = server.run()

@@ -53,6 +53,12 @@ class WrapperError(Exception):
     """A failure with a message meant for the user; exit status 255 (like mosh)."""
 
 
+def _lines(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of lines: {text!r}")
+    return int(text)
+
+
 class ChooseSession(WrapperError):
     """``--resume`` without ID found several detached sessions: the user picks one."""
 
@@ -105,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ssh-pty", action="store_true", help="do not allocate a pty on ssh")
     p.add_argument("--no-init", action="store_true",
                    help="do not switch the terminal to its alternate screen")
+    p.add_argument("--scrollback", type=_lines, default=None, metavar="N",
+                   help="lines of remote history kept in this terminal's scrollback with a "
+                        "pymosh server (default: $PYMOSH_SCROLLBACK or 10000; 0: off)")
     p.add_argument("--local", action="store_true",
                    help="run the server on this machine, without ssh (host: the address "
                         "to use, default 127.0.0.1, or ::1 with -6)")
@@ -648,6 +657,8 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         client_env["MOSH_PREDICTION_OVERWRITE"] = "yes"
     if args.no_init:
         client_env["MOSH_NO_TERM_INIT"] = "1"
+    if args.scrollback is not None:
+        client_env["PYMOSH_SCROLLBACK"] = str(args.scrollback)
     client_argv = client + [f"-# {' '.join(argv)} |", *forward.argv(), ip, str(port)]
     sys.stdout.flush()
     try:

@@ -1,7 +1,8 @@
 """The server's state: the terminal emulator plus the echo ack (protocol.md §6.2–6.3).
 
 ``diff_from`` yields a serialized HostMessage (pymosh's Hello when it changed, then EchoAck,
-Resize, HostBytes — in that order; a stock client's state never gets a Hello);
+Resize, HostBytes, stream frames, History — in that order; a stock client's state never
+gets a Hello, stream frames nor History);
 ``apply_string`` replays one on the client's copy. The echo ack tells the client which of
 its input states the screen reflects: the newest one that arrived at least ECHO_TIMEOUT ago.
 """
@@ -12,11 +13,14 @@ import math
 from typing import List, Tuple
 
 from pymosh.errors import DecodeError
+from pymosh.statesync.history import HistoryWindow
 from pymosh.statesync.stream_log import StreamLog
 from pymosh.terminal import Emulator, new_frame
 from pymosh.wire.protobuf import (
+    FEATURE_CLIPBOARD,
     EchoAck,
     Hello,
+    History,
     HostBytes,
     HostMessage,
     Resize,
@@ -31,7 +35,7 @@ ECHO_TIMEOUT = 50  # ms a keystroke state gets to be echoed before it is acknowl
 class CompleteTerminal:
     """Emulator + echo_ack; a SyncState (see ``pymosh.network.state``)."""
 
-    __slots__ = ("terminal", "echo_ack", "input_history", "hello", "streams")
+    __slots__ = ("terminal", "echo_ack", "input_history", "hello", "history", "streams")
 
     def __init__(self, width: int, height: int, terminal: Emulator | None = None) -> None:
         self.terminal = Emulator(width, height) if terminal is None else terminal
@@ -40,6 +44,8 @@ class CompleteTerminal:
         self.hello: Hello | None = None
         # (user state number, arrival time), oldest first; only the server uses it
         self.input_history: List[Tuple[int, float]] = []
+        # scrollback lines (statesync/history.py); None unless the client asked for them
+        self.history: HistoryWindow | None = None
         # server→client byte-stream frames (issue #18; empty unless FEATURE_STREAMS)
         self.streams = StreamLog()
 
@@ -93,6 +99,7 @@ class CompleteTerminal:
         other.echo_ack = self.echo_ack
         other.input_history = list(self.input_history)
         other.hello = self.hello
+        other.history = None if self.history is None else self.history.copy()
         other.streams = self.streams.copy()
         return other
 
@@ -102,14 +109,25 @@ class CompleteTerminal:
             message.append(self.hello)
         if self.echo_ack != existing.echo_ack:
             message.append(EchoAck(self.echo_ack))
-        if not self.terminal == existing.terminal:
+        clipboard = self._clipboard()
+        if not self.terminal == existing.terminal or (
+                clipboard and self.terminal.selections != existing.terminal.selections):
             if (self.width, self.height) != (existing.width, existing.height):
                 message.append(Resize(self.width, self.height))
-            frame = new_frame(True, existing.terminal, self.terminal)
+            frame = new_frame(True, existing.terminal, self.terminal,
+                              clipboard_selections=clipboard)
             if frame:
                 message.append(HostBytes(frame))
         message.extend(self.streams.diff_items(existing.streams))
+        if self.history is not None:  # behind the screen; paced by HistoryLog.pump
+            body = self.history.diff_from(existing.history or HistoryWindow())
+            if body:
+                message.append(History(body))
         return encode_host_message(message) if message else b""
+
+    def _clipboard(self) -> bool:
+        """Every OSC 52 selection goes to the client (it asked; the server granted)."""
+        return self.hello is not None and bool(self.hello.features & FEATURE_CLIPBOARD)
 
     def init_diff(self) -> bytes:
         return self.diff_from(CompleteTerminal(self.width, self.height))
@@ -130,17 +148,25 @@ class CompleteTerminal:
                 self.echo_ack = item.num
             elif isinstance(item, Hello):
                 self.hello = item
+            elif isinstance(item, History) and self.history is not None:
+                self.history.apply(item.body)
             elif isinstance(item, StreamFrame):
                 self.streams.apply(item.data)
 
     def subtract(self, prefix: CompleteTerminal) -> None:
-        """Drop stream frames the client has acknowledged (the terminal is not a stream)."""
+        """The terminal is not a stream; drop the stream frames and history lines the
+        client has acknowledged (``prefix``)."""
         self.streams.trim(prefix.streams.next)
+        if self.history is not None and prefix.history is not None:
+            self.history.subtract(prefix.history)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CompleteTerminal):
             return NotImplemented
         return (self.echo_ack == other.echo_ack and self.hello == other.hello
-                and self.streams == other.streams and self.terminal == other.terminal)
+                and self.history == other.history and self.streams == other.streams
+                and self.terminal == other.terminal
+                and (not self._clipboard()
+                     or self.terminal.selections == other.terminal.selections))
 
     __hash__ = None  # type: ignore[assignment]

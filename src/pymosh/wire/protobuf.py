@@ -60,6 +60,13 @@ class EchoAck:
 
 
 @dataclass(frozen=True)
+class History:
+    """Scrollback lines (extension 101 of a HostMessage; body format: statesync/history.py)."""
+
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Hello:
     """pymosh's own handshake (extension 100 both ways; stock peers skip it, §8.1).
 
@@ -96,7 +103,7 @@ EXT_HISTORY = 101
 EXT_HOST_STREAM_FRAME = 102
 
 UserMessage = List[Union[Keystroke, Resize, Hello, StreamFrame]]
-HostMessage = List[Union[HostBytes, Resize, EchoAck, Hello, StreamFrame]]
+HostMessage = List[Union[HostBytes, Resize, EchoAck, Hello, History, StreamFrame]]
 
 # ---------------------------------------------------------------- encoding
 
@@ -191,6 +198,8 @@ def encode_host_message(events: HostMessage) -> bytes:
             out.append(_wrap(_bytes_field(0x3A, b"\x40" + _uint64(ev.num))))
         elif isinstance(ev, Hello):
             out.append(_wrap(_ext_field(EXT_HELLO, _hello_body(ev))))
+        elif isinstance(ev, History):
+            out.append(_wrap(_ext_field(EXT_HISTORY, ev.body)))
         elif isinstance(ev, StreamFrame):
             out.append(_wrap(_ext_field(EXT_HOST_STREAM_FRAME, ev.data)))
         else:
@@ -353,7 +362,7 @@ def decode_user_message(data: bytes) -> UserMessage:
 def decode_host_message(data: bytes) -> HostMessage:
     """Host bytes, resizes and echo acks in order; unknown extensions are skipped."""
     events: HostMessage = []
-    for exts in _instructions(data, (2, 3, 7, EXT_HELLO, EXT_HOST_STREAM_FRAME)):
+    for exts in _instructions(data, (2, 3, 7, EXT_HELLO, EXT_HISTORY, EXT_HOST_STREAM_FRAME)):
         for number, body in exts:
             if number == 2:
                 events.append(HostBytes(_decode_bytes_message(body, 4, "hoststring")))
@@ -363,6 +372,8 @@ def decode_host_message(data: bytes) -> HostMessage:
                 events.append(_decode_echo_ack(body))
             elif number == EXT_HELLO:
                 events.append(_decode_hello(body))
+            elif number == EXT_HISTORY:
+                events.append(History(body))
             elif number == EXT_HOST_STREAM_FRAME:
                 events.append(StreamFrame(body))
     return events
@@ -371,7 +382,7 @@ def decode_host_message(data: bytes) -> HostMessage:
 __all__ = [
     "EXT_HELLO", "EXT_HISTORY", "EXT_HOST_STREAM_FRAME", "EXT_USER_STREAM_FRAME",
     "FEATURE_CLIPBOARD", "FEATURE_RESUME", "FEATURE_SCROLLBACK", "FEATURE_STREAMS",
-    "PROTOCOL_VERSION", "EchoAck", "Hello", "HostBytes", "HostMessage", "Instruction",
+    "PROTOCOL_VERSION", "EchoAck", "Hello", "History", "HostBytes", "HostMessage", "Instruction",
     "Keystroke",
     "Resize", "StreamFrame", "UserMessage", "decode_host_message", "decode_instruction",
     "decode_user_message", "encode_host_message", "encode_instruction",

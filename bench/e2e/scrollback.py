@@ -1,0 +1,165 @@
+"""``python -m bench.e2e.scrollback [--quick] [--out FILE]``: scrollback (#14) on vs off.
+
+Sessions of stock Mosh 1.4.0, pymosh with scrollback off (``PYMOSH_SCROLLBACK=0``) and
+pymosh with it on (the default 10,000 lines; and 100,000 for ``seq 1 100000``), each
+``cat``-ing every 16 MiB corpus file (256 KiB with --quick) and running ``seq``:
+
+* wall time until the end marker shows, server CPU, bytes on the wire (server -> client)
+  until then, and in total once the history has arrived;
+* ``history_lines``: lines the client scrolled into its terminal's history (main screen
+  only: a terminal keeps none for the alternate screen, where Mosh and pymosh without
+  scrollback draw), counted on the pty's output by a pyte screen;
+* ``history_after_screen_s``: how long after the marker showed the last history line
+  arrived (history is paced behind the screen).
+
+Results go to ``bench/out/scrollback.json`` and a table on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+
+import pyte
+
+from .corpus_files import write_corpus
+from .scenarios import MARK, RESET, marker_shown
+from .session import Impl, Screen, Session, SessionError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(os.path.dirname(HERE), "out")
+SETTLE_S = 3.0          # no new history line for this long: the history is complete
+HISTORY_LIMIT_S = 180.0
+
+
+class CountingScreen(Screen):
+    """A pyte screen that counts the lines scrolled off the top of the main screen."""
+
+    def __init__(self, columns: int, lines: int) -> None:
+        super().__init__(columns, lines)
+        self.scrolled = 0
+        self.last_scroll = 0.0
+        self.alternate = False
+
+    def set_mode(self, *modes, **kwargs) -> None:
+        if kwargs.get("private") and {47, 1047, 1049} & set(modes):
+            self.alternate = True
+        super().set_mode(*modes, **kwargs)
+
+    def reset_mode(self, *modes, **kwargs) -> None:
+        if kwargs.get("private") and {47, 1047, 1049} & set(modes):
+            self.alternate = False
+        super().reset_mode(*modes, **kwargs)
+
+    def index(self) -> None:
+        top, bottom = self.margins or (0, self.lines - 1)
+        if (not self.alternate and self.cursor.y == bottom and top == 0
+                and bottom == self.lines - 1):
+            self.scrolled += 1
+            self.last_scroll = time.perf_counter()
+        super().index()
+
+
+def configs(quick: bool) -> list[tuple[str, Impl]]:
+    out = [("mosh", Impl.mosh())]
+    for name, lines in (("pymosh scrollback off", "0"), ("pymosh scrollback 10k", "10000")):
+        impl = Impl.pymosh()
+        impl.env["PYMOSH_SCROLLBACK"] = lines
+        out.append((name, impl))
+    return out
+
+
+def run(s: Session, command: str, timeout: float) -> dict:
+    screen: CountingScreen = s.screen  # type: ignore[assignment]
+    s.drain(quiet=0.1, limit=1.0)
+    net0 = s.relay_stats()
+    sc0, _ = s.cpu()
+    screen.scrolled = 0
+    t0 = s.send(f"{command}; {RESET}; echo {MARK[:3]}''{MARK[3:]}\r".encode())
+    t1 = s.wait_until(lambda: marker_shown(s), timeout)
+    if t1 is None:
+        raise SessionError(f"timeout after {timeout:.0f} s: {command}")
+    sc1, _ = s.cpu()
+    net1 = s.relay_stats()
+    at_screen = screen.scrolled
+    end = time.perf_counter() + HISTORY_LIMIT_S
+    while time.perf_counter() < end:
+        s.pump(0.2)
+        if time.perf_counter() - max(screen.last_scroll, t1) > SETTLE_S:
+            break
+    sc2, _ = s.cpu()
+    net2 = s.relay_stats()
+    result = {
+        "wall_s": t1 - t0,
+        "server_cpu_s": None if sc0 is None or sc1 is None else sc1 - sc0,
+        "server_cpu_total_s": None if sc0 is None or sc2 is None else sc2 - sc0,
+        "wire_s2c_bytes": net1["s2c_bytes"] - net0["s2c_bytes"],
+        "wire_s2c_total_bytes": net2["s2c_bytes"] - net0["s2c_bytes"],
+        "history_lines_at_screen": at_screen,
+        "history_lines": screen.scrolled,
+        "history_after_screen_s": max(0.0, screen.last_scroll - t1) if screen.scrolled else 0.0,
+    }
+    s.send(b"clear\r")
+    s.wait_until(lambda: s.at_prompt() and s.screen.cursor.y == 0, 5.0)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.e2e.scrollback", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--out", default=os.path.join(OUT, "scrollback.json"))
+    args = p.parse_args(argv)
+    size = (256 << 10) if args.quick else (16 << 20)
+    seq = 20_000 if args.quick else 100_000
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    result: dict = {"quick": args.quick, "corpus_bytes": size, "runs": {}}
+    with tempfile.TemporaryDirectory(prefix="pymosh-bench-") as tmp:
+        corpus, source = write_corpus(tmp, size)
+        result["corpus_source"] = source
+        commands = [(f"cat {name}", f"cat {shlex.quote(path)}")
+                    for name, path in sorted(corpus.items())]
+        commands.append((f"seq 1 {seq}", f"seq 1 {seq}"))
+        plan = configs(args.quick)
+        big = Impl.pymosh()
+        big.env["PYMOSH_SCROLLBACK"] = str(seq)
+        plan.append((f"pymosh scrollback {seq // 1000}k", big))
+        for name, impl in plan:
+            runs = result["runs"].setdefault(name, {})
+            s = Session(impl, f"bench-scrollback-{os.getpid()}")
+            s.screen = CountingScreen(s.width, s.height)
+            s.stream = pyte.ByteStream(s.screen)
+            try:
+                s.start()
+                for label, command in commands:
+                    if name.endswith("k") and not name.endswith("10k") and "seq" not in label:
+                        continue        # the big history only for seq
+                    try:
+                        runs[label] = run(s, command, 120.0)
+                    except SessionError as e:
+                        runs[label] = {"error": str(e)}
+                        break
+                    r = runs[label]
+                    log(f"{name:24} {label:22} wall {r['wall_s']:6.2f} s  cpu "
+                        f"{r['server_cpu_s'] or 0:6.2f} s  wire {r['wire_s2c_bytes']:>9} B "
+                        f"(total {r['wire_s2c_total_bytes']:>9} B)  history "
+                        f"{r['history_lines']:>7} lines, +{r['history_after_screen_s']:.2f} s")
+            except SessionError as e:
+                runs["error"] = str(e)
+                log(f"{name}: n/a ({e})")
+            finally:
+                s.close()
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+    log(f"scrollback: wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

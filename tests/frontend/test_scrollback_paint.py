@@ -1,0 +1,155 @@
+"""The client's history painting (frontend/scrollback.py), checked on an emulated local
+terminal that keeps a history: exactly the server's lines reach it, nothing it displayed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pymosh.frontend.scrollback import (
+    LocalScrollback,
+    no_history_clear,
+    paint,
+    sanitize,
+    setting,
+)
+from pymosh.statesync.complete import CompleteTerminal
+from pymosh.statesync.history import HistoryLog
+from pymosh.wire.protobuf import FEATURE_SCROLLBACK, Hello
+
+
+def _terminal(impl, width=20, height=5):
+    term = impl.Emulator(width, height)
+    term.set_history_limit(10_000)
+    return term
+
+
+def _history(term) -> list:
+    """The terminal's new history lines, soft-wrapped rows joined, SGR removed."""
+    dropped, rows, cleared = term.take_history()
+    assert dropped == 0
+    out, joined = [], b""
+    for text, wrapped in rows:
+        joined += re.sub(rb"\x1b\[[0-9;]*m", b"", text)
+        if not wrapped:
+            out.append(joined)
+            joined = b""
+    return out + ([joined] if joined else [])
+
+
+def _screen_text(term) -> list:
+    return [term.dump()["rows"][y] for y in range(term.height)]
+
+
+def test_lines_land_in_the_history_exactly_once_and_the_screen_is_repainted(terminal_impl):
+    impl = terminal_impl
+    real = _terminal(impl)        # the user's terminal
+    local = impl.Emulator(20, 5)  # what the client believes it shows
+    shown = impl.Emulator(20, 5)
+    shown.feed(b"prompt $ ls\r\n[notification]")     # the last frame, overlays included
+    real.feed(impl.new_frame(False, local, shown))
+    assert _history(real) == []
+    local = shown.copy()
+    events = [("line", b"one", False), ("line", b"\x1b[31mtwo\x1b[0m", False),
+              ("gap", 1234, False)] + [("line", b"n%d" % i, False) for i in range(12)]
+    real.feed(paint(events, local))
+    assert _history(real) == [b"one", b"two", b"[pymosh: 1234 lines skipped]"] + [
+        b"n%d" % i for i in range(12)]
+    assert _screen_text(real) == _screen_text(local)      # the model stayed exact
+    frame = impl.Emulator(20, 5)
+    frame.feed(b"after")
+    real.feed(impl.new_frame(True, local, frame))
+    assert _screen_text(real) == _screen_text(frame)
+    assert _history(real) == []
+
+
+def test_soft_wrapped_lines_and_wide_lines_keep_their_rows(terminal_impl):
+    impl = terminal_impl
+    real = _terminal(impl, width=10, height=4)
+    local = impl.Emulator(10, 4)
+    events = [("line", b"0123456789", True), ("line", b"abc", False),
+              ("line", b"trimmed", True), ("line", b"next", False),
+              ("line", b"x" * 25, False), ("line", b"last", False)]
+    real.feed(paint(events, local))
+    rows = real.take_history()[1]
+    assert rows == [(b"0123456789", True), (b"abc", False), (b"trimmed", True),
+                    (b"next", False), (b"x" * 10, True), (b"x" * 10, True), (b"x" * 5, False),
+                    (b"last", False)]
+
+
+def test_full_repaints_never_use_erase_display(terminal_impl):
+    impl = terminal_impl
+    real = _terminal(impl, 20, 5)
+    blank = impl.Emulator(20, 5)
+    frame = impl.Emulator(20, 5)
+    frame.feed(b"a\r\nb\r\nc\r\nd\r\ne")
+    real.feed(impl.new_frame(False, blank, frame))
+    repaint = no_history_clear(impl.new_frame(False, frame, frame), 5)
+    assert b"\x1b[2J" not in repaint and b"\x1b[2K" in repaint
+    real.feed(repaint)
+    assert _screen_text(real) == _screen_text(frame)
+
+
+def test_sanitize_keeps_text_and_sgr_only():
+    assert sanitize(b"\x1b[1;31mred\x1b[0m") == b"\x1b[1;31mred\x1b[0m"
+    assert sanitize(b"a\x1b]52;c;AAAA\x07b\x1b[2Jc\x9b\r\n\x00") == "abc\ufffd".encode()
+    assert sanitize(b"\xff\xfe ok \xe2\x82") == "\ufffd\ufffd ok \ufffd".encode()
+    assert sanitize("e\u0301\u0301".encode()) == "e\u0301\u0301".encode()
+
+
+def test_setting_parses_lines():
+    assert setting(None) >= 10_000 and setting("0") == 0 and setting("123") == 123
+    assert setting("9" * 40) == 1_000_000          # absurd: what a server grants at most
+    with pytest.raises(ValueError):
+        setting("-5")
+
+
+def _granted_state(hello: Hello | None, lines) -> CompleteTerminal:
+    state = CompleteTerminal(20, 5)
+    state.hello = hello
+    log = HistoryLog(100)
+    state.history = log.window
+    log.feed(0, [(line, False) for line in lines], False)
+    log.pump()
+    return state
+
+
+def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollback(
+        terminal_impl):
+    impl = terminal_impl
+    stock = _granted_state(None, [b"forged"])
+    mode = LocalScrollback(1000)
+    assert mode.before_draw(stock, impl.Emulator(20, 5), 20, 5) == (b"", False)
+    refused = _granted_state(Hello(1, 0, 0), [b"forged"])
+    assert mode.before_draw(refused, impl.Emulator(20, 5), 20, 5) == (b"", False)
+    blank = impl.Emulator(20, 5)
+    assert not mode.active and mode.frame(b"\x1b[r\x1b[0m\x1b[H\x1b[2J", True, blank,
+                                          None).endswith(b"\x1b[2J")
+    granted = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"hi"])
+    real = _terminal(impl)
+    local = impl.Emulator(20, 5)
+    out, full = mode.before_draw(granted, local, 20, 5)
+    assert mode.active and full
+    real.feed(out)
+    assert _history(real)[-1] == b"hi"
+
+
+def test_the_differs_scrolling_never_reaches_the_history(terminal_impl):
+    impl = terminal_impl
+    mode = LocalScrollback(1000)
+    mode.active = True
+    real = _terminal(impl, 20, 5)
+    local = impl.Emulator(20, 5)
+    local.feed(b"[notification bar]\r\nb\r\nc\r\nd\r\ne")
+    real.feed(impl.new_frame(False, impl.Emulator(20, 5), local))
+    frame = local.copy()
+    frame.feed(b"\r\nf\r\ng")                     # the remote screen scrolled by two
+    shortcut = impl.new_frame(True, local, frame)
+    probe = _terminal(impl, 20, 5)
+    probe.feed(impl.new_frame(False, impl.Emulator(20, 5), local) + shortcut)
+    assert _history(probe)                          # the differ alone would leak rows
+    data = mode.frame(shortcut, False, local, lambda: impl.new_frame(False, local, frame))
+    real.feed(data)
+    assert _history(real) == []
+    assert _screen_text(real) == _screen_text(frame)

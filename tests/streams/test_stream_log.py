@@ -20,7 +20,7 @@ def entry(seq: int, base: int, frame: bytes) -> bytes:
 def test_diff_apply_skipping_states_and_trimming():
     server = StreamLog()
     states = []
-    for i in range(10):
+    for i in range(3):
         server.push(b"f%d" % i)
         states.append(server.copy())
     client = StreamLog()
@@ -28,6 +28,9 @@ def test_diff_apply_skipping_states_and_trimming():
         client.apply(item.data)
     assert client.frames == [b"f0", b"f1", b"f2"]
     server.trim(3)                                 # the client acknowledged state 2
+    for i in range(3, 10):
+        server.push(b"f%d" % i)                    # pushed after the ack: they carry base 3
+        states.append(server.copy())
     for item in server.diff_items(states[2]):     # skipping states 3..8
         client.apply(item.data)
     assert client.base == 3 and client.frames == [b"f%d" % i for i in range(3, 10)]
@@ -36,6 +39,22 @@ def test_diff_apply_skipping_states_and_trimming():
         client.apply(item.data)
     assert client.next == 10 and len(client.frames) == 7
     assert server == client and server.size == sum(map(len, server.frames))
+
+
+def test_a_diff_does_not_change_when_an_ack_trims_the_log():
+    """The sender resends a number with a fresh diff after acks trimmed every state: the
+    base on the wire is the frame's, fixed when it was pushed (else the fragmenter sees the
+    same (old_num, new_num) with another diff and the session ends)."""
+    live = CompleteTerminal(10, 3)
+    states = []
+    for i in range(3):
+        live.streams.push(b"f%d" % i)
+        states.append(live.copy())
+    old, new = states[0], live.copy()
+    before = new.diff_from(old)
+    for state in (live, new, old):             # the client acknowledged ``old``
+        state.subtract(old)
+    assert new == live and new.diff_from(old) == live.diff_from(old) == before
 
 
 def test_base_jump_past_everything_held():

@@ -10,6 +10,10 @@ frames (bounded by the carrier's SESSION_IN_FLIGHT). The client takes new frames
 newest state with ``since(delivered)``.
 
 On the wire each frame is its own extension 102 entry: varint seq, varint base, frame.
+The base is the log's base when the frame was pushed (frames below it were acknowledged,
+so consumed), fixed with the frame: the sender resends a state number with a freshly
+computed diff, also after an ack trimmed the log, so a diff must be a pure function of the
+two states (a base read at diff time gave the same (old_num, new_num) another diff).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ CLIENT_LOG_LIMIT = 2 * SESSION_IN_FLIGHT + 2 * MAX_DATA
 
 
 class StreamLog:
-    __slots__ = ("base", "frames", "size")
+    __slots__ = ("base", "frames", "heads", "size")
 
     def __init__(self) -> None:
         self.base = 0
         self.frames: List[bytes] = []
+        self.heads: List[bytes] = []     # each frame's base when pushed, as a varint
         self.size = 0                    # bytes held
 
     @property
@@ -38,6 +43,7 @@ class StreamLog:
 
     def push(self, frame: bytes) -> None:
         self.frames.append(frame)
+        self.heads.append(_varint(self.base))
         self.size += len(frame)
 
     def trim(self, through: int) -> None:
@@ -46,6 +52,7 @@ class StreamLog:
         if drop:
             self.size -= sum(map(len, self.frames[:drop]))
             del self.frames[:drop]
+            del self.heads[:drop]
             self.base += drop
 
     def since(self, seq: int) -> Tuple[List[bytes], int]:
@@ -55,14 +62,15 @@ class StreamLog:
     def copy(self) -> StreamLog:
         other = StreamLog.__new__(StreamLog)
         other.base, other.frames, other.size = self.base, self.frames[:], self.size
+        other.heads = self.heads[:]
         return other
 
     def diff_items(self, existing: StreamLog) -> List[StreamFrame]:
         if self.next == existing.next:
             return []
-        head = _varint(self.base)
         start = max(existing.next, self.base)
-        return [StreamFrame(_varint(seq) + head + self.frames[seq - self.base])
+        return [StreamFrame(_varint(seq) + self.heads[seq - self.base]
+                            + self.frames[seq - self.base])
                 for seq in range(start, self.next)]
 
     def apply(self, body: bytes) -> None:

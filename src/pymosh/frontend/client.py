@@ -45,7 +45,7 @@ from pymosh.statesync.hello import CLIENT_FEATURES, client_hello
 from pymosh.statesync.user_stream import UserStream
 from pymosh.terminal import Emulator, new_frame
 from pymosh.terminal.terminfo import read_caps
-from pymosh.wire.protobuf import FEATURE_SCROLLBACK
+from pymosh.wire.protobuf import FEATURE_CLIPBOARD, FEATURE_SCROLLBACK
 
 USAGE = ("Usage: pymosh-client [-# 'ARGS'] [-A] [-L SPEC]... [-R SPEC]... IP PORT\n"
          "       pymosh-client -c")
@@ -126,7 +126,12 @@ class Client:
             write_all(self.stdout, data)
 
     def _new_frame(self, initialized: bool, last: Emulator, new: Emulator) -> bytes:
-        frame = new_frame(initialized, last, new, **self.frame_options)
+        # every OSC 52 selection once the server granted it (it then sends them all);
+        # otherwise Mosh's "c" only
+        hello = self.transport.latest_remote_state().hello
+        selections = hello is not None and bool(hello.features & FEATURE_CLIPBOARD)
+        frame = new_frame(initialized, last, new, clipboard_selections=selections,
+                          **self.frame_options)
         return prefix_titles(frame) if self.title_prefix else frame
 
     def draw(self, now: float) -> None:

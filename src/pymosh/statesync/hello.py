@@ -7,13 +7,19 @@ A feature is used only once both hellos are known, so stock peers see nothing ne
 
 from __future__ import annotations
 
-from pymosh.wire.protobuf import FEATURE_RESUME, FEATURE_SCROLLBACK, FEATURE_STREAMS, Hello
+from pymosh.wire.protobuf import (
+    FEATURE_CLIPBOARD,
+    FEATURE_RESUME,
+    FEATURE_SCROLLBACK,
+    FEATURE_STREAMS,
+    Hello,
+)
 
 VERSION = 1
 # The features each side implements; a feature module adds its bit here when it lands.
-CLIENT_FEATURES = FEATURE_SCROLLBACK | FEATURE_STREAMS | FEATURE_RESUME
+CLIENT_FEATURES = FEATURE_SCROLLBACK | FEATURE_STREAMS | FEATURE_RESUME | FEATURE_CLIPBOARD
 # resume: pymosh-server keeps a registry
-SERVER_FEATURES = FEATURE_SCROLLBACK | FEATURE_STREAMS | FEATURE_RESUME
+SERVER_FEATURES = FEATURE_SCROLLBACK | FEATURE_STREAMS | FEATURE_RESUME | FEATURE_CLIPBOARD
 MAX_SCROLLBACK_LINES = 1_000_000     # the most history a client may ask the server to keep
 
 

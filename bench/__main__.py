@@ -33,7 +33,9 @@ OUT = os.path.join(HERE, "out")
 
 
 def _env(quick: bool) -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=child_pythonpath(ROOT), PYMOSH_BENCH_QUICK="1" if quick else "")
+    return dict(
+        os.environ, PYTHONPATH=child_pythonpath(ROOT), PYMOSH_BENCH_QUICK="1" if quick else ""
+    )
 
 
 def _run(cmd: list[str], quick: bool, timeout: float, notes: list[str], what: str) -> int:
@@ -51,9 +53,18 @@ def _run(cmd: list[str], quick: bool, timeout: float, notes: list[str], what: st
 
 
 def run_micro(quick: bool, notes: list[str]) -> int:
-    cmd = [sys.executable, "-m", "pytest", HERE, "-q", "-p", "no:cacheprovider",
-           "--benchmark-only", "--benchmark-columns=min,median,mean,ops",
-           f"--benchmark-json={os.path.join(OUT, 'micro.json')}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        HERE,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-only",
+        "--benchmark-columns=min,median,mean,ops",
+        f"--benchmark-json={os.path.join(OUT, 'micro.json')}",
+    ]
     if quick:
         cmd += ["--benchmark-min-rounds=3", "--benchmark-max-time=0.05"]
     rc = _run(cmd, quick, 900 if not quick else 300, notes, "micro benchmarks")
@@ -77,8 +88,13 @@ def run_sessions(quick: bool, impls: list[str], notes: list[str]) -> None:
 
 
 def run_scrollback(quick: bool, notes: list[str]) -> None:
-    cmd = [sys.executable, "-m", "bench.e2e.scrollback",
-           "--out", os.path.join(OUT, "scrollback.json")] + (["--quick"] if quick else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.e2e.scrollback",
+        "--out",
+        os.path.join(OUT, "scrollback.json"),
+    ] + (["--quick"] if quick else [])
     _run(cmd, quick, 600 if quick else 3000, notes, "scrollback on/off")
 
 
@@ -90,31 +106,52 @@ TRACE_CLIENTS = {
 
 def run_trace(notes: list[str]) -> None:
     for name, client in TRACE_CLIENTS.items():
-        cmd = [sys.executable, "-m", "bench.trace_replay", "--delays", "100", "--losses", "0",
-               "--client", client, "--json", os.path.join(OUT, f"trace_replay_{name}.json")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.trace_replay",
+            "--delays",
+            "100",
+            "--losses",
+            "0",
+            "--client",
+            client,
+            "--json",
+            os.path.join(OUT, f"trace_replay_{name}.json"),
+        ]
         _run(cmd, False, 240, notes, f"trace replay ({name} client)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller corpus (CI)")
     parser.add_argument("--no-micro", action="store_true")
     parser.add_argument("--no-e2e", action="store_true")
     parser.add_argument("--no-sessions", action="store_true")
     parser.add_argument("--no-trace", action="store_true")
-    parser.add_argument("--impl", action="append", default=[], metavar="NAME=SERVER|CLIENT",
-                        help="end-to-end implementation (see python -m bench.e2e --help)")
+    parser.add_argument(
+        "--impl",
+        action="append",
+        default=[],
+        metavar="NAME=SERVER|CLIENT",
+        help="end-to-end implementation (see python -m bench.e2e --help)",
+    )
     args = parser.parse_args(argv)
     os.makedirs(OUT, exist_ok=True)
     notes: list[str] = []
     mode = "quick" if args.quick else "full"
     notes.append(f"mode: {mode} (`python -m bench{' --quick' if args.quick else ''}`)")
     # results of a previous run must not pass for this run's
-    stale = (["micro.json"] if not args.no_micro else []) + \
-            (["e2e.json"] if not args.no_e2e else []) + \
-            (["sessions.json"] if not args.no_sessions else []) + \
-            ([f"trace_replay_{n}.json" for n in TRACE_CLIENTS] if not args.no_trace else [])
+    stale = (
+        (["micro.json"] if not args.no_micro else [])
+        + (["e2e.json"] if not args.no_e2e else [])
+        + (["sessions.json"] if not args.no_sessions else [])
+        + ([f"trace_replay_{n}.json" for n in TRACE_CLIENTS] if not args.no_trace else [])
+    )
     for name in stale:
         try:
             os.remove(os.path.join(OUT, name))
@@ -134,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     notes.append(f"wall time of this run: {time.monotonic() - t_start:.0f} s")
     sys.path.insert(0, ROOT)
     from bench.report import render
+
     print(render(OUT, notes))
     return rc
 

@@ -50,8 +50,15 @@ class RelayedSession(Session):
         os.environ["PYMOSH_STATE_DIR"] = self.state
         rkey = os.urandom(16)
         self.hub_port = _free_udp_port()
-        relay.register({"relay_port": self.hub_port, "key": base64.b64encode(rkey).decode(),
-                        "host": "127.0.0.1", "port": self.relay_port, "timeout": 600})
+        relay.register(
+            {
+                "relay_port": self.hub_port,
+                "key": base64.b64encode(rkey).decode(),
+                "host": "127.0.0.1",
+                "port": self.relay_port,
+                "timeout": 600,
+            }
+        )
         tagger = relay.ClientTagger(("127.0.0.1", self.hub_port), rkey, socket.AF_INET)
         parent = os.getpid()
         pid = os.fork()
@@ -90,8 +97,12 @@ def _measure(cls, keys: int, lines: int) -> dict:
     finally:
         session.close()
     q = statistics.quantiles(lat, n=10)
-    return {"echo_p50_ms": statistics.median(lat), "echo_p90_ms": q[8],
-            "bulk_wall_s": bulk["wall_s"], "bulk_s2c_packets": bulk["wire_s2c_packets"]}
+    return {
+        "echo_p50_ms": statistics.median(lat),
+        "echo_p90_ms": q[8],
+        "bulk_wall_s": bulk["wall_s"],
+        "bulk_s2c_packets": bulk["wire_s2c_packets"],
+    }
 
 
 def routing_cost(routes: int, count: int = 20000) -> dict:
@@ -120,22 +131,27 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=200000)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    results: dict[str, dict] = {"direct": _measure(Session, args.keys, args.lines),
-               "relay": _measure(RelayedSession, args.keys, args.lines)}
+    results: dict[str, dict] = {
+        "direct": _measure(Session, args.keys, args.lines),
+        "relay": _measure(RelayedSession, args.keys, args.lines),
+    }
     time.sleep(0.1)
     print(f"{'path':>7}  {'echo p50':>9}  {'echo p90':>9}  {'seq 1 ' + str(args.lines):>14}")
     for name, r in results.items():
-        print(f"{name:>7}  {r['echo_p50_ms']:>7.2f}ms  {r['echo_p90_ms']:>7.2f}ms  "
-              f"{r['bulk_wall_s']:>12.2f} s")
+        print(
+            f"{name:>7}  {r['echo_p50_ms']:>7.2f}ms  {r['echo_p90_ms']:>7.2f}ms  "
+            f"{r['bulk_wall_s']:>12.2f} s"
+        )
     d, r = results["direct"], results["relay"]
-    print(f"  relay/direct: echo p50 x{r['echo_p50_ms'] / d['echo_p50_ms']:.2f}, "
-          f"bulk x{r['bulk_wall_s'] / d['bulk_wall_s']:.2f}")
+    print(
+        f"  relay/direct: echo p50 x{r['echo_p50_ms'] / d['echo_p50_ms']:.2f}, "
+        f"bulk x{r['bulk_wall_s'] / d['bulk_wall_s']:.2f}"
+    )
     print(f"{'routes':>7}  {'genuine':>8}  {'garbage':>8}  (relay hub, µs per datagram)")
     for routes in (1, 10, 100):
         cost = routing_cost(routes)
         results[f"routing_{routes}"] = cost
-        print(f"{routes:>7}  {cost['known_address_us']:>8.2f}  "
-              f"{cost['unauthenticated_us']:>8.2f}")
+        print(f"{routes:>7}  {cost['known_address_us']:>8.2f}  {cost['unauthenticated_us']:>8.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -9,8 +9,10 @@ import random
 
 QUICK = os.environ.get("PYMOSH_BENCH_QUICK", "") not in ("", "0")
 DEFAULT_SIZE = 64 * 1024 if QUICK else 1024 * 1024
-_WORDS = ("GET POST /api/v1/users 200 404 500 INFO WARN ERROR debug request took ms "
-          "connection reset upstream timeout cache hit miss session token").split()
+_WORDS = (
+    "GET POST /api/v1/users 200 404 500 INFO WARN ERROR debug request took ms "
+    "connection reset upstream timeout cache hit miss session token"
+).split()
 
 
 def _fill(rng: random.Random, size: int, make) -> bytes:
@@ -38,8 +40,12 @@ def sgr_ls(rng: random.Random) -> bytes:
 
 _WIDE = "中文字符測試日本語한국어"
 _COMBINING = ["e\u0301", "a\u0308", "n\u0303", "o\u0302\u0323"]
-_EMOJI = ["\U0001F600", "\U0001F44D\U0001F3FD", "\U0001F468\u200D\U0001F469\u200D\U0001F467",
-          "\u2764\uFE0F"]
+_EMOJI = [
+    "\U0001f600",
+    "\U0001f44d\U0001f3fd",
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+    "\u2764\ufe0f",
+]
 
 
 def utf8_wide(rng: random.Random) -> bytes:
@@ -76,8 +82,13 @@ def truecolor(rng: random.Random) -> bytes:
     return ("".join(out) + "\x1b[0m\n").encode()
 
 
-GENERATORS = {"ascii_log": ascii_log, "sgr_ls": sgr_ls, "utf8_wide": utf8_wide,
-              "tui_redraw": tui_redraw, "truecolor": truecolor}
+GENERATORS = {
+    "ascii_log": ascii_log,
+    "sgr_ls": sgr_ls,
+    "utf8_wide": utf8_wide,
+    "tui_redraw": tui_redraw,
+    "truecolor": truecolor,
+}
 
 
 def make_corpus(name: str, size: int = DEFAULT_SIZE, seed: int = 1234) -> bytes:
@@ -87,4 +98,4 @@ def make_corpus(name: str, size: int = DEFAULT_SIZE, seed: int = 1234) -> bytes:
 
 def pieces(data: bytes, piece: int = 16384) -> list[bytes]:
     """Split as mosh-server reads the pty (16 KiB)."""
-    return [data[i:i + piece] for i in range(0, len(data), piece)]
+    return [data[i : i + piece] for i in range(0, len(data), piece)]

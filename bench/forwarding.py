@@ -37,7 +37,7 @@ from bench.e2e.session import Impl, Session
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
-CHUNK = os.urandom(1 << 20)          # incompressible: zlib in SSP must not flatter us
+CHUNK = os.urandom(1 << 20)  # incompressible: zlib in SSP must not flatter us
 
 
 def free_port() -> int:
@@ -128,9 +128,14 @@ class ImpairedSession(Session):
     def _start_relay(self, port: int) -> None:
         sys.path.insert(0, ROOT)
         from tests.support.relay import RelayImpairment, UdpRelay
-        self.impaired = UdpRelay(port, up=RelayImpairment(**self.impairment),
-                                 down=RelayImpairment(**self.impairment), seed=1,
-                                 lifetime_s=600).start()
+
+        self.impaired = UdpRelay(
+            port,
+            up=RelayImpairment(**self.impairment),
+            down=RelayImpairment(**self.impairment),
+            seed=1,
+            lifetime_s=600,
+        ).start()
         self.relay_port = self.impaired.listen_port
 
     def close(self) -> None:
@@ -144,8 +149,9 @@ def impaired_throughput(size: int, results: dict) -> None:
     source = Source(size)
     lport = free_port()
     ImpairedSession.impairment = {"delay_ms": 20.0, "loss": 0.01}
-    s = ImpairedSession(pymosh_impl([], ["-L", f"{lport}:127.0.0.1:{source.port}"]),
-                        uuid.uuid4().hex)
+    s = ImpairedSession(
+        pymosh_impl([], ["-L", f"{lport}:127.0.0.1:{source.port}"]), uuid.uuid4().hex
+    )
     try:
         s.start()
         results["pymosh_L_20ms_1pct_loss_MBps"] = mbps(size, download(lport, size))
@@ -159,8 +165,7 @@ def throughput(size: int, results: dict) -> None:
     try:
         results["direct_MBps"] = mbps(size, download(source.port, size))
         lport = free_port()
-        s = Session(pymosh_impl([], ["-L", f"{lport}:127.0.0.1:{source.port}"]),
-                    uuid.uuid4().hex)
+        s = Session(pymosh_impl([], ["-L", f"{lport}:127.0.0.1:{source.port}"]), uuid.uuid4().hex)
         try:
             s.start()
             results["pymosh_L_MBps"] = mbps(size, download(lport, size))
@@ -185,9 +190,12 @@ def ssh_throughput(service_port: int, size: int) -> float | None:
         sshd = Sshd(tmp, uuid.uuid4().hex).start()
         lport = free_port()
         ssh = subprocess.Popen(
-            sshd.ssh_command().split() + ["-N", "-L", f"{lport}:127.0.0.1:{service_port}",
-                                          "127.0.0.1"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            sshd.ssh_command().split()
+            + ["-N", "-L", f"{lport}:127.0.0.1:{service_port}", "127.0.0.1"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             return mbps(size, download(lport, size))
         finally:
@@ -202,8 +210,7 @@ def ssh_throughput(service_port: int, size: int) -> float | None:
 def echo_under_load(keys: int, results: dict) -> None:
     source = Source(None)
     lport = free_port()
-    s = Session(pymosh_impl([], ["-L", f"{lport}:127.0.0.1:{source.port}"]),
-                uuid.uuid4().hex)
+    s = Session(pymosh_impl([], ["-L", f"{lport}:127.0.0.1:{source.port}"]), uuid.uuid4().hex)
     stop = threading.Event()
     moved = [0]
 
@@ -215,6 +222,7 @@ def echo_under_load(keys: int, results: dict) -> None:
                 if not data:
                     return
                 moved[0] += len(data)
+
     try:
         s.start()
         rng = random.Random(1)
@@ -241,8 +249,13 @@ def percentiles(samples: list[float]) -> dict:
 
     def pick(q: float) -> float:
         return round(ordered[min(int(q * len(ordered)), len(ordered) - 1)], 2)
-    return {"n": len(ordered), "p50": pick(0.5), "p99": pick(0.99),
-            "mean": round(statistics.fmean(ordered), 2)}
+
+    return {
+        "n": len(ordered),
+        "p50": pick(0.5),
+        "p99": pick(0.99),
+        "mean": round(statistics.fmean(ordered), 2),
+    }
 
 
 # ---------------------------------------------------------------- agent
@@ -270,18 +283,23 @@ def sign_round_trips(path: str, n: int) -> list[float]:
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(30)
         sock.connect(path)
-        reply = _agent_call(sock, 11)                      # REQUEST_IDENTITIES
+        reply = _agent_call(sock, 11)  # REQUEST_IDENTITIES
         if reply[0] != 12 or struct.unpack(">I", reply[1:5])[0] < 1:
             raise RuntimeError("the agent holds no key")
         blob_len = struct.unpack(">I", reply[5:9])[0]
-        blob = reply[9:9 + blob_len]
+        blob = reply[9 : 9 + blob_len]
         samples = []
         for i in range(n):
             data = b"bench %d" % i
-            body = (struct.pack(">I", len(blob)) + blob + struct.pack(">I", len(data)) + data
-                    + struct.pack(">I", 0))
+            body = (
+                struct.pack(">I", len(blob))
+                + blob
+                + struct.pack(">I", len(data))
+                + data
+                + struct.pack(">I", 0)
+            )
             t0 = time.perf_counter()
-            answer = _agent_call(sock, 13, body)           # SIGN_REQUEST
+            answer = _agent_call(sock, 13, body)  # SIGN_REQUEST
             samples.append((time.perf_counter() - t0) * 1000)
             if answer[0] != 14:
                 raise RuntimeError(f"agent refused to sign ({answer[0]})")
@@ -291,8 +309,11 @@ def sign_round_trips(path: str, n: int) -> list[float]:
 def agent(n: int, results: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         agent_sock = os.path.join(tmp, "agent.sock")
-        proc = subprocess.Popen(["ssh-agent", "-D", "-a", agent_sock],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["ssh-agent", "-D", "-a", agent_sock],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         state = os.path.join(tmp, "state")
         old = {k: os.environ.get(k) for k in ("SSH_AUTH_SOCK", "PYMOSH_STATE_DIR")}
         try:
@@ -300,10 +321,17 @@ def agent(n: int, results: dict) -> None:
             while not os.path.exists(agent_sock) and time.monotonic() < deadline:
                 time.sleep(0.05)
             key = os.path.join(tmp, "key")
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key],
-                           check=True, capture_output=True)
-            subprocess.run(["ssh-add", key], env=dict(os.environ, SSH_AUTH_SOCK=agent_sock),
-                           check=True, capture_output=True)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key],
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                ["ssh-add", key],
+                env=dict(os.environ, SSH_AUTH_SOCK=agent_sock),
+                check=True,
+                capture_output=True,
+            )
             results["agent_direct_ms"] = percentiles(sign_round_trips(agent_sock, n))
             os.environ.update(SSH_AUTH_SOCK=agent_sock, PYMOSH_STATE_DIR=state)
             s = Session(pymosh_impl(["-A"], ["-A"]), uuid.uuid4().hex)
@@ -333,10 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     size = (2 if quick else 16) << 20
     results: dict = {"size_bytes": size}
     problems: list[str] = []
-    for name, step in (("throughput", lambda: throughput(size, results)),
-                       ("impaired", lambda: impaired_throughput(size // 4, results)),
-                       ("echo", lambda: echo_under_load(30 if quick else 150, results)),
-                       ("agent", lambda: agent(20 if quick else 200, results))):
+    for name, step in (
+        ("throughput", lambda: throughput(size, results)),
+        ("impaired", lambda: impaired_throughput(size // 4, results)),
+        ("echo", lambda: echo_under_load(30 if quick else 150, results)),
+        ("agent", lambda: agent(20 if quick else 200, results)),
+    ):
         try:
             step()
         except Exception as exc:  # noqa: BLE001 - report and go on with the others

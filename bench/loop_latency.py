@@ -65,7 +65,7 @@ from pymosh.statesync.user_stream import UserStream  # noqa: E402
 from pymosh.wire.protobuf import HostBytes, decode_host_message  # noqa: E402
 
 KEY_SPACING_MS = 40.0
-STREAM_RATE = 20          # keys per second
+STREAM_RATE = 20  # keys per second
 DRIVERS = ("selectors", "asyncio")
 CONNECT = re.compile(rb"MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$", re.M)
 DETACHED = re.compile(rb"\[mosh-server detached, pid = (\d+)\]")
@@ -87,13 +87,14 @@ def counters(transport: Transport) -> tuple:
 # returns the ms until it next needs to run (math.inf if only on network events), and a
 # `finished` attribute to stop the loop.
 
+
 class SelectorsDriver:
     name = "selectors"
 
     def __init__(self, transport: Transport, sock: Any, app: Any) -> None:
         self.transport, self.app = transport, app
         self.endpoint = Endpoint(transport, sock)
-        self.lateness: list[float] = []      # ms a timer wake-up came after its deadline
+        self.lateness: list[float] = []  # ms a timer wake-up came after its deadline
 
     def run(self) -> None:
         with selectors.DefaultSelector() as sel:
@@ -155,8 +156,9 @@ class AsyncioDriver:
         now = now_ms()
         wait = max(min(self.transport.wait_time(now), deadline - now, 1000.0), 0.0)
         self.timer_due = now + wait
-        self.timer = self.loop.call_later(wait / 1000.0,
-                                          self._on_timer if wait < 1000.0 else self._turn)
+        self.timer = self.loop.call_later(
+            wait / 1000.0, self._on_timer if wait < 1000.0 else self._turn
+        )
 
     async def _main(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -219,8 +221,14 @@ class Phase:
 class ClientApp:
     """Types, measures echo latency, then idles and streams while counting packets."""
 
-    def __init__(self, transport: Transport, keys: int, idle_s: float, stream_s: float,
-                 echoed: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        keys: int,
+        idle_s: float,
+        stream_s: float,
+        echoed: Callable[[], int],
+    ) -> None:
         self.t = transport
         self.keys, self.idle_s, self.stream_s = keys, idle_s, stream_s
         self.echoed = echoed
@@ -228,7 +236,7 @@ class ClientApp:
         self.phase = Phase.WARMUP
         self.typed = 0
         self.next_key = 0.0
-        self.pending: Dict[int, float] = {}     # echo index -> perf_counter at typing
+        self.pending: Dict[int, float] = {}  # echo index -> perf_counter at typing
         self.latencies: List[float] = []
         self.phase_end = 0.0
         self.mark: tuple = ()
@@ -241,17 +249,17 @@ class ClientApp:
         self.calibrate: Callable[[], None] = lambda: None
 
     def _type(self, now: float) -> None:
-        self.t.current_state.push_keystroke(b"abcdefghijklmnopqrstuvwxyz"[self.typed % 26:][:1])
+        self.t.current_state.push_keystroke(b"abcdefghijklmnopqrstuvwxyz"[self.typed % 26 :][:1])
         self.pending[self.typed] = time.perf_counter()
         self.typed += 1
 
     def __call__(self, now: float) -> float:
         if self.phase == Phase.WARMUP:
             # wait for the first round trip, then type a few unmeasured keys
-            if not self.t.sent_state_acked:        # a round trip (and an RTT sample)
+            if not self.t.sent_state_acked:  # a round trip (and an RTT sample)
                 return 20.0
             if self.ready_at is None:
-                self.ready_at = now + 300.0       # let the first frames settle
+                self.ready_at = now + 300.0  # let the first frames settle
             if now < self.ready_at:
                 return self.ready_at - now
             if not self.calibrated:
@@ -260,8 +268,11 @@ class ClientApp:
             if now >= self.next_key and self.typed < self.warm_keys:
                 self._type(now)
                 self.next_key = now + KEY_SPACING_MS
-            if self.typed >= self.warm_keys and self.echoed() >= self.warm_keys \
-                    and self.t.all_acked():
+            if (
+                self.typed >= self.warm_keys
+                and self.echoed() >= self.warm_keys
+                and self.t.all_acked()
+            ):
                 self.phase = Phase.LATENCY
                 self.cpu0 = time.process_time()
                 self.pending.clear()
@@ -286,8 +297,12 @@ class ClientApp:
     def _rates(self, seconds: float) -> Dict[str, float]:
         c = counters(self.t)
         d = [b - a for a, b in zip(self.mark, c)]
-        return {"up_pkts_s": d[0] / seconds, "up_bytes_s": d[1] / seconds,
-                "down_pkts_s": d[2] / seconds, "down_bytes_s": d[3] / seconds}
+        return {
+            "up_pkts_s": d[0] / seconds,
+            "up_bytes_s": d[1] / seconds,
+            "down_pkts_s": d[2] / seconds,
+            "down_bytes_s": d[3] / seconds,
+        }
 
     def after_turn(self, now: float) -> None:
         echoed = self.echoed()
@@ -297,11 +312,16 @@ class ClientApp:
                 if self.phase == Phase.LATENCY:
                     self.latencies.append((t_now - self.pending[i]) * 1000.0)
                 del self.pending[i]
-        if self.phase == Phase.LATENCY and self.typed >= self.warm_keys + self.keys \
-                and not self.pending and self.t.all_acked():
+        if (
+            self.phase == Phase.LATENCY
+            and self.typed >= self.warm_keys + self.keys
+            and not self.pending
+            and self.t.all_acked()
+        ):
             # let delayed acks drain before counting the idle period
-            self.results["client_cpu_us_per_key"] = \
+            self.results["client_cpu_us_per_key"] = (
                 (time.process_time() - self.cpu0) * 1e6 / max(self.keys, 1)
+            )
             self.phase = Phase.IDLE
             self.phase_end = now + 1000.0
             self.mark = ()
@@ -351,8 +371,9 @@ class HostScreenState:
         return isinstance(other, HostScreenState) and self.updates == other.updates
 
 
-def run_client(driver_name: str, port: int, key: str, keys: int, idle_s: float,
-               stream_s: float, stock: bool) -> Dict[str, Any]:
+def run_client(
+    driver_name: str, port: int, key: str, keys: int, idle_s: float, stream_s: float, stock: bool
+) -> Dict[str, Any]:
     sock = ClientSocket(("127.0.0.1", port), now_ms())
     conn = Connection(key, False, sock.server_addr, now=now_ms())
     remote = HostScreenState() if stock else UserStream()
@@ -360,17 +381,21 @@ def run_client(driver_name: str, port: int, key: str, keys: int, idle_s: float,
     transport.current_state.push_resize(80, 24)
     base = [0]
     if stock:
+
         def echoed() -> int:
             # stock server: each echoed key is one screen update carrying text
             return transport.latest_remote_state().updates - base[0]
     else:
+
         def echoed() -> int:
             return len(transport.latest_remote_state().events)
 
     app = ClientApp(transport, keys, idle_s, stream_s, echoed)
     if stock:
+
         def calibrate() -> None:
             base[0] = transport.latest_remote_state().updates
+
         app.calibrate = calibrate
     driver = make_driver(driver_name, transport, sock, app)
     try:
@@ -379,20 +404,33 @@ def run_client(driver_name: str, port: int, key: str, keys: int, idle_s: float,
         sock.close()
     lat = app.latencies
     late = driver.lateness
-    return {"driver": driver_name, "timer_late_p50_ms": percentile(late, 50), "timer_late_p99_ms": percentile(late, 99),
-            "server": "mosh-server 1.4.0" if stock else "pymosh",
-            "keys": len(lat), "p50_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90),
-            "p99_ms": percentile(lat, 99), "max_ms": max(lat) if lat else float("nan"),
-            "mean_ms": sum(lat) / len(lat) if lat else float("nan"), **app.results}
+    return {
+        "driver": driver_name,
+        "timer_late_p50_ms": percentile(late, 50),
+        "timer_late_p99_ms": percentile(late, 99),
+        "server": "mosh-server 1.4.0" if stock else "pymosh",
+        "keys": len(lat),
+        "p50_ms": percentile(lat, 50),
+        "p90_ms": percentile(lat, 90),
+        "p99_ms": percentile(lat, 99),
+        "max_ms": max(lat) if lat else float("nan"),
+        "mean_ms": sum(lat) / len(lat) if lat else float("nan"),
+        **app.results,
+    }
 
 
 def spawn_server(driver_name: str):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.join(ROOT, "src"), ROOT,
-                                                    env.get("PYTHONPATH")) if p)
-    proc = subprocess.Popen([sys.executable, "-m", "bench.loop_latency", "--role", "server",
-                             "--driver", driver_name], cwd=ROOT, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (os.path.join(ROOT, "src"), ROOT, env.get("PYTHONPATH")) if p
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.loop_latency", "--role", "server", "--driver", driver_name],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline().split()
     if len(line) != 2:
@@ -405,9 +443,13 @@ def spawn_server(driver_name: str):
 def spawn_mosh_server():
     env = dict(os.environ, LANG="C.UTF-8")
     env.pop("LC_ALL", None)
-    out = subprocess.run(["mosh-server", "new", "-p", "0", "--", "sh", "-c",
-                          "stty raw -echo; exec cat"],
-                         stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=20)
+    out = subprocess.run(
+        ["mosh-server", "new", "-p", "0", "--", "sh", "-c", "stty raw -echo; exec cat"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=env,
+        timeout=20,
+    )
     m, d = CONNECT.search(out.stdout), DETACHED.search(out.stderr)
     if not (m and d):
         raise RuntimeError(f"mosh-server did not start: {out.stdout!r} {out.stderr!r}")
@@ -443,8 +485,9 @@ def measure(args: argparse.Namespace) -> List[Dict[str, Any]]:
     for name in args.drivers:
         proc, port, key = spawn_server(name)
         try:
-            results.append(run_client(name, port, key, args.keys, args.idle, args.stream,
-                                      stock=False))
+            results.append(
+                run_client(name, port, key, args.keys, args.idle, args.stream, stock=False)
+            )
             results[-1]["server_cpu_s"] = proc_cpu_s(proc.pid)
         finally:
             proc.terminate()
@@ -457,8 +500,9 @@ def measure(args: argparse.Namespace) -> List[Dict[str, Any]]:
         for name in args.drivers:
             pid, port, key = spawn_mosh_server()
             try:
-                results.append(run_client(name, port, key, args.keys, args.idle,
-                                          args.stream, stock=True))
+                results.append(
+                    run_client(name, port, key, args.keys, args.idle, args.stream, stock=True)
+                )
                 results[-1]["server_cpu_s"] = proc_cpu_s(pid)
             finally:
                 kill_pid(pid)
@@ -467,13 +511,16 @@ def measure(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
 def _have_mosh_server() -> bool:
     from shutil import which
+
     return which("mosh-server") is not None
 
 
 def table(results: List[Dict[str, Any]]) -> str:
-    head = ("| server | driver | keys | p50 ms | p90 ms | p99 ms | timer late p50/p99 ms | "
-            "client CPU µs/key | server CPU s | idle pkt/s up/down | "
-            "idle B/s up/down | 20 keys/s pkt/s up/down | 20 keys/s B/s up/down |")
+    head = (
+        "| server | driver | keys | p50 ms | p90 ms | p99 ms | timer late p50/p99 ms | "
+        "client CPU µs/key | server CPU s | idle pkt/s up/down | "
+        "idle B/s up/down | 20 keys/s pkt/s up/down | 20 keys/s B/s up/down |"
+    )
     rows = [head, "|" + "---|" * 13]
     for r in results:
         idle, st = r.get("idle", {}), r.get("stream_20keys_s", {})
@@ -486,13 +533,17 @@ def table(results: List[Dict[str, Any]]) -> str:
             f"{idle.get('up_pkts_s', 0):.2f}/{idle.get('down_pkts_s', 0):.2f} | "
             f"{idle.get('up_bytes_s', 0):.0f}/{idle.get('down_bytes_s', 0):.0f} | "
             f"{st.get('up_pkts_s', 0):.1f}/{st.get('down_pkts_s', 0):.1f} | "
-            f"{st.get('up_bytes_s', 0):.0f}/{st.get('down_bytes_s', 0):.0f} |")
+            f"{st.get('up_bytes_s', 0):.0f}/{st.get('down_bytes_s', 0):.0f} |"
+        )
     return "\n".join(rows)
 
 
 def main(argv: List[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.loop_latency", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.loop_latency",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--role", choices=("bench", "server"), default="bench")
     p.add_argument("--driver", choices=DRIVERS, default="selectors")
     p.add_argument("--drivers", default=",".join(DRIVERS))

@@ -35,7 +35,7 @@ from pymosh.frontend import portshare
 from pymosh.network.portroute import Router
 
 SIZES = (1, 10, 100)
-PAYLOAD = b"\0" * 60               # a typical keystroke datagram's size (~100 bytes)
+PAYLOAD = b"\0" * 60  # a typical keystroke datagram's size (~100 bytes)
 
 
 def _per_call_us(fn, count: int) -> float:
@@ -124,11 +124,12 @@ def bench_owner(n: int, count: int) -> dict:
 
         def drain() -> None:
             got[0] += len(channels[-1].recv_all(0))
+
         try:
             owner = _owner_pid(directory)
             session = Session(keys[-1])
             warm = session.seal_datagram(TO_SERVER, 0, 0, 0xFFFF, PAYLOAD)
-            _stream(sender, port, [warm], drain)             # the address hint
+            _stream(sender, port, [warm], drain)  # the address hint
             size = len(warm)
             garbage = [b"\x01" + os.urandom(size - 1) for _ in range(count)]
             before, dropped = _cpu_ticks(owner), _udp_drops(port)
@@ -136,8 +137,9 @@ def bench_owner(n: int, count: int) -> dict:
             garbage_s = (_cpu_ticks(owner) - before) / hz
             # the kernel drops what the owner cannot keep up with: cost per datagram read
             garbage_read = count - (_udp_drops(port) - dropped)
-            authentic = [session.seal_datagram(TO_SERVER, i + 1, 0, 0xFFFF, PAYLOAD)
-                         for i in range(count)]
+            authentic = [
+                session.seal_datagram(TO_SERVER, i + 1, 0, 0xFFFF, PAYLOAD) for i in range(count)
+            ]
             got[0] = 0
             before = _cpu_ticks(owner)
             _stream(sender, port, authentic, drain)
@@ -147,10 +149,13 @@ def bench_owner(n: int, count: int) -> dict:
             sender.close()
             for channel in channels:
                 channel.close()
-    return {"garbage_cpu_us": garbage_s / max(garbage_read, 1) * 1e6,
-            "garbage_read": garbage_read,
-            "authentic_cpu_us": authentic_s / count * 1e6,
-            "authentic_delivered": delivered, "count": count}
+    return {
+        "garbage_cpu_us": garbage_s / max(garbage_read, 1) * 1e6,
+        "garbage_read": garbage_read,
+        "authentic_cpu_us": authentic_s / count * 1e6,
+        "authentic_delivered": delivered,
+        "count": count,
+    }
 
 
 def main() -> None:
@@ -159,17 +164,21 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     results = {}
-    print(f"{'sessions':>8}  {'route known':>11}  {'route roam':>10}  {'route bad':>9}  "
-          f"{'owner bad':>9}  {'owner good':>10}  (µs per datagram)")
+    print(
+        f"{'sessions':>8}  {'route known':>11}  {'route roam':>10}  {'route bad':>9}  "
+        f"{'owner bad':>9}  {'owner good':>10}  (µs per datagram)"
+    )
     for n in SIZES:
         router = bench_router(n, args.count)
         owner = bench_owner(n, args.count)
         results[n] = {"router": router, "owner": owner}
-        print(f"{n:>8}  {router['known_address_us']:>11.2f}  {router['roam_us']:>10.2f}  "
-              f"{router['unauthenticated_us']:>9.2f}  {owner['garbage_cpu_us']:>9.1f}  "
-              f"{owner['authentic_cpu_us']:>10.1f}  "
-              f"({owner['garbage_read']} bad read, "
-              f"{owner['authentic_delivered']}/{owner['count']} good delivered)")
+        print(
+            f"{n:>8}  {router['known_address_us']:>11.2f}  {router['roam_us']:>10.2f}  "
+            f"{router['unauthenticated_us']:>9.2f}  {owner['garbage_cpu_us']:>9.1f}  "
+            f"{owner['authentic_cpu_us']:>10.1f}  "
+            f"({owner['garbage_read']} bad read, "
+            f"{owner['authentic_delivered']}/{owner['count']} good delivered)"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -83,8 +83,10 @@ class Plots:
         self.error = None
         try:
             import matplotlib
+
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
+
             self.plt = plt
         except Exception as e:  # matplotlib is optional
             self.plt = None
@@ -98,12 +100,21 @@ class Plots:
         self.files.append(name)
         return f"![{name}]({name})\n"
 
-    def bars(self, name: str, title: str, labels: list[str], series: dict[str, list],
-             unit: str, log: bool = False) -> str:
+    def bars(
+        self,
+        name: str,
+        title: str,
+        labels: list[str],
+        series: dict[str, list],
+        unit: str,
+        log: bool = False,
+    ) -> str:
         if self.plt is None:
             return ""
         plt = self.plt
-        fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(labels) * max(1, len(series)) ** 0.5 + 2), 3.4))
+        fig, ax = plt.subplots(
+            figsize=(max(5, 1.1 * len(labels) * max(1, len(series)) ** 0.5 + 2), 3.4)
+        )
         n = max(1, len(series))
         width = 0.8 / n
         for i, (sname, vals) in enumerate(series.items()):
@@ -119,8 +130,9 @@ class Plots:
             ax.legend(fontsize=8)
         return self.save(fig, name)
 
-    def lines(self, name: str, panels: list[tuple[str, str, dict[str, list[tuple]], bool]],
-              xlabel: str) -> str:
+    def lines(
+        self, name: str, panels: list[tuple[str, str, dict[str, list[tuple]], bool]], xlabel: str
+    ) -> str:
         """Side-by-side panels (title, y unit, {series: [(x, y), ...]}, log y?), log x."""
         if self.plt is None:
             return ""
@@ -172,16 +184,23 @@ def micro_section(data: dict, plots: Plots) -> str:
     groups: dict[str, list[dict]] = {}
     for b in benches:
         groups.setdefault(b.get("group") or b["name"].split("[")[0], []).append(b)
-    md = ["Median time per call; **× fast** = how many times slower than the fast path "
-          "(`c`) in the same row group (the fast path's own row is 1). MB/s where the bench "
-          "records it (`extra_info`).\n\n", _micro_summary(groups)]
+    md = [
+        "Median time per call; **× fast** = how many times slower than the fast path "
+        "(`c`) in the same row group (the fast path's own row is 1). MB/s where the bench "
+        "records it (`extra_info`).\n\n",
+        _micro_summary(groups),
+    ]
     for gname, items in groups.items():
         rows = []
         by_variant: dict[str, dict[str, dict]] = {}
         for b in items:
             params = dict(b.get("params") or {})
-            impl = str(params.pop("impl", None) or params.pop("implementation", None)
-                       or b.get("param") or b["name"])
+            impl = str(
+                params.pop("impl", None)
+                or params.pop("implementation", None)
+                or b.get("param")
+                or b["name"]
+            )
             variant = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
             by_variant.setdefault(variant, {})[impl] = b
         labels, medians = [], []
@@ -195,16 +214,36 @@ def micro_section(data: dict, plots: Plots) -> str:
                 nbytes = extra.get("bytes")
                 mbs = extra.get("MB/s") or (nbytes / st["median"] / 1e6 if nbytes else None)
                 ratio = st["median"] / base["stats"]["median"] if base else None
-                rows.append([impl, variant or "—", _time(st["median"]), _time(st["min"]),
-                             fmt(1 / st["median"] if st["median"] else None), fmt(mbs),
-                             f"{ratio:.2f}×" if ratio is not None else "—", st["rounds"]])
+                rows.append(
+                    [
+                        impl,
+                        variant or "—",
+                        _time(st["median"]),
+                        _time(st["min"]),
+                        fmt(1 / st["median"] if st["median"] else None),
+                        fmt(mbs),
+                        f"{ratio:.2f}×" if ratio is not None else "—",
+                        st["rounds"],
+                    ]
+                )
                 labels.append(f"{impl} {variant}".strip())
                 medians.append(st["median"] * 1e6)
         md.append(f"### {gname}\n\n")
-        md.append(table(["impl", "variant", "median", "min", "ops/s", "MB/s", "× fast", "rounds"],
-                        rows))
-        md.append("\n" + plots.bars(f"micro_{slug(gname)}.png", gname, labels,
-                                    {"median": medians}, "µs per call", log=True) + "\n")
+        md.append(
+            table(["impl", "variant", "median", "min", "ops/s", "MB/s", "× fast", "rounds"], rows)
+        )
+        md.append(
+            "\n"
+            + plots.bars(
+                f"micro_{slug(gname)}.png",
+                gname,
+                labels,
+                {"median": medians},
+                "µs per call",
+                log=True,
+            )
+            + "\n"
+        )
     return "".join(md)
 
 
@@ -219,8 +258,11 @@ def _micro_summary(groups: dict[str, list[dict]]) -> str:
             impl = str(params.pop("impl", None) or b.get("param") or b["name"])
             if impl not in impl_names and impl not in FAST:
                 impl_names.append(impl)
-            variant = ", ".join(f"{v}" for k, v in sorted(params.items())
-                                if k not in ("corpus",) or gname.find(str(v)) < 0)
+            variant = ", ".join(
+                f"{v}"
+                for k, v in sorted(params.items())
+                if k not in ("corpus",) or gname.find(str(v)) < 0
+            )
             by_variant.setdefault(variant, {})[impl] = b
         for variant, impls in by_variant.items():
             rows_src.append((gname, variant, impls))
@@ -233,11 +275,14 @@ def _micro_summary(groups: dict[str, list[dict]]) -> str:
         row = [gname, variant or "—", _time(base["stats"]["median"]) if base else "n/a"]
         for n in impl_names:
             b = impls.get(n)
-            row.append(f"{b['stats']['median'] / base['stats']['median']:.2f}×"
-                       if b and base else "—")
+            row.append(
+                f"{b['stats']['median'] / base['stats']['median']:.2f}×" if b and base else "—"
+            )
         rows.append(row)
-    return ("**Summary** (× = that implementation's median over the fast path's: above 1 "
-            "means the fast path is faster).\n\n" + table(header, rows) + "\n")
+    return (
+        "**Summary** (× = that implementation's median over the fast path's: above 1 "
+        "means the fast path is faster).\n\n" + table(header, rows) + "\n"
+    )
 
 
 def _time(seconds: float) -> str:
@@ -273,9 +318,11 @@ def _collect(entry: dict) -> dict:
     # idle: totals over all sessions (a 3 s heartbeat needs more than one short window)
     secs = sum((s.get("idle") or {}).get("seconds", 0) for s in sessions)
     if secs:
+
         def tot(key):
             vals = [(s.get("idle") or {}).get(key) for s in sessions if s.get("idle")]
             return None if any(v is None for v in vals) else sum(vals)
+
         agg["idle"] = {"seconds": secs}
         for key in ("c2s_packets", "s2c_packets", "server_cpu_s", "client_cpu_s"):
             v = tot(key)
@@ -284,7 +331,7 @@ def _collect(entry: dict) -> dict:
         agg["idle"] = {}
     agg["bulk_names"] = []
     for s in sessions:
-        for name in (s.get("bulk") or {}):
+        for name in s.get("bulk") or {}:
             if name not in agg["bulk_names"]:
                 agg["bulk_names"].append(name)
     return agg
@@ -299,15 +346,17 @@ def e2e_section(data: dict, plots: Plots) -> str:
     others = [n for n in names if n != base]
     agg = {n: _collect(impls[n]) for n in names}
     cfg = data.get("config", {})
-    md = [f"Loopback, 80×24, `bash --norc`, datagrams through a counting relay; "
-          f"{cfg.get('rounds')} rounds alternating {' / '.join(names)}. Medians over sessions "
-          f"(latency: percentiles over all keystrokes). **ratio** = {{other}} / {base}: "
-          f"below 1 is better for every row. Corpus: {data.get('corpus', {}).get('source')}, "
-          f"{fmt(data.get('corpus', {}).get('bytes_each', 0) / 2**20)} MiB each. "
-          f"Load average before/after: {_load(data, 'start')} / {_load(data, 'end')} "
-          f"on {data.get('machine', {}).get('cpus')} CPUs (a load above the CPU count means "
-          f"CPU-bound rows are inflated by other work; the ratios still compare like with "
-          f"like only roughly).\n\n"]
+    md = [
+        f"Loopback, 80×24, `bash --norc`, datagrams through a counting relay; "
+        f"{cfg.get('rounds')} rounds alternating {' / '.join(names)}. Medians over sessions "
+        f"(latency: percentiles over all keystrokes). **ratio** = {{other}} / {base}: "
+        f"below 1 is better for every row. Corpus: {data.get('corpus', {}).get('source')}, "
+        f"{fmt(data.get('corpus', {}).get('bytes_each', 0) / 2**20)} MiB each. "
+        f"Load average before/after: {_load(data, 'start')} / {_load(data, 'end')} "
+        f"on {data.get('machine', {}).get('cpus')} CPUs (a load above the CPU count means "
+        f"CPU-bound rows are inflated by other work; the ratios still compare like with "
+        f"like only roughly).\n\n"
+    ]
 
     def cell(name: str, value):
         entry = impls[name]
@@ -317,8 +366,13 @@ def e2e_section(data: dict, plots: Plots) -> str:
             return f"n/a ({_short(entry['error'])})"
         return "n/a"
 
-    def section(title: str, key: str, metrics: list[tuple[str, callable]], plot_unit: str = "",
-                with_peers: bool = True) -> None:
+    def section(
+        title: str,
+        key: str,
+        metrics: list[tuple[str, callable]],
+        plot_unit: str = "",
+        with_peers: bool = True,
+    ) -> None:
         header = ["metric"] + [f"{n}" for n in names] + [f"ratio {o}/{base}" for o in others]
         peer_rows = with_peers and any((key, label) in PEERS_MOSH for label, _ in metrics)
         if peer_rows:
@@ -329,8 +383,11 @@ def e2e_section(data: dict, plots: Plots) -> str:
             row = [label] + [cell(n, vals[n]) for n in names]
             for o in others:
                 b, v = vals[base], vals[o]
-                row.append(f"{v / b:.2f}" if isinstance(v, (int, float)) and isinstance(
-                    b, (int, float)) and b else "—")
+                row.append(
+                    f"{v / b:.2f}"
+                    if isinstance(v, (int, float)) and isinstance(b, (int, float)) and b
+                    else "—"
+                )
             if peer_rows:
                 row.append(fmt(PEERS_MOSH.get((key, label))))
             rows.append(row)
@@ -341,20 +398,41 @@ def e2e_section(data: dict, plots: Plots) -> str:
             md.append(plots.bars(f"e2e_{key}.png", title, labels, series, plot_unit) + "\n")
 
     floor = (data.get("floor") or {}).get("latency", {}).get("samples_ms", [])
-    section("Startup", "startup", [
-        ("server ready (MOSH CONNECT), ms", lambda a: _ms(a["m"](["startup", "server_ready_s"]))),
-        ("first prompt on the client, ms", lambda a: _ms(a["m"](["startup", "first_prompt_s"]))),
-    ], "ms")
-    section("Keystroke echo latency", "latency", [
-        ("p50, ms", lambda a: pct(a["latency_samples"], 0.5)),
-        ("p90, ms", lambda a: pct(a["latency_samples"], 0.9)),
-        ("p99, ms", lambda a: pct(a["latency_samples"], 0.99)),
-        ("keystrokes (missed)", lambda a: f"{len(a['latency_samples'])} ({a['latency_misses']})"
-         if a["n"] else None),
-    ])
+    section(
+        "Startup",
+        "startup",
+        [
+            (
+                "server ready (MOSH CONNECT), ms",
+                lambda a: _ms(a["m"](["startup", "server_ready_s"])),
+            ),
+            (
+                "first prompt on the client, ms",
+                lambda a: _ms(a["m"](["startup", "first_prompt_s"])),
+            ),
+        ],
+        "ms",
+    )
+    section(
+        "Keystroke echo latency",
+        "latency",
+        [
+            ("p50, ms", lambda a: pct(a["latency_samples"], 0.5)),
+            ("p90, ms", lambda a: pct(a["latency_samples"], 0.9)),
+            ("p99, ms", lambda a: pct(a["latency_samples"], 0.99)),
+            (
+                "keystrokes (missed)",
+                lambda a: (
+                    f"{len(a['latency_samples'])} ({a['latency_misses']})" if a["n"] else None
+                ),
+            ),
+        ],
+    )
     if floor:
-        md.append(f"Floor (kernel echo on a bare pty, `cat`): p50 {fmt(pct(floor, .5))} ms, "
-                  f"p90 {fmt(pct(floor, .9))} ms, p99 {fmt(pct(floor, .99))} ms.\n\n")
+        md.append(
+            f"Floor (kernel echo on a bare pty, `cat`): p50 {fmt(pct(floor, 0.5))} ms, "
+            f"p90 {fmt(pct(floor, 0.9))} ms, p99 {fmt(pct(floor, 0.99))} ms.\n\n"
+        )
     series = {n: agg[n]["latency_samples"] for n in names}
     if floor:
         series["pty floor"] = floor
@@ -363,41 +441,65 @@ def e2e_section(data: dict, plots: Plots) -> str:
     bulk_names = []
     for n in names:
         bulk_names += [b for b in agg[n]["bulk_names"] if b not in bulk_names]
-    for what, key, unit, conv in [("wall time to marker + prompt", "wall_s", "s", None),
-                                  ("server CPU", "server_cpu_s", "s", None),
-                                  ("client CPU", "client_cpu_s", "s", None),
-                                  ("wire bytes server→client", "wire_s2c_bytes", "KiB", 1 / 1024),
-                                  ("datagrams server→client", "wire_s2c_packets", "", None)]:
-        metrics = [(b, (lambda a, b=b, key=key, conv=conv: _scale(a["m"](["bulk", b, key]), conv)))
-                   for b in bulk_names]
-        section(f"Bulk output: {what}" + (f" ({unit})" if unit else ""), f"bulk_{key}", metrics,
-                unit or "count", with_peers=False)
-    md.append("peers.md Mosh: `cat` 16 MiB ASCII log 1.09 s wall / 1.06 s server CPU; 16 MiB "
-              "truecolor 1.70 s / 1.47 s / 0.45 s client; `seq 1 2000000` 1.65 s; 68 KiB on the "
-              "wire for 16 MiB ASCII.\n\n")
+    for what, key, unit, conv in [
+        ("wall time to marker + prompt", "wall_s", "s", None),
+        ("server CPU", "server_cpu_s", "s", None),
+        ("client CPU", "client_cpu_s", "s", None),
+        ("wire bytes server→client", "wire_s2c_bytes", "KiB", 1 / 1024),
+        ("datagrams server→client", "wire_s2c_packets", "", None),
+    ]:
+        metrics = [
+            (b, (lambda a, b=b, key=key, conv=conv: _scale(a["m"](["bulk", b, key]), conv)))
+            for b in bulk_names
+        ]
+        section(
+            f"Bulk output: {what}" + (f" ({unit})" if unit else ""),
+            f"bulk_{key}",
+            metrics,
+            unit or "count",
+            with_peers=False,
+        )
+    md.append(
+        "peers.md Mosh: `cat` 16 MiB ASCII log 1.09 s wall / 1.06 s server CPU; 16 MiB "
+        "truecolor 1.70 s / 1.47 s / 0.45 s client; `seq 1 2000000` 1.65 s; 68 KiB on the "
+        "wire for 16 MiB ASCII.\n\n"
+    )
 
-    section("Idle", "idle", [
-        ("seconds observed (all sessions)", lambda a: a["idle"].get("seconds")),
-        ("server→client packets/s", lambda a: a["idle"].get("s2c_packets")),
-        ("client→server packets/s", lambda a: a["idle"].get("c2s_packets")),
-        ("server CPU %", lambda a: _pct(a["idle"].get("server_cpu_s"))),
-        ("client CPU %", lambda a: _pct(a["idle"].get("client_cpu_s"))),
-    ], "")
-    section("Memory (RSS and PSS)", "memory", [
-        ("server RSS after start, MiB", lambda a: a["m"](["rss_start_mib", "server"])),
-        ("client RSS after start, MiB", lambda a: a["m"](["rss_start_mib", "client"])),
-        ("server RSS after bulk, MiB", lambda a: a["m"](["rss_after_bulk_mib", "server"])),
-        ("client RSS after bulk, MiB", lambda a: a["m"](["rss_after_bulk_mib", "client"])),
-        ("server PSS after start, MiB", lambda a: a["m"](["pss_start_mib", "server"])),
-        ("client PSS after start, MiB", lambda a: a["m"](["pss_start_mib", "client"])),
-        ("server PSS after bulk, MiB", lambda a: a["m"](["pss_after_bulk_mib", "server"])),
-        ("client PSS after bulk, MiB", lambda a: a["m"](["pss_after_bulk_mib", "client"])),
-    ], "MiB")
+    section(
+        "Idle",
+        "idle",
+        [
+            ("seconds observed (all sessions)", lambda a: a["idle"].get("seconds")),
+            ("server→client packets/s", lambda a: a["idle"].get("s2c_packets")),
+            ("client→server packets/s", lambda a: a["idle"].get("c2s_packets")),
+            ("server CPU %", lambda a: _pct(a["idle"].get("server_cpu_s"))),
+            ("client CPU %", lambda a: _pct(a["idle"].get("client_cpu_s"))),
+        ],
+        "",
+    )
+    section(
+        "Memory (RSS and PSS)",
+        "memory",
+        [
+            ("server RSS after start, MiB", lambda a: a["m"](["rss_start_mib", "server"])),
+            ("client RSS after start, MiB", lambda a: a["m"](["rss_start_mib", "client"])),
+            ("server RSS after bulk, MiB", lambda a: a["m"](["rss_after_bulk_mib", "server"])),
+            ("client RSS after bulk, MiB", lambda a: a["m"](["rss_after_bulk_mib", "client"])),
+            ("server PSS after start, MiB", lambda a: a["m"](["pss_start_mib", "server"])),
+            ("client PSS after start, MiB", lambda a: a["m"](["pss_start_mib", "client"])),
+            ("server PSS after bulk, MiB", lambda a: a["m"](["pss_after_bulk_mib", "server"])),
+            ("client PSS after bulk, MiB", lambda a: a["m"](["pss_after_bulk_mib", "client"])),
+        ],
+        "MiB",
+    )
     errs = [(n, k, v) for n in names for k, v in agg[n]["errors"].items()]
     errs += [(n, "session", impls[n]["error"]) for n in names if impls[n].get("error")]
     if errs:
-        md.append("### Problems\n\n" + "".join(f"- **{n}** {k}: {_short(v, 300)}\n"
-                                                for n, k, v in errs) + "\n")
+        md.append(
+            "### Problems\n\n"
+            + "".join(f"- **{n}** {k}: {_short(v, 300)}\n" for n, k, v in errs)
+            + "\n"
+        )
     return "".join(md)
 
 
@@ -453,8 +555,10 @@ def sessions_section(data: dict, plots: Plots, single_p50: dict[str, float]) -> 
     metrics = [
         ("servers' PSS total, MiB", lambda r, _: r.get("server_pss_total_mib")),
         ("PSS per server, MiB", lambda r, _: per(r, "server_pss_mib")),
-        ("PSS per server waiting for its client, MiB",
-         lambda r, _: per(r, "server_pss_waiting_mib")),
+        (
+            "PSS per server waiting for its client, MiB",
+            lambda r, _: per(r, "server_pss_waiting_mib"),
+        ),
         ("RSS per server, MiB", lambda r, _: per(r, "server_rss_mib")),
         ("PSS per client, MiB", lambda r, _: per(r, "client_pss_mib")),
         ("idle CPU of all servers, %", lambda r, _: r.get("idle_server_cpu_pct")),
@@ -463,13 +567,18 @@ def sessions_section(data: dict, plots: Plots, single_p50: dict[str, float]) -> 
         ("echo p90, ms", lambda r, _: pct(_echo(r), 0.9)),
         ("echo p99, ms", lambda r, _: pct(_echo(r), 0.99)),
         ("echo max, ms", lambda r, _: max(_echo(r)) if _echo(r) else None),
-        ("keys not echoed within 2 s", lambda r, _: sum(e.count(None) for e in r["echo_ms"])
-         if r.get("echo_ms") else None),
-        ("sessions whose echo median ≤ 2× one session's p50",
-         lambda r, name: in_time(r, name)),
+        (
+            "keys not echoed within 2 s",
+            lambda r, _: sum(e.count(None) for e in r["echo_ms"]) if r.get("echo_ms") else None,
+        ),
+        ("sessions whose echo median ≤ 2× one session's p50", lambda r, name: in_time(r, name)),
         ("all sessions up (server, client, prompt), s", lambda r, _: r.get("start_s")),
-        ("sessions that ended cleanly on `exit`", lambda r, _: f"{r.get('clean_exits')}/{r['n']}"
-         if r.get("clean_exits") is not None else None),
+        (
+            "sessions that ended cleanly on `exit`",
+            lambda r, _: (
+                f"{r.get('clean_exits')}/{r['n']}" if r.get("clean_exits") is not None else None
+            ),
+        ),
     ]
     header = ["sessions", "metric"] + names + [f"ratio {o}/{base}" for o in others]
     rows = []
@@ -479,17 +588,24 @@ def sessions_section(data: dict, plots: Plots, single_p50: dict[str, float]) -> 
             row = [str(k), label] + [vals[n] if vals[n] is not None else "n/a" for n in names]
             for o in others:
                 a, b = vals[o], vals[base]
-                row.append(f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(
-                    b, (int, float)) and b else "—")
+                row.append(
+                    f"{a / b:.2f}"
+                    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b
+                    else "—"
+                )
             rows.append(row)
     refs = ", ".join(f"{n} {fmt(v)} ms" for n, v in single_p50.items() if v)
-    md = [f"N concurrent idle sessions on loopback, each a server, its own client in a pty and "
-          f"`bash --norc`, no relay; idle window {fmt(cfg.get('idle_s'))} s per run (CPU from "
-          f"`/proc/PID/task/*/schedstat`, ns); then {cfg.get('keys')} keystrokes per session, "
-          f"one session at a time, clients with `MOSH_PREDICTION_DISPLAY=never` (the "
-          f"servers' answer, not a local prediction). PSS from `/proc/PID/smaps_rollup` (shared pages divided "
-          f"among the processes mapping them). One session's echo p50 (the reference for "
-          f"\"in time\"): {refs or 'n/a'}.\n\n", table(header, rows), "\n"]
+    md = [
+        f"N concurrent idle sessions on loopback, each a server, its own client in a pty and "
+        f"`bash --norc`, no relay; idle window {fmt(cfg.get('idle_s'))} s per run (CPU from "
+        f"`/proc/PID/task/*/schedstat`, ns); then {cfg.get('keys')} keystrokes per session, "
+        f"one session at a time, clients with `MOSH_PREDICTION_DISPLAY=never` (the "
+        f"servers' answer, not a local prediction). PSS from `/proc/PID/smaps_rollup` (shared pages divided "
+        f"among the processes mapping them). One session's echo p50 (the reference for "
+        f'"in time"): {refs or "n/a"}.\n\n',
+        table(header, rows),
+        "\n",
+    ]
     errs = [(n, r["n"], e) for n in names for r in runs[n].values() for e in r.get("errors", [])]
     if errs:
         md.append("".join(f"- **{n}** ×{k}: {_short(e, 300)}\n" for n, k, e in errs) + "\n")
@@ -497,15 +613,27 @@ def sessions_section(data: dict, plots: Plots, single_p50: dict[str, float]) -> 
     def curve(get):
         return {n: [(k, get(runs[n][k], n)) for k in counts if k in runs[n]] for n in names}
 
-    md.append(plots.lines("sessions_memory.png", [
-        ("servers' PSS total", "MiB", curve(metrics[0][1]), True),
-        ("PSS per server", "MiB", curve(metrics[1][1]), False),
-        ("idle CPU of all servers", "%", curve(metrics[5][1]), False)], "concurrent sessions") + "\n")
+    md.append(
+        plots.lines(
+            "sessions_memory.png",
+            [
+                ("servers' PSS total", "MiB", curve(metrics[0][1]), True),
+                ("PSS per server", "MiB", curve(metrics[1][1]), False),
+                ("idle CPU of all servers", "%", curve(metrics[5][1]), False),
+            ],
+            "concurrent sessions",
+        )
+        + "\n"
+    )
     top = counts[-1] if counts else None
     if top is not None:
         series = {f"{n} ×{top}": _echo(runs[n][top]) for n in names if top in runs[n]}
-        md.append(plots.cdf("sessions_echo.png", f"keystroke echo with {top} sessions (CDF)",
-                            series, "ms") + "\n")
+        md.append(
+            plots.cdf(
+                "sessions_echo.png", f"keystroke echo with {top} sessions (CDF)", series, "ms"
+            )
+            + "\n"
+        )
     return "".join(md)
 
 
@@ -524,39 +652,61 @@ def trace_section(by_client: dict[str, list]) -> str:
             keyed.setdefault((r.get("trace"), r.get("delay_ms"), r.get("loss_pct")), {})[c] = r
     header = ["trace", "one-way delay ms", "loss %"]
     for c in clients:
-        header += [f"{c} shown/keys", f"{c} p50 ms", f"{c} p90 ms", f"{c} ≤10 ms %",
-                   f"{c} mispredicted"]
+        header += [
+            f"{c} shown/keys",
+            f"{c} p50 ms",
+            f"{c} p90 ms",
+            f"{c} ≤10 ms %",
+            f"{c} mispredicted",
+        ]
     header += [f"p90 ratio {c}/{base}" for c in clients if c != base]
     rows = []
     for (trace, delay, loss), per in keyed.items():
         row = [str(trace), delay, loss]
         for c in clients:
             r = per.get(c)
-            row += ([f"{r.get('shown')}/{r.get('keystrokes')}", r.get("p50_ms"),
-                     r.get("p90_ms"), r.get("within_10ms_pct"),
-                     r.get("mispredicted_keystrokes")] if r else ["n/a"] * 5)
+            row += (
+                [
+                    f"{r.get('shown')}/{r.get('keystrokes')}",
+                    r.get("p50_ms"),
+                    r.get("p90_ms"),
+                    r.get("within_10ms_pct"),
+                    r.get("mispredicted_keystrokes"),
+                ]
+                if r
+                else ["n/a"] * 5
+            )
         for c in clients:
             if c == base:
                 continue
             a, b = (per.get(c) or {}).get("p90_ms"), (per.get(base) or {}).get("p90_ms")
-            row.append(f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(
-                b, (int, float)) and b else "—")
+            row.append(
+                f"{a / b:.2f}"
+                if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b
+                else "—"
+            )
         rows.append(row)
-    return ("Stock `mosh-server`, the client named in the column, keystroke traces from "
-            "`bench/traces/` replayed over a delaying relay (prediction `adaptive`): time "
-            "until each keystroke's effect shows.\n\n" + table(header, rows) + "\n")
+    return (
+        "Stock `mosh-server`, the client named in the column, keystroke traces from "
+        "`bench/traces/` replayed over a delaying relay (prediction `adaptive`): time "
+        "until each keystroke's effect shows.\n\n" + table(header, rows) + "\n"
+    )
 
 
 # --------------------------------------------------------------------------- main
 def render(out: str = OUT, notes: list[str] | None = None) -> str:
     plots = Plots(out)
-    md = [f"# pymosh benchmark report\n\n_generated {time.strftime('%Y-%m-%d %H:%M:%S')}, "
-          f"{os.cpu_count()} CPUs_\n\n"]
+    md = [
+        f"# pymosh benchmark report\n\n_generated {time.strftime('%Y-%m-%d %H:%M:%S')}, "
+        f"{os.cpu_count()} CPUs_\n\n"
+    ]
     for n in notes or []:
         md.append(f"> {n}\n\n")
     if plots.plt is None:
-        md.append(f"> plots skipped: matplotlib unavailable ({plots.error}); "
-                  "`pip install matplotlib` to get them.\n\n")
+        md.append(
+            f"> plots skipped: matplotlib unavailable ({plots.error}); "
+            "`pip install matplotlib` to get them.\n\n"
+        )
 
     def load(name):
         path = os.path.join(out, name)
@@ -570,20 +720,24 @@ def render(out: str = OUT, notes: list[str] | None = None) -> str:
     md.append(e2e_section(e2e, plots) if e2e else "_not run_\n\n")
     many = load("sessions.json")
     md.append("## Many concurrent sessions: pymosh vs Mosh 1.4.0\n\n")
-    single = {n: pct(_collect(e)["latency_samples"], 0.5)
-              for n, e in ((e2e or {}).get("impls") or {}).items()}
-    md.append(sessions_section(many, plots, {n: v for n, v in single.items() if v})
-              if many else "_not run_\n\n")
+    single = {
+        n: pct(_collect(e)["latency_samples"], 0.5)
+        for n, e in ((e2e or {}).get("impls") or {}).items()
+    }
+    md.append(
+        sessions_section(many, plots, {n: v for n, v in single.items() if v})
+        if many
+        else "_not run_\n\n"
+    )
     micro = load("micro.json")
     md.append("## Micro benchmarks: fast path vs twin vs peers\n\n")
     md.append(micro_section(micro, plots) if micro else "_not run_\n\n")
     traces = {}
     for name in sorted(os.listdir(out)):
         if name.startswith("trace_replay_") and name.endswith(".json"):
-            traces[name[len("trace_replay_"):-5]] = load(name)
+            traces[name[len("trace_replay_") : -5]] = load(name)
     if traces:
-        md.append("## Keystroke trace replay (bench/trace_replay.py)\n\n"
-                  + trace_section(traces))
+        md.append("## Keystroke trace replay (bench/trace_replay.py)\n\n" + trace_section(traces))
     path = os.path.join(out, "report.md")
     with open(path, "w") as f:
         f.write("".join(md))

@@ -78,8 +78,15 @@ class Pane:
 
 
 def wrapper(*options: str) -> list[str]:
-    return [sys.executable, "-m", "pymosh.frontend.wrapper", "--local",
-            "--bind-server=127.0.0.1", *options, "127.0.0.1"]
+    return [
+        sys.executable,
+        "-m",
+        "pymosh.frontend.wrapper",
+        "--local",
+        "--bind-server=127.0.0.1",
+        *options,
+        "127.0.0.1",
+    ]
 
 
 def prompt_shown(text: str) -> bool:
@@ -96,9 +103,15 @@ def one_round(env: dict[str, str], n: int) -> tuple[float, float]:
         fresh.type(f"echo marker-{n}-$(({n}*7))\r")
         fresh.wait(lambda t: marker in t and t.rstrip().endswith(PROMPT.rstrip()), 15)
     finally:
-        fresh.kill()               # the client dies; the session lives on
-    listing = subprocess.run([sys.executable, "-m", "pymosh.frontend.server", "list", "--json"],
-                             env=env, capture_output=True, text=True, timeout=30, check=True)
+        fresh.kill()  # the client dies; the session lives on
+    listing = subprocess.run(
+        [sys.executable, "-m", "pymosh.frontend.server", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     session_id = json.loads(listing.stdout)[-1]["id"]
     resumed = Pane(wrapper(f"--resume={session_id}"), env)
     try:
@@ -137,8 +150,15 @@ def main() -> int:
     args = parser.parse_args()
     state = tempfile.mkdtemp(prefix="pymosh-bench-resume-")
     tag = os.path.basename(state)
-    env = dict(os.environ, PYTHONPATH=child_pythonpath(), PYMOSH_STATE_DIR=state,
-               PS1=PROMPT, TERM="xterm-256color", LANG="C.UTF-8", **{TAG_VAR: tag})
+    env = dict(
+        os.environ,
+        PYTHONPATH=child_pythonpath(),
+        PYMOSH_STATE_DIR=state,
+        PS1=PROMPT,
+        TERM="xterm-256color",
+        LANG="C.UTF-8",
+        **{TAG_VAR: tag},
+    )
     env.pop("LC_ALL", None)
     fresh: list[float] = []
     resumed: list[float] = []
@@ -161,10 +181,12 @@ def main() -> int:
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "resume.json"), "w") as f:
         json.dump(result, f, indent=1)
-    print(f"fresh `pymosh --local` to prompt: median {result['median_fresh_ms']} ms; "
-          f"`pymosh --local --resume=ID` to the current screen: median "
-          f"{result['median_resume_ms']} ms; ratio {result['resume_over_fresh']} "
-          f"({args.rounds} rounds)")
+    print(
+        f"fresh `pymosh --local` to prompt: median {result['median_fresh_ms']} ms; "
+        f"`pymosh --local --resume=ID` to the current screen: median "
+        f"{result['median_resume_ms']} ms; ratio {result['resume_over_fresh']} "
+        f"({args.rounds} rounds)"
+    )
     return 0
 
 

@@ -70,8 +70,10 @@ def test_packet_encode(benchmark, impl):
     benchmark.group = "packet encode (fragment+zlib+seal, 3000 B diff)"
 
     def encode() -> list:
-        return [s.seal_datagram(1, i, 1, 2, f.to_bytes())
-                for i, f in enumerate(fragmenter.make_fragments(ins, 1252))]
+        return [
+            s.seal_datagram(1, i, 1, 2, f.to_bytes())
+            for i, f in enumerate(fragmenter.make_fragments(ins, 1252))
+        ]
 
     assert len(benchmark(encode)) >= 1
 
@@ -80,8 +82,10 @@ def test_packet_encode(benchmark, impl):
 def test_packet_decode(benchmark, impl):
     s = _session_cls(impl)(KEY)
     ins = _instruction(3000)
-    datagrams = [s.seal_datagram(1, i, 1, 2, f.to_bytes())
-                 for i, f in enumerate(Fragmenter().make_fragments(ins, 1252))]
+    datagrams = [
+        s.seal_datagram(1, i, 1, 2, f.to_bytes())
+        for i, f in enumerate(Fragmenter().make_fragments(ins, 1252))
+    ]
     benchmark.group = "packet decode (open+reassemble+inflate, 3000 B diff)"
 
     def decode():

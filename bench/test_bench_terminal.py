@@ -17,9 +17,12 @@ from .corpus import GENERATORS, make_corpus, pieces
 
 CORPORA = {name: pieces(make_corpus(name)) for name in GENERATORS}
 # `seq 1 N`: the shortest lines, so the most scrolls per byte (the worst case for history)
-_SEQ = b"".join(b"%d\r\n" % i for i in range(1, 200_000))[:len(make_corpus("ascii_log"))]
-HISTORY_CORPORA = {"seq": pieces(_SEQ), "ascii_log": CORPORA["ascii_log"],
-                   "sgr_ls": CORPORA["sgr_ls"]}
+_SEQ = b"".join(b"%d\r\n" % i for i in range(1, 200_000))[: len(make_corpus("ascii_log"))]
+HISTORY_CORPORA = {
+    "seq": pieces(_SEQ),
+    "ascii_log": CORPORA["ascii_log"],
+    "sgr_ls": CORPORA["sgr_ls"],
+}
 
 
 def _module(impl: str):
@@ -38,6 +41,7 @@ def _pyte_feeder():
         stream = pyte.ByteStream(pyte.Screen(80, 24))
         for chunk in chunks:
             stream.feed(chunk)
+
     return run
 
 
@@ -56,6 +60,7 @@ def test_throughput(benchmark, corpus: str, impl: str) -> None:
             emu = module.Emulator(80, 24)
             for chunk in chunks:
                 emu.feed(chunk)
+
     benchmark.pedantic(run, args=(chunks,), rounds=3, iterations=1)
     benchmark.extra_info["MB/s"] = round(size / benchmark.stats.stats.mean / 1e6, 3)
 
@@ -80,6 +85,7 @@ def test_throughput_history(benchmark, corpus: str, history: int, impl: str) -> 
             emu.feed(chunk)
             lines += len(emu.take_history()[1])
         taken.append(lines)
+
     benchmark.pedantic(run, args=(chunks,), rounds=3, iterations=1)
     benchmark.extra_info["MB/s"] = round(size / benchmark.stats.stats.mean / 1e6, 3)
     benchmark.extra_info["history lines"] = taken[-1]

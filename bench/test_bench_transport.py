@@ -33,10 +33,12 @@ def _session_cls(name: str):
 class _Pair:
     def __init__(self, session_cls) -> None:
         self.now = 0.0
-        self.client = Transport(UserStream(), UserStream(),
-                                Connection(KEY, False, SERVER, session_class=session_cls), 0)
-        self.server = Transport(UserStream(), UserStream(),
-                                Connection(KEY, True, session_class=session_cls), 0)
+        self.client = Transport(
+            UserStream(), UserStream(), Connection(KEY, False, SERVER, session_class=session_cls), 0
+        )
+        self.server = Transport(
+            UserStream(), UserStream(), Connection(KEY, True, session_class=session_cls), 0
+        )
         self.client.current_state.push_resize(80, 24)
         self.settle()
 
@@ -48,11 +50,12 @@ class _Pair:
             moved += 1
         if self.server.remote_state_num:
             diff = self.server.get_remote_diff()
-            if diff:                           # echo what was typed
+            if diff:  # echo what was typed
                 s = UserStream()
                 s.apply_string(diff)
                 self.server.current_state.push_keystroke(
-                    bytes(e for e in s.events if isinstance(e, int)))
+                    bytes(e for e in s.events if isinstance(e, int))
+                )
         for d in self.server.tick(self.now):
             self.client.receive(d, SERVER, self.now)
             moved += 1
@@ -62,16 +65,20 @@ class _Pair:
         """Advance the clock deadline by deadline until both sides are acked and quiet."""
         for _ in range(50):
             self.exchange()
-            if self.client.all_acked() and self.server.all_acked() \
-                    and not self.client.sender.pending_data_ack \
-                    and not self.server.sender.pending_data_ack:
+            if (
+                self.client.all_acked()
+                and self.server.all_acked()
+                and not self.client.sender.pending_data_ack
+                and not self.server.sender.pending_data_ack
+            ):
                 return
-            self.now += max(1.0, min(self.client.wait_time(self.now),
-                                     self.server.wait_time(self.now)))
+            self.now += max(
+                1.0, min(self.client.wait_time(self.now), self.server.wait_time(self.now))
+            )
         raise AssertionError("pair did not settle")
 
     def keystroke(self) -> None:
-        self.now += 1000                       # well apart: no batching
+        self.now += 1000  # well apart: no batching
         self.client.current_state.push_keystroke(b"x")
         self.settle()
 

@@ -59,10 +59,13 @@ BASE_ENV = {
 }
 if os.environ.get("PYTHONPATH"):  # so that a client/server run as ``python3 -m ...`` imports
     BASE_ENV["PYTHONPATH"] = os.pathsep.join(
-        os.path.abspath(x) for x in os.environ["PYTHONPATH"].split(os.pathsep) if x)
+        os.path.abspath(x) for x in os.environ["PYTHONPATH"].split(os.pathsep) if x
+    )
 SHOW_WRONG = bool(os.environ.get("TRACE_SHOW_WRONG"))  # print each screen with a wrong char
-DEFAULT_CLIENTS = ["mosh=mosh-client {ip} {port}",
-                   f"pymosh={sys.executable} -m pymosh.frontend.client {{ip}} {{port}}"]
+DEFAULT_CLIENTS = [
+    "mosh=mosh-client {ip} {port}",
+    f"pymosh={sys.executable} -m pymosh.frontend.client {{ip}} {{port}}",
+]
 
 
 def now_ms() -> float:
@@ -79,7 +82,7 @@ class Trace:
 
 
 # start every program on a cleared screen (mosh-server's session starts one row lower)
-CLEAR_THEN = ["sh", "-c", "sleep 0.3; printf '\\033[H\\033[2J'; exec \"$0\" \"$@\""]
+CLEAR_THEN = ["sh", "-c", 'sleep 0.3; printf \'\\033[H\\033[2J\'; exec "$0" "$@"']
 
 
 def load_trace(path: str) -> Trace:
@@ -100,8 +103,11 @@ def load_trace(path: str) -> Trace:
 
 
 def all_traces() -> dict[str, str]:
-    return {name[:-5]: os.path.join(TRACES, name)
-            for name in sorted(os.listdir(TRACES)) if name.endswith(".json")}
+    return {
+        name[:-5]: os.path.join(TRACES, name)
+        for name in sorted(os.listdir(TRACES))
+        if name.endswith(".json")
+    }
 
 
 # -- a program in a pty, its screen read through an Emulator ------------------------------------
@@ -114,8 +120,15 @@ class PtyProgram:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     preexec_fn=make_controlling_tty, close_fds=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            preexec_fn=make_controlling_tty,
+            close_fds=True,
+        )
         os.close(slave)
         self.fd = master
         os.set_blocking(master, False)
@@ -167,8 +180,10 @@ class PtyProgram:
 
 
 def snapshot(screen: Emulator) -> tuple:
-    rows = tuple("".join(screen.get_cell(r, c)[0] or " " for c in range(screen.width)).rstrip()
-                 for r in range(screen.height))
+    rows = tuple(
+        "".join(screen.get_cell(r, c)[0] or " " for c in range(screen.width)).rstrip()
+        for r in range(screen.height)
+    )
     return rows, (screen.cursor_row, screen.cursor_col)
 
 
@@ -257,8 +272,18 @@ class UdpDelayRelay:
 
 def start_mosh_server(trace: Trace, server_cmd: str = "mosh-server") -> tuple[int, str, int]:
     """Start a detached server running the trace's program: (port, key, server pid)."""
-    argv = [*server_cmd.split(), "new", "-i", "127.0.0.1", "-c", "256", "-l", "LANG=C.UTF-8", "--",
-            *trace.command]
+    argv = [
+        *server_cmd.split(),
+        "new",
+        "-i",
+        "127.0.0.1",
+        "-c",
+        "256",
+        "-l",
+        "LANG=C.UTF-8",
+        "--",
+        *trace.command,
+    ]
     out = subprocess.run(argv, env=BASE_ENV, capture_output=True, text=True, timeout=10)
     connect = re.search(r"MOSH CONNECT (\d+) (\S+)", out.stdout)
     pid = re.search(r"pid = (\d+)", out.stderr)
@@ -274,29 +299,47 @@ class RunResult:
     delay_ms: float
     loss: float
     latencies: list[float | None] = field(default_factory=list)  # per keystroke, None = never
-    invisible: set[int] = field(default_factory=set)  # keystrokes that change nothing (S_k == S_k-1)
+    invisible: set[int] = field(
+        default_factory=set
+    )  # keystrokes that change nothing (S_k == S_k-1)
     wrong_keystrokes: set[int] = field(default_factory=set)  # keystrokes during a wrong char
     wrong_cells: int = 0
 
     def summary(self) -> dict:
-        shown = sorted(x for k, x in enumerate(self.latencies)
-                       if x is not None and k not in self.invisible)
+        shown = sorted(
+            x for k, x in enumerate(self.latencies) if x is not None and k not in self.invisible
+        )
         n = len(self.latencies) - len(self.invisible)
 
         def pct(p: float) -> float | None:
             return round(shown[min(len(shown) - 1, int(p * len(shown)))], 1) if shown else None
 
         return {
-            "trace": self.trace, "delay_ms": self.delay_ms, "loss_pct": round(self.loss * 100),
-            "keystrokes": n, "invisible": len(self.invisible), "shown": len(shown),
+            "trace": self.trace,
+            "delay_ms": self.delay_ms,
+            "loss_pct": round(self.loss * 100),
+            "keystrokes": n,
+            "invisible": len(self.invisible),
+            "shown": len(shown),
             "within_10ms_pct": round(100 * sum(1 for x in shown if x <= 10) / n, 1) if n else None,
-            "p50_ms": pct(0.5), "p90_ms": pct(0.9), "max_ms": round(shown[-1], 1) if shown else None,
-            "mispredicted_keystrokes": len(self.wrong_keystrokes), "wrong_cells": self.wrong_cells,
+            "p50_ms": pct(0.5),
+            "p90_ms": pct(0.9),
+            "max_ms": round(shown[-1], 1) if shown else None,
+            "mispredicted_keystrokes": len(self.wrong_keystrokes),
+            "wrong_cells": self.wrong_cells,
         }
 
 
-def measure(trace: Trace, screens: list[tuple], client_cmd: str, delay_ms: float, loss: float,
-            prediction: str = "adaptive", seed: int = 1, server_cmd: str = "mosh-server") -> RunResult:
+def measure(
+    trace: Trace,
+    screens: list[tuple],
+    client_cmd: str,
+    delay_ms: float,
+    loss: float,
+    prediction: str = "adaptive",
+    seed: int = 1,
+    server_cmd: str = "mosh-server",
+) -> RunResult:
     if trace.setup:
         subprocess.run(trace.setup, shell=True, check=True)
     port, key, server_pid = start_mosh_server(trace, server_cmd)
@@ -343,7 +386,7 @@ def _replay(client: PtyProgram, trace: Trace, screens: list[tuple], result: RunR
     result.latencies = [None] * n
     credited = 0  # keystrokes 0..credited-1 are shown
     t = now_ms()
-    due = [t + sum(g for g, _ in trace.keystrokes[:i + 1]) for i in range(n)]
+    due = [t + sum(g for g, _ in trace.keystrokes[: i + 1]) for i in range(n)]
     last = snapshot(client.screen)
     end = due[-1] + 5000
     while now_ms() < end and credited < n:
@@ -366,14 +409,22 @@ def _replay(client: PtyProgram, trace: Trace, screens: list[tuple], result: RunR
             for k in range(credited, j):
                 result.latencies[k] = t - sent_at[k]
             credited = j
-        wrong = sum(1 for r, text in enumerate(snap[0]) if not _client_message(text)
-                    for c, ch in enumerate(text) if ch not in allowed[r][c])
+        wrong = sum(
+            1
+            for r, text in enumerate(snap[0])
+            if not _client_message(text)
+            for c, ch in enumerate(text)
+            if ch not in allowed[r][c]
+        )
         if wrong and sent_at:
             result.wrong_cells += wrong
             result.wrong_keystrokes.add(len(sent_at) - 1)
             if SHOW_WRONG:  # TRACE_SHOW_WRONG=1: which screen was wrong, and when
-                print(f"  wrong @key {len(sent_at) - 1} {trace.keystrokes[len(sent_at) - 1][1]!r}"
-                      f" +{t - sent_at[-1]:.0f}ms cursor {snap[1]}:", file=sys.stderr)
+                print(
+                    f"  wrong @key {len(sent_at) - 1} {trace.keystrokes[len(sent_at) - 1][1]!r}"
+                    f" +{t - sent_at[-1]:.0f}ms cursor {snap[1]}:",
+                    file=sys.stderr,
+                )
                 for r, text in enumerate(snap[0]):
                     if any(ch not in allowed[r][c] for c, ch in enumerate(text)):
                         print(f"    {r:2} {text!r}", file=sys.stderr)
@@ -381,11 +432,17 @@ def _replay(client: PtyProgram, trace: Trace, screens: list[tuple], result: RunR
 
 # -- CLI ------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.trace_replay", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--client", action="append",
-                        help="[LABEL=]client command line; {ip} {port} substituted, MOSH_KEY in"
-                             " env; repeatable (default: stock mosh-client and pymosh-client)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.trace_replay",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--client",
+        action="append",
+        help="[LABEL=]client command line; {ip} {port} substituted, MOSH_KEY in"
+        " env; repeatable (default: stock mosh-client and pymosh-client)",
+    )
     parser.add_argument("--server", default="mosh-server")
     parser.add_argument("--delays", default="50,100,250", help="one-way delays in ms")
     parser.add_argument("--losses", default="0,5", help="loss in percent (each direction)")
@@ -402,8 +459,10 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or " " in label:
             label, cmd = spec.split()[0].rsplit("/", 1)[-1], spec
         clients.append((label, cmd))
-    header = (f"{'trace':9} {'client':8} {'delay':>5} {'loss':>4} {'keys':>4} {'shown':>5}"
-              f" {'<=10ms':>7} {'p50':>7} {'p90':>7} {'max':>7} {'mispred':>7}")
+    header = (
+        f"{'trace':9} {'client':8} {'delay':>5} {'loss':>4} {'keys':>4} {'shown':>5}"
+        f" {'<=10ms':>7} {'p50':>7} {'p90':>7} {'max':>7} {'mispred':>7}"
+    )
     print(header)
     for name in args.traces.split(","):
         trace = load_trace(paths[name])
@@ -411,14 +470,18 @@ def main(argv: list[str] | None = None) -> int:
         for delay in (float(d) for d in args.delays.split(",")):
             for loss in (float(x) / 100 for x in args.losses.split(",")):
                 for label, cmd in clients:
-                    s = measure(trace, screens, cmd, delay, loss, args.prediction,
-                                args.seed, args.server).summary()
+                    s = measure(
+                        trace, screens, cmd, delay, loss, args.prediction, args.seed, args.server
+                    ).summary()
                     s["client"] = label
                     summaries.append(s)
-                    print(f"{s['trace']:9} {label:8} {s['delay_ms']:>5.0f} {s['loss_pct']:>3}%"
-                          f" {s['keystrokes']:>4} {s['shown']:>5} {s['within_10ms_pct']!s:>6}%"
-                          f" {s['p50_ms']!s:>7} {s['p90_ms']!s:>7} {s['max_ms']!s:>7}"
-                          f" {s['mispredicted_keystrokes']:>7}", flush=True)
+                    print(
+                        f"{s['trace']:9} {label:8} {s['delay_ms']:>5.0f} {s['loss_pct']:>3}%"
+                        f" {s['keystrokes']:>4} {s['shown']:>5} {s['within_10ms_pct']!s:>6}%"
+                        f" {s['p50_ms']!s:>7} {s['p90_ms']!s:>7} {s['max_ms']!s:>7}"
+                        f" {s['mispredicted_keystrokes']:>7}",
+                        flush=True,
+                    )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(summaries, f, indent=1)

@@ -68,12 +68,15 @@ def check(data: bytes, impls) -> None:
         if mode & 4:
             datagram = datagram[: max(0, len(datagram) - 1 - (mode >> 4))]
             must_fail = True
-        if (must_fail or len(plaintext) < 4 or value >> 63 != direction
-                or len(datagram) > 2048):
+        if must_fail or len(plaintext) < 4 or value >> 63 != direction or len(datagram) > 2048:
             expected = None
         else:
-            expected = (value & SEQ_MASK, int.from_bytes(plaintext[0:2], "big"),
-                        int.from_bytes(plaintext[2:4], "big"), plaintext[4:])
+            expected = (
+                value & SEQ_MASK,
+                int.from_bytes(plaintext[0:2], "big"),
+                int.from_bytes(plaintext[2:4], "big"),
+                plaintext[4:],
+            )
     else:
         datagram = body
 

@@ -65,9 +65,17 @@ def visible(emu) -> dict:
         "cursor_visible": d["cursor_visible"],
         "rows": [_visible_row(row) for row in d["rows"]],
         "title": d["title"],
-        "modes": {k: modes[k] for k in ("reverse_video", "bracketed_paste", "mouse_reporting",
-                                        "mouse_focus_event", "mouse_alternate_scroll",
-                                        "mouse_encoding")},
+        "modes": {
+            k: modes[k]
+            for k in (
+                "reverse_video",
+                "bracketed_paste",
+                "mouse_reporting",
+                "mouse_focus_event",
+                "mouse_alternate_scroll",
+                "mouse_encoding",
+            )
+        },
     }
 
 
@@ -102,7 +110,7 @@ def run_one(impl, data: bytes):
     assert client.take_replies() == b"", "a frame made the client's emulator answer"
     assert visible(client) == visible(a), ("full repaint did not reproduce A", full)
     if (wa, ha) != (b.width, b.height):
-        client.resize(b.width, b.height)       # Resize comes before HostBytes
+        client.resize(b.width, b.height)  # Resize comes before HostBytes
     frame = impl.new_frame(True, a, b)
     if _has_stray(a):
         # A holds a character under a wide character's right half, which no frame ever

@@ -25,14 +25,21 @@ def _chunks(data: bytes, rng: random.Random):
     i = 0
     while i < len(data):
         n = rng.choice((1, 1, 2, 3, 5, 8, 13, 64, 1000))
-        yield data[i:i + n]
+        yield data[i : i + n]
         i += n
 
 
 def _poke(emu, seed: int, text: bytes) -> None:
     if seed & 0x40:
-        emu.set_cell(emu.height - 1, emu.width - 1, text[:64].decode("utf-8", "surrogateescape"),
-                     seed & 7, 0, seed & 0x3F, bool(seed & 1))
+        emu.set_cell(
+            emu.height - 1,
+            emu.width - 1,
+            text[:64].decode("utf-8", "surrogateescape"),
+            seed & 7,
+            0,
+            seed & 0x3F,
+            bool(seed & 1),
+        )
 
 
 def run_one(impl, width, height, seed, stream):

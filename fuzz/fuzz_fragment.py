@@ -35,8 +35,14 @@ def _instruction(head: bytes) -> Instruction:
         diff = bytes((i * 7 + head[0]) & 0xFF for i in range(size))
     else:  # incompressible noise -> more fragments
         diff = random.Random(head).randbytes(size)
-    return Instruction(old_num=head[0], new_num=head[0] + head[1] + 1, ack_num=head[2],
-                       throwaway_num=head[3], diff=diff, chaff=head[5:6])
+    return Instruction(
+        old_num=head[0],
+        new_num=head[0] + head[1] + 1,
+        ack_num=head[2],
+        throwaway_num=head[3],
+        diff=diff,
+        chaff=head[5:6],
+    )
 
 
 def check(data: bytes, impls=None) -> None:
@@ -50,7 +56,7 @@ def check(data: bytes, impls=None) -> None:
 
     asm = FragmentAssembly()
     have: set = set()
-    extra = False            # holds a genuine-id fragment numbered >= n
+    extra = False  # holds a genuine-id fragment numbered >= n
     schedule = data[7:]
     i = 0
     while i < len(schedule):
@@ -73,10 +79,11 @@ def check(data: bytes, impls=None) -> None:
                 assert outcome is None, outcome
         elif op == 2:
             length = min(b >> 2, len(schedule) - i)
-            contents = schedule[i:i + length]
+            contents = schedule[i : i + length]
             i += length
-            junk = Fragment((ident + 1 + (b >> 5)) & ((1 << 64) - 1), (b >> 2) & 7,
-                            bool(b & 0x80), contents)
+            junk = Fragment(
+                (ident + 1 + (b >> 5)) & ((1 << 64) - 1), (b >> 2) & 7, bool(b & 0x80), contents
+            )
             outcome = _add(asm, junk)
             assert outcome is None or outcome == "error" or isinstance(outcome, Instruction)
             have, extra = set(), False

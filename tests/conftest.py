@@ -25,8 +25,11 @@ REQUIRE_EXTENSIONS = os.environ.get("PYMOSH_REQUIRE_EXTENSIONS") == "1"
 IMPLEMENTATIONS = ["py"] if _accel.NO_EXTENSIONS else ["py", "c"]
 # Modules about the compiled fast path itself (against its twin, under hostile input): with
 # the twins forced there is nothing for them to test, so they are not collected at all.
-collect_ignore = ["terminal/test_fastpath_equivalence.py",
-                  "terminal/test_fastpath_hostile.py"] if _accel.NO_EXTENSIONS else []
+collect_ignore = (
+    ["terminal/test_fastpath_equivalence.py", "terminal/test_fastpath_hostile.py"]
+    if _accel.NO_EXTENSIONS
+    else []
+)
 
 
 def _implementation(request: pytest.FixtureRequest, name: str):

@@ -17,8 +17,9 @@ PROBE = (
 
 def run_probe(**env: str) -> list[str]:
     full_env = dict(os.environ, **env)
-    out = subprocess.run([sys.executable, "-c", PROBE], env=full_env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], env=full_env, check=True, capture_output=True, text=True
+    ).stdout
     return out.splitlines()
 
 
@@ -26,8 +27,13 @@ def _built(name: str) -> bool:
     """Whether a fresh interpreter (like the probe's) finds the compiled module; asked in
     a subprocess because other tests in this process may have changed ``sys.path``."""
     code = f"import importlib.util; print(importlib.util.find_spec('_fastpath.{name}') is not None)"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True, env=dict(os.environ, PYMOSH_NO_EXTENSIONS="")).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYMOSH_NO_EXTENSIONS=""),
+    ).stdout
     return out.strip() == "True"
 
 

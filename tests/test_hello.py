@@ -22,7 +22,7 @@ from pymosh.wire.protobuf import (
 def test_hello_bytes_are_extension_100():
     wire = encode_user_message([Hello(1, 3, 500)])
     # instruction (field 1) holding field 100, wire type 2: key varint 802 = a2 06
-    assert wire == bytes.fromhex("0a0a" "a20607" "0801" "1003" "18f403")
+    assert wire == bytes.fromhex("0a0aa206070801100318f403")
     assert decode_user_message(wire) == [Hello(1, 3, 500)]
     assert decode_host_message(encode_host_message([Hello(1, 2, 0)])) == [Hello(1, 2, 0)]
 

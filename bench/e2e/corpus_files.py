@@ -18,9 +18,22 @@ def _fallback(name: str, size: int) -> bytes:
     i = 0
     while len(out) < size:
         if name == "ascii_log":
-            words = " ".join(rng.choice(["GET", "POST", "/api/v1/items", "200", "404", "ok",
-                                         "latency=12ms", "user=alice", "session"])
-                             for _ in range(rng.randint(8, 40)))
+            words = " ".join(
+                rng.choice(
+                    [
+                        "GET",
+                        "POST",
+                        "/api/v1/items",
+                        "200",
+                        "404",
+                        "ok",
+                        "latency=12ms",
+                        "user=alice",
+                        "session",
+                    ]
+                )
+                for _ in range(rng.randint(8, 40))
+            )
             out += f"2026-01-01T00:00:{i % 60:02d}Z INFO [{i}] {words}\n".encode()
         else:
             out += f"\x1b[01;34mdir{i}\x1b[0m  \x1b[01;32mrun{i}.sh\x1b[0m  file{i}.txt\n".encode()

@@ -146,8 +146,9 @@ def run_n(impl: Impl, n: int, cfg: dict, tag: str) -> dict:
         cpu1 = [procstat.cpu_seconds(p) for p in srv], [procstat.cpu_seconds(p) for p in cli]
         res["idle_s"] = window
         for who, i in (("server", 0), ("client", 1)):
-            d = _sum(b - a if a is not None and b is not None else None
-                     for a, b in zip(cpu0[i], cpu1[i]))
+            d = _sum(
+                b - a if a is not None and b is not None else None for a, b in zip(cpu0[i], cpu1[i])
+            )
             res[f"idle_{who}_cpu_pct"] = None if d is None else 100.0 * d / window
         res["server_pss_waiting_mib"] = waiting_pss
         res["server_pss_mib"] = [procstat.pss_mib(p) for p in srv]
@@ -157,8 +158,10 @@ def run_n(impl: Impl, n: int, cfg: dict, tag: str) -> dict:
         res["client_pss_total_mib"] = _sum(res["client_pss_mib"])
         res["echo_ms"] = [echo(s, cfg["keys"]) for s in sessions]
         flat = [x for e in res["echo_ms"] for x in e]
-        log(f"  {impl.name} x{n}: servers PSS {res['server_pss_total_mib']} MiB, idle CPU "
-            f"{res['idle_server_cpu_pct']} %, echo misses {flat.count(None)}")
+        log(
+            f"  {impl.name} x{n}: servers PSS {res['server_pss_total_mib']} MiB, idle CPU "
+            f"{res['idle_server_cpu_pct']} %, echo misses {flat.count(None)}"
+        )
     except SessionError as e:
         res["errors"].append(str(e))
         log(f"  {impl.name} x{n}: n/a ({e})")
@@ -218,12 +221,21 @@ def kill_all(sessions: list[Session], tag: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from .__main__ import parse_impl
-    p = argparse.ArgumentParser(prog="python -m bench.e2e.many", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = argparse.ArgumentParser(
+        prog="python -m bench.e2e.many",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true")
     p.add_argument("--impl", action="append", type=parse_impl, metavar="NAME=SERVER|CLIENT")
-    p.add_argument("--sessions", type=int, action="append", metavar="N",
-                   help="session counts (repeatable; default 1 10 50 200, quick 10)")
+    p.add_argument(
+        "--sessions",
+        type=int,
+        action="append",
+        metavar="N",
+        help="session counts (repeatable; default 1 10 50 200, quick 10)",
+    )
     p.add_argument("--idle", type=float, help="idle window, s (default 60, quick 10)")
     p.add_argument("--out", default=os.path.join(OUT, "sessions.json"))
     args = p.parse_args(argv)
@@ -233,12 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.idle:
         cfg["idle_s"] = args.idle
     impls = args.impl or [Impl.mosh(), Impl.pymosh()]
-    result = {"config": cfg, "quick": args.quick, "started": time.time(),
-              "machine": {"cpus": os.cpu_count(), "loadavg_start": _loadavg()},
-              "impls": {i.name: {"server": i.server, "client": i.client, "runs": []}
-                        for i in impls}}
+    result = {
+        "config": cfg,
+        "quick": args.quick,
+        "started": time.time(),
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": _loadavg()},
+        "impls": {i.name: {"server": i.server, "client": i.client, "runs": []} for i in impls},
+    }
     for k, n in enumerate(cfg["sessions"]):
-        for impl in (impls if k % 2 == 0 else impls[::-1]):
+        for impl in impls if k % 2 == 0 else impls[::-1]:
             log(f"sessions: {impl.name} x{n}")
             tag = f"bench-many-{os.getpid()}-{impl.name}-{n}"
             result["impls"][impl.name]["runs"].append(run_n(impl, n, cfg, tag))

@@ -67,7 +67,7 @@ def floor_latency(n: int, rng: random.Random) -> dict:
     try:
         time.sleep(0.1)
         for i in range(n):
-            ch = b"abcdefghijklmnopqrstuvwxyz"[i % 26: i % 26 + 1]
+            ch = b"abcdefghijklmnopqrstuvwxyz"[i % 26 : i % 26 + 1]
             t0 = time.perf_counter()
             os.write(master, ch)
             got = b""
@@ -144,8 +144,12 @@ def idle(s: Session, seconds: float) -> dict:
         "client_cpu_s": _delta(cc0, cc1),
         "c2s_pps": (n1["c2s_packets"] - n0["c2s_packets"]) / dt,
         "s2c_pps": (n1["s2c_packets"] - n0["s2c_packets"]) / dt,
-        "server_cpu_pct": 100.0 * _delta(sc0, sc1) / dt if sc0 is not None and sc1 is not None else None,
-        "client_cpu_pct": 100.0 * _delta(cc0, cc1) / dt if cc0 is not None and cc1 is not None else None,
+        "server_cpu_pct": 100.0 * _delta(sc0, sc1) / dt
+        if sc0 is not None and sc1 is not None
+        else None,
+        "client_cpu_pct": 100.0 * _delta(cc0, cc1) / dt
+        if cc0 is not None and cc1 is not None
+        else None,
     }
 
 

@@ -33,7 +33,7 @@ from .session import Impl, Screen, Session, SessionError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "out")
-SETTLE_S = 3.0          # no new history line for this long: the history is complete
+SETTLE_S = 3.0  # no new history line for this long: the history is complete
 HISTORY_LIMIT_S = 180.0
 
 
@@ -58,8 +58,7 @@ class CountingScreen(Screen):
 
     def index(self) -> None:
         top, bottom = self.margins or (0, self.lines - 1)
-        if (not self.alternate and self.cursor.y == bottom and top == 0
-                and bottom == self.lines - 1):
+        if not self.alternate and self.cursor.y == bottom and top == 0 and bottom == self.lines - 1:
             self.scrolled += 1
             self.last_scroll = time.perf_counter()
         super().index()
@@ -110,8 +109,11 @@ def run(s: Session, command: str, timeout: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.e2e.scrollback", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.e2e.scrollback",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=os.path.join(OUT, "scrollback.json"))
     args = p.parse_args(argv)
@@ -122,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pymosh-bench-") as tmp:
         corpus, source = write_corpus(tmp, size)
         result["corpus_source"] = source
-        commands = [(f"cat {name}", f"cat {shlex.quote(path)}")
-                    for name, path in sorted(corpus.items())]
+        commands = [
+            (f"cat {name}", f"cat {shlex.quote(path)}") for name, path in sorted(corpus.items())
+        ]
         commands.append((f"seq 1 {seq}", f"seq 1 {seq}"))
         plan = configs(args.quick)
         big = Impl.pymosh()
@@ -138,17 +141,19 @@ def main(argv: list[str] | None = None) -> int:
                 s.start()
                 for label, command in commands:
                     if name.endswith("k") and not name.endswith("10k") and "seq" not in label:
-                        continue        # the big history only for seq
+                        continue  # the big history only for seq
                     try:
                         runs[label] = run(s, command, 120.0)
                     except SessionError as e:
                         runs[label] = {"error": str(e)}
                         break
                     r = runs[label]
-                    log(f"{name:24} {label:22} wall {r['wall_s']:6.2f} s  cpu "
+                    log(
+                        f"{name:24} {label:22} wall {r['wall_s']:6.2f} s  cpu "
                         f"{r['server_cpu_s'] or 0:6.2f} s  wire {r['wire_s2c_bytes']:>9} B "
                         f"(total {r['wire_s2c_total_bytes']:>9} B)  history "
-                        f"{r['history_lines']:>7} lines, +{r['history_after_screen_s']:.2f} s")
+                        f"{r['history_lines']:>7} lines, +{r['history_after_screen_s']:.2f} s"
+                    )
             except SessionError as e:
                 runs["error"] = str(e)
                 log(f"{name}: n/a ({e})")

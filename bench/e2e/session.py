@@ -99,23 +99,45 @@ class Impl:
         scripts = [os.path.join(bindir, name) for name in ("pymosh-server", "pymosh-client")]
         if all(os.access(script, os.X_OK) for script in scripts):
             return cls("pymosh", scripts[:1], scripts[1:], {"PYTHONPATH": path})
-        return cls("pymosh", [sys.executable, "-m", "pymosh.frontend.server"],
-                   [sys.executable, "-m", "pymosh.frontend.client"], {"PYTHONPATH": path})
+        return cls(
+            "pymosh",
+            [sys.executable, "-m", "pymosh.frontend.server"],
+            [sys.executable, "-m", "pymosh.frontend.client"],
+            {"PYTHONPATH": path},
+        )
 
 
 def base_env(tag: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MOSH_", "LC_")) and k not in ("TMUX", "STY")}
-    env.update({"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color",
-                "PS1": PROMPT, "HISTFILE": "/dev/null", "PYMOSH_BENCH_TAG": tag,
-                "SHELL": "/bin/bash"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MOSH_", "LC_")) and k not in ("TMUX", "STY")
+    }
+    env.update(
+        {
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "TERM": "xterm-256color",
+            "PS1": PROMPT,
+            "HISTFILE": "/dev/null",
+            "PYMOSH_BENCH_TAG": tag,
+            "SHELL": "/bin/bash",
+        }
+    )
     return env
 
 
 class Session:
-    def __init__(self, impl: Impl, tag: str, width: int = 80, height: int = 24,
-                 timeout: float = 15.0, relay: bool = True,
-                 client_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        impl: Impl,
+        tag: str,
+        width: int = 80,
+        height: int = 24,
+        timeout: float = 15.0,
+        relay: bool = True,
+        client_env: dict[str, str] | None = None,
+    ) -> None:
         self.impl = impl
         self.use_relay = relay
         self.client_env = client_env or {}
@@ -144,12 +166,28 @@ class Session:
         """Launch the server; it then waits for its client (``connect``)."""
         env = base_env(self.tag)
         env.update(self.impl.env)
-        cmd = [*self.impl.server, "new", "-p", "0", "-i", "127.0.0.1", "--",
-               "/bin/bash", "--norc", "--noprofile"]
+        cmd = [
+            *self.impl.server,
+            "new",
+            "-p",
+            "0",
+            "-i",
+            "127.0.0.1",
+            "--",
+            "/bin/bash",
+            "--norc",
+            "--noprofile",
+        ]
         t0 = self.t_launch = time.perf_counter()
         try:
-            self.launcher = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
+            self.launcher = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=ROOT,
+            )
         except OSError as e:
             raise SessionError(f"server did not start: {e}") from e
         port, key, t_ready, err = self._read_connect()
@@ -194,8 +232,9 @@ class Session:
     def wait_prompt(self) -> None:
         if self.wait_until(self.at_prompt, self.timeout) is None:
             screen = self.text().strip()[:200]
-            raise SessionError(f"no prompt on the client within {self.timeout:.0f} s; "
-                               f"screen: {screen!r}")
+            raise SessionError(
+                f"no prompt on the client within {self.timeout:.0f} s; screen: {screen!r}"
+            )
         self.times["first_prompt"] = self.last_read - self.t_launch
 
     def _read_connect(self) -> tuple[int, str, float, bytes]:
@@ -235,9 +274,13 @@ class Session:
 
     def _start_relay(self, port: int) -> None:
         env = dict(os.environ, PYTHONPATH=ROOT, PYMOSH_BENCH_TAG=self.tag)
-        self.relay = subprocess.Popen([sys.executable, "-m", "bench.e2e.relay", str(port)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                                      cwd=ROOT)
+        self.relay = subprocess.Popen(
+            [sys.executable, "-m", "bench.e2e.relay", str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=ROOT,
+        )
         line = self.relay.stdout.readline().decode()
         if not line.startswith("PORT "):
             raise SessionError("relay did not start")
@@ -311,8 +354,9 @@ class Session:
         return self.row(self.screen.cursor.y)
 
     def at_prompt(self) -> bool:
-        return (self.screen.cursor.x == len(PROMPT)
-                and self.cursor_line().rstrip() == PROMPT.rstrip())
+        return (
+            self.screen.cursor.x == len(PROMPT) and self.cursor_line().rstrip() == PROMPT.rstrip()
+        )
 
     def send(self, data: bytes) -> float:
         t = time.perf_counter()
@@ -321,6 +365,7 @@ class Session:
 
     def relay_stats(self) -> dict[str, int]:
         import json
+
         self.relay.stdin.write(b"stats\n")
         self.relay.stdin.flush()
         return json.loads(self.relay.stdout.readline())

@@ -2,6 +2,13 @@
 
 from _fastpath.emulator import Emulator
 
-def new_frame(initialized: bool, last: Emulator, new: Emulator, *, has_ech: bool = True,
-              has_bce: bool = True, has_title: bool = True,
-              clipboard_selections: bool = False) -> bytes: ...
+def new_frame(
+    initialized: bool,
+    last: Emulator,
+    new: Emulator,
+    *,
+    has_ech: bool = True,
+    has_bce: bool = True,
+    has_title: bool = True,
+    clipboard_selections: bool = False,
+) -> bytes: ...

@@ -24,26 +24,43 @@ def r(n: int) -> bytes:
 RFC7253 = [
     ("bbaa99887766554433221100", 0, "785407bfffc8ad9edcc5520ac9111ee6"),
     ("bbaa99887766554433221103", 8, "45dd69f8f5aae72414054cd1f35d82760b2cd00d2f99bfa9"),
-    ("bbaa99887766554433221106", 16,
-     "5ce88ec2e0692706a915c00aeb8b2396f40e1c743f52436bdf06d8fa1eca343d"),
-    ("bbaa99887766554433221109", 24,
-     "221bd0de7fa6fe993eccd769460a0af2d6cded0c395b1c3ce725f32494b9f914d85c0b1eb38357ff"),
-    ("bbaa9988776655443322110c", 32,
-     "2942bfc773bda23cabc6acfd9bfd5835bd300f0973792ef46040c53f1432bcdfb5e1dde3bc18a5f8"
-     "40b52e653444d5df"),
+    (
+        "bbaa99887766554433221106",
+        16,
+        "5ce88ec2e0692706a915c00aeb8b2396f40e1c743f52436bdf06d8fa1eca343d",
+    ),
+    (
+        "bbaa99887766554433221109",
+        24,
+        "221bd0de7fa6fe993eccd769460a0af2d6cded0c395b1c3ce725f32494b9f914d85c0b1eb38357ff",
+    ),
+    (
+        "bbaa9988776655443322110c",
+        32,
+        "2942bfc773bda23cabc6acfd9bfd5835bd300f0973792ef46040c53f1432bcdfb5e1dde3bc18a5f8"
+        "40b52e653444d5df",
+    ),
     # draft-krovetz-ocb-03 App. A, as in mosh's own test (protocol.md §10.2)
     ("000102030405060708090a0b", 0, "197b9c3c441d3c83eafb2bef633b9182"),
-    ("000102030405060708090a0b", 24,
-     "bea5e8798dbe7110031c144da0b26122fcfcee7a2a8d4d486ef2f52587fda0ed97dc7eede241df68"),
+    (
+        "000102030405060708090a0b",
+        24,
+        "bea5e8798dbe7110031c144da0b26122fcfcee7a2a8d4d486ef2f52587fda0ed97dc7eede241df68",
+    ),
 ]
 
-S1 = ("00000000000000009f164d976357081cc1c8bceef905db5a02428c8571949d686f4420ca31f0060ca4"
-      "3d50ffb19e12e522a8cf6e73fd36a91f68ecf470d119b52ed349b9")
-S1_PAYLOAD = "0000000000000001" "8000" "789ce360126090605460d06030e2e0629362d1083090b0620000105301de"
-S2 = ("8000000000000001f18ba9764054bd6a8a3adee94ca5ad3d7b8500f98b1cc5cbed2e07ebe2e5a2c327b5"
-      "946f81a2f427d49b2cbad23e46fe94bd32427ea0822f3c8ba8d378c83e9ed1ad7d")
-S2_PAYLOAD = ("0000000000000002" "8000"
-              "789ce360126090605260d46030e2e362b1627260e46213625162cac8b4626400001edf029f")
+S1 = (
+    "00000000000000009f164d976357081cc1c8bceef905db5a02428c8571949d686f4420ca31f0060ca4"
+    "3d50ffb19e12e522a8cf6e73fd36a91f68ecf470d119b52ed349b9"
+)
+S1_PAYLOAD = "00000000000000018000789ce360126090605460d06030e2e0629362d1083090b0620000105301de"
+S2 = (
+    "8000000000000001f18ba9764054bd6a8a3adee94ca5ad3d7b8500f98b1cc5cbed2e07ebe2e5a2c327b5"
+    "946f81a2f427d49b2cbad23e46fe94bd32427ea0822f3c8ba8d378c83e9ed1ad7d"
+)
+S2_PAYLOAD = (
+    "00000000000000028000789ce360126090605260d46030e2e362b1627260e46213625162cac8b4626400001edf029f"
+)
 
 
 @pytest.mark.parametrize("nonce_hex, n, sealed_hex", RFC7253)
@@ -63,15 +80,22 @@ def test_package_exports_the_chosen_session():
     assert (crypto.TO_SERVER, crypto.TO_CLIENT) == (0, 1)
 
 
-@pytest.mark.parametrize("datagram, direction, seq, ts, reply, payload", [
-    (S1, 0, 0, 0x1234, 0xFFFF, S1_PAYLOAD),
-    (S2, 1, 1, 0x0102, 0x1234, S2_PAYLOAD),
-])
+@pytest.mark.parametrize(
+    "datagram, direction, seq, ts, reply, payload",
+    [
+        (S1, 0, 0, 0x1234, 0xFFFF, S1_PAYLOAD),
+        (S2, 1, 1, 0x0102, 0x1234, S2_PAYLOAD),
+    ],
+)
 def test_synthetic_packets(crypto_impl, datagram, direction, seq, ts, reply, payload):
     s = crypto_impl.Session(parse_key("AAECAwQFBgcICQoLDA0ODw"))
     assert s.seal_datagram(direction, seq, ts, reply, bytes.fromhex(payload)).hex() == datagram
     assert s.open_datagram(bytes.fromhex(datagram), direction) == (
-        seq, ts, reply, bytes.fromhex(payload))
+        seq,
+        ts,
+        reply,
+        bytes.fromhex(payload),
+    )
 
 
 def test_nonce_layout_and_direction_bit(crypto_impl):
@@ -88,18 +112,24 @@ def test_nonce_layout_and_direction_bit(crypto_impl):
 
 
 @settings(max_examples=60, deadline=None)
-@given(seq=st.integers(0, (1 << 63) - 1), ts=st.integers(0, 0xFFFF),
-       reply=st.integers(0, 0xFFFF), payload=st.binary(max_size=1300),
-       direction=st.sampled_from([0, 1]))
+@given(
+    seq=st.integers(0, (1 << 63) - 1),
+    ts=st.integers(0, 0xFFFF),
+    reply=st.integers(0, 0xFFFF),
+    payload=st.binary(max_size=1300),
+    direction=st.sampled_from([0, 1]),
+)
 def test_twin_and_fast_path_agree(seq, ts, reply, payload, direction):
     from pymosh import _accel
     from pymosh.crypto import ocb
+
     fast = _accel.fast_module("crypto") or ocb
     a, b = ocb.Session(KEY), fast.Session(KEY)
     d = a.seal_datagram(direction, seq, ts, reply, payload)
     assert b.seal_datagram(direction, seq, ts, reply, payload) == d
-    assert a.open_datagram(d, direction) == b.open_datagram(d, direction) == (
-        seq, ts, reply, payload)
+    assert (
+        a.open_datagram(d, direction) == b.open_datagram(d, direction) == (seq, ts, reply, payload)
+    )
 
 
 def test_accepts_bytes_like(crypto_impl):
@@ -112,13 +142,14 @@ def test_accepts_bytes_like(crypto_impl):
 def test_block_counting(crypto_impl):
     s = crypto_impl.Session(KEY)
     assert s.blocks_encrypted == 0
-    s.seal_datagram(0, 0, 0, 0, b"x" * 12)      # 16 plaintext bytes: 1 block
-    s.seal_datagram(0, 1, 0, 0, b"x" * 13)      # 17: 2 blocks
-    s.encrypt(bytes(12), b"")                   # 0 blocks
+    s.seal_datagram(0, 0, 0, 0, b"x" * 12)  # 16 plaintext bytes: 1 block
+    s.seal_datagram(0, 1, 0, 0, b"x" * 13)  # 17: 2 blocks
+    s.encrypt(bytes(12), b"")  # 0 blocks
     assert s.blocks_encrypted == 3
 
 
 # ------------------------------------------------------------------ bad input
+
 
 def _good(impl, direction=0):
     return impl.Session(KEY).seal_datagram(direction, 3, 100, 200, b"0123456789abcdef")
@@ -128,7 +159,7 @@ def test_oversize_datagram(crypto_impl):
     s = crypto_impl.Session(KEY)
     with pytest.raises(DecodeError, match="oversize"):
         s.open_datagram(os.urandom(2049), 0)
-    ok = s.seal_datagram(0, 0, 0, 0, bytes(2048 - 28))    # exactly 2048 is accepted
+    ok = s.seal_datagram(0, 0, 0, 0, bytes(2048 - 28))  # exactly 2048 is accepted
     assert len(ok) == 2048 and s.open_datagram(ok, 0)[3] == bytes(2020)
     with pytest.raises(DecodeError, match="oversize"):
         s.open_datagram(s.seal_datagram(0, 0, 0, 0, bytes(2048 - 27)), 0)
@@ -189,7 +220,7 @@ def test_decrypt_failures(crypto_impl):
         s.decrypt(bytes(12), sealed[:15])
     with pytest.raises(DecodeError):
         s.decrypt(bytes(11) + b"\x01", sealed)
-    assert s.decrypt(bytes(12), sealed) == b"hello"   # context still usable after failures
+    assert s.decrypt(bytes(12), sealed) == b"hello"  # context still usable after failures
 
 
 def test_bad_arguments(crypto_impl):
@@ -201,7 +232,7 @@ def test_bad_arguments(crypto_impl):
 
 def test_sequence_number_range(crypto_impl):
     s = crypto_impl.Session(KEY)
-    d = s.seal_datagram(0, (1 << 63) + 5, 0, 0, b"")   # the 64th bit never leaks
+    d = s.seal_datagram(0, (1 << 63) + 5, 0, 0, b"")  # the 64th bit never leaks
     assert d[:8] == bytes.fromhex("0000000000000005")
     for bad in (-1, 1 << 64):
         with pytest.raises(OverflowError):

@@ -57,10 +57,24 @@ class Topology:
                 _ip("-n", ns, "link", "set", "lo", "up")
             for i in range(1, len(self.chain)):
                 left, right = self.chain[i - 1], self.chain[i]
-                _ip("link", "add", f"l{i}a", "netns", left, "type", "veth",
-                    "peer", "name", f"l{i}b", "netns", right)
-                for ns, dev, addr in ((left, f"l{i}a", f"{self.net}.{i}.2"),
-                                      (right, f"l{i}b", f"{self.net}.{i}.1")):
+                _ip(
+                    "link",
+                    "add",
+                    f"l{i}a",
+                    "netns",
+                    left,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    f"l{i}b",
+                    "netns",
+                    right,
+                )
+                for ns, dev, addr in (
+                    (left, f"l{i}a", f"{self.net}.{i}.2"),
+                    (right, f"l{i}b", f"{self.net}.{i}.1"),
+                ):
                     _ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
                     _ip("-n", ns, "link", "set", dev, "up")
             os.makedirs(self.etc, exist_ok=True)
@@ -72,8 +86,13 @@ class Topology:
         return self
 
     def run(self, ns: str, *argv: str, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True,
-                              text=True, timeout=kwargs.pop("timeout", 20), **kwargs)
+        return subprocess.run(
+            ["ip", "netns", "exec", ns, *argv],
+            capture_output=True,
+            text=True,
+            timeout=kwargs.pop("timeout", 20),
+            **kwargs,
+        )
 
     def prefix(self, ns: str) -> List[str]:
         return ["ip", "netns", "exec", ns]
@@ -91,8 +110,9 @@ class Topology:
         """Processes still running in our namespaces."""
         found: List[int] = []
         for ns in self.created:
-            out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True,
-                                 timeout=20).stdout
+            out = subprocess.run(
+                ["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=20
+            ).stdout
             found += [int(p) for p in out.split()]
         return found
 

@@ -27,10 +27,18 @@ class Sshd:
     """``netns``: run inside that network namespace, listening on ``listen``:``port``;
     ``user_key``: accept an existing key (several sshds, one ``ssh_command()``)."""
 
-    def __init__(self, workdir: str, tag: str, *, netns: str | None = None,
-                 listen: str = "127.0.0.1", port: int | None = None,
-                 user_key: str | None = None, name: str = "sshd",
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        workdir: str,
+        tag: str,
+        *,
+        netns: str | None = None,
+        listen: str = "127.0.0.1",
+        port: int | None = None,
+        user_key: str | None = None,
+        name: str = "sshd",
+        env: dict[str, str] | None = None,
+    ):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.tag = tag
@@ -47,34 +55,44 @@ class Sshd:
     def start(self) -> Sshd:
         host_key = os.path.join(self.dir, "host_key")
         for path in (host_key, self.user_key) if self.own_key else (host_key,):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path],
-                           check=True, capture_output=True, timeout=30)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path],
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
         authorized = os.path.join(self.dir, "authorized_keys")
         with open(self.user_key + ".pub") as src, open(authorized, "w") as dst:
             dst.write(src.read())
         os.chmod(authorized, 0o600)
         config = os.path.join(self.dir, "sshd_config")
         with open(config, "w") as f:
-            f.write(f"Port {self.port}\n"
-                    f"ListenAddress {self.listen}\n"
-                    f"HostKey {host_key}\n"
-                    f"AuthorizedKeysFile {authorized}\n"
-                    "PermitRootLogin yes\n"
-                    "PasswordAuthentication no\n"
-                    "KbdInteractiveAuthentication no\n"
-                    "UsePAM no\n"
-                    "StrictModes no\n"
-                    "PidFile none\n"
-                    "SetEnv " + " ".join(f"{k}={v}" for k, v in self.env.items()) + "\n")
+            f.write(
+                f"Port {self.port}\n"
+                f"ListenAddress {self.listen}\n"
+                f"HostKey {host_key}\n"
+                f"AuthorizedKeysFile {authorized}\n"
+                "PermitRootLogin yes\n"
+                "PasswordAuthentication no\n"
+                "KbdInteractiveAuthentication no\n"
+                "UsePAM no\n"
+                "StrictModes no\n"
+                "PidFile none\n"
+                "SetEnv " + " ".join(f"{k}={v}" for k, v in self.env.items()) + "\n"
+            )
         os.makedirs("/run/sshd", exist_ok=True)
         self.log = open(os.path.join(self.dir, "sshd.log"), "wb")
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
-        self.proc = subprocess.Popen([*prefix, SSHD, "-D", "-e", "-f", config], stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*prefix, SSHD, "-D", "-e", "-f", config],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
-                if self.netns:   # not reachable from here: wait for its own word
+                if self.netns:  # not reachable from here: wait for its own word
                     if "Server listening" not in self.read_log():
                         raise OSError("not yet")
                 else:
@@ -88,10 +106,24 @@ class Sshd:
 
     def ssh_command(self) -> str:
         """An ``--ssh=`` value reaching this sshd as the current user."""
-        return " ".join(shlex.quote(w) for w in [
-            "ssh", "-p", str(self.port), "-i", self.user_key,
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"])
+        return " ".join(
+            shlex.quote(w)
+            for w in [
+                "ssh",
+                "-p",
+                str(self.port),
+                "-i",
+                self.user_key,
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+            ]
+        )
 
     def read_log(self) -> str:
         try:

@@ -32,14 +32,25 @@ class Net:
     def start(self) -> Net:
         topo = self.topo
         topo.start()
-        places = [(ns, ip, f"bastion{i}") for i, (ns, ip)
-                  in enumerate(zip(topo.bastions, topo.bastion_ips))]
+        places = [
+            (ns, ip, f"bastion{i}")
+            for i, (ns, ip) in enumerate(zip(topo.bastions, topo.bastion_ips))
+        ]
         key = None
         for ns, ip, name in [*places, (topo.host, topo.host_ip, "host")]:
-            sshd = Sshd(str(self.tmp), self.tag, netns=ns, listen=ip, port=SSH_PORT,
-                        name=name, user_key=key,
-                        env={"PYMOSH_STATE_DIR": str(self.tmp / f"{name}-state"),
-                             **(self.bastion_env if ns != topo.host else {})})
+            sshd = Sshd(
+                str(self.tmp),
+                self.tag,
+                netns=ns,
+                listen=ip,
+                port=SSH_PORT,
+                name=name,
+                user_key=key,
+                env={
+                    "PYMOSH_STATE_DIR": str(self.tmp / f"{name}-state"),
+                    **(self.bastion_env if ns != topo.host else {}),
+                },
+            )
             self.sshds.append(sshd.start())
             key = sshd.user_key
         return self
@@ -56,16 +67,30 @@ class Net:
         out = self.topo.run(ns or self.topo.bastion, "ss", "-uanH").stdout
         return f":{RELAY_PORT} " in out
 
-    def wrapper(self, *options: str, host: str = HOST_NAME, client: str = "pymosh",
-                server: str = "pymosh") -> str:
-        server_cmd = "mosh-server" if server == "stock" else (
-            "env " + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}") + " "
-            + program_command("server"))
+    def wrapper(
+        self, *options: str, host: str = HOST_NAME, client: str = "pymosh", server: str = "pymosh"
+    ) -> str:
+        server_cmd = (
+            "mosh-server"
+            if server == "stock"
+            else (
+                "env "
+                + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}")
+                + " "
+                + program_command("server")
+            )
+        )
         client_cmd = "mosh-client" if client == "stock" else program_command("client")
-        return " ".join([*self.topo.prefix(self.topo.client), program_command("wrapper"),
-                         *(shlex.quote(o) for o in options),
-                         shlex.quote(f"--server={server_cmd}"),
-                         shlex.quote(f"--client={client_cmd}"), host])
+        return " ".join(
+            [
+                *self.topo.prefix(self.topo.client),
+                program_command("wrapper"),
+                *(shlex.quote(o) for o in options),
+                shlex.quote(f"--server={server_cmd}"),
+                shlex.quote(f"--client={client_cmd}"),
+                host,
+            ]
+        )
 
 
 @pytest.fixture
@@ -85,19 +110,26 @@ def _session(net, pane, marker: str) -> None:
     pane.wait_for(f"{marker}-42", timeout=20)
 
 
-@pytest.mark.parametrize("client,server", [("pymosh", "pymosh"),
-                                           pytest.param("stock", "stock",
-                                                        marks=pytest.mark.interop),
-                                           ("stock", "pymosh"),
-                                           pytest.param("pymosh", "stock",
-                                                        marks=pytest.mark.interop)])
+@pytest.mark.parametrize(
+    "client,server",
+    [
+        ("pymosh", "pymosh"),
+        pytest.param("stock", "stock", marks=pytest.mark.interop),
+        ("stock", "pymosh"),
+        pytest.param("pymosh", "stock", marks=pytest.mark.interop),
+    ],
+)
 def test_session_through_the_bastion_roams_and_the_relay_leaves_with_it(
-        net, pane_factory, tag, client, server):
+    net, pane_factory, tag, client, server
+):
     topo = net.topo
     # the host is out of the client's reach: only the relay can carry the session
     assert topo.run(topo.client, "ip", "route", "get", topo.host_ip).returncode != 0
-    pane = pane_factory(net.wrapper(f"--ssh={net.ssh()}", "-J",
-                                    f"root@{topo.bastion_ip}", client=client, server=server))
+    pane = pane_factory(
+        net.wrapper(
+            f"--ssh={net.ssh()}", "-J", f"root@{topo.bastion_ip}", client=client, server=server
+        )
+    )
     _session(net, pane, "relay")
     assert net.relay_bound()
     # one ssh connection to the bastion carried the bootstrap and the relay's start
@@ -114,18 +146,20 @@ def test_session_through_the_bastion_roams_and_the_relay_leaves_with_it(
 
 
 def test_proxyjump_from_the_ssh_config_and_a_name_only_the_bastion_knows(
-        net, pane_factory, tag, tmp_path):
+    net, pane_factory, tag, tmp_path
+):
     topo = net.topo
     bastion = net.sshds[0]
     config = tmp_path / "ssh_config"
-    config.write_text(f"Host target\n  HostName {HOST_NAME}\n"
-                      f"  ProxyJump root@{topo.bastion_ip}\n"
-                      f"Host *\n  Port {SSH_PORT}\n  IdentityFile {bastion.user_key}\n"
-                      "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n"
-                      "  BatchMode yes\n  LogLevel ERROR\n")
+    config.write_text(
+        f"Host target\n  HostName {HOST_NAME}\n"
+        f"  ProxyJump root@{topo.bastion_ip}\n"
+        f"Host *\n  Port {SSH_PORT}\n  IdentityFile {bastion.user_key}\n"
+        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n"
+        "  BatchMode yes\n  LogLevel ERROR\n"
+    )
     # two sessions: both relays share the one relay port on the bastion
-    panes = [pane_factory(net.wrapper(f"--ssh=ssh -F {config}", host="target"))
-             for _ in range(2)]
+    panes = [pane_factory(net.wrapper(f"--ssh=ssh -F {config}", host="target")) for _ in range(2)]
     for i, pane in enumerate(panes):
         _session(net, pane, f"cfg{i}")
     out = topo.run(topo.bastion, "ss", "-uanH").stdout
@@ -141,8 +175,11 @@ def test_proxyjump_from_the_ssh_config_and_a_name_only_the_bastion_knows(
 def test_a_failing_bastion_is_named(tmp_path, pane_factory):
     port = free_tcp_port()
     ssh = f"ssh -p {port} -o BatchMode=yes -o StrictHostKeyChecking=no"
-    pane = pane_factory(" ".join([program_command("wrapper"), shlex.quote(f"--ssh={ssh}"),
-                                  "-J", "127.0.0.1", "somehost"]))
+    pane = pane_factory(
+        " ".join(
+            [program_command("wrapper"), shlex.quote(f"--ssh={ssh}"), "-J", "127.0.0.1", "somehost"]
+        )
+    )
     assert pane.wait_exit(timeout=30) == 255
     text = pane.capture(history=True).replace("\n", "")
     assert "ssh to the jump host 127.0.0.1 failed (exit status 255)" in text
@@ -150,9 +187,17 @@ def test_a_failing_bastion_is_named(tmp_path, pane_factory):
 
 def test_a_host_the_bastion_cannot_reach_is_named(sshd, pane_factory):
     # the bastion (our sshd) works; nothing listens on the host's ssh port
-    pane = pane_factory(" ".join([program_command("wrapper"),
-                                  shlex.quote(f"--ssh={sshd.ssh_command()}"),
-                                  "-J", "127.0.0.1", "127.0.0.2"]))
+    pane = pane_factory(
+        " ".join(
+            [
+                program_command("wrapper"),
+                shlex.quote(f"--ssh={sshd.ssh_command()}"),
+                "-J",
+                "127.0.0.1",
+                "127.0.0.2",
+            ]
+        )
+    )
     assert pane.wait_exit(timeout=30) == 255
     text = pane.capture(history=True).replace("\n", "")
     assert "ssh to 127.0.0.2 through the jump host 127.0.0.1 failed" in text
@@ -186,8 +231,7 @@ def test_two_jump_hosts_a_relay_on_each(net2, pane_factory, tag, client):
     pane.send_line("exit")
     assert pane.wait_exit(timeout=20) == 0
     # the bye travels down the chain: both relays leave
-    assert wait_until(lambda: not net2.relay_bound(first) and not net2.relay_bound(second),
-                      15)
+    assert wait_until(lambda: not net2.relay_bound(first) and not net2.relay_bound(second), 15)
     pane.kill()
     assert wait_gone(tag, timeout=15) == []
 
@@ -199,15 +243,16 @@ def test_an_installed_pymosh_relay_on_the_bastion_is_used(tmp_path, tag, pane_fa
     shims.mkdir()
     marker = tmp_path / "installed-relay-ran"
     shim = shims / "pymosh-relay"
-    shim.write_text("#!/bin/sh\n"
-                    f"touch {shlex.quote(str(marker))}\n"
-                    f"exec env PYTHONPATH={shlex.quote(child_env()['PYTHONPATH'])} "
-                    f"{shlex.quote(sys.executable)} -m pymosh.frontend.relay\n")
+    shim.write_text(
+        "#!/bin/sh\n"
+        f"touch {shlex.quote(str(marker))}\n"
+        f"exec env PYTHONPATH={shlex.quote(child_env()['PYTHONPATH'])} "
+        f"{shlex.quote(sys.executable)} -m pymosh.frontend.relay\n"
+    )
     shim.chmod(0o755)
     net = Net(tmp_path, tag, bastion_env={"PATH": f"{shims}:/usr/bin:/bin"}).start()
     try:
-        pane = pane_factory(net.wrapper(f"--ssh={net.ssh()}", "-J",
-                                        f"root@{net.topo.bastion_ip}"))
+        pane = pane_factory(net.wrapper(f"--ssh={net.ssh()}", "-J", f"root@{net.topo.bastion_ip}"))
         _session(net, pane, "installed")
         assert marker.exists()
         pane.send_line("exit")

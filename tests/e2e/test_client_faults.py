@@ -36,8 +36,15 @@ def _start_server(target: str, env: dict[str, str]) -> tuple[int, str, int]:
     """pymosh-server running cat into ``target``; returns (port, key, server pid)."""
     script = f"stty raw -echo; printf READY; exec cat > {shlex.quote(target)}"
     argv = program("server") + ["new", "-p", "0", "--", "sh", "-c", script]
-    result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                            text=True, timeout=30, check=False)
+    result = subprocess.run(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     connect = parse_connect(result.stdout)
     pid = parse_detached(result.stderr)
     assert connect and pid, f"server failed ({result.returncode}): {result.stderr}"
@@ -77,10 +84,12 @@ def test_typing_survives_loss_roam_and_blackout(client_name, tmp_path, tag, pane
     env = child_env(PYMOSH_TEST_TAG=tag)
     port, key, server_pid = _start_server(target, env)
     impair = RelayImpairment(delay_ms=5, jitter_ms=10, loss=0.3, duplicate=0.2, reorder=0.3)
-    with UdpRelay(port, up=impair, down=RelayImpairment(**vars(impair)), seed=7,
-                  lifetime_s=60) as relay:
-        pane = pane_factory(client_command(str(tmp_path), CLIENTS[client_name],
-                                           relay.listen_port, key), 80, 24)
+    with UdpRelay(
+        port, up=impair, down=RelayImpairment(**vars(impair)), seed=7, lifetime_s=60
+    ) as relay:
+        pane = pane_factory(
+            client_command(str(tmp_path), CLIENTS[client_name], relay.listen_port, key), 80, 24
+        )
         pane.wait_for("READY", timeout=20)
 
         pieces = _chunks(typed, CHUNK)
@@ -89,21 +98,21 @@ def test_typing_survives_loss_roam_and_blackout(client_name, tmp_path, tag, pane
         old_port = relay.upstream.getsockname()[1]
         for i, piece in enumerate(pieces):
             if i == middle // 2:
-                assert relay.switch_port() != old_port       # roam: the server must follow
+                assert relay.switch_port() != old_port  # roam: the server must follow
                 down_at_roam = relay.stats["down"]
             if i == middle:
-                relay.blackout(BLACKOUT_S)                   # typing goes on in the dark
+                relay.blackout(BLACKOUT_S)  # typing goes on in the dark
             pane.send_keys(piece)
             time.sleep(0.08)
 
         deadline = time.monotonic() + BLACKOUT_S + 15
         while len(_read(target)) < len(typed) and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(0.5)                                      # late duplicates would land now
+        time.sleep(0.5)  # late duplicates would land now
         got = _read(target)
         assert len(got) == len(typed), f"{len(got)} of {len(typed)} bytes arrived"
         assert got == typed, "bytes reordered, duplicated or corrupted"
-        assert relay.stats["dropped"] > 100, relay.stats    # the network really was bad
+        assert relay.stats["dropped"] > 100, relay.stats  # the network really was bad
         # replies reach the relay only on the new upstream socket: the server roamed
         assert relay.stats["down"] > down_at_roam + 20, relay.stats
 

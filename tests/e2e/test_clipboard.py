@@ -18,16 +18,22 @@ pytestmark = [pytest.mark.e2e]
 def _session(tmp_path, tag, pane_factory, client):
     env = child_env(PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ ", ENV="")
     port, key = start_server(program("server") + ["new", "-p", "0", "--", "/bin/sh"], env)
-    pane = pane_factory(client_command(str(tmp_path), client, port, key), 80, 24,
-                        SHELL="/bin/sh", PS1="$ ")
+    pane = pane_factory(
+        client_command(str(tmp_path), client, port, key), 80, 24, SHELL="/bin/sh", PS1="$ "
+    )
     pane._tmux("set-option", "-s", "set-clipboard", "on")
     pane.wait_prompt(timeout=20)
     return pane
 
 
 def _buffers(pane) -> list[str]:
-    out = subprocess.run(["tmux", "-S", pane.socket, "list-buffers", "-F", "#{buffer_sample}"],
-                         capture_output=True, text=True, env=pane.env, check=False).stdout
+    out = subprocess.run(
+        ["tmux", "-S", pane.socket, "list-buffers", "-F", "#{buffer_sample}"],
+        capture_output=True,
+        text=True,
+        env=pane.env,
+        check=False,
+    ).stdout
     return out.splitlines()
 
 
@@ -52,7 +58,7 @@ def test_every_selection_reaches_a_pymosh_client(tmp_path, tag, pane_factory):
     assert _wait_buffer(pane, "primary-text")
     _write(pane, "c", "clip-text")
     assert _wait_buffer(pane, "clip-text")
-    pane.send_line("printf '\\033]52;c;?\\a'; echo asked")   # a query: never forwarded
+    pane.send_line("printf '\\033]52;c;?\\a'; echo asked")  # a query: never forwarded
     pane.wait_for("asked")
     time.sleep(0.5)
     assert all("?" != line.strip() for line in _buffers(pane))

@@ -30,23 +30,48 @@ SHELL = ["--", "bash", "--norc", "--noprofile"]
 
 
 def local(*options: str) -> list[str]:
-    return [*program("wrapper"), "--local", "--bind-server=127.0.0.1",
-            f"--server={program_command('server')}", f"--client={program_command('client')}",
-            *options, "127.0.0.1"]
+    return [
+        *program("wrapper"),
+        "--local",
+        "--bind-server=127.0.0.1",
+        f"--server={program_command('server')}",
+        f"--client={program_command('client')}",
+        *options,
+        "127.0.0.1",
+    ]
 
 
 def over_ssh(sshd, state: str, *options: str) -> list[str]:
     # the remote side gets no environment through ssh: put it on the server command line
-    server = "env " + " ".join(shlex.quote(v) for v in (
-        f"PYTHONPATH={child_env()['PYTHONPATH']}", f"PYMOSH_STATE_DIR={state}")) + " " + \
-        program_command("server")
-    return [*program("wrapper"), f"--ssh={sshd.ssh_command()}", f"--server={server}",
-            f"--client={program_command('client')}", *options, "127.0.0.1"]
+    server = (
+        "env "
+        + " ".join(
+            shlex.quote(v)
+            for v in (f"PYTHONPATH={child_env()['PYTHONPATH']}", f"PYMOSH_STATE_DIR={state}")
+        )
+        + " "
+        + program_command("server")
+    )
+    return [
+        *program("wrapper"),
+        f"--ssh={sshd.ssh_command()}",
+        f"--server={server}",
+        f"--client={program_command('client')}",
+        *options,
+        "127.0.0.1",
+    ]
 
 
 def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def the_client(pane) -> int:
@@ -95,7 +120,7 @@ def test_local_resume_after_the_client_is_killed(tmp_path, tag, pane_factory):
 
     resumed = pane_factory(shlex.join(local("--resume")), PYMOSH_STATE_DIR=state)
     screen = resumed.wait_for("line-3", timeout=20)
-    assert screen.count("once-2") == 1         # received before the crash: applied once
+    assert screen.count("once-2") == 1  # received before the crash: applied once
     resumed.send_line("echo got-$VAR")
     resumed.wait_for("got-durable-42")
     assert "attached" in run(local("--list"), env).stdout
@@ -108,8 +133,7 @@ def test_local_resume_after_the_client_is_killed(tmp_path, tag, pane_factory):
     assert wait_gone(tag, timeout=10) == []
 
 
-def test_resume_over_ssh_and_the_woken_old_client_is_refused(tmp_path, tag, sshd,
-                                                             pane_factory):
+def test_resume_over_ssh_and_the_woken_old_client_is_refused(tmp_path, tag, sshd, pane_factory):
     state = str(tmp_path / "state")
     env = child_env(PYMOSH_TEST_TAG=tag)
     pane = start_session(pane_factory, over_ssh(sshd, state), state)
@@ -132,8 +156,9 @@ def test_resume_over_ssh_and_the_woken_old_client_is_refused(tmp_path, tag, sshd
     assert pid_alive(old_client)
     pane.kill()
     # --kill over ssh ends it: the shell gets SIGHUP, the resumed client is told
-    session_id = json.loads(run([*program("server"), "list", "--json"],
-                                child_env(PYMOSH_STATE_DIR=state)).stdout)[0]["id"]
+    session_id = json.loads(
+        run([*program("server"), "list", "--json"], child_env(PYMOSH_STATE_DIR=state)).stdout
+    )[0]["id"]
     result = run(over_ssh(sshd, state, f"--kill={session_id}"), env)
     assert result.returncode == 0 and f"Killed session {session_id}" in result.stdout
     assert resumed.wait_exit(timeout=20) == 0
@@ -150,8 +175,9 @@ def test_resume_through_a_lossy_relay(tmp_path, tag, pane_factory):
     result = run([*program("server"), "resume"], env)
     port, key = parse_connect(result.stdout)
     impair = RelayImpairment(delay_ms=20, jitter_ms=10, loss=0.2, duplicate=0.1, reorder=0.2)
-    with UdpRelay(port, up=impair, down=RelayImpairment(**vars(impair)), seed=3,
-                  lifetime_s=60) as relay:
+    with UdpRelay(
+        port, up=impair, down=RelayImpairment(**vars(impair)), seed=3, lifetime_s=60
+    ) as relay:
         command = client_command(str(tmp_path), program("client"), relay.listen_port, key)
         resumed = pane_factory(command)
         resumed.wait_for("line-3", timeout=30)
@@ -164,24 +190,29 @@ def test_resume_through_a_lossy_relay(tmp_path, tag, pane_factory):
     assert wait_gone(tag, timeout=10) == []
 
 
-NO_REGISTRY = ("pymosh: 'mosh-server' keeps no session registry (a stock mosh-server?): "
-               "--list, --resume and --kill need pymosh-server on the server")
+NO_REGISTRY = (
+    "pymosh: 'mosh-server' keeps no session registry (a stock mosh-server?): "
+    "--list, --resume and --kill need pymosh-server on the server"
+)
 
 
 def test_resume_and_list_against_a_stock_server_say_why_not(tmp_path, tag, pane_factory):
     env = child_env(PYMOSH_STATE_DIR=str(tmp_path / "state"))
-    for option in ("--list", "--kill=abcd1234"):        # these need no terminal
+    for option in ("--list", "--kill=abcd1234"):  # these need no terminal
         argv = [*program("wrapper"), "--local", "--server=mosh-server", option, "127.0.0.1"]
         result = run(argv, env)
         assert result.returncode == 255
         assert result.stderr.strip().splitlines() == [NO_REGISTRY]
-    pane = pane_factory(shlex.join([*program("wrapper"), "--local", "--server=mosh-server",
-                                    "--resume", "127.0.0.1"]))
+    pane = pane_factory(
+        shlex.join(
+            [*program("wrapper"), "--local", "--server=mosh-server", "--resume", "127.0.0.1"]
+        )
+    )
     assert pane.wait_exit(timeout=20) == 255
     screen = "".join(pane.capture(history=True).split())
     assert screen.startswith("".join(NO_REGISTRY.split()))
     pane.kill()
-    assert wait_gone(tag, timeout=10) == []        # and no stock session was started
+    assert wait_gone(tag, timeout=10) == []  # and no stock session was started
 
 
 def test_several_detached_sessions_the_wrapper_asks_which(tmp_path, tag, pane_factory):
@@ -199,7 +230,7 @@ def test_several_detached_sessions_the_wrapper_asks_which(tmp_path, tag, pane_fa
         assert time.monotonic() < deadline
         time.sleep(0.05)
     records = registry.scan(directory)[0]
-    for record in records:            # as if their clients had gone long ago
+    for record in records:  # as if their clients had gone long ago
         record.state = "detached"
         registry.write_record(directory, record)
     beta = next(r for r in records if "session-beta" in " ".join(r.command))
@@ -217,6 +248,7 @@ def test_several_detached_sessions_the_wrapper_asks_which(tmp_path, tag, pane_fa
 def jump_net(tmp_path, tag):
     from tests.e2e.sshd import SSHD
     from tests.e2e.test_bastion import Net
+
     if os.geteuid() != 0 or not os.access(SSHD, os.X_OK):
         pytest.fail("the namespace tests need root and openssh-server")
     net = Net(tmp_path, tag).start()
@@ -259,9 +291,15 @@ def test_a_resumed_session_forwards_what_the_new_client_asks(tmp_path, tag, pane
     first, second = Service(down_bytes=1000), Service(down_bytes=1000)
     try:
         lport = free_tcp_port()
-        pane = pane_factory(client_command(
-            str(tmp_path), program("client") + ["-L", f"{lport}:127.0.0.1:{first.port}"],
-            port, key), PYMOSH_STATE_DIR=state)
+        pane = pane_factory(
+            client_command(
+                str(tmp_path),
+                program("client") + ["-L", f"{lport}:127.0.0.1:{first.port}"],
+                port,
+                key,
+            ),
+            PYMOSH_STATE_DIR=state,
+        )
         exchange(lport, None, up_bytes=1000, down_bytes=1000)
         os.kill(the_client(pane), signal.SIGKILL)
 
@@ -269,9 +307,15 @@ def test_a_resumed_session_forwards_what_the_new_client_asks(tmp_path, tag, pane
         session_id = registry.scan(directory)[0][0].id
         port, key = parse_connect(run([*program("server"), "resume", session_id], env).stdout)
         lport2 = free_tcp_port()
-        resumed = pane_factory(client_command(
-            str(tmp_path), program("client") + ["-L", f"{lport2}:127.0.0.1:{second.port}"],
-            port, key), PYMOSH_STATE_DIR=state)
+        resumed = pane_factory(
+            client_command(
+                str(tmp_path),
+                program("client") + ["-L", f"{lport2}:127.0.0.1:{second.port}"],
+                port,
+                key,
+            ),
+            PYMOSH_STATE_DIR=state,
+        )
         resumed.wait_for("up", timeout=20)
         exchange(lport2, None, up_bytes=1000, down_bytes=1000)
     finally:

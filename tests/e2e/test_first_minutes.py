@@ -25,8 +25,9 @@ def shell_env_line(pane_factory, tmp_path, tag, server, *server_args, **server_e
     """Start ``server new ARGS -- sh -c SHOW_ENV`` in ``server_env``, connect a pymosh
     client, return the line the shell printed."""
     env = child_env(PYMOSH_TEST_TAG=tag, **server_env)
-    port, key = start_server(server + ["new", "-p", "0", *server_args,
-                                       "--", "sh", "-c", SHOW_ENV], env)
+    port, key = start_server(
+        server + ["new", "-p", "0", *server_args, "--", "sh", "-c", SHOW_ENV], env
+    )
     pane = pane_factory(client_command(str(tmp_path), program("client"), port, key))
     screen = pane.wait_for("CT=", timeout=20)
     return next(line for line in screen.splitlines() if line.startswith("L="))
@@ -35,22 +36,31 @@ def shell_env_line(pane_factory, tmp_path, tag, server, *server_args, **server_e
 # ------------------------------------------------------------------ locale
 
 
-@pytest.mark.parametrize("name", [
-    "pymosh", pytest.param("stock", marks=pytest.mark.interop)])
+@pytest.mark.parametrize("name", ["pymosh", pytest.param("stock", marks=pytest.mark.interop)])
 def test_client_locale_reaches_the_shell_when_the_server_has_none(
-        name, pane_factory, tmp_path, tag):
+    name, pane_factory, tmp_path, tag
+):
     # Mosh's rule, shared: the server's locale (C) is not UTF-8, so -l applies
-    line = shell_env_line(pane_factory, tmp_path, tag, SERVERS[name], "-l", "LANG=C.UTF-8",
-                          LANG="C")
+    line = shell_env_line(
+        pane_factory, tmp_path, tag, SERVERS[name], "-l", "LANG=C.UTF-8", LANG="C"
+    )
     assert line.startswith("L=C.UTF-8//"), line
 
 
 def test_missing_client_locale_is_replaced_with_a_notice(pane_factory, tmp_path, tag):
     env = child_env(PYMOSH_TEST_TAG=tag, LANG="C")
-    argv = program("server", "new", "-p", "0", "-l", "LANG=xx_NOWHERE.UTF-8", "--",
-                   "sh", "-c", SHOW_ENV)
-    result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                            text=True, timeout=30, check=False)
+    argv = program(
+        "server", "new", "-p", "0", "-l", "LANG=xx_NOWHERE.UTF-8", "--", "sh", "-c", SHOW_ENV
+    )
+    result = subprocess.run(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     notes = [ln for ln in result.stderr.splitlines() if "xx_NOWHERE" in ln]
     assert len(notes) == 1 and "using C.UTF-8" in notes[0] and "install" in notes[0]
@@ -60,27 +70,48 @@ def test_missing_client_locale_is_replaced_with_a_notice(pane_factory, tmp_path,
 
 
 def test_stock_server_refuses_what_pymosh_server_repairs(tag):
-    result = subprocess.run(["mosh-server", "new", "-p", "0", "-l", "LANG=xx_NOWHERE.UTF-8"],
-                            env=child_env(PYMOSH_TEST_TAG=tag, LANG="C"),
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                            timeout=30, check=False)
+    result = subprocess.run(
+        ["mosh-server", "new", "-p", "0", "-l", "LANG=xx_NOWHERE.UTF-8"],
+        env=child_env(PYMOSH_TEST_TAG=tag, LANG="C"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode != 0 and "UTF-8" in result.stderr
 
 
-@pytest.mark.parametrize("name", [
-    "pymosh", pytest.param("stock", marks=pytest.mark.interop)])
+@pytest.mark.parametrize("name", ["pymosh", pytest.param("stock", marks=pytest.mark.interop)])
 def test_refused_when_the_host_has_no_utf8_locale(name, tmp_path, tag):
     # glibc finds C.utf8 in /usr/lib/locale whatever LOCPATH says: hide that directory
     # too, in a private mount namespace
     empty = tmp_path / "no-locales"
     empty.mkdir()
-    hide = ("mount --bind \"$0\" /usr/lib/locale && exec \"$@\"")
-    argv = ["unshare", "-m", "sh", "-c", hide, str(empty), *SERVERS[name],
-            "new", "-p", "0", "-l", "LANG=C.UTF-8"]
-    result = subprocess.run(argv, env=child_env(PYMOSH_TEST_TAG=tag, LANG="C",
-                                                LOCPATH=str(empty)),
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                            timeout=30, check=False)
+    hide = 'mount --bind "$0" /usr/lib/locale && exec "$@"'
+    argv = [
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        hide,
+        str(empty),
+        *SERVERS[name],
+        "new",
+        "-p",
+        "0",
+        "-l",
+        "LANG=C.UTF-8",
+    ]
+    result = subprocess.run(
+        argv,
+        env=child_env(PYMOSH_TEST_TAG=tag, LANG="C", LOCPATH=str(empty)),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode != 0, result.stderr
     assert "MOSH CONNECT" not in result.stdout
     assert "UTF-8" in result.stderr and "Traceback" not in result.stderr
@@ -93,21 +124,30 @@ def test_c_locale_is_refused_despite_cpython_coercion(program_name, tag):
     # with LANG=C, CPython puts LC_CTYPE=C.UTF-8 into os.environ at start-up (PEP 538);
     # the check is made on the environment the program was given, as mosh's is
     args = ["--local"] if program_name == "wrapper" else ["127.0.0.1", "60001"]
-    result = subprocess.run(program(program_name, *args),
-                            env=child_env(PYMOSH_TEST_TAG=tag, LANG="C",
-                                          MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag"),
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                            timeout=30, check=False)
+    result = subprocess.run(
+        program(program_name, *args),
+        env=child_env(PYMOSH_TEST_TAG=tag, LANG="C", MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode in (1, 255) and "UTF-8" in result.stderr, result.stderr
     assert "LANG=C\n" in result.stderr + "\n" and "Traceback" not in result.stderr
-    assert "LC_CTYPE=\n" in result.stderr        # not the coerced C.UTF-8
+    assert "LC_CTYPE=\n" in result.stderr  # not the coerced C.UTF-8
 
 
 def test_broken_locale_in_the_wrapper_is_a_clear_error(tag):
-    result = subprocess.run(program("wrapper", "--local"),
-                            env=child_env(PYMOSH_TEST_TAG=tag, LANG="xx_BROKEN", LC_ALL=""),
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                            timeout=30, check=False)
+    result = subprocess.run(
+        program("wrapper", "--local"),
+        env=child_env(PYMOSH_TEST_TAG=tag, LANG="xx_BROKEN", LC_ALL=""),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == 255 and "UTF-8" in result.stderr
     assert "Traceback" not in result.stderr
     assert wait_gone(tag, timeout=5) == []
@@ -116,13 +156,18 @@ def test_broken_locale_in_the_wrapper_is_a_clear_error(tag):
 # ------------------------------------------------------------------ colour
 
 
-@pytest.mark.parametrize("colorterm,expected", [
-    ("truecolor", "CT=truecolor"), ("24bit", "CT=truecolor"), ("ju\u00f1k", "CT="),
-])
-def test_truecolor_reaches_the_shell_through_the_wrapper(pane_factory, tag, colorterm,
-                                                         expected):
-    command = " ".join([program_command("wrapper"), "--local", "--",
-                        "sh", "-c", shlex.quote(SHOW_ENV)])
+@pytest.mark.parametrize(
+    "colorterm,expected",
+    [
+        ("truecolor", "CT=truecolor"),
+        ("24bit", "CT=truecolor"),
+        ("ju\u00f1k", "CT="),
+    ],
+)
+def test_truecolor_reaches_the_shell_through_the_wrapper(pane_factory, tag, colorterm, expected):
+    command = " ".join(
+        [program_command("wrapper"), "--local", "--", "sh", "-c", shlex.quote(SHOW_ENV)]
+    )
     pane = pane_factory(command, COLORTERM=colorterm)
     screen = pane.wait_for("CT=", timeout=20)
     line = next(ln for ln in screen.splitlines() if ln.startswith("L="))
@@ -134,16 +179,21 @@ def test_truecolor_reaches_the_shell_through_the_wrapper(pane_factory, tag, colo
 
 
 def run_wrapper(tag, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(program("wrapper", *args), env=child_env(PYMOSH_TEST_TAG=tag, **env),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        program("wrapper", *args),
+        env=child_env(PYMOSH_TEST_TAG=tag, **env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_mistyped_host_is_one_line(tag):
     result = run_wrapper(tag, "no-such-host.invalid")
     assert result.returncode == 255
-    assert result.stderr.count("\n") == 1 and "no-such-host.invalid" in result.stderr, \
-        result.stderr
+    assert result.stderr.count("\n") == 1 and "no-such-host.invalid" in result.stderr, result.stderr
 
 
 def test_local_without_a_terminal_is_one_line_and_starts_no_server(tag):
@@ -158,28 +208,44 @@ def test_client_that_cannot_start_ends_the_server(pane_factory, tmp_path, tag):
     broken.write_text("#!/nonexistent/interpreter\n")
     broken.chmod(0o755)
     err = tmp_path / "wrapper.err"
-    pane = pane_factory(" ".join([program_command("wrapper"), "--local",
-                                  f"--client={broken}", "2>", str(err)]))
-    assert pane.wait_exit(timeout=20) == 255       # (stdin is the pane's terminal)
+    pane = pane_factory(
+        " ".join([program_command("wrapper"), "--local", f"--client={broken}", "2>", str(err)])
+    )
+    assert pane.wait_exit(timeout=20) == 255  # (stdin is the pane's terminal)
     assert "could not run client" in err.read_text()
     pane.kill()
     assert wait_gone(tag, timeout=10) == []
 
 
 def test_user_mistakes_never_show_a_traceback(tag):
-    for args in (["-p", "x", "host"], ["host:0"], ["--local", "-6", "127.0.0.1"],
-                 ["--fake-proxy", "--", "no-such-host.invalid", "22"],
-                 ["--bind-server=nowhere", "h"], ["--predict=sometimes", "h"]):
+    for args in (
+        ["-p", "x", "host"],
+        ["host:0"],
+        ["--local", "-6", "127.0.0.1"],
+        ["--fake-proxy", "--", "no-such-host.invalid", "22"],
+        ["--bind-server=nowhere", "h"],
+        ["--predict=sometimes", "h"],
+    ):
         result = run_wrapper(tag, *args)
         assert result.returncode != 0 and result.stderr, args
         assert "Traceback" not in result.stderr and result.stderr.count("\n") <= 3, args
-    for name, args in (("server", ["new", "-c", "x"]), ("server", ["new", "-p", "99999"]),
-                       ("server", ["new", "-l"]), ("client", ["1.2.3.4"]),
-                       ("client", ["-x", "1", "2"]), ("client", ["127.0.0.1", "60001"])):
-        result = subprocess.run(program(name, *args), stdin=subprocess.DEVNULL,
-                                env=child_env(PYMOSH_TEST_TAG=tag,
-                                              MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag"),
-                                capture_output=True, text=True, timeout=30, check=False)
+    for name, args in (
+        ("server", ["new", "-c", "x"]),
+        ("server", ["new", "-p", "99999"]),
+        ("server", ["new", "-l"]),
+        ("client", ["1.2.3.4"]),
+        ("client", ["-x", "1", "2"]),
+        ("client", ["127.0.0.1", "60001"]),
+    ):
+        result = subprocess.run(
+            program(name, *args),
+            stdin=subprocess.DEVNULL,
+            env=child_env(PYMOSH_TEST_TAG=tag, MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag"),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         assert result.returncode == 1 and "Traceback" not in result.stderr, (name, args)
         assert "MOSH CONNECT" not in result.stdout
     assert wait_gone(tag, timeout=5) == []
@@ -196,13 +262,15 @@ def test_session_end_hangs_up_and_nohup_jobs_survive(pane_factory, tmp_path, tag
     # exits, to its foreground process group. The trap takes 2 s to save its state: a
     # SIGKILL 1 s after the hangup (what pymosh-server did) killed it and the nohup job,
     # which shares the non-interactive shell's process group.
-    script = (f"trap 'sleep 2; echo saved > {saved}; exit 0' HUP; "
-              f"nohup sh -c 'sleep 4; echo kept > {kept}' >/dev/null 2>&1 & "
-              f"sh -c 'touch {started}; sleep 4; echo killed > {killed}' & "
-              "echo jobs-started; " + ("sleep 1" if ending == "shell exits"
-                                        else "sleep 60 & wait $!"))
-    command = " ".join([program_command("wrapper"), "--local", "--", "sh", "-c",
-                        shlex.quote(script)])
+    script = (
+        f"trap 'sleep 2; echo saved > {saved}; exit 0' HUP; "
+        f"nohup sh -c 'sleep 4; echo kept > {kept}' >/dev/null 2>&1 & "
+        f"sh -c 'touch {started}; sleep 4; echo killed > {killed}' & "
+        "echo jobs-started; " + ("sleep 1" if ending == "shell exits" else "sleep 60 & wait $!")
+    )
+    command = " ".join(
+        [program_command("wrapper"), "--local", "--", "sh", "-c", shlex.quote(script)]
+    )
     pane = pane_factory(command)
     pane.wait_for("jobs-started", timeout=20)
     assert started.exists()
@@ -210,8 +278,11 @@ def test_session_end_hangs_up_and_nohup_jobs_survive(pane_factory, tmp_path, tag
         pane.send_keys("C-^")
         pane.send_keys(".")
     elif ending == "server signalled":
-        (server,) = [pid for pid in tagged_pids(tag)
-                     if b"pymosh.frontend.server" in read_proc(pid, "cmdline")]
+        (server,) = [
+            pid
+            for pid in tagged_pids(tag)
+            if b"pymosh.frontend.server" in read_proc(pid, "cmdline")
+        ]
         os.kill(server, signal.SIGTERM)
     assert pane.wait_exit(timeout=15) == 0
     deadline = time.monotonic() + 15
@@ -228,8 +299,16 @@ def test_session_end_hangs_up_and_nohup_jobs_survive(pane_factory, tmp_path, tag
 
 
 def test_statistics_line_toggles_with_escape_s(pane_factory, tag):
-    command = " ".join([program_command("wrapper"), "--local", "--", "sh", "-c",
-                        shlex.quote("echo ready; sleep 60")])
+    command = " ".join(
+        [
+            program_command("wrapper"),
+            "--local",
+            "--",
+            "sh",
+            "-c",
+            shlex.quote("echo ready; sleep 60"),
+        ]
+    )
     pane = pane_factory(command, width=120, height=10)
     pane.wait_for("ready", timeout=20)
     assert "RTT" not in pane.capture()
@@ -249,17 +328,21 @@ def test_statistics_line_toggles_with_escape_s(pane_factory, tag):
     assert wait_gone(tag, timeout=10) == []
 
 
-@pytest.mark.parametrize("name", [
-    "pymosh", pytest.param("stock", marks=pytest.mark.interop)])
+@pytest.mark.parametrize("name", ["pymosh", pytest.param("stock", marks=pytest.mark.interop)])
 def test_abort_ends_a_server_whose_client_never_comes(name, tag):
     from pymosh.frontend.abort import abort_server
     from tests.support.procs import wait_dead
     from tests.support.servers import parse_connect, parse_detached
 
-    result = subprocess.run(SERVERS[name] + ["new", "-i", "127.0.0.1", "-p", "0", "--",
-                                             "sh", "-c", "sleep 30"],
-                            env=child_env(PYMOSH_TEST_TAG=tag), stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, timeout=30, check=False)
+    result = subprocess.run(
+        SERVERS[name] + ["new", "-i", "127.0.0.1", "-p", "0", "--", "sh", "-c", "sleep 30"],
+        env=child_env(PYMOSH_TEST_TAG=tag),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     port, key = parse_connect(result.stdout)
     pid = parse_detached(result.stderr)
     assert pid and abort_server("127.0.0.1", port, key)
@@ -268,18 +351,32 @@ def test_abort_ends_a_server_whose_client_never_comes(name, tag):
 
 
 def test_wrapper_over_ssh_ends_the_remote_server_when_the_client_cannot_start(
-        sshd, pane_factory, tmp_path, tag):
+    sshd, pane_factory, tmp_path, tag
+):
     broken = tmp_path / "broken-client"
     broken.write_text("#!/nonexistent/interpreter\n")
     broken.chmod(0o755)
-    server = "env " + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}") + " " + \
-        program_command("server")
+    server = (
+        "env "
+        + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}")
+        + " "
+        + program_command("server")
+    )
     err = tmp_path / "wrapper.err"
-    pane = pane_factory(" ".join([
-        program_command("wrapper"), shlex.quote(f"--ssh={sshd.ssh_command()}"),
-        shlex.quote(f"--server={server}"), f"--client={broken}", "127.0.0.1",
-        "2>", str(err)]))
+    pane = pane_factory(
+        " ".join(
+            [
+                program_command("wrapper"),
+                shlex.quote(f"--ssh={sshd.ssh_command()}"),
+                shlex.quote(f"--server={server}"),
+                f"--client={broken}",
+                "127.0.0.1",
+                "2>",
+                str(err),
+            ]
+        )
+    )
     assert pane.wait_exit(timeout=30) == 255
     assert "could not run client" in err.read_text()
     pane.kill()
-    assert wait_gone(tag, timeout=10) == []     # not 60 s later: the server was told
+    assert wait_gone(tag, timeout=10) == []  # not 60 s later: the server was told

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PY_SERVER = program("server")
 CLIENTS = {"pymosh-client": program("client"), "stock-client": ["mosh-client"]}
-IPV6_MTU = 1216                       # 1280 - 40 - 16 - 8 (protocol.md §3.3)
+IPV6_MTU = 1216  # 1280 - 40 - 16 - 8 (protocol.md §3.3)
 SHELL_ENV = {"SHELL": "/bin/sh", "PS1": "$ ", "ENV": ""}
 
 
@@ -43,12 +43,19 @@ def ipv6_loopback():
     if not socket.has_ipv6:
         pytest.fail("this Python has no IPv6 support")
     if not _bind_v6_loopback():
-        for cmd in (["sysctl", "-w", "net.ipv6.conf.lo.disable_ipv6=0"],
-                    ["ip", "-6", "addr", "add", "::1/128", "dev", "lo"]):
+        for cmd in (
+            ["sysctl", "-w", "net.ipv6.conf.lo.disable_ipv6=0"],
+            ["ip", "-6", "addr", "add", "::1/128", "dev", "lo"],
+        ):
             subprocess.run(cmd, capture_output=True, timeout=10, check=False)
         if not _bind_v6_loopback():
-            shown = subprocess.run(["ip", "-6", "addr", "show", "lo"], capture_output=True,
-                                   text=True, timeout=10, check=False).stdout
+            shown = subprocess.run(
+                ["ip", "-6", "addr", "show", "lo"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout
             pytest.fail(f"cannot bind ::1 even after enabling IPv6 on lo:\n{shown}")
 
 
@@ -104,7 +111,7 @@ def udp_bound(ip: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     raw = socket.inet_pton(family, ip)
     # /proc prints each 32-bit word in host (little-endian) order
-    want = "".join(raw[i:i + 4][::-1].hex().upper() for i in range(0, len(raw), 4))
+    want = "".join(raw[i : i + 4][::-1].hex().upper() for i in range(0, len(raw), 4))
     table = "/proc/net/udp6" if family == socket.AF_INET6 else "/proc/net/udp"
     with open(table) as f:
         rows = [line.split()[1] for line in f.readlines()[1:]]
@@ -123,13 +130,18 @@ def finish(pane, tag) -> None:
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_ipv6_session_keeps_datagrams_within_the_ipv6_mtu(
-        ipv6_loopback, tmp_path, tag, pane_factory, client):
+    ipv6_loopback, tmp_path, tag, pane_factory, client
+):
     env = child_env(PYMOSH_TEST_TAG=tag, **SHELL_ENV)
     port, key = start_server(PY_SERVER + ["new", "-i", "::1", "-p", "0", "--", "/bin/sh"], env)
     assert udp_bound("::1", port), "pymosh-server -i ::1 did not bind [::1]"
     with SizingRelay6(port) as relay:
-        pane = pane_factory(client_command(str(tmp_path), CLIENTS[client], relay.listen_port,
-                                           key, host="::1"), 160, 50, **SHELL_ENV)
+        pane = pane_factory(
+            client_command(str(tmp_path), CLIENTS[client], relay.listen_port, key, host="::1"),
+            160,
+            50,
+            **SHELL_ENV,
+        )
         pane.wait_prompt(timeout=20)
         pane.send_line("echo v6-$((6*7))")
         pane.wait_for("v6-42")
@@ -150,11 +162,11 @@ def test_ipv6_session_keeps_datagrams_within_the_ipv6_mtu(
 def test_stock_client_fixed_port_and_colors(tmp_path, tag, pane_factory, colors, term):
     want = free_ports(1)
     env = child_env(PYMOSH_TEST_TAG=tag, **SHELL_ENV)
-    port, key = start_server(PY_SERVER + ["new", "-c", colors, "-p", str(want),
-                                          "--", "/bin/sh"], env)
+    port, key = start_server(
+        PY_SERVER + ["new", "-c", colors, "-p", str(want), "--", "/bin/sh"], env
+    )
     assert port == want
-    pane = pane_factory(client_command(str(tmp_path), ["mosh-client"], port, key),
-                        **SHELL_ENV)
+    pane = pane_factory(client_command(str(tmp_path), ["mosh-client"], port, key), **SHELL_ENV)
     pane.wait_prompt(timeout=20)
     pane.send_line('echo "[$TERM]"')
     pane.wait_for(f"[{term}]")
@@ -166,11 +178,11 @@ def test_port_range_takes_the_first_free_port(tmp_path, tag, pane_factory):
     low = free_ports(3)
     with occupy(low):
         env = child_env(PYMOSH_TEST_TAG=tag, **SHELL_ENV)
-        port, key = start_server(PY_SERVER + ["new", "-p", f"{low}:{low + 2}",
-                                              "--", "/bin/sh"], env)
+        port, key = start_server(
+            PY_SERVER + ["new", "-p", f"{low}:{low + 2}", "--", "/bin/sh"], env
+        )
     assert port == low + 1
-    pane = pane_factory(client_command(str(tmp_path), ["mosh-client"], port, key),
-                        **SHELL_ENV)
+    pane = pane_factory(client_command(str(tmp_path), ["mosh-client"], port, key), **SHELL_ENV)
     pane.wait_prompt(timeout=20)
     pane.send_line("echo range-$((40+2))")
     pane.wait_for("range-42")
@@ -180,9 +192,15 @@ def test_port_range_takes_the_first_free_port(tmp_path, tag, pane_factory):
 def test_fully_occupied_port_range_fails_clearly(tag):
     low = free_ports(2)
     with occupy(low), occupy(low + 1):
-        result = subprocess.run(PY_SERVER + ["new", "-p", f"{low}:{low + 1}", "--", "true"],
-                                env=child_env(PYMOSH_TEST_TAG=tag), stdin=subprocess.DEVNULL,
-                                capture_output=True, text=True, timeout=20, check=False)
+        result = subprocess.run(
+            PY_SERVER + ["new", "-p", f"{low}:{low + 1}", "--", "true"],
+            env=child_env(PYMOSH_TEST_TAG=tag),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
     assert result.returncode == 1
     assert parse_connect(result.stdout) is None
     assert f"{low}:{low + 1}" in result.stderr
@@ -192,16 +210,25 @@ def test_fully_occupied_port_range_fails_clearly(tag):
 # ------------------------------------------------------------------ (3) the wrapper
 
 
-@pytest.mark.parametrize("family_args,host", [([], "127.0.0.1"), (["-6"], "::1")],
-                         ids=["inet", "inet6"])
-def test_wrapper_local_with_port_and_family(ipv6_loopback, pane_factory, tag,
-                                            family_args, host):
+@pytest.mark.parametrize(
+    "family_args,host", [([], "127.0.0.1"), (["-6"], "::1")], ids=["inet", "inet6"]
+)
+def test_wrapper_local_with_port_and_family(ipv6_loopback, pane_factory, tag, family_args, host):
     port = free_ports(1)
-    command = " ".join([program_command("wrapper"), "--local", *family_args,
-                        "-p", str(port),
-                        shlex.quote(f"--server={program_command('server')}"),
-                        shlex.quote(f"--client={program_command('client')}"),
-                        shlex.quote(host), "--", "/bin/sh"])
+    command = " ".join(
+        [
+            program_command("wrapper"),
+            "--local",
+            *family_args,
+            "-p",
+            str(port),
+            shlex.quote(f"--server={program_command('server')}"),
+            shlex.quote(f"--client={program_command('client')}"),
+            shlex.quote(host),
+            "--",
+            "/bin/sh",
+        ]
+    )
     pane = pane_factory(command, **SHELL_ENV)
     pane.wait_prompt(timeout=20)
     pane.send_line("echo local-$((6*7))")
@@ -211,8 +238,14 @@ def test_wrapper_local_with_port_and_family(ipv6_loopback, pane_factory, tag,
 
 
 def test_wrapper_local_rejects_a_host_without_the_family(tag):
-    result = subprocess.run(program("wrapper", "--local", "-6", "127.0.0.1"),
-                            env=child_env(PYMOSH_TEST_TAG=tag), stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, timeout=20, check=False)
+    result = subprocess.run(
+        program("wrapper", "--local", "-6", "127.0.0.1"),
+        env=child_env(PYMOSH_TEST_TAG=tag),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
     assert result.returncode == 255, result.stderr
     assert "127.0.0.1" in result.stderr

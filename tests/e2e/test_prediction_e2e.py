@@ -22,8 +22,9 @@ from tests.e2e.session import start_server
 
 DELAY = 300  # ms one way
 RTT = 2 * DELAY
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                   "src")
+SRC = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src"
+)
 PYMOSH_CLIENT = [sys.executable, "-m", "pymosh.frontend.client"]
 STOCK_CLIENT = ["mosh-client"]
 
@@ -50,8 +51,22 @@ def _wait_for(prog: PtyProgram, want: str, timeout_ms: float) -> float | None:
 def _type_and_time(client_argv: list[str], mode: str, tag: str) -> list[float | None]:
     """Warm up (one echoed key confirms the epoch), then time three typed keys."""
     port, key = start_server(
-        [sys.executable, "-m", "pymosh.frontend.server", "new", "-i", "127.0.0.1",
-         "-l", "LANG=C.UTF-8", "--", "bash", "--norc", "--noprofile"], _env(tag))
+        [
+            sys.executable,
+            "-m",
+            "pymosh.frontend.server",
+            "new",
+            "-i",
+            "127.0.0.1",
+            "-l",
+            "LANG=C.UTF-8",
+            "--",
+            "bash",
+            "--norc",
+            "--noprofile",
+        ],
+        _env(tag),
+    )
     relay = UdpDelayRelay(port, DELAY, 0.0).start()
     argv = [*client_argv, "127.0.0.1", str(relay.port)]
     client = PtyProgram(argv, _env(tag, MOSH_KEY=key, MOSH_PREDICTION_DISPLAY=mode))

@@ -19,19 +19,37 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 GAP = re.compile(r"^\[pymosh: (\d+) lines skipped\]$")
 
 
-def _session(tmp_path, tag, *, scrollback: int | None, server=None, server_opts=(),
-             port_via=None, history_limit: int = 200_000, width: int = 80, height: int = 24,
-             command=("/bin/sh",), prompt: bool = True):
+def _session(
+    tmp_path,
+    tag,
+    *,
+    scrollback: int | None,
+    server=None,
+    server_opts=(),
+    port_via=None,
+    history_limit: int = 200_000,
+    width: int = 80,
+    height: int = 24,
+    command=("/bin/sh",),
+    prompt: bool = True,
+):
     """A client in a tmux pane; ``port_via(port)`` may put a relay between."""
     env = child_env(PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ ", ENV="")
-    port, key = start_server((server or program("server")) + ["new", *server_opts, "-p", "0",
-                                                            "--", *command], env)
+    port, key = start_server(
+        (server or program("server")) + ["new", *server_opts, "-p", "0", "--", *command], env
+    )
     extra = {} if scrollback is None else {"PYMOSH_SCROLLBACK": str(scrollback)}
-    command = client_command(str(tmp_path), program("client"),
-                             port_via(port) if port_via else port, key, **extra)
-    pane = TmuxPane(tmp_path, command, width=width, height=height,
-                    env=child_env(PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ "),
-                    history_limit=history_limit).start()
+    command = client_command(
+        str(tmp_path), program("client"), port_via(port) if port_via else port, key, **extra
+    )
+    pane = TmuxPane(
+        tmp_path,
+        command,
+        width=width,
+        height=height,
+        env=child_env(PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ "),
+        history_limit=history_limit,
+    ).start()
     if prompt:
         pane.wait_prompt(timeout=20)
     return pane
@@ -49,8 +67,9 @@ def _numbers(pane: TmuxPane) -> list:
     return out
 
 
-def _wait_numbers(pane: TmuxPane, last: int, timeout: float, first: int | None = 1,
-                  settle: float = 3.0) -> list:
+def _wait_numbers(
+    pane: TmuxPane, last: int, timeout: float, first: int | None = 1, settle: float = 3.0
+) -> list:
     """Poll until the history and screen hold ``first``..``last`` (history arrives after
     the screen), or (``first`` None: gaps expected) end with ``last`` and stop changing
     for ``settle`` seconds; or ``timeout``."""
@@ -62,8 +81,9 @@ def _wait_numbers(pane: TmuxPane, last: int, timeout: float, first: int | None =
             return numbers
         if numbers != previous:
             previous, since = numbers, time.monotonic()
-        elif first is None and numbers and numbers[-1] == last \
-                and time.monotonic() - since >= settle:
+        elif (
+            first is None and numbers and numbers[-1] == last and time.monotonic() - since >= settle
+        ):
             return numbers
         if time.monotonic() > deadline:
             return numbers
@@ -79,7 +99,7 @@ def _check_prefix_with_gaps(numbers: list, first: int, last: int, others: int = 
         if isinstance(item, tuple):
             skipped = item[1]
             if gaps == 0:
-                skipped -= others      # the first gap also counts the command line
+                skipped -= others  # the first gap also counts the command line
             expected += skipped
             gaps += 1
         else:
@@ -99,15 +119,16 @@ def _finish(pane: TmuxPane, tag: str, timeout: float = 15) -> None:
 
 def test_seq_lands_in_the_local_history_exactly_once_in_order(tmp_path, tag):
     pane = _session(tmp_path, tag, scrollback=100_000)
-    assert pane.info("#{alternate_on}") == "0"       # main screen: a terminal history
+    assert pane.info("#{alternate_on}") == "0"  # main screen: a terminal history
     pane.send_line("seq 1 100000")
     numbers = _wait_numbers(pane, 100_000, timeout=90)
     assert numbers == list(range(1, 100_001))
 
     # the alternate screen adds nothing; a resize duplicates nothing
-    pane.send_line("printf '\\033[?1049h'; seq 200001 200300; printf '\\033[?1049l'; "
-                   "echo alt-$((6*7))")
-    pane.wait_for("alt-42")      # (typed ahead, the next command would echo on the alt screen)
+    pane.send_line(
+        "printf '\\033[?1049h'; seq 200001 200300; printf '\\033[?1049l'; echo alt-$((6*7))"
+    )
+    pane.wait_for("alt-42")  # (typed ahead, the next command would echo on the alt screen)
     # the rows those commands scrolled off reach the history before the resize; a taller
     # window (same width: a terminal that reflows wrapped rows moves a different number of
     # rows; README, limits) pulls history rows onto the screen, which the client returns
@@ -129,7 +150,7 @@ def test_a_small_budget_gives_a_marked_gap(tmp_path, tag):
     numbers = _wait_numbers(pane, 200_000, timeout=90, first=None)
     delivered_command = "$ seq 1 200000" in pane.capture(history=True)
     gaps = _check_prefix_with_gaps(numbers, 1, 200_000, others=0 if delivered_command else 1)
-    assert 1 <= gaps <= 2          # one, or two if output paused mid-way on a busy machine
+    assert 1 <= gaps <= 2  # one, or two if output paused mid-way on a busy machine
     assert numbers[-1000:] == list(range(199_001, 200_001))
     _finish(pane, tag)
 
@@ -153,16 +174,21 @@ def test_history_through_loss_reorder_duplication_blackout_and_roam(tmp_path, ta
         relay.switch_port()
         numbers = _wait_numbers(pane, 3000, timeout=150)
         assert numbers == list(range(1, 3001))
-        _finish(pane, tag, timeout=60)     # the shutdown handshake, through 30 % loss
+        _finish(pane, tag, timeout=60)  # the shutdown handshake, through 30 % loss
     finally:
         relay.stop()
 
 
 def test_program_that_exits_with_history_still_pending_ends_cleanly(tmp_path, tag):
     # the server shuts down while lines wait to be sent: the shutdown state stays as it is
-    pane = _session(tmp_path, tag, scrollback=100_000, prompt=False,
-                    command=("sh", "-c", "sleep 1; seq 1 50000; sleep 1"))
-    assert pane.wait_exit(timeout=30) == 0           # the client saw a clean shutdown
+    pane = _session(
+        tmp_path,
+        tag,
+        scrollback=100_000,
+        prompt=False,
+        command=("sh", "-c", "sleep 1; seq 1 50000; sleep 1"),
+    )
+    assert pane.wait_exit(timeout=30) == 0  # the client saw a clean shutdown
     assert "[mosh is exiting.]" in pane.capture(history=True)
     pane.kill()
     assert wait_gone(tag, timeout=10) == []

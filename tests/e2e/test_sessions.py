@@ -28,8 +28,9 @@ def session(request, tmp_path, tag, pane_factory):
     client, server = PAIRS[request.param]
     env = child_env(PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ ", ENV="")
     port, key = start_server(server + ["new", "-p", "0", "--", "/bin/sh"], env)
-    pane = pane_factory(client_command(str(tmp_path), client, port, key), 80, 24,
-                        SHELL="/bin/sh", PS1="$ ")
+    pane = pane_factory(
+        client_command(str(tmp_path), client, port, key), 80, 24, SHELL="/bin/sh", PS1="$ "
+    )
     pane.wait_prompt(timeout=20)
     return pane
 
@@ -65,7 +66,7 @@ def test_colours_wide_and_combining_characters(session):
 def test_escape_key_quits_and_the_server_follows(session, tag):
     pane = session
     pane.send_keys("C-^")
-    pane.wait_for('"." quits')          # both clients show the escape help line
+    pane.wait_for('"." quits')  # both clients show the escape help line
     pane.send_keys(".")
     assert pane.wait_exit(timeout=15) == 0
     pane.kill()

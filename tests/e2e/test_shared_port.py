@@ -31,6 +31,7 @@ def _wait_text(path: str, text: str, timeout: float, suffix: bool = False) -> bo
     def done() -> bool:
         got = _read(path)
         return got.endswith(text) if suffix else got == text
+
     return wait_until(done, timeout)
 
 
@@ -39,16 +40,25 @@ def test_stock_and_pymosh_clients_each_reach_their_own_session(tmp_path, tag, pa
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     port = free_udp_port()
-    env = child_env(PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ ", ENV="",
-                    PYMOSH_STATE_DIR=str(state))
+    env = child_env(
+        PYMOSH_TEST_TAG=tag, SHELL="/bin/sh", PS1="$ ", ENV="", PYMOSH_STATE_DIR=str(state)
+    )
     kinds = ["stock", "pymosh", "stock", "pymosh"]
     panes = []
     for kind in kinds:
-        got_port, key = start_server(program("server") + ["new", "-p", str(port), "--",
-                                                         "/bin/sh"], env)
+        got_port, key = start_server(
+            program("server") + ["new", "-p", str(port), "--", "/bin/sh"], env
+        )
         assert got_port == port
-        panes.append(pane_factory(client_command(str(tmp_path), CLIENTS[kind], port, key),
-                                  80, 24, SHELL="/bin/sh", PS1="$ "))
+        panes.append(
+            pane_factory(
+                client_command(str(tmp_path), CLIENTS[kind], port, key),
+                80,
+                24,
+                SHELL="/bin/sh",
+                PS1="$ ",
+            )
+        )
     for pane in panes:
         pane.wait_prompt(timeout=30)
     assert len(owner_pids(str(state / "ports"))) == 1
@@ -59,8 +69,11 @@ def test_stock_and_pymosh_clients_each_reach_their_own_session(tmp_path, tag, pa
         for i, pane in enumerate(panes):
             expected = "".join(f"typed-{i}-{r}-{i * 7}\n" for r in range(round_ + 1))
             # every keystroke exactly once, in its own session only
-            assert _wait_text(outputs[i], expected, 20), \
-                (kinds[i], _read(outputs[i]), pane.capture())
+            assert _wait_text(outputs[i], expected, 20), (
+                kinds[i],
+                _read(outputs[i]),
+                pane.capture(),
+            )
     # one session ends; the others carry on
     panes[0].send_line("exit")
     assert panes[0].wait_exit(timeout=15) == 0
@@ -72,7 +85,7 @@ def test_stock_and_pymosh_clients_each_reach_their_own_session(tmp_path, tag, pa
         assert pane.wait_exit(timeout=15) == 0
         pane.kill()
     panes[0].kill()
-    assert wait_gone(tag, timeout=15) == []       # sessions and the port owner
+    assert wait_gone(tag, timeout=15) == []  # sessions and the port owner
     assert port_free(port)
 
 
@@ -80,14 +93,26 @@ def test_wrapper_sessions_share_the_one_open_port(sshd, pane_factory, tag, tmp_p
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     port = free_udp_port()
-    remote_env = "env " + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}") + " " + \
-        shlex.quote(f"PYMOSH_STATE_DIR={state}") + " " + \
-        shlex.quote(f"PYMOSH_TEST_TAG={tag}") + " "
+    remote_env = (
+        "env "
+        + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}")
+        + " "
+        + shlex.quote(f"PYMOSH_STATE_DIR={state}")
+        + " "
+        + shlex.quote(f"PYMOSH_TEST_TAG={tag}")
+        + " "
+    )
     panes = []
     for _ in range(2):
-        pane = pane_factory(wrapper_command(
-            sshd, f"--server={remote_env}{program_command('server')}",
-            f"--client={program_command('client')}", "-p", str(port)))
+        pane = pane_factory(
+            wrapper_command(
+                sshd,
+                f"--server={remote_env}{program_command('server')}",
+                f"--client={program_command('client')}",
+                "-p",
+                str(port),
+            )
+        )
         pane.wait_prompt(timeout=30)
         panes.append(pane)
     assert len(owner_pids(str(state / "ports"))) == 1

@@ -13,8 +13,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def wrapper_command(sshd, *options: str) -> str:
-    return " ".join([program_command("wrapper"), shlex.quote(f"--ssh={sshd.ssh_command()}"),
-                     *(shlex.quote(o) for o in options), "127.0.0.1"])
+    return " ".join(
+        [
+            program_command("wrapper"),
+            shlex.quote(f"--ssh={sshd.ssh_command()}"),
+            *(shlex.quote(o) for o in options),
+            "127.0.0.1",
+        ]
+    )
 
 
 @pytest.mark.interop
@@ -32,10 +38,15 @@ def test_wrapper_over_ssh_with_stock_server_and_client(sshd, pane_factory, tag):
 
 def test_wrapper_over_ssh_with_pymosh_server_and_client(sshd, pane_factory, tag):
     # the remote side gets no PYTHONPATH through ssh: put it on the server command line
-    server = "env " + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}") + " " + \
-        program_command("server")
-    pane = pane_factory(wrapper_command(sshd, f"--server={server}",
-                                        f"--client={program_command('client')}"))
+    server = (
+        "env "
+        + shlex.quote(f"PYTHONPATH={child_env()['PYTHONPATH']}")
+        + " "
+        + program_command("server")
+    )
+    pane = pane_factory(
+        wrapper_command(sshd, f"--server={server}", f"--client={program_command('client')}")
+    )
     pane.wait_prompt()
     pane.send_line("echo pymosh-$((6*7)) $TERM")
     pane.wait_for("pymosh-42 xterm")
@@ -49,15 +60,18 @@ def test_wrapper_over_ssh_with_pymosh_server_and_client(sshd, pane_factory, tag)
 def test_wrapper_reports_a_server_missing_on_the_remote_path(sshd, pane_factory):
     pane = pane_factory(wrapper_command(sshd, "--server=no-such-pymosh-server"))
     assert pane.wait_exit(timeout=20) == 255
-    assert "'no-such-pymosh-server' was not found on the remote PATH" in \
-        pane.capture(history=True).replace("\n", "")
+    assert "'no-such-pymosh-server' was not found on the remote PATH" in pane.capture(
+        history=True
+    ).replace("\n", "")
 
 
 def test_wrapper_reports_ssh_failure(tmp_path, pane_factory):
     # nothing listens on this port: ssh itself fails
     from tests.e2e.sshd import free_tcp_port
+
     ssh = f"ssh -p {free_tcp_port()} -o BatchMode=yes -o StrictHostKeyChecking=no"
-    pane = pane_factory(" ".join([program_command("wrapper"), shlex.quote(f"--ssh={ssh}"),
-                                  "127.0.0.1"]))
+    pane = pane_factory(
+        " ".join([program_command("wrapper"), shlex.quote(f"--ssh={ssh}"), "127.0.0.1"])
+    )
     assert pane.wait_exit(timeout=20) == 255
     assert "ssh failed (exit status 255)" in pane.capture(history=True).replace("\n", "")

@@ -24,18 +24,26 @@ class TmuxTimeout(AssertionError):
 
 
 class TmuxPane:
-    def __init__(self, workdir: str | os.PathLike, command: str | Sequence[str],
-                 width: int = 80, height: int = 24,
-                 env: Mapping[str, str] | None = None, term: str = "xterm-256color",
-                 history_limit: int = 2000):
+    def __init__(
+        self,
+        workdir: str | os.PathLike,
+        command: str | Sequence[str],
+        width: int = 80,
+        height: int = 24,
+        env: Mapping[str, str] | None = None,
+        term: str = "xterm-256color",
+        history_limit: int = 2000,
+    ):
         self.workdir = os.fspath(workdir)
         self.socket = os.path.join(self.workdir, f"tmux-{os.getpid()}-{id(self):x}.sock")
         self.width, self.height = width, height
         self.status_file = self.socket + ".status"
         command = command if isinstance(command, str) else shlex.join(command)
         # write the status to a temp name, then rename: readers never see a partial file
-        self.command = (f"{command}; echo $? > {shlex.quote(self.status_file)}.tmp; "
-                        f"mv {shlex.quote(self.status_file)}.tmp {shlex.quote(self.status_file)}")
+        self.command = (
+            f"{command}; echo $? > {shlex.quote(self.status_file)}.tmp; "
+            f"mv {shlex.quote(self.status_file)}.tmp {shlex.quote(self.status_file)}"
+        )
         self.env = dict(os.environ if env is None else env)
         self.env.pop("TMUX", None)
         self.term = term
@@ -47,19 +55,37 @@ class TmuxPane:
     def start(self) -> TmuxPane:
         conf = os.path.join(self.workdir, "tmux.conf")
         with open(conf, "w") as f:
-            f.write("set -g remain-on-exit on\n"
-                    f"set -g default-terminal {self.term}\n"
-                    "set -g status off\n"
-                    f"set -g history-limit {self.history_limit}\n")
-        self._tmux("-f", conf, "new-session", "-d", "-s", "t", "-x", str(self.width),
-                   "-y", str(self.height), self.command)
+            f.write(
+                "set -g remain-on-exit on\n"
+                f"set -g default-terminal {self.term}\n"
+                "set -g status off\n"
+                f"set -g history-limit {self.history_limit}\n"
+            )
+        self._tmux(
+            "-f",
+            conf,
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            str(self.width),
+            "-y",
+            str(self.height),
+            self.command,
+        )
         self.started = True
         return self
 
     def kill(self) -> None:
         if self.started:
-            subprocess.run(["tmux", "-S", self.socket, "kill-server"], env=self.env,
-                           capture_output=True, timeout=10, check=False)
+            subprocess.run(
+                ["tmux", "-S", self.socket, "kill-server"],
+                env=self.env,
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
             self.started = False
 
     def __enter__(self) -> TmuxPane:
@@ -71,8 +97,14 @@ class TmuxPane:
     # -------------------------------------------------------------- actions
 
     def _tmux(self, *args: str) -> str:
-        result = subprocess.run(["tmux", "-S", self.socket, *args], env=self.env,
-                                capture_output=True, text=True, timeout=10, check=False)
+        result = subprocess.run(
+            ["tmux", "-S", self.socket, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"tmux {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout
@@ -81,7 +113,8 @@ class TmuxPane:
         """tmux key names (``Enter``, ``C-c``) or text; text is sent literally with -l."""
         for key in keys:
             if key in ("Enter", "Escape", "Tab", "BSpace", "Up", "Down", "Left", "Right") or (
-                    len(key) == 3 and key[:2] in ("C-", "M-")):
+                len(key) == 3 and key[:2] in ("C-", "M-")
+            ):
                 self._tmux("send-keys", "-t", "t", key)
             else:
                 self._tmux("send-keys", "-t", "t", "-l", key)
@@ -92,8 +125,11 @@ class TmuxPane:
     def capture(self, escapes: bool = False, history: bool = False) -> str:
         """The visible screen (and with ``history`` the scrolled-off lines before it),
         one line per row, trailing blanks trimmed by tmux."""
-        args = ["capture-pane", "-p", "-t", "t"] + (["-e"] if escapes else []) + (
-            ["-S", "-"] if history else [])
+        args = (
+            ["capture-pane", "-p", "-t", "t"]
+            + (["-e"] if escapes else [])
+            + (["-S", "-"] if history else [])
+        )
         return self._tmux(*args)
 
     def resize(self, width: int, height: int) -> None:
@@ -142,7 +178,9 @@ class TmuxPane:
         """Wait for a line ending in a shell prompt character (``$`` or ``#``)."""
         return self.wait_until(
             lambda screen: any(line.rstrip().endswith(("$", "#")) for line in screen.splitlines()),
-            timeout=timeout, what="a shell prompt")
+            timeout=timeout,
+            what="a shell prompt",
+        )
 
     def exit_status(self) -> int | None:
         """The pane command's exit status, or None while it runs.

@@ -35,23 +35,38 @@ def test_pss_is_at_most_rss() -> None:
 
 
 def _run(n: int, pss: float, cpu: float, echo: list[list[float | None]]) -> dict:
-    return {"n": n, "errors": [], "start_s": 1.0, "server_pss_total_mib": pss * n,
-            "server_pss_mib": [pss] * n, "server_pss_waiting_mib": [pss / 2] * n,
-            "server_rss_mib": [pss * 2] * n, "client_pss_mib": [pss] * n,
-            "idle_server_cpu_pct": cpu, "idle_client_cpu_pct": cpu, "echo_ms": echo,
-            "clean_exits": n}
+    return {
+        "n": n,
+        "errors": [],
+        "start_s": 1.0,
+        "server_pss_total_mib": pss * n,
+        "server_pss_mib": [pss] * n,
+        "server_pss_waiting_mib": [pss / 2] * n,
+        "server_rss_mib": [pss * 2] * n,
+        "client_pss_mib": [pss] * n,
+        "idle_server_cpu_pct": cpu,
+        "idle_client_cpu_pct": cpu,
+        "echo_ms": echo,
+        "clean_exits": n,
+    }
 
 
 def test_sessions_table_has_ratios_and_the_in_time_count(tmp_path) -> None:
-    data = {"config": {"idle_s": 60, "keys": 3}, "impls": {
-        "mosh": {"runs": [_run(2, 5.0, 0.1, [[10.0, 10.0, 12.0], [11.0, 9.0, 10.0]])]},
-        "pymosh": {"runs": [_run(2, 10.0, 0.3, [[4.0, 5.0, 30.0], [20.0, 21.0, None]])]},
-    }}
+    data = {
+        "config": {"idle_s": 60, "keys": 3},
+        "impls": {
+            "mosh": {"runs": [_run(2, 5.0, 0.1, [[10.0, 10.0, 12.0], [11.0, 9.0, 10.0]])]},
+            "pymosh": {"runs": [_run(2, 10.0, 0.3, [[4.0, 5.0, 30.0], [20.0, 21.0, None]])]},
+        },
+    }
     plots = Plots(str(tmp_path))
     plots.plt = None  # no PNGs needed here
     md = sessions_section(data, plots, {"mosh": 10.0, "pymosh": 5.0})
-    rows = {line.split(" | ")[1]: line.split(" | ")[2:] for line in md.splitlines()
-            if line.startswith("| 2 |")}
+    rows = {
+        line.split(" | ")[1]: line.split(" | ")[2:]
+        for line in md.splitlines()
+        if line.startswith("| 2 |")
+    }
     assert rows["servers' PSS total, MiB"] == ["10.0", "20.0", "2.00 |"]
     assert rows["idle CPU of all servers, %"][-1] == "3.00 |"
     assert rows["keys not echoed within 2 s"][:2] == ["0", "1"]

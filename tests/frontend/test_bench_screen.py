@@ -22,14 +22,15 @@ from bench.e2e.session import Screen  # noqa: E402
 from pymosh.terminal import Emulator, new_frame  # noqa: E402
 
 W, H = 80, 24
-TAIL = (b"\x1b[0m\x1b[r\x1b[?1049l\x1b[?25h\x1b[?7h\x1b[999;1H\n\r\n"
-        + MARK.encode() + b"\r\nPMB> ")
+TAIL = b"\x1b[0m\x1b[r\x1b[?1049l\x1b[?25h\x1b[?7h\x1b[999;1H\n\r\n" + MARK.encode() + b"\r\nPMB> "
 
 
 def _screen_rows(screen: Screen, width: int = W) -> list[str]:
     # a wide character's stub cell holds ""
-    return ["".join(screen.buffer[y][x].data for x in range(width)).rstrip()
-            for y in range(screen.lines)]
+    return [
+        "".join(screen.buffer[y][x].data for x in range(width)).rstrip()
+        for y in range(screen.lines)
+    ]
 
 
 def _emulator_rows(emu: Emulator) -> list[str]:
@@ -48,9 +49,9 @@ def test_text_after_zero_width_characters_is_kept():
     import pyte
 
     screen = Screen(20, 2)
-    pyte.ByteStream(screen).feed("\u2764\ufe0f ab \U0001F468\u200d\U0001F469 cd".encode())
-    assert _screen_rows(screen, 20)[0] == "\u2764\ufe0f ab \U0001F468\u200d\U0001F469 cd"
-    assert screen.buffer[0][5].data == "\U0001F468\u200d"   # on the wide cell, not its stub
+    pyte.ByteStream(screen).feed("\u2764\ufe0f ab \U0001f468\u200d\U0001f469 cd".encode())
+    assert _screen_rows(screen, 20)[0] == "\u2764\ufe0f ab \U0001f468\u200d\U0001f469 cd"
+    assert screen.buffer[0][5].data == "\U0001f468\u200d"  # on the wide cell, not its stub
     assert screen.cursor.x == 12
 
 
@@ -67,7 +68,7 @@ def test_utf8_wide_frames_drawn_into_the_bench_screen(seed):
     pos = 0
     while pos < len(data):
         n = rng.choice([1, 7, 100, 4096, 16384])
-        emu.feed(data[pos:pos + n])
+        emu.feed(data[pos : pos + n])
         pos += n
         if rng.random() < 0.3 or pos >= len(data):
             snap = emu.copy()

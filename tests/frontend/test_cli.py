@@ -14,10 +14,16 @@ KEY = "2yCnwwwd0L3sT9AjyQB4ag"
 
 # ------------------------------------------------------------------ ports
 
-@pytest.mark.parametrize("text,expected", [
-    ("60001", (60001, 60001)), ("0", (0, 0)), ("60001:60010", (60001, 60001 + 9)),
-    ("1:65535", (1, 65535)),
-])
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("60001", (60001, 60001)),
+        ("0", (0, 0)),
+        ("60001:60010", (60001, 60001 + 9)),
+        ("1:65535", (1, 65535)),
+    ],
+)
 def test_port_ranges(text, expected):
     assert parse_port_range(text) == expected
 
@@ -30,10 +36,15 @@ def test_bad_port_ranges(text):
 
 # ------------------------------------------------------------------ bootstrap output
 
+
 def test_connect_line_found_among_noise():
     boot = Bootstrap()
-    for line in ["Welcome to host\r\n", "MOSH IP 10.0.0.7\r\n", "\r\n",
-                 f"MOSH CONNECT 60004 {KEY}\r\n"]:
+    for line in [
+        "Welcome to host\r\n",
+        "MOSH IP 10.0.0.7\r\n",
+        "\r\n",
+        f"MOSH CONNECT 60004 {KEY}\r\n",
+    ]:
         boot.feed_line(line)
     assert boot.done and (boot.ip, boot.port, boot.key) == ("10.0.0.7", 60004, KEY)
     assert boot.passthrough == ["Welcome to host", ""]
@@ -46,8 +57,9 @@ def test_ssh_connection_line_gives_the_server_address():
     assert boot.ip == "10.2.2.2"
 
 
-@pytest.mark.parametrize("line", [f"MOSH CONNECT x {KEY}", "MOSH CONNECT 60001 short",
-                                  f"MOSH CONNECT 0 {KEY}"])
+@pytest.mark.parametrize(
+    "line", [f"MOSH CONNECT x {KEY}", "MOSH CONNECT 60001 short", f"MOSH CONNECT 0 {KEY}"]
+)
 def test_malformed_connect_line(line):
     with pytest.raises(BootstrapError, match="Bad MOSH CONNECT") as info:
         Bootstrap().feed_line(line)
@@ -65,18 +77,36 @@ def test_second_ip_is_an_error_and_bad_port_is_noticed():
 
 # ------------------------------------------------------------------ wrapper
 
+
 def parse(*argv: str):
     return wrapper.build_parser().parse_args(list(argv))
 
 
 def test_wrapper_options_and_remote_command():
-    args = parse("-a", "-6", "-p", "60001:60005", "--bind-server=any", "user@host",
-                 "--", "tmux", "attach")
-    assert (args.predict, args.family, args.port, args.host) == ("always", "inet6",
-                                                                 "60001:60005", "user@host")
+    args = parse(
+        "-a", "-6", "-p", "60001:60005", "--bind-server=any", "user@host", "--", "tmux", "attach"
+    )
+    assert (args.predict, args.family, args.port, args.host) == (
+        "always",
+        "inet6",
+        "60001:60005",
+        "user@host",
+    )
     words = wrapper.server_arguments(args, 256, None, {"LANG": "C.UTF-8", "LC_ALL": "x"})
-    assert words == ["new", "-c", "256", "-p", "60001:60005", "-l", "LANG=C.UTF-8",
-                     "-l", "LC_ALL=x", "--", "tmux", "attach"]
+    assert words == [
+        "new",
+        "-c",
+        "256",
+        "-p",
+        "60001:60005",
+        "-l",
+        "LANG=C.UTF-8",
+        "-l",
+        "LC_ALL=x",
+        "--",
+        "tmux",
+        "attach",
+    ]
 
 
 def test_wrapper_defaults_bind_to_the_ssh_address():
@@ -88,8 +118,7 @@ def test_wrapper_defaults_bind_to_the_ssh_address():
 
 
 def test_wrapper_passes_no_share_port_only_when_asked():
-    assert "--no-share-port" not in wrapper.server_arguments(parse("-p", "60001", "h"), 8,
-                                                             None, {})
+    assert "--no-share-port" not in wrapper.server_arguments(parse("-p", "60001", "h"), 8, None, {})
     words = wrapper.server_arguments(parse("-p", "60001", "--no-share-port", "h"), 8, None, {})
     assert words[-3:] == ["-p", "60001", "--no-share-port"]
 
@@ -112,7 +141,7 @@ def test_wrapper_rejects_bad_port_and_bind(capsys):
 
 
 def test_wrapper_scrollback_lines(capsys):
-    assert parse("host").scrollback is None                  # the client's default
+    assert parse("host").scrollback is None  # the client's default
     assert parse("--scrollback=0", "host").scrollback == 0
     assert parse("--scrollback", "100000", "host").scrollback == 100_000
     with pytest.raises(SystemExit):
@@ -128,9 +157,25 @@ def test_wrapper_version(capsys):
 
 # ------------------------------------------------------------------ server
 
+
 def test_server_options():
-    opts = server.parse_args(["new", "-s", "-c", "256", "-p", "60001:60010", "-l", "LANG=x",
-                              "-lLC_ALL=y", "-vv", "--", "bash", "-l"])
+    opts = server.parse_args(
+        [
+            "new",
+            "-s",
+            "-c",
+            "256",
+            "-p",
+            "60001:60010",
+            "-l",
+            "LANG=x",
+            "-lLC_ALL=y",
+            "-vv",
+            "--",
+            "bash",
+            "-l",
+        ]
+    )
     assert opts.ssh_bind and opts.colors == 256 and opts.port == "60001:60010"
     assert opts.locales == ["LANG=x", "LC_ALL=y"] and opts.verbose == 2
     assert opts.command == ["bash", "-l"]
@@ -171,6 +216,7 @@ def test_server_ssh_address():
 
 # ------------------------------------------------------------------ client
 
+
 def test_client_arguments():
     assert client.parse_args(["-#", "host -a |", "127.0.0.1", "60001"]) == ("127.0.0.1", "60001")
     assert client.parse_args(["-# pymosh host |", "::1", "5"]) == ("::1", "5")
@@ -199,10 +245,12 @@ def test_client_bad_key_is_not_echoed(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "bad MOSH_KEY" in err and "secret" not in err
     import os
+
     assert "MOSH_KEY" not in os.environ
 
 
 # ------------------------------------------------------------------ escape key
+
 
 def feed(keys: EscapeKeys, data: bytes):
     return [keys.feed(b) for b in data]
@@ -216,8 +264,9 @@ def test_escape_quit_and_literal():
     assert feed(keys, b"\x1e^")[1].send == b"\x1e"
     assert feed(keys, b"\x1ex")[1].send == b"\x1ex"
     assert feed(keys, b"\x1e\x1a")[1].suspend
-    assert keys.help_text() == ('Commands: Ctrl-Z suspends, "." quits, "s" stats, '
-                                '"^" gives literal Ctrl-^')
+    assert keys.help_text() == (
+        'Commands: Ctrl-Z suspends, "." quits, "s" stats, "^" gives literal Ctrl-^'
+    )
 
 
 def test_escape_s_toggles_the_statistics_line():
@@ -225,7 +274,7 @@ def test_escape_s_toggles_the_statistics_line():
     first, second = feed(keys, b"\x1es")
     assert first.show_help and second.toggle_stats and second.hide_help and not second.send
     assert not any(a.toggle_stats for a in feed(keys, b"s\x1e^"))
-    ctrl_s = EscapeKeys("\x13")                 # Ctrl-S: "s" is its literal key
+    ctrl_s = EscapeKeys("\x13")  # Ctrl-S: "s" is its literal key
     assert feed(ctrl_s, b"\x13s")[1].send == b"\x13"
     assert "stats" not in ctrl_s.help_text()
 
@@ -233,10 +282,10 @@ def test_escape_s_toggles_the_statistics_line():
 def test_escape_key_settings():
     assert EscapeKeys("").key is None
     assert feed(EscapeKeys(""), b"\x1e")[0].send == b"\x1e"
-    assert EscapeKeys("\x03").key == 0x1E             # Ctrl-C refused
+    assert EscapeKeys("\x03").key == 0x1E  # Ctrl-C refused
     ctrl_b = EscapeKeys("\x02")
     assert ctrl_b.key == 2 and ctrl_b.pass_keys == {ord("B"), ord("b")}
-    tilde = EscapeKeys("~")                            # printable: only after CR/LF
+    tilde = EscapeKeys("~")  # printable: only after CR/LF
     assert tilde.requires_lf
     assert feed(tilde, b"a~")[1].send == b"~"
     assert feed(tilde, b"\r~.")[2].quit

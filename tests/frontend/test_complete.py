@@ -72,12 +72,12 @@ def test_echo_ack_waits_echo_timeout_and_never_decreases():
     assert t.echo_ack == 1
     t.register_input_frame(3, 2000)
     t.register_input_frame(4, 2010)
-    assert t.wait_time(2000) == ECHO_TIMEOUT          # second-oldest record is state 3
+    assert t.wait_time(2000) == ECHO_TIMEOUT  # second-oldest record is state 3
     assert t.set_echo_ack(2000 + ECHO_TIMEOUT) and t.echo_ack == 3
-    assert t.wait_time(2000 + ECHO_TIMEOUT) == 10     # now state 4 is second-oldest
+    assert t.wait_time(2000 + ECHO_TIMEOUT) == 10  # now state 4 is second-oldest
     assert not t.set_echo_ack(2000 + ECHO_TIMEOUT + 5)
     assert t.set_echo_ack(2010 + ECHO_TIMEOUT) and t.echo_ack == 4
-    assert t.wait_time(5000) == math.inf              # only the acknowledged record is left
+    assert t.wait_time(5000) == math.inf  # only the acknowledged record is left
 
 
 def test_echo_ack_changes_make_states_unequal():
@@ -96,5 +96,6 @@ def test_apply_rejects_garbage_and_backwards_echo_ack():
         a.apply_string(b"\xff\xff\xff")
     a.echo_ack = 5
     from pymosh.wire.protobuf import encode_host_message
+
     with pytest.raises(DecodeError):
         a.apply_string(encode_host_message([EchoAck(4)]))

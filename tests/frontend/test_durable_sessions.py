@@ -40,12 +40,18 @@ def state(tmp_path):
 
 @pytest.fixture
 def server(tmp_path, state):
-    srv = start_server(PYMOSH, str(tmp_path), cat_command(str(tmp_path / "typed")),
-                       env_extra={"PYMOSH_STATE_DIR": state})
+    srv = start_server(
+        PYMOSH,
+        str(tmp_path),
+        cat_command(str(tmp_path / "typed")),
+        env_extra={"PYMOSH_STATE_DIR": state},
+    )
     # the daemon registers itself after MOSH CONNECT (not to delay the client's start)
     deadline = time.monotonic() + 10
     directory = os.path.join(state, "sessions")
-    while not (os.path.isdir(directory) and any(n.endswith(".sock") for n in os.listdir(directory))):
+    while not (
+        os.path.isdir(directory) and any(n.endswith(".sock") for n in os.listdir(directory))
+    ):
         assert time.monotonic() < deadline, "the server did not register"
         time.sleep(0.02)
     yield srv
@@ -55,9 +61,14 @@ def server(tmp_path, state):
 def sessions(state: str, *args: str, timeout: float = 15) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYMOSH_STATE_DIR=state, LANG="C.UTF-8")
     env["PYTHONPATH"] = checkout_pythonpath(env)
-    return subprocess.run([sys.executable, "-m", "pymosh.frontend.server", *args],
-                          capture_output=True, text=True, env=env, timeout=timeout,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pymosh.frontend.server", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def listing(state: str) -> list[dict]:
@@ -77,13 +88,13 @@ def resume(state: str, *args: str) -> bytes:
     assert result.returncode == 0, result.stderr
     connect_line = parse_connect(result.stdout)
     assert connect_line is not None, result.stdout
-    assert result.stderr == ""                  # the key only on stdout
+    assert result.stderr == ""  # the key only on stdout
     return parse_key(connect_line[1])
 
 
 def answers(client: MiniClient, seconds: float = 1.5) -> bool:
     """Does the server answer this client (authentically) within ``seconds``?"""
-    client.pump(0.3)                      # what was sent before (and still queued) first
+    client.pump(0.3)  # what was sent before (and still queued) first
     before = len(client.host_states)
     client.send_state()
     return client.pump(seconds, lambda c: len(c.host_states) > before)
@@ -115,7 +126,7 @@ def test_resume_applies_keys_once_and_refuses_the_old_key(server, state):
     new = MiniClient(server.port, new_key)
     assert answers(new, 5)
     roundtrip(server, new, b"after")
-    assert server.output() == b"before-after"          # nothing replayed, nothing lost
+    assert server.output() == b"before-after"  # nothing replayed, nothing lost
 
     # the old client wakes up and keeps typing with its key: ignored, never answered
     old.type(b"STALE")
@@ -130,7 +141,7 @@ def test_resume_applies_keys_once_and_refuses_the_old_key(server, state):
 def test_a_replayed_resume_key_is_refused(server, state):
     session_id = only_id(state)
     first = resume(state, session_id)
-    assert sessions(state, "resume", session_id).returncode == 1   # first one pending
+    assert sessions(state, "resume", session_id).returncode == 1  # first one pending
     # the first resume's client attaches; a later resume takes the session over
     client = MiniClient(server.port, first)
     assert answers(client, 5)
@@ -195,18 +206,18 @@ def test_bad_records_are_reported_and_the_live_session_is_unharmed(server, state
     directory = os.path.join(state, "sessions")
     session_id = only_id(state)
     bad = {
-        "11111111.json": b'{"version": 1, "id": "111',                  # truncated
-        "22222222.json": json.dumps({"id": "22222222"}).encode(),       # foreign
+        "11111111.json": b'{"version": 1, "id": "111',  # truncated
+        "22222222.json": json.dumps({"id": "22222222"}).encode(),  # foreign
     }
     for name, data in bad.items():
         with open(os.path.join(directory, name), "wb") as f:
             f.write(data)
         os.chmod(os.path.join(directory, name), 0o600)
     other = registry.Record("33333333", server.pid, 0, 1, 0.0, ["x"]).to_json()
-    with open(os.path.join(directory, "44444444.json"), "w") as f:   # names another id
+    with open(os.path.join(directory, "44444444.json"), "w") as f:  # names another id
         json.dump(other, f)
     os.chmod(os.path.join(directory, "44444444.json"), 0o600)
-    with open(os.path.join(directory, "55555555.json"), "w") as f:   # not private
+    with open(os.path.join(directory, "55555555.json"), "w") as f:  # not private
         json.dump(dict(other, id="55555555"), f)
     os.chmod(os.path.join(directory, "55555555.json"), 0o644)
 
@@ -232,7 +243,7 @@ def test_control_socket_bad_input_leaves_the_session_unharmed(server, state):
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
             reply = s.recv(4096)
-        except ConnectionResetError:     # an oversized request is cut off
+        except ConnectionResetError:  # an oversized request is cut off
             reply = b""
         s.close()
         assert b"key" not in reply
@@ -266,23 +277,24 @@ def test_a_registry_with_loose_permissions_is_refused_in_one_line(server, state)
 def test_several_detached_sessions_are_listed_not_guessed(tmp_path, server, state):
     other = tmp_path / "other"
     other.mkdir()
-    second = start_server(PYMOSH, str(other), cat_command(str(other / "typed")),
-                          env_extra={"PYMOSH_STATE_DIR": state})
+    second = start_server(
+        PYMOSH, str(other), cat_command(str(other / "typed")), env_extra={"PYMOSH_STATE_DIR": state}
+    )
     try:
         deadline = time.monotonic() + 10
         while len(listing(state)) < 2:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         directory = os.path.join(state, "sessions")
-        for record in registry.scan(directory)[0]:     # as if both clients had gone
+        for record in registry.scan(directory)[0]:  # as if both clients had gone
             record.state = "detached"
             registry.write_record(directory, record)
         result = sessions(state, "resume")
         assert result.returncode == 1
-        assert result.stdout == "MOSH CHOOSE-SESSION\n"       # the wrapper asks for an ID
+        assert result.stdout == "MOSH CHOOSE-SESSION\n"  # the wrapper asks for an ID
         lines = result.stderr.splitlines()
         assert lines[-1] == "pymosh-server: 2 detached sessions: choose one with --resume=ID"
-        assert sum(" detached " in line for line in lines[:-1]) == 2     # the table
+        assert sum(" detached " in line for line in lines[:-1]) == 2  # the table
     finally:
         stop_server(second)
 
@@ -292,8 +304,9 @@ def test_status_answers_without_the_key(server, state):
 
     client = connect(server)
     session_id = only_id(state)
-    answer = control.request(os.path.join(state, "sessions", session_id + ".sock"),
-                             {"op": "status"})
+    answer = control.request(
+        os.path.join(state, "sessions", session_id + ".sock"), {"op": "status"}
+    )
     assert answer["ok"] and answer["state"] == "attached" and answer["id"] == session_id
     assert answer["client"] == f"127.0.0.1:{client.sock.getsockname()[1]}"
     assert server.key_text not in json.dumps(answer)
@@ -303,8 +316,12 @@ def test_a_session_runs_without_a_usable_registry_and_says_so(tmp_path):
     state = tmp_path / "state"
     state.mkdir()
     os.chmod(state, 0o755)
-    srv = start_server(PYMOSH, str(tmp_path), cat_command(str(tmp_path / "typed")),
-                       env_extra={"PYMOSH_STATE_DIR": str(state)})
+    srv = start_server(
+        PYMOSH,
+        str(tmp_path),
+        cat_command(str(tmp_path / "typed")),
+        env_extra={"PYMOSH_STATE_DIR": str(state)},
+    )
     try:
         client = connect(srv)
         roundtrip(srv, client, b"works")
@@ -319,8 +336,9 @@ def test_a_session_runs_without_a_usable_registry_and_says_so(tmp_path):
 def test_kill_all_detached_spares_the_attached(tmp_path, server, state):
     other = tmp_path / "other"
     other.mkdir()
-    second = start_server(PYMOSH, str(other), cat_command(str(other / "typed")),
-                          env_extra={"PYMOSH_STATE_DIR": state})
+    second = start_server(
+        PYMOSH, str(other), cat_command(str(other / "typed")), env_extra={"PYMOSH_STATE_DIR": state}
+    )
     try:
         deadline = time.monotonic() + 10
         while len(listing(state)) < 2:
@@ -329,7 +347,7 @@ def test_kill_all_detached_spares_the_attached(tmp_path, server, state):
         client = connect(server)
         directory = os.path.join(state, "sessions")
         record = next(r for r in registry.scan(directory)[0] if r.pid == second.pid)
-        record.state = "detached"                    # as if its client had gone
+        record.state = "detached"  # as if its client had gone
         registry.write_record(directory, record)
         result = sessions(state, "kill", "all-detached")
         assert result.returncode == 0
@@ -342,12 +360,16 @@ def test_kill_all_detached_spares_the_attached(tmp_path, server, state):
 
 
 def test_network_timeout_still_ends_a_detached_session_and_its_record(tmp_path, state):
-    srv = start_server(PYMOSH, str(tmp_path), cat_command(str(tmp_path / "typed")),
-                       env_extra={"PYMOSH_STATE_DIR": state, "MOSH_SERVER_NETWORK_TMOUT": "2"})
+    srv = start_server(
+        PYMOSH,
+        str(tmp_path),
+        cat_command(str(tmp_path / "typed")),
+        env_extra={"PYMOSH_STATE_DIR": state, "MOSH_SERVER_NETWORK_TMOUT": "2"},
+    )
     try:
         client = connect(srv)
         roundtrip(srv, client, b"x")
-        client.close()                           # nobody comes back
+        client.close()  # nobody comes back
         assert wait_dead(srv.pid, 10)
         assert os.listdir(os.path.join(state, "sessions")) == []
     finally:
@@ -356,12 +378,15 @@ def test_network_timeout_still_ends_a_detached_session_and_its_record(tmp_path, 
 
 def test_kill_hangs_up_the_shell_like_a_lost_terminal(tmp_path, state):
     marker = tmp_path / "hup"
-    script = f"trap 'echo got-hup > {marker}; exit 0' HUP; touch {tmp_path / 'typed'}; " \
-             "while :; do sleep 0.1; done"
-    srv = start_server(PYMOSH, str(tmp_path), ["sh", "-c", script],
-                       env_extra={"PYMOSH_STATE_DIR": state})
+    script = (
+        f"trap 'echo got-hup > {marker}; exit 0' HUP; touch {tmp_path / 'typed'}; "
+        "while :; do sleep 0.1; done"
+    )
+    srv = start_server(
+        PYMOSH, str(tmp_path), ["sh", "-c", script], env_extra={"PYMOSH_STATE_DIR": state}
+    )
     try:
-        connect(srv)                     # the shell starts once a client is there
+        connect(srv)  # the shell starts once a client is there
         result = sessions(state, "kill", only_id(state))
         assert result.returncode == 0
         assert wait_dead(srv.pid, 5)
@@ -377,8 +402,13 @@ def test_resume_on_a_shared_port_routes_the_new_key_and_refuses_the_old(tmp_path
     from tests.frontend.test_portshare import free_udp_port
 
     port = str(free_udp_port())
-    srv = start_server(PYMOSH, str(tmp_path), cat_command(str(tmp_path / "typed")),
-                       env_extra={"PYMOSH_STATE_DIR": state}, port=port)
+    srv = start_server(
+        PYMOSH,
+        str(tmp_path),
+        cat_command(str(tmp_path / "typed")),
+        env_extra={"PYMOSH_STATE_DIR": state},
+        port=port,
+    )
     try:
         assert srv.port == int(port)
         old = connect(srv)

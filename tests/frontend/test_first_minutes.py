@@ -24,22 +24,26 @@ pytestmark = pytest.mark.smoke
 # ------------------------------------------------------------------ host:PORT
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ("host", ("host", None)),
-    ("localhost:1234", ("localhost", "1234")),
-    ("user@host:22", ("user@host", "22")),
-    ("[::1]:2222", ("::1", "2222")),
-    ("me@[fe80::1%eth0]:22", ("me@fe80::1%eth0", "22")),
-    ("[::1]", ("::1", None)),
-    ("::1", ("::1", None)),                       # bare IPv6: no port
-    ("fe80::1:2", ("fe80::1:2", None)),
-])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("host", ("host", None)),
+        ("localhost:1234", ("localhost", "1234")),
+        ("user@host:22", ("user@host", "22")),
+        ("[::1]:2222", ("::1", "2222")),
+        ("me@[fe80::1%eth0]:22", ("me@fe80::1%eth0", "22")),
+        ("[::1]", ("::1", None)),
+        ("::1", ("::1", None)),  # bare IPv6: no port
+        ("fe80::1:2", ("fe80::1:2", None)),
+    ],
+)
 def test_host_port_shorthand(spec, expected):
     assert split_host_port(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["host:", "host:x", "host:0", "host:65536", ":22",
-                                  "[::1", "[::1]x", "[]:22"])
+@pytest.mark.parametrize(
+    "spec", ["host:", "host:x", "host:0", "host:65536", ":22", "[::1", "[::1]x", "[]:22"]
+)
 def test_bad_host_port(spec):
     with pytest.raises(HostSpecError, match="host|port|\\]"):
         split_host_port(spec)
@@ -86,27 +90,43 @@ def test_own_programs_beside_the_wrapper_then_this_interpreter(tmp_path):
         path.chmod(0o755)
     assert own_program("pymosh-server", str(script)) == [str(server)]
     assert own_program("pymosh-client", str(script)) == [
-        sys.executable, "-m", "pymosh.frontend.client"]
+        sys.executable,
+        "-m",
+        "pymosh.frontend.client",
+    ]
     assert own_program("pymosh-server", "/elsewhere/wrapper.py")[1:] == [
-        "-m", "pymosh.frontend.server"]
+        "-m",
+        "pymosh.frontend.server",
+    ]
 
 
 def test_wrapper_server_command_defaults():
     assert wrapper.server_command(parse("host")) == ["pymosh-server"]
     assert wrapper.server_command(parse("--server=mosh-server -v", "--local")) == [
-        "mosh-server", "-v"]
-    assert "pymosh.frontend.server" in " ".join(wrapper.server_command(parse("--local"))) \
-        or wrapper.server_command(parse("--local"))[0].endswith("pymosh-server")
+        "mosh-server",
+        "-v",
+    ]
+    assert "pymosh.frontend.server" in " ".join(
+        wrapper.server_command(parse("--local"))
+    ) or wrapper.server_command(parse("--local"))[0].endswith("pymosh-server")
 
 
 # ------------------------------------------------------------------ 24-bit colour
 
 
-@pytest.mark.parametrize("colorterm,rgb,expected", [
-    ("truecolor", False, True), ("24bit", False, True), (" TrueColor ", False, True),
-    ("", True, True), ("", False, False), ("yes", False, False),
-    ("\x1b[31mjunk\x00", False, False), ("256", False, False),
-])
+@pytest.mark.parametrize(
+    "colorterm,rgb,expected",
+    [
+        ("truecolor", False, True),
+        ("24bit", False, True),
+        (" TrueColor ", False, True),
+        ("", True, True),
+        ("", False, False),
+        ("yes", False, False),
+        ("\x1b[31mjunk\x00", False, False),
+        ("256", False, False),
+    ],
+)
 def test_local_truecolor(colorterm, rgb, expected):
     assert local_truecolor({"COLORTERM": colorterm}, rgb) is expected
 
@@ -114,18 +134,19 @@ def test_local_truecolor(colorterm, rgb, expected):
 def test_only_pymosh_server_is_told_about_truecolor():
     env = {"COLORTERM": "truecolor", "TERM": "xterm-256color"}
     assert wrapper.colours_to_send(["pymosh-server"], env, 256, False) == TRUECOLOR
-    assert wrapper.colours_to_send([sys.executable, "-m", "pymosh.frontend.server"],
-                                   env, 256, False) == TRUECOLOR
+    assert (
+        wrapper.colours_to_send([sys.executable, "-m", "pymosh.frontend.server"], env, 256, False)
+        == TRUECOLOR
+    )
     assert wrapper.colours_to_send(["mosh-server"], env, 256, True) == 256
-    assert wrapper.colours_to_send(["pymosh-server"], {"COLORTERM": "junk"}, 256,
-                                   False) == 256
+    assert wrapper.colours_to_send(["pymosh-server"], {"COLORTERM": "junk"}, 256, False) == 256
     assert wrapper.colours_to_send(["pymosh-server"], {}, 256, True) == TRUECOLOR
     assert is_pymosh_server(["/opt/bin/pymosh-server"])
     assert not is_pymosh_server(["/usr/bin/mosh-server"])
 
 
 def test_shell_colour_environment():
-    env = {"COLORTERM": "truecolor"}          # the server's own, not the client's
+    env = {"COLORTERM": "truecolor"}  # the server's own, not the client's
     shell_colour_env(env, 256)
     assert env == {"TERM": "xterm-256color"}
     shell_colour_env(env, TRUECOLOR)
@@ -136,8 +157,12 @@ def test_shell_colour_environment():
 
 # ------------------------------------------------------------------ the server's locale
 
-INSTALLED = {"C": "ANSI_X3.4-1968", "POSIX": "ANSI_X3.4-1968", "C.UTF-8": "UTF-8",
-             "de_DE.ISO-8859-1": "ISO-8859-1"}
+INSTALLED = {
+    "C": "ANSI_X3.4-1968",
+    "POSIX": "ANSI_X3.4-1968",
+    "C.UTF-8": "UTF-8",
+    "de_DE.ISO-8859-1": "ISO-8859-1",
+}
 
 
 def probe(name: str):
@@ -154,8 +179,12 @@ def test_utf8_server_keeps_its_locale_and_ignores_l():
 
 
 def test_l_values_reach_the_shell_when_the_server_is_not_utf8():
-    d = decide({"LANG": "C", "LC_TIME": "C", "HOME": "/h"},
-               ["LANG=C.UTF-8", "LANGUAGE=fr:en"], probe, ["C.UTF-8"])
+    d = decide(
+        {"LANG": "C", "LC_TIME": "C", "HOME": "/h"},
+        ["LANG=C.UTF-8", "LANGUAGE=fr:en"],
+        probe,
+        ["C.UTF-8"],
+    )
     assert d.env == {"LANG": "C.UTF-8", "LANGUAGE": "fr:en", "HOME": "/h"}
     assert not d.notices and not d.error
 
@@ -173,7 +202,7 @@ def test_installed_but_not_utf8_gets_a_utf8_ctype():
     assert d.env == {"LANG": "de_DE.ISO-8859-1", "LC_CTYPE": "C.UTF-8"}
     d = decide({}, ["LC_ALL=C"], probe, ["C.UTF-8"])
     assert d.env == {"LC_ALL": "C.UTF-8"} and "not UTF-8" in d.notices[0]
-    d = decide({"LANG": "C"}, [], probe, ["C.UTF-8"])        # a stock client sends no -l
+    d = decide({"LANG": "C"}, [], probe, ["C.UTF-8"])  # a stock client sends no -l
     assert d.env == {"LC_CTYPE": "C.UTF-8"}
 
 
@@ -183,8 +212,9 @@ def test_refused_only_without_any_utf8_locale():
     assert "\n" not in d.error
 
 
-@pytest.mark.parametrize("item", ["garbage", "=x", "LD_PRELOAD=/tmp/x.so", "LANG=a\nb",
-                                  "LANG=\x1b[2J"])
+@pytest.mark.parametrize(
+    "item", ["garbage", "=x", "LD_PRELOAD=/tmp/x.so", "LANG=a\nb", "LANG=\x1b[2J"]
+)
 def test_broken_l_values_are_ignored_with_a_notice(item):
     d = decide({}, [item, "LANG=C.UTF-8"], probe, ["C.UTF-8"])
     assert d.env == {"LANG": "C.UTF-8"} and not d.error
@@ -193,6 +223,7 @@ def test_broken_l_values_are_ignored_with_a_notice(item):
 
 def test_utf8_check_reads_lc_ctype_precedence():
     from pymosh.frontend.locale_check import is_utf8_locale
+
     assert is_utf8_locale({"LANG": "C.UTF-8"})
     assert not is_utf8_locale({"LANG": "C"}) and not is_utf8_locale({})
     assert not is_utf8_locale({"LANG": "C.UTF-8", "LC_ALL": "C"})
@@ -214,22 +245,32 @@ def test_original_environment_is_what_the_process_was_started_with():
 
 
 def stats(**over):
-    base = dict(srtt=42.4, rttvar=7.0, rto=100, datagrams_sent=10, datagrams_received=9,
-                bytes_sent=2048, bytes_received=3 * 1024 * 1024, retransmits=5, dropped=3,
-                last_heard=1000.0, remote_addr=("127.0.0.1", 60001))
+    base = dict(
+        srtt=42.4,
+        rttvar=7.0,
+        rto=100,
+        datagrams_sent=10,
+        datagrams_received=9,
+        bytes_sent=2048,
+        bytes_received=3 * 1024 * 1024,
+        retransmits=5,
+        dropped=3,
+        last_heard=1000.0,
+        remote_addr=("127.0.0.1", 60001),
+    )
     base.update(over)
     return SimpleNamespace(**base)
 
 
 def test_format_stats():
     line = format_stats(stats(), 120, 4, 1500.0)
-    assert line == ("RTT 42\u00b17 ms | lost 3 resent 5 | heard 0.5 s ago | "
-                    "predict 120 ok 4 wrong | up 2.0 KiB down 3.0 MiB | 127.0.0.1:60001")
-    line = format_stats(stats(last_heard=None, remote_addr=("::1", 60002), bytes_sent=5),
-                        0, 0, 0)
+    assert line == (
+        "RTT 42\u00b17 ms | lost 3 resent 5 | heard 0.5 s ago | "
+        "predict 120 ok 4 wrong | up 2.0 KiB down 3.0 MiB | 127.0.0.1:60001"
+    )
+    line = format_stats(stats(last_heard=None, remote_addr=("::1", 60002), bytes_sent=5), 0, 0, 0)
     assert "heard never" in line and line.endswith("[::1]:60002") and "up 5 B" in line
-    assert format_stats(stats(remote_addr=None), 0, 0, 200_000.0).endswith(
-        "no server address")
+    assert format_stats(stats(remote_addr=None), 0, 0, 200_000.0).endswith("no server address")
     assert "heard 3 min ago" in format_stats(stats(), 0, 0, 200_000.0)
 
 
@@ -262,7 +303,7 @@ def test_prediction_hits_and_misses_are_counted():
     for i, byte in enumerate(b"ab"):
         predictions.set_local_frame_sent(i)
         predictions.new_user_byte(byte, screen, 10 * i)
-    server.feed(b"ax")                    # "a" confirmed, "b" contradicted
+    server.feed(b"ax")  # "a" confirmed, "b" contradicted
     predictions.set_local_frame_late_acked(2)
     overlays.apply(server.copy(), 100)
     assert predictions.hits >= 1 and predictions.misses >= 1

@@ -27,8 +27,9 @@ CONNECT_RE = re.compile(rb"MOSH CONNECT (\d+) (\S+)")
 
 def _env(state: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "MOSH_"))}
-    env.update({"PYMOSH_STATE_DIR": state, "PYMOSH_FORKER": "1", "PYTHONPATH": SRC,
-                "LANG": "C.UTF-8"})
+    env.update(
+        {"PYMOSH_STATE_DIR": state, "PYMOSH_FORKER": "1", "PYTHONPATH": SRC, "LANG": "C.UTF-8"}
+    )
     env.update(extra)
     return env
 
@@ -104,22 +105,39 @@ class Host:
             if user is not None:
                 os.setgid(user)
                 os.setuid(user)
-        self.forker = subprocess.Popen([sys.executable, "-m", "pymosh.frontend.forker"],
-                                       env=env, preexec_fn=drop, cwd="/",
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        self.forker = subprocess.Popen(
+            [sys.executable, "-m", "pymosh.frontend.forker"],
+            env=env,
+            preexec_fn=drop,
+            cwd="/",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.pids.append(self.forker.pid)
         sock = os.path.join(self.state, "forker.sock")
         assert _wait(lambda: os.path.exists(sock)), "forker did not listen"
         return self.forker.pid
 
-    def server(self, *args: str, env: dict[str, str] | None = None, cwd: str | None = None,
-               preexec=None, command: tuple[str, ...] = ("/bin/sleep", "60"),
-               program: tuple[str, ...] = (sys.executable, "-m", "pymosh.frontend.server"),
-               ) -> tuple[int, bytes, int]:
+    def server(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        preexec=None,
+        command: tuple[str, ...] = ("/bin/sleep", "60"),
+        program: tuple[str, ...] = (sys.executable, "-m", "pymosh.frontend.server"),
+    ) -> tuple[int, bytes, int]:
         """Run ``pymosh-server new ARGS -- COMMAND``; (session pid, key, exit status)."""
         cmd = [*program, "new", "-p", "0", "-i", "127.0.0.1", *args, "--", *command]
-        done = subprocess.run(cmd, env=env or _env(self.state), cwd=cwd or self.root,
-                              capture_output=True, timeout=30, preexec_fn=preexec)
+        done = subprocess.run(
+            cmd,
+            env=env or _env(self.state),
+            cwd=cwd or self.root,
+            capture_output=True,
+            timeout=30,
+            preexec_fn=preexec,
+        )
         match = PID_RE.search(done.stderr)
         assert match, done.stderr.decode(errors="replace")
         pid = int(match.group(1))
@@ -160,15 +178,17 @@ def test_forked_session_becomes_the_asker(host):
     def shape() -> None:
         os.umask(0o027)
         resource.setrlimit(resource.RLIMIT_NOFILE, (asked, hard))
+
     # no UTF-8 locale here (and not C: CPython would coerce that): the -l value the wrapper forwards must be the one used
     env = _env(host.state, LANG="xx_XX.ISO-8859-1", PYMOSH_TEST_MARK="asker's value")
     out = os.path.join(host.root, "env.out")
     shell = ("/bin/sh", "-c", f"env > {out}.tmp && mv {out}.tmp {out}; exec sleep 60")
-    pid, key, status = host.server("-l", "LC_ALL=C.UTF-8", env=env, cwd=cwd, preexec=shape,
-                                   command=shell)
+    pid, key, status = host.server(
+        "-l", "LC_ALL=C.UTF-8", env=env, cwd=cwd, preexec=shape, command=shell
+    )
     assert status == 0
-    assert _forked(pid)                         # served by the forker, not in-process
-    client = MiniClient(host.port, parse_key(key.decode()))    # the shell starts on contact
+    assert _forked(pid)  # served by the forker, not in-process
+    client = MiniClient(host.port, parse_key(key.decode()))  # the shell starts on contact
     try:
         client.send_state()
         assert client.pump(20, lambda c: c.host_states)
@@ -192,6 +212,7 @@ def test_forked_session_becomes_the_asker(host):
 
 def _free_udp_port() -> int:
     import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -204,12 +225,25 @@ def test_forked_sessions_share_a_port_and_forward_the_agent_like_direct_ones(hos
     port = _free_udp_port()
     agent = os.path.join(host.root, "agent.sock")
     import socket
+
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(agent)
     try:
         env = _env(host.state, SSH_AUTH_SOCK=agent)
-        cmd = [sys.executable, "-m", "pymosh.frontend.server", "new", "-p", str(port),
-               "-i", "127.0.0.1", "-A", "--", "/bin/sleep", "60"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pymosh.frontend.server",
+            "new",
+            "-p",
+            str(port),
+            "-i",
+            "127.0.0.1",
+            "-A",
+            "--",
+            "/bin/sleep",
+            "60",
+        ]
         pids = []
         for _ in range(2):
             done = subprocess.run(cmd, env=env, cwd=host.root, capture_output=True, timeout=30)
@@ -220,8 +254,8 @@ def test_forked_sessions_share_a_port_and_forward_the_agent_like_direct_ones(hos
             assert CONNECT_RE.search(done.stdout).group(1) == str(port).encode()
         assert all(_forked(pid) for pid in pids)
         assert os.path.exists(os.path.join(host.state, "ports", f"{port}.sock"))
-        assert len(os.listdir(os.path.join(host.state, "agent"))) == 2   # one per session
-        records = os.path.join(host.state, "sessions")                  # durable registry
+        assert len(os.listdir(os.path.join(host.state, "agent"))) == 2  # one per session
+        records = os.path.join(host.state, "sessions")  # durable registry
         assert _wait(lambda: len([n for n in os.listdir(records) if n.endswith(".json")]) == 2)
     finally:
         listener.close()
@@ -245,7 +279,7 @@ def test_a_dead_forker_leaves_its_sessions_and_is_replaced(host):
     os.kill(forker, signal.SIGKILL)
     host.forker.wait(10)
     assert _alive(a)
-    b, _, status = host.server()                # stale socket: in-process, new forker
+    b, _, status = host.server()  # stale socket: in-process, new forker
     assert status == 0 and not _forked(b)
     # (the sessions of the dead one do not hold its lock: the successor gets it; a forked
     # session shows the forker's command line too)
@@ -271,8 +305,12 @@ def test_the_script_entry_points_work_from_a_checkout(host):
     host.start_forker()
     pid, _, status = host.server(program=(os.path.join(SCRIPTS, "pymosh-server"),))
     assert status == 0 and _forked(pid)
-    done = subprocess.run([os.path.join(SCRIPTS, "pymosh-client"), "--version"],
-                          env=_env(host.state), capture_output=True, timeout=30)
+    done = subprocess.run(
+        [os.path.join(SCRIPTS, "pymosh-client"), "--version"],
+        env=_env(host.state),
+        capture_output=True,
+        timeout=30,
+    )
     assert done.returncode == 0 and done.stdout.startswith(b"pymosh-client (pymosh ")
 
 
@@ -283,7 +321,7 @@ def test_a_forker_of_another_installation_steps_aside(host, monkeypatch):
     monkeypatch.setenv("PYMOSH_STATE_DIR", host.state)
     monkeypatch.setenv("PYMOSH_FORKER", "1")
     monkeypatch.setattr(handoff, "INSTALL", handoff.INSTALL + "-reinstalled")
-    assert handoff.request(["new"]) is None              # nothing started: start in-process
+    assert handoff.request(["new"]) is None  # nothing started: start in-process
     host.forker.wait(20)
     assert not _alive(forker)
 
@@ -332,6 +370,7 @@ def open_dir():
     """A directory another uid can use (pytest's tmp_path is private to us)."""
     import shutil
     import tempfile
+
     path = tempfile.mkdtemp(prefix="pymosh-forker-")
     os.chmod(path, 0o777)
     yield path
@@ -347,29 +386,36 @@ def test_forker_refuses_a_request_from_another_uid(host, open_dir):
     os.link(os.path.join(host.state, "forker.sock"), link)
     os.chmod(link, 0o666)
     payload = handoff.build_request(["new", "-p", "0", "-i", "127.0.0.1"]).hex()
-    done = subprocess.run(["/usr/bin/python3", "-I", "-c", ASK_AS_NOBODY, link, payload],
-                          preexec_fn=_as_nobody, capture_output=True, timeout=30)
+    done = subprocess.run(
+        ["/usr/bin/python3", "-I", "-c", ASK_AS_NOBODY, link, payload],
+        preexec_fn=_as_nobody,
+        capture_output=True,
+        timeout=30,
+    )
     assert done.stdout.strip() == b"closed", done.stderr  # unanswered
-    assert _children(forker) == [] and _alive(forker)     # nothing was forked
+    assert _children(forker) == [] and _alive(forker)  # nothing was forked
     os.chmod(link, 0o600)
-    pid, _, status = host.server()                        # our own uid is still served
+    pid, _, status = host.server()  # our own uid is still served
     assert status == 0 and _forked(pid)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another uid")
 def test_asker_does_not_hand_itself_to_another_uids_forker(host, open_dir):
     fake = os.path.join(open_dir, "fake.sock")
-    listener = subprocess.Popen(["/usr/bin/python3", "-I", "-c", LISTEN_AS_NOBODY, fake],
-                                preexec_fn=_as_nobody, stdout=subprocess.PIPE)
+    listener = subprocess.Popen(
+        ["/usr/bin/python3", "-I", "-c", LISTEN_AS_NOBODY, fake],
+        preexec_fn=_as_nobody,
+        stdout=subprocess.PIPE,
+    )
     host.pids.append(listener.pid)
     try:
         assert listener.stdout.readline() == b"ready\n"
         os.makedirs(host.state, mode=0o700)
         os.link(fake, os.path.join(host.state, "forker.sock"))
         pid, _, status = host.server()
-        assert status == 0 and _alive(pid) and not _forked(pid)   # started in-process
+        assert status == 0 and _alive(pid) and not _forked(pid)  # started in-process
         out, _ = listener.communicate(timeout=20)
-        assert out.split() == [b"0", b"0"]                # no request, no fds reached it
+        assert out.split() == [b"0", b"0"]  # no request, no fds reached it
         # the in-process session started a forker of our own in its place
         assert _wait(lambda: len(_forkers_of(host.state)) == 1)
     finally:
@@ -391,8 +437,8 @@ def test_an_idle_forker_leaves_and_removes_its_socket(tmp_path, monkeypatch):
     listener.listen(1)
     old_handler = signal.getsignal(signal.SIGCHLD)
     try:
-        forker.serve(listener, path, -1)     # returns: idle
+        forker.serve(listener, path, -1)  # returns: idle
     finally:
-        signal.signal(signal.SIGCHLD, old_handler)   # serve() reaps children: not ours
+        signal.signal(signal.SIGCHLD, old_handler)  # serve() reaps children: not ours
         listener.close()
     assert not os.path.exists(path)

@@ -52,8 +52,11 @@ def owner_pids(ports_dir: str) -> list[int]:
             argv = read_proc(int(entry), "cmdline").split(b"\0")
         except OSError:
             continue
-        if b"pymosh.frontend.portshare" in argv and ports_dir.encode() in argv \
-                and pid_alive(int(entry)):
+        if (
+            b"pymosh.frontend.portshare" in argv
+            and ports_dir.encode() in argv
+            and pid_alive(int(entry))
+        ):
             found.append(int(entry))
     return found
 
@@ -101,14 +104,19 @@ class Shared:
         self.port = free_udp_port()
         self.servers = []
         self.clients = []
-        self._numbers = itertools.count()      # thread-safe: sessions may start at once
+        self._numbers = itertools.count()  # thread-safe: sessions may start at once
 
     def start(self, options=None):
         workdir = self.tmp / f"s{next(self._numbers)}"
         workdir.mkdir()
-        server = start_server(PYMOSH, str(workdir), cat_command(str(workdir / "typed")),
-                              env_extra={"PYMOSH_STATE_DIR": str(self.state)},
-                              port=str(self.port), options=options)
+        server = start_server(
+            PYMOSH,
+            str(workdir),
+            cat_command(str(workdir / "typed")),
+            env_extra={"PYMOSH_STATE_DIR": str(self.state)},
+            port=str(self.port),
+            options=options,
+        )
         self.servers.append(server)
         return server
 
@@ -172,7 +180,7 @@ def test_a_session_killed_or_ended_does_not_disturb_the_others(shared):
     (a, b, c), cc = shared.servers, shared.clients[2]
     send_signal(a.pid, signal.SIGKILL)
     assert wait_dead(a.pid, 5)
-    stop_server(b)                        # a clean end (SIGTERM)
+    stop_server(b)  # a clean end (SIGTERM)
     roundtrip(c, cc, b"still here")
     # a new session joins the same owner after the others left
     d = shared.start()
@@ -190,7 +198,7 @@ def test_roaming_client_is_followed_by_its_own_session(shared):
     shared.connect_all()
     a, ca = shared.servers[0], shared.clients[0]
     roundtrip(a, ca, b"home ")
-    ca.sock.close()                          # the client moves to a new source port
+    ca.sock.close()  # the client moves to a new source port
     ca.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     ca.sock.bind((LOOPBACK, 0))
     roundtrip(a, ca, b"away")
@@ -236,14 +244,14 @@ def test_sprayed_garbage_replays_and_forgeries_disturb_nobody_and_get_no_reply(s
     keys = [s.key for s in shared.servers]
     spray = []
     for client in shared.clients:
-        spray += client.sent                                   # replays, from elsewhere
-    for key in keys:                                           # bit flips of genuine ones
+        spray += client.sent  # replays, from elsewhere
+    for key in keys:  # bit flips of genuine ones
         fresh = Session(key).seal_datagram(TO_SERVER, 1 << 30, 0, 0xFFFF, b"\0" * 30)
         for _ in range(50):
             b = bytearray(fresh)
             b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
             spray.append(bytes(b))
-    other = Session(os.urandom(16))                            # another key
+    other = Session(os.urandom(16))  # another key
     spray += [other.seal_datagram(TO_SERVER, i, 0, 0xFFFF, b"x" * 20) for i in range(50)]
     spray += [rng.randbytes(rng.randrange(0, 1500)) for _ in range(2000)]
     try:
@@ -264,17 +272,44 @@ def test_sprayed_garbage_replays_and_forgeries_disturb_nobody_and_get_no_reply(s
 def test_no_share_port_gives_moshs_exclusive_bind(shared):
     shared.start(["--no-share-port"])
     env = dict(os.environ, PYMOSH_STATE_DIR=str(shared.state))
-    result = subprocess.run([sys.executable, "-m", "pymosh.frontend.server", "new", "-p",
-                             str(shared.port), "--no-share-port", "--", "true"], env=env,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pymosh.frontend.server",
+            "new",
+            "-p",
+            str(shared.port),
+            "--no-share-port",
+            "--",
+            "true",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert "Address already in use" in result.stderr
     assert "MOSH CONNECT" not in result.stdout
     assert owner_pids(shared.ports_dir) == []
     # a sharing session cannot take the port from an exclusive one either
-    result = subprocess.run([sys.executable, "-m", "pymosh.frontend.server", "new", "-p",
-                             str(shared.port), "--", "true"], env=env,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pymosh.frontend.server",
+            "new",
+            "-p",
+            str(shared.port),
+            "--",
+            "true",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1 and "in use" in result.stderr
     assert owner_pids(shared.ports_dir) == []
 
@@ -327,7 +362,7 @@ def test_a_foreign_uid_is_refused_by_the_owner(open_dir):
                 msg, anc, _, _ = conn.recvmsg(16, socket.CMSG_SPACE(4))
             except OSError:
                 return 0
-            return 0 if msg == b"" and not anc else 3     # closed without a socket
+            return 0 if msg == b"" and not anc else 3  # closed without a socket
 
         assert _as_nobody(intrude) == 0
         # the session itself is undisturbed: a datagram with its key still reaches it
@@ -397,7 +432,7 @@ def test_rekey_routes_the_new_key_and_refuses_the_old(tmp_path):
     try:
         [(datagram, addr, _ce)] = _received(channel, clients[0], 5)[:1]
         assert addr == clients[0].sock.getsockname() and datagram == clients[0].sent[-1]
-        assert channel.send(b"reply", addr) is None          # sent on the shared socket
+        assert channel.send(b"reply", addr) is None  # sent on the shared socket
         assert clients[0].sock.recvfrom(100) == (b"reply", ("127.0.0.1", port))
         assert _received(channel, clients[1], 0.5) == []
         channel.rekey(new)
@@ -448,8 +483,9 @@ def test_ipv6_addresses_cross_the_owner_intact(tmp_path):
     assert wait_until(lambda: owner_pids(str(directory)) == [], 10)
 
 
-@pytest.mark.parametrize("addr", [("192.0.2.7", 60001), ("2001:db8::1", 5, 0, 0),
-                                  ("fe80::1%lo", 9, 3, 1)])
+@pytest.mark.parametrize(
+    "addr", [("192.0.2.7", 60001), ("2001:db8::1", 5, 0, 0), ("fe80::1%lo", 9, 3, 1)]
+)
 def test_address_encoding_round_trips(addr):
     decoded, used = portshare.decode_addr(portshare.encode_addr(addr) + b"rest")
     expected = addr if len(addr) == 2 else (addr[0].split("%")[0],) + addr[1:]
@@ -459,6 +495,7 @@ def test_address_encoding_round_trips(addr):
 def test_sessions_started_at_once_find_one_owner(shared):
     # the lock orders them: exactly one binds and starts the owner, the rest join it
     import concurrent.futures
+
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         list(pool.map(lambda _: shared.start(), range(6)))
     assert {s.port for s in shared.servers} == {shared.port}
@@ -480,7 +517,7 @@ def test_a_stale_socket_after_a_crash_does_not_block_the_port(shared):
     shared.start()
     [owner] = owner_pids(shared.ports_dir)
     # everything dies at once (a reboot, an OOM kill): the socket file stays behind
-    send_signal(owner, signal.SIGSTOP)        # so it cannot tidy up when the session goes
+    send_signal(owner, signal.SIGSTOP)  # so it cannot tidy up when the session goes
     for server in shared.servers:
         send_signal(server.pid, signal.SIGKILL)
         assert wait_dead(server.pid, 5)

@@ -28,13 +28,13 @@ def sessions(tmp_path, monkeypatch):
 
 def me(session_id: str = "abcd1234", **kw) -> Record:
     pid = os.getpid()
-    return Record(session_id, pid, registry.process_start(pid), 60001, time.time(), ["bash"],
-                  **kw)
+    return Record(session_id, pid, registry.process_start(pid), 60001, time.time(), ["bash"], **kw)
 
 
 def test_a_record_round_trips_and_lists(sessions):
-    registry.write_record(sessions, me(state="detached", last_heard=time.time() - 30,
-                                       client="10.0.0.1:5000"))
+    registry.write_record(
+        sessions, me(state="detached", last_heard=time.time() - 30, client="10.0.0.1:5000")
+    )
     records, warnings = registry.scan(sessions)
     assert warnings == [] and len(records) == 1
     record = records[0]
@@ -45,10 +45,20 @@ def test_a_record_round_trips_and_lists(sessions):
     assert json.loads(registry.as_json(records))[0]["id"] == "abcd1234"
 
 
-@pytest.mark.parametrize("change", [
-    {"version": 2}, {"id": "../x"}, {"state": "zombie"}, {"pid": -1}, {"port": 70000},
-    {"command": [1]}, {"pid": True}, {"extra": 1}, {"last_heard": "yesterday"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"version": 2},
+        {"id": "../x"},
+        {"state": "zombie"},
+        {"pid": -1},
+        {"port": 70000},
+        {"command": [1]},
+        {"pid": True},
+        {"extra": 1},
+        {"last_heard": "yesterday"},
+    ],
+)
 def test_malformed_records_are_refused_in_one_line(sessions, change):
     data = dict(me().to_json(), **change)
     path = registry.record_path(sessions, "abcd1234")
@@ -60,7 +70,7 @@ def test_malformed_records_are_refused_in_one_line(sessions, change):
     assert "\n" not in str(info.value)
     records, warnings = registry.scan(sessions)
     assert records == [] and len(warnings) == 1
-    assert os.path.exists(path)          # not ours to judge: left alone
+    assert os.path.exists(path)  # not ours to judge: left alone
 
 
 def test_oversized_and_symlinked_records_are_refused(sessions, tmp_path):
@@ -82,7 +92,7 @@ def test_dead_and_reused_pids_are_reaped(sessions):
     child.wait()
     registry.write_record(sessions, Record("dead0001", child.pid, 5, 1, 0.0, ["x"]))
     reused = me("dead0002")
-    reused.proc_start += 1                 # this pid, but a different process start
+    reused.proc_start += 1  # this pid, but a different process start
     registry.write_record(sessions, reused)
     open(registry.socket_path(sessions, "dead0002"), "w").close()
     registry.write_record(sessions, me("a11fe000"))
@@ -110,7 +120,7 @@ def test_attachment_states_follow_the_client():
     assert a.update(100, 100) and a.state == "attached"
     assert a.wait_time(100, 100) == DETACHED_AFTER
     assert a.may_resume(detached_only=True) is not None
-    assert a.may_resume(detached_only=False) is None       # an explicit ID takes over
+    assert a.may_resume(detached_only=False) is None  # an explicit ID takes over
     assert a.update(100 + DETACHED_AFTER, 100) and a.state == "detached"
     assert a.may_resume(detached_only=True) is None
     a.resumed(20000)
@@ -170,8 +180,7 @@ def test_a_bare_resume_never_takes_the_host_for_an_id():
 def test_registry_option_combinations():
     assert words_for(Namespace(list=True, kill=None, resume=None, command=[])) == ["list"]
     assert words_for(Namespace(list=False, kill=None, resume="", command=[])) == ["resume"]
-    assert words_for(Namespace(list=False, kill=None, resume="ab", command=[])) == [
-        "resume", "ab"]
+    assert words_for(Namespace(list=False, kill=None, resume="ab", command=[])) == ["resume", "ab"]
     assert words_for(Namespace(list=False, kill="ab", resume=None, command=[])) == ["kill", "ab"]
     assert words_for(Namespace(list=False, kill=None, resume=None, command=[])) is None
     with pytest.raises(ValueError, match="one of"):
@@ -182,16 +191,30 @@ def test_registry_option_combinations():
 
 def test_the_guard_runs_only_a_server_with_a_registry(tmp_path):
     fake = tmp_path / "fake-server"
-    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'mosh-server 1.4'; exit; }\n"
-                    "echo STARTED-A-SESSION\n")
+    fake.write_text(
+        "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'mosh-server 1.4'; exit; }\n"
+        "echo STARTED-A-SESSION\n"
+    )
     fake.chmod(0o755)
-    out = subprocess.run(["sh", "-c", guarded(str(fake), ["list"])], capture_output=True,
-                         text=True, timeout=10, check=False)
+    out = subprocess.run(
+        ["sh", "-c", guarded(str(fake), ["list"])],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
     assert out.stdout == "MOSH NO-REGISTRY\n" and out.returncode == 1
-    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'Session registry: x'; "
-                    "exit; }\necho \"ran $*\"\n")
-    out = subprocess.run(["sh", "-c", guarded(str(fake), ["resume", "a b"])],
-                         capture_output=True, text=True, timeout=10, check=False)
+    fake.write_text(
+        "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'Session registry: x'; "
+        'exit; }\necho "ran $*"\n'
+    )
+    out = subprocess.run(
+        ["sh", "-c", guarded(str(fake), ["resume", "a b"])],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
     assert out.stdout == "ran resume a b\n"
 
 
@@ -200,27 +223,27 @@ def test_the_record_is_written_on_changes_never_per_datagram(sessions, monkeypat
 
     writes: list[str] = []
     real_write = registry.write_record
-    monkeypatch.setattr(registry, "write_record",
-                        lambda d, r: (writes.append(r.state), real_write(d, r)))
+    monkeypatch.setattr(
+        registry, "write_record", lambda d, r: (writes.append(r.state), real_write(d, r))
+    )
     record = me()
     listener = control.ControlListener(registry.socket_path(sessions, record.id))
     durable = DurableSession(sessions, record, listener, lambda key: None, lambda: None, 0)
     try:
         addr = ("10.1.2.3", 4000)
-        for now in range(0, 5000, 5):               # a datagram every 5 ms
+        for now in range(0, 5000, 5):  # a datagram every 5 ms
             durable.turn(set(), now, now, addr)
         assert writes == ["attached"]
         assert record.client == "10.1.2.3:4000"
-        durable.turn(set(), 5000, 5000, ("10.9.9.9", 1))   # the client roamed
+        durable.turn(set(), 5000, 5000, ("10.9.9.9", 1))  # the client roamed
         assert writes == ["attached", "attached"]
         assert durable.wait_time(5000, 5000) == DETACHED_AFTER
         durable.turn(set(), 5000 + DETACHED_AFTER, 5000, ("10.9.9.9", 1))
         assert writes[-1] == "detached"
         assert registry.scan(sessions)[0][0].state == "detached"
         durable.turn(set(), 6000 + DETACHED_AFTER, 6000 + DETACHED_AFTER, addr)
-        durable.turn(set(), 7000 + DETACHED_AFTER + REFRESH, 7000 + DETACHED_AFTER + REFRESH,
-                     addr)
-        assert writes[-2:] == ["attached", "attached"]      # the slow refresh
+        durable.turn(set(), 7000 + DETACHED_AFTER + REFRESH, 7000 + DETACHED_AFTER + REFRESH, addr)
+        assert writes[-2:] == ["attached", "attached"]  # the slow refresh
     finally:
         durable.close()
     assert os.listdir(sessions) == []
@@ -246,14 +269,14 @@ def test_resume_over_the_control_socket(sessions):
     keys: list[bytes] = []
     record = me()
     path = registry.socket_path(sessions, record.id)
-    durable = DurableSession(sessions, record, control.ControlListener(path), keys.append,
-                             lambda: None, 0)
+    durable = DurableSession(
+        sessions, record, control.ControlListener(path), keys.append, lambda: None, 0
+    )
     try:
         addr = ("10.1.2.3", 4000)
         durable.turn(set(), 100, 100, addr)
         # attached: a resume without ID is refused and changes nothing
-        answer = _exchange(durable, path, {"op": "resume", "detached_only": True}, 200, 150,
-                           addr)
+        answer = _exchange(durable, path, {"op": "resume", "detached_only": True}, 200, 150, addr)
         assert not answer["ok"] and "not detached" in answer["error"]
         assert keys == [] and registry.scan(sessions)[0][0].state == "attached"
         # with its ID it is taken over: a fresh key, handed out once

@@ -54,8 +54,7 @@ def test_return_path_follows_only_the_newest_genuine_datagram():
     assert inner == b"one" and table.routes[1].client == A
     # forgeries and garbage: nothing, at most one trial per route
     table.trials = 0
-    assert table.from_client(relay.Tagger(os.urandom(16)).seal(99, b"x"), EVIL, 1) == \
-        (None, None)
+    assert table.from_client(relay.Tagger(os.urandom(16)).seal(99, b"x"), EVIL, 1) == (None, None)
     assert table.trials == 3
     assert table.from_client(os.urandom(80), EVIL, 1) == (None, None)
     assert table.from_client(b"short", EVIL, 1) == (None, None)
@@ -75,7 +74,7 @@ def test_bye_removes_the_route_and_routes_expire():
     table.add("r", key, 10, 0)
     t = relay.Tagger(key)
     table.from_client(t.seal(1, b"x"), A, 0)
-    stale_bye = t.seal(1, b"")                  # not newer than what was seen: ignored
+    stale_bye = t.seal(1, b"")  # not newer than what was seen: ignored
     assert table.from_client(stale_bye, EVIL, 1)[1] is None and "r" in table.routes
     route, inner = table.from_client(t.seal(2, b""), A, 1)
     assert route.rid == "r" and inner is None and "r" not in table.routes
@@ -83,10 +82,16 @@ def test_bye_removes_the_route_and_routes_expire():
     assert table.expired(5) == [] and table.expired(11) == ["s"]
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ("bastion", ("bastion", None)), ("me@bastion:2200", ("me@bastion", "2200")),
-    ("ssh://me@b:22", ("me@b", "22")), ("[2001:db8::1]:2222", ("2001:db8::1", "2222")),
-    ("me@2001:db8::1", ("me@2001:db8::1", None))])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("bastion", ("bastion", None)),
+        ("me@bastion:2200", ("me@bastion", "2200")),
+        ("ssh://me@b:22", ("me@b", "22")),
+        ("[2001:db8::1]:2222", ("2001:db8::1", "2222")),
+        ("me@2001:db8::1", ("me@2001:db8::1", None)),
+    ],
+)
 def test_jump_specs(spec, expected):
     assert parse_jump(spec) == expected
 
@@ -116,8 +121,13 @@ def hub(tmp_path, monkeypatch):
     host.bind(("127.0.0.1", 0))
     key = os.urandom(16)
     port = free_udp_port()
-    config = {"relay_port": port, "key": base64.b64encode(key).decode(),
-              "host": "127.0.0.1", "port": host.getsockname()[1], "timeout": 60}
+    config = {
+        "relay_port": port,
+        "key": base64.b64encode(key).decode(),
+        "host": "127.0.0.1",
+        "port": host.getsockname()[1],
+        "timeout": 60,
+    }
     assert relay.register(config) == port
     yield port, key, host, config
     host.close()
@@ -204,7 +214,7 @@ def test_hub_forwards_genuine_traffic_and_nothing_else(hub):
 def test_hub_survives_a_host_that_disappears_and_serves_other_routes(hub, tmp_path):
     port, key, host, config = hub
     target = ("127.0.0.1", port)
-    host.close()                         # the host side is gone: ICMP port unreachable
+    host.close()  # the host side is gone: ICMP port unreachable
     client = _udp()
     t = relay.Tagger(key)
     try:
@@ -215,11 +225,15 @@ def test_hub_survives_a_host_that_disappears_and_serves_other_routes(hub, tmp_pa
         other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         other.bind(("127.0.0.1", 0))
         key2 = os.urandom(16)
-        assert relay.register(dict(config, key=base64.b64encode(key2).decode(),
-                                   port=other.getsockname()[1])) == port
+        assert (
+            relay.register(
+                dict(config, key=base64.b64encode(key2).decode(), port=other.getsockname()[1])
+            )
+            == port
+        )
         client.sendto(relay.Tagger(key2).seal(1, b"second"), target)
         assert _recv(other, 5) == b"second"
-        client.sendto(relay.Tagger(key2).seal(2, b""), target)     # its bye
+        client.sendto(relay.Tagger(key2).seal(2, b""), target)  # its bye
         other.close()
     finally:
         client.close()
@@ -230,8 +244,13 @@ def test_a_silent_route_expires_and_the_hub_with_it(tmp_path, monkeypatch):
     state.mkdir(mode=0o700)
     monkeypatch.setenv("PYMOSH_STATE_DIR", str(state))
     port = free_udp_port()
-    config = {"relay_port": port, "key": base64.b64encode(os.urandom(16)).decode(),
-              "host": "127.0.0.1", "port": 9, "timeout": 1}
+    config = {
+        "relay_port": port,
+        "key": base64.b64encode(os.urandom(16)).decode(),
+        "host": "127.0.0.1",
+        "port": 9,
+        "timeout": 1,
+    }
     assert relay.register(config) == port
     assert not _port_free(port)
     # no genuine datagram for a second: the route goes, and the hub closes the port
@@ -240,11 +259,21 @@ def test_a_silent_route_expires_and_the_hub_with_it(tmp_path, monkeypatch):
 
 
 def test_an_installed_relay_of_another_version_runs_the_sources_sent(tmp_path):
-    line = json.dumps({"userdir": "", "config": {"version": relay.RELAY_VERSION + 1},
-                       "relay": "def remote_main(c):\n    print('SHIPPED', c['version'])\n"})
-    result = subprocess.run([sys.executable, "-m", "pymosh.frontend.relay"],
-                            input=line + "\n", capture_output=True, text=True, timeout=30,
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    line = json.dumps(
+        {
+            "userdir": "",
+            "config": {"version": relay.RELAY_VERSION + 1},
+            "relay": "def remote_main(c):\n    print('SHIPPED', c['version'])\n",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pymosh.frontend.relay"],
+        input=line + "\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
     assert result.stdout == f"SHIPPED {relay.RELAY_VERSION + 1}\n", result.stderr
 
 

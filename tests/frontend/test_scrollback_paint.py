@@ -44,19 +44,23 @@ def _screen_text(term) -> list:
 
 def test_lines_land_in_the_history_exactly_once_and_the_screen_is_repainted(terminal_impl):
     impl = terminal_impl
-    real = _terminal(impl)        # the user's terminal
+    real = _terminal(impl)  # the user's terminal
     local = impl.Emulator(20, 5)  # what the client believes it shows
     shown = impl.Emulator(20, 5)
-    shown.feed(b"prompt $ ls\r\n[notification]")     # the last frame, overlays included
+    shown.feed(b"prompt $ ls\r\n[notification]")  # the last frame, overlays included
     real.feed(impl.new_frame(False, local, shown))
     assert _history(real) == []
     local = shown.copy()
-    events = [("line", b"one", False), ("line", b"\x1b[31mtwo\x1b[0m", False),
-              ("gap", 1234, False)] + [("line", b"n%d" % i, False) for i in range(12)]
+    events = [
+        ("line", b"one", False),
+        ("line", b"\x1b[31mtwo\x1b[0m", False),
+        ("gap", 1234, False),
+    ] + [("line", b"n%d" % i, False) for i in range(12)]
     real.feed(paint(events, local))
     assert _history(real) == [b"one", b"two", b"[pymosh: 1234 lines skipped]"] + [
-        b"n%d" % i for i in range(12)]
-    assert _screen_text(real) == _screen_text(local)      # the model stayed exact
+        b"n%d" % i for i in range(12)
+    ]
+    assert _screen_text(real) == _screen_text(local)  # the model stayed exact
     frame = impl.Emulator(20, 5)
     frame.feed(b"after")
     real.feed(impl.new_frame(True, local, frame))
@@ -68,14 +72,26 @@ def test_soft_wrapped_lines_and_wide_lines_keep_their_rows(terminal_impl):
     impl = terminal_impl
     real = _terminal(impl, width=10, height=4)
     local = impl.Emulator(10, 4)
-    events = [("line", b"0123456789", True), ("line", b"abc", False),
-              ("line", b"trimmed", True), ("line", b"next", False),
-              ("line", b"x" * 25, False), ("line", b"last", False)]
+    events = [
+        ("line", b"0123456789", True),
+        ("line", b"abc", False),
+        ("line", b"trimmed", True),
+        ("line", b"next", False),
+        ("line", b"x" * 25, False),
+        ("line", b"last", False),
+    ]
     real.feed(paint(events, local))
     rows = real.take_history()[1]
-    assert rows == [(b"0123456789", True), (b"abc", False), (b"trimmed", True),
-                    (b"next", False), (b"x" * 10, True), (b"x" * 10, True), (b"x" * 5, False),
-                    (b"last", False)]
+    assert rows == [
+        (b"0123456789", True),
+        (b"abc", False),
+        (b"trimmed", True),
+        (b"next", False),
+        (b"x" * 10, True),
+        (b"x" * 10, True),
+        (b"x" * 5, False),
+        (b"last", False),
+    ]
 
 
 def test_full_repaints_never_use_erase_display(terminal_impl):
@@ -100,7 +116,7 @@ def test_sanitize_keeps_text_and_sgr_only():
 
 def test_setting_parses_lines():
     assert setting(None) >= 10_000 and setting("0") == 0 and setting("123") == 123
-    assert setting("9" * 40) == 1_000_000          # absurd: what a server grants at most
+    assert setting("9" * 40) == 1_000_000  # absurd: what a server grants at most
     with pytest.raises(ValueError):
         setting("-5")
 
@@ -115,8 +131,7 @@ def _granted_state(hello: Hello | None, lines) -> CompleteTerminal:
     return state
 
 
-def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollback(
-        terminal_impl):
+def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollback(terminal_impl):
     impl = terminal_impl
     stock = _granted_state(None, [b"forged"])
     mode = LocalScrollback(1000)
@@ -124,8 +139,9 @@ def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollbac
     refused = _granted_state(Hello(1, 0, 0), [b"forged"])
     assert mode.before_draw(refused, impl.Emulator(20, 5), 20, 5) == (b"", False)
     blank = impl.Emulator(20, 5)
-    assert not mode.active and mode.frame(b"\x1b[r\x1b[0m\x1b[H\x1b[2J", True, blank,
-                                          None).endswith(b"\x1b[2J")
+    assert not mode.active and mode.frame(
+        b"\x1b[r\x1b[0m\x1b[H\x1b[2J", True, blank, None
+    ).endswith(b"\x1b[2J")
     granted = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"hi"])
     real = _terminal(impl)
     local = impl.Emulator(20, 5)
@@ -144,11 +160,11 @@ def test_the_differs_scrolling_never_reaches_the_history(terminal_impl):
     local.feed(b"[notification bar]\r\nb\r\nc\r\nd\r\ne")
     real.feed(impl.new_frame(False, impl.Emulator(20, 5), local))
     frame = local.copy()
-    frame.feed(b"\r\nf\r\ng")                     # the remote screen scrolled by two
+    frame.feed(b"\r\nf\r\ng")  # the remote screen scrolled by two
     shortcut = impl.new_frame(True, local, frame)
     probe = _terminal(impl, 20, 5)
     probe.feed(impl.new_frame(False, impl.Emulator(20, 5), local) + shortcut)
-    assert _history(probe)                          # the differ alone would leak rows
+    assert _history(probe)  # the differ alone would leak rows
     data = mode.frame(shortcut, False, local, lambda: impl.new_frame(False, local, frame))
     real.feed(data)
     assert _history(real) == []

@@ -32,13 +32,19 @@ def test_server_loop_detaches_after_40s_and_reattaches_at_the_new_address(monkey
     clock = [1_000_000.0]
     monkeypatch.setattr(server_mod, "now_ms", lambda: clock[0])
     sock, pty = FakeSock(), FakePty()
-    srv = server_mod.Server(sock, KEY, pty, 80, 24)   # type: ignore[arg-type]
-    client = Transport(UserStream(), RawHostState(),
-                       Connection(KEY, False, SERVER_ADDR, now=clock[0]), clock[0])
+    srv = server_mod.Server(sock, KEY, pty, 80, 24)  # type: ignore[arg-type]
+    client = Transport(
+        UserStream(), RawHostState(), Connection(KEY, False, SERVER_ADDR, now=clock[0]), clock[0]
+    )
     client.current_state.push_resize(80, 24)
     client.current_state.push_keystroke(b"before")
-    s = {"addr": ("198.51.100.7", 40000), "dark": None, "back": None, "detached": None,
-         "resumed": None}
+    s = {
+        "addr": ("198.51.100.7", 40000),
+        "dark": None,
+        "back": None,
+        "detached": None,
+        "resumed": None,
+    }
 
     def fake_wait(timeout_ms: float):
         now = clock[0]
@@ -59,12 +65,12 @@ def test_server_loop_detaches_after_40s_and_reattaches_at_the_new_address(monkey
             s["detached"] = now
         if s["dark"] is None:
             if client.all_acked() and pty.written == b"before":
-                s["dark"] = now                      # the outage starts
+                s["dark"] = now  # the outage starts
                 client.current_state.push_keystroke(b" during")
         elif not dark:
             if s["back"] is None:
                 s["back"] = now
-                s["addr"] = ("203.0.113.9", 50000)   # the client returns from elsewhere
+                s["addr"] = ("203.0.113.9", 50000)  # the client returns from elsewhere
             if client.all_acked():
                 s["resumed"] = now
                 raise Finished

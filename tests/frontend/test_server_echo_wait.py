@@ -12,7 +12,7 @@ import pymosh.frontend.server as server_mod
 
 def _server_on(fd: int) -> server_mod.Server:
     srv = object.__new__(server_mod.Server)
-    srv.pty = SimpleNamespace(fd=fd)          # type: ignore[assignment]
+    srv.pty = SimpleNamespace(fd=fd)  # type: ignore[assignment]
     srv.pty_open = True
     return srv
 
@@ -38,10 +38,9 @@ def test_echo_wait_is_bounded_and_can_be_disabled():
         assert not srv._pty_answers_within(server_mod.ECHO_WAIT)
         assert time.monotonic() - t0 < 0.5
         os.write(w, b"x")
-        assert not srv._pty_answers_within(0)      # 0 = no wait at all
+        assert not srv._pty_answers_within(0)  # 0 = no wait at all
         srv.pty_open = False
         assert not srv._pty_answers_within(5)
     finally:
         os.close(r)
         os.close(w)
-

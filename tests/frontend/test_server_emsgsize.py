@@ -34,14 +34,16 @@ def test_server_falls_back_to_500_byte_datagrams_on_emsgsize(monkeypatch):
     monkeypatch.setattr(server_mod, "now_ms", lambda: clock[0])
     sock, pty = FakeSock(), FakePty()
     sock.link_mtu = LINK_MTU
-    srv = server_mod.Server(sock, KEY, pty, 80, 24)   # type: ignore[arg-type]
-    client = Transport(UserStream(), RawHostState(),
-                       Connection(KEY, False, SERVER_ADDR, now=clock[0]), clock[0])
+    srv = server_mod.Server(sock, KEY, pty, 80, 24)  # type: ignore[arg-type]
+    client = Transport(
+        UserStream(), RawHostState(), Connection(KEY, False, SERVER_ADDR, now=clock[0]), clock[0]
+    )
     client.current_state.push_resize(80, 24)
     client.current_state.push_keystroke(b"x")
-    rng = random.Random(7)        # random letters: the screen diff does not compress small
-    lines = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(79))
-             for _ in range(20)]
+    rng = random.Random(7)  # random letters: the screen diff does not compress small
+    lines = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(79)) for _ in range(20)
+    ]
     sizes: list[int] = []
 
     def fake_wait(timeout_ms: float):
@@ -56,7 +58,7 @@ def test_server_falls_back_to_500_byte_datagrams_on_emsgsize(monkeypatch):
             sock.inbox.append((datagram, CLIENT_ADDR))
         ready = {sock.filenos()[0]} if sock.inbox else set()
         if pty.written == b"x" and not pty.output and not sock.refused:
-            pty.output += "\r\n".join(lines).encode()      # the shell prints a screenful
+            pty.output += "\r\n".join(lines).encode()  # the shell prints a screenful
             ready.add(pty.fd)
         received = client.latest_remote_state().data
         if all(line.encode() in received for line in lines):
@@ -73,4 +75,4 @@ def test_server_falls_back_to_500_byte_datagrams_on_emsgsize(monkeypatch):
     assert all(line.encode() in received for line in lines), "the screen never arrived"
     assert srv.transport.stats().datagrams_sent >= len(sizes) + sock.refused
     assert sizes and max(sizes) <= DEFAULT_SEND_MTU
-    assert srv.endpoint.send_error is None       # later sends succeeded
+    assert srv.endpoint.send_error is None  # later sends succeeded

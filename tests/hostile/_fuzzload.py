@@ -6,8 +6,9 @@ import importlib.util
 import os
 import sys
 
-FUZZ_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "fuzz")
+FUZZ_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fuzz"
+)
 
 
 def load(name: str):

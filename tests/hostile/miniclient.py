@@ -47,10 +47,10 @@ class MiniClient:
         self.size = (width, height)
         self.fragmenter = Fragmenter()
         self.assembly = FragmentAssembly()
-        self.sent: List[bytes] = []          # every datagram we sent, in order
-        self.received: List[bytes] = []      # every datagram the server sent us
-        self.host_states: List[int] = []     # new_num of each assembled host instruction
-        self.host_bytes = b""                # concatenated HostBytes (for debugging)
+        self.sent: List[bytes] = []  # every datagram we sent, in order
+        self.received: List[bytes] = []  # every datagram the server sent us
+        self.host_states: List[int] = []  # new_num of each assembled host instruction
+        self.host_bytes = b""  # concatenated HostBytes (for debugging)
         self.ack = 0
         self.shutdown_seen = False
         self.t0 = time.monotonic()
@@ -62,8 +62,9 @@ class MiniClient:
 
     def _send_instruction(self, ins: Instruction) -> None:
         for frag in self.fragmenter.make_fragments(ins, 1252):
-            datagram = self.session.seal_datagram(TO_SERVER, self.seq, self._timestamp(),
-                                                  0xFFFF, frag.to_bytes())
+            datagram = self.session.seal_datagram(
+                TO_SERVER, self.seq, self._timestamp(), 0xFFFF, frag.to_bytes()
+            )
             self.seq += 1
             self.sock.sendto(datagram, self.server)
             self.sent.append(datagram)
@@ -74,9 +75,16 @@ class MiniClient:
         events = [Resize(*self.size)]
         if self.keys:
             events.append(Keystroke(self.keys))
-        self._send_instruction(Instruction(
-            old_num=0, new_num=self.state_num, ack_num=self.ack if ack is None else ack,
-            throwaway_num=0, diff=encode_user_message(events), chaff=b""))
+        self._send_instruction(
+            Instruction(
+                old_num=0,
+                new_num=self.state_num,
+                ack_num=self.ack if ack is None else ack,
+                throwaway_num=0,
+                diff=encode_user_message(events),
+                chaff=b"",
+            )
+        )
 
     def type(self, keys: bytes) -> None:
         self.keys += keys
@@ -125,10 +133,11 @@ class MiniClient:
 
 # ---------------------------------------------------------------- sessions
 
+
 def connect(server: Server, timeout: float = 10.0) -> MiniClient:
     """A client that has exchanged state with the server and whose shell is running."""
     client = MiniClient(server.port, server.key)
-    client.send_state()                       # state 1 = Resize 80x24
+    client.send_state()  # state 1 = Resize 80x24
     deadline = time.monotonic() + timeout
     # resend until the server answers (first packets can race the daemon start)
     while not client.pump(0.5, lambda c: c.host_states):
@@ -152,6 +161,6 @@ def roundtrip(server: Server, client: MiniClient, keys: bytes, timeout: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"typed {keys!r}; remote got {server.output()!r}")
         client.pump(0.1)
-        if not server.output().startswith(expected[:len(server.output())]):
+        if not server.output().startswith(expected[: len(server.output())]):
             raise AssertionError(f"remote got {server.output()!r}, expected {expected!r}")
         client.send_state()

@@ -18,18 +18,23 @@ common = load("common")
 fuzz_emulator = load("fuzz_emulator")
 fuzz_display = load("fuzz_display")
 
-SMOKE = settings(max_examples=150, deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow,
-                                        HealthCheck.function_scoped_fixture])
+SMOKE = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 # bytes that make up escape sequences, so random streams hit the parser's states
-VT_ALPHABET = (b"\x1b\x1b\x1b[[[]];;?0123456789mHJKABCDhlrcnPX\\^_@`dfgqstu\x07\x08\n\r\t"
-               b" abcxyz\x18\x1a\x7f\x9b\x9c\x9d\x90\x84\x85\xc3\xa9\xe2\x94\x80\xe4\xb8\x96"
-               b"\xf0\x9f\x98\x80\xcc\x81\xff")
+VT_ALPHABET = (
+    b"\x1b\x1b\x1b[[[]];;?0123456789mHJKABCDhlrcnPX\\^_@`dfgqstu\x07\x08\n\r\t"
+    b" abcxyz\x18\x1a\x7f\x9b\x9c\x9d\x90\x84\x85\xc3\xa9\xe2\x94\x80\xe4\xb8\x96"
+    b"\xf0\x9f\x98\x80\xcc\x81\xff"
+)
 vt_streams = st.lists(st.sampled_from(list(VT_ALPHABET)), max_size=300).map(bytes)
 
 
 # ---------------------------------------------------------------- fuzz smoke runs
+
 
 def test_emulator_corpus(terminal_impl):
     for seed in common.corpus("emulator"):
@@ -68,6 +73,7 @@ def test_display_implementations_agree(head, stream):
 
 # ---------------------------------------------------------------- bounded memory
 
+
 def _rss_kb() -> int:
     return proc_rss_kb(os.getpid())
 
@@ -93,11 +99,14 @@ def test_unterminated_strings_use_bounded_memory(terminal_impl, name):
     with it (a retained copy would add >= 50 MB) and the emulator keeps working.
     (The twin parses CSI parameters at ~1.6 s/MB, so it gets 3 MB of those.)"""
     head, chunk = HOSTILE_STREAMS[name]
-    total = 3 * MB if (name == "giant-csi-params"
-                       and terminal_impl.__name__.startswith("pymosh")) else 50 * MB
+    total = (
+        3 * MB
+        if (name == "giant-csi-params" and terminal_impl.__name__.startswith("pymosh"))
+        else 50 * MB
+    )
     emu = terminal_impl.Emulator(80, 24)
     emu.feed(head)
-    emu.feed(chunk)                   # warm up caches before measuring
+    emu.feed(chunk)  # warm up caches before measuring
     gc.collect()
     before = _rss_kb()
     fed = len(chunk)
@@ -113,14 +122,17 @@ def test_unterminated_strings_use_bounded_memory(terminal_impl, name):
     assert len(dump["title"]) <= 16384 and len(dump["clipboard"]) <= 16384 * 4
 
 
-@pytest.mark.parametrize("params", [
-    b"99999999999999999999999999",
-    b"4294967296;4294967296",
-    b";" * 5000,
-    b"1;" * 5000 + b"31",
-    b"-1",
-    b"38;5;99999;48;2;999;999;999",
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        b"99999999999999999999999999",
+        b"4294967296;4294967296",
+        b";" * 5000,
+        b"1;" * 5000 + b"31",
+        b"-1",
+        b"38;5;99999;48;2;999;999;999",
+    ],
+)
 @pytest.mark.parametrize("final", list(b"@ABCDEFGHIJKLMPSTXZ`abcdefghlmnqrsu"))
 def test_giant_csi_parameters(terminal_impl, params, final):
     emu = terminal_impl.Emulator(80, 24)
@@ -144,10 +156,17 @@ def test_giant_resizes_are_clamped(terminal_impl):
         emu.feed(b"\x1b[999;999Hx\x1b[2J")
 
 
-@pytest.mark.parametrize(("asked", "got"), [
-    ((0, 0), (1, 1)), ((-5, 3), (1, 3)), ((1024, 1024), (1024, 1024)),
-    ((1025, 7), (1024, 7)), ((4096, 4096), (1024, 1024)), ((100000, 100000), (1024, 1024)),
-])
+@pytest.mark.parametrize(
+    ("asked", "got"),
+    [
+        ((0, 0), (1, 1)),
+        ((-5, 3), (1, 3)),
+        ((1024, 1024), (1024, 1024)),
+        ((1025, 7), (1024, 7)),
+        ((4096, 4096), (1024, 1024)),
+        ((100000, 100000), (1024, 1024)),
+    ],
+)
 def test_window_size_cap(terminal_impl, asked, got):
     """An authenticated client can ask for any size; it gets at most 1024x1024 cells."""
     emu = terminal_impl.Emulator(*asked)
@@ -159,11 +178,17 @@ def test_window_size_cap(terminal_impl, asked, got):
     assert emu.cursor_row == got[1] - 1 and emu.cursor_col == got[0] - 1
 
 
-@pytest.mark.parametrize(("text", "kept"), [
-    ("x" * 39, "x" * 39), ("x" * 40, "x" * 39), ("中" * 14, "中" * 13),
-    ("e" + "\u0301" * 30, "e" + "\u0301" * 19), ("a\ud800b", "a" + "\ufffd" * 3 + "b"),
-    ("\U0001f600" * 10, "\U0001f600" * 9),
-])
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("x" * 39, "x" * 39),
+        ("x" * 40, "x" * 39),
+        ("中" * 14, "中" * 13),
+        ("e" + "\u0301" * 30, "e" + "\u0301" * 19),
+        ("a\ud800b", "a" + "\ufffd" * 3 + "b"),
+        ("\U0001f600" * 10, "\U0001f600" * 9),
+    ],
+)
 def test_long_cell_text_is_cut_at_39_bytes(terminal_impl, text, kept):
     """set_cell keeps at most 39 UTF-8 bytes, whole characters, in both implementations."""
     emu = terminal_impl.Emulator(4, 2)
@@ -177,6 +202,7 @@ def test_long_cell_text_is_cut_at_39_bytes(terminal_impl, text, kept):
 
 # ---------------------------------------------------------------- found by fuzz_display
 
+
 def _visible_with_wrap(emu):
     return [[(c[0] or " ",) + c[1:5] + (c[6],) for c in row] for row in emu.dump()["rows"]]
 
@@ -184,9 +210,9 @@ def _visible_with_wrap(emu):
 def test_frame_keeps_wrap_flag_after_pending_wrap(terminal_impl):
     e = terminal_impl
     a = e.Emulator(80, 24)
-    a.feed("世界".encode() * 20)           # 40 wide characters: exactly full, pending wrap
+    a.feed("世界".encode() * 20)  # 40 wide characters: exactly full, pending wrap
     b = a.copy()
-    b.feed("x世".encode() * 10)            # wraps: row 0 gets its wrap flag
+    b.feed("x世".encode() * 10)  # wraps: row 0 gets its wrap flag
     client = e.Emulator(80, 24)
     client.feed(e.new_frame(False, e.Emulator(80, 24), a))
     client.feed(e.new_frame(True, a, b))
@@ -205,12 +231,13 @@ def test_frame_keeps_wrap_flag_one_column(terminal_impl):
 def test_frame_wide_char_cut_by_resize(terminal_impl):
     e = terminal_impl
     a = e.Emulator(79, 24)
-    a.feed("lie6b\ufffd\ufffd\ufffd疕".encode())     # the wide character sits in columns 8-9
+    a.feed("lie6b\ufffd\ufffd\ufffd疕".encode())  # the wide character sits in columns 8-9
     b = a.copy()
-    b.resize(9, 30)                                 # column 9 is cut off
+    b.resize(9, 30)  # column 9 is cut off
     client = e.Emulator(79, 24)
     client.feed(e.new_frame(False, e.Emulator(79, 24), a))
     client.resize(9, 30)
     client.feed(e.new_frame(True, a, b))
-    assert [[c[0] or " " for c in row] for row in client.dump()["rows"]] == \
-        [[c[0] or " " for c in row] for row in b.dump()["rows"]]
+    assert [[c[0] or " " for c in row] for row in client.dump()["rows"]] == [
+        [c[0] or " " for c in row] for row in b.dump()["rows"]
+    ]

@@ -17,12 +17,16 @@ fuzz_datagram = load("fuzz_datagram")
 fuzz_fragment = load("fuzz_fragment")
 fuzz_protobuf = load("fuzz_protobuf")
 
-SMOKE = settings(max_examples=300, deadline=None, derandomize=False,
-                 suppress_health_check=[HealthCheck.too_slow,
-                                        HealthCheck.function_scoped_fixture])
+SMOKE = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 # ---------------------------------------------------------------- datagram opener
+
 
 def test_datagram_corpus_reaches_the_upper_layers(crypto_impl):
     """The real captured datagrams in the seed corpus do authenticate (so the fuzzer
@@ -33,7 +37,8 @@ def test_datagram_corpus_reaches_the_upper_layers(crypto_impl):
         if seed[0] == 2 or seed[0] == 10:
             datagram, direction = seed[1:], seed[0] >> 3
             seq, ts, reply, payload = crypto_impl.Session(fuzz_datagram.REAL_KEY).open_datagram(
-                datagram, direction)
+                datagram, direction
+            )
             assert len(payload) >= 10
             opened += 1
     assert opened == 7
@@ -75,6 +80,7 @@ def test_oversize_and_short_datagrams_rejected(crypto_impl):
 
 # ---------------------------------------------------------------- fragment reassembly
 
+
 def test_fragment_corpus():
     for seed in common.corpus("fragment"):
         fuzz_fragment.check(seed)
@@ -87,6 +93,7 @@ def test_fragment_reassembly_model(data):
 
 
 # ---------------------------------------------------------------- protobuf
+
 
 def test_protobuf_corpus():
     for seed in common.corpus("protobuf"):

@@ -50,7 +50,7 @@ def test_server_survives_hostile_output(kind, tmp_path):
             assert time.monotonic() < deadline, "the screen after the storm never arrived"
             assert server.alive()
             client.pump(0.2)
-            client.send_state()          # keep acking so diffs stay small
+            client.send_state()  # keep acking so diffs stay small
             peak = max(peak, server.rss_kb())
         assert server.alive()
         # 22 MB went through the pty: memory must not follow it

@@ -128,16 +128,19 @@ def test_forged_and_replayed_packets_are_not_applied(live):
     # 1. replays of everything the real client sent, from a new address
     forged += captured
     # 2. the same payloads sealed with another key, with sequence numbers ahead
-    forged += [other.seal_datagram(TO_SERVER, ahead + i, 0, 0xFFFF, payload.to_bytes())
-               for i in range(20)]
+    forged += [
+        other.seal_datagram(TO_SERVER, ahead + i, 0, 0xFFFF, payload.to_bytes()) for i in range(20)
+    ]
     # 3. bit flips and truncations of an authentic packet with a fresh sequence number
     fresh = own.seal_datagram(TO_SERVER, ahead + 100, 0, 0xFFFF, payload.to_bytes())
     forged += list(_bitflips(fresh, rng, 200))
     forged += [fresh[:n] for n in range(0, len(fresh))]
     # 4. the server's own packets reflected back (wrong direction)
     forged += list(client.received[-10:])
-    forged += [own.seal_datagram(TO_CLIENT, ahead + 200 + i, 0, 0xFFFF, payload.to_bytes())
-               for i in range(5)]
+    forged += [
+        own.seal_datagram(TO_CLIENT, ahead + 200 + i, 0, 0xFFFF, payload.to_bytes())
+        for i in range(5)
+    ]
     try:
         for datagram in forged:
             attacker.sendto(datagram, target)

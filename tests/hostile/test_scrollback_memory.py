@@ -50,14 +50,22 @@ class ScrollbackClient(MiniClient):
             if ins is not None:
                 self.hellos += [e for e in decode_host_message(ins.diff) if isinstance(e, Hello)]
             return ins
+
         self.assembly.add = add  # type: ignore[method-assign]
 
     def send_state(self, ack: int | None = None) -> None:
         self.state_num += 1
         events = [Hello(1, FEATURE_SCROLLBACK, 10**9), Resize(*self.size)]
-        self._send_instruction(Instruction(
-            old_num=0, new_num=self.state_num, ack_num=0, throwaway_num=0,
-            diff=encode_user_message(events), chaff=b""))
+        self._send_instruction(
+            Instruction(
+                old_num=0,
+                new_num=self.state_num,
+                ack_num=0,
+                throwaway_num=0,
+                diff=encode_user_message(events),
+                chaff=b"",
+            )
+        )
 
 
 @pytest.mark.e2e
@@ -66,8 +74,9 @@ def test_history_of_a_silent_client_keeps_the_server_bounded(tmp_path):
     script = tmp_path / "gen.py"
     script.write_text(GENERATOR)
     ready = tmp_path / "ready"
-    server = start_server(PYMOSH, str(tmp_path), ["python3", str(script)],
-                          env_extra={"READY": str(ready)})
+    server = start_server(
+        PYMOSH, str(tmp_path), ["python3", str(script)], env_extra={"READY": str(ready)}
+    )
     client = None
     try:
         rss0 = server.rss_kb()
@@ -80,7 +89,7 @@ def test_history_of_a_silent_client_keeps_the_server_bounded(tmp_path):
         assert client.hellos and client.hellos[0].features & FEATURE_SCROLLBACK
         peak = rss0
         end = time.monotonic() + 25
-        while time.monotonic() < end:       # the program prints; the client is silent
+        while time.monotonic() < end:  # the program prints; the client is silent
             assert server.alive()
             peak = max(peak, server.rss_kb())
             time.sleep(0.25)

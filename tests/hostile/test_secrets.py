@@ -32,8 +32,7 @@ def _read(path: str) -> bytes:
 @pytest.mark.e2e
 @pytest.mark.parametrize("kind", SERVERS)
 def test_server_key_not_in_argv_or_verbose_log(kind, tmp_path):
-    server = start_server(kind, str(tmp_path), cat_command(str(tmp_path / "typed")),
-                          verbose=True)
+    server = start_server(kind, str(tmp_path), cat_command(str(tmp_path / "typed")), verbose=True)
     try:
         key = server.key_text.encode()
         client = connect(server)
@@ -66,10 +65,15 @@ def _spawn_client(argv, key_text: str):
     import pymosh
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSH_")}
-    env.update(MOSH_KEY=key_text, LANG="C.UTF-8", TERM="xterm",
-               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(pymosh.__file__))))
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True)
+    env.update(
+        MOSH_KEY=key_text,
+        LANG="C.UTF-8",
+        TERM="xterm",
+        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(pymosh.__file__))),
+    )
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
     os.close(slave)
     return proc, master
 
@@ -93,7 +97,8 @@ def pymosh_client(tmp_path):
     server = start_server(PYMOSH, str(tmp_path), cat_command(str(tmp_path / "typed")))
     proc, master = _spawn_client(
         [sys.executable, "-m", "pymosh.frontend.client", LOOPBACK, str(server.port)],
-        server.key_text)
+        server.key_text,
+    )
     try:
         screen = _drain(master, 1.0)
         # it really is running and talking to the server (the shell was released)

@@ -47,13 +47,13 @@ def _run(kind, tmp_path, configs, expect, before_signal=None, signal_to=None, li
             roundtrip(s, clients[name], name.encode())
         ptys = {name: children_of(s.pid) for name, s in servers.items()}
         for c in clients.values():
-            c.close()            # the client vanishes: no shutdown, no more packets
+            c.close()  # the client vanishes: no shutdown, no more packets
         if before_signal:
             time.sleep(before_signal)
         for name in signal_to or ():
             os.kill(servers[name].pid, signal.SIGUSR1)
         times = _exit_times(servers, limit, expect)
-        time.sleep(0.5)          # the others must still be there a while later
+        time.sleep(0.5)  # the others must still be there a while later
         still = {n for n, s in servers.items() if s.alive()}
         return times, still, ptys
     finally:
@@ -65,15 +65,24 @@ def _run(kind, tmp_path, configs, expect, before_signal=None, signal_to=None, li
 
 @pytest.mark.e2e
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", [
-    pytest.param(STOCK, marks=pytest.mark.interop),
-    PYMOSH,
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(STOCK, marks=pytest.mark.interop),
+        PYMOSH,
+    ],
+)
 def test_network_timeout(kind, tmp_path):
-    times, still, ptys = _run(kind, tmp_path, {
-        "tmout": {"MOSH_SERVER_NETWORK_TMOUT": "2"},
-        "plain": {},
-    }, expect={"tmout"}, limit=5.0)
+    times, still, ptys = _run(
+        kind,
+        tmp_path,
+        {
+            "tmout": {"MOSH_SERVER_NETWORK_TMOUT": "2"},
+            "plain": {},
+        },
+        expect={"tmout"},
+        limit=5.0,
+    )
     # "Network idle for 2 seconds." then exit; stock exits ~2.0 s after the last state
     assert "tmout" in times and 1.5 <= times["tmout"] <= 4.5, times
     assert still == {"plain"}, (times, still)
@@ -85,11 +94,19 @@ def test_network_timeout(kind, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", SERVERS)
 def test_sigusr1_and_signal_timeout(kind, tmp_path):
-    times, still, ptys = _run(kind, tmp_path, {
-        "always": {},                                   # SIGUSR1 always shuts down
-        "quiet": {"MOSH_SERVER_SIGNAL_TMOUT": "1"},     # no state for > 1 s: shuts down
-        "recent": {"MOSH_SERVER_SIGNAL_TMOUT": "60"},   # state < 60 s ago: ignores it
-    }, expect={"always", "quiet"}, before_signal=1.5, signal_to=("always", "quiet", "recent"), limit=11.0)
+    times, still, ptys = _run(
+        kind,
+        tmp_path,
+        {
+            "always": {},  # SIGUSR1 always shuts down
+            "quiet": {"MOSH_SERVER_SIGNAL_TMOUT": "1"},  # no state for > 1 s: shuts down
+            "recent": {"MOSH_SERVER_SIGNAL_TMOUT": "60"},  # state < 60 s ago: ignores it
+        },
+        expect={"always", "quiet"},
+        before_signal=1.5,
+        signal_to=("always", "quiet", "recent"),
+        limit=11.0,
+    )
     # the shutdown to a vanished client gives up after 16 tries / 10 s (§5.8);
     # stock takes ~4 s (16 x 250 ms)
     assert set(times) == {"always", "quiet"}, (times, still)

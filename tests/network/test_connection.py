@@ -25,12 +25,14 @@ def opened(impl, datagram, direction):
 
 def test_first_client_datagram_matches_vector_s1(crypto_impl):
     client, _ = pair(crypto_impl)
-    payload = bytes.fromhex("00000000000000018000"
-                            "789ce360126090605460d06030e2e0629362d1083090b0620000105301de")
+    payload = bytes.fromhex(
+        "00000000000000018000789ce360126090605460d06030e2e0629362d1083090b0620000105301de"
+    )
     got = client.make_datagram(payload, 0x1234)
     assert got.hex() == (
         "00000000000000009f164d976357081cc1c8bceef905db5a02428c8571949d686f4420ca31f0060c"
-        "a43d50ffb19e12e522a8cf6e73fd36a91f68ecf470d119b52ed349b9")
+        "a43d50ffb19e12e522a8cf6e73fd36a91f68ecf470d119b52ed349b9"
+    )
     assert client.next_seq == 1
 
 
@@ -67,15 +69,19 @@ def test_timestamp_held_too_long_is_not_echoed(crypto_impl):
 
 def test_rtt_estimator_constants_and_clamps(crypto_impl):
     client, server = pair(crypto_impl)
-    assert (client.srtt, client.rttvar, client.timeout(), client.send_interval()) == \
-        (1000, 500, 1000, 250)
+    assert (client.srtt, client.rttvar, client.timeout(), client.send_interval()) == (
+        1000,
+        500,
+        1000,
+        250,
+    )
     # round trip of 100 ms with 30 ms hold on the server: sample is 70 ms
     server.receive(client.make_datagram(b"a" * 10, 0), A1, 35)
     client.receive(server.make_datagram(b"b" * 10, 65), SERVER, 100)
     assert (client.srtt, client.rttvar) == (70, 35)
     assert client.timeout() == 210 and client.send_interval() == 35
     server.receive(client.make_datagram(b"a" * 10, 200), A1, 210)
-    client.receive(server.make_datagram(b"b" * 10, 210), SERVER, 230)   # sample 30
+    client.receive(server.make_datagram(b"b" * 10, 210), SERVER, 230)  # sample 30
     assert client.rttvar == pytest.approx(0.75 * 35 + 0.25 * 40)
     assert client.srtt == pytest.approx(0.875 * 70 + 0.125 * 30)
     # clamps
@@ -100,7 +106,7 @@ def test_old_packets_are_passed_up_but_not_used(crypto_impl):
     assert server.expected_receiver_seq == 2 and server.last_heard == 20
     server.saved_timestamp = None
     assert server.receive(early, A2, 30) == b"early-----"
-    assert server.remote_addr == A1            # no roaming on an old packet
+    assert server.remote_addr == A1  # no roaming on an old packet
     assert server.last_heard == 20 and server.saved_timestamp is None
 
 
@@ -122,9 +128,9 @@ def test_server_roams_to_newest_authentic_in_order_source(crypto_impl):
 def test_bad_datagrams_are_dropped_and_counted(crypto_impl):
     client, server = pair(crypto_impl)
     reflected = client.make_datagram(b"z" * 10, 0)
-    assert client.receive(reflected, SERVER, 1) is None       # wrong direction
+    assert client.receive(reflected, SERVER, 1) is None  # wrong direction
     assert client.receive(b"short", SERVER, 1) is None
-    assert client.receive(b"\x80" + b"\x00" * 3000, SERVER, 1) is None   # oversize
+    assert client.receive(b"\x80" + b"\x00" * 3000, SERVER, 1) is None  # oversize
     assert client.dropped == 3 and client.last_heard is None
 
 
@@ -142,13 +148,13 @@ def test_server_detaches_after_40s_without_client(crypto_impl):
 def test_client_port_hop_decision(crypto_impl):
     client, server = pair(crypto_impl, now=1000)
     client.make_datagram(b"x" * 10, 11000)
-    assert not client.take_port_hop()                   # exactly 10 s: not yet
+    assert not client.take_port_hop()  # exactly 10 s: not yet
     client.make_datagram(b"x" * 10, 11001)
     assert client.take_port_hop() and not client.take_port_hop()
-    client.make_datagram(b"x" * 10, 15000)               # just hopped
+    client.make_datagram(b"x" * 10, 15000)  # just hopped
     assert not client.take_port_hop()
     client.set_last_roundtrip_success(20000)
-    client.make_datagram(b"x" * 10, 25000)               # recent round trip
+    client.make_datagram(b"x" * 10, 25000)  # recent round trip
     assert not client.take_port_hop()
     client.make_datagram(b"x" * 10, 30002)
     assert client.take_port_hop()
@@ -159,8 +165,9 @@ def test_client_port_hop_decision(crypto_impl):
 
 def test_mtu_per_family_and_emsgsize_fallback(crypto_impl):
     v4 = Connection(KEY, False, SERVER, session_class=crypto_impl.Session)
-    v6 = Connection(KEY, False, ("::1", 1, 0, 0), family=socket.AF_INET6,
-                    session_class=crypto_impl.Session)
+    v6 = Connection(
+        KEY, False, ("::1", 1, 0, 0), family=socket.AF_INET6, session_class=crypto_impl.Session
+    )
     assert (v4.mtu, v6.mtu) == (1252, 1216)
     v4.emsgsize()
     assert v4.mtu == 500

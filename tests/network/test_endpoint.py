@@ -76,13 +76,13 @@ def test_turns_deliver_both_ways_and_the_server_learns_the_client_address():
 
 def test_emsgsize_lowers_the_mtu_and_the_error_stays_until_a_send_succeeds():
     c, s = pair(Channel(("198.51.100.7", 40000)))
-    c.channel.fail = OSError(errno.EMSGSIZE, "Message too long")   # type: ignore[attr-defined]
+    c.channel.fail = OSError(errno.EMSGSIZE, "Message too long")  # type: ignore[attr-defined]
     c.transport.current_state.push_keystroke(b"x" * 3000)
     run((c, s), 0, 100)
     assert c.send_error is not None and c.send_error.errno == errno.EMSGSIZE
     assert c.transport.connection.mtu == DEFAULT_SEND_MTU
-    c.channel.fail = None                                            # type: ignore[attr-defined]
-    run((c, s), 100, 5000)              # never heard the server: the 3 s heartbeat resends
+    c.channel.fail = None  # type: ignore[attr-defined]
+    run((c, s), 100, 5000)  # never heard the server: the 3 s heartbeat resends
     assert c.send_error is None
     assert bytes(s.transport.latest_remote_state().events) == b"x" * 3000
 
@@ -102,7 +102,7 @@ def test_client_hops_ports_when_no_round_trip_succeeds_for_10_s():
     c, s = pair(chan)
     now = run((c, s), 0, 1000)
     assert chan.hops == []
-    s.channel.up = False                       # nothing comes back: no round trip succeeds
+    s.channel.up = False  # nothing comes back: no round trip succeeds
     now = run((c, s), now, now + PORT_HOP_INTERVAL + 4000, step=50)
     assert len(chan.hops) == 1
     s.channel.up = True

@@ -43,8 +43,8 @@ SERVERS = {
     "pymosh": [sys.executable, "-m", "pymosh.frontend.server"],
 }
 KEYS = 10_000
-RATE = 2500            # bytes per second the typist aims for (a brisk paste)
-BURST_MAX = 120        # burst sizes 1..BURST_MAX
+RATE = 2500  # bytes per second the typist aims for (a brisk paste)
+BURST_MAX = 120  # burst sizes 1..BURST_MAX
 
 
 def _alive(pid: int) -> bool:
@@ -66,8 +66,13 @@ def raw_cat_server(request, tmp_path):
     env = dict(os.environ, LANG="C.UTF-8")
     env.pop("LC_ALL", None)
     script = f"stty raw -echo; printf READY; exec cat > '{out_file}'"
-    proc = subprocess.run([*SERVERS[request.param], "new", "-p", "0", "--", "sh", "-c", script],
-                          stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=20)
+    proc = subprocess.run(
+        [*SERVERS[request.param], "new", "-p", "0", "--", "sh", "-c", script],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=env,
+        timeout=20,
+    )
     m = CONNECT.search(proc.stdout)
     d = DETACHED.search(proc.stderr)
     assert m and d, (proc.stdout, proc.stderr)
@@ -108,7 +113,7 @@ class Typist:
         target = self.base + (now - self.started) * RATE / 1000
         while self.pos < min(target, self.stop_at):
             n = min(self.rng.randint(1, BURST_MAX), self.stop_at - self.pos)
-            self.client.current_state.push_keystroke(self.text[self.pos:self.pos + n])
+            self.client.current_state.push_keystroke(self.text[self.pos : self.pos + n])
             self.pos += n
 
     @property
@@ -126,8 +131,9 @@ def _session(port: int, key: str):
 
 def _wait_ready(client, sock) -> None:
     # the shell has put the pty in raw mode once READY is on the screen
-    assert drive(client, sock, lambda: b"READY" in client.latest_remote_state().data, 20), \
+    assert drive(client, sock, lambda: b"READY" in client.latest_remote_state().data, 20), (
         "mosh-server's shell never became ready"
+    )
 
 
 def _file_has(out_file, n: int) -> bool:
@@ -160,10 +166,18 @@ def test_10k_keystrokes_through_30pct_loss_and_a_roam(raw_cat_server):
             assert new_port != old_port
             typist.resume(KEYS)
             t0 = time.monotonic()
-            assert drive(client, sock, lambda: typist.done and client.all_acked()
-                         and _file_has(out_file, KEYS), 60, on_turn=typist), \
-                (typist.pos, client.sent_state_acked, client.sent_state_last,
-                 out_file.stat().st_size if out_file.exists() else None)
+            assert drive(
+                client,
+                sock,
+                lambda: typist.done and client.all_acked() and _file_has(out_file, KEYS),
+                60,
+                on_turn=typist,
+            ), (
+                typist.pos,
+                client.sent_state_acked,
+                client.sent_state_last,
+                out_file.stat().st_size if out_file.exists() else None,
+            )
             elapsed = time.monotonic() - t0
             got = out_file.read_bytes()
             assert len(got) == KEYS and got == text
@@ -188,8 +202,13 @@ def test_10k_keystrokes_survive_a_60s_blackout(raw_cat_server):
             typist = Typist(client, text, seed=4)
             half = KEYS // 2
             typist.resume(half)
-            assert drive(client, sock, lambda: typist.done and client.all_acked()
-                         and _file_has(out_file, half), 30, on_turn=typist)
+            assert drive(
+                client,
+                sock,
+                lambda: typist.done and client.all_acked() and _file_has(out_file, half),
+                30,
+                on_turn=typist,
+            )
             assert out_file.read_bytes() == text[:half]
 
             # the network goes dark for 60 s; the user keeps typing for a moment
@@ -202,10 +221,11 @@ def test_10k_keystrokes_survive_a_60s_blackout(raw_cat_server):
             # midway the path changes too (the server will see a new port afterwards)
             assert not drive(client, sock, lambda: False, 30)
             relay.switch_port()
-            assert drive(client, sock, lambda: time.monotonic() >= dark_end,
-                         dark_end - time.monotonic() + 1)
+            assert drive(
+                client, sock, lambda: time.monotonic() >= dark_end, dark_end - time.monotonic() + 1
+            )
             assert not client.all_acked()
-            assert len(sock.sockets) > hops_before      # the client hopped ports (§3.6)
+            assert len(sock.sockets) > hops_before  # the client hopped ports (§3.6)
             assert _file_has(out_file, half) and not _file_has(out_file, half + 1)
 
             # The link comes back clean for the resume measurement (so the bound is
@@ -221,9 +241,13 @@ def test_10k_keystrokes_survive_a_60s_blackout(raw_cat_server):
             # back to 30 % loss for the rest of the text
             up.loss = down.loss = LOSSY["loss"]
             typist.resume(KEYS)
-            assert drive(client, sock, lambda: typist.done and client.all_acked()
-                         and _file_has(out_file, KEYS), 60, on_turn=typist), \
-                (typist.pos, client.sent_state_acked, client.sent_state_last)
+            assert drive(
+                client,
+                sock,
+                lambda: typist.done and client.all_acked() and _file_has(out_file, KEYS),
+                60,
+                on_turn=typist,
+            ), (typist.pos, client.sent_state_acked, client.sent_state_last)
             got = out_file.read_bytes()
             assert len(got) == KEYS and got == text
             assert conn.dropped == 0

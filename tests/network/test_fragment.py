@@ -30,7 +30,7 @@ def ins(new=1, diff=b"", chaff=b"", old=0, ack=0, throwaway=0):
 
 def test_header_layout():
     f = Fragment(0x0102030405060708, 3, True, b"abc")
-    assert f.to_bytes() == bytes.fromhex("0102030405060708" "8003") + b"abc"
+    assert f.to_bytes() == bytes.fromhex("01020304050607088003") + b"abc"
     assert Fragment.parse(f.to_bytes()) == f
     g = Fragment(U64, 0x7FFF, False, b"")
     assert g.to_bytes() == bytes.fromhex("ffffffffffffffff7fff")
@@ -57,8 +57,14 @@ def test_capacity():
 def test_single_fragment_stream_is_zlib_level6():
     i = ins(diff=bytes.fromhex("0a061a0428503018"))
     frags = Fragmenter().make_fragments(i, 1252)
-    assert frags == [Fragment(1, 0, True, bytes.fromhex(
-        "789ce360126090605460d06030e2e0629362d1083090b0620000105301de"))]
+    assert frags == [
+        Fragment(
+            1,
+            0,
+            True,
+            bytes.fromhex("789ce360126090605460d06030e2e0629362d1083090b0620000105301de"),
+        )
+    ]
     assert frags[0].contents == zlib.compress(encode_instruction(i), 6)
 
 
@@ -66,12 +72,12 @@ def test_id_rules():
     fr = Fragmenter()
     a = ins(new=1, chaff=b"x")
     assert fr.make_fragments(a, 1252)[0].id == 1
-    assert fr.make_fragments(a, 1252)[0].id == 1          # identical: same id
-    assert fr.make_fragments(ins(new=1, chaff=b"y"), 1252)[0].id == 2   # chaff differs
-    assert fr.make_fragments(ins(new=1, chaff=b"y"), 1000)[0].id == 3   # MTU differs
+    assert fr.make_fragments(a, 1252)[0].id == 1  # identical: same id
+    assert fr.make_fragments(ins(new=1, chaff=b"y"), 1252)[0].id == 2  # chaff differs
+    assert fr.make_fragments(ins(new=1, chaff=b"y"), 1000)[0].id == 3  # MTU differs
     assert fr.make_fragments(ins(new=1, chaff=b"y", ack=1), 1000)[0].id == 4
     assert fr.make_fragments(ins(new=2, chaff=b"y", ack=1, diff=b"d"), 1000)[0].id == 5
-    with pytest.raises(ValueError):   # same (old, new) must carry the same diff
+    with pytest.raises(ValueError):  # same (old, new) must carry the same diff
         fr.make_fragments(ins(new=2, chaff=b"z", ack=1, diff=b"e"), 1000)
 
 
@@ -82,7 +88,7 @@ def test_first_instruction_is_id_1_even_if_it_looks_like_the_initial_one():
 
 
 def test_multi_fragment_split_and_reassembly():
-    diff = os.urandom(5000)                    # incompressible: 5 fragments
+    diff = os.urandom(5000)  # incompressible: 5 fragments
     i = ins(diff=diff, chaff=b"\x01\x02")
     frags = Fragmenter().make_fragments(i, 1252)
     stream = zlib.compress(encode_instruction(i))
@@ -109,8 +115,8 @@ def test_new_id_discards_partial_assembly():
     asm = FragmentAssembly()
     assert asm.add(first[0]) is None
     assert asm.add(first[1]) is None
-    assert asm.add(second[0]) is None      # id 2 replaces id 1's partial assembly
-    assert asm.add(first[2]) is None       # back to id 1: only this fragment is held
+    assert asm.add(second[0]) is None  # id 2 replaces id 1's partial assembly
+    assert asm.add(first[2]) is None  # back to id 1: only this fragment is held
     assert asm.add(first[0]) is None
     assert asm.add(first[1]) == one
     for f in second[:-1]:
@@ -124,10 +130,10 @@ def test_duplicates():
     assert len(frags) == 2
     asm = FragmentAssembly()
     assert asm.add(frags[0]) is None
-    assert asm.add(frags[0]) is None       # byte-identical duplicate: fine
+    assert asm.add(frags[0]) is None  # byte-identical duplicate: fine
     with pytest.raises(DecodeError):
         asm.add(Fragment(frags[0].id, 0, False, frags[0].contents[:-1]))
-    assert asm.add(frags[1]) is None       # the slot was cleared by the error
+    assert asm.add(frags[1]) is None  # the slot was cleared by the error
     assert asm.add(frags[0]) == i
 
 
@@ -167,12 +173,15 @@ def test_assembly_memory_is_bounded():
     assert n * 2000 <= DECOMPRESS_LIMIT + 70000
 
 
-@pytest.mark.parametrize("stream", [
-    b"not zlib at all",
-    zlib.compress(b"\x08\x02")[:-3],             # truncated
-    b"\x78\x9c",                                 # header only
-    bytes([0x78, 0x9c]) + bytes(20),             # garbage deflate
-])
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"not zlib at all",
+        zlib.compress(b"\x08\x02")[:-3],  # truncated
+        b"\x78\x9c",  # header only
+        bytes([0x78, 0x9C]) + bytes(20),  # garbage deflate
+    ],
+)
 def test_bad_zlib(stream):
     with pytest.raises(DecodeError):
         FragmentAssembly().add(Fragment(1, 0, True, stream))

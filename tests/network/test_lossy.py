@@ -26,9 +26,10 @@ def type_keys(sim, data: bytes, every: float, chunk: int = 1):
 
     def typist(s):
         while pos[0] < len(data) and s.now >= next_at[0]:
-            s.client.current_state.push_keystroke(data[pos[0]:pos[0] + chunk])
+            s.client.current_state.push_keystroke(data[pos[0] : pos[0] + chunk])
             pos[0] += chunk
             next_at[0] += every
+
     sim.on_turn = typist
     return lambda: pos[0] >= len(data)
 
@@ -39,12 +40,14 @@ def test_10000_keystrokes_through_30pct_loss_reordering_duplication(crypto_impl)
     rng = random.Random(2)
     data = bytes(rng.randrange(256) for _ in range(10000))
     typed = type_keys(sim, data, every=2.0)
-    assert sim.run_until(lambda: typed() and sim.client.all_acked()
-                         and len(sim.server_received) == len(data), 120_000)
-    assert bytes(sim.server_received) == data           # exactly once, in order
+    assert sim.run_until(
+        lambda: typed() and sim.client.all_acked() and len(sim.server_received) == len(data),
+        120_000,
+    )
+    assert bytes(sim.server_received) == data  # exactly once, in order
     assert sim.server_resizes == [(80, 24)]
     assert sim.link.dropped > 100
-    assert sim.server.connection.dropped == 0           # duplicates are authentic, just ignored
+    assert sim.server.connection.dropped == 0  # duplicates are authentic, just ignored
 
 
 def test_60s_blackout_resumes_promptly_and_loses_nothing(crypto_impl):
@@ -65,7 +68,7 @@ def test_60s_blackout_resumes_promptly_and_loses_nothing(crypto_impl):
     # after a long outage the next 3 s heartbeat carries the diff (protocol.md §5.9)
     assert sim.now - back <= ACK_INTERVAL + MAX_RTO
     assert bytes(sim.server_received) == b"typed during the outage\r"
-    assert sim.server.remote_addr == sim.client_addr      # followed the hopped port
+    assert sim.server.remote_addr == sim.client_addr  # followed the hopped port
 
 
 def test_detaching_send_goes_to_the_old_address_and_reattach_acks(crypto_impl):
@@ -86,14 +89,15 @@ def test_detaching_send_goes_to_the_old_address_and_reattach_acks(crypto_impl):
     def watch(s):
         if not detach_at and not s.server.connection.has_remote_addr:
             detach_at.append(s.now)
+
     sim.on_turn = watch
     sim.run_until(lambda: False, start + 45_000)
     heard = sim.server.connection.last_heard
     assert detach_at and detach_at[0] - heard > SERVER_ASSOCIATION_TIMEOUT
     server_sends = [t for t, side, _ in sim.log if side == "s" and t >= start]
     per_send = {t: server_sends.count(t) for t in server_sends}
-    assert max(per_send.values()) > 1                  # the state needs several fragments
-    assert per_send[max(per_send)] == 1                # the detaching send: first one only
+    assert max(per_send.values()) > 1  # the state needs several fragments
+    assert per_send[max(per_send)] == 1  # the detaching send: first one only
     assert max(per_send) <= detach_at[0]
     assert sim.server.remote_addr is None
     assert all(t <= detach_at[0] for t in server_sends)  # silent while detached
@@ -169,8 +173,9 @@ def test_shutdown_through_loss_both_directions(crypto_impl, initiator, seed):
     sim.run_for(1000)
     me, peer = (sim.client, sim.server) if initiator == "client" else (sim.server, sim.client)
     me.start_shutdown(sim.now)
-    sim.run_until(lambda: me.shutdown_acknowledged() or me.shutdown_ack_timed_out(sim.now),
-                  sim.now + 12_000)
+    sim.run_until(
+        lambda: me.shutdown_acknowledged() or me.shutdown_ack_timed_out(sim.now), sim.now + 12_000
+    )
     # the peer acks exactly once and quits; if that ack is lost the initiator gives up
     if me.shutdown_acknowledged():
         assert peer.has_remote_shutdown() and peer.counterparty_shutdown_ack_sent()

@@ -23,14 +23,16 @@ SERVER = ("10.0.0.9", 60001)
 A1 = ("10.0.0.1", 5000)
 
 
-def knobbed_sim(crypto, delay=20.0, server_kw=None, client_kw=None, server_sender=None,
-                client_sender=None):
+def knobbed_sim(
+    crypto, delay=20.0, server_kw=None, client_kw=None, server_sender=None, client_sender=None
+):
     """A Simulation whose two transports are rebuilt with the given knobs."""
     link = LossyLink(random.Random(7), Impairment(delay=delay), Impairment(delay=delay))
     sim = Simulation(crypto, link, key=KEY)
     sconn = Connection(KEY, True, session_class=crypto.Session, now=0, **(server_kw or {}))
-    cconn = Connection(KEY, False, SERVER_ADDR, session_class=crypto.Session, now=0,
-                       **(client_kw or {}))
+    cconn = Connection(
+        KEY, False, SERVER_ADDR, session_class=crypto.Session, now=0, **(client_kw or {})
+    )
     sim.server = Transport(UserStream(), UserStream(), sconn, 0, **(server_sender or {}))
     sim.client = Transport(UserStream(), UserStream(), cconn, 0, **(client_sender or {}))
     return sim
@@ -40,6 +42,7 @@ def sends(sim, side, start=0.0):
     d = 1 if side == "s" else 0
     log = [(t, g) for t, s, g in sim.log if s == side and t >= start]
     import importlib
+
     impl = importlib.import_module(type(sim.client.connection.session).__module__)
     return [t for t, _ in log], decode(impl, KEY, [g for _, g in log], d)
 
@@ -53,31 +56,33 @@ def test_fast_start_estimate_paces_at_the_floor_with_moshs_initial_rto(crypto_im
     assert (mosh.srtt, mosh.rttvar, mosh.send_interval(), mosh.timeout()) == (1000, 500, 250, 1000)
     assert (fast.srtt, fast.rttvar) == (40, 240) and not fast.rtt_hit
     assert fast.send_interval() == C.SEND_INTERVAL_MIN == 20
-    assert fast.timeout() == mosh.timeout() == C.MAX_RTO     # retransmission as cautious
+    assert fast.timeout() == mosh.timeout() == C.MAX_RTO  # retransmission as cautious
 
 
 def test_first_rtt_sample_replaces_the_initial_estimate(crypto_impl):
     client = Connection(KEY, False, SERVER, session_class=crypto_impl.Session, **FAST)
     server = Connection(KEY, True, session_class=crypto_impl.Session, **FAST)
     server.receive(client.make_datagram(b"a" * 10, 0), A1, 100)
-    client.receive(server.make_datagram(b"b" * 10, 100), SERVER, 600)    # sample 600 ms
+    client.receive(server.make_datagram(b"b" * 10, 100), SERVER, 600)  # sample 600 ms
     assert client.rtt_hit and (client.srtt, client.rttvar) == (600, 300)
     assert (client.send_interval(), client.timeout()) == (250, 1000)
 
 
 def test_custom_initial_estimate(crypto_impl):
-    conn = Connection(KEY, True, session_class=crypto_impl.Session,
-                      initial_srtt=100, initial_rttvar=10)
+    conn = Connection(
+        KEY, True, session_class=crypto_impl.Session, initial_srtt=100, initial_rttvar=10
+    )
     assert (conn.send_interval(), conn.timeout()) == (50, 140)
 
 
 def _prompt_after_contact(sim, at=30):
     pushed: list[float] = []
 
-    def server_app(s):     # the shell prints its prompt a little after contact
+    def server_app(s):  # the shell prints its prompt a little after contact
         if s.now >= at and not pushed:
             pushed.append(s.now)
             s.server.current_state.push_keystroke(b"prompt$ ")
+
     sim.on_turn = server_app
     return pushed
 
@@ -144,6 +149,7 @@ def test_small_mindelay_still_obeys_the_frame_interval(crypto_impl):
         if s.now >= due[0] and s.now < t0 + 200:
             due[0] += 5
             s.server.current_state.push_keystroke(b"x")
+
     sim.on_turn = burst
     sim.run_until(lambda: False, t0 + 300, step_cap=5)
     times, insts = sends(sim, "s", t0)
@@ -183,15 +189,18 @@ def test_expedite_sends_a_change_at_once_inside_the_frame_interval(crypto_impl):
         elif "b" in marks and "c" not in marks and s.now > marks["b"]:
             marks["c"] = s.now
             s.server.current_state.push_keystroke(b"c")
+
     sim.on_turn = app
     sim.run_until(lambda: False, t0 + 200, step_cap=1)
     assert sim.server.send_interval() == C.SEND_INTERVAL_MIN
     times, insts = sends(sim, "s", t0)
     # (each diff is against the last state the client acknowledged: a, ab, abc...)
-    data = [(t, decode_user_message(i.diff)[-1].keys[-1:]) for t, i in zip(times, insts)
-            if i.diff]
-    assert data[:3] == [(marks["a"] + 8, b"a"), (marks["b"], b"b"),
-                        (max(marks["c"] + 8, marks["b"] + C.SEND_INTERVAL_MIN), b"c")]
+    data = [(t, decode_user_message(i.diff)[-1].keys[-1:]) for t, i in zip(times, insts) if i.diff]
+    assert data[:3] == [
+        (marks["a"] + 8, b"a"),
+        (marks["b"], b"b"),
+        (max(marks["c"] + 8, marks["b"] + C.SEND_INTERVAL_MIN), b"c"),
+    ]
     assert bytes(sim.client.latest_remote_state().events) == b"abc"
 
 
@@ -202,7 +211,7 @@ def test_expedite_without_a_change_sends_nothing_and_does_not_linger(crypto_impl
     sim.run_for(50)
     assert sends(sim, "s", t0)[0] == []
     t1 = sim.now
-    sim.server.current_state.push_keystroke(b"x")      # later change: normal mindelay
+    sim.server.current_state.push_keystroke(b"x")  # later change: normal mindelay
     sim.run_for(50)
     assert sends(sim, "s", t1)[0][0] == t1 + 8
 
@@ -213,8 +222,8 @@ def test_data_in_flight_until_acknowledged_empty_acks_do_not_count(crypto_impl):
     sim.server.current_state.push_keystroke(b"k")
     sim.server.expedite()
     sim.run_for(1)
-    assert sim.server.data_in_flight()                 # sent, not yet acked (20 ms link)
+    assert sim.server.data_in_flight()  # sent, not yet acked (20 ms link)
     sim.run_until(lambda: not sim.server.data_in_flight(), sim.now + 1000)
     assert bytes(sim.client.latest_remote_state().events).endswith(b"k")
-    sim.run_for(6000)                                   # heartbeats: empty acks only
+    sim.run_for(6000)  # heartbeats: empty acks only
     assert not sim.server.data_in_flight()

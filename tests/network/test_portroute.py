@@ -35,13 +35,12 @@ def test_each_datagram_reaches_the_session_whose_key_opens_it(router, keys, cryp
         assert router.route(sealed(crypto_impl, key), A) == i
 
 
-def test_known_address_costs_one_trial_a_new_one_at_most_one_per_session(
-        router, keys, crypto_impl):
+def test_known_address_costs_one_trial_a_new_one_at_most_one_per_session(router, keys, crypto_impl):
     router.route(sealed(crypto_impl, keys[3]), A)
     router.trials = 0
     assert router.route(sealed(crypto_impl, keys[3], seq=2), A) == 3
     assert router.trials == 1
-    router.trials = 0                      # roam: same session, new address
+    router.trials = 0  # roam: same session, new address
     assert router.route(sealed(crypto_impl, keys[3], seq=3), B) == 3
     assert router.trials <= len(keys)
     router.trials = 0
@@ -53,9 +52,9 @@ def test_forged_garbage_and_wrong_direction_reach_nobody(router, keys, crypto_im
     forged = bytearray(sealed(crypto_impl, keys[0]))
     forged[12] ^= 1
     assert router.route(bytes(forged), A) is None
-    assert router.trials <= len(keys)      # at most one trial per live session
+    assert router.trials <= len(keys)  # at most one trial per live session
     router.trials = 0
-    assert router.route(b"\x01" + os.urandom(99), A) is None   # direction bit clear
+    assert router.route(b"\x01" + os.urandom(99), A) is None  # direction bit clear
     assert router.trials == len(keys)
     router.trials = 0
     # no trial at all for what is too short, oversize or marked client-bound

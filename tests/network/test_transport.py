@@ -25,12 +25,14 @@ def sends(sim, side, start=0.0, end=float("inf")):
     d = 1 if side == "s" else 0
     grams = [g for t, s, g in sim.log if s == side and start <= t < end]
     times = [t for t, s, g in sim.log if s == side and start <= t < end]
-    return times, decode(type(sim.client.connection.session).__module__ and _impl(sim),
-                         sim.key, grams, d)
+    return times, decode(
+        type(sim.client.connection.session).__module__ and _impl(sim), sim.key, grams, d
+    )
 
 
 def _impl(sim):
     import importlib
+
     return importlib.import_module(type(sim.client.connection.session).__module__)
 
 
@@ -57,10 +59,11 @@ def test_first_contact_timeline(crypto_impl):
 
     pushed = []
 
-    def server_app(s):     # the shell prints its prompt a little after contact
+    def server_app(s):  # the shell prints its prompt a little after contact
         if s.now >= 30 and not pushed:
             pushed.append(s.now)
             s.server.current_state.push_keystroke(b"prompt$ ")
+
     sim.on_turn = server_app
     sim.run_for(600)
     times, insts = sends(sim, "s")
@@ -100,7 +103,7 @@ def test_idle_link_sends_only_heartbeats_every_3s(crypto_impl):
         assert all(b - a == 3000 for a, b in zip(times, times[1:]))
         assert all(i.diff == b"" for i in insts)
         nums = [i.new_num for i in insts]
-        assert nums == list(range(nums[0], nums[0] + 10))   # every empty ack is a new state
+        assert nums == list(range(nums[0], nums[0] + 10))  # every empty ack is a new state
 
 
 def test_frame_rate_retransmission_and_resend_optimisation(crypto_impl):
@@ -126,13 +129,13 @@ def test_frame_rate_retransmission_and_resend_optimisation(crypto_impl):
 def test_sent_states_are_capped_at_32(crypto_impl):
     sim = sim_with(crypto_impl)
     connect(sim)
-    sim.link.down.loss = 1.0          # no acks come back
+    sim.link.down.loss = 1.0  # no acks come back
     for i in range(60):
         sim.client.current_state.push_keystroke(b"%d" % (i % 10))
         sim.run_for(30)
     nums = [e.num for e in sim.client.sender.sent_states]
     assert len(nums) == 32
-    assert nums[0] == 1                                    # acked front is kept
+    assert nums[0] == 1  # acked front is kept
     assert nums == sorted(nums) and nums[-15:] == list(range(nums[-1] - 14, nums[-1] + 1))
     sim.link.down.loss = 0.0
     assert sim.run_until(lambda: sim.client.all_acked(), sim.now + 5000)
@@ -140,6 +143,7 @@ def test_sent_states_are_capped_at_32(crypto_impl):
 
 
 # ---------------------------------------------------------------- receiver (§5.6)
+
 
 def receiver(crypto):
     peer = Peer(KEY, False, crypto, SERVER_ADDR)
@@ -149,6 +153,7 @@ def receiver(crypto):
 
 def _server_conn(crypto):
     from pymosh.network.connection import Connection
+
     return Connection(KEY, True, session_class=crypto.Session)
 
 
@@ -166,10 +171,10 @@ def feed(server, peer, inst, now=0):
 def test_receiver_idempotency_old_num_throwaway_and_sorting(crypto_impl):
     peer, server = receiver(crypto_impl)
     feed(server, peer, Instruction(2, 0, 1, 0, 0, keys(b"a")))
-    feed(server, peer, Instruction(2, 0, 1, 0, 0, keys(b"ZZZ")))      # same new_num: ignored
+    feed(server, peer, Instruction(2, 0, 1, 0, 0, keys(b"ZZZ")))  # same new_num: ignored
     assert server.remote_state_num == 1
     assert bytes(server.latest_remote_state().events) == b"a"
-    feed(server, peer, Instruction(2, 5, 6, 0, 0, keys(b"x")))        # unknown reference
+    feed(server, peer, Instruction(2, 5, 6, 0, 0, keys(b"x")))  # unknown reference
     assert server.remote_state_num == 1
     feed(server, peer, Instruction(2, 1, 3, 0, 0, keys(b"bc")))
     assert server.sender.ack_num == 3 and server.sender.pending_data_ack
@@ -211,7 +216,7 @@ def test_receiver_queue_limit_and_quench(crypto_impl):
     assert server.remote_state_num == 1025
     feed(server, peer, Instruction(2, 1025, 1026, 0, 0, b""), now=17000)
     assert server.remote_state_num == 1026
-    feed(server, peer, Instruction(2, 1026, 1027, 0, 1000, b""), now=17001)   # throwaway frees
+    feed(server, peer, Instruction(2, 1026, 1027, 0, 1000, b""), now=17001)  # throwaway frees
     assert server.remote_state_num == 1027 and len(server.received_states) == 28
 
 
@@ -221,7 +226,7 @@ def test_acks_are_processed_even_from_duplicates(crypto_impl):
     server.current_state.push_keystroke(b"out")
     grams = server.tick(100)
     assert server.sent_state_last == 1 and server.sent_state_acked == 0
-    feed(server, peer, Instruction(2, 0, 1, 1, 0, b""), now=150)   # duplicate state, new ack
+    feed(server, peer, Instruction(2, 0, 1, 1, 0, b""), now=150)  # duplicate state, new ack
     assert server.sent_state_acked == 1
     feed(server, peer, Instruction(2, 0, 1, 77, 0, b""), now=160)  # unknown ack: ignored
     assert server.sent_state_acked == 1
@@ -232,12 +237,13 @@ def test_get_remote_diff_consumes_each_event_once(crypto_impl):
     peer, server = receiver(crypto_impl)
     feed(server, peer, Instruction(2, 0, 1, 0, 0, keys(b"ab")))
     assert decode_user_message(server.get_remote_diff()) == [Keystroke(b"ab")]
-    feed(server, peer, Instruction(2, 0, 2, 0, 0, keys(b"abc")))   # resend from state 0
+    feed(server, peer, Instruction(2, 0, 2, 0, 0, keys(b"abc")))  # resend from state 0
     assert decode_user_message(server.get_remote_diff()) == [Keystroke(b"c")]
     assert server.get_remote_diff() == b""
 
 
 # ---------------------------------------------------------------- shutdown (§5.8)
+
 
 @pytest.mark.parametrize("initiator", ["client", "server"])
 def test_shutdown_handshake(crypto_impl, initiator):
@@ -276,8 +282,9 @@ def test_shutdown_gives_up_after_16_tries(crypto_impl):
 
 def test_shutdown_gives_up_after_10_seconds():
     from pymosh.crypto import ocb
+
     sim = sim_with(ocb)
     sim.client.current_state.push_resize(80, 24)
-    sim.client.start_shutdown(0)        # never connected: only 3 s heartbeats
+    sim.client.start_shutdown(0)  # never connected: only 3 s heartbeats
     assert not sim.client.shutdown_ack_timed_out(9999)
     assert sim.client.shutdown_ack_timed_out(10000)

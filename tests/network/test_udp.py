@@ -23,8 +23,10 @@ from tests.support.drive import drive, monotonic_ms
 from tests.support.relay import RelayImpairment, UdpRelay
 
 
-@pytest.mark.parametrize("spec, want", [("0", (0, 0)), ("60005", (60005, 60005)),
-                                        ("1:65535", (1, 65535)), ("7:7", (7, 7))])
+@pytest.mark.parametrize(
+    "spec, want",
+    [("0", (0, 0)), ("60005", (60005, 60005)), ("1:65535", (1, 65535)), ("7:7", (7, 7))],
+)
 def test_parse_port_range(spec, want):
     assert parse_port_range(spec) == want
 
@@ -61,7 +63,7 @@ def test_port_zero_lets_the_os_choose_and_exact_port_is_used():
 
 
 def test_busy_exact_port_is_an_error():
-    a = ServerSocket(None, "0")        # wildcard, so no other address can take the port
+    a = ServerSocket(None, "0")  # wildcard, so no other address can take the port
     try:
         with pytest.raises(OSError):
             ServerSocket(None, str(a.port))
@@ -115,7 +117,7 @@ def test_client_hop_keeps_old_sockets_for_receiving_and_prunes():
         for i in range(12):
             client.hop(2000 + i)
         assert len(client.filenos()) == MAX_PORTS_OPEN
-        client.prune(2011 + 60001)                # newest older than 60 s: close the rest
+        client.prune(2011 + 60001)  # newest older than 60 s: close the rest
         assert len(client.filenos()) == 1
     finally:
         client.close()
@@ -127,7 +129,7 @@ def test_oversize_datagram_is_delivered_oversize_for_the_datagram_layer_to_drop(
     client = ClientSocket(("127.0.0.1", server.port))
     try:
         client.send(b"\x00" * 4000, client.server_addr)
-        (data, _, _), = _wait_recv(server)
+        ((data, _, _),) = _wait_recv(server)
         assert len(data) > 2048
     finally:
         client.close()
@@ -180,13 +182,19 @@ class _LiveServer:
 @pytest.mark.parametrize("impaired", [False, True])
 def test_our_client_and_server_over_loopback_with_relay_and_roaming(crypto_impl, impaired):
     key = os.urandom(16)
-    imp = RelayImpairment(delay_ms=5, jitter_ms=5, loss=0.2, duplicate=0.1, reorder=0.1) \
-        if impaired else RelayImpairment()
-    with _LiveServer(key, crypto_impl) as server, \
-            UdpRelay(server.sock.port, imp, imp, seed=3, lifetime_s=30) as relay:
+    imp = (
+        RelayImpairment(delay_ms=5, jitter_ms=5, loss=0.2, duplicate=0.1, reorder=0.1)
+        if impaired
+        else RelayImpairment()
+    )
+    with (
+        _LiveServer(key, crypto_impl) as server,
+        UdpRelay(server.sock.port, imp, imp, seed=3, lifetime_s=30) as relay,
+    ):
         csock = ClientSocket(("127.0.0.1", relay.listen_port), monotonic_ms())
-        conn = Connection(key, False, csock.server_addr, session_class=crypto_impl.Session,
-                          now=monotonic_ms())
+        conn = Connection(
+            key, False, csock.server_addr, session_class=crypto_impl.Session, now=monotonic_ms()
+        )
         client = Transport(UserStream(), UserStream(), conn, monotonic_ms())
         client.current_state.push_resize(80, 24)
         text = b"".join(b"line %03d\r" % i for i in range(100))
@@ -194,14 +202,22 @@ def test_our_client_and_server_over_loopback_with_relay_and_roaming(crypto_impl,
 
         def typist(now):
             if pos[0] < len(text):
-                client.current_state.push_keystroke(text[pos[0]:pos[0] + 37])
+                client.current_state.push_keystroke(text[pos[0] : pos[0] + 37])
                 pos[0] += 37
             if pos[0] >= len(text) // 2 and not switched:
                 switched.append(relay.switch_port())
+
         switched: list = []
         try:
-            assert drive(client, csock, lambda: pos[0] >= len(text) and client.all_acked()
-                         and len(server.received) == len(text), 20, on_turn=typist)
+            assert drive(
+                client,
+                csock,
+                lambda: (
+                    pos[0] >= len(text) and client.all_acked() and len(server.received) == len(text)
+                ),
+                20,
+                on_turn=typist,
+            )
             assert bytes(server.received) == text
             assert server.transport.remote_addr == ("127.0.0.1", switched[0])
         finally:

@@ -41,24 +41,42 @@ def _datagrams():
 @pytest.mark.parametrize("rec", _datagrams())
 def test_real_datagram(crypto_impl, shared_dir, rec):
     session = crypto_impl.Session(parse_key(_capture(shared_dir)["key_base64"]))
-    direction = {"client-to-server": crypto_impl.TO_SERVER,
-                 "server-to-client": crypto_impl.TO_CLIENT}[rec["direction"]]
+    direction = {
+        "client-to-server": crypto_impl.TO_SERVER,
+        "server-to-client": crypto_impl.TO_CLIENT,
+    }[rec["direction"]]
     datagram = bytes.fromhex(rec["datagram_hex"])
 
     # decode every layer
     seq, ts, reply, payload = session.open_datagram(datagram, direction)
     assert (seq, ts, reply) == (rec["seq"], rec["timestamp"], rec["timestamp_reply"])
     frag = Fragment.parse(payload)
-    assert (frag.id, frag.num, frag.final) == (rec["fragment_id"], rec["fragment_num"],
-                                               rec["final"])
+    assert (frag.id, frag.num, frag.final) == (
+        rec["fragment_id"],
+        rec["fragment_num"],
+        rec["final"],
+    )
     instruction_bytes = bytes.fromhex(rec["instruction_hex"])
     assert decompress(frag.contents) == instruction_bytes
     ins = FragmentAssembly().add(frag)
     assert ins == decode_instruction(instruction_bytes)
-    assert (ins.protocol_version, ins.old_num, ins.new_num, ins.ack_num, ins.throwaway_num,
-            ins.diff.hex(), ins.chaff.hex()) == (
-        rec["protocol_version"], rec["old_num"], rec["new_num"], rec["ack_num"],
-        rec["throwaway_num"], rec["diff_hex"], rec["chaff_hex"])
+    assert (
+        ins.protocol_version,
+        ins.old_num,
+        ins.new_num,
+        ins.ack_num,
+        ins.throwaway_num,
+        ins.diff.hex(),
+        ins.chaff.hex(),
+    ) == (
+        rec["protocol_version"],
+        rec["old_num"],
+        rec["new_num"],
+        rec["ack_num"],
+        rec["throwaway_num"],
+        rec["diff_hex"],
+        rec["chaff_hex"],
+    )
     if direction == crypto_impl.TO_SERVER:
         assert encode_user_message(decode_user_message(ins.diff)) == ins.diff
     else:

@@ -20,8 +20,9 @@ class FakeFramebuffer:
     def get_cell(self, row: int, col: int) -> tuple:
         return self.rows[row][col]
 
-    def set_cell(self, row: int, col: int, contents: str, fg: int, bg: int, attrs: int,
-                 wide: bool = False) -> None:
+    def set_cell(
+        self, row: int, col: int, contents: str, fg: int, bg: int, attrs: int, wide: bool = False
+    ) -> None:
         self.rows[row][col] = (contents, fg, bg, attrs, wide, False, False)
 
     def dump(self) -> dict:

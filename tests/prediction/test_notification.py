@@ -44,10 +44,18 @@ def test_reply_late_when_heard_but_not_acked():
     assert bar(engine, 12_500).text(0) == "mosh: Last reply 12 seconds ago." + HINT
 
 
-@pytest.mark.parametrize("seconds, unit, text", [
-    (0, "s", "0 s"), (59, "seconds", "59 seconds"), (60, "s", "1:00"), (75, "s", "1:15"),
-    (3599, "s", "59:59"), (3725, "s", "1:02:05"), (90061, "s", "25:01:01"),
-])
+@pytest.mark.parametrize(
+    "seconds, unit, text",
+    [
+        (0, "s", "0 s"),
+        (59, "seconds", "59 seconds"),
+        (60, "s", "1:00"),
+        (75, "s", "1:15"),
+        (3599, "s", "59:59"),
+        (3725, "s", "1:02:05"),
+        (90061, "s", "25:01:01"),
+    ],
+)
 def test_durations(seconds, unit, text):
     assert human_readable_duration(seconds, unit) == text
 
@@ -60,23 +68,31 @@ def test_long_outage_uses_clock_format():
 def test_message_expires_after_one_second():
     engine = NotificationEngine(now=0)
     engine.set_notification_string("Nothing received from server on UDP port 60001.", 100)
-    assert bar(engine, 1099).text(0) == "mosh: Nothing received from server on UDP port 60001." + HINT
+    assert (
+        bar(engine, 1099).text(0) == "mosh: Nothing received from server on UDP port 60001." + HINT
+    )
     assert engine.wait_time(1099) == 1
     assert bar(engine, 1100).text(0) == ""
 
 
 def test_permanent_message_without_quit_hint():
     engine = NotificationEngine(now=0)
-    engine.set_notification_string(EscapeKeys().help_text(), 0, permanent=True, show_quit_keystroke=False)
+    engine.set_notification_string(
+        EscapeKeys().help_text(), 0, permanent=True, show_quit_keystroke=False
+    )
     fb = bar(engine, 5000)
-    assert fb.text(0) == ('mosh: Commands: Ctrl-Z suspends, "." quits, "s" stats, '
-                          '"^" gives literal Ctrl-^')
+    assert fb.text(0) == (
+        'mosh: Commands: Ctrl-Z suspends, "." quits, "s" stats, "^" gives literal Ctrl-^'
+    )
 
 
 def test_message_while_late_counts_seconds_without_contact():
     engine = NotificationEngine(now=0)
     engine.set_notification_string("Exiting on user request...", 7000, permanent=True)
-    assert bar(engine, 7000).text(0) == "mosh: Exiting on user request... (7 s without contact.)" + HINT
+    assert (
+        bar(engine, 7000).text(0)
+        == "mosh: Exiting on user request... (7 s without contact.)" + HINT
+    )
 
 
 def test_network_error_lasts_3100_ms_and_clears_with_grace():

@@ -153,10 +153,17 @@ def test_srtt_trigger_hysteresis(fb):
     assert not link.engine.displaying()
 
 
-@pytest.mark.parametrize("intervals, flagged", [
-    ([100], True), ([100, 60], True), ([100, 50], False), ([100, 50, 70], False),
-    ([30, 81], True), ([81, 51], True),
-])
+@pytest.mark.parametrize(
+    "intervals, flagged",
+    [
+        ([100], True),
+        ([100, 60], True),
+        ([100, 50], False),
+        ([100, 50, 70], False),
+        ([30, 81], True),
+        ([81, 51], True),
+    ],
+)
 def test_flagging_hysteresis(fb, intervals, flagged):
     link = Link(fb)
     for interval in intervals:
@@ -358,10 +365,20 @@ def test_escape_sequences_make_later_predictions_tentative(fb):
     assert link.shown().text(0) == "$ ab"
 
 
-@pytest.mark.parametrize("key, new_epochs", [
-    (b"\t", 1), (b"\x03", 1), (b"\x08", 1), ("中".encode(), 1), ("\u0301".encode(), 1),
-    (b"\x1b7", 1), (b"\x1b[2~", 1), ("é".encode(), 0), (b"\x1b[C", 0),
-])
+@pytest.mark.parametrize(
+    "key, new_epochs",
+    [
+        (b"\t", 1),
+        (b"\x03", 1),
+        (b"\x08", 1),
+        ("中".encode(), 1),
+        ("\u0301".encode(), 1),
+        (b"\x1b7", 1),
+        (b"\x1b[2~", 1),
+        ("é".encode(), 0),
+        (b"\x1b[C", 0),
+    ],
+)
 def test_unpredictable_keys_start_a_new_epoch(fb, key, new_epochs):
     link = _confirmed_line(fb, "ab")
     epoch = link.engine.prediction_epoch

@@ -37,7 +37,7 @@ def _host_op(state: CompleteTerminal, op: Tuple[str, int]) -> None:
     elif kind == "text":
         state.act(b"row %d\r\n" % n)
     elif kind == "clip":
-        state.act(b"\x1b]52;%s;%s\x07" % (b"cps"[n % 3:n % 3 + 1], b"aGk=" if n & 1 else b"eW8="))
+        state.act(b"\x1b]52;%s;%s\x07" % (b"cps"[n % 3 : n % 3 + 1], b"aGk=" if n & 1 else b"eW8="))
     elif kind == "echo":
         state.echo_ack += 1
 
@@ -75,31 +75,44 @@ def _run_sender(initial: Any, ops: List[Tuple[str, Any]], apply_op: Any) -> None
             assert diff == sent[-1][1].diff_from(old) == current.copy().diff_from(old)
             assert diffs.setdefault((old_num, num), diff) == diff, (old_num, num)
         elif kind == "ack":
-            del sent[:arg % len(sent)]
+            del sent[: arg % len(sent)]
             front = sent[0][1]
             current.subtract(front)
             for _, state in reversed(sent):
                 state.subtract(front)
 
 
-HOST_OPS = st.tuples(st.sampled_from(["frame", "line", "clear", "text", "clip", "echo"]),
-                     st.integers(0, 50))
+HOST_OPS = st.tuples(
+    st.sampled_from(["frame", "line", "clear", "text", "clip", "echo"]), st.integers(0, 50)
+)
 USER_OPS = st.tuples(st.sampled_from(["frame", "keys", "resize"]), st.integers(0, 50))
 
 
 def _sender_ops(app: Any) -> Any:
-    return st.lists(st.one_of(st.tuples(st.just("app"), app),
-                              st.tuples(st.just("send"), st.booleans()),
-                              st.tuples(st.just("ack"), st.integers(0, 2))),
-                    max_size=60)
+    return st.lists(
+        st.one_of(
+            st.tuples(st.just("app"), app),
+            st.tuples(st.just("send"), st.booleans()),
+            st.tuples(st.just("ack"), st.integers(0, 2)),
+        ),
+        max_size=60,
+    )
 
 
 @settings(max_examples=300, deadline=None)
 @given(_sender_ops(HOST_OPS))
 # a frame sent from the newest state, that state acknowledged, the same number resent from
 # it: the ack trimmed the log in between
-@example([("app", ("frame", 1)), ("send", True), ("app", ("frame", 2)), ("send", True),
-          ("ack", 1), ("send", False)])
+@example(
+    [
+        ("app", ("frame", 1)),
+        ("send", True),
+        ("app", ("frame", 2)),
+        ("send", True),
+        ("ack", 1),
+        ("send", False),
+    ]
+)
 def test_host_state_diff_is_pure_across_resends_and_acks(ops):
     initial = CompleteTerminal(20, 5)
     initial.hello = Hello(1, FEATURE_STREAMS | FEATURE_CLIPBOARD, 100)
@@ -116,8 +129,11 @@ def test_user_stream_diff_is_pure_across_resends_and_acks(ops):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(HOST_OPS, max_size=20), st.lists(HOST_OPS, max_size=20),
-       st.lists(HOST_OPS, max_size=10))
+@given(
+    st.lists(HOST_OPS, max_size=20),
+    st.lists(HOST_OPS, max_size=20),
+    st.lists(HOST_OPS, max_size=10),
+)
 def test_equal_host_states_diff_equally(common, extra_a, base_ops):
     x = CompleteTerminal(20, 5)
     x.hello = Hello(1, FEATURE_STREAMS | FEATURE_CLIPBOARD, 100)

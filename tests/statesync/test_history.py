@@ -44,9 +44,8 @@ class HistorySim:
         self.server.current_state = self.state
         remote = CompleteTerminal(80, 24)
         remote.history = HistoryWindow()
-        self.client = Transport(UserStream(), remote, Connection(key, False, SERVER_ADDR, now=0),
-                                0)
-        self.client.current_state.push_keystroke(b"x")   # gives the server an address
+        self.client = Transport(UserStream(), remote, Connection(key, False, SERVER_ADDR, now=0), 0)
+        self.client.current_state.push_keystroke(b"x")  # gives the server an address
         self.reader = HistoryReader()
         self.events: list = []
         self.biggest_history = 0
@@ -74,9 +73,13 @@ class HistorySim:
             if produce is not None:
                 produce(self)
             self.turn()
-            nxt = min(self.link.next_due(), self.now + self.client.wait_time(self.now),
-                      self.now + self.server.wait_time(self.now),
-                      self.now + self.log.wait_time(self.now), self.now + 5)
+            nxt = min(
+                self.link.next_due(),
+                self.now + self.client.wait_time(self.now),
+                self.now + self.server.wait_time(self.now),
+                self.now + self.log.wait_time(self.now),
+                self.now + 5,
+            )
             self.now = max(nxt, self.now + 0.5)
 
     def lines(self) -> list:
@@ -92,6 +95,7 @@ def _printer(total: int, per_turn: int, start: int = 0):
         if stop > start:
             sim.log.feed(0, [(_line(i), False) for i in range(start, stop)], False, sim.now)
             state["next"] = stop
+
     return produce
 
 
@@ -116,7 +120,7 @@ def test_a_client_that_falls_behind_gets_one_marked_gap_then_the_rest():
     link = LossyLink(random.Random(5), Impairment(delay=10), Impairment(delay=10))
     link.blackout(100, 5000)
     sim = HistorySim(link, max_lines=1000)
-    sim.run(200, _printer(100, 100))          # 0..99 delivered
+    sim.run(200, _printer(100, 100))  # 0..99 delivered
     sim.run(4000, _printer(100 + 50_000, 1000, start=100))  # the client cannot hear any of this
     sim.run(20_000)
     # a prefix with one marked gap: each line is the next one printed, or comes right
@@ -146,7 +150,7 @@ def test_each_diff_carries_a_bounded_amount_of_history():
         sent = state.copy()
         sizes.append(len(state.diff_from(acked)))
         log.sent()
-        state.subtract(acked)     # nothing acknowledged: the window stops growing
+        state.subtract(acked)  # nothing acknowledged: the window stops growing
         assert sent.history.size <= WINDOW + 200
     assert max(sizes) <= WINDOW + 2 * CHUNK
     assert log.backlog > 9000
@@ -154,12 +158,12 @@ def test_each_diff_carries_a_bounded_amount_of_history():
 
 def test_server_memory_is_bounded_by_lines_and_bytes():
     log = HistoryLog(1_000_000, byte_budget=4 << 20)
-    huge = b"\xe2\x82\xac" * (1 << 18)      # a 768 KiB row (cut to LINE_MAX)
+    huge = b"\xe2\x82\xac" * (1 << 18)  # a 768 KiB row (cut to LINE_MAX)
     for i in range(200):
         log.feed(3, [(huge, False), (b"%d unique" % i, True)], False)
         assert log.charge <= 4 << 20
     assert all(len(line[1]) <= LINE_MAX + 4 for line in log.pending)
-    assert log.pending[0][1].decode("utf-8", "strict")    # cut on a character boundary
+    assert log.pending[0][1].decode("utf-8", "strict")  # cut on a character boundary
     many = HistoryLog(500)
     many.feed(0, ((b"%d" % i, False) for i in range(100_000)), False)
     assert len(many.pending) == 500 and many.pending[0][0] == 99_500
@@ -179,7 +183,7 @@ def test_erase_saved_lines_reaches_the_client_in_order():
     client.apply_string(state.diff_from(base))
     assert reader.events(client.history) == [("line", b"a", False), ("line", b"b", False)]
     log.feed(0, [(b"c", False)], False)
-    log.feed(0, [(b"d", False)], True)        # c was erased before it was sent
+    log.feed(0, [(b"d", False)], True)  # c was erased before it was sent
     base = state.copy()
     log.sent()
     log.pump()
@@ -192,10 +196,10 @@ def test_stock_client_never_sees_history_and_a_client_that_did_not_ask_ignores_i
     server.act(b"hello")
     assert not any(isinstance(e, History) for e in decode_host_message(server.init_diff()))
     wire = encode_host_message([History(b"\x08\x00\x12\x02hi")])
-    assert b"\xaa\x06" in wire      # field 101, wire type 2: what a stock parser skips
+    assert b"\xaa\x06" in wire  # field 101, wire type 2: what a stock parser skips
     assert EXT_HISTORY == 101
     plain = CompleteTerminal(20, 5)
-    plain.apply_string(wire)        # no history slot: ignored
+    plain.apply_string(wire)  # no history slot: ignored
     assert plain.history is None
 
 
@@ -205,11 +209,13 @@ def test_bad_history_bodies_never_crash_or_grow_without_bound():
     window = HistoryWindow()
     good = HistoryWindow()
     good.append((5, b"x", False))
-    bodies = [good.diff_from(HistoryWindow()),
-              b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x12\x01a",   # seq 2^64-1
-              b"\x22\x04\x00\xff\xff\x7f\x12\x01b",                        # absurd skip
-              b"\x12\x03\xff\xfe\xfd",                                     # invalid UTF-8
-              b"\x28\x05\x30\x09"]                                         # clears
+    bodies = [
+        good.diff_from(HistoryWindow()),
+        b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x12\x01a",  # seq 2^64-1
+        b"\x22\x04\x00\xff\xff\x7f\x12\x01b",  # absurd skip
+        b"\x12\x03\xff\xfe\xfd",  # invalid UTF-8
+        b"\x28\x05\x30\x09",
+    ]  # clears
     bodies += [bytes(rng.randrange(256) for _ in range(rng.randrange(40))) for _ in range(3000)]
     for body in bodies:
         try:
@@ -220,12 +226,13 @@ def test_bad_history_bodies_never_crash_or_grow_without_bound():
             pass
         assert len(window.lines) == 0
     before = reader.next_seq
-    window.apply(good.diff_from(HistoryWindow()))     # a replay of old lines: ignored
+    window.apply(good.diff_from(HistoryWindow()))  # a replay of old lines: ignored
     assert reader.events(window) == [] and reader.next_seq == before
 
 
 def test_granted_clipboard_sends_every_selection():
     from pymosh.wire.protobuf import FEATURE_CLIPBOARD, Hello, HostBytes
+
     server = CompleteTerminal(20, 5)
     before = server.copy()
     server.act(b"\x1b]52;p;aGk=\x07")
@@ -233,6 +240,6 @@ def test_granted_clipboard_sends_every_selection():
     assert not any(b"52;p" in e.data for e in stock if isinstance(e, HostBytes))
     server.hello = Hello(1, FEATURE_CLIPBOARD, 0)
     before.hello = server.hello
-    assert server != before                  # a selection-only change is a change
+    assert server != before  # a selection-only change is a change
     granted = decode_host_message(server.diff_from(before))
     assert any(b"\x1b]52;p;aGk=" in e.data for e in granted if isinstance(e, HostBytes))

@@ -17,7 +17,11 @@ def test_diff_merges_consecutive_bytes_and_isolates_resizes():
     s.push_resize(90, 20)
     s.push_keystroke(b"\x1b[A")
     assert decode_user_message(s.init_diff()) == [
-        Keystroke(b"ls\r"), Resize(100, 30), Resize(90, 20), Keystroke(b"\x1b[A")]
+        Keystroke(b"ls\r"),
+        Resize(100, 30),
+        Resize(90, 20),
+        Keystroke(b"\x1b[A"),
+    ]
 
 
 def test_wire_examples_from_protocol_doc():
@@ -71,7 +75,7 @@ def test_subtract_drops_acknowledged_prefix_only():
     cur.subtract(acked)
     assert cur.events == [Resize(1, 2)]
     other = UserStream([*b"zz"])
-    other.subtract(acked)           # not a prefix: unchanged
+    other.subtract(acked)  # not a prefix: unchanged
     assert other.events == [*b"zz"]
     acked.subtract(acked)
     assert len(acked) == 0
@@ -88,4 +92,5 @@ def test_copy_is_independent_and_equality():
 def test_is_a_sync_state():
     def takes(state: SyncState) -> bytes:
         return state.init_diff()
+
     assert takes(UserStream([*b"k"]))

@@ -32,15 +32,15 @@ def test_parse_forward_like_ssh():
     assert parse_forward("0.0.0.0:1:h:2").parts() == ("0.0.0.0", 1, "h", 2)
     assert parse_forward("*:1:h:2").bind == ""
     assert parse_forward("[::1]:8080:[fe80::1]:80").parts() == ("::1", 8080, "fe80::1", 80)
-    for bad in ("8080", "8080:h", "x:h:1", "1:h:0", "1:h:70000", "1::2", "a:b:c:d:e",
-                "[::1:1:h:2"):
+    for bad in ("8080", "8080:h", "x:h:1", "1:h:0", "1:h:70000", "1::2", "a:b:c:d:e", "[::1:1:h:2"):
         with pytest.raises(ForwardError):
             parse_forward(bad)
 
 
 def test_split_args_takes_only_forwarding_options():
-    opts, rest = split_args(["-A", "-L", "1:h:2", "-R3:h:4", "new", "-c", "8", "--",
-                             "ssh", "-A", "-L", "x"])
+    opts, rest = split_args(
+        ["-A", "-L", "1:h:2", "-R3:h:4", "new", "-c", "8", "--", "ssh", "-A", "-L", "x"]
+    )
     assert opts.agent and [f.spec for f in opts.local] == ["1:h:2"]
     assert [f.spec for f in opts.remote] == ["3:h:4"]
     assert rest == ["new", "-c", "8", "--", "ssh", "-A", "-L", "x"]
@@ -52,10 +52,10 @@ def test_split_args_takes_only_forwarding_options():
 
 def test_wrapper_passes_forwarding_to_each_side():
     args = wrapper.build_parser().parse_args(
-        ["-A", "-L", "8080:h:80", "-R", "9000:localhost:22", "-R", "9001:h:1", "host"])
+        ["-A", "-L", "8080:h:80", "-R", "9000:localhost:22", "-R", "9001:h:1", "host"]
+    )
     words = wrapper.server_arguments(args, 8, None, {})
-    assert words[:9] == ["new", "-c", "8", "-A", "-R", "9000:localhost:22", "-R",
-                         "9001:h:1", "-s"]
+    assert words[:9] == ["new", "-c", "8", "-A", "-R", "9000:localhost:22", "-R", "9001:h:1", "-s"]
     assert "-L" not in words
     stock = wrapper.build_parser().parse_args(["--server=mosh-server", "-A", "host"])
     with pytest.raises(wrapper.WrapperError, match="need pymosh-server and pymosh-client"):
@@ -69,8 +69,9 @@ def test_taken_port_is_a_one_line_error():
         port = taken.getsockname()[1]
         with pytest.raises(ForwardError) as err:
             listen_tcp(parse_forward(f"127.0.0.1:{port}:h:1"), "-L")
-    assert str(err.value) == (f"-L 127.0.0.1:{port}:h:1: cannot listen on 127.0.0.1 port "
-                              f"{port}: already in use")
+    assert str(err.value) == (
+        f"-L 127.0.0.1:{port}:h:1: cannot listen on 127.0.0.1 port {port}: already in use"
+    )
 
 
 def test_targets():
@@ -82,9 +83,9 @@ def test_targets():
         port = free.getsockname()[1]
     try:
         sock, _ = connect_tcp("127.0.0.1", port)
-    except ForwardError as exc:        # a loopback refusal may be immediate ...
+    except ForwardError as exc:  # a loopback refusal may be immediate ...
         assert "refused" in str(exc)
-    else:                              # ... or reported by the pending connect
+    else:  # ... or reported by the pending connect
         time.sleep(0.1)
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED
         sock.close()
@@ -102,10 +103,11 @@ def test_agent_socket_is_private_and_refuses_other_users(tmp_path):
         os.chmod(directory, 0o755)
         os.chmod(path, 0o777)
         mux = Mux(False)
-        fw = Forwarding(mux, lambda now: None, lambda: True, _no_connect,
-                        [Listener(sock, b"agent", unix=True)])
+        fw = Forwarding(
+            mux, lambda now: None, lambda: True, _no_connect, [Listener(sock, b"agent", unix=True)]
+        )
         pid = os.fork()
-        if pid == 0:                                   # the other user
+        if pid == 0:  # the other user
             try:
                 os.setgid(65534)
                 os.setuid(65534)
@@ -117,11 +119,11 @@ def test_agent_socket_is_private_and_refuses_other_users(tmp_path):
         time.sleep(0.3)
         fw.turn({sock.fileno()}, 0)
         os.waitpid(pid, 0)
-        assert not mux.streams and not fw.conns       # closed, no stream opened
+        assert not mux.streams and not fw.conns  # closed, no stream opened
         mine = socket.socket(socket.AF_UNIX)
         mine.connect(path)
         fw.turn({sock.fileno()}, 0)
-        assert len(mux.streams) == 1                  # the user's own connection goes on
+        assert len(mux.streams) == 1  # the user's own connection goes on
         mine.close()
         fw.close()
     finally:
@@ -148,17 +150,23 @@ class Pair:
 
         def server_connect(target: bytes):
             return connect_tcp(*parse_tcp_target(target[4:]))
-        self.client = Forwarding(self.cmux, shuttle, lambda: True, _no_connect,
-                                 [Listener(self.listener, b"tcp:" + fwd.target)])
+
+        self.client = Forwarding(
+            self.cmux,
+            shuttle,
+            lambda: True,
+            _no_connect,
+            [Listener(self.listener, b"tcp:" + fwd.target)],
+        )
         self.server = Forwarding(self.smux, shuttle, lambda: True, server_connect)
 
     def spin(self, seconds: float) -> None:
         import selectors
+
         end = time.monotonic() + seconds
         with selectors.DefaultSelector() as sel:
             while time.monotonic() < end:
-                fds = {fd: side for side in (self.client, self.server)
-                       for fd in side.filenos()}
+                fds = {fd: side for side in (self.client, self.server) for fd in side.filenos()}
                 for fd in fds:
                     sel.register(fd, selectors.EVENT_READ)
                 ready = {key.fd for key, _ in sel.select(0.005)}
@@ -182,6 +190,7 @@ def test_local_forward_glue_moves_bytes_both_ways_and_closes():
                     break
                 got.extend(data)
             conn.sendall(b"thanks:" + str(len(got)).encode())
+
     threading.Thread(target=serve, daemon=True).start()
     lport = socket.create_server(("127.0.0.1", 0))
     port = lport.getsockname()[1]
@@ -198,6 +207,7 @@ def test_local_forward_glue_moves_bytes_both_ways_and_closes():
             if not data:
                 break
             answer.extend(data)
+
     thread = threading.Thread(target=talk, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -206,7 +216,7 @@ def test_local_forward_glue_moves_bytes_both_ways_and_closes():
     assert bytes(got) == up
     assert bytes(answer) == b"thanks:700000"
     pair.spin(0.1)
-    assert not pair.cmux.streams and not pair.smux.streams    # both halves closed
+    assert not pair.cmux.streams and not pair.smux.streams  # both halves closed
     assert not pair.client.conns and not pair.server.conns
     user.close()
     pair.client.close()
@@ -224,7 +234,7 @@ def test_refused_target_resets_the_local_connection():
     user = socket.create_connection(("127.0.0.1", port))
     user.settimeout(5)
     pair.spin(0.3)
-    assert user.recv(10) == b""                              # closed, not hanging
+    assert user.recv(10) == b""  # closed, not hanging
     assert not pair.cmux.streams and not pair.smux.streams
     user.close()
     pair.client.close()
@@ -238,6 +248,7 @@ def test_local_peer_gone_is_a_reset_not_sigpipe():
 
     from pymosh.frontend.forwarding import _Conn
     from pymosh.statesync.streams import DATA, OPEN, _frame
+
     mux = Mux(True)
     fw = Forwarding(mux, lambda now: None, lambda: True, _no_connect)
     mux.receive(_frame(OPEN, 1, b"agent"))
@@ -254,18 +265,20 @@ def test_local_peer_gone_is_a_reset_not_sigpipe():
         signal.signal(signal.SIGPIPE, previous)
     assert pipes == []
     assert not mux.streams and not fw.conns
-    assert mux.take_frames(1000)[0][0] == 5             # RESET to the peer
+    assert mux.take_frames(1000)[0][0] == 5  # RESET to the peer
 
 
 def test_a_slow_connect_never_blocks_the_loop():
     """A peer's open whose connect takes long (a name lookup) runs beside the loop."""
     from pymosh.statesync.streams import DATA, OPEN, _frame
+
     release = threading.Event()
     ours, theirs = socket.socketpair()
 
     def slow(target: bytes):
         release.wait(10)
         return ours, False
+
     mux = Mux(True)
     fw = Forwarding(mux, lambda now: None, lambda: True, slow)
     mux.receive(_frame(OPEN, 1, b"tcp:somewhere.example:22"))
@@ -273,7 +286,7 @@ def test_a_slow_connect_never_blocks_the_loop():
     t0 = time.monotonic()
     fw.turn(set(), 0)
     assert time.monotonic() - t0 < 0.5 and not fw.conns
-    assert fw.wait_time(0) < 10                 # the loop comes back to look
+    assert fw.wait_time(0) < 10  # the loop comes back to look
     release.set()
     deadline = time.monotonic() + 5
     while not fw.conns and time.monotonic() < deadline:

@@ -57,7 +57,7 @@ def test_open_data_both_ways_half_close_and_close():
     run(c, s, pc, ps)
     assert ps.opened == {sid: b"tcp:example:22"}
     assert bytes(ps.got[sid]) == b"hello server"
-    assert sid in ps.eof and sid not in pc.closed     # half-closed: server may still send
+    assert sid in ps.eof and sid not in pc.closed  # half-closed: server may still send
     ps.reply(sid, b"and hello back")
     run(c, s, pc, ps)
     assert bytes(pc.got[sid]) == b"and hello back"
@@ -80,19 +80,19 @@ def test_flow_control_stalled_reader_bounds_memory_and_other_stream_flows():
     big = random.Random(1).randbytes(2 * 1024 * 1024)
     stalled = pc.send(b"slow", big)
     run_turns = 0
-    ps.read_limit = 0                                     # the server's reader is stuck
+    ps.read_limit = 0  # the server's reader is stuck
     while run_turns < 200:
         pc.step()
         ps.step()
         shuttle(c, s)
         run_turns += 1
-    assert len(s.streams[stalled].inbound) == STREAM_WINDOW     # never more than the credit
-    assert len(c.streams[stalled].outbound) <= SEND_BUFFER      # the sender stops reading
+    assert len(s.streams[stalled].inbound) == STREAM_WINDOW  # never more than the credit
+    assert len(c.streams[stalled].outbound) <= SEND_BUFFER  # the sender stops reading
     assert pc.outgoing[stalled][1] <= STREAM_WINDOW + SEND_BUFFER
     # another stream is not held up by the stalled one
     fast = pc.send(b"fast", b"x" * 300_000)
     ps.read_limit = None
-    ps_stalled = ps.got.pop(stalled)       # keep the stalled stream unread
+    ps_stalled = ps.got.pop(stalled)  # keep the stalled stream unread
     for _ in range(100):
         pc.step()
         ps.step()
@@ -131,7 +131,7 @@ def test_too_many_streams_refused():
     c, s = pair()
     pc, ps = Peer(c), Peer(s)
     sids = [c.open(b"t") for _ in range(MAX_STREAMS)]
-    assert None not in sids and c.open(b"t") is None          # local limit
+    assert None not in sids and c.open(b"t") is None  # local limit
     run(c, s, pc, ps)
     # a peer that ignores the limit gets refusals, and they are bounded
     s2 = Mux(False)
@@ -148,9 +148,17 @@ def test_bad_input_is_dropped_never_raised():
     rng = random.Random(7)
     for _ in range(20_000):
         s.receive(rng.randbytes(rng.randrange(0, 12)))
-    for frame in (b"", b"\x02", b"\x02\xff", _frame(DATA, 12345, b"x"),
-                  _frame(WINDOW, 0, b"\xff"), _frame(FIN, 99), _frame(RESET, 4),
-                  _frame(OPEN, 1, b"wrong parity"), _frame(77, 0)):
+    for frame in (
+        b"",
+        b"\x02",
+        b"\x02\xff",
+        _frame(DATA, 12345, b"x"),
+        _frame(WINDOW, 0, b"\xff"),
+        _frame(FIN, 99),
+        _frame(RESET, 4),
+        _frame(OPEN, 1, b"wrong parity"),
+        _frame(77, 0),
+    ):
         s.receive(frame)
     assert s.dropped > 0
     assert len(s.streams) <= MAX_STREAMS
@@ -159,22 +167,22 @@ def test_bad_input_is_dropped_never_raised():
 def test_reused_id_data_after_fin_credit_overrun_and_reset_storm():
     s = Mux(False)
     s.receive(_frame(OPEN, 0, b"t"))
-    s.receive(_frame(OPEN, 0, b"again"))                      # reused id: dropped
+    s.receive(_frame(OPEN, 0, b"again"))  # reused id: dropped
     assert list(s.streams) == [0] and s.streams[0].target == b"t"
     s.receive(_frame(FIN, 0))
-    s.receive(_frame(DATA, 0, b"late"))                       # data after FIN: reset
+    s.receive(_frame(DATA, 0, b"late"))  # data after FIN: reset
     assert 0 not in s.streams
     assert [e.kind for e in s.take_events()] == ["open", "eof", "reset"]
     s.receive(_frame(OPEN, 2, b"t"))
-    s.receive(_frame(DATA, 2, b"x" * (STREAM_WINDOW + 1)))    # beyond the credit: reset
+    s.receive(_frame(DATA, 2, b"x" * (STREAM_WINDOW + 1)))  # beyond the credit: reset
     assert 2 not in s.streams
     s.receive(_frame(OPEN, 4, b"t"))
-    s.receive(_frame(WINDOW, 4, _varint(1)))                  # credit beyond the window
+    s.receive(_frame(WINDOW, 4, _varint(1)))  # credit beyond the window
     assert 4 not in s.streams
-    for i in range(10_000):                                   # reset storm
+    for i in range(10_000):  # reset storm
         s.receive(_frame(RESET, i, b"boom"))
     assert not s.streams
-    assert sum(map(len, s.take_frames(BIG))) < 200           # no reply to a peer's reset
+    assert sum(map(len, s.take_frames(BIG))) < 200  # no reply to a peer's reset
 
 
 def test_frames_for_finished_streams_are_dropped():

@@ -21,16 +21,22 @@ def payload(seed: int, size: int) -> bytes:
 
 def transfer(sim, sizes_up, sizes_down, limit):
     """Client opens streams carrying sizes_up; server opens streams carrying sizes_down."""
-    up = {sim.cpeer.send(b"tcp:h:%d" % i, payload(i, n)): payload(i, n)
-          for i, n in enumerate(sizes_up)}
-    down = {sim.speer.send(b"agent", payload(100 + i, n)): payload(100 + i, n)
-            for i, n in enumerate(sizes_down)}
+    up = {
+        sim.cpeer.send(b"tcp:h:%d" % i, payload(i, n)): payload(i, n)
+        for i, n in enumerate(sizes_up)
+    }
+    down = {
+        sim.speer.send(b"agent", payload(100 + i, n)): payload(100 + i, n)
+        for i, n in enumerate(sizes_down)
+    }
 
     def done():
-        return (all(bytes(sim.speer.got.get(sid, b"")) == data for sid, data in up.items())
-                and all(bytes(sim.cpeer.got.get(sid, b"")) == data
-                        for sid, data in down.items())
-                and sim.streams_idle())
+        return (
+            all(bytes(sim.speer.got.get(sid, b"")) == data for sid, data in up.items())
+            and all(bytes(sim.cpeer.got.get(sid, b"")) == data for sid, data in down.items())
+            and sim.streams_idle()
+        )
+
     ok = sim.run_until(done, sim.now + limit)
     for sid, data in up.items():
         assert bytes(sim.speer.got.get(sid, b"")) == data, f"up stream {sid}"
@@ -60,26 +66,29 @@ def test_roam_and_10s_blackout_mid_transfer():
     up = {sim.cpeer.send(b"tcp:h:1", payload(1, sizes[0])): payload(1, sizes[0])}
     down = {sim.speer.send(b"agent", payload(2, sizes[0])): payload(2, sizes[0])}
     sim.run_for(1500)
-    sim.change_client_address(("203.0.113.9", 50000))          # roam
+    sim.change_client_address(("203.0.113.9", 50000))  # roam
     sim.run_for(1500)
     start = sim.now
-    sim.link.blackout(start, start + 10_000)                     # 10 s blackout
+    sim.link.blackout(start, start + 10_000)  # 10 s blackout
     sim.run_until(lambda: False, start + 10_000)
     mid_up = len(sim.speer.got[next(iter(up))])
-    assert mid_up < sizes[0]                                     # still in progress
+    assert mid_up < sizes[0]  # still in progress
 
     def done():
-        return (all(bytes(sim.speer.got[s]) == d for s, d in up.items())
-                and all(bytes(sim.cpeer.got[s]) == d for s, d in down.items())
-                and sim.streams_idle())
+        return (
+            all(bytes(sim.speer.got[s]) == d for s, d in up.items())
+            and all(bytes(sim.cpeer.got[s]) == d for s, d in down.items())
+            and sim.streams_idle()
+        )
+
     assert sim.run_until(done, sim.now + 120_000)
 
 
 def test_keystrokes_flow_while_a_stream_is_saturated():
     sim = make(5, delay=20)
-    sim.speer.read_limit = 0                      # a stalled reader on the server ...
+    sim.speer.read_limit = 0  # a stalled reader on the server ...
     sim.cpeer.send(b"tcp:h:1", payload(1, 3_000_000))
-    sim.cpeer.send(b"tcp:h:2", payload(2, 3_000_000))   # ... and a busy one
+    sim.cpeer.send(b"tcp:h:2", payload(2, 3_000_000))  # ... and a busy one
     sim.speer.read_limit = None
     sim.run_for(2000)
     typed = bytearray()
@@ -94,6 +103,7 @@ def test_keystrokes_flow_while_a_stream_is_saturated():
         for i in range(got):
             if latencies[i][1] is None:
                 latencies[i][1] = s.now
+
     sim.extra = typist
     assert sim.run_until(lambda: len(sim.server_received) == 50, sim.now + 30_000)
     delays = sorted(b - a for a, b in latencies)
@@ -115,8 +125,9 @@ def test_in_flight_bounded_on_both_carriers():
     assert 0 < worst_down <= SESSION_IN_FLIGHT
 
 
-@pytest.mark.parametrize("client_features, server_features, hello",
-                         [(4, 0, True), (0, 4, True), (4, 4, False)])
+@pytest.mark.parametrize(
+    "client_features, server_features, hello", [(4, 0, True), (0, 4, True), (4, 4, False)]
+)
 def test_nothing_streams_without_both_hellos(client_features, server_features, hello):
     sim = make(7, delay=10)
     sim = type(sim)(sim.link, client_features, server_features, hello)
@@ -142,13 +153,17 @@ def test_a_client_that_missed_frames_resets_its_streams():
     from pymosh.statesync.hello import answer, client_hello
     from pymosh.statesync.stream_carrier import ClientCarrier
     from pymosh.statesync.streams import RESET, Mux
+
     host = CompleteTerminal(10, 3)
     host.hello = answer(client_hello())
-    host.streams.base = 7                          # frames 0..6 went by unseen
+    host.streams.base = 7  # frames 0..6 went by unseen
     host.streams.push(b"\x04\x01")
-    transport = SimpleNamespace(latest_remote_state=lambda: host, current_state=UserStream(),
-                                connection=SimpleNamespace(timeout=lambda: 50),
-                                sent_state_last=1)
+    transport = SimpleNamespace(
+        latest_remote_state=lambda: host,
+        current_state=UserStream(),
+        connection=SimpleNamespace(timeout=lambda: 50),
+        sent_state_last=1,
+    )
     mux = Mux(True)
     sid = mux.open(b"t")
     carrier = ClientCarrier(mux)

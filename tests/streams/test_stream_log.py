@@ -27,15 +27,15 @@ def test_diff_apply_skipping_states_and_trimming():
     for item in states[2].diff_items(StreamLog()):
         client.apply(item.data)
     assert client.frames == [b"f0", b"f1", b"f2"]
-    server.trim(3)                                 # the client acknowledged state 2
+    server.trim(3)  # the client acknowledged state 2
     for i in range(3, 10):
-        server.push(b"f%d" % i)                    # pushed after the ack: they carry base 3
+        server.push(b"f%d" % i)  # pushed after the ack: they carry base 3
         states.append(server.copy())
-    for item in server.diff_items(states[2]):     # skipping states 3..8
+    for item in server.diff_items(states[2]):  # skipping states 3..8
         client.apply(item.data)
     assert client.base == 3 and client.frames == [b"f%d" % i for i in range(3, 10)]
     assert client.since(5) == ([b"f5", b"f6", b"f7", b"f8", b"f9"], 10)
-    for item in server.diff_items(states[2]):     # a duplicate delivery changes nothing
+    for item in server.diff_items(states[2]):  # a duplicate delivery changes nothing
         client.apply(item.data)
     assert client.next == 10 and len(client.frames) == 7
     assert server == client and server.size == sum(map(len, server.frames))
@@ -52,7 +52,7 @@ def test_a_diff_does_not_change_when_an_ack_trims_the_log():
         states.append(live.copy())
     old, new = states[0], live.copy()
     before = new.diff_from(old)
-    for state in (live, new, old):             # the client acknowledged ``old``
+    for state in (live, new, old):  # the client acknowledged ``old``
         state.subtract(old)
     assert new == live and new.diff_from(old) == live.diff_from(old) == before
 
@@ -60,12 +60,13 @@ def test_a_diff_does_not_change_when_an_ack_trims_the_log():
 def test_base_jump_past_everything_held():
     client = StreamLog()
     client.apply(entry(0, 0, b"a"))
-    client.apply(entry(5, 5, b"f"))                # frames 1..4 acknowledged and consumed
+    client.apply(entry(5, 5, b"f"))  # frames 1..4 acknowledged and consumed
     assert (client.base, client.frames) == (5, [b"f"])
 
 
-@pytest.mark.parametrize("body", [b"", b"\x80", entry(3, 0, b"gap"), entry(0, 1, b"x"),
-                                  b"\xff" * 11])
+@pytest.mark.parametrize(
+    "body", [b"", b"\x80", entry(3, 0, b"gap"), entry(0, 1, b"x"), b"\xff" * 11]
+)
 def test_garbage_raises_decode_error(body):
     with pytest.raises(DecodeError):
         StreamLog().apply(body)

@@ -13,10 +13,10 @@ from pymosh.wire.protobuf import Instruction, encode_instruction
 class Peer:
     """A bare Connection plus fragmenter that sends hand-made Instructions."""
 
-    def __init__(self, key: bytes, is_server: bool, crypto: Any, remote_addr: Any = None,
-                 now: float = 0) -> None:
-        self.conn = Connection(key, is_server, remote_addr, session_class=crypto.Session,
-                               now=now)
+    def __init__(
+        self, key: bytes, is_server: bool, crypto: Any, remote_addr: Any = None, now: float = 0
+    ) -> None:
+        self.conn = Connection(key, is_server, remote_addr, session_class=crypto.Session, now=now)
         self.next_id = 0
         self.assembly = FragmentAssembly()
 
@@ -25,10 +25,13 @@ class Peer:
         self.next_id += 1
         data = zlib.compress(encode_instruction(inst))
         size = fragment_capacity(self.conn.mtu)
-        pieces = [data[i:i + size] for i in range(0, len(data), size)]
-        return [self.conn.make_datagram(
-                    Fragment(self.next_id, n, n == len(pieces) - 1, p).to_bytes(), now)
-                for n, p in enumerate(pieces)]
+        pieces = [data[i : i + size] for i in range(0, len(data), size)]
+        return [
+            self.conn.make_datagram(
+                Fragment(self.next_id, n, n == len(pieces) - 1, p).to_bytes(), now
+            )
+            for n, p in enumerate(pieces)
+        ]
 
     def read(self, datagram: bytes, addr: Any, now: float) -> Instruction | None:
         payload = self.conn.receive(datagram, addr, now)

@@ -13,9 +13,14 @@ def monotonic_ms() -> float:
     return time.monotonic() * 1000.0
 
 
-def drive(transport: Any, channel: DatagramChannel, done: Callable[[], bool], timeout_s: float,
-          on_turn: Callable[[float], None] | None = None,
-          clock: Callable[[], float] = monotonic_ms) -> bool:
+def drive(
+    transport: Any,
+    channel: DatagramChannel,
+    done: Callable[[], bool],
+    timeout_s: float,
+    on_turn: Callable[[float], None] | None = None,
+    clock: Callable[[], float] = monotonic_ms,
+) -> bool:
     """Run turns until `done()` (True) or `timeout_s` wall seconds pass (False)."""
     endpoint = Endpoint(transport, channel)
     deadline = time.monotonic() + timeout_s

@@ -40,5 +40,8 @@ class RawHostState:
         pass
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RawHostState) and (self.data, self.echo_ack, self.size) == \
-            (other.data, other.echo_ack, other.size)
+        return isinstance(other, RawHostState) and (self.data, self.echo_ack, self.size) == (
+            other.data,
+            other.echo_ack,
+            other.size,
+        )

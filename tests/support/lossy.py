@@ -25,11 +25,11 @@ CLIENT_ADDR = ("198.51.100.7", 40000)
 
 @dataclass
 class Impairment:
-    delay: float = 20.0         # one-way, ms
-    jitter: float = 0.0         # uniform extra 0..jitter ms (reorders when > spacing)
-    loss: float = 0.0           # probability a datagram is dropped
-    duplicate: float = 0.0      # probability a datagram is delivered twice
-    reorder: float = 0.0        # probability a datagram is held back an extra 0..4·delay
+    delay: float = 20.0  # one-way, ms
+    jitter: float = 0.0  # uniform extra 0..jitter ms (reorders when > spacing)
+    loss: float = 0.0  # probability a datagram is dropped
+    duplicate: float = 0.0  # probability a datagram is delivered twice
+    reorder: float = 0.0  # probability a datagram is held back an extra 0..4·delay
 
 
 @dataclass(order=True)
@@ -44,13 +44,14 @@ class _InFlight:
 class LossyLink:
     """Datagrams in flight between addresses, impaired in both directions."""
 
-    MAX_IN_FLIGHT = 100_000     # bounded: beyond this, datagrams are dropped
+    MAX_IN_FLIGHT = 100_000  # bounded: beyond this, datagrams are dropped
 
-    def __init__(self, rng: random.Random, up: Impairment | None = None,
-                 down: Impairment | None = None) -> None:
+    def __init__(
+        self, rng: random.Random, up: Impairment | None = None, down: Impairment | None = None
+    ) -> None:
         self.rng = rng
-        self.up = up or Impairment()          # client → server
-        self.down = down or Impairment()      # server → client
+        self.up = up or Impairment()  # client → server
+        self.down = down or Impairment()  # server → client
         self.blackouts: List[Tuple[float, float]] = []
         self._queue: List[_InFlight] = []
         self._order = 0
@@ -67,8 +68,11 @@ class LossyLink:
     def send(self, datagram: bytes, src: Any, dst: Any, now: float, upstream: bool) -> None:
         imp = self.up if upstream else self.down
         self.sent += 1
-        if self._dark(now) or self.rng.random() < imp.loss \
-                or len(self._queue) >= self.MAX_IN_FLIGHT:
+        if (
+            self._dark(now)
+            or self.rng.random() < imp.loss
+            or len(self._queue) >= self.MAX_IN_FLIGHT
+        ):
             self.dropped += 1
             return
         copies = 2 if self.rng.random() < imp.duplicate else 1
@@ -104,8 +108,9 @@ class _LinkEnd:
         sim = self.sim
         sim.log.append((sim.now, self.side, datagram))
         upstream = self.side == "c"
-        sim.link.send(datagram, sim.client_addr if upstream else SERVER_ADDR, addr, sim.now,
-                      upstream=upstream)
+        sim.link.send(
+            datagram, sim.client_addr if upstream else SERVER_ADDR, addr, sim.now, upstream=upstream
+        )
         return None
 
     def filenos(self) -> List[int]:
@@ -125,14 +130,15 @@ class Simulation:
     server's stream is `client.latest_remote_state()`.
     """
 
-    def __init__(self, crypto: Any, link: LossyLink, now: float = 0.0,
-                 key: bytes | None = None) -> None:
+    def __init__(
+        self, crypto: Any, link: LossyLink, now: float = 0.0, key: bytes | None = None
+    ) -> None:
         key = key or os.urandom(16)
         self.key = key
         self.now = now
         self.link = link
         self.client_addr = CLIENT_ADDR
-        self.client_ports = [CLIENT_ADDR[1]]     # open client sockets (port hopping)
+        self.client_ports = [CLIENT_ADDR[1]]  # open client sockets (port hopping)
         server_conn = Connection(key, True, session_class=crypto.Session, now=now)
         client_conn = Connection(key, False, SERVER_ADDR, session_class=crypto.Session, now=now)
         self.server: Transport = Transport(UserStream(), UserStream(), server_conn, now)
@@ -160,11 +166,13 @@ class Simulation:
             elif item.dst[0] == self.client_addr[0] and item.dst[1] in self.client_ports:
                 self._client_end.inbox.append((item.datagram, SERVER_ADDR, False))
         # (bound per turn: tests swap in transports built with other knobs)
-        endpoints = (("c", Endpoint(self.client, self._client_end)),
-                     ("s", Endpoint(self.server, self._server_end)))
+        endpoints = (
+            ("c", Endpoint(self.client, self._client_end)),
+            ("s", Endpoint(self.server, self._server_end)),
+        )
         for side, endpoint in endpoints:
             if side in self.quit:
-                endpoint.channel.recv_all(now)      # a program that quit reads nothing
+                endpoint.channel.recv_all(now)  # a program that quit reads nothing
             else:
                 endpoint.receive(now)
         if self.server.remote_state_num != self._server_num:
@@ -208,9 +216,11 @@ class Simulation:
 
     def next_event(self) -> float:
         now = self.now
-        return min(self.link.next_due(),
-                   now + ("c" in self.quit and float("inf") or self.client.wait_time(now)),
-                   now + ("s" in self.quit and float("inf") or self.server.wait_time(now)))
+        return min(
+            self.link.next_due(),
+            now + ("c" in self.quit and float("inf") or self.client.wait_time(now)),
+            now + ("s" in self.quit and float("inf") or self.server.wait_time(now)),
+        )
 
     def run_until(self, done: Callable[[], bool], limit: float, step_cap: float = 1000.0) -> bool:
         """Run turns until `done()` or the clock passes `limit` (absolute ms)."""

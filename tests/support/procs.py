@@ -48,7 +48,7 @@ def children_of(pid: int) -> List[int]:
                 stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[1]) == pid:
             out.append(int(name))
     return out

@@ -29,13 +29,19 @@ class RelayImpairment:
     jitter_ms: float = 0.0
     loss: float = 0.0
     duplicate: float = 0.0
-    reorder: float = 0.0      # probability of an extra 0..50 ms hold
+    reorder: float = 0.0  # probability of an extra 0..50 ms hold
 
 
 class UdpRelay:
-    def __init__(self, server_port: int, up: RelayImpairment | None = None,
-                 down: RelayImpairment | None = None, seed: int = 0,
-                 lifetime_s: float = 120.0, max_queue: int = 10_000) -> None:
+    def __init__(
+        self,
+        server_port: int,
+        up: RelayImpairment | None = None,
+        down: RelayImpairment | None = None,
+        seed: int = 0,
+        lifetime_s: float = 120.0,
+        max_queue: int = 10_000,
+    ) -> None:
         self.server_addr = (LOCALHOST, server_port)
         self.up = up or RelayImpairment()
         self.down = down or RelayImpairment()
@@ -86,7 +92,7 @@ class UdpRelay:
     def switch_port(self) -> int:
         """The server now sees the client at a new source port; returns it."""
         with self._lock:
-            self.upstream = self._socket()     # the relay thread closes the old one
+            self.upstream = self._socket()  # the relay thread closes the old one
         self._poke()
         return self.upstream.getsockname()[1]
 
@@ -99,8 +105,11 @@ class UdpRelay:
     # -- relay thread
     def _schedule(self, data: bytes, sock: Any, dst: Any, imp: RelayImpairment) -> None:
         now = time.monotonic()
-        if now < self.dark_until or self.rng.random() < imp.loss \
-                or len(self._queue) >= self.max_queue:
+        if (
+            now < self.dark_until
+            or self.rng.random() < imp.loss
+            or len(self._queue) >= self.max_queue
+        ):
             self.stats["dropped"] += 1
             return
         for _ in range(2 if self.rng.random() < imp.duplicate else 1):

@@ -13,9 +13,9 @@ class FakeSock:
 
     def __init__(self) -> None:
         self._r, self._w = socket.socketpair()
-        self.inbox: list = []          # (datagram, source address) for the server
-        self.outbox: list = []         # (datagram, destination) from the server
-        self.link_mtu: int | None = None   # larger datagrams fail with EMSGSIZE
+        self.inbox: list = []  # (datagram, source address) for the server
+        self.outbox: list = []  # (datagram, destination) from the server
+        self.link_mtu: int | None = None  # larger datagrams fail with EMSGSIZE
         self.refused = 0
 
     def filenos(self) -> list[int]:
@@ -26,10 +26,10 @@ class FakeSock:
         return [(d, a, False) for d, a in got]
 
     def send(self, datagram: bytes, addr) -> OSError | None:
-        if addr is None:               # what socket.sendto does with None
+        if addr is None:  # what socket.sendto does with None
             raise TypeError("sendto(): AF_INET address must be tuple, not NoneType")
         if self.link_mtu is not None and len(datagram) > self.link_mtu:
-            self.refused += 1          # what sendto on a path with a small MTU returns
+            self.refused += 1  # what sendto on a path with a small MTU returns
             return OSError(errno.EMSGSIZE, os.strerror(errno.EMSGSIZE))
         self.outbox.append((datagram, addr))
         return None
@@ -44,7 +44,7 @@ class FakePty:
         self._r, self._w = socket.socketpair()
         self.fd = self._r.fileno()
         self.written = bytearray()
-        self.output = bytearray()       # what the "shell" prints next (read() drains it)
+        self.output = bytearray()  # what the "shell" prints next (read() drains it)
 
     def write(self, data: bytes) -> None:
         self.written += data

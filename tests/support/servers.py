@@ -60,7 +60,7 @@ class Server:
     port: int
     key_text: str
     key: bytes
-    pid: int                      # the detached daemon
+    pid: int  # the detached daemon
     launcher: subprocess.Popen
     workdir: str
     stderr_path: str
@@ -85,9 +85,16 @@ class Server:
             return f.read().decode("utf-8", "replace")
 
 
-def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
-                 verbose: bool = False, timeout: float = 10.0, port: str = "0",
-                 options: List[str] | None = None) -> Server:
+def start_server(
+    kind: str,
+    workdir: str,
+    command: List[str],
+    env_extra=None,
+    verbose: bool = False,
+    timeout: float = 10.0,
+    port: str = "0",
+    options: List[str] | None = None,
+) -> Server:
     """Start a server the way the wrapper does; parse MOSH CONNECT and the daemon pid.
 
     ``command`` is expected to write what it is sent to ``workdir/typed``
@@ -95,8 +102,9 @@ def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
     """
     from pymosh.crypto import parse_key
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MOSH_") and not k.startswith("LC_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MOSH_") and not k.startswith("LC_")
+    }
     env["LANG"] = "C.UTF-8"
     if kind == PYMOSH:
         env["PYTHONPATH"] = checkout_pythonpath(env)
@@ -104,10 +112,14 @@ def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
     out_path = os.path.join(workdir, "server.stdout")
     err_path = os.path.join(workdir, "server.stderr")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        launcher = subprocess.Popen(server_argv(kind, verbose, port) + (options or [])
-                                    + ["--"] + command,
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    env=env, cwd=workdir)
+        launcher = subprocess.Popen(
+            server_argv(kind, verbose, port) + (options or []) + ["--"] + command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=workdir,
+        )
     deadline = time.monotonic() + timeout
     connect = pid = None
     while time.monotonic() < deadline:
@@ -124,12 +136,24 @@ def start_server(kind: str, workdir: str, command: List[str], env_extra=None,
     if pid is None or connect is None:
         launcher.kill()
         launcher.wait()
-        raise AssertionError(f"{kind} server did not start: stdout "
-                             f"{open(out_path, 'rb').read()!r} stderr {open(err_path, 'rb').read()!r}")
+        raise AssertionError(
+            f"{kind} server did not start: stdout "
+            f"{open(out_path, 'rb').read()!r} stderr {open(err_path, 'rb').read()!r}"
+        )
     launcher.wait(timeout=timeout)
     port, key_text = connect
-    return Server(kind, port, key_text, parse_key(key_text), pid, launcher, workdir,
-                  err_path, os.path.join(workdir, "typed"), children_of(pid))
+    return Server(
+        kind,
+        port,
+        key_text,
+        parse_key(key_text),
+        pid,
+        launcher,
+        workdir,
+        err_path,
+        os.path.join(workdir, "typed"),
+        children_of(pid),
+    )
 
 
 def stop_server(server: Server, timeout: float = 1.0) -> None:

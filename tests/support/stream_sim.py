@@ -26,14 +26,14 @@ class Peer:
 
     def __init__(self, mux: Mux) -> None:
         self.mux = mux
-        self.outgoing: Dict[int, List[Any]] = {}      # sid -> [data, pos, finish]
+        self.outgoing: Dict[int, List[Any]] = {}  # sid -> [data, pos, finish]
         self.got: Dict[int, bytearray] = {}
-        self.opened: Dict[int, bytes] = {}             # streams the peer opened
+        self.opened: Dict[int, bytes] = {}  # streams the peer opened
         self.eof: Set[int] = set()
         self.closed: Set[int] = set()
         self.resets: Dict[int, bytes] = {}
-        self.read_limit: int | None = None             # bytes consumed per step
-        self.echo_finish = True                        # answer the peer's FIN with ours
+        self.read_limit: int | None = None  # bytes consumed per step
+        self.echo_finish = True  # answer the peer's FIN with ours
 
     def send(self, target: bytes, data: bytes, finish: bool = True) -> int:
         sid = self.mux.open(target)
@@ -60,31 +60,35 @@ class Peer:
         for sid, item in self.outgoing.items():
             data, pos, finish = item
             if pos < len(data):
-                item[1] = pos = pos + mux.write(sid, data[pos:pos + 65536])
+                item[1] = pos = pos + mux.write(sid, data[pos : pos + 65536])
             if pos == len(data) and finish:
                 mux.finish(sid)
         for sid, buf in self.got.items():
             pending = mux.pending(sid)
             if self.read_limit is not None:
-                pending = pending[:self.read_limit]
+                pending = pending[: self.read_limit]
             if pending:
                 buf += pending
                 mux.consume(sid, len(pending))
-            if (self.echo_finish and mux.at_eof(sid) and sid not in self.outgoing):
+            if self.echo_finish and mux.at_eof(sid) and sid not in self.outgoing:
                 mux.finish(sid)
 
 
 class StreamSim(Simulation):
     """``Simulation`` with the pymosh states: UserStream up, CompleteTerminal down."""
 
-    def __init__(self, link: LossyLink, client_features: int = FEATURE_STREAMS,
-                 server_features: int = FEATURE_STREAMS, hello: bool = True) -> None:
+    def __init__(
+        self,
+        link: LossyLink,
+        client_features: int = FEATURE_STREAMS,
+        server_features: int = FEATURE_STREAMS,
+        hello: bool = True,
+    ) -> None:
         super().__init__(crypto, link, key=KEY)
         now = self.now
         self.terminal = CompleteTerminal(80, 24)
         server_conn = Connection(KEY, True, session_class=crypto.Session, now=now)
-        client_conn = Connection(KEY, False, SERVER_ADDR, session_class=crypto.Session,
-                                 now=now)
+        client_conn = Connection(KEY, False, SERVER_ADDR, session_class=crypto.Session, now=now)
         self.server = Transport(self.terminal, UserStream(), server_conn, now)
         self.server.current_state = self.terminal
         self.client = Transport(UserStream(), CompleteTerminal(80, 24), client_conn, now)
@@ -95,7 +99,7 @@ class StreamSim(Simulation):
         self.ccarrier, self.scarrier = ClientCarrier(self.cmux), ServerCarrier(self.smux)
         self.cpeer, self.speer = Peer(self.cmux), Peer(self.smux)
         self.on_turn = StreamSim._apps
-        self.extra: Any = None        # a test's own per-turn hook
+        self.extra: Any = None  # a test's own per-turn hook
 
     def server_events(self, events: List[Any]) -> None:
         keys = [e for e in events if isinstance(e, int)]

@@ -23,11 +23,25 @@ def _fed(impl, *writes: bytes):
 
 
 def test_every_selection_is_recorded(terminal_impl):
-    _, e = _fed(terminal_impl, _osc52("c", "YQ=="), _osc52("p", "Yg=="), _osc52("q", "Yw=="),
-                _osc52("s", "ZA=="), _osc52("7", "ZQ=="), _osc52("", "Zg=="),
-                _osc52("c3", "Zw=="))
-    assert e.selections == {"c": "Zw==", "p": "Yg==", "q": "Yw==", "s": "Zg==", "7": "ZQ==",
-                            "0": "Zg==", "3": "Zw=="}
+    _, e = _fed(
+        terminal_impl,
+        _osc52("c", "YQ=="),
+        _osc52("p", "Yg=="),
+        _osc52("q", "Yw=="),
+        _osc52("s", "ZA=="),
+        _osc52("7", "ZQ=="),
+        _osc52("", "Zg=="),
+        _osc52("c3", "Zw=="),
+    )
+    assert e.selections == {
+        "c": "Zw==",
+        "p": "Yg==",
+        "q": "Yw==",
+        "s": "Zg==",
+        "7": "ZQ==",
+        "0": "Zg==",
+        "3": "Zw==",
+    }
     assert e.dump()["selections"] == e.selections
     assert e.dump()["clipboard"] == "YQ=="  # Mosh's record: the last write to exactly "c"
 
@@ -69,8 +83,9 @@ def test_pymosh_frames_carry_each_selection(terminal_impl):
     again.feed(_osc52("p", "eA=="))
     assert terminal_impl.new_frame(True, e, again, clipboard_selections=True) == b""
     again.feed(_osc52("p", "eg=="))
-    assert terminal_impl.new_frame(True, e, again,
-                                   clipboard_selections=True) == b"\x1b]52;p;eg==\x07"
+    assert (
+        terminal_impl.new_frame(True, e, again, clipboard_selections=True) == b"\x1b]52;p;eg==\x07"
+    )
 
 
 def test_size_limit(terminal_impl):
@@ -106,8 +121,9 @@ def test_reset_forgets_records_without_sending(terminal_impl):
     assert terminal_impl.new_frame(True, e, reset, clipboard_selections=True).find(b"]52") < 0
     again = reset.copy()
     again.feed(_osc52("p", "eA=="))
-    assert b"\x1b]52;p;eA==\x07" in terminal_impl.new_frame(True, reset, again,
-                                                             clipboard_selections=True)
+    assert b"\x1b]52;p;eA==\x07" in terminal_impl.new_frame(
+        True, reset, again, clipboard_selections=True
+    )
 
 
 def test_open_write_survives_copies(terminal_impl):

@@ -39,7 +39,7 @@ def test_case_fed_byte_by_byte(terminal_impl, case: Case) -> None:
     whole.feed(case.data)
     split = terminal_impl.Emulator(case.width, case.height)
     for i in range(len(case.data)):
-        split.feed(case.data[i:i + 1])
+        split.feed(case.data[i : i + 1])
     if case.resize is not None:
         whole.resize(*case.resize)
         split.resize(*case.resize)

@@ -18,9 +18,15 @@ def screen(emu, with_wrap: bool = True):
     plus each row's wrap bit except the bottom row's (a soft wrap out of the bottom row
     would scroll)."""
     rows = emu.dump()["rows"]
-    cells = [[("right half",) if _right_half(row, x)
-              else (("\u00a0" if c[5] else "") + c[0] or " ",) + tuple(c[1:5])
-              for x, c in enumerate(row)] for row in rows]
+    cells = [
+        [
+            ("right half",)
+            if _right_half(row, x)
+            else (("\u00a0" if c[5] else "") + c[0] or " ",) + tuple(c[1:5])
+            for x, c in enumerate(row)
+        ]
+        for row in rows
+    ]
     wraps = [row[-1][6] for row in rows[:-1]] if with_wrap else []
     return cells, wraps
 
@@ -53,13 +59,15 @@ def round_trip(impl, before: bytes, after: bytes, width: int, height: int):
 
 # ---------------------------------------------------------------- (1) wide last character
 
+
 def test_wrap_of_a_row_ending_in_a_wide_character(terminal_impl):
     """The wrap bit sits on the cell under the wide character's right half, which the
     differ never visits; when only that bit changes the wide character is redrawn (with the
     CUP a wrapped row's last cell always gets) so the receiver performs the soft wrap."""
     frame = round_trip(terminal_impl, WIDE * 20, "x世".encode(), 80, 24)
-    assert frame == (E + b"[?25l" + E + b"[1;79H" + "界".encode() + "x世".encode() * 1
-                     + E + b"[?25h")
+    assert frame == (
+        E + b"[?25l" + E + b"[1;79H" + "界".encode() + "x世".encode() * 1 + E + b"[?25h"
+    )
 
 
 def test_wide_last_character_then_long_line(terminal_impl):
@@ -83,11 +91,12 @@ def test_unchanged_wide_last_character_is_not_redrawn(terminal_impl):
 
 # ---------------------------------------------------------------- (2) 1- and 2-column screens
 
+
 def test_one_column_full_repaint_keeps_wrap_flags(terminal_impl):
     emu = terminal_impl.Emulator(1, 6)
     emu.feed(b";J9")
     frame = terminal_impl.new_frame(False, terminal_impl.Emulator(1, 6), emu)
-    assert E + b"[1;1H;J9\r\n" in frame   # one CUP, then the receiver wraps twice
+    assert E + b"[1;1H;J9\r\n" in frame  # one CUP, then the receiver wraps twice
     assert screen(client_of(terminal_impl, emu)) == screen(emu)
 
 
@@ -113,17 +122,35 @@ def test_two_columns_of_wide_characters(terminal_impl):
     round_trip(terminal_impl, "中文".encode(), "字x".encode(), 2, 5)
 
 
-NARROW = st.lists(st.sampled_from([b"a", b"b", "中".encode(), "\u0301".encode(), b"\r\n",
-                                   b"\n", b"\b", b" ", b"\x1b[H", b"\x1b[2;1H", b"\x1b[K",
-                                   b"\x1b[41m", b"\x1b[m", b"\x1b[@", b"\x1b[P"]),
-                  max_size=40).map(b"".join)
+NARROW = st.lists(
+    st.sampled_from(
+        [
+            b"a",
+            b"b",
+            "中".encode(),
+            "\u0301".encode(),
+            b"\r\n",
+            b"\n",
+            b"\b",
+            b" ",
+            b"\x1b[H",
+            b"\x1b[2;1H",
+            b"\x1b[K",
+            b"\x1b[41m",
+            b"\x1b[m",
+            b"\x1b[@",
+            b"\x1b[P",
+        ]
+    ),
+    max_size=40,
+).map(b"".join)
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(width=st.integers(1, 4), height=st.integers(1, 5), before=NARROW, after=NARROW)
-def test_narrow_screens_round_trip_with_wrap_flags(terminal_impl, width, height, before,
-                                                   after):
+def test_narrow_screens_round_trip_with_wrap_flags(terminal_impl, width, height, before, after):
     old = terminal_impl.Emulator(width, height)
     old.feed(before)
     new = old.copy()
@@ -132,8 +159,11 @@ def test_narrow_screens_round_trip_with_wrap_flags(terminal_impl, width, height,
     rows = old.dump()["rows"]
     if any(row[-1][4] for row in rows + new.dump()["rows"]):
         return  # a wide cell in the last column (ICH/DCH on wide text): not drawable
-    if any(_right_half(row, x) and row[x][:4] != ("", 0, row[x - 1][2], 0)
-           for row in rows for x in range(len(row))):
+    if any(
+        _right_half(row, x) and row[x][:4] != ("", 0, row[x - 1][2], 0)
+        for row in rows
+        for x in range(len(row))
+    ):
         return  # a stray right half the receiver does not have (terminal.md 4.7-7)
     assert screen(client) == screen(old)
     client.feed(terminal_impl.new_frame(True, old, new))
@@ -141,6 +171,7 @@ def test_narrow_screens_round_trip_with_wrap_flags(terminal_impl, width, height,
 
 
 # ---------------------------------------------------------------- (3) resize cuts a wide char
+
 
 def test_resize_blanks_a_wide_character_cut_at_the_new_edge(terminal_impl):
     emu = terminal_impl.Emulator(10, 3)

@@ -32,29 +32,44 @@ def _same(w, h, *chunks):
 
 
 def test_caps_match_twin():
-    e = _same(20, 3, b"\x1b]2;" + b"t" * 5000 + b"\x07",
-              b"\x1b]52;c;" + b"A" * 40000 + b"\x07",
-              b"\x1b[" + b"9" * 5000 + b";4" * 300 + b"m",
-              b"a" + "\u0301".encode() * 100,
-              b"\x1b[" + b"!" * 20 + b"p", b"\x1b" + b" " * 20 + b"0")
+    e = _same(
+        20,
+        3,
+        b"\x1b]2;" + b"t" * 5000 + b"\x07",
+        b"\x1b]52;c;" + b"A" * 40000 + b"\x07",
+        b"\x1b[" + b"9" * 5000 + b";4" * 300 + b"m",
+        b"a" + "\u0301".encode() * 100,
+        b"\x1b[" + b"!" * 20 + b"p",
+        b"\x1b" + b" " * 20 + b"0",
+    )
     d = e.dump()
     assert len(d["title"]) == 254
     assert len(d["clipboard"]) == 16384 - 5
     assert len(d["rows"][0][0][0].encode()) < 32 + 4
 
 
-@pytest.mark.parametrize("size", [(1, 1), (1024, 1), (4096, 1), (1, 300), (5000, 0),
-                                  (0, 0), (-3, 10**12)])
+@pytest.mark.parametrize(
+    "size", [(1, 1), (1024, 1), (4096, 1), (1, 300), (5000, 0), (0, 0), (-3, 10**12)]
+)
 def test_extreme_sizes(size):
-    e = _same(*size, b"\x1b[?1049h\x1b[99999;99999H\xe4\xb8\xadx\x1b[9999@\x1b[9999L\x1b[2J",
-              "\u0302中\U0001f600".encode() * 50, b"\x1b[1;65535r\x1b[65535S\x1b[65535T")
+    e = _same(
+        *size,
+        b"\x1b[?1049h\x1b[99999;99999H\xe4\xb8\xadx\x1b[9999@\x1b[9999L\x1b[2J",
+        "\u0302中\U0001f600".encode() * 50,
+        b"\x1b[1;65535r\x1b[65535S\x1b[65535T",
+    )
     assert 1 <= e.width <= 1024 and 1 <= e.height <= 1024
 
 
 def test_huge_counts_are_clamped():
-    _same(80, 24, b"x" * 5000, b"\x1b[65535L\x1b[65535M\x1b[65535P\x1b[65535@\x1b[65535X",
-          b"\x1b[65535I\x1b[65535Z\x1b[65535A\x1b[65535C\x1b[65536;99999999H!",
-          b"\x1b[3g\x1b[65535I\t?")
+    _same(
+        80,
+        24,
+        b"x" * 5000,
+        b"\x1b[65535L\x1b[65535M\x1b[65535P\x1b[65535@\x1b[65535X",
+        b"\x1b[65535I\x1b[65535Z\x1b[65535A\x1b[65535C\x1b[65536;99999999H!",
+        b"\x1b[3g\x1b[65535I\t?",
+    )
 
 
 def test_random_bytes_with_resizes_and_copies():
@@ -70,8 +85,10 @@ def test_random_bytes_with_resizes_and_copies():
         elif k < 0.2:
             snapshots.append((c.copy(), p.copy()))
         else:
-            data = bytes(rng.choice(b"\x1b[;?0123456789mHJKLM\xc2\x9b\xe4\xb8\xad\x07\r\n abc")
-                         for _ in range(rng.randint(1, 60)))
+            data = bytes(
+                rng.choice(b"\x1b[;?0123456789mHJKLM\xc2\x9b\xe4\xb8\xad\x07\r\n abc")
+                for _ in range(rng.randint(1, 60))
+            )
             c.feed(data)
             p.feed(data)
         assert c.dump() == p.dump()

@@ -121,15 +121,18 @@ def test_erase_saved_lines(terminal_impl):
     assert emu.take_history() == (0, [], False)
 
 
-@pytest.mark.parametrize(("setup", "ops", "expected"), [
-    (b"", b"\x1b[2S", [b"1", b"2"]),                     # SU, full screen
-    (b"\x1b[1;2r", b"\x1b[2;1H\n\n", [b"1", b"2"]),    # region at the top: like xterm
-    (b"\x1b[2;3r", b"\x1b[3;1H\n\n\x1b[S", []),         # region below the top: nothing
-    (b"", b"\x1b[H\x1b[2M", [b"1", b"2"]),              # DL on the first row
-    (b"", b"\x1b[2;1H\x1b[2M", []),                     # DL further down
-    (b"", b"\x1b[H\x1b[2L\x1b[2T\x1bM", []),           # IL, SD, RI: off the bottom
-    (b"", b"\x1b[3;1H\x1bD\x1bE", [b"1", b"2"]),       # IND, NEL at the bottom
-])
+@pytest.mark.parametrize(
+    ("setup", "ops", "expected"),
+    [
+        (b"", b"\x1b[2S", [b"1", b"2"]),  # SU, full screen
+        (b"\x1b[1;2r", b"\x1b[2;1H\n\n", [b"1", b"2"]),  # region at the top: like xterm
+        (b"\x1b[2;3r", b"\x1b[3;1H\n\n\x1b[S", []),  # region below the top: nothing
+        (b"", b"\x1b[H\x1b[2M", [b"1", b"2"]),  # DL on the first row
+        (b"", b"\x1b[2;1H\x1b[2M", []),  # DL further down
+        (b"", b"\x1b[H\x1b[2L\x1b[2T\x1bM", []),  # IL, SD, RI: off the bottom
+        (b"", b"\x1b[3;1H\x1bD\x1bE", [b"1", b"2"]),  # IND, NEL at the bottom
+    ],
+)
 def test_which_scrolls_count(terminal_impl, setup, ops, expected):
     emu = _emu(terminal_impl)
     emu.feed(b"1\r\n2\r\n3" + setup)
@@ -168,7 +171,7 @@ def test_long_line_is_width_bounded(terminal_impl):
 def test_rows_kept_are_not_changed_by_later_output(terminal_impl):
     emu = _emu(terminal_impl, width=6, height=2)
     emu.feed(b"abc\r\n")
-    emu.feed(b"\r\n")       # "abc" leaves the screen
+    emu.feed(b"\r\n")  # "abc" leaves the screen
     snapshot = emu.copy()
     emu.feed(b"\x1b[H\x1b[2Jxyz\x1b[5@")
     assert emu.take_history()[1] == [(b"abc", False)]

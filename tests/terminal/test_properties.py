@@ -5,25 +5,91 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 # pieces biased toward what terminals actually see; %d filled with small numbers
 _PIECES = [
-    "a", "bc", "xxxxxxxxxxxxxxx", "中", "😀", "e\u0301", "\u0302", "\r", "\n", "\b", "\t",
-    "\x07", "\x1b[K", "\x1b[1K", "\x1b[2K", "\x1b[J", "\x1b[1J", "\x1b[2J", "\x1b[%dA",
-    "\x1b[%dB", "\x1b[%dC", "\x1b[%dD", "\x1b[%d;%dH", "\x1b[%dL", "\x1b[%dM", "\x1b[%d@",
-    "\x1b[%dP", "\x1b[%dX", "\x1b[%dS", "\x1b[%dT", "\x1b[%d;%dr", "\x1b[r", "\x1b[%dm",
-    "\x1b[38;5;%dm", "\x1b[48;2;%d;%d;1m", "\x1b[1;4;7m", "\x1b[0m", "\x1bM", "\x1bD",
-    "\x1bE", "\x1b7", "\x1b8", "\x1b[4h", "\x1b[4l", "\x1b[?6h", "\x1b[?6l", "\x1b[?25l",
-    "\x1b[?25h", "\x1b[?1049h", "\x1b[?1049l", "\x1b]0;t%d\x07", "\x1b]1;i%d\x07",
-    "\x1b]52;c;x%d\x07", "\x1b[?1000h", "\x1b[?1006h", "\x1b[?1000l", "\x1b[?2004h",
-    "\x1b[?5h", "\x1b[?5l", "\x1bc", "\x1b#8", "\x1b[!p", "\x1b[?3h", "\x1b[%dI",
-    "\x1b[%dZ", "\x1b[g", "\x1bH", "\x1b[3g", "\x1b[?1004h", "\x1b[?1015h", "\x1b[?9h",
+    "a",
+    "bc",
+    "xxxxxxxxxxxxxxx",
+    "中",
+    "😀",
+    "e\u0301",
+    "\u0302",
+    "\r",
+    "\n",
+    "\b",
+    "\t",
+    "\x07",
+    "\x1b[K",
+    "\x1b[1K",
+    "\x1b[2K",
+    "\x1b[J",
+    "\x1b[1J",
+    "\x1b[2J",
+    "\x1b[%dA",
+    "\x1b[%dB",
+    "\x1b[%dC",
+    "\x1b[%dD",
+    "\x1b[%d;%dH",
+    "\x1b[%dL",
+    "\x1b[%dM",
+    "\x1b[%d@",
+    "\x1b[%dP",
+    "\x1b[%dX",
+    "\x1b[%dS",
+    "\x1b[%dT",
+    "\x1b[%d;%dr",
+    "\x1b[r",
+    "\x1b[%dm",
+    "\x1b[38;5;%dm",
+    "\x1b[48;2;%d;%d;1m",
+    "\x1b[1;4;7m",
+    "\x1b[0m",
+    "\x1bM",
+    "\x1bD",
+    "\x1bE",
+    "\x1b7",
+    "\x1b8",
+    "\x1b[4h",
+    "\x1b[4l",
+    "\x1b[?6h",
+    "\x1b[?6l",
+    "\x1b[?25l",
+    "\x1b[?25h",
+    "\x1b[?1049h",
+    "\x1b[?1049l",
+    "\x1b]0;t%d\x07",
+    "\x1b]1;i%d\x07",
+    "\x1b]52;c;x%d\x07",
+    "\x1b[?1000h",
+    "\x1b[?1006h",
+    "\x1b[?1000l",
+    "\x1b[?2004h",
+    "\x1b[?5h",
+    "\x1b[?5l",
+    "\x1bc",
+    "\x1b#8",
+    "\x1b[!p",
+    "\x1b[?3h",
+    "\x1b[%dI",
+    "\x1b[%dZ",
+    "\x1b[g",
+    "\x1bH",
+    "\x1b[3g",
+    "\x1b[?1004h",
+    "\x1b[?1015h",
+    "\x1b[?9h",
 ]
-_piece = st.builds(lambda p, nums: (p % tuple(nums[:p.count("%d")])).encode(),
-                   st.sampled_from(_PIECES), st.lists(st.integers(0, 12), min_size=3,
-                                                       max_size=3))
+_piece = st.builds(
+    lambda p, nums: (p % tuple(nums[: p.count("%d")])).encode(),
+    st.sampled_from(_PIECES),
+    st.lists(st.integers(0, 12), min_size=3, max_size=3),
+)
 stream = st.lists(_piece, max_size=30).map(b"".join)
 size = st.tuples(st.integers(3, 12), st.integers(1, 6))
 
@@ -66,20 +132,35 @@ def visible(emu) -> dict:
         cells, x = [], 0
         while x < len(row):
             contents, fg, bg, attrs, wide, fallback, _ = row[x]
-            shown = " " if contents in ("", " ", "\u00a0") else (
-                "\u00a0" + contents if fallback else contents)
+            shown = (
+                " "
+                if contents in ("", " ", "\u00a0")
+                else ("\u00a0" + contents if fallback else contents)
+            )
             cells.append((x, shown, fg, bg, attrs, wide))
             x += 2 if wide else 1
-        soft = bool(row[-1][6]) and y < len(d["rows"]) - 1 and not (
-            len(row) > 1 and row[-2][4])
+        soft = bool(row[-1][6]) and y < len(d["rows"]) - 1 and not (len(row) > 1 and row[-2][4])
         rows.append((cells, soft))
     modes = d["modes"]
-    return {"size": d["size"], "cursor": d["cursor"], "cursor_visible": d["cursor_visible"],
-            "rows": rows, "renditions": d["renditions"], "title": d["title"],
-            "clipboard": d["clipboard"],
-            "modes": {k: modes[k] for k in ("reverse_video", "bracketed_paste",
-                                            "mouse_reporting", "mouse_focus_event",
-                                            "mouse_encoding")}}
+    return {
+        "size": d["size"],
+        "cursor": d["cursor"],
+        "cursor_visible": d["cursor_visible"],
+        "rows": rows,
+        "renditions": d["renditions"],
+        "title": d["title"],
+        "clipboard": d["clipboard"],
+        "modes": {
+            k: modes[k]
+            for k in (
+                "reverse_video",
+                "bracketed_paste",
+                "mouse_reporting",
+                "mouse_focus_event",
+                "mouse_encoding",
+            )
+        },
+    }
 
 
 def representable(emu) -> bool:
@@ -116,5 +197,5 @@ def test_chunking_does_not_matter(terminal_impl, data: bytes, sz) -> None:
     whole.feed(data)
     pieces = terminal_impl.Emulator(*sz)
     for i in range(0, len(data), 3):
-        pieces.feed(data[i:i + 3])
+        pieces.feed(data[i : i + 3])
     assert pieces.dump() == whole.dump()

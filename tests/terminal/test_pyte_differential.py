@@ -18,8 +18,12 @@ _piece = st.one_of(
     # keeps its cursor past the edge and wraps the next character ("00000\n0" at width 5)
     st.sampled_from(["\r\n", "\r", "\x1b[0m", "\x1b[1m", "\x1b[m"]),
     # erasures after a CUP: at a pending wrap pyte's cursor sits past the edge
-    st.builds(lambda r, c, e: f"\x1b[{r};{c}H{e}", st.integers(1, 8), st.integers(1, 14),
-              st.sampled_from(["\x1b[K", "\x1b[1K", "\x1b[2K", "\x1b[J", "\x1b[1J", "\x1b[2J"])),
+    st.builds(
+        lambda r, c, e: f"\x1b[{r};{c}H{e}",
+        st.integers(1, 8),
+        st.integers(1, 14),
+        st.sampled_from(["\x1b[K", "\x1b[1K", "\x1b[2K", "\x1b[J", "\x1b[1J", "\x1b[2J"]),
+    ),
     st.builds(lambda r, c: f"\x1b[{r};{c}H", st.integers(1, 8), st.integers(1, 14)),
     st.builds(lambda c: f"\x1b[{c}m", st.sampled_from(list(range(30, 38)) + list(range(40, 48)))),
     # regions reach the bottom: below a region Mosh and pyte disagree on wrapping
@@ -38,8 +42,11 @@ def _our_lines(emu) -> list[str]:
     return ["".join(c[0] or " " for c in row) for row in emu.dump()["rows"]]
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=_stream, width=st.integers(5, 14), height=st.integers(4, 8))
 def test_same_screen_as_pyte(terminal_impl, data: str, width: int, height: int) -> None:
     raw = data.encode()
@@ -59,13 +66,16 @@ def test_same_screen_as_pyte(terminal_impl, data: str, width: int, height: int) 
                 assert (fg, bg, bool(ours[3] & 1)) == (theirs.fg, theirs.bg, theirs.bold)
 
 
-@pytest.mark.parametrize("data", [
-    b"hello world",
-    b"x" * 100,
-    b"line1\r\nline2\r\nline3\r\nline4\r\nline5\r\nline6\r\nline7",
-    b"\x1b[2;4r\x1b[4;1Ha\r\nb\r\nc\r\nd",
-    b"abcdef\x1b[1;3H\x1b[K\x1b[2;1Hxyz\x1b[1J",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"hello world",
+        b"x" * 100,
+        b"line1\r\nline2\r\nline3\r\nline4\r\nline5\r\nline6\r\nline7",
+        b"\x1b[2;4r\x1b[4;1Ha\r\nb\r\nc\r\nd",
+        b"abcdef\x1b[1;3H\x1b[K\x1b[2;1Hxyz\x1b[1J",
+    ],
+)
 def test_fixed_streams_match_pyte(terminal_impl, data: bytes) -> None:
     emu = terminal_impl.Emulator(12, 5)
     emu.feed(data)

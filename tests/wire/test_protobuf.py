@@ -31,8 +31,9 @@ U64 = (1 << 64) - 1
 
 def _runtime_classes():
     f = descriptor_pb2.FieldDescriptorProto
-    fp = descriptor_pb2.FileDescriptorProto(name="pymosh_test_mosh.proto", package="t",
-                                            syntax="proto2")
+    fp = descriptor_pb2.FileDescriptorProto(
+        name="pymosh_test_mosh.proto", package="t", syntax="proto2"
+    )
 
     def message(name, *fields):
         m = fp.message_type.add(name=name)
@@ -42,31 +43,41 @@ def _runtime_classes():
                 field.type_name = ".t." + type_name
 
     opt, rep = f.LABEL_OPTIONAL, f.LABEL_REPEATED
-    message("TransportInstruction",
-            ("protocol_version", 1, f.TYPE_UINT32, opt, None),
-            ("old_num", 2, f.TYPE_UINT64, opt, None),
-            ("new_num", 3, f.TYPE_UINT64, opt, None),
-            ("ack_num", 4, f.TYPE_UINT64, opt, None),
-            ("throwaway_num", 5, f.TYPE_UINT64, opt, None),
-            ("diff", 6, f.TYPE_BYTES, opt, None),
-            ("chaff", 7, f.TYPE_BYTES, opt, None))
+    message(
+        "TransportInstruction",
+        ("protocol_version", 1, f.TYPE_UINT32, opt, None),
+        ("old_num", 2, f.TYPE_UINT64, opt, None),
+        ("new_num", 3, f.TYPE_UINT64, opt, None),
+        ("ack_num", 4, f.TYPE_UINT64, opt, None),
+        ("throwaway_num", 5, f.TYPE_UINT64, opt, None),
+        ("diff", 6, f.TYPE_BYTES, opt, None),
+        ("chaff", 7, f.TYPE_BYTES, opt, None),
+    )
     message("Keystroke", ("keys", 4, f.TYPE_BYTES, opt, None))
     message("HostBytes", ("hoststring", 4, f.TYPE_BYTES, opt, None))
-    message("ResizeMessage", ("width", 5, f.TYPE_INT32, opt, None),
-            ("height", 6, f.TYPE_INT32, opt, None))
+    message(
+        "ResizeMessage",
+        ("width", 5, f.TYPE_INT32, opt, None),
+        ("height", 6, f.TYPE_INT32, opt, None),
+    )
     message("EchoAck", ("echo_ack_num", 8, f.TYPE_UINT64, opt, None))
-    message("UserInstruction", ("keystroke", 2, f.TYPE_MESSAGE, opt, "Keystroke"),
-            ("resize", 3, f.TYPE_MESSAGE, opt, "ResizeMessage"))
-    message("HostInstruction", ("hostbytes", 2, f.TYPE_MESSAGE, opt, "HostBytes"),
-            ("resize", 3, f.TYPE_MESSAGE, opt, "ResizeMessage"),
-            ("echoack", 7, f.TYPE_MESSAGE, opt, "EchoAck"))
+    message(
+        "UserInstruction",
+        ("keystroke", 2, f.TYPE_MESSAGE, opt, "Keystroke"),
+        ("resize", 3, f.TYPE_MESSAGE, opt, "ResizeMessage"),
+    )
+    message(
+        "HostInstruction",
+        ("hostbytes", 2, f.TYPE_MESSAGE, opt, "HostBytes"),
+        ("resize", 3, f.TYPE_MESSAGE, opt, "ResizeMessage"),
+        ("echoack", 7, f.TYPE_MESSAGE, opt, "EchoAck"),
+    )
     message("UserMessage", ("instruction", 1, f.TYPE_MESSAGE, rep, "UserInstruction"))
     message("HostMessage", ("instruction", 1, f.TYPE_MESSAGE, rep, "HostInstruction"))
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fp)
     classes = message_factory.GetMessageClassesForFiles([fp.name], pool)
-    return (classes["t.TransportInstruction"], classes["t.UserMessage"],
-            classes["t.HostMessage"])
+    return (classes["t.TransportInstruction"], classes["t.UserMessage"], classes["t.HostMessage"])
 
 
 PbInstruction, PbUserMessage, PbHostMessage = _runtime_classes()
@@ -74,21 +85,38 @@ PbInstruction, PbUserMessage, PbHostMessage = _runtime_classes()
 u64 = st.integers(0, U64)
 i32 = st.integers(-(1 << 31), (1 << 31) - 1)
 resizes = st.builds(Resize, i32, i32)
-user_events = st.lists(st.one_of(st.builds(Keystroke, st.binary(max_size=300)), resizes),
-                       max_size=8)
-host_events = st.lists(st.one_of(st.builds(HostBytes, st.binary(max_size=300)), resizes,
-                                 st.builds(EchoAck, u64)), max_size=8)
-instructions = st.builds(Instruction, st.integers(0, (1 << 32) - 1), u64, u64, u64, u64,
-                         st.binary(max_size=200), st.binary(max_size=16))
+user_events = st.lists(
+    st.one_of(st.builds(Keystroke, st.binary(max_size=300)), resizes), max_size=8
+)
+host_events = st.lists(
+    st.one_of(st.builds(HostBytes, st.binary(max_size=300)), resizes, st.builds(EchoAck, u64)),
+    max_size=8,
+)
+instructions = st.builds(
+    Instruction,
+    st.integers(0, (1 << 32) - 1),
+    u64,
+    u64,
+    u64,
+    u64,
+    st.binary(max_size=200),
+    st.binary(max_size=16),
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(instructions)
 def test_instruction_matches_runtime(ins):
     data = encode_instruction(ins)
-    pb = PbInstruction(protocol_version=ins.protocol_version, old_num=ins.old_num,
-                       new_num=ins.new_num, ack_num=ins.ack_num,
-                       throwaway_num=ins.throwaway_num, diff=ins.diff, chaff=ins.chaff)
+    pb = PbInstruction(
+        protocol_version=ins.protocol_version,
+        old_num=ins.old_num,
+        new_num=ins.new_num,
+        ack_num=ins.ack_num,
+        throwaway_num=ins.throwaway_num,
+        diff=ins.diff,
+        chaff=ins.chaff,
+    )
     assert pb.SerializeToString() == data
     assert decode_instruction(data) == ins
     parsed = PbInstruction.FromString(data)
@@ -156,35 +184,45 @@ def test_decoders_are_total(data):
         except Exception:  # noqa: BLE001 - the runtime rejects groups we also reject
             return
         assert (pb.old_num, pb.new_num, pb.ack_num, pb.throwaway_num, pb.diff, pb.chaff) == (
-            ours.old_num, ours.new_num, ours.ack_num, ours.throwaway_num, ours.diff,
-            ours.chaff)
+            ours.old_num,
+            ours.new_num,
+            ours.ack_num,
+            ours.throwaway_num,
+            ours.diff,
+            ours.chaff,
+        )
 
 
 # ------------------------------------------------------------------ documented vectors
 
+
 def test_vectors_from_protocol_md():
     assert encode_user_message([Keystroke(b"ls\r")]).hex() == "0a0712052203 6c730d".replace(" ", "")
     assert encode_user_message([Resize(80, 24)]).hex() == "0a061a0428503018"
-    assert encode_host_message([EchoAck(1), HostBytes(b"hi")]).hex() == \
-        "0a043a0240010a06120422026869"
+    assert (
+        encode_host_message([EchoAck(1), HostBytes(b"hi")]).hex() == "0a043a0240010a06120422026869"
+    )
     s3 = Instruction(2, 5, U64, 7, 5, b"", b"")
     assert encode_instruction(s3).hex() == "0802100518ffffffffffffffffff012007280532003a00"
     assert decode_instruction(bytes.fromhex("0802100518ffffffffffffffffff012007280532003a00")) == s3
     first = bytes.fromhex("0802100018012000280032080a061a04285030183a0734d14a01ad3f38")
     ins = decode_instruction(first)
-    assert ins == Instruction(2, 0, 1, 0, 0, bytes.fromhex("0a061a0428503018"),
-                              bytes.fromhex("34d14a01ad3f38"))
+    assert ins == Instruction(
+        2, 0, 1, 0, 0, bytes.fromhex("0a061a0428503018"), bytes.fromhex("34d14a01ad3f38")
+    )
     assert encode_instruction(ins) == first
 
 
 def test_all_instruction_fields_always_written():
-    assert encode_instruction(Instruction(2, 0, 0, 0, 0, b"", b"")).hex() == \
-        "08021000180020002800320" "03a00"
+    assert (
+        encode_instruction(Instruction(2, 0, 0, 0, 0, b"", b"")).hex() == "08021000180020002800320"
+        "03a00"
+    )
 
 
 def test_unknown_fields_and_extensions_are_skipped():
     # Instruction with an extra field 9 (varint) and 10 (bytes), fixed32/fixed64 fields
-    extra = bytes.fromhex("4801" "5203616263" "5d01020304" "610102030405060708")
+    extra = bytes.fromhex("480152036162635d01020304610102030405060708")
     base = encode_instruction(Instruction(2, 1, 2, 3, 4, b"d", b"c"))
     assert decode_instruction(base + extra) == Instruction(2, 1, 2, 3, 4, b"d", b"c")
     # an instruction carrying only an unknown extension (120), between two known ones
@@ -201,46 +239,55 @@ def test_missing_fields_take_defaults():
     assert decode_user_message(b"") == []
 
 
-@pytest.mark.parametrize("data", [
-    "08",                               # truncated varint
-    "0880",                             # truncated varint continuation
-    "10ffffffffffffffffffff01",         # 11-byte varint
-    "3205616263",                       # length past the end
-    "32",                               # missing length
-    "0a02",                             # wrong wire type for protocol_version (LEN)
-    "1201",                             # wrong wire type for old_num
-    "3000",                             # wrong wire type for diff (varint)
-    "3d00000000",                       # wrong wire type for chaff (fixed32)
-    "0b",                               # group start
-    "0e00",                             # invalid wire type 6
-    "0700",                             # invalid wire type 7
-    "0002",                             # field number 0
-    "4901020304",                       # truncated fixed64
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "08",  # truncated varint
+        "0880",  # truncated varint continuation
+        "10ffffffffffffffffffff01",  # 11-byte varint
+        "3205616263",  # length past the end
+        "32",  # missing length
+        "0a02",  # wrong wire type for protocol_version (LEN)
+        "1201",  # wrong wire type for old_num
+        "3000",  # wrong wire type for diff (varint)
+        "3d00000000",  # wrong wire type for chaff (fixed32)
+        "0b",  # group start
+        "0e00",  # invalid wire type 6
+        "0700",  # invalid wire type 7
+        "0002",  # field number 0
+        "4901020304",  # truncated fixed64
+    ],
+)
 def test_malformed_instruction(data):
     with pytest.raises(DecodeError):
         decode_instruction(bytes.fromhex(data))
 
 
-@pytest.mark.parametrize("data", [
-    "0801",                 # instruction with wire type varint
-    "0a05120322",           # instruction body past the end
-    "0a02",                 # truncated instruction
-    "0a021201",             # keystroke length past end
-    "0a021a00" "0a021000",  # extension 2 with wire type varint
-    "0a041a022a00",         # resize width with LEN wire type
-    "0a04120222ff",         # keys length past end
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "0801",  # instruction with wire type varint
+        "0a05120322",  # instruction body past the end
+        "0a02",  # truncated instruction
+        "0a021201",  # keystroke length past end
+        "0a021a000a021000",  # extension 2 with wire type varint
+        "0a041a022a00",  # resize width with LEN wire type
+        "0a04120222ff",  # keys length past end
+    ],
+)
 def test_malformed_user_message(data):
     with pytest.raises(DecodeError):
         decode_user_message(bytes.fromhex(data))
 
 
-@pytest.mark.parametrize("data", [
-    "0a053a03420100",       # echo_ack_num with LEN wire type
-    "0a023801",             # echoack extension as varint
-    "0a043a024080",         # truncated echo ack varint
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "0a053a03420100",  # echo_ack_num with LEN wire type
+        "0a023801",  # echoack extension as varint
+        "0a043a024080",  # truncated echo ack varint
+    ],
+)
 def test_malformed_host_message(data):
     with pytest.raises(DecodeError):
         decode_host_message(bytes.fromhex(data))
@@ -265,5 +312,5 @@ def test_extension_7_is_unknown_to_the_server():
 
 def test_repeated_extension_in_one_instruction_merges():
     # two keystroke extensions inside one instruction parse as one merged message
-    body = bytes.fromhex("1203220161" "1203220162")
+    body = bytes.fromhex("12032201611203220162")
     assert decode_user_message(b"\x0a" + bytes([len(body)]) + body) == [Keystroke(b"b")]

@@ -16,13 +16,13 @@ from pymosh.errors import DecodeError, PymoshError
 TO_SERVER = 0
 TO_CLIENT = 1
 
-RECEIVE_MTU = 2048          # largest datagram accepted
+RECEIVE_MTU = 2048  # largest datagram accepted
 NONCE_LEN = 12
 TAG_LEN = 16
 SEQ_MASK = (1 << 63) - 1
-BLOCK_LIMIT = 1 << 47       # OCB blocks one side may encrypt under one key
+BLOCK_LIMIT = 1 << 47  # OCB blocks one side may encrypt under one key
 
-_HEAD = struct.Struct(">QHH")   # wire nonce tail, then the two timestamps
+_HEAD = struct.Struct(">QHH")  # wire nonce tail, then the two timestamps
 _ZERO4 = b"\x00\x00\x00\x00"
 
 
@@ -53,19 +53,22 @@ class Session:
         except InvalidTag:
             raise DecodeError("Packet failed integrity check.") from None
 
-    def seal_datagram(self, direction: int, seq: int, timestamp: int,
-                      timestamp_reply: int, payload: bytes) -> bytes:
+    def seal_datagram(
+        self, direction: int, seq: int, timestamp: int, timestamp_reply: int, payload: bytes
+    ) -> bytes:
         """The whole UDP datagram for one Mosh packet (seq is masked to 63 bits)."""
         if not 0 <= seq < (1 << 64):
             raise OverflowError("sequence number out of range")
-        head = _HEAD.pack(((direction & 1) << 63) | (seq & SEQ_MASK),
-                          timestamp & 0xFFFF, timestamp_reply & 0xFFFF)
+        head = _HEAD.pack(
+            ((direction & 1) << 63) | (seq & SEQ_MASK), timestamp & 0xFFFF, timestamp_reply & 0xFFFF
+        )
         plaintext = head[8:] + payload
         self._count(len(plaintext))
         return head[:8] + self._aead.encrypt(_ZERO4 + head[:8], plaintext, None)
 
-    def open_datagram(self, datagram: bytes, expected_direction: int
-                      ) -> tuple[int, int, int, bytes]:
+    def open_datagram(
+        self, datagram: bytes, expected_direction: int
+    ) -> tuple[int, int, int, bytes]:
         """(seq, timestamp, timestamp_reply, payload) after Mosh's receive checks."""
         n = len(datagram)
         if n > RECEIVE_MTU:

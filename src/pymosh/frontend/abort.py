@@ -13,7 +13,7 @@ import select
 
 from pymosh.frontend.loop import now_ms
 
-ABORT_TIMEOUT = 2000   # ms: a server that does not answer is left to its own timeout
+ABORT_TIMEOUT = 2000  # ms: a server that does not answer is left to its own timeout
 
 
 def abort_server(ip: str, port: int, key_text: str, timeout: float = ABORT_TIMEOUT) -> bool:
@@ -32,10 +32,10 @@ def abort_server(ip: str, port: int, key_text: str, timeout: float = ABORT_TIMEO
     except (OSError, ValueError):
         return False
     try:
-        connection = Connection(parse_key(key_text), False, remote_addr=sock.server_addr,
-                                now=now, family=sock.family)
-        transport: Transport = Transport(UserStream(), CompleteTerminal(80, 24), connection,
-                                         now)
+        connection = Connection(
+            parse_key(key_text), False, remote_addr=sock.server_addr, now=now, family=sock.family
+        )
+        transport: Transport = Transport(UserStream(), CompleteTerminal(80, 24), connection, now)
         transport.start_shutdown(now)
         endpoint = Endpoint(transport, sock)
         deadline = now + timeout

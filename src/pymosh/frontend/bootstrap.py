@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 _IP_RE = re.compile(r"^MOSH IP (\S+)\s*$")
 _SSH_CONNECTION_RE = re.compile(r"^MOSH SSH_CONNECTION (.*?)\s*$")
 _CONNECT_PREFIX = "MOSH CONNECT "
-NO_REGISTRY = "MOSH NO-REGISTRY"   # printed by session_commands.guarded()
-CHOOSE_SESSION = "MOSH CHOOSE-SESSION"   # pymosh-server resume: several detached sessions
+NO_REGISTRY = "MOSH NO-REGISTRY"  # printed by session_commands.guarded()
+CHOOSE_SESSION = "MOSH CHOOSE-SESSION"  # pymosh-server resume: several detached sessions
 _CONNECT_RE = re.compile(r"^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$")
 _DETACHED_RE = re.compile(r"^\[(?:py)?mosh-server detached, pid = (\d+)\]\s*$")
 
@@ -34,8 +34,8 @@ class Bootstrap:
     port: int | None = None
     key: str | None = field(default=None, repr=False)
     saw_bad_port: bool = False
-    no_registry: bool = False      # a list/kill/resume reached a server without a registry
-    choose_session: bool = False   # resume without ID found several detached sessions
+    no_registry: bool = False  # a list/kill/resume reached a server without a registry
+    choose_session: bool = False  # resume without ID found several detached sessions
     server_pid: int | None = None
     passthrough: list[str] = field(default_factory=list)
 

@@ -47,15 +47,17 @@ from pymosh.terminal import Emulator, new_frame
 from pymosh.terminal.terminfo import read_caps
 from pymosh.wire.protobuf import FEATURE_CLIPBOARD, FEATURE_SCROLLBACK
 
-USAGE = ("Usage: pymosh-client [-# 'ARGS'] [-A] [-L SPEC]... [-R SPEC]... IP PORT\n"
-         "       pymosh-client -c")
+USAGE = (
+    "Usage: pymosh-client [-# 'ARGS'] [-A] [-L SPEC]... [-R SPEC]... IP PORT\n"
+    "       pymosh-client -c"
+)
 READ_SIZE = 16384
-PASTE_THRESHOLD = 100          # a read longer than this is a paste: no predictions
-CONNECTING_NOTICE = 250        # ms before "Nothing received from server..."
-CONNECT_TIMEOUT = 15000        # ms before giving up on a server never heard
+PASTE_THRESHOLD = 100  # a read longer than this is a paste: no predictions
+CONNECTING_NOTICE = 250  # ms before "Nothing received from server..."
+CONNECT_TIMEOUT = 15000  # ms before giving up on a server never heard
 TITLE_PREFIX = "[mosh] "
-SEND_MINDELAY = 0              # ms keystrokes are collected before they are sent (Mosh: 1;
-                               # 0 sends in the turn that read the key: echo p50 -2.7 ms)
+SEND_MINDELAY = 0  # ms keystrokes are collected before they are sent (Mosh: 1;
+# 0 sends in the turn that read the key: echo p50 -2.7 ms)
 # Keystroke policy (Mosh has none): keys read while no frame with data is unacknowledged
 # go out in the same turn, inside the frame interval too (Nagle's rule: at most one such
 # frame per round trip); keys typed while data is in flight keep Mosh's pacing.
@@ -70,14 +72,23 @@ def prefix_titles(frame: bytes) -> bytes:
     if b"\x1b]" not in frame:
         return frame
     prefix = TITLE_PREFIX.encode()
-    return (frame.replace(b"\x1b]0;", b"\x1b]0;" + prefix)
-            .replace(b"\x1b]2;", b"\x1b]2;" + prefix))
+    return frame.replace(b"\x1b]0;", b"\x1b]0;" + prefix).replace(b"\x1b]2;", b"\x1b]2;" + prefix)
 
 
 class Client:
-    def __init__(self, ip: str, port: int, key: bytes, predict: str, overwrite: bool,
-                 escape: EscapeKeys, stdin: int = 0, stdout: int = 1,
-                 scrollback: int = 0, forward: ForwardOptions | None = None) -> None:
+    def __init__(
+        self,
+        ip: str,
+        port: int,
+        key: bytes,
+        predict: str,
+        overwrite: bool,
+        escape: EscapeKeys,
+        stdin: int = 0,
+        stdout: int = 1,
+        scrollback: int = 0,
+        forward: ForwardOptions | None = None,
+    ) -> None:
         self.ip, self.port = ip, port
         self.stdin, self.stdout = stdin, stdout
         self.escape = escape
@@ -86,9 +97,15 @@ class Client:
         now = now_ms()
         self.sock = ClientSocket((ip, port), now)
         self.width, self.height = window_size(stdin)
-        connection = Connection(key, False, remote_addr=self.sock.server_addr, now=now,
-                                family=self.sock.family, initial_srtt=FAST_START_SRTT,
-                                initial_rttvar=FAST_START_RTTVAR)
+        connection = Connection(
+            key,
+            False,
+            remote_addr=self.sock.server_addr,
+            now=now,
+            family=self.sock.family,
+            initial_srtt=FAST_START_SRTT,
+            initial_rttvar=FAST_START_RTTVAR,
+        )
         # with scrollback asked for, the screen mode changes only once the server's hello
         # grants it: against a stock server everything stays as it is in Mosh
         self.caps = read_caps()
@@ -96,7 +113,8 @@ class Client:
         remote = CompleteTerminal(self.width, self.height)
         remote.history = self.scrollback.window()
         self.transport: Transport[UserStream, CompleteTerminal] = Transport(
-            UserStream(), remote, connection, now, send_mindelay=SEND_MINDELAY)
+            UserStream(), remote, connection, now, send_mindelay=SEND_MINDELAY
+        )
         features = CLIENT_FEATURES if scrollback else CLIENT_FEATURES & ~FEATURE_SCROLLBACK
         self.transport.current_state.push_hello(client_hello(features, scrollback))
         self.transport.current_state.push_resize(self.width, self.height)
@@ -111,13 +129,15 @@ class Client:
         self.repaint = False
         self.connected = False
         self.start = now
-        self.quitting = False          # shutdown started by us
+        self.quitting = False  # shutdown started by us
         self.clean = False
         self.messages: list[str] = []  # printed after the terminal is restored
         # -A/-L/-R: listeners bound now (ForwardError if a port is taken)
         self.forwarding = client_forwarding(
-            self.transport, forward or ForwardOptions(),
-            lambda message: self.notify(message, now_ms()))
+            self.transport,
+            forward or ForwardOptions(),
+            lambda message: self.notify(message, now_ms()),
+        )
 
     # ---------------------------------------------------------------- drawing
 
@@ -130,8 +150,9 @@ class Client:
         # otherwise Mosh's "c" only
         hello = self.transport.latest_remote_state().hello
         selections = hello is not None and bool(hello.features & FEATURE_CLIPBOARD)
-        frame = new_frame(initialized, last, new, clipboard_selections=selections,
-                          **self.frame_options)
+        frame = new_frame(
+            initialized, last, new, clipboard_selections=selections, **self.frame_options
+        )
         return prefix_titles(frame) if self.title_prefix else frame
 
     def draw(self, now: float) -> None:
@@ -143,18 +164,25 @@ class Client:
         self.repaint = self.repaint or full
         frame = state.terminal.copy()
         self.overlays.apply(frame, now)
-        full = self.repaint or (frame.width, frame.height) != (self.local.width,
-                                                               self.local.height)
+        full = self.repaint or (frame.width, frame.height) != (self.local.width, self.local.height)
         local = self.local
-        self.write(self.scrollback.frame(self._new_frame(not self.repaint, local, frame), full,
-                                         local, lambda: self._new_frame(False, local, frame)))
+        self.write(
+            self.scrollback.frame(
+                self._new_frame(not self.repaint, local, frame),
+                full,
+                local,
+                lambda: self._new_frame(False, local, frame),
+            )
+        )
         self.repaint = False
         self.local = frame
 
-    def notify(self, message: str, now: float, permanent: bool = False,
-               quit_hint: bool = True) -> None:
+    def notify(
+        self, message: str, now: float, permanent: bool = False, quit_hint: bool = True
+    ) -> None:
         self.overlays.notifications.set_notification_string(
-            message, now, permanent=permanent, show_quit_keystroke=quit_hint)
+            message, now, permanent=permanent, show_quit_keystroke=quit_hint
+        )
 
     # ---------------------------------------------------------------- main loop
 
@@ -163,8 +191,16 @@ class Client:
         self.write(self.caps.open_terminal())
         blank = Emulator(self.width, self.height)
         self.write(self._new_frame(False, blank, blank))
-        self.loop.watch_signals([signal.SIGWINCH, signal.SIGTERM, signal.SIGINT,
-                                 signal.SIGHUP, signal.SIGPIPE, signal.SIGCONT])
+        self.loop.watch_signals(
+            [
+                signal.SIGWINCH,
+                signal.SIGTERM,
+                signal.SIGINT,
+                signal.SIGHUP,
+                signal.SIGPIPE,
+                signal.SIGCONT,
+            ]
+        )
         try:
             return self._run()
         finally:
@@ -249,11 +285,13 @@ class Client:
                 f"pymosh did not make a successful connection to {self.ip}:{self.port}.\n"
                 f"Please verify that UDP port {self.port} is not firewalled and can reach "
                 "the server.\n\n(By default, mosh uses a UDP port between 60000 and 61000. "
-                "The -p option selects a specific UDP port number.)")
+                "The -p option selects a specific UDP port number.)"
+            )
         elif not self.clean:
             self.messages.append(
                 "pymosh did not shut down cleanly. Please note that the\n"
-                "server process may still be running on the server.")
+                "server process may still be running on the server."
+            )
         return 0 if self.clean else 1
 
     def _feed_overlays(self) -> None:
@@ -381,6 +419,7 @@ def run(argv: Sequence[str]) -> int:
         return 1
     if parsed == "help":
         from pymosh.frontend.helptext import CLIENT_HELP
+
         print(USAGE + "\n" + CLIENT_HELP, end="")
         return 0
     if parsed == "version":
@@ -390,14 +429,15 @@ def run(argv: Sequence[str]) -> int:
         print(read_caps().colors)
         return 0
     if isinstance(parsed, str):
-        raise AssertionError(parsed)      # parse_args returns no other word
+        raise AssertionError(parsed)  # parse_args returns no other word
     ip, port = parsed
-    key_text = os.environ.pop("MOSH_KEY", None)   # unsetenv: children never see it
-    scrub_environ_entry("MOSH_KEY")               # nor does /proc/PID/environ
+    key_text = os.environ.pop("MOSH_KEY", None)  # unsetenv: children never see it
+    scrub_environ_entry("MOSH_KEY")  # nor does /proc/PID/environ
     if key_text is None:
         sys.stderr.write("MOSH_KEY environment variable not found.\n")
         return 1
     from pymosh.crypto import parse_key
+
     try:
         key = parse_key(key_text)
     except KeyFormatError as exc:
@@ -415,16 +455,24 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-client: {exc} (in {SCROLLBACK_ENV})\n")
         return 1
     if not is_utf8_locale():
-        sys.stderr.write("pymosh-client needs a UTF-8 native locale to run.\n\n"
-                         + locale_env_summary() + "\n")
+        sys.stderr.write(
+            "pymosh-client needs a UTF-8 native locale to run.\n\n" + locale_env_summary() + "\n"
+        )
         return 1
     if not os.isatty(0):
         sys.stderr.write("pymosh-client: standard input is not a terminal\n")
         return 1
     try:
-        client = Client(ip, int(port), key, predict, overwrite,
-                        EscapeKeys(os.environ.get("MOSH_ESCAPE_KEY")), scrollback=scrollback,
-                        forward=forward)
+        client = Client(
+            ip,
+            int(port),
+            key,
+            predict,
+            overwrite,
+            EscapeKeys(os.environ.get("MOSH_ESCAPE_KEY")),
+            scrollback=scrollback,
+            forward=forward,
+        )
     except (OSError, ValueError, ForwardError) as exc:
         sys.stderr.write(f"pymosh-client: {exc}\n")
         return 1

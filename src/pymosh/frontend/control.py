@@ -20,8 +20,8 @@ from typing import Any, Iterator
 MAX_REQUEST = 1024
 MAX_REPLY = 4096
 MAX_CONNECTIONS = 8
-REQUEST_DEADLINE = 2000      # ms a connection gets to send its request
-_UNIX_PATH_MAX = 100         # sun_path is 108 bytes on Linux; keep a margin
+REQUEST_DEADLINE = 2000  # ms a connection gets to send its request
+_UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
 
 
 class ControlError(Exception):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_ESCAPE = 0x1E            # Ctrl-^
-_REFUSED = {0x03, 0x04, 0x0A, 0x0C, 0x0D}   # Ctrl-C, Ctrl-D, LF, Ctrl-L, CR
+DEFAULT_ESCAPE = 0x1E  # Ctrl-^
+_REFUSED = {0x03, 0x04, 0x0A, 0x0C, 0x0D}  # Ctrl-C, Ctrl-D, LF, Ctrl-L, CR
 CTRL_Z = 0x1A
 STATS = ord("s")
 
@@ -36,8 +36,12 @@ class EscapeKeys:
         key: int | None = DEFAULT_ESCAPE
         if setting == "":
             key = None
-        elif setting is not None and len(setting) == 1 and 1 <= ord(setting) <= 127 \
-                and ord(setting) not in _REFUSED:
+        elif (
+            setting is not None
+            and len(setting) == 1
+            and 1 <= ord(setting) <= 127
+            and ord(setting) not in _REFUSED
+        ):
             key = ord(setting)
         self.key = key
         self.pass_keys: set[int] = set()
@@ -46,22 +50,24 @@ class EscapeKeys:
             pass_key = key + 0x40 if key < 0x20 else key
             self.pass_keys = {pass_key}
             if 0x41 <= pass_key <= 0x5A:
-                self.pass_keys.add(pass_key + 0x20)   # upper case also accepts lower case
+                self.pass_keys.add(pass_key + 0x20)  # upper case also accepts lower case
             self.requires_lf = 0x20 <= key <= 0x7E
             self.key_name = _name(key)
             self.pass_name = _name(pass_key)
         else:
             self.key_name = self.pass_name = ""
         self.pending = False
-        self.after_lf = True   # a printable escape key works at the very start, too
+        self.after_lf = True  # a printable escape key works at the very start, too
 
     def help_text(self) -> str:
-        stats = '' if STATS in self.pass_keys else '"s" stats, '  # fits 80 columns
-        return (f'Commands: Ctrl-Z suspends, "." quits, {stats}"{self.pass_name}" gives '
-                f"literal {self.key_name}")
+        stats = "" if STATS in self.pass_keys else '"s" stats, '  # fits 80 columns
+        return (
+            f'Commands: Ctrl-Z suspends, "." quits, {stats}"{self.pass_name}" gives '
+            f"literal {self.key_name}"
+        )
 
     def feed(self, byte: int) -> KeyAction:
-        if self.pending and self.key is not None:   # (pending implies a key)
+        if self.pending and self.key is not None:  # (pending implies a key)
             self.pending = False
             self.after_lf = False
             action = KeyAction(hide_help=True)

@@ -33,10 +33,10 @@ from pymosh.frontend.handoff import FALLBACK, MAX_REQUEST, SOCKET_NAME, parse_re
 from pymosh.frontend.userdir import UserDirError, private_listener, state_dir
 
 LOCK_NAME = "forker.lock"
-REQUEST_TIMEOUT = 5.0           # s a connected asker has to send its request
-CHECK_INTERVAL = 60.0           # s between checks that our socket is still the one in place
-IDLE_EXIT = 3600.0              # s without a request after which the forker leaves (the next
-                                # session starts in-process and starts a new one)
+REQUEST_TIMEOUT = 5.0  # s a connected asker has to send its request
+CHECK_INTERVAL = 60.0  # s between checks that our socket is still the one in place
+IDLE_EXIT = 3600.0  # s without a request after which the forker leaves (the next
+# session starts in-process and starts a new one)
 
 
 class VersionMismatch(Exception):
@@ -115,7 +115,7 @@ def become(req: Request) -> bool:
     cannot be matched (then nothing was started and the asker starts in-process)."""
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)   # as CPython starts
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as CPython starts
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     for number, soft, hard in req.rlimits:
         try:
@@ -146,6 +146,7 @@ def run_session(req: Request, conn: socket.socket) -> None:
     try:
         if become(req):
             from pymosh.frontend import server
+
             # the detach fork's parent reports 0 on conn; the detached child closes conn
             status = server.run(req.argv, handoff=conn)
     except SystemExit as exc:
@@ -153,7 +154,7 @@ def run_session(req: Request, conn: socket.socket) -> None:
     except BaseException:
         status = 1
     finally:
-        if conn.fileno() >= 0:            # still the start-up process: tell the asker
+        if conn.fileno() >= 0:  # still the start-up process: tell the asker
             _send_status(conn, status & 0xFF)
         os._exit(0 if status == FALLBACK else status & 0xFF)
 
@@ -192,7 +193,7 @@ def serve(listener: socket.socket, path: str, lock: int) -> None:
         except socket.timeout:
             if time.monotonic() - last_request >= IDLE_EXIT:
                 try:
-                    if os.stat(path).st_ino == ino:   # still ours: leave no stale socket
+                    if os.stat(path).st_ino == ino:  # still ours: leave no stale socket
                         os.unlink(path)
                 except OSError:
                     pass
@@ -213,7 +214,7 @@ def serve(listener: socket.socket, path: str, lock: int) -> None:
                 _send_status(conn, FALLBACK)
                 return
             if req is None:
-                _send_status(conn, FALLBACK)    # nothing started: the asker starts it
+                _send_status(conn, FALLBACK)  # nothing started: the asker starts it
                 continue
             conn.settimeout(None)
             pid = os.fork()
@@ -240,13 +241,13 @@ def main() -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return 0                   # another forker serves this user
+            return 0  # another forker serves this user
         raise
     path = os.path.join(directory, SOCKET_NAME)
-    listener = private_listener(path, backlog=64)   # (a dead forker's goes: we hold the lock)
+    listener = private_listener(path, backlog=64)  # (a dead forker's goes: we hold the lock)
     os.chdir("/")
     preload()
-    gc.freeze()                        # keep the collector off the shared pages
+    gc.freeze()  # keep the collector off the shared pages
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
@@ -263,8 +264,9 @@ def forker_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """The forker outlives the session that starts it and serves others, each of which
     brings its own environment: it keeps only what finds Python, pymosh and the state
     directory, none of one session's (SSH_*, DISPLAY, a benchmark's tag...)."""
-    return {k: v for k, v in environ.items()
-            if k in KEEP_ENV or k.startswith(("PYTHON", "PYMOSH_"))}
+    return {
+        k: v for k, v in environ.items() if k in KEEP_ENV or k.startswith(("PYTHON", "PYMOSH_"))
+    }
 
 
 def spawn() -> None:
@@ -281,8 +283,11 @@ def spawn() -> None:
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.closerange(3, 1 << 16)
-        os.execve(sys.executable, [sys.executable, "-m", "pymosh.frontend.forker"],
-                  forker_environ(os.environ))
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "pymosh.frontend.forker"],
+            forker_environ(os.environ),
+        )
     finally:
         os._exit(127)
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from pymosh.statesync.user_stream import UserStream
 
 READ_SIZE = 65536
-RETRY_WAIT = 5.0            # ms: re-try blocked writes / pending connects this often
+RETRY_WAIT = 5.0  # ms: re-try blocked writes / pending connects this often
 
 
 class ForwardError(Exception):
@@ -68,7 +68,7 @@ def _split_spec(spec: str) -> List[str]:
             end = spec.find("]", i)
             if end < 0:
                 raise ForwardError(f"bad forwarding specification {spec!r}")
-            word, i = spec[i + 1:end], end + 1
+            word, i = spec[i + 1 : end], end + 1
             continue
         if ch == ":":
             parts.append(word)
@@ -91,11 +91,13 @@ def parse_forward(spec: str) -> Forward:
     if len(parts) == 3:
         parts.insert(0, "localhost")
     if len(parts) != 4 or not parts[2]:
-        raise ForwardError(f"bad forwarding specification {spec!r} "
-                           "(want [bind_address:]port:host:hostport)")
+        raise ForwardError(
+            f"bad forwarding specification {spec!r} (want [bind_address:]port:host:hostport)"
+        )
     bind = parts[0] or "localhost"
-    return Forward("" if bind == "*" else bind, _port(parts[1], spec), parts[2],
-                   _port(parts[3], spec), spec)
+    return Forward(
+        "" if bind == "*" else bind, _port(parts[1], spec), parts[2], _port(parts[3], spec), spec
+    )
 
 
 class ForwardOptions:
@@ -110,7 +112,7 @@ class ForwardOptions:
     def argv(self, local: bool = True) -> List[str]:
         """The options again, for the client (``local``) or the server."""
         words = ["-A"] if self.agent else []
-        for fwd in (self.local if local else []):
+        for fwd in self.local if local else []:
             words += ["-L", fwd.spec]
         for fwd in self.remote:
             words += ["-R", fwd.spec]
@@ -126,7 +128,7 @@ def split_args(argv: Sequence[str]) -> Tuple[ForwardOptions, List[str]]:
         arg = args[i]
         i += 1
         if arg == "--":
-            rest += args[i - 1:]
+            rest += args[i - 1 :]
             break
         if arg == "-A":
             opts.agent = True
@@ -146,8 +148,9 @@ def split_args(argv: Sequence[str]) -> Tuple[ForwardOptions, List[str]]:
 def listen_tcp(fwd: Forward, flag: str) -> socket.socket:
     """A listening socket for one forward; ForwardError (one line) if it cannot be had."""
     try:
-        infos = socket.getaddrinfo(fwd.bind or None, fwd.port, socket.AF_UNSPEC,
-                                   socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(
+            fwd.bind or None, fwd.port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
     except socket.gaierror as exc:
         raise ForwardError(f"{flag} {fwd.spec}: {fwd.bind}: {exc.strerror}") from None
     family, _, _, _, addr = infos[0]
@@ -158,9 +161,10 @@ def listen_tcp(fwd: Forward, flag: str) -> socket.socket:
         sock.listen(16)
     except OSError as exc:
         sock.close()
-        why = ("already in use" if exc.errno == errno.EADDRINUSE else exc.strerror)
-        raise ForwardError(f"{flag} {fwd.spec}: cannot listen on "
-                           f"{addr[0]} port {fwd.port}: {why}") from None
+        why = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise ForwardError(
+            f"{flag} {fwd.spec}: cannot listen on {addr[0]} port {fwd.port}: {why}"
+        ) from None
     sock.setblocking(False)
     return sock
 
@@ -201,8 +205,8 @@ class Listener:
 
     def __init__(self, sock: socket.socket, target: bytes, unix: bool = False) -> None:
         self.sock = sock
-        self.target = target      # what an accepted connection's stream opens
-        self.unix = unix          # check the peer's uid (the agent socket)
+        self.target = target  # what an accepted connection's stream opens
+        self.unix = unix  # check the peer's uid (the agent socket)
 
 
 class Forwarding:
@@ -210,11 +214,16 @@ class Forwarding:
     whether both hellos granted streams; ``connector(target)`` returns a connecting
     socket for a peer's open (or raises ForwardError with the refusal reason)."""
 
-    def __init__(self, mux: Mux, pump: Callable[[float], None], enabled: Callable[[], bool],
-                 connector: Callable[[bytes], Tuple[socket.socket, bool]],
-                 listeners: Sequence[Listener] = (),
-                 on_refusal: Callable[[str], None] | None = None,
-                 receiver: Callable[[bytes], None] | None = None) -> None:
+    def __init__(
+        self,
+        mux: Mux,
+        pump: Callable[[float], None],
+        enabled: Callable[[], bool],
+        connector: Callable[[bytes], Tuple[socket.socket, bool]],
+        listeners: Sequence[Listener] = (),
+        on_refusal: Callable[[str], None] | None = None,
+        receiver: Callable[[bytes], None] | None = None,
+    ) -> None:
         self.mux = mux
         self.receiver = receiver
         self.pump = pump
@@ -244,7 +253,7 @@ class Forwarding:
     def turn(self, ready: set, now: float) -> None:
         if not self.enabled():
             return
-        self.pump(now)                               # frames in
+        self.pump(now)  # frames in
         self._events()
         self._opened()
         for lst in self.listeners:
@@ -261,7 +270,7 @@ class Forwarding:
                 self._write(sid, conn)
             else:
                 self._busy = True
-        self.pump(now)                               # frames out
+        self.pump(now)  # frames out
         self._events()
 
     def receive_frame(self, frame: bytes) -> None:
@@ -290,8 +299,7 @@ class Forwarding:
             if ev.kind == "open":
                 box: list = []
                 self._opening[ev.sid] = box
-                threading.Thread(target=self._connect, args=(ev.info, box),
-                                 daemon=True).start()
+                threading.Thread(target=self._connect, args=(ev.info, box), daemon=True).start()
             elif ev.kind in ("reset", "closed"):
                 conn = self.conns.pop(ev.sid, None)
                 if conn is not None:
@@ -314,7 +322,7 @@ class Forwarding:
                 if self.on_refusal is not None:
                     self.on_refusal(str(result))
             elif sid not in self.mux.streams:
-                result[0].close()                # reset by the peer meanwhile
+                result[0].close()  # reset by the peer meanwhile
             else:
                 self.conns[sid] = _Conn(*result)
 
@@ -327,11 +335,11 @@ class Forwarding:
             except OSError:
                 return
             if lst.unix and _peer_uid(sock) != os.getuid():
-                sock.close()                     # only this user reaches the agent
+                sock.close()  # only this user reaches the agent
                 continue
             sid = self.mux.open(lst.target)
             if sid is None:
-                sock.close()                     # MAX_STREAMS: refuse, like a full backlog
+                sock.close()  # MAX_STREAMS: refuse, like a full backlog
                 continue
             sock.setblocking(False)
             self.conns[sid] = _Conn(sock, False)
@@ -435,12 +443,16 @@ def parse_tcp_target(target: bytes) -> Tuple[str, int]:
 # -------------------------------------------------------------------- the two sides
 
 
-def client_forwarding(transport: Transport[UserStream, CompleteTerminal], opts: ForwardOptions,
-                      notify: Callable[[str], None]) -> Forwarding:
+def client_forwarding(
+    transport: Transport[UserStream, CompleteTerminal],
+    opts: ForwardOptions,
+    notify: Callable[[str], None],
+) -> Forwarding:
     """The client's side: -L listeners (bound now: ForwardError if taken), the local
     agent for -A, the -R targets; ``notify`` says a refusal once (e.g. no agent)."""
     from pymosh.statesync.stream_carrier import ClientCarrier
     from pymosh.statesync.streams import Mux
+
     mux = Mux(True)
     carrier = ClientCarrier(mux)
     listeners = [Listener(listen_tcp(fwd, "-L"), b"tcp:" + fwd.target) for fwd in opts.local]
@@ -465,8 +477,14 @@ def client_forwarding(transport: Transport[UserStream, CompleteTerminal], opts: 
             said.add(message)
             notify(message)
 
-    return Forwarding(mux, lambda now: carrier.pump(transport, now),
-                      lambda: carrier.enabled(transport), connector, listeners, once)
+    return Forwarding(
+        mux,
+        lambda now: carrier.pump(transport, now),
+        lambda: carrier.enabled(transport),
+        connector,
+        listeners,
+        once,
+    )
 
 
 class ServerSetup:
@@ -479,13 +497,13 @@ class ServerSetup:
         self.warnings: List[str] = []
         try:
             for fwd in opts.remote:
-                self.listeners.append(Listener(listen_tcp(fwd, "-R"),
-                                               b"R:" + fwd.spec.encode()))
+                self.listeners.append(Listener(listen_tcp(fwd, "-R"), b"R:" + fwd.spec.encode()))
         except ForwardError:
             self.close()
             raise
         if opts.agent:
             from pymosh.frontend.userdir import UserDirError, subdir
+
             try:
                 sock, self.agent_path = make_agent_socket(subdir("agent"))
             except (UserDirError, ForwardError) as exc:
@@ -503,12 +521,16 @@ class ServerSetup:
                 pass
 
 
-def server_forwarding(transport: Transport[CompleteTerminal, UserStream],
-                      terminal: CompleteTerminal, listeners: Sequence[Listener]) -> Forwarding:
+def server_forwarding(
+    transport: Transport[CompleteTerminal, UserStream],
+    terminal: CompleteTerminal,
+    listeners: Sequence[Listener],
+) -> Forwarding:
     """The server's side: connects the client's -L streams, accepts on ``listeners``.
     Frames from the user stream go to ``receive_frame``."""
     from pymosh.statesync.stream_carrier import ServerCarrier
     from pymosh.statesync.streams import Mux
+
     mux = Mux(False)
     carrier = ServerCarrier(mux)
 
@@ -517,6 +539,11 @@ def server_forwarding(transport: Transport[CompleteTerminal, UserStream],
             raise ForwardError("refused: unknown stream target")
         return connect_tcp(*parse_tcp_target(target[4:]))
 
-    return Forwarding(mux, lambda now: carrier.pump(terminal, transport, now),
-                      lambda: carrier.enabled(terminal), connector, listeners,
-                      receiver=lambda frame: carrier.receive(terminal, frame))
+    return Forwarding(
+        mux,
+        lambda now: carrier.pump(terminal, transport, now),
+        lambda: carrier.enabled(terminal),
+        connector,
+        listeners,
+        receiver=lambda frame: carrier.receive(terminal, frame),
+    )

@@ -34,13 +34,12 @@ if TYPE_CHECKING:
 
 # the installation the asker runs from, and when it was installed: a forker serves only
 # its own (another version, copy or reinstall of pymosh makes it step aside, forker.py)
-INSTALL = (f"{os.path.dirname(os.path.abspath(pymosh.__file__))}"
-           f"@{os.stat(__file__).st_mtime_ns}")
+INSTALL = f"{os.path.dirname(os.path.abspath(pymosh.__file__))}@{os.stat(__file__).st_mtime_ns}"
 SOCKET_NAME = "forker.sock"
 MAGIC = "pymosh-forker/1"
-MAX_REQUEST = 1 << 20           # bytes of JSON (environment included)
-FALLBACK = 255                  # status: nothing was started, start in-process instead
-DISABLE_ENV = "PYMOSH_FORKER"   # "0": neither use nor start a forker
+MAX_REQUEST = 1 << 20  # bytes of JSON (environment included)
+FALLBACK = 255  # status: nothing was started, start in-process instead
+DISABLE_ENV = "PYMOSH_FORKER"  # "0": neither use nor start a forker
 
 
 def enabled(environ: os._Environ | dict[str, str] = os.environ) -> bool:
@@ -80,8 +79,19 @@ def build_request(argv: Sequence[str]) -> bytes:
     # as this process was started: the session makes its own locale decision from it
     env = [f"{name}={value}" for name, value in original_environ().items()]
     limits = [f"{n}:{soft}:{hard}" for n, soft, hard in current_limits()]
-    fields = [MAGIC, __version__, INSTALL, cwd or "", str(mask),
-              str(len(argv)), *argv, str(len(env)), *env, str(len(limits)), *limits]
+    fields = [
+        MAGIC,
+        __version__,
+        INSTALL,
+        cwd or "",
+        str(mask),
+        str(len(argv)),
+        *argv,
+        str(len(env)),
+        *env,
+        str(len(limits)),
+        *limits,
+    ]
     data = b"\0".join(os.fsencode(field) for field in fields)
     return struct.pack("!I", len(data)) + data
 
@@ -98,21 +108,25 @@ def parse_request(data: bytes) -> dict | None:
         count = int(rest[0])
         if count < 0 or count > len(rest) - 1:
             raise ValueError("bad count")
-        lists.append(rest[1:1 + count])
-        rest = rest[1 + count:]
+        lists.append(rest[1 : 1 + count])
+        rest = rest[1 + count :]
     if rest:
         raise ValueError("trailing fields")
     argv, env, limits = lists
-    return {"cwd": cwd, "umask": umask, "argv": argv,
-            "env": dict(entry.split("=", 1) for entry in env),
-            "rlimits": [tuple(int(x) for x in item.split(":")) for item in limits]}
+    return {
+        "cwd": cwd,
+        "umask": umask,
+        "argv": argv,
+        "env": dict(entry.split("=", 1) for entry in env),
+        "rlimits": [tuple(int(x) for x in item.split(":")) for item in limits],
+    }
 
 
 def request(argv: Sequence[str]) -> int | None:
     """Start the session through the forker; its exit status, or None when there is no
     usable forker (nothing was started: the caller starts the session itself)."""
     if not enabled() or (argv and argv[0] in ("list", "kill", "resume")):
-        return None                 # (server.SESSION_COMMANDS: not a new session)
+        return None  # (server.SESSION_COMMANDS: not a new session)
     try:
         path = socket_path()
         check_private(os.path.dirname(path))
@@ -125,10 +139,11 @@ def request(argv: Sequence[str]) -> int | None:
             if peer_uid(sock) != os.getuid():
                 return None
             payload = build_request(argv)
-            sock.sendmsg([payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
-                                      struct.pack("3i", 0, 1, 2))])
+            sock.sendmsg(
+                [payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))]
+            )
         except (OSError, ValueError, TypeError):
-            return None             # the forker never got the request: start in-process
+            return None  # the forker never got the request: start in-process
         try:
             status = sock.recv(1)
         except OSError:

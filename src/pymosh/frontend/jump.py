@@ -24,12 +24,11 @@ from typing import Callable, Sequence
 
 from pymosh.frontend import relay
 
-RELAY_PORT = 60001           # default shared relay port on the bastion
-RELAY_TIMEOUT = 86400        # s a route lives without a genuine datagram (no bye seen)
+RELAY_PORT = 60001  # default shared relay port on the bastion
+RELAY_TIMEOUT = 86400  # s a route lives without a genuine datagram (no bye seen)
 # an installed pymosh-relay if there is one (it runs the sent sources if its version
 # differs), else python3 with the sent sources
-REMOTE_RELAY = ("command -v pymosh-relay >/dev/null 2>&1 && exec pymosh-relay; "
-                "exec python3 -c ")
+REMOTE_RELAY = "command -v pymosh-relay >/dev/null 2>&1 && exec pymosh-relay; exec python3 -c "
 _RELAY_RE = re.compile(r"^MOSH RELAY (\d+) (\S+)\s*$")
 
 
@@ -48,10 +47,10 @@ def parse_jumps(spec: str) -> list[str]:
 def parse_jump(spec: str) -> tuple[str, str | None]:
     """``[user@]host[:port]`` or ``ssh://[user@]host[:port]`` -> (destination, port)."""
     if spec.startswith("ssh://"):
-        spec = spec[len("ssh://"):]
+        spec = spec[len("ssh://") :]
     user, at, rest = spec.rpartition("@")
     port = None
-    if rest.startswith("["):               # [v6 address]:port
+    if rest.startswith("["):  # [v6 address]:port
         host, _, tail = rest[1:].partition("]")
         if tail.startswith(":"):
             port = tail[1:]
@@ -67,8 +66,14 @@ def parse_jump(spec: str) -> tuple[str, str | None]:
 def ssh_config(ssh: Sequence[str], host: str) -> dict[str, str]:
     """``ssh -G host``: the effective configuration (first value of each keyword)."""
     try:
-        out = subprocess.run([*ssh, "-G", host], stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True, timeout=20, check=False).stdout
+        out = subprocess.run(
+            [*ssh, "-G", host],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
     config: dict[str, str] = {}
@@ -99,11 +104,23 @@ class Bastion:
 
     def connect(self) -> None:
         proxy = ["-o", f"ProxyCommand={self.via.proxy_command()}"] if self.via else []
-        argv = [*self.ssh, *self.port_args, *proxy, "-M", "-S", self.control, "-N", "-f",
-                "-o", "ControlPersist=no", self.dest]
+        argv = [
+            *self.ssh,
+            *self.port_args,
+            *proxy,
+            "-M",
+            "-S",
+            self.control,
+            "-N",
+            "-f",
+            "-o",
+            "ControlPersist=no",
+            self.dest,
+        ]
         try:
-            status = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    timeout=120, check=False).returncode
+            status = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=120, check=False
+            ).returncode
         except (OSError, subprocess.SubprocessError) as exc:
             raise JumpError(f"ssh to the jump host {self.spec} failed: {exc}") from None
         if status != 0:
@@ -112,30 +129,64 @@ class Bastion:
 
     def proxy_command(self) -> str:
         """ssh's ProxyCommand reaching the host through the master (the bastion resolves)."""
-        return " ".join(shlex.quote(w) for w in [
-            self.ssh[0], "-S", self.control, "-o", "ControlMaster=no", "-W", "%h:%p",
-            *self.port_args, self.dest])
+        return " ".join(
+            shlex.quote(w)
+            for w in [
+                self.ssh[0],
+                "-S",
+                self.control,
+                "-o",
+                "ControlMaster=no",
+                "-W",
+                "%h:%p",
+                *self.port_args,
+                self.dest,
+            ]
+        )
 
-    def address(self, family: str,
-                resolve: Callable[[str, int, str], list[tuple[int, str]]]
-                ) -> tuple[int, str]:
+    def address(
+        self, family: str, resolve: Callable[[str, int, str], list[tuple[int, str]]]
+    ) -> tuple[int, str]:
         """Where the client's UDP goes: the bastion's address as this machine resolves it."""
         config = ssh_config([*self.ssh, *self.port_args], self.dest)
         return resolve(config.get("hostname") or self.dest.rpartition("@")[2], 0, family)[0]
 
-    def start_relay(self, host_ip: str, host_port: int, key: bytes, relay_port: int,
-                    timeout: float, upstream_key: bytes | None = None) -> tuple[int, str]:
+    def start_relay(
+        self,
+        host_ip: str,
+        host_port: int,
+        key: bytes,
+        relay_port: int,
+        timeout: float,
+        upstream_key: bytes | None = None,
+    ) -> tuple[int, str]:
         """Register a relay route on the bastion towards ``host_ip``:``host_port`` (the
         next relay's, re-tagged under ``upstream_key``, with several hops); the relay's UDP
         port there and the bastion's address as the previous hop reached it."""
-        config = {"relay_port": relay_port, "key": base64.b64encode(key).decode(),
-                  "host": host_ip, "port": host_port, "timeout": timeout,
-                  "upstream_key": base64.b64encode(upstream_key or b"").decode()}
-        argv = [*self.ssh, "-S", self.control, "-o", "ControlMaster=no", *self.port_args,
-                "-T", self.dest, "--", REMOTE_RELAY + shlex.quote(relay.LOADER)]
+        config = {
+            "relay_port": relay_port,
+            "key": base64.b64encode(key).decode(),
+            "host": host_ip,
+            "port": host_port,
+            "timeout": timeout,
+            "upstream_key": base64.b64encode(upstream_key or b"").decode(),
+        }
+        argv = [
+            *self.ssh,
+            "-S",
+            self.control,
+            "-o",
+            "ControlMaster=no",
+            *self.port_args,
+            "-T",
+            self.dest,
+            "--",
+            REMOTE_RELAY + shlex.quote(relay.LOADER),
+        ]
         try:
-            result = subprocess.run(argv, input=relay.loader_input(config),
-                                    capture_output=True, timeout=60, check=False)
+            result = subprocess.run(
+                argv, input=relay.loader_input(config), capture_output=True, timeout=60, check=False
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             raise JumpError(f"the relay on {self.spec} did not start: {exc}") from None
         lines = result.stdout.decode("utf-8", "replace").splitlines()
@@ -144,15 +195,22 @@ class Bastion:
             if match:
                 here = match.group(2)
                 return int(match.group(1)), here[7:] if here.startswith("::ffff:") else here
-        why = (lines + result.stderr.decode("utf-8", "replace").splitlines() or
-               [f"exit status {result.returncode}"])[-1].strip()
+        why = (
+            lines + result.stderr.decode("utf-8", "replace").splitlines()
+            or [f"exit status {result.returncode}"]
+        )[-1].strip()
         raise JumpError(f"the relay on {self.spec} did not start: {why}")
 
     def close(self) -> None:
         if self.open:
-            subprocess.run([*self.ssh, "-S", self.control, "-O", "exit", *self.port_args,
-                            self.dest], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=20, check=False)
+            subprocess.run(
+                [*self.ssh, "-S", self.control, "-O", "exit", *self.port_args, self.dest],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=20,
+                check=False,
+            )
             self.open = False
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -167,7 +225,7 @@ def start_tagger(relay_addr: tuple[int, str], relay_port: int, key: bytes) -> tu
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
-    if pid == 0:   # pragma: no cover - the tagger's own process
+    if pid == 0:  # pragma: no cover - the tagger's own process
         code = 0
         try:
             os.setsid()

@@ -23,22 +23,35 @@ from pymosh.frontend.procenv import original_environ
 
 # every variable the wrapper forwards with -l, in mosh's order
 LOCALE_VARS = (
-    "LANG", "LANGUAGE", "LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE", "LC_MONETARY",
-    "LC_MESSAGES", "LC_PAPER", "LC_NAME", "LC_ADDRESS", "LC_TELEPHONE", "LC_MEASUREMENT",
-    "LC_IDENTIFICATION", "LC_ALL",
+    "LANG",
+    "LANGUAGE",
+    "LC_CTYPE",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "LC_COLLATE",
+    "LC_MONETARY",
+    "LC_MESSAGES",
+    "LC_PAPER",
+    "LC_NAME",
+    "LC_ADDRESS",
+    "LC_TELEPHONE",
+    "LC_MEASUREMENT",
+    "LC_IDENTIFICATION",
+    "LC_ALL",
 )
 # LANGUAGE is a list of message languages, not a locale name: passed on, never probed
 PROBED = tuple(name for name in LOCALE_VARS if name != "LANGUAGE")
 FALLBACKS = ("C.UTF-8", "C.utf8", "en_US.UTF-8")
-INSTALL_HINT = ("install it on this host (Debian/Ubuntu: sudo dpkg-reconfigure locales, "
-                "or locale-gen NAME)")
+INSTALL_HINT = (
+    "install it on this host (Debian/Ubuntu: sudo dpkg-reconfigure locales, or locale-gen NAME)"
+)
 
 Probe = Callable[[str], "str | None"]
 
 
 @dataclass
 class LocaleDecision:
-    env: dict[str, str]                  # the shell's environment
+    env: dict[str, str]  # the shell's environment
     notices: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -52,8 +65,9 @@ def ctype_name(env: Mapping[str, str]) -> str:
     return env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
 
 
-def decide(env: Mapping[str, str], requested: Iterable[str], probe: Probe,
-           fallbacks: Iterable[str]) -> LocaleDecision:
+def decide(
+    env: Mapping[str, str], requested: Iterable[str], probe: Probe, fallbacks: Iterable[str]
+) -> LocaleDecision:
     """The shell's environment for ``env`` and the client's ``-l`` values.
 
     ``probe(name)`` is the codeset of an installed locale, None if not installed;
@@ -61,7 +75,7 @@ def decide(env: Mapping[str, str], requested: Iterable[str], probe: Probe,
     """
     shell = dict(env)
     if is_utf8(probe(ctype_name(shell) or "C")):
-        return LocaleDecision(shell)          # Mosh: -l does not apply
+        return LocaleDecision(shell)  # Mosh: -l does not apply
     decision = LocaleDecision(shell)
     for name in LOCALE_VARS:
         shell.pop(name, None)
@@ -80,14 +94,17 @@ def decide(env: Mapping[str, str], requested: Iterable[str], probe: Probe,
         decision.error = (
             "needs a UTF-8 locale, and this host has none installed (client asked for "
             f"{asked}). Install one, e.g. C.UTF-8 (Debian/Ubuntu: apt-get install locales; "
-            "dpkg-reconfigure locales).")
+            "dpkg-reconfigure locales)."
+        )
         return decision
     if missing:
         asked = ", ".join(f"{name}={shell[name]}" for name in missing)
         first = shell[missing[0]]
         verb = "is" if len(missing) == 1 else "are"
-        decision.notices.append(f"locale {asked} {verb} not installed here; using {fallback} "
-                                f"instead ({INSTALL_HINT.replace('NAME', first)})")
+        decision.notices.append(
+            f"locale {asked} {verb} not installed here; using {fallback} "
+            f"instead ({INSTALL_HINT.replace('NAME', first)})"
+        )
         for name in missing:
             shell[name] = fallback
     if not is_utf8(probe(ctype_name(shell) or "C")):
@@ -117,8 +134,9 @@ def host_fallbacks() -> list[str]:
     """C.UTF-8 first, then the host's other UTF-8 locales as ``locale -a`` lists them."""
     names = list(FALLBACKS)
     try:
-        out = subprocess.run(["locale", "-a"], capture_output=True, text=True, timeout=5,
-                             check=False).stdout
+        out = subprocess.run(
+            ["locale", "-a"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         out = ""
     names += [n for n in out.split() if n.lower().replace("-", "").endswith("utf8")]
@@ -130,10 +148,10 @@ class _LazyFallbacks:
 
     def __iter__(self):
         yield from FALLBACKS
-        yield from host_fallbacks()[len(FALLBACKS):]
+        yield from host_fallbacks()[len(FALLBACKS) :]
 
 
-def shell_locale(requested: Iterable[str], env: Mapping[str, str] | None = None
-                 ) -> LocaleDecision:
-    return decide(original_environ() if env is None else env, requested, probe_locale,
-                  _LazyFallbacks())
+def shell_locale(requested: Iterable[str], env: Mapping[str, str] | None = None) -> LocaleDecision:
+    return decide(
+        original_environ() if env is None else env, requested, probe_locale, _LazyFallbacks()
+    )

@@ -33,12 +33,12 @@ from pymosh.frontend.userdir import private_listener
 from pymosh.network.portroute import Router
 from pymosh.network.udp import RECEIVE_MTU, ServerSocket, _recv_some, _send
 
-JOIN_TIMEOUT = 10.0        # s to take the lock, start an owner and register
-RECOVER_TIMEOUT = 5.0      # s a session spends re-registering after its owner died
-RETRY_DEGRADED = 1.0       # s between recovery attempts once degraded
-BIND_RETRY = 1.5          # s a joiner retries a port a leaving session still holds
-IDLE_CHECK = 0.2           # s between the owner's "anyone left?" checks
-MAX_SESSIONS = 1024        # per port owner: bounded memory
+JOIN_TIMEOUT = 10.0  # s to take the lock, start an owner and register
+RECOVER_TIMEOUT = 5.0  # s a session spends re-registering after its owner died
+RETRY_DEGRADED = 1.0  # s between recovery attempts once degraded
+BIND_RETRY = 1.5  # s a joiner retries a port a leaving session still holds
+IDLE_CHECK = 0.2  # s between the owner's "anyone left?" checks
+MAX_SESSIONS = 1024  # per port owner: bounded memory
 MSG_MAX = RECEIVE_MTU + 64
 _CREDS = struct.Struct("3i")
 _V4 = struct.Struct("!4sH")
@@ -100,7 +100,7 @@ class _Lock:
         return True
 
     def close(self) -> None:
-        os.close(self.fd)     # also releases the lock
+        os.close(self.fd)  # also releases the lock
 
 
 # ------------------------------------------------------------------ the owner
@@ -179,7 +179,7 @@ class PortOwner:
         except OSError:
             msg = b""
         if len(msg) != 17 or msg[:1] != b"K":
-            self._drop(fd)          # gone, or not speaking our protocol
+            self._drop(fd)  # gone, or not speaking our protocol
             return
         fresh = fd not in self.router
         self.router.add(fd, msg[1:])
@@ -194,13 +194,15 @@ class PortOwner:
         router, conns = self.router, self.conns
         for datagram, addr, congested in _recv_some(self.udp):
             sid = router.route(datagram, addr)
-            if not isinstance(sid, int):      # None: nobody's (session ids are conn fds)
+            if not isinstance(sid, int):  # None: nobody's (session ids are conn fds)
                 continue
             try:
-                conns[sid].send(b"D" + (b"\1" if congested else b"\0") + encode_addr(addr)
-                                + datagram, socket.MSG_DONTWAIT)
+                conns[sid].send(
+                    b"D" + (b"\1" if congested else b"\0") + encode_addr(addr) + datagram,
+                    socket.MSG_DONTWAIT,
+                )
             except (BlockingIOError, InterruptedError):
-                pass               # that session is not reading: drop, like a full socket
+                pass  # that session is not reading: drop, like a full socket
             except OSError:
                 self._drop(sid)
 
@@ -209,13 +211,13 @@ def spawn_owner(directory: str, port: int, udp_fd: int, timeout: float) -> None:
     """Start a detached owner on ``udp_fd`` (a double fork, so nobody has to reap it) and
     wait until it listens. The caller holds the port's lock."""
     import pymosh
+
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(pymosh.__file__)))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     ready_r, ready_w = os.pipe()
     pid = os.fork()
-    if pid == 0:   # pragma: no cover - the child only execs
+    if pid == 0:  # pragma: no cover - the child only execs
         try:
             os.setsid()
             os.chdir("/")
@@ -226,9 +228,20 @@ def spawn_owner(directory: str, port: int, udp_fd: int, timeout: float) -> None:
                 os.dup2(null, fd)
             os.set_inheritable(udp_fd, True)
             os.set_inheritable(ready_w, True)
-            os.execve(sys.executable, [sys.executable, "-m", "pymosh.frontend.portshare",
-                                       "owner", directory, str(port), str(udp_fd),
-                                       str(ready_w)], env)
+            os.execve(
+                sys.executable,
+                [
+                    sys.executable,
+                    "-m",
+                    "pymosh.frontend.portshare",
+                    "owner",
+                    directory,
+                    str(port),
+                    str(udp_fd),
+                    str(ready_w),
+                ],
+                env,
+            )
         finally:
             os._exit(127)
     os.close(ready_w)
@@ -244,10 +257,11 @@ def spawn_owner(directory: str, port: int, udp_fd: int, timeout: float) -> None:
 def owner_main(argv: List[str]) -> int:
     directory, port, udp_fd, ready_fd = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
     import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = MAX_SESSIONS + 64 if hard == resource.RLIM_INFINITY else min(hard, MAX_SESSIONS + 64)
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))   # one fd per session
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # one fd per session
     udp = socket.socket(fileno=udp_fd)
     owner = PortOwner(directory, port, udp)
     os.write(ready_fd, b"R")
@@ -263,8 +277,9 @@ class SharedPortChannel:
     """A session's datagram channel on a shared port: receives what the owner routes to
     it, sends on its own dup of the UDP socket."""
 
-    def __init__(self, directory: str, port: int, key: bytes, conn: socket.socket,
-                 udp: socket.socket) -> None:
+    def __init__(
+        self, directory: str, port: int, key: bytes, conn: socket.socket, udp: socket.socket
+    ) -> None:
         self.directory = directory
         self.port = port
         self._key = key
@@ -298,7 +313,7 @@ class SharedPortChannel:
                 break
             except OSError:
                 msg = b""
-            if not msg:               # the owner died: take the port over, or rejoin
+            if not msg:  # the owner died: take the port over, or rejoin
                 self._owner_lost()
                 break
             if msg[:1] != b"D":
@@ -307,7 +322,7 @@ class SharedPortChannel:
                 addr, used = decode_addr(msg[2:])
             except (ValueError, struct.error, OSError):
                 continue
-            out.append((msg[2 + used:], addr, msg[1] == 1))
+            out.append((msg[2 + used :], addr, msg[1] == 1))
         return out
 
     def rekey(self, key: bytes) -> None:
@@ -317,7 +332,7 @@ class SharedPortChannel:
             try:
                 self.conn.send(b"K" + key)
             except OSError:
-                pass             # the owner is gone; re-registration sends the new key
+                pass  # the owner is gone; re-registration sends the new key
 
     def close(self) -> None:
         # the UDP dup first: once the owner sees us gone, the port must be free of us
@@ -348,7 +363,7 @@ class SharedPortChannel:
                 if conn is None:
                     return False
             udp = _register(conn, self._key)
-            udp.close()        # the same socket as ours
+            udp.close()  # the same socket as ours
             self.conn = conn
             return True
         except OSError:
@@ -384,23 +399,25 @@ def _register(conn: socket.socket, key: bytes, timeout: float = 5.0) -> socket.s
     fds = array.array("i")
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
     if msg != b"F" or len(fds) != 1:
         for fd in fds:
             os.close(fd)
         raise PortShareError("the port owner refused the session")
     conn.setblocking(False)
-    os.set_inheritable(fds[0], False)     # the session's shell must not keep the port open
+    os.set_inheritable(fds[0], False)  # the session's shell must not keep the port open
     udp = socket.socket(fileno=fds[0])
     udp.setblocking(False)
     return udp
 
 
-def join(port: int, key: bytes, ip: str | None = None,
-         directory: str | None = None) -> SharedPortChannel:
+def join(
+    port: int, key: bytes, ip: str | None = None, directory: str | None = None
+) -> SharedPortChannel:
     """Join UDP ``port``'s owner, starting one (bound to ``ip``/any) if there is none."""
     if directory is None:
         from pymosh.frontend.userdir import UserDirError, subdir
+
         try:
             directory = subdir("ports")
         except UserDirError as exc:
@@ -415,8 +432,9 @@ def join(port: int, key: bytes, ip: str | None = None,
         if conn is None:
             bound = _bind(ip, port, min(deadline, time.monotonic() + BIND_RETRY))
             try:
-                spawn_owner(directory, port, bound.sock.fileno(),
-                            max(deadline - time.monotonic(), 1))
+                spawn_owner(
+                    directory, port, bound.sock.fileno(), max(deadline - time.monotonic(), 1)
+                )
             finally:
                 bound.close()
             conn = _connect(sock_path)

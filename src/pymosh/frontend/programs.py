@@ -26,5 +26,6 @@ def own_program(name: str, argv0: str | None = None) -> list[str]:
 
 def is_pymosh_server(words: list[str]) -> bool:
     """True if the server command runs pymosh-server (which takes pymosh-only options)."""
-    return any(os.path.basename(w) == "pymosh-server" or w == MODULES["pymosh-server"]
-               for w in words)
+    return any(
+        os.path.basename(w) == "pymosh-server" or w == MODULES["pymosh-server"] for w in words
+    )

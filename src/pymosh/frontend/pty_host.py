@@ -21,7 +21,7 @@ import time
 from typing import Mapping, Sequence
 
 READ_SIZE = 16384
-HANGUP_GRACE = 1.0               # s to wait for the shell to end after the hangup
+HANGUP_GRACE = 1.0  # s to wait for the shell to end after the hangup
 MOTD_FILES = ("/run/motd.dynamic", "/var/run/motd.dynamic", "/etc/motd")
 
 
@@ -51,8 +51,9 @@ def get_winsize(fd: int) -> tuple[int, int] | None:
 class PtyHost:
     """Spawn ``argv`` (None = the user's login shell) on a new pty of the given size."""
 
-    def __init__(self, argv: Sequence[str] | None, env: Mapping[str, str],
-                 width: int, height: int) -> None:
+    def __init__(
+        self, argv: Sequence[str] | None, env: Mapping[str, str], width: int, height: int
+    ) -> None:
         self.pid = -1
         self.fd = -1
         self.exit_status: int | None = None
@@ -76,10 +77,23 @@ class PtyHost:
         self.released = False
 
     @staticmethod
-    def _child(path: str, args: list[str], env: Mapping[str, str], login: bool,
-               release_r: int, width: int, height: int) -> None:
-        for signum in (signal.SIGHUP, signal.SIGPIPE, signal.SIGINT, signal.SIGTERM,
-                       signal.SIGUSR1, signal.SIGCHLD):
+    def _child(
+        path: str,
+        args: list[str],
+        env: Mapping[str, str],
+        login: bool,
+        release_r: int,
+        width: int,
+        height: int,
+    ) -> None:
+        for signum in (
+            signal.SIGHUP,
+            signal.SIGPIPE,
+            signal.SIGINT,
+            signal.SIGTERM,
+            signal.SIGUSR1,
+            signal.SIGCHLD,
+        ):
             signal.signal(signum, signal.SIG_DFL)
         try:  # IUTF8: the kernel's line editor erases whole UTF-8 characters
             attrs = termios.tcgetattr(0)
@@ -137,7 +151,7 @@ class PtyHost:
         view = memoryview(data)
         while view:
             try:
-                view = view[os.write(self.fd, view):]
+                view = view[os.write(self.fd, view) :]
             except InterruptedError:
                 continue
 
@@ -150,8 +164,11 @@ class PtyHost:
                 self.exit_status = -1
                 return self.exit_status
             if pid:
-                self.exit_status = os.waitstatus_to_exitcode(status) \
-                    if hasattr(os, "waitstatus_to_exitcode") else status
+                self.exit_status = (
+                    os.waitstatus_to_exitcode(status)
+                    if hasattr(os, "waitstatus_to_exitcode")
+                    else status
+                )
         return self.exit_status
 
     def close(self) -> None:

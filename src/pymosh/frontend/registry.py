@@ -66,7 +66,7 @@ def process_start(pid: int) -> int | None:
         return None
     except OSError:
         return _start_without_proc(pid)
-    fields = data[data.rindex(b")") + 2:].split()
+    fields = data[data.rindex(b")") + 2 :].split()
     if fields[0] in (b"Z", b"X"):
         return None
     return int(fields[19])
@@ -89,14 +89,30 @@ class Record:
     """One session's record (a plain class: kept cheap for the server's start-up)."""
 
     FIELDS: dict[str, Any] = {
-        "version": int, "id": str, "pid": int, "proc_start": int, "port": int,
-        "started": float, "last_heard": (float, type(None)), "state": str,
-        "command": list, "client": (str, type(None)),
+        "version": int,
+        "id": str,
+        "pid": int,
+        "proc_start": int,
+        "port": int,
+        "started": float,
+        "last_heard": (float, type(None)),
+        "state": str,
+        "command": list,
+        "client": (str, type(None)),
     }
 
-    def __init__(self, session_id: str, pid: int, proc_start: int, port: int,
-                 started: float, command: list[str], state: str = "starting",
-                 last_heard: float | None = None, client: str | None = None) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        pid: int,
+        proc_start: int,
+        port: int,
+        started: float,
+        command: list[str],
+        state: str = "starting",
+        last_heard: float | None = None,
+        client: str | None = None,
+    ) -> None:
         self.id = session_id
         self.pid = pid
         self.proc_start = proc_start
@@ -108,10 +124,18 @@ class Record:
         self.client = client
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": RECORD_VERSION, "id": self.id, "pid": self.pid,
-                "proc_start": self.proc_start, "port": self.port, "started": self.started,
-                "last_heard": self.last_heard, "state": self.state,
-                "command": self.command, "client": self.client}
+        return {
+            "version": RECORD_VERSION,
+            "id": self.id,
+            "pid": self.pid,
+            "proc_start": self.proc_start,
+            "port": self.port,
+            "started": self.started,
+            "last_heard": self.last_heard,
+            "state": self.state,
+            "command": self.command,
+            "client": self.client,
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> Record:
@@ -131,8 +155,17 @@ class Record:
             raise ValueError("bad pid or port")
         if not all(isinstance(word, str) for word in data["command"]):
             raise ValueError("bad command")
-        return cls(data["id"], data["pid"], data["proc_start"], data["port"], data["started"],
-                   data["command"], data["state"], data["last_heard"], data["client"])
+        return cls(
+            data["id"],
+            data["pid"],
+            data["proc_start"],
+            data["port"],
+            data["started"],
+            data["command"],
+            data["state"],
+            data["last_heard"],
+            data["client"],
+        )
 
     @property
     def detached(self) -> bool:
@@ -172,7 +205,8 @@ def read_record(path: str) -> Record:
             raise RegistryError(f"session record {name}: owned by uid {info.st_uid}")
         if info.st_mode & 0o077:
             raise RegistryError(
-                f"session record {name}: mode {stat.S_IMODE(info.st_mode):04o} is not private")
+                f"session record {name}: mode {stat.S_IMODE(info.st_mode):04o} is not private"
+            )
         data = os.read(fd, MAX_RECORD_BYTES + 1)
     finally:
         os.close(fd)
@@ -249,14 +283,25 @@ def table(records: list[Record], now: float | None = None) -> str:
     for r in records:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
         if r.state == "attached":
-            heard = "now"       # within DETACHED_AFTER_S (the record is refreshed slowly)
+            heard = "now"  # within DETACHED_AFTER_S (the record is refreshed slowly)
         else:
             heard = _ago(now - r.last_heard) if r.last_heard is not None else "never"
-        rows.append((r.id, str(r.pid), str(r.port), started, r.state, heard,
-                     r.client or "-", " ".join(r.command) or "-"))
+        rows.append(
+            (
+                r.id,
+                str(r.pid),
+                str(r.port),
+                started,
+                r.state,
+                heard,
+                r.client or "-",
+                " ".join(r.command) or "-",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1]
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1] for row in rows
+    ]
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 

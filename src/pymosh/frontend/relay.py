@@ -46,17 +46,17 @@ from typing import Any, Dict, List, Tuple
 
 try:
     from pymosh.frontend import userdir
-except ImportError:            # on a bastion: the loader provides it
+except ImportError:  # on a bastion: the loader provides it
     import _pymosh_userdir as userdir  # type: ignore[import-not-found,no-redef]
 
-RELAY_VERSION = 1               # the hub's registration format and the tag format
+RELAY_VERSION = 1  # the hub's registration format and the tag format
 SEQ_LEN = 8
 TAG_LEN = 16
 MAX_DATAGRAM = 2048 + SEQ_LEN + TAG_LEN
 MAX_ROUTES = 256
 MAX_HINTS = 4096
 IDLE_CHECK = 1.0
-HOP_AFTER = 10.0               # s the tagger sends without hearing back before a new port
+HOP_AFTER = 10.0  # s the tagger sends without hearing back before a new port
 _SEQ = struct.Struct("!Q")
 
 Addr = Any
@@ -94,17 +94,26 @@ class Tagger:
 
 
 class Route:
-    __slots__ = ("rid", "tagger", "client", "max_seq", "last_heard", "timeout", "upstream",
-                 "up_seq")
+    __slots__ = (
+        "rid",
+        "tagger",
+        "client",
+        "max_seq",
+        "last_heard",
+        "timeout",
+        "upstream",
+        "up_seq",
+    )
 
-    def __init__(self, rid: Any, key: bytes, timeout: float, now: float,
-                 upstream_key: bytes | None = None) -> None:
+    def __init__(
+        self, rid: Any, key: bytes, timeout: float, now: float, upstream_key: bytes | None = None
+    ) -> None:
         self.rid = rid
         self.tagger = Tagger(key)
         # towards another relay (several hops): re-tag under that relay's key
         self.upstream = Tagger(upstream_key) if upstream_key else None
         self.up_seq = 0
-        self.client: Addr | None = None     # where the host's datagrams go
+        self.client: Addr | None = None  # where the host's datagrams go
         self.max_seq = -1
         self.last_heard = now
         self.timeout = timeout
@@ -119,8 +128,9 @@ class RelayTable:
         self._hint: Dict[Addr, Any] = {}
         self.trials = 0
 
-    def add(self, rid: Any, key: bytes, timeout: float, now: float,
-            upstream_key: bytes | None = None) -> None:
+    def add(
+        self, rid: Any, key: bytes, timeout: float, now: float, upstream_key: bytes | None = None
+    ) -> None:
         self.routes[rid] = Route(rid, key, timeout, now, upstream_key)
 
     def remove(self, rid: Any) -> None:
@@ -128,8 +138,9 @@ class RelayTable:
         for addr in [a for a, r in self._hint.items() if r == rid]:
             del self._hint[addr]
 
-    def from_client(self, datagram: bytes, addr: Addr, now: float
-                    ) -> Tuple[Route | None, bytes | None]:
+    def from_client(
+        self, datagram: bytes, addr: Addr, now: float
+    ) -> Tuple[Route | None, bytes | None]:
         """(route, inner datagram to forward) for a genuine datagram; (None, None) for
         anything else; (route, None) for a genuine bye (the route is removed)."""
         if not SEQ_LEN + TAG_LEN <= len(datagram) <= MAX_DATAGRAM:
@@ -139,7 +150,7 @@ class RelayTable:
         if match is not None:
             rid, route, opened = match
             seq, inner = opened
-            if seq > route.max_seq:          # newest genuine datagram: follow its source
+            if seq > route.max_seq:  # newest genuine datagram: follow its source
                 route.max_seq = seq
                 route.client = addr
                 route.last_heard = now
@@ -153,8 +164,7 @@ class RelayTable:
             return route, (inner or None)
         return None, None
 
-    def _match(self, datagram: bytes, first: Any
-               ) -> Tuple[Any, Route, Tuple[int, bytes]] | None:
+    def _match(self, datagram: bytes, first: Any) -> Tuple[Any, Route, Tuple[int, bytes]] | None:
         """The route whose key opens ``datagram``: the hinted one first (one trial for a
         known address), then the others."""
         hinted = self.routes.get(first) if first is not None else None
@@ -182,8 +192,10 @@ class RelayTable:
 
 def _paths(port: int) -> Tuple[str, str]:
     directory = userdir.subdir("ports")
-    return (os.path.join(directory, f"relay-{port}.sock"),
-            os.path.join(directory, f"relay-{port}.lock"))
+    return (
+        os.path.join(directory, f"relay-{port}.sock"),
+        os.path.join(directory, f"relay-{port}.lock"),
+    )
 
 
 def _peer_uid(conn: socket.socket) -> int:
@@ -194,22 +206,22 @@ def _peer_uid(conn: socket.socket) -> int:
 class Hub:
     """Owns the relay port; forwards for every registered route."""
 
-    def __init__(self, udp: socket.socket, listener: socket.socket, lock_path: str,
-                 sock_path: str) -> None:
+    def __init__(
+        self, udp: socket.socket, listener: socket.socket, lock_path: str, sock_path: str
+    ) -> None:
         self.udp = udp
         self.listener = listener
         self.lock_path = lock_path
         self.sock_path = sock_path
         self.table = RelayTable()
-        self.upstream: Dict[int, socket.socket] = {}      # route id = upstream fd
+        self.upstream: Dict[int, socket.socket] = {}  # route id = upstream fd
         self.conns: List[socket.socket] = []
 
     def run(self) -> None:
         lock = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             while True:
-                readers: List[Any] = [self.udp, self.listener, *self.conns,
-                                      *self.upstream.values()]
+                readers: List[Any] = [self.udp, self.listener, *self.conns, *self.upstream.values()]
                 ready, _, _ = select.select(readers, [], [], IDLE_CHECK)
                 now = time.monotonic()
                 for sock in ready:
@@ -228,7 +240,7 @@ class Hub:
                         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     except BlockingIOError:
                         continue
-                    return           # nobody registering (they hold the lock): close
+                    return  # nobody registering (they hold the lock): close
         finally:
             self.udp.close()
             for sock in self.upstream.values():
@@ -256,18 +268,23 @@ class Hub:
         try:
             request = json.loads(conn.recv(4096).decode())
             if request.get("version") != RELAY_VERSION:
-                raise ValueError(f"the relay on this port is version {RELAY_VERSION}, "
-                                 f"not {request.get('version')}: use another --relay-port")
+                raise ValueError(
+                    f"the relay on this port is version {RELAY_VERSION}, "
+                    f"not {request.get('version')}: use another --relay-port"
+                )
             key = base64.b64decode(request["key"])
             host, port = str(request["host"]), int(request["port"])
             timeout = float(request["timeout"])
             upstream_key = base64.b64decode(request.get("upstream_key") or "")
-            if len(key) != 16 or len(upstream_key) not in (0, 16) \
-                    or len(self.table.routes) >= MAX_ROUTES:
+            if (
+                len(key) != 16
+                or len(upstream_key) not in (0, 16)
+                or len(self.table.routes) >= MAX_ROUTES
+            ):
                 raise ValueError("refused")
             info = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
             upstream = socket.socket(info[0], socket.SOCK_DGRAM)
-            upstream.connect(info[4])      # the host's datagrams only, from one address
+            upstream.connect(info[4])  # the host's datagrams only, from one address
             upstream.setblocking(False)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             try:
@@ -303,9 +320,9 @@ class Hub:
             if route is None:
                 continue
             if inner is None:
-                if route.rid not in self.table.routes:      # a genuine bye
+                if route.rid not in self.table.routes:  # a genuine bye
                     if route.upstream is not None:
-                        self._forward(route, b"")          # the next relay's route goes too
+                        self._forward(route, b"")  # the next relay's route goes too
                     self._drop(route.rid)
                 continue
             self._forward(route, inner)
@@ -319,7 +336,7 @@ class Hub:
             try:
                 sock.send(inner)
             except OSError:
-                pass                 # host gone or unreachable: the client retransmits
+                pass  # host gone or unreachable: the client retransmits
 
     def _from_host(self, sock: socket.socket) -> None:
         route = self.table.routes.get(sock.fileno())
@@ -329,7 +346,7 @@ class Hub:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
-                continue             # e.g. ECONNREFUSED after an ICMP error
+                continue  # e.g. ECONNREFUSED after an ICMP error
             if route is not None and route.client is not None:
                 try:
                     self.udp.sendto(datagram, route.client)
@@ -361,10 +378,10 @@ def _start_hub(port: int, sock_path: str, lock_path: str, lock_fd: int) -> None:
     # (a dead hub's socket goes: we hold the lock)
     listener = userdir.private_listener(sock_path, socket.SOCK_SEQPACKET)
     pid = os.fork()
-    if pid == 0:   # pragma: no cover - the hub's own process
+    if pid == 0:  # pragma: no cover - the hub's own process
         code = 0
         try:
-            os.close(lock_fd)   # the caller's lock: it must not outlive the caller
+            os.close(lock_fd)  # the caller's lock: it must not outlive the caller
             os.setsid()
             if os.fork():
                 os._exit(0)
@@ -373,7 +390,7 @@ def _start_hub(port: int, sock_path: str, lock_path: str, lock_fd: int) -> None:
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             keep = sorted((udp.fileno(), listener.fileno()))
-            os.closerange(3, keep[0])           # nothing else of the caller's stays open
+            os.closerange(3, keep[0])  # nothing else of the caller's stays open
             os.closerange(keep[0] + 1, keep[1])
             os.closerange(keep[1] + 1, 65536)
             Hub(udp, listener, lock_path, sock_path).run()
@@ -453,10 +470,12 @@ def main() -> None:
 
 
 # The remote command: python3 reads the two module sources and the route from stdin.
-LOADER = ("import sys,json,types;d=json.loads(sys.stdin.readline());"
-          "m=types.ModuleType('_pymosh_userdir');exec(d['userdir'],m.__dict__);"
-          "sys.modules[m.__name__]=m;g={'__name__':'_pymosh_relay'};"
-          "exec(d['relay'],g);g['remote_main'](d['config'])")
+LOADER = (
+    "import sys,json,types;d=json.loads(sys.stdin.readline());"
+    "m=types.ModuleType('_pymosh_userdir');exec(d['userdir'],m.__dict__);"
+    "sys.modules[m.__name__]=m;g={'__name__':'_pymosh_relay'};"
+    "exec(d['relay'],g);g['remote_main'](d['config'])"
+)
 
 
 def loader_input(config: Dict[str, Any]) -> bytes:
@@ -505,7 +524,7 @@ class ClientTagger:
         try:
             self.remote.sendto(self.tagger.seal(self.seq, inner), self.relay)
         except OSError:
-            pass                     # no route right now (roaming): the client retransmits
+            pass  # no route right now (roaming): the client retransmits
 
     def run(self, parent: int) -> None:
         try:
@@ -519,7 +538,7 @@ class ClientTagger:
                     else:
                         self._from_relay(sock, now)
         finally:
-            self._send(b"")          # bye: the relay forgets this route now
+            self._send(b"")  # bye: the relay forgets this route now
             self.close()
 
     def _from_client(self, now: float) -> None:
@@ -532,7 +551,7 @@ class ClientTagger:
                 continue
             if not datagram:
                 continue
-            self.client = addr       # the client hops ports too: follow it (loopback only)
+            self.client = addr  # the client hops ports too: follow it (loopback only)
             self._send(datagram)
         if now - self.last_heard > HOP_AFTER and now - self.last_hop > HOP_AFTER:
             # like Mosh's client: a new source port escapes a stale NAT mapping

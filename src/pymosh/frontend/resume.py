@@ -24,9 +24,9 @@ from pymosh.frontend.control import ControlListener
 from pymosh.frontend.registry import DETACHED_AFTER_S, Record
 
 DETACHED_AFTER = DETACHED_AFTER_S * 1000.0
-RESUME_PENDING = 30000.0     # ms a resumed session waits for its new client before
-                             # another resume may take it
-REFRESH = 60000.0            # ms between record refreshes of last contact while attached
+RESUME_PENDING = 30000.0  # ms a resumed session waits for its new client before
+# another resume may take it
+REFRESH = 60000.0  # ms between record refreshes of last contact while attached
 INF = float("inf")
 
 
@@ -90,9 +90,15 @@ class DurableSession:
     """Record + control socket of one session. The server supplies two callbacks:
     ``on_resume(key)`` (switch to a new connection with this key) and ``on_kill()``."""
 
-    def __init__(self, directory: str, record: Record, listener: ControlListener,
-                 on_resume: Callable[[bytes], None], on_kill: Callable[[], None],
-                 now: float) -> None:
+    def __init__(
+        self,
+        directory: str,
+        record: Record,
+        listener: ControlListener,
+        on_resume: Callable[[bytes], None],
+        on_kill: Callable[[], None],
+        now: float,
+    ) -> None:
         self.directory = directory
         self.record = record
         self.listener = listener
@@ -103,14 +109,21 @@ class DurableSession:
         self.written_heard: float | None = None
 
     @classmethod
-    def create(cls, port: int, command: list[str], on_resume: Callable[[bytes], None],
-               on_kill: Callable[[], None], now: float) -> DurableSession:
+    def create(
+        cls,
+        port: int,
+        command: list[str],
+        on_resume: Callable[[bytes], None],
+        on_kill: Callable[[], None],
+        now: float,
+    ) -> DurableSession:
         """Register this process; RegistryError or OSError if the registry is unusable."""
         directory = registry.sessions_dir()
         session_id = registry.new_id(directory)
         pid = os.getpid()
-        record = Record(session_id, pid, registry.process_start(pid) or 0, port,
-                        round(time.time(), 3), command)
+        record = Record(
+            session_id, pid, registry.process_start(pid) or 0, port, round(time.time(), 3), command
+        )
         listener = ControlListener(registry.socket_path(directory, session_id))
         try:
             registry.write_record(directory, record)
@@ -128,11 +141,11 @@ class DurableSession:
         refresh = INF
         if self.attachment.state == "attached":
             refresh = max(self.last_write + REFRESH - now, 0)
-        return min(self.attachment.wait_time(now, last_heard), self.listener.wait_time(now),
-                   refresh)
+        return min(
+            self.attachment.wait_time(now, last_heard), self.listener.wait_time(now), refresh
+        )
 
-    def turn(self, ready: set[int], now: float, last_heard: float | None,
-             client: Any) -> None:
+    def turn(self, ready: set[int], now: float, last_heard: float | None, client: Any) -> None:
         """Answer control requests, then write the record if anything worth it changed."""
         for sock, req in self.listener.poll(ready, now):
             answer = self._answer(req, now, last_heard, client)
@@ -140,16 +153,22 @@ class DurableSession:
             if answer["ok"] and req.get("op") == "kill":
                 self.on_kill()
             if answer["ok"] and req.get("op") == "resume":
-                last_heard = client = None        # the new connection has heard nobody yet
+                last_heard = client = None  # the new connection has heard nobody yet
         self._note(now, last_heard, client)
 
-    def _answer(self, req: dict[str, Any], now: float, last_heard: float | None,
-                client: Any) -> dict[str, Any]:
+    def _answer(
+        self, req: dict[str, Any], now: float, last_heard: float | None, client: Any
+    ) -> dict[str, Any]:
         op = req.get("op")
         if op == "status":
             self.attachment.update(now, last_heard)
-            return {"ok": True, "id": self.record.id, "state": self.attachment.state,
-                    "last_heard": wall_time(now, last_heard), "client": format_addr(client)}
+            return {
+                "ok": True,
+                "id": self.record.id,
+                "state": self.attachment.state,
+                "last_heard": wall_time(now, last_heard),
+                "client": format_addr(client),
+            }
         if op == "kill":
             return {"ok": True}
         if op == "resume":
@@ -167,8 +186,11 @@ class DurableSession:
     def _note(self, now: float, last_heard: float | None, client: Any) -> None:
         self.attachment.update(now, last_heard)
         address = format_addr(client) if last_heard is not None else self.record.client
-        if self.attachment.state != self.record.state or address != self.record.client or (
-                self.attachment.state == "attached" and now - self.last_write >= REFRESH):
+        if (
+            self.attachment.state != self.record.state
+            or address != self.record.client
+            or (self.attachment.state == "attached" and now - self.last_write >= REFRESH)
+        ):
             self._write(now, last_heard, address)
 
     def _write(self, now: float, last_heard: float | None, address: str | None) -> None:
@@ -182,7 +204,7 @@ class DurableSession:
         try:
             registry.write_record(self.directory, record)
         except OSError:
-            pass      # a full disk: the session goes on; the record catches up later
+            pass  # a full disk: the session goes on; the record catches up later
 
     def close(self) -> None:
         self.listener.close()
@@ -194,11 +216,13 @@ def register(server: Any, port: int, command: list[str]) -> None:
     session's screen, like Mosh's detached-session warning) about detached sessions.
     A registry that cannot be used safely is reported there too; the session still runs."""
     from pymosh.frontend.loop import now_ms
+
     try:
         directory = registry.sessions_dir()
         others, _ = registry.scan(directory)
-        server.durable = DurableSession.create(port, command, server.resume_with,
-                                               server.request_kill, now_ms())
+        server.durable = DurableSession.create(
+            port, command, server.resume_with, server.request_kill, now_ms()
+        )
     except (registry.RegistryError, OSError) as exc:
         server.terminal.act(f"pymosh: no resume for this session: {_one_line(exc)}\r\n".encode())
         return
@@ -208,7 +232,8 @@ def register(server: Any, port: int, command: list[str]) -> None:
         plural = "s" if count > 1 else ""
         server.terminal.act(
             f"pymosh: {count} detached session{plural} on this server "
-            f"(pymosh --list HOST shows, pymosh --resume[=ID] HOST resumes).\r\n".encode())
+            f"(pymosh --list HOST shows, pymosh --resume[=ID] HOST resumes).\r\n".encode()
+        )
 
 
 def _one_line(exc: BaseException) -> str:

@@ -21,14 +21,15 @@ from pymosh.wire.protobuf import FEATURE_SCROLLBACK
 
 ENV = "PYMOSH_SCROLLBACK"
 ESC = b"\x1b"
-_FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"   # how the differ starts a full repaint
+_FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"  # how the differ starts a full repaint
 # keep printable text and SGR; drop other escapes, C0/C1 controls and DEL
 _UNSAFE = re.compile(
-    r"\x1b\[[0-9;:]*m"                            # SGR: kept
-    r"|(\x1b\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"   # any other CSI
-    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"       # OSC, DCS, SOS, PM, APC strings
-    r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"                 # other escapes
-    r"|[\x00-\x1f\x7f-\x9f])")                         # C0, DEL, C1
+    r"\x1b\[[0-9;:]*m"  # SGR: kept
+    r"|(\x1b\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"  # any other CSI
+    r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, DCS, SOS, PM, APC strings
+    r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"  # other escapes
+    r"|[\x00-\x1f\x7f-\x9f])"
+)  # C0, DEL, C1
 
 
 def setting(value: str | None) -> int:
@@ -38,14 +39,15 @@ def setting(value: str | None) -> int:
         return DEFAULT_LINES
     if not value.isdigit():
         raise ValueError(f"scrollback: not a number of lines: {value!r}")
-    return min(int(value), MAX_SCROLLBACK_LINES)   # what any server would grant at most
+    return min(int(value), MAX_SCROLLBACK_LINES)  # what any server would grant at most
 
 
 def sanitize(text: bytes) -> bytes:
     """A server's history line as safe bytes for the local terminal: valid UTF-8, SGR only."""
     decoded = text.decode("utf-8", "replace")
-    return _UNSAFE.sub(lambda m: "" if m.group(1) is not None else m.group(0),
-                       decoded).encode("utf-8")
+    return _UNSAFE.sub(lambda m: "" if m.group(1) is not None else m.group(0), decoded).encode(
+        "utf-8"
+    )
 
 
 def _blank(height: int) -> bytes:
@@ -91,13 +93,12 @@ def paint(events: List[Event], local) -> bytes:
 
     def push(texts: List[bytes]) -> None:
         rows = rows_of(texts)
-        if rows >= height and len(texts) > 1:   # longer than the screen: row by row
+        if rows >= height and len(texts) > 1:  # longer than the screen: row by row
             for text in texts:
                 push([text])
             return
         clear = b"".join(b"\x1b[%d;1H\x1b[2K" % (y + 1) for y in range(min(rows, height)))
-        out.append(clear + b"\x1b[H" + b"".join(texts) + b"\x1b[0m\x1b[999;1H"
-                   + b"\n" * rows)
+        out.append(clear + b"\x1b[H" + b"".join(texts) + b"\x1b[0m\x1b[999;1H" + b"\n" * rows)
 
     for kind, value, wrap in events:
         if kind == "clear":
@@ -106,11 +107,11 @@ def paint(events: List[Event], local) -> bytes:
                 group = []
             out.append(b"\x1b[3J")
             continue
-        if isinstance(value, int):   # a gap
+        if isinstance(value, int):  # a gap
             text, wrap = gap_line(value), False
         else:
             text = sanitize(value)
-        if wrap:   # the row continues: pad its trimmed blanks so the next row starts below
+        if wrap:  # the row continues: pad its trimmed blanks so the next row starts below
             measure.feed(b"\x1b[0m\x1b[H\x1b[2J" + text)
             if measure.cursor_row == 0 and not _filled(measure, width):
                 text += b" " * (width - measure.cursor_col)
@@ -137,10 +138,10 @@ class LocalScrollback:
 
     def __init__(self, lines: int, smcup: bytes = b"", rmcup: bytes = b"") -> None:
         self.lines = lines
-        self.smcup, self.rmcup = smcup, rmcup   # the terminal's alternate-screen switches
+        self.smcup, self.rmcup = smcup, rmcup  # the terminal's alternate-screen switches
         self.reader = HistoryReader()
-        self.active = False      # on the main screen, painting history
-        self.size = (0, 0)       # the terminal's size when last drawn on (while active)
+        self.active = False  # on the main screen, painting history
+        self.size = (0, 0)  # the terminal's size when last drawn on (while active)
 
     def window(self) -> HistoryWindow | None:
         """The history slot of the client's copy of the server's state (None: not asked)."""
@@ -156,7 +157,7 @@ class LocalScrollback:
         hello = state.hello
         if not self.active:
             if hello is None or not hello.features & FEATURE_SCROLLBACK:
-                window.take()         # a stock (or unwilling) server: nothing is shown
+                window.take()  # a stock (or unwilling) server: nothing is shown
                 return b"", False
             self.active = True
             self.size = (width, height)
@@ -202,7 +203,7 @@ class LocalScrollback:
             return closing
         rmcup = self.rmcup
         if rmcup and closing.endswith(rmcup):
-            closing = closing[:-len(rmcup)]
+            closing = closing[: -len(rmcup)]
         return closing + b"\x1b[%d;1H\r\n" % height
 
     def enter(self, opening: bytes) -> bytes:
@@ -210,5 +211,5 @@ class LocalScrollback:
         mode of ``opening`` is kept)."""
         smcup = self.smcup
         if self.active and smcup and opening.startswith(smcup):
-            return opening[len(smcup):]
+            return opening[len(smcup) :]
         return opening

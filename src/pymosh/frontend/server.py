@@ -35,15 +35,17 @@ if TYPE_CHECKING:
     from pymosh.statesync.user_stream import UserStream
     from pymosh.wire.protobuf import Hello
 
-USAGE = ("Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
-         "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [-A] [-R [BIND:]PORT:HOST:HOSTPORT]... "
-         "[--scrollback=N] [-- COMMAND...]")
-NO_CLIENT_TIMEOUT = 60000      # ms without any client after start-up
-IDLE_WAIT = 5000               # cap on a wait while no client / shutting down
-SEND_MINDELAY = 2              # ms the first pty output after a quiet spell is collected
-                               # (Mosh: 8; 1-2 ms gave echo p50 10.6 ms vs 12.0 ms at 8)
-ECHO_WAIT = 2                  # ms to wait for the pty's answer to input just written
-ECHO_WINDOW = 20               # ms after input in which pty output counts as its answer
+USAGE = (
+    "Usage: pymosh-server new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] "
+    "[--no-share-port] [-c COLORS] [-l NAME=VALUE] [-A] [-R [BIND:]PORT:HOST:HOSTPORT]... "
+    "[--scrollback=N] [-- COMMAND...]"
+)
+NO_CLIENT_TIMEOUT = 60000  # ms without any client after start-up
+IDLE_WAIT = 5000  # cap on a wait while no client / shutting down
+SEND_MINDELAY = 2  # ms the first pty output after a quiet spell is collected
+# (Mosh: 8; 1-2 ms gave echo p50 10.6 ms vs 12.0 ms at 8)
+ECHO_WAIT = 2  # ms to wait for the pty's answer to input just written
+ECHO_WINDOW = 20  # ms after input in which pty output counts as its answer
 # Echo policy (Mosh has none): the first pty output within ECHO_WINDOW of input the
 # client sent goes out in the same turn, skipping the mindelay and the frame interval; at
 # most one such frame per input, so their rate is bounded by the client's input frames
@@ -61,7 +63,7 @@ class ServerOptions:
         self.ssh_bind = False
         self.ip: str | None = None
         self.port: str | None = None
-        self.share_port = True         # -p with one port: share it with our other sessions
+        self.share_port = True  # -p with one port: share it with our other sessions
         self.colors = 0
         self.locales: list[str] = []
         self.verbose = 0
@@ -69,7 +71,7 @@ class ServerOptions:
         self.help = False
         self.version = False
         self.warnings: list[str] = []
-        self.scrollback: int | None = None   # most history lines granted (None: no cap)
+        self.scrollback: int | None = None  # most history lines granted (None: no cap)
 
     def __repr__(self) -> str:
         return f"ServerOptions({vars(self)!r})"
@@ -113,7 +115,7 @@ def parse_args(argv: Sequence[str]) -> ServerOptions:
             opts.scrollback = int(value)
             continue
         if not arg.startswith("-") or arg == "-":
-            opts.command = args[i - 1:]
+            opts.command = args[i - 1 :]
             break
         j = 1
         while j < len(arg):
@@ -158,7 +160,7 @@ def ssh_local_ip(environ: dict[str, str] | os._Environ) -> str | None:
     if len(words) != 4:
         return None
     ip = words[2]
-    return ip[len("::ffff:"):] if ip.startswith("::ffff:") else ip
+    return ip[len("::ffff:") :] if ip.startswith("::ffff:") else ip
 
 
 # ------------------------------------------------------------------------ the session
@@ -167,13 +169,22 @@ def ssh_local_ip(environ: dict[str, str] | os._Environ) -> str | None:
 class Server:
     """One session's event loop. All protocol decisions live in the sans-I/O cores."""
 
-    def __init__(self, sock: ServerSocket, key: bytes, pty: PtyHost, width: int, height: int,
-                 verbose: int = 0, forward: ServerSetup | None = None,
-                 scrollback: int | None = None) -> None:
+    def __init__(
+        self,
+        sock: ServerSocket,
+        key: bytes,
+        pty: PtyHost,
+        width: int,
+        height: int,
+        verbose: int = 0,
+        forward: ServerSetup | None = None,
+        scrollback: int | None = None,
+    ) -> None:
         self.sock = sock
         self.pty = pty
         self.verbose = verbose
         from pymosh.statesync.complete import CompleteTerminal
+
         now = now_ms()
         self.start_time = now
         self.terminal = CompleteTerminal(width, height)
@@ -188,10 +199,12 @@ class Server:
         self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
         self.loop = EventLoop()
         from pymosh.frontend.forwarding import server_forwarding
+
         self.forward = forward
-        self.forwarding = server_forwarding(self.transport, self.terminal,
-                                            forward.listeners if forward else ())
-        self.durable: DurableSession | None = None   # registry record + control socket
+        self.forwarding = server_forwarding(
+            self.transport, self.terminal, forward.listeners if forward else ()
+        )
+        self.durable: DurableSession | None = None  # registry record + control socket
         self.kill_requested = False
 
     def log(self, message: str) -> None:
@@ -224,8 +237,11 @@ class Server:
                 readers.append(self.pty.fd)
             readers += self.forwarding.filenos()
             self.loop.set_readers(readers)
-            wait = min(transport.wait_time(now), self.terminal.wait_time(now),
-                       self.forwarding.wait_time(now))
+            wait = min(
+                transport.wait_time(now),
+                self.terminal.wait_time(now),
+                self.forwarding.wait_time(now),
+            )
             if self.history is not None:
                 wait = min(wait, self.history.wait_time(now))
             if transport.remote_addr is None or transport.shutdown_in_progress():
@@ -238,7 +254,7 @@ class Server:
             ready, signals = self.loop.wait(wait)
             now = now_ms()
             self._durable_turn(ready, now)
-            transport = self.transport       # a resume replaces it
+            transport = self.transport  # a resume replaces it
 
             if any(fd in ready for fd in sockets):
                 self.endpoint.receive(now)
@@ -288,7 +304,8 @@ class Server:
                 self.log("Client shut down; exiting.")
                 return 0
             if transport.shutdown_in_progress() and (
-                    transport.shutdown_acknowledged() or transport.shutdown_ack_timed_out(now)):
+                transport.shutdown_acknowledged() or transport.shutdown_ack_timed_out(now)
+            ):
                 return 0
 
     # ---------------------------------------------------------------- durable sessions
@@ -315,10 +332,18 @@ class Server:
         from pymosh.network.endpoint import Endpoint
         from pymosh.network.transport import Transport
         from pymosh.statesync.user_stream import UserStream
-        connection = Connection(key, True, now=now, family=self.sock.family,
-                                initial_srtt=FAST_START_SRTT, initial_rttvar=FAST_START_RTTVAR)
+
+        connection = Connection(
+            key,
+            True,
+            now=now,
+            family=self.sock.family,
+            initial_srtt=FAST_START_SRTT,
+            initial_rttvar=FAST_START_RTTVAR,
+        )
         self.transport: Transport[CompleteTerminal, UserStream] = Transport(
-            base, UserStream(), connection, now, send_mindelay=SEND_MINDELAY)
+            base, UserStream(), connection, now, send_mindelay=SEND_MINDELAY
+        )
         self.transport.current_state = self.terminal
         self.endpoint = Endpoint(self.transport, self.sock)
         self.last_remote_num = self.transport.remote_state_num
@@ -327,6 +352,7 @@ class Server:
         """A resume: a new connection with a fresh key. The screen carries over; the user
         stream starts afresh; the old key is refused from now on (pymosh.frontend.resume)."""
         from pymosh.statesync.complete import CompleteTerminal
+
         now = now_ms()
         # a 1x1 base: the first frame carries a Resize and a full repaint, whatever size
         # the new client's blank screen has
@@ -343,7 +369,7 @@ class Server:
             self.last_remote_state_time = now
         rekey = getattr(self.sock, "rekey", None)
         if rekey is not None:
-            rekey(key)            # a shared-port channel routes datagrams by key
+            rekey(key)  # a shared-port channel routes datagrams by key
         self.log("Session resumed with a new key.")
 
     def _restart_forwarding(self) -> None:
@@ -352,6 +378,7 @@ class Server:
         session's own listeners (-A, -R) stay."""
         from pymosh.frontend.forwarding import server_forwarding
         from pymosh.statesync.stream_log import StreamLog
+
         old = self.forwarding
         listeners, old.listeners = old.listeners, []
         old.close()
@@ -377,6 +404,7 @@ class Server:
         from pymosh.statesync.hello import answer
         from pymosh.statesync.user_stream import UserStream
         from pymosh.wire.protobuf import Hello, Resize, StreamFrame
+
         transport = self.transport
         self.last_remote_num = transport.remote_state_num
         self.last_remote_state_time = now
@@ -442,6 +470,7 @@ class Server:
         """Scrollback as asked, capped by --scrollback; starts the history log."""
         from pymosh.statesync.history import HistoryLog
         from pymosh.wire.protobuf import FEATURE_SCROLLBACK, Hello
+
         lines = granted.scrollback_lines
         if self.scrollback_cap is not None:
             lines = min(lines, self.scrollback_cap)
@@ -538,7 +567,7 @@ BANNER = (
 
 # the wrapper checks for this line before it runs list/kill/resume (session_commands.py)
 REGISTRY_LINE = "Session registry: list, kill, resume.\n"
-SESSION_COMMANDS = ("list", "kill", "resume")   # not a new session: never handed off
+SESSION_COMMANDS = ("list", "kill", "resume")  # not a new session: never handed off
 
 
 def run(argv: Sequence[str], handoff: socket.socket | None = None) -> int:
@@ -546,8 +575,10 @@ def run(argv: Sequence[str], handoff: socket.socket | None = None) -> int:
     session the forker forked; the detach fork's parent reports 0 on ``handoff``."""
     if argv and argv[0] in SESSION_COMMANDS:
         from pymosh.frontend.sessions_cli import run as run_sessions_command
+
         return run_sessions_command(argv)
     from pymosh.frontend.forwarding import ForwardError, ServerSetup, split_args
+
     try:
         forward_opts, argv = split_args(argv)
         opts = parse_args(argv)
@@ -556,6 +587,7 @@ def run(argv: Sequence[str], handoff: socket.socket | None = None) -> int:
         return 1
     if opts.help:
         from pymosh.frontend.helptext import SERVER_HELP
+
         sys.stdout.write(USAGE + "\n" + SERVER_HELP)
         return 0
     if opts.version:
@@ -611,7 +643,7 @@ def run(argv: Sequence[str], handoff: socket.socket | None = None) -> int:
     env["NCURSES_NO_UTF8_ACS"] = "1"
     env.pop("STY", None)
     if forward is not None and forward.agent_path is not None:
-        env["SSH_AUTH_SOCK"] = forward.agent_path       # exists before the shell starts
+        env["SSH_AUTH_SOCK"] = forward.agent_path  # exists before the shell starts
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -633,12 +665,16 @@ def run(argv: Sequence[str], handoff: socket.socket | None = None) -> int:
     pty = PtyHost(opts.command or None, env, *size)
     if handoff is None:
         from pymosh.frontend import handoff as forker_handoff
+
         if forker_handoff.enabled():
             from pymosh.frontend.forker import spawn
-            spawn()                     # a forker for this user's next sessions
-    server = Server(sock, key, pty, *size, verbose=opts.verbose, forward=forward,
-                    scrollback=opts.scrollback)
+
+            spawn()  # a forker for this user's next sessions
+    server = Server(
+        sock, key, pty, *size, verbose=opts.verbose, forward=forward, scrollback=opts.scrollback
+    )
     from pymosh.frontend.resume import register
+
     register(server, sock.port, opts.command or [user_shell()])
     status = server.run()
     try:
@@ -656,6 +692,7 @@ def _open_socket(ip: str | None, opts: ServerOptions, key: bytes) -> Any:
         low, high = parse_port_range(opts.port)
         if low == high and low != 0:
             from pymosh.frontend.portshare import join
+
             return join(low, key, ip)
     return ServerSocket(ip, opts.port)
 
@@ -680,9 +717,10 @@ def _detach_stdio() -> None:
 
 def main() -> None:
     from pymosh.frontend.handoff import request
+
     argv = sys.argv[1:]
-    status = request(argv)              # a forker forks the session ready-made...
-    sys.exit(run(argv) if status is None else status)   # ...else start it here
+    status = request(argv)  # a forker forks the session ready-made...
+    sys.exit(run(argv) if status is None else status)  # ...else start it here
 
 
 if __name__ == "__main__":

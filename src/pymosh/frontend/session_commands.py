@@ -15,19 +15,23 @@ from typing import Sequence
 
 from pymosh.frontend.bootstrap import NO_REGISTRY
 
-REGISTRY_MARK = "Session registry:"      # in ``pymosh-server --version`` (server.py)
+REGISTRY_MARK = "Session registry:"  # in ``pymosh-server --version`` (server.py)
 
 
 def no_registry_message(server: str) -> str:
-    return (f"{server!r} keeps no session registry (a stock mosh-server?): --list, --resume "
-            "and --kill need pymosh-server on the server")
+    return (
+        f"{server!r} keeps no session registry (a stock mosh-server?): --list, --resume "
+        "and --kill need pymosh-server on the server"
+    )
 
 
 def guarded(server: str, words: Sequence[str]) -> str:
     """A script for ``sh -c`` running ``server words...`` only if ``server`` is pymosh-server."""
     run = " ".join([server] + [shlex.quote(w) for w in words])
-    return (f'case "$({server} --version 2>/dev/null)" in *"{REGISTRY_MARK}"*) exec {run};; '
-            f'*) echo "{NO_REGISTRY}"; exit 1;; esac')
+    return (
+        f'case "$({server} --version 2>/dev/null)" in *"{REGISTRY_MARK}"*) exec {run};; '
+        f'*) echo "{NO_REGISTRY}"; exit 1;; esac'
+    )
 
 
 def split_resume(argv: Sequence[str], value_options: set[str]) -> list[str]:
@@ -42,7 +46,7 @@ def split_resume(argv: Sequence[str], value_options: set[str]) -> list[str]:
         if word == "--resume":
             out[i] = "--resume="
         elif word in value_options:
-            i += 1                      # skip the option's value
+            i += 1  # skip the option's value
         i += 1
     return out
 

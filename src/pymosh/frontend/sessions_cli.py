@@ -17,8 +17,8 @@ from pymosh.frontend import control, registry
 from pymosh.frontend.bootstrap import CHOOSE_SESSION
 from pymosh.frontend.registry import Record, RegistryError
 
-USAGE = ("Usage: pymosh-server list [--json] | kill ID|all-detached | resume [ID]")
-KILL_WAIT = 5.0        # s to wait for a killed session's process to end
+USAGE = "Usage: pymosh-server list [--json] | kill ID|all-detached | resume [ID]"
+KILL_WAIT = 5.0  # s to wait for a killed session's process to end
 
 
 class CommandError(Exception):
@@ -31,7 +31,7 @@ def run(argv: Sequence[str]) -> int:
         directory = registry.sessions_dir()
         records, warnings = registry.scan(directory)
         if command == "list" and args in ([], ["--json"]):
-            for warning in warnings:       # only here: kill/resume answers stay one line
+            for warning in warnings:  # only here: kill/resume answers stay one line
                 sys.stderr.write(f"pymosh-server: {warning}\n")
             sys.stdout.write(registry.as_json(records) if args else _listing(records))
             return 0
@@ -61,8 +61,11 @@ def _lookup(records: list[Record], session_id: str) -> Record:
 
 
 def _kill(directory: str, records: list[Record], target: str) -> int:
-    victims = ([r for r in records if r.detached] if target == "all-detached"
-               else [_lookup(records, target)])
+    victims = (
+        [r for r in records if r.detached]
+        if target == "all-detached"
+        else [_lookup(records, target)]
+    )
     status = 0
     for record in victims:
         try:
@@ -86,14 +89,14 @@ def _resume(directory: str, records: list[Record], session_id: str | None) -> in
     else:
         detached = [r for r in records if r.detached]
         if not detached:
-            raise CommandError(f"no detached session to resume ({len(records)} running; "
-                               "see pymosh-server list)")
+            raise CommandError(
+                f"no detached session to resume ({len(records)} running; see pymosh-server list)"
+            )
         if len(detached) > 1:
             sys.stderr.write(registry.table(detached))
-            sys.stdout.write(f"{CHOOSE_SESSION}\n")     # the wrapper asks the user
+            sys.stdout.write(f"{CHOOSE_SESSION}\n")  # the wrapper asks the user
             sys.stdout.flush()
-            raise CommandError(f"{len(detached)} detached sessions: choose one with "
-                               "--resume=ID")
+            raise CommandError(f"{len(detached)} detached sessions: choose one with --resume=ID")
         record = detached[0]
     answer = _ask(directory, record, {"op": "resume", "detached_only": session_id is None})
     port, key = answer.get("port"), answer.get("key")

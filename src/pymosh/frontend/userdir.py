@@ -16,7 +16,7 @@ import os
 import socket
 import stat
 
-TYPE_CHECKING = False          # typing costs ms on pymosh-server's start-up (handoff.py)
+TYPE_CHECKING = False  # typing costs ms on pymosh-server's start-up (handoff.py)
 if TYPE_CHECKING:
     from typing import Mapping
 
@@ -53,7 +53,8 @@ def check_private(path: str) -> None:
     if info.st_mode & 0o077:
         raise UserDirError(
             f"refusing {path}: mode {stat.S_IMODE(info.st_mode):04o} lets others in "
-            f"(fix: chmod 700 {path})")
+            f"(fix: chmod 700 {path})"
+        )
 
 
 def _make_private(path: str) -> None:
@@ -97,7 +98,7 @@ def write_private_file(path: str, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
         os.close(fd)
         fd = -1
@@ -112,8 +113,9 @@ def write_private_file(path: str, data: bytes) -> None:
         raise
 
 
-def private_listener(path: str, kind: int = socket.SOCK_STREAM, backlog: int = 16,
-                     replace: bool = True) -> socket.socket:
+def private_listener(
+    path: str, kind: int = socket.SOCK_STREAM, backlog: int = 16, replace: bool = True
+) -> socket.socket:
     """A listening unix socket at ``path``, 0600 from the start (bound under umask 0177).
 
     ``replace``: remove a socket file left by a dead owner first (the caller holds the lock

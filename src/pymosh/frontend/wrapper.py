@@ -66,78 +66,160 @@ class ChooseSession(WrapperError):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pymosh",
-        usage=("pymosh [options] [--] [user@]host[:PORT] [command...]\n"
-               "       pymosh [options] --local [host] [-- command...]"),
+        usage=(
+            "pymosh [options] [--] [user@]host[:PORT] [command...]\n"
+            "       pymosh [options] --local [host] [-- command...]"
+        ),
         description="Mobile shell: start pymosh-server on HOST over ssh and connect to it.",
         epilog="See pymosh(1) for the environment variables and the escape keys.",
     )
-    p.add_argument("--client", default=None,
-                   help="client command on the local machine (default: the pymosh-client "
-                        "installed with this pymosh)")
-    p.add_argument("--server", default=None,
-                   help="server command (default: pymosh-server on the remote PATH; with "
-                        "--local the one installed with this pymosh)")
-    p.add_argument("--predict", choices=PREDICTION_MODES, default=None,
-                   help="local echo: adaptive (default), always, never, experimental")
-    p.add_argument("-a", dest="predict", action="store_const", const="always",
-                   help="--predict=always")
-    p.add_argument("-n", dest="predict", action="store_const", const="never",
-                   help="--predict=never")
-    p.add_argument("-o", "--predict-overwrite", action="store_true",
-                   help="prediction overwrites instead of inserting")
-    p.add_argument("-4", dest="family", action="store_const", const="inet",
-                   help="--family=inet")
-    p.add_argument("-6", dest="family", action="store_const", const="inet6",
-                   help="--family=inet6")
-    p.add_argument("--family", choices=FAMILIES, default="prefer-inet",
-                   help="address family for the server (default: prefer-inet)")
-    p.add_argument("-p", "--port", default=None, metavar="PORT[:PORT2]",
-                   help="server-side UDP port or range (one port is shared by all "
-                        "your sessions on the host)")
-    p.add_argument("-J", "--jump", default=None, metavar="[USER@]BASTION[:PORT]",
-                   help="reach the host through this jump host, UDP too (a relay there); "
-                        "default: the host's ProxyJump from the ssh configuration")
-    p.add_argument("--relay-port", type=int, default=None, metavar="PORT",
-                   help="the relay's UDP port on the jump host, shared by all your relays "
-                        "there (default 60001)")
-    p.add_argument("--no-share-port", action="store_true",
-                   help="bind -p PORT for this session alone, as Mosh does")
-    p.add_argument("-P", "--ssh-port", default=None, metavar="PORT",
-                   help="ssh port (passed to ssh as -p)")
-    p.add_argument("--bind-server", default="ssh", metavar="{ssh|any|IP}",
-                   help="what address the server binds to (default: ssh)")
-    p.add_argument("--ssh", default="ssh", metavar="COMMAND",
-                   help="ssh command to run (default: ssh)")
+    p.add_argument(
+        "--client",
+        default=None,
+        help="client command on the local machine (default: the pymosh-client "
+        "installed with this pymosh)",
+    )
+    p.add_argument(
+        "--server",
+        default=None,
+        help="server command (default: pymosh-server on the remote PATH; with "
+        "--local the one installed with this pymosh)",
+    )
+    p.add_argument(
+        "--predict",
+        choices=PREDICTION_MODES,
+        default=None,
+        help="local echo: adaptive (default), always, never, experimental",
+    )
+    p.add_argument(
+        "-a", dest="predict", action="store_const", const="always", help="--predict=always"
+    )
+    p.add_argument(
+        "-n", dest="predict", action="store_const", const="never", help="--predict=never"
+    )
+    p.add_argument(
+        "-o",
+        "--predict-overwrite",
+        action="store_true",
+        help="prediction overwrites instead of inserting",
+    )
+    p.add_argument("-4", dest="family", action="store_const", const="inet", help="--family=inet")
+    p.add_argument("-6", dest="family", action="store_const", const="inet6", help="--family=inet6")
+    p.add_argument(
+        "--family",
+        choices=FAMILIES,
+        default="prefer-inet",
+        help="address family for the server (default: prefer-inet)",
+    )
+    p.add_argument(
+        "-p",
+        "--port",
+        default=None,
+        metavar="PORT[:PORT2]",
+        help="server-side UDP port or range (one port is shared by all your sessions on the host)",
+    )
+    p.add_argument(
+        "-J",
+        "--jump",
+        default=None,
+        metavar="[USER@]BASTION[:PORT]",
+        help="reach the host through this jump host, UDP too (a relay there); "
+        "default: the host's ProxyJump from the ssh configuration",
+    )
+    p.add_argument(
+        "--relay-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="the relay's UDP port on the jump host, shared by all your relays "
+        "there (default 60001)",
+    )
+    p.add_argument(
+        "--no-share-port",
+        action="store_true",
+        help="bind -p PORT for this session alone, as Mosh does",
+    )
+    p.add_argument(
+        "-P", "--ssh-port", default=None, metavar="PORT", help="ssh port (passed to ssh as -p)"
+    )
+    p.add_argument(
+        "--bind-server",
+        default="ssh",
+        metavar="{ssh|any|IP}",
+        help="what address the server binds to (default: ssh)",
+    )
+    p.add_argument(
+        "--ssh", default="ssh", metavar="COMMAND", help="ssh command to run (default: ssh)"
+    )
     p.add_argument("--no-ssh-pty", action="store_true", help="do not allocate a pty on ssh")
-    p.add_argument("--no-init", action="store_true",
-                   help="do not switch the terminal to its alternate screen")
-    p.add_argument("--scrollback", type=_lines, default=None, metavar="N",
-                   help="lines of remote history kept in this terminal's scrollback with a "
-                        "pymosh server (default: $PYMOSH_SCROLLBACK or 10000; 0: off)")
-    p.add_argument("--local", action="store_true",
-                   help="run the server on this machine, without ssh (host: the address "
-                        "to use, default 127.0.0.1, or ::1 with -6)")
-    p.add_argument("--experimental-remote-ip", choices=REMOTE_IP_MODES, default="proxy",
-                   help="how to find the server's IP address (default: proxy)")
-    p.add_argument("-A", dest="forward_agent", action="store_true",
-                   help="forward the local ssh agent (SSH_AUTH_SOCK) into the session")
-    p.add_argument("-L", dest="local_forward", action="append", default=[],
-                   metavar="[BIND:]PORT:HOST:HOSTPORT",
-                   help="forward a local port to HOST:HOSTPORT seen from the server")
-    p.add_argument("-R", dest="remote_forward", action="append", default=[],
-                   metavar="[BIND:]PORT:HOST:HOSTPORT",
-                   help="forward a server port to HOST:HOSTPORT seen from here")
+    p.add_argument(
+        "--no-init", action="store_true", help="do not switch the terminal to its alternate screen"
+    )
+    p.add_argument(
+        "--scrollback",
+        type=_lines,
+        default=None,
+        metavar="N",
+        help="lines of remote history kept in this terminal's scrollback with a "
+        "pymosh server (default: $PYMOSH_SCROLLBACK or 10000; 0: off)",
+    )
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="run the server on this machine, without ssh (host: the address "
+        "to use, default 127.0.0.1, or ::1 with -6)",
+    )
+    p.add_argument(
+        "--experimental-remote-ip",
+        choices=REMOTE_IP_MODES,
+        default="proxy",
+        help="how to find the server's IP address (default: proxy)",
+    )
+    p.add_argument(
+        "-A",
+        dest="forward_agent",
+        action="store_true",
+        help="forward the local ssh agent (SSH_AUTH_SOCK) into the session",
+    )
+    p.add_argument(
+        "-L",
+        dest="local_forward",
+        action="append",
+        default=[],
+        metavar="[BIND:]PORT:HOST:HOSTPORT",
+        help="forward a local port to HOST:HOSTPORT seen from the server",
+    )
+    p.add_argument(
+        "-R",
+        dest="remote_forward",
+        action="append",
+        default=[],
+        metavar="[BIND:]PORT:HOST:HOSTPORT",
+        help="forward a server port to HOST:HOSTPORT seen from here",
+    )
     p.add_argument("--fake-proxy", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--list", action="store_true",
-                   help="list your pymosh sessions on HOST")
-    p.add_argument("--resume", nargs="?", const="", default=None, metavar="ID",
-                   help="resume the detached session on HOST (--resume=ID: that one)")
-    p.add_argument("--kill", default=None, metavar="ID",
-                   help="end session ID on HOST (all-detached: every detached one)")
+    p.add_argument("--list", action="store_true", help="list your pymosh sessions on HOST")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ID",
+        help="resume the detached session on HOST (--resume=ID: that one)",
+    )
+    p.add_argument(
+        "--kill",
+        default=None,
+        metavar="ID",
+        help="end session ID on HOST (all-detached: every detached one)",
+    )
     p.set_defaults(family="prefer-inet")
     p.add_argument("--version", action="store_true", help="print version and exit")
-    p.add_argument("host", nargs="?", help="[user@]host, [user@]host:PORT or [IPv6]:PORT "
-                   "(PORT: the ssh port, like -P)")
+    p.add_argument(
+        "host",
+        nargs="?",
+        help="[user@]host, [user@]host:PORT or [IPv6]:PORT (PORT: the ssh port, like -P)",
+    )
     p.add_argument("command", nargs=argparse.REMAINDER, help="remote command")
     return p
 
@@ -212,14 +294,15 @@ def fake_proxy(host: str, port: int, family: str) -> int:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 # ----------------------------------------------------------------- command construction
 
 
-def colours_to_send(server_words: list[str], env: dict[str, str], colors: int,
-                    terminfo_rgb: bool) -> int:
+def colours_to_send(
+    server_words: list[str], env: dict[str, str], colors: int, terminfo_rgb: bool
+) -> int:
     """The terminal's colour count, or 2^24 for pymosh-server when the local terminal has
     24-bit colour (a stock mosh-server gets exactly what it always got)."""
     if is_pymosh_server(server_words) and local_truecolor(env, terminfo_rgb):
@@ -227,8 +310,9 @@ def colours_to_send(server_words: list[str], env: dict[str, str], colors: int,
     return colors
 
 
-def server_arguments(args: argparse.Namespace, colors: int, bind_ip: str | None,
-                     env: dict[str, str]) -> list[str]:
+def server_arguments(
+    args: argparse.Namespace, colors: int, bind_ip: str | None, env: dict[str, str]
+) -> list[str]:
     """Arguments after the server command: ``new -c N [-s|-i IP] [-p P] -l ... [-- cmd]``."""
     words = ["new", "-c", str(colors), *forward_options(args).argv(local=False)]
     if args.bind_server == "ssh":
@@ -265,8 +349,11 @@ def check_forwarding(args: argparse.Namespace) -> ForwardOptions:
         opts = forward_options(args)
         server = shlex.split(args.server) if args.server else own_program("pymosh-server")
         client = shlex.split(args.client) if args.client else own_program("pymosh-client")
-        if opts and (not is_pymosh_server(server)
-                     or not client or os.path.basename(client[0]) == "mosh-client"):
+        if opts and (
+            not is_pymosh_server(server)
+            or not client
+            or os.path.basename(client[0]) == "mosh-client"
+        ):
             raise ForwardError("-A, -L and -R need pymosh-server and pymosh-client")
         for fwd in opts.local:
             listen_tcp(fwd, "-L").close()
@@ -275,8 +362,7 @@ def check_forwarding(args: argparse.Namespace) -> ForwardOptions:
     return opts
 
 
-def ssh_argv(args: argparse.Namespace, remote_command: str,
-             proxy: str | None = None) -> list[str]:
+def ssh_argv(args: argparse.Namespace, remote_command: str, proxy: str | None = None) -> list[str]:
     """The user's ssh, with the proxy / pty options mosh adds (``proxy``: a jump host's)."""
     argv = shlex.split(args.ssh)
     if not args.no_ssh_pty:
@@ -287,10 +373,22 @@ def ssh_argv(args: argparse.Namespace, remote_command: str,
     if proxy is not None:
         argv += ["-S", "none", "-o", "ProxyCommand=" + proxy]
     elif args.experimental_remote_ip == "proxy":
-        proxy_words = [sys.executable, "-m", "pymosh.frontend.wrapper",
-                 f"--family={args.family}", "--fake-proxy", "--", "%h", "%p"]
-        argv += ["-S", "none", "-o",
-                 "ProxyCommand=" + " ".join(shlex.quote(w) for w in proxy_words)]
+        proxy_words = [
+            sys.executable,
+            "-m",
+            "pymosh.frontend.wrapper",
+            f"--family={args.family}",
+            "--fake-proxy",
+            "--",
+            "%h",
+            "%p",
+        ]
+        argv += [
+            "-S",
+            "none",
+            "-o",
+            "ProxyCommand=" + " ".join(shlex.quote(w) for w in proxy_words),
+        ]
     elif args.experimental_remote_ip == "remote" and args.family in ("inet", "inet6"):
         argv.append("-4" if args.family == "inet" else "-6")
     argv += [args.host, "--", remote_command]
@@ -312,17 +410,22 @@ def read_bootstrap(proc: subprocess.Popen, boot: Bootstrap) -> None:
             return
 
 
-_SSH_CONNECTION_PROBE = ('[ -n "$SSH_CONNECTION" ] && '
-                         'printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"')
+_SSH_CONNECTION_PROBE = (
+    '[ -n "$SSH_CONNECTION" ] && printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"'
+)
 
 
-def start_server(args: argparse.Namespace, env: dict[str, str],
-                 bastion: Bastion | None = None,
-                 session_words: list[str] | None = None) -> Bootstrap:
+def start_server(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    bastion: Bastion | None = None,
+    session_words: list[str] | None = None,
+) -> Bootstrap:
     """Run ssh (or the local server) and return the parsed ``MOSH CONNECT`` data.
     Through a ``bastion``, the address is the host's own as the bastion reached it.
     ``session_words``: run that registry command (``resume [ID]``) instead of ``new``."""
     from pymosh.terminal.terminfo import read_caps  # (the emulator is not needed here)
+
     boot = Bootstrap()
     server_words = server_command(args)
     caps = read_caps(environ=env)
@@ -353,8 +456,14 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
         argv = ssh_argv(args, remote, bastion.proxy_command() if bastion else None)
         cwd = None
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, env=child_env, cwd=cwd)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            cwd=cwd,
+        )
     except OSError as exc:
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
     try:
@@ -373,8 +482,9 @@ def start_server(args: argparse.Namespace, env: dict[str, str],
             status = proc.wait()
     if not boot.done:
         if bastion is not None and status == 255 and not boot.passthrough:
-            raise WrapperError(f"ssh to {args.host} through the jump host {bastion.spec} "
-                               "failed (exit status 255)")
+            raise WrapperError(
+                f"ssh to {args.host} through the jump host {bastion.spec} failed (exit status 255)"
+            )
         if session_words is not None:
             raise WrapperError(_session_failure(args, boot))
         raise WrapperError(_no_connect_message(args, status, boot))
@@ -394,6 +504,7 @@ def _session_failure(args: argparse.Namespace, boot: Bootstrap) -> str:
 def ask_session_id() -> str:
     """Ask for one of the listed sessions (a resume never guesses)."""
     from pymosh.frontend.registry import valid_id
+
     try:
         answer = input("Resume which session? ID (empty to cancel): ").strip().lower()
     except (EOFError, KeyboardInterrupt):
@@ -405,8 +516,7 @@ def ask_session_id() -> str:
     return answer
 
 
-def run_session_command(args: argparse.Namespace, env: dict[str, str],
-                        words: list[str]) -> int:
+def run_session_command(args: argparse.Namespace, env: dict[str, str], words: list[str]) -> int:
     """``--list`` / ``--kill``: run the registry command there, show what it says."""
     bastions: list[Bastion] = []
     try:
@@ -416,12 +526,22 @@ def run_session_command(args: argparse.Namespace, env: dict[str, str],
             plain = argparse.Namespace(**vars(args))
             plain.no_ssh_pty, plain.experimental_remote_ip = True, "local"
             script = guarded(_server_line(args), words)
-            argv = ssh_argv(plain, "sh -c " + shlex.quote(script),
-                            _jump_proxy(args, bastions) if args.jump else None)
+            argv = ssh_argv(
+                plain,
+                "sh -c " + shlex.quote(script),
+                _jump_proxy(args, bastions) if args.jump else None,
+            )
             cwd = None
-        result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout=60,
-                                check=False)
+        result = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            timeout=60,
+            check=False,
+        )
     except OSError as exc:
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
     except subprocess.TimeoutExpired:
@@ -435,8 +555,9 @@ def run_session_command(args: argparse.Namespace, env: dict[str, str],
     sys.stdout.write(output)
     sys.stdout.flush()
     if result.returncode == 255 and not args.local:
-        raise WrapperError(f"ssh failed (exit status 255); check that "
-                           f"`{args.ssh} {args.host}` works.")
+        raise WrapperError(
+            f"ssh failed (exit status 255); check that `{args.ssh} {args.host}` works."
+        )
     return result.returncode
 
 
@@ -445,8 +566,9 @@ def _jump_proxy(args: argparse.Namespace, bastions: list[Bastion]) -> str:
     closes them). A ProxyJump from the ssh configuration needs nothing: ssh does it."""
     try:
         for spec in parse_jumps(args.jump):
-            bastions.append(Bastion(shlex.split(args.ssh), spec,
-                                    via=bastions[-1] if bastions else None))
+            bastions.append(
+                Bastion(shlex.split(args.ssh), spec, via=bastions[-1] if bastions else None)
+            )
             bastions[-1].connect()
     except JumpError as exc:
         raise WrapperError(str(exc)) from None
@@ -501,6 +623,7 @@ def end_server(boot: Bootstrap) -> None:
             pass
     if boot.ip and boot.port and boot.key:
         from pymosh.frontend.abort import abort_server
+
         abort_server(boot.ip, boot.port, boot.key)
 
 
@@ -510,19 +633,28 @@ def check_ssh_host(args: argparse.Namespace) -> None:
     Only where the proxy would resolve it locally anyway (the default); ``ssh -G`` maps
     ~/.ssh/config aliases to the real HostName without connecting."""
     if args.experimental_remote_ip != "proxy" or args.jump is not None:
-        return   # (through a jump host the name is resolved there)
+        return  # (through a jump host the name is resolved there)
     argv = shlex.split(args.ssh) + (["-p", args.ssh_port] if args.ssh_port else [])
     try:
-        out = subprocess.run(argv + ["-G", args.host], capture_output=True, text=True,
-                             timeout=10, check=False, stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            argv + ["-G", args.host],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.SubprocessError):
         return  # not OpenSSH, or not there: ssh itself will say
     if out.returncode != 0:
         return
     config = dict(line.partition(" ")[::2] for line in out.stdout.splitlines())
     hostname = config.get("hostname")
-    if hostname and config.get("proxycommand", "none") == "none" \
-            and config.get("proxyjump", "none") == "none":
+    if (
+        hostname
+        and config.get("proxycommand", "none") == "none"
+        and config.get("proxyjump", "none") == "none"
+    ):
         resolve(hostname, int(config.get("port", "22") or 22), args.family)
 
 
@@ -532,17 +664,23 @@ def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) 
         return "Server does not support UDP port range option."
     if status == 127 or any("not found" in line for line in boot.passthrough):
         where = "on this machine" if args.local else "on the remote PATH"
-        return (f"Did not find mosh server startup message: {server!r} was not found "
-                f"{where}. Install pymosh there, or give its full path with --server=.")
+        return (
+            f"Did not find mosh server startup message: {server!r} was not found "
+            f"{where}. Install pymosh there, or give its full path with --server=."
+        )
     if status == 255 and not args.local:
-        return (f"ssh failed (exit status 255) before the server started; "
-                f"check that `{args.ssh} {args.host}` works.")
+        return (
+            f"ssh failed (exit status 255) before the server started; "
+            f"check that `{args.ssh} {args.host}` works."
+        )
     if status not in (0, None) and boot.passthrough:
         # the server ran and said why it failed (port in use, locale, ...): its own
         # message, printed above, is the useful one
         return f"The server failed to start (exit status {status}); see its message above."
-    return (f"Did not find mosh server startup message (server exit status {status}). "
-            "(Have you installed pymosh on your server?)")
+    return (
+        f"Did not find mosh server startup message (server exit status {status}). "
+        "(Have you installed pymosh on your server?)"
+    )
 
 
 # ----------------------------------------------------------------- main
@@ -552,9 +690,13 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
     """argparse, then the forms it cannot express: ``--local -- command`` (no host) and
     ``host:PORT`` / ``[IPv6]:PORT`` (the ssh port)."""
     args = parser.parse_args(argv)
-    if args.local and args.host is not None and "--" in argv \
-            and args.host not in argv[:argv.index("--")]:
-        args.command = [args.host] + list(args.command)   # --local -- command...
+    if (
+        args.local
+        and args.host is not None
+        and "--" in argv
+        and args.host not in argv[: argv.index("--")]
+    ):
+        args.command = [args.host] + list(args.command)  # --local -- command...
         args.host = None
     if args.local and args.host is None:
         args.host = "::1" if args.family in ("inet6", "prefer-inet6") else "127.0.0.1"
@@ -572,8 +714,9 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
 
 def run(argv: Sequence[str]) -> int:
     parser = build_parser()
-    value_options = {s for a in parser._actions if a.option_strings and a.nargs is None
-                     for s in a.option_strings}
+    value_options = {
+        s for a in parser._actions if a.option_strings and a.nargs is None for s in a.option_strings
+    }
     args = parse(parser, split_resume(argv, value_options))
     if args.version:
         print(f"pymosh {__version__}")
@@ -606,11 +749,13 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise WrapperError(str(exc)) from None
     if args.bind_server not in ("ssh", "any"):
         try:
-            socket.inet_pton(socket.AF_INET6 if ":" in args.bind_server else socket.AF_INET,
-                             args.bind_server)
+            socket.inet_pton(
+                socket.AF_INET6 if ":" in args.bind_server else socket.AF_INET, args.bind_server
+            )
         except OSError:
-            raise WrapperError(f"--bind-server: {args.bind_server!r} is not ssh, any, "
-                               "or an IP address") from None
+            raise WrapperError(
+                f"--bind-server: {args.bind_server!r} is not ssh, any, or an IP address"
+            ) from None
     env = dict(os.environ)
     predict = args.predict or env.pop("MOSH_PREDICTION_DISPLAY", None) or "adaptive"
     if predict not in PREDICTION_MODES:
@@ -620,9 +765,10 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise WrapperError(
             "needs a UTF-8 native locale to run. The current locale is:\n"
             + locale_env_summary()
-            + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8).")
+            + "\nSet LANG or LC_ALL to a UTF-8 locale (see `locale -a`, e.g. C.UTF-8)."
+        )
     if args.local:
-        resolve(args.host, 0, args.family)   # a bad address is the first thing to say
+        resolve(args.host, 0, args.family)  # a bad address is the first thing to say
     else:
         check_ssh_host(args)
     try:
@@ -630,15 +776,16 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except ValueError as exc:
         raise WrapperError(str(exc)) from None
     if session_words is not None and session_words[0] != "resume":
-        return run_session_command(args, env, session_words)     # no terminal needed
+        return run_session_command(args, env, session_words)  # no terminal needed
     if not os.isatty(0):
-        raise WrapperError("standard input is not a terminal; run pymosh from a terminal "
-                           "(for scripts, use ssh)")
-    client = shlex.split(args.client) if args.client is not None \
-        else own_program("pymosh-client")
+        raise WrapperError(
+            "standard input is not a terminal; run pymosh from a terminal (for scripts, use ssh)"
+        )
+    client = shlex.split(args.client) if args.client is not None else own_program("pymosh-client")
     if not client or shutil.which(client[0]) is None:
-        raise WrapperError(f"client {args.client or client[0]!r} not found; give its full "
-                           "path with --client=")
+        raise WrapperError(
+            f"client {args.client or client[0]!r} not found; give its full path with --client="
+        )
     env["MOSH_CLIENT_PID"] = str(os.getpid())
     forward = check_forwarding(args)
     ssh = shlex.split(args.ssh)
@@ -664,15 +811,19 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     try:
         os.execvpe(client[0], client_argv, client_env)
     except OSError as exc:
-        if session_words is None:      # never end a resumed session: it stays resumable
+        if session_words is None:  # never end a resumed session: it stays resumable
             end_server(boot)
         raise WrapperError(f"could not run client {client[0]!r}: {exc.strerror}") from None
     return 255  # not reached
 
 
-def _bootstrap(args: argparse.Namespace, env: dict[str, str], ssh: list[str],
-               jump: str | None, session_words: list[str] | None
-               ) -> tuple[Bootstrap, str, int]:
+def _bootstrap(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    ssh: list[str],
+    jump: str | None,
+    session_words: list[str] | None,
+) -> tuple[Bootstrap, str, int]:
     """A new session, or the registry command ``session_words`` (a resume): the bootstrap
     and the address the client talks to."""
     if jump is not None:
@@ -683,9 +834,13 @@ def _bootstrap(args: argparse.Namespace, env: dict[str, str], ssh: list[str],
     return boot, str(boot.ip), int(boot.port or 0)
 
 
-def _through_bastion(args: argparse.Namespace, env: dict[str, str], ssh: list[str],
-                     jump: str, session_words: list[str] | None = None
-                     ) -> tuple[Bootstrap, str, int]:
+def _through_bastion(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    ssh: list[str],
+    jump: str,
+    session_words: list[str] | None = None,
+) -> tuple[Bootstrap, str, int]:
     """Bootstrap and relays over one ssh connection per bastion (each through the one
     before); start the tagger. Returns the bootstrap and the (loopback) address the client
     talks to."""
@@ -706,8 +861,9 @@ def _through_bastion(args: argparse.Namespace, env: dict[str, str], ssh: list[st
             keys = [os.urandom(16) for _ in bastions]
             target, upstream_key = (str(boot.ip), int(boot.port or 0)), None
             for bastion, key in zip(reversed(bastions), reversed(keys)):
-                port, here = bastion.start_relay(*target, key, args.relay_port or RELAY_PORT,
-                                                 timeout, upstream_key)
+                port, here = bastion.start_relay(
+                    *target, key, args.relay_port or RELAY_PORT, timeout, upstream_key
+                )
                 target, upstream_key = (here, port), key
         finally:
             for bastion in reversed(bastions):

@@ -17,22 +17,22 @@ from pymosh.errors import DecodeError
 TO_SERVER = 0
 TO_CLIENT = 1
 
-DEFAULT_SEND_MTU = 500          # after an EMSGSIZE
-IPV4_MTU = 1252                 # 1280 − 20 (IP) − 8 (UDP)
-IPV6_MTU = 1216                 # 1280 − 40 − 16 (two extension headers) − 8
-ADDED_BYTES = 12                # 8-byte sequence number + two 16-bit timestamps
+DEFAULT_SEND_MTU = 500  # after an EMSGSIZE
+IPV4_MTU = 1252  # 1280 − 20 (IP) − 8 (UDP)
+IPV6_MTU = 1216  # 1280 − 40 − 16 (two extension headers) − 8
+ADDED_BYTES = 12  # 8-byte sequence number + two 16-bit timestamps
 
 MIN_RTO = 50
 MAX_RTO = 1000
 SEND_INTERVAL_MIN = 20
 SEND_INTERVAL_MAX = 250
-RTT_SAMPLE_CAP = 5000           # samples ≥ this are ignored (a suspended peer)
-TIMESTAMP_HOLD_LIMIT = 1000     # echo a peer timestamp only if held less than this
+RTT_SAMPLE_CAP = 5000  # samples ≥ this are ignored (a suspended peer)
+TIMESTAMP_HOLD_LIMIT = 1000  # echo a peer timestamp only if held less than this
 CONGESTION_TIMESTAMP_PENALTY = 500
 SERVER_ASSOCIATION_TIMEOUT = 40000
 PORT_HOP_INTERVAL = 10000
 NO_TIMESTAMP = 0xFFFF
-INITIAL_SRTT = 1000.0           # Mosh's estimate before the first RTT sample
+INITIAL_SRTT = 1000.0  # Mosh's estimate before the first RTT sample
 INITIAL_RTTVAR = 500.0
 
 # pymosh's own ends start from this estimate instead (a policy, not wire format): the
@@ -43,8 +43,8 @@ INITIAL_RTTVAR = 500.0
 FAST_START_SRTT = 40.0
 FAST_START_RTTVAR = 240.0
 
-Addr = Any   # whatever the socket layer uses: (host, port) or (host, port, flow, scope)
-Received = Tuple[bytes, Addr, bool]   # (datagram, source address, ECN congestion mark)
+Addr = Any  # whatever the socket layer uses: (host, port) or (host, port, flow, scope)
+Received = Tuple[bytes, Addr, bool]  # (datagram, source address, ECN congestion mark)
 
 
 def timestamp16(now: float) -> int:
@@ -59,6 +59,7 @@ def mtu_for_family(family: int) -> int:
 
 def _default_session_class() -> Callable[[bytes], Any]:
     from pymosh.crypto import Session
+
     return Session
 
 
@@ -73,13 +74,21 @@ class Connection:
     (Mosh: 1000/500 ms; pymosh's programs pass FAST_START_SRTT/FAST_START_RTTVAR).
     """
 
-    def __init__(self, key: bytes | str, is_server: bool, remote_addr: Addr | None = None,
-                 *, now: float = 0, family: int = socket.AF_INET,
-                 session_class: Callable[[bytes], Any] | None = None,
-                 initial_srtt: float = INITIAL_SRTT,
-                 initial_rttvar: float = INITIAL_RTTVAR) -> None:
+    def __init__(
+        self,
+        key: bytes | str,
+        is_server: bool,
+        remote_addr: Addr | None = None,
+        *,
+        now: float = 0,
+        family: int = socket.AF_INET,
+        session_class: Callable[[bytes], Any] | None = None,
+        initial_srtt: float = INITIAL_SRTT,
+        initial_rttvar: float = INITIAL_RTTVAR,
+    ) -> None:
         if isinstance(key, str):
             from pymosh.crypto.key import parse_key
+
             key = parse_key(key)
         self.session = (session_class or _default_session_class())(key)
         self.is_server = is_server
@@ -91,7 +100,7 @@ class Connection:
         self.expected_receiver_seq = 0
         self.remote_addr: Addr | None = remote_addr
         self.has_remote_addr = remote_addr is not None and not is_server
-        self.last_heard: float | None = None      # last in-order authentic datagram
+        self.last_heard: float | None = None  # last in-order authentic datagram
 
         self.saved_timestamp: int | None = None
         self.saved_timestamp_received_at = 0.0
@@ -105,8 +114,8 @@ class Connection:
         self._hop_pending = False
 
         # counters for diagnostics and TransportStats (plain integer increments)
-        self.dropped = 0                # not authentic / undecodable
-        self.out_of_order = 0           # authentic but behind the newest (late or replayed)
+        self.dropped = 0  # not authentic / undecodable
+        self.out_of_order = 0  # authentic but behind the newest (late or replayed)
         self.last_error: str | None = None
         self.roam_count = 0
         self.datagrams_sent = self.bytes_sent = 0
@@ -137,8 +146,10 @@ class Connection:
         """Seal `payload` (fragment header + contents) into the next datagram."""
         ts = timestamp16(now)
         reply = NO_TIMESTAMP
-        if self.saved_timestamp is not None \
-                and now - self.saved_timestamp_received_at < TIMESTAMP_HOLD_LIMIT:
+        if (
+            self.saved_timestamp is not None
+            and now - self.saved_timestamp_received_at < TIMESTAMP_HOLD_LIMIT
+        ):
             held = int(now - self.saved_timestamp_received_at)
             reply = (self.saved_timestamp + held) & 0xFFFF
             self.saved_timestamp = None
@@ -151,12 +162,16 @@ class Connection:
 
     def _after_send(self, now: float) -> None:
         if self.is_server:
-            if self.has_remote_addr and self.last_heard is not None \
-                    and now - self.last_heard > SERVER_ASSOCIATION_TIMEOUT:
-                self.has_remote_addr = False      # "Server now detached from client."
+            if (
+                self.has_remote_addr
+                and self.last_heard is not None
+                and now - self.last_heard > SERVER_ASSOCIATION_TIMEOUT
+            ):
+                self.has_remote_addr = False  # "Server now detached from client."
         elif now - self.last_port_choice > PORT_HOP_INTERVAL and (
-                self.last_roundtrip_success is None
-                or now - self.last_roundtrip_success > PORT_HOP_INTERVAL):
+            self.last_roundtrip_success is None
+            or now - self.last_roundtrip_success > PORT_HOP_INTERVAL
+        ):
             self.last_port_choice = now
             self._hop_pending = True
 
@@ -173,8 +188,9 @@ class Connection:
         self.mtu = DEFAULT_SEND_MTU
 
     # ------------------------------------------------------------------ receiving
-    def receive(self, datagram: bytes, addr: Addr, now: float,
-                congestion: bool = False) -> bytes | None:
+    def receive(
+        self, datagram: bytes, addr: Addr, now: float, congestion: bool = False
+    ) -> bytes | None:
         """The payload of an authentic datagram, or None (dropped and counted).
 
         Out-of-order and replayed datagrams are passed up (their fragment may be
@@ -184,8 +200,7 @@ class Connection:
         self.datagrams_received += 1
         self.bytes_received += len(datagram)
         try:
-            seq, ts, reply, payload = self.session.open_datagram(datagram,
-                                                                 self.expected_direction)
+            seq, ts, reply, payload = self.session.open_datagram(datagram, self.expected_direction)
         except DecodeError as exc:
             self.dropped += 1
             self.last_error = str(exc)
@@ -195,7 +210,8 @@ class Connection:
             if ts != NO_TIMESTAMP:
                 self.saved_timestamp = ts
                 self.saved_timestamp_received_at = now - (
-                    CONGESTION_TIMESTAMP_PENALTY if congestion else 0)
+                    CONGESTION_TIMESTAMP_PENALTY if congestion else 0
+                )
             if reply != NO_TIMESTAMP:
                 r = (timestamp16(now) - reply) & 0xFFFF
                 if r < RTT_SAMPLE_CAP:
@@ -205,7 +221,7 @@ class Connection:
                 if not self.has_remote_addr or addr != self.remote_addr:
                     if self.remote_addr is not None and addr != self.remote_addr:
                         self.roam_count += 1
-                    self.remote_addr = addr       # "Server now attached to client at …"
+                    self.remote_addr = addr  # "Server now attached to client at …"
             self.has_remote_addr = True
         else:
             self.out_of_order += 1

@@ -80,7 +80,7 @@ class Endpoint(Generic[L, R]):
     def send(self, now: float) -> int:
         """Send what is due; how many datagrams went to the channel."""
         transport = self.transport
-        dest = transport.remote_addr          # before tick(): see the module docstring
+        dest = transport.remote_addr  # before tick(): see the module docstring
         datagrams = transport.tick(now)
         sent = 0
         if dest is not None:

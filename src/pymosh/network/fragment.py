@@ -16,7 +16,7 @@ from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import Instruction, decode_instruction, encode_instruction
 
 HEADER = struct.Struct(">QH")
-HEADER_LEN = HEADER.size            # 10
+HEADER_LEN = HEADER.size  # 10
 # Connection::ADDED_BYTES (8 seq + 4 timestamps) + Session::ADDED_BYTES (16-byte tag)
 DATAGRAM_OVERHEAD = 12 + 16
 MAX_FRAGMENT_NUM = 0x7FFF
@@ -65,10 +65,20 @@ class Fragmenter:
         if size <= 0:
             raise ValueError("MTU too small for a fragment")
         ins = instruction
-        key = (ins.protocol_version, ins.old_num, ins.new_num, ins.ack_num,
-               ins.throwaway_num, bytes(ins.chaff), mtu)
-        if (ins.old_num, ins.new_num) == self._last_key[1:3] and self._last_diff is not None \
-                and bytes(ins.diff) != self._last_diff:
+        key = (
+            ins.protocol_version,
+            ins.old_num,
+            ins.new_num,
+            ins.ack_num,
+            ins.throwaway_num,
+            bytes(ins.chaff),
+            mtu,
+        )
+        if (
+            (ins.old_num, ins.new_num) == self._last_key[1:3]
+            and self._last_diff is not None
+            and bytes(ins.diff) != self._last_diff
+        ):
             raise ValueError("same (old_num, new_num) with a different diff")
         if key != self._last_key:
             self.next_instruction_id += 1
@@ -80,8 +90,10 @@ class Fragmenter:
         if count - 1 > MAX_FRAGMENT_NUM:
             raise ValueError("instruction needs more than 32768 fragments")
         ident = self.next_instruction_id
-        return [Fragment(ident, i, i == count - 1, compressed[i * size:(i + 1) * size])
-                for i in range(count)]
+        return [
+            Fragment(ident, i, i == count - 1, compressed[i * size : (i + 1) * size])
+            for i in range(count)
+        ]
 
 
 def decompress(data: bytes) -> bytes:

@@ -20,15 +20,16 @@ from typing import Any, Callable, Dict, Hashable, Iterator
 from pymosh.errors import DecodeError
 
 TO_SERVER = 0
-MIN_DATAGRAM = 8 + 16 + 4          # nonce, tag, timestamps
-MAX_DATAGRAM = 2048                # Mosh's receive MTU: larger ones are dropped anyway
-MAX_HINTS = 4096                   # bound on remembered source addresses
+MIN_DATAGRAM = 8 + 16 + 4  # nonce, tag, timestamps
+MAX_DATAGRAM = 2048  # Mosh's receive MTU: larger ones are dropped anyway
+MAX_HINTS = 4096  # bound on remembered source addresses
 
 Sid = Hashable
 
 
 def _default_session(key: bytes) -> Any:
     from pymosh.crypto import Session
+
     return Session(key)
 
 
@@ -38,8 +39,8 @@ class Router:
     def __init__(self, session_class: Callable[[bytes], Any] | None = None) -> None:
         self._make = session_class or _default_session
         self._ciphers: Dict[Sid, Any] = {}
-        self._hint: Dict[Any, Sid] = {}      # source address -> session last seen there
-        self.trials = 0                      # decryptions attempted (for the bench/tests)
+        self._hint: Dict[Any, Sid] = {}  # source address -> session last seen there
+        self.trials = 0  # decryptions attempted (for the bench/tests)
 
     def __len__(self) -> int:
         return len(self._ciphers)
@@ -66,7 +67,7 @@ class Router:
     def route(self, datagram: bytes, addr: Any) -> Sid | None:
         """The session ``datagram`` authenticates for, or None (drop it)."""
         if not MIN_DATAGRAM <= len(datagram) <= MAX_DATAGRAM or datagram[0] & 0x80:
-            return None          # too short/long, or sent towards a client: no trial
+            return None  # too short/long, or sent towards a client: no trial
         first = self._hint.get(addr)
         if first is not None and self._opens(first, datagram):
             return first

@@ -16,15 +16,15 @@ from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
 
 S = TypeVar("S", bound=SyncState)
 
-SHUTDOWN_NUM = (1 << 64) - 1    # new_num / ack_num of the shutdown state ("−1")
-ACK_INTERVAL = 3000             # heartbeat
-ACK_DELAY = 100                 # delayed data ack; also slack added to the RTO
+SHUTDOWN_NUM = (1 << 64) - 1  # new_num / ack_num of the shutdown state ("−1")
+ACK_INTERVAL = 3000  # heartbeat
+ACK_DELAY = 100  # delayed data ack; also slack added to the RTO
 SHUTDOWN_RETRIES = 16
 ACTIVE_RETRY_TIMEOUT = 10000
 SEND_MINDELAY_SERVER = 8
 SEND_MINDELAY_CLIENT = 1
 SENT_STATES_LIMIT = 32
-RESEND_SMALL = 1000             # resend optimisation thresholds (§5.4.3 step 3)
+RESEND_SMALL = 1000  # resend optimisation thresholds (§5.4.3 step 3)
 RESEND_SLACK = 100
 INF = math.inf
 
@@ -38,9 +38,14 @@ class TransportSender(Generic[S]):
     """`send_mindelay` (ms): how long the first change after a quiet spell is collected
     before it is sent; None = Mosh's value for the side (8 server, 1 client)."""
 
-    def __init__(self, connection: Connection, initial_state: S, now: float,
-                 chaff: Callable[[], bytes] = make_chaff,
-                 send_mindelay: float | None = None) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        initial_state: S,
+        now: float,
+        chaff: Callable[[], bytes] = make_chaff,
+        send_mindelay: float | None = None,
+    ) -> None:
         self.connection = connection
         self.current_state: S = initial_state.copy()
         self.sent_states: List[TimedState[S]] = [TimedState(now, 0, initial_state.copy())]
@@ -51,15 +56,14 @@ class TransportSender(Generic[S]):
         self.next_ack_time: float = now
         self.next_send_time: float = INF
         self.mindelay_clock: float | None = None
-        self.expedited = False           # the program asked for this tick's state now
+        self.expedited = False  # the program asked for this tick's state now
         if send_mindelay is None:
-            send_mindelay = (SEND_MINDELAY_SERVER if connection.is_server
-                             else SEND_MINDELAY_CLIENT)
+            send_mindelay = SEND_MINDELAY_SERVER if connection.is_server else SEND_MINDELAY_CLIENT
         self.send_mindelay = send_mindelay
 
-        self.ack_num = 0                 # newest remote state received in order
+        self.ack_num = 0  # newest remote state received in order
         self.pending_data_ack = False
-        self.last_heard: float | None = None   # time the peer's newest state arrived
+        self.last_heard: float | None = None  # time the peer's newest state arrived
         self.last_ack_sent: int | None = None
 
         self.shutdown_in_progress = False
@@ -67,7 +71,7 @@ class TransportSender(Generic[S]):
         self.shutdown_start: float | None = None
 
         self.instructions_sent = 0
-        self.retransmits = 0             # instructions re-sent under an already-sent number
+        self.retransmits = 0  # instructions re-sent under an already-sent number
         self._last_new_num = -1
 
     # ------------------------------------------------------------ hooks from the receiver
@@ -127,13 +131,15 @@ class TransportSender(Generic[S]):
             if self.expedited:
                 self.next_send_time = now
             else:
-                self.next_send_time = max(self.mindelay_clock + self.send_mindelay,
-                                          back.timestamp + interval)
+                self.next_send_time = max(
+                    self.mindelay_clock + self.send_mindelay, back.timestamp + interval
+                )
         elif not current == self.assumed_receiver_state.state and self._peer_active(now):
             self.next_send_time = back.timestamp + interval
             if self.mindelay_clock is not None:
-                self.next_send_time = max(self.next_send_time,
-                                          self.mindelay_clock + self.send_mindelay)
+                self.next_send_time = max(
+                    self.next_send_time, self.mindelay_clock + self.send_mindelay
+                )
         elif not current == self.sent_states[0].state and self._peer_active(now):
             self.next_send_time = back.timestamp + (self.connection.timeout() + ACK_DELAY)
         else:
@@ -192,7 +198,8 @@ class TransportSender(Generic[S]):
             return proposed
         resend = self.current_state.diff_from(front.state)
         if len(resend) <= len(proposed) or (
-                len(resend) < RESEND_SMALL and len(resend) - len(proposed) < RESEND_SLACK):
+            len(resend) < RESEND_SMALL and len(resend) - len(proposed) < RESEND_SLACK
+        ):
             self.assumed_receiver_state = front
             return resend
         return proposed
@@ -229,10 +236,16 @@ class TransportSender(Generic[S]):
         self.next_ack_time = now + ACK_INTERVAL
         self.next_send_time = INF
 
-    def _send_in_fragments(self, diff: bytes, new_num: int, now: float,
-                           out: List[bytes]) -> None:
-        inst = Instruction(PROTOCOL_VERSION, self.assumed_receiver_state.num, new_num,
-                           self.ack_num, self.sent_states[0].num, diff, self.chaff())
+    def _send_in_fragments(self, diff: bytes, new_num: int, now: float, out: List[bytes]) -> None:
+        inst = Instruction(
+            PROTOCOL_VERSION,
+            self.assumed_receiver_state.num,
+            new_num,
+            self.ack_num,
+            self.sent_states[0].num,
+            diff,
+            self.chaff(),
+        )
         if new_num == SHUTDOWN_NUM:
             self.shutdown_tries += 1
         # numbers only grow, so a number sent before is the one sent last
@@ -242,7 +255,7 @@ class TransportSender(Generic[S]):
         conn = self.connection
         for fragment in self.fragmenter.make_fragments(inst, conn.mtu):
             if not conn.has_remote_addr:
-                break      # detached by the previous fragment's send: Mosh drops the rest
+                break  # detached by the previous fragment's send: Mosh drops the rest
             out.append(conn.make_datagram(fragment.to_bytes(), now))
         self.last_ack_sent = self.ack_num
         self.pending_data_ack = False
@@ -262,8 +275,7 @@ class TransportSender(Generic[S]):
             return False
         if self.shutdown_tries >= SHUTDOWN_RETRIES:
             return True
-        return self.shutdown_start is not None and \
-            now - self.shutdown_start >= ACTIVE_RETRY_TIMEOUT
+        return self.shutdown_start is not None and now - self.shutdown_start >= ACTIVE_RETRY_TIMEOUT
 
     def counterparty_shutdown_ack_sent(self) -> bool:
         return self.last_ack_sent == SHUTDOWN_NUM

@@ -29,23 +29,31 @@ from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
 if TYPE_CHECKING:
     from pymosh.network.stats import TransportStats
 
-L = TypeVar("L", bound=SyncState)   # local (sent) state
-R = TypeVar("R", bound=SyncState)   # remote (received) state
+L = TypeVar("L", bound=SyncState)  # local (sent) state
+R = TypeVar("R", bound=SyncState)  # remote (received) state
 
 RECEIVED_STATES_LIMIT = 1024
 RECEIVER_QUENCH = 15000
 
 
 class Transport(Generic[L, R]):
-    def __init__(self, my_state: L, remote_initial_state: R, connection: Connection,
-                 now: float, **sender_options: Any) -> None:
+    def __init__(
+        self,
+        my_state: L,
+        remote_initial_state: R,
+        connection: Connection,
+        now: float,
+        **sender_options: Any,
+    ) -> None:
         self.connection = connection
-        self.sender: TransportSender[L] = TransportSender(connection, my_state, now,
-                                                          **sender_options)
+        self.sender: TransportSender[L] = TransportSender(
+            connection, my_state, now, **sender_options
+        )
         self.fragments = FragmentAssembly()
         self.received_states: List[TimedState[R]] = [
-            TimedState(now, 0, remote_initial_state.copy())]
-        self._received_nums: List[int] = [0]          # sorted, parallel to received_states
+            TimedState(now, 0, remote_initial_state.copy())
+        ]
+        self._received_nums: List[int] = [0]  # sorted, parallel to received_states
         self.receiver_quench_timer: float = 0
         self.last_receiver_state: R = remote_initial_state.copy()
         self._now = now
@@ -117,14 +125,21 @@ class Transport(Generic[L, R]):
 
     def stats(self) -> TransportStats:
         from pymosh.network.stats import TransportStats  # dataclasses: off the start-up path
+
         conn, sender = self.connection, self.sender
         return TransportStats(
-            srtt=conn.srtt, rttvar=conn.rttvar, rto=conn.timeout(),
-            datagrams_sent=conn.datagrams_sent, datagrams_received=conn.datagrams_received,
-            bytes_sent=conn.bytes_sent, bytes_received=conn.bytes_received,
+            srtt=conn.srtt,
+            rttvar=conn.rttvar,
+            rto=conn.timeout(),
+            datagrams_sent=conn.datagrams_sent,
+            datagrams_received=conn.datagrams_received,
+            bytes_sent=conn.bytes_sent,
+            bytes_received=conn.bytes_received,
             retransmits=sender.retransmits,
             dropped=conn.dropped + conn.out_of_order + self.dropped_instructions,
-            last_heard=conn.last_heard, remote_addr=self.remote_addr)
+            last_heard=conn.last_heard,
+            remote_addr=self.remote_addr,
+        )
 
     def expedite(self) -> None:
         """The next `tick` sends a changed state at once (`TransportSender.expedite`)."""
@@ -181,10 +196,10 @@ class Transport(Generic[L, R]):
         nums = self._received_nums
         i = bisect.bisect_left(nums, inst.new_num)
         if i < len(nums) and nums[i] == inst.new_num:
-            return True                                   # already have it
+            return True  # already have it
         j = bisect.bisect_left(nums, inst.old_num)
         if j == len(nums) or nums[j] != inst.old_num:
-            return True                                   # reference unknown: ignore
+            return True  # reference unknown: ignore
         # hold the reference object: throwaway may drop it from the list (§5.4.4)
         reference = self.received_states[j].state
         self._process_throwaway_until(inst.throwaway_num)
@@ -209,7 +224,7 @@ class Transport(Generic[L, R]):
         self.received_states.insert(pos, entry)
         nums.insert(pos, inst.new_num)
         if pos != len(nums) - 1:
-            return True          # an older state arriving late: no ack/heard bookkeeping
+            return True  # an older state arriving late: no ack/heard bookkeeping
         sender.set_ack_num(inst.new_num)
         sender.remote_heard(now)
         if inst.diff:
@@ -219,7 +234,7 @@ class Transport(Generic[L, R]):
     def _process_throwaway_until(self, throwaway_num: int) -> None:
         nums = self._received_nums
         cut = bisect.bisect_left(nums, throwaway_num)
-        cut = min(cut, len(nums) - 1)     # always keep at least the newest state
+        cut = min(cut, len(nums) - 1)  # always keep at least the newest state
         if cut > 0:
             del self.received_states[:cut]
             del nums[:cut]

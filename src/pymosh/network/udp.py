@@ -21,7 +21,7 @@ PORT_RANGE_HIGH = 60999
 RECEIVE_MTU = 2048
 MAX_PORTS_OPEN = 10
 MAX_OLD_SOCKET_AGE = 60000
-RECV_BATCH = 64                   # datagrams taken per socket per call (bounded work)
+RECV_BATCH = 64  # datagrams taken per socket per call (bounded work)
 
 ECT0 = 0x02
 ECN_MASK = 0x03
@@ -58,8 +58,11 @@ def _configure(sock: socket.socket, family: int) -> None:
     if family == socket.AF_INET:
         if sys.platform.startswith("linux"):
             # IP_MTU_DISCOVER = IP_PMTUDISC_DONT: let the kernel fragment, no DF bit
-            sock.setsockopt(socket.IPPROTO_IP, getattr(socket, "IP_MTU_DISCOVER", 10),
-                            getattr(socket, "IP_PMTUDISC_DONT", 0))
+            sock.setsockopt(
+                socket.IPPROTO_IP,
+                getattr(socket, "IP_MTU_DISCOVER", 10),
+                getattr(socket, "IP_PMTUDISC_DONT", 0),
+            )
         _try(sock.setsockopt, socket.IPPROTO_IP, socket.IP_TOS, ECT0)
         _try(sock.setsockopt, socket.IPPROTO_IP, getattr(socket, "IP_RECVTOS", 13), 1)
     elif family == socket.AF_INET6:
@@ -79,9 +82,10 @@ _CMSG_SPACE = socket.CMSG_SPACE(4)
 
 def _congested(ancdata: list) -> bool:
     for level, kind, data in ancdata:
-        if data and ((level == socket.IPPROTO_IP and kind == socket.IP_TOS)
-                     or (level == socket.IPPROTO_IPV6
-                         and kind == getattr(socket, "IPV6_TCLASS", 67))):
+        if data and (
+            (level == socket.IPPROTO_IP and kind == socket.IP_TOS)
+            or (level == socket.IPPROTO_IPV6 and kind == getattr(socket, "IPV6_TCLASS", 67))
+        ):
             return (data[0] & ECN_MASK) == ECN_CE
     return False
 
@@ -114,14 +118,15 @@ class ServerSocket:
     """The server's one socket, bound per §3.4 (first free port of the range, upwards)."""
 
     def __init__(self, ip: str | None = None, port_spec: str | None = None) -> None:
-        low, high = (PORT_RANGE_LOW, PORT_RANGE_HIGH) if port_spec is None \
-            else parse_port_range(port_spec)
-        self.messages: List[str] = []      # bind failures worth showing (Mosh prints them)
+        low, high = (
+            (PORT_RANGE_LOW, PORT_RANGE_HIGH) if port_spec is None else parse_port_range(port_spec)
+        )
+        self.messages: List[str] = []  # bind failures worth showing (Mosh prints them)
         self._last_error: OSError | None = None
         sock = None
         if ip is not None:
             if ip.startswith("::ffff:"):
-                ip = ip[len("::ffff:"):]
+                ip = ip[len("::ffff:") :]
             sock = self._bind_range(ip, low, high)
             if sock is None:
                 self.messages.append(f"Error binding to IP {ip}: falling back to any address")
@@ -129,8 +134,9 @@ class ServerSocket:
             sock = self._bind_range(None, low, high)
         if sock is None:
             why = self._last_error.strerror if self._last_error is not None else None
-            raise OSError(f"could not bind a UDP port in {low}:{high}"
-                          + (f" ({why})" if why else ""))
+            raise OSError(
+                f"could not bind a UDP port in {low}:{high}" + (f" ({why})" if why else "")
+            )
         self.sock = sock
         self.family = sock.family
         self.address = sock.getsockname()
@@ -138,8 +144,14 @@ class ServerSocket:
 
     def _bind_range(self, ip: str | None, low: int, high: int) -> socket.socket | None:
         try:
-            infos = socket.getaddrinfo(ip, 0, socket.AF_UNSPEC, socket.SOCK_DGRAM, 0,
-                                       socket.AI_PASSIVE | (socket.AI_NUMERICHOST if ip else 0))
+            infos = socket.getaddrinfo(
+                ip,
+                0,
+                socket.AF_UNSPEC,
+                socket.SOCK_DGRAM,
+                0,
+                socket.AI_PASSIVE | (socket.AI_NUMERICHOST if ip else 0),
+            )
         except socket.gaierror as exc:
             self.messages.append(f"Bad IP address ({ip}): {exc}")
             return None
@@ -176,9 +188,14 @@ class ClientSocket:
     """The client's sockets: sends from the newest, receives on all (port hopping, §3.6)."""
 
     def __init__(self, server_addr: Addr, now: float = 0) -> None:
-        infos = socket.getaddrinfo(server_addr[0], server_addr[1], socket.AF_UNSPEC,
-                                   socket.SOCK_DGRAM, 0,
-                                   socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)
+        infos = socket.getaddrinfo(
+            server_addr[0],
+            server_addr[1],
+            socket.AF_UNSPEC,
+            socket.SOCK_DGRAM,
+            0,
+            socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+        )
         self.family = infos[0][0]
         self.server_addr = infos[0][4]
         self.sockets: List[Tuple[socket.socket, float]] = []

@@ -111,11 +111,13 @@ class CompleteTerminal:
             message.append(EchoAck(self.echo_ack))
         clipboard = self._clipboard()
         if not self.terminal == existing.terminal or (
-                clipboard and self.terminal.selections != existing.terminal.selections):
+            clipboard and self.terminal.selections != existing.terminal.selections
+        ):
             if (self.width, self.height) != (existing.width, existing.height):
                 message.append(Resize(self.width, self.height))
-            frame = new_frame(True, existing.terminal, self.terminal,
-                              clipboard_selections=clipboard)
+            frame = new_frame(
+                True, existing.terminal, self.terminal, clipboard_selections=clipboard
+            )
             if frame:
                 message.append(HostBytes(frame))
         message.extend(self.streams.diff_items(existing.streams))
@@ -163,10 +165,13 @@ class CompleteTerminal:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CompleteTerminal):
             return NotImplemented
-        return (self.echo_ack == other.echo_ack and self.hello == other.hello
-                and self.history == other.history and self.streams == other.streams
-                and self.terminal == other.terminal
-                and (not self._clipboard()
-                     or self.terminal.selections == other.terminal.selections))
+        return (
+            self.echo_ack == other.echo_ack
+            and self.hello == other.hello
+            and self.history == other.history
+            and self.streams == other.streams
+            and self.terminal == other.terminal
+            and (not self._clipboard() or self.terminal.selections == other.terminal.selections)
+        )
 
     __hash__ = None  # type: ignore[assignment]

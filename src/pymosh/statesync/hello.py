@@ -20,7 +20,7 @@ VERSION = 1
 CLIENT_FEATURES = FEATURE_SCROLLBACK | FEATURE_STREAMS | FEATURE_RESUME | FEATURE_CLIPBOARD
 # resume: pymosh-server keeps a registry
 SERVER_FEATURES = FEATURE_SCROLLBACK | FEATURE_STREAMS | FEATURE_RESUME | FEATURE_CLIPBOARD
-MAX_SCROLLBACK_LINES = 1_000_000     # the most history a client may ask the server to keep
+MAX_SCROLLBACK_LINES = 1_000_000  # the most history a client may ask the server to keep
 
 
 def client_hello(features: int = CLIENT_FEATURES, scrollback_lines: int = 0) -> Hello:

@@ -31,15 +31,15 @@ from typing import Deque, Iterable, List, Tuple, Union
 from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import LEN, VARINT, _fields, _read_varint, _varint
 
-DEFAULT_LINES = 10_000          # history a client asks for unless told otherwise
-BYTE_BUDGET = 32 << 20          # per session: what the server's pending log may hold
-LINE_OVERHEAD = 128             # bytes charged per line besides its text (Python objects)
-LINE_MAX = 16 << 10             # a longer rendered row is cut (one row is at most 1024 cells)
-CHUNK = 4096                    # history bytes added to the state per send
-WINDOW = 16384                  # history bytes in flight (sent, not yet acknowledged)
-SETTLE = 300                    # ms without overflow before an overflowing log sends again
+DEFAULT_LINES = 10_000  # history a client asks for unless told otherwise
+BYTE_BUDGET = 32 << 20  # per session: what the server's pending log may hold
+LINE_OVERHEAD = 128  # bytes charged per line besides its text (Python objects)
+LINE_MAX = 16 << 10  # a longer rendered row is cut (one row is at most 1024 cells)
+CHUNK = 4096  # history bytes added to the state per send
+WINDOW = 16384  # history bytes in flight (sent, not yet acknowledged)
+SETTLE = 300  # ms without overflow before an overflowing log sends again
 
-Line = Tuple[int, bytes, bool]   # (seq, SGR + UTF-8 text, soft-wrapped into the next line)
+Line = Tuple[int, bytes, bool]  # (seq, SGR + UTF-8 text, soft-wrapped into the next line)
 
 
 def _cut(data: bytes) -> bytes:
@@ -58,11 +58,11 @@ class HistoryWindow:
     __slots__ = ("end", "clears", "clear_seq", "lines", "size")
 
     def __init__(self) -> None:
-        self.end = 0            # seq of the next line this state would carry
-        self.clears = 0         # ESC[3J seen so far
-        self.clear_seq = 0      # ``end`` when the latest ESC[3J was seen
+        self.end = 0  # seq of the next line this state would carry
+        self.clears = 0  # ESC[3J seen so far
+        self.clear_seq = 0  # ``end`` when the latest ESC[3J was seen
         self.lines: List[Line] = []
-        self.size = 0           # bytes of text in ``lines``
+        self.size = 0  # bytes of text in ``lines``
 
     def copy(self) -> HistoryWindow:
         other = HistoryWindow.__new__(HistoryWindow)
@@ -102,8 +102,11 @@ class HistoryWindow:
 
     def diff_from(self, existing: HistoryWindow) -> bytes:
         """The extension body turning ``existing`` into this state (b"" if nothing new)."""
-        lines = [line for line in self.lines if line[0] >= existing.end] if (
-            self.end > existing.end) else []
+        lines = (
+            [line for line in self.lines if line[0] >= existing.end]
+            if (self.end > existing.end)
+            else []
+        )
         if not lines and self.clears == existing.clears:
             return b""
         out = [b"\x08", _varint(lines[0][0] if lines else self.end)]
@@ -184,17 +187,18 @@ class HistoryLog:
         self.max_lines = max(int(max_lines), 0)
         self.byte_budget = byte_budget
         self.pending: Deque[Line] = deque()
-        self.charge = 0           # bytes charged for ``pending``
+        self.charge = 0  # bytes charged for ``pending``
         self.next_seq = 0
         self.clears = 0
         self.clear_seq = 0
-        self.may_send = CHUNK     # bytes ``pump`` may still add before the next send
-        self.overflow_at = -math.inf   # when lines were last dropped for lack of room
+        self.may_send = CHUNK  # bytes ``pump`` may still add before the next send
+        self.overflow_at = -math.inf  # when lines were last dropped for lack of room
         self.window = HistoryWindow()  # the state's slot the lines are pumped into
-        self.filling = False           # a window of lines is being sent (see ``pump``)
+        self.filling = False  # a window of lines is being sent (see ``pump``)
 
-    def feed(self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool,
-             now: float = 0.0) -> None:
+    def feed(
+        self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool, now: float = 0.0
+    ) -> None:
         """One ``Emulator.take_history()`` result: an ESC[3J first, then ``dropped`` lines
         that were never kept, then ``lines``. While lines are being dropped, nothing is
         sent (``pump``): the client gets one gap and the newest lines once output settles,
@@ -211,7 +215,7 @@ class HistoryLog:
             pending.append((self.next_seq, data, bool(wrap)))
             self.charge += len(data) + LINE_OVERHEAD
             self.next_seq += 1
-        self.filling = False      # the screen changed: it goes first (see ``pump``)
+        self.filling = False  # the screen changed: it goes first (see ``pump``)
         if dropped:
             self.overflow_at = now
         while pending and (len(pending) > self.max_lines or self.charge > self.byte_budget):
@@ -267,7 +271,7 @@ class HistoryLog:
 # ------------------------------------------------------------------ client
 
 
-Event = Tuple[str, Union[bytes, int], bool]   # (kind, text or count, soft-wrapped)
+Event = Tuple[str, Union[bytes, int], bool]  # (kind, text or count, soft-wrapped)
 
 
 class HistoryReader:
@@ -286,7 +290,7 @@ class HistoryReader:
             out.append(("clear", window.clears, False))
         for seq, text, wrap in window.take():
             if seq < self.next_seq:
-                continue            # had it already (a replayed or older state)
+                continue  # had it already (a replayed or older state)
             if seq > self.next_seq:
                 out.append(("gap", seq - self.next_seq, False))
             out.append(("line", text, wrap))

@@ -26,11 +26,11 @@ from pymosh.network.sender import ACK_DELAY
 from pymosh.statesync.streams import SESSION_IN_FLIGHT, Mux
 from pymosh.wire.protobuf import FEATURE_STREAMS, Hello
 
-INITIAL_WINDOW = 16 * 1024     # ~14 datagrams: likely to survive a lossy link whole
+INITIAL_WINDOW = 16 * 1024  # ~14 datagrams: likely to survive a lossy link whole
 MIN_WINDOW = 4 * 1024
-GROWTH = 4 * 1024              # additive increase per window's worth acknowledged
-BURST = 32 * 1024              # frame bytes per instruction (~27 datagrams; at the 20 ms
-                               # minimum frame interval at most 1.6 MB/s per direction)
+GROWTH = 4 * 1024  # additive increase per window's worth acknowledged
+BURST = 32 * 1024  # frame bytes per instruction (~27 datagrams; at the 20 ms
+# minimum frame interval at most 1.6 MB/s per direction)
 
 
 class Burst:
@@ -94,7 +94,7 @@ class ClientCarrier:
         self.mux = mux
         self.window = Window()
         self.burst = Burst()
-        self.delivered = 0       # sequence number of the next server frame to deliver
+        self.delivered = 0  # sequence number of the next server frame to deliver
 
     def enabled(self, transport: Any) -> bool:
         return granted(transport.latest_remote_state().hello)
@@ -113,9 +113,10 @@ class ClientCarrier:
         for frame in frames:
             self.mux.receive(frame)
         stream = transport.current_state
-        budget = min(self.window.budget(stream.stream_bytes(), now,
-                                        transport.connection.timeout()),
-                     self.burst.budget(transport.sent_state_last))
+        budget = min(
+            self.window.budget(stream.stream_bytes(), now, transport.connection.timeout()),
+            self.burst.budget(transport.sent_state_last),
+        )
         if budget > 0 and self.mux.has_output():
             for frame in self.mux.take_frames(budget):
                 stream.push_stream_frame(frame)
@@ -142,8 +143,10 @@ class ServerCarrier:
         if not granted(terminal.hello):
             return
         log = terminal.streams
-        budget = min(self.window.budget(log.size, now, transport.connection.timeout()),
-                     self.burst.budget(transport.sent_state_last))
+        budget = min(
+            self.window.budget(log.size, now, transport.connection.timeout()),
+            self.burst.budget(transport.sent_state_last),
+        )
         if budget > 0 and self.mux.has_output():
             for frame in self.mux.take_frames(budget):
                 log.push(frame)

@@ -34,8 +34,8 @@ class StreamLog:
     def __init__(self) -> None:
         self.base = 0
         self.frames: List[bytes] = []
-        self.heads: List[bytes] = []     # each frame's base when pushed, as a varint
-        self.size = 0                    # bytes held
+        self.heads: List[bytes] = []  # each frame's base when pushed, as a varint
+        self.size = 0  # bytes held
 
     @property
     def next(self) -> int:
@@ -57,7 +57,7 @@ class StreamLog:
 
     def since(self, seq: int) -> Tuple[List[bytes], int]:
         """Frames numbered ``seq`` and later, and the number after the last."""
-        return self.frames[max(seq - self.base, 0):], self.next
+        return self.frames[max(seq - self.base, 0) :], self.next
 
     def copy(self) -> StreamLog:
         other = StreamLog.__new__(StreamLog)
@@ -69,9 +69,10 @@ class StreamLog:
         if self.next == existing.next:
             return []
         start = max(existing.next, self.base)
-        return [StreamFrame(_varint(seq) + self.heads[seq - self.base]
-                            + self.frames[seq - self.base])
-                for seq in range(start, self.next)]
+        return [
+            StreamFrame(_varint(seq) + self.heads[seq - self.base] + self.frames[seq - self.base])
+            for seq in range(start, self.next)
+        ]
 
     def apply(self, body: bytes) -> None:
         seq, pos = _read_varint(body, 0)
@@ -81,9 +82,9 @@ class StreamLog:
         if base > self.base:
             self.trim(base)
             if not self.frames:
-                self.base = base     # frames below base were acknowledged: consumed here
+                self.base = base  # frames below base were acknowledged: consumed here
         if seq < self.next:
-            return                   # already have it
+            return  # already have it
         if seq > self.next:
             raise DecodeError("stream frame out of sequence")
         if self.size + len(body) - pos > CLIENT_LOG_LIMIT:

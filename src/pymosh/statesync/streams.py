@@ -48,13 +48,13 @@ MAX_STREAMS = 32
 STREAM_WINDOW = 128 * 1024
 SEND_BUFFER = 64 * 1024
 SESSION_IN_FLIGHT = 64 * 1024
-MAX_DATA = 16 * 1024          # payload per DATA frame (a stream gets its turn per frame)
-WINDOW_UPDATE = STREAM_WINDOW // 4   # credit is returned in steps this big: each is a client
-                                     # instruction (an SSP ack); 16 KiB steps made typing
-                                     # under a saturated stream wait more (echo p50 22 vs 15 ms)
+MAX_DATA = 16 * 1024  # payload per DATA frame (a stream gets its turn per frame)
+WINDOW_UPDATE = STREAM_WINDOW // 4  # credit is returned in steps this big: each is a client
+# instruction (an SSP ack); 16 KiB steps made typing
+# under a saturated stream wait more (echo p50 22 vs 15 ms)
 MAX_TARGET = 255
 MAX_REASON = 200
-MAX_CONTROL = 1024            # queued control frames; refusals beyond it are dropped
+MAX_CONTROL = 1024  # queued control frames; refusals beyond it are dropped
 
 
 class Event(NamedTuple):
@@ -68,17 +68,27 @@ class Event(NamedTuple):
 
 
 class Stream:
-    __slots__ = ("sid", "target", "inbound", "outbound", "send_credit", "recv_allowed",
-                 "consumed", "want_fin", "fin_sent", "fin_received")
+    __slots__ = (
+        "sid",
+        "target",
+        "inbound",
+        "outbound",
+        "send_credit",
+        "recv_allowed",
+        "consumed",
+        "want_fin",
+        "fin_sent",
+        "fin_received",
+    )
 
     def __init__(self, sid: int, target: bytes) -> None:
         self.sid = sid
         self.target = target
-        self.inbound = bytearray()       # received, not yet consumed by the application
-        self.outbound = bytearray()      # written by the application, not yet framed
+        self.inbound = bytearray()  # received, not yet consumed by the application
+        self.outbound = bytearray()  # written by the application, not yet framed
         self.send_credit = STREAM_WINDOW
         self.recv_allowed = STREAM_WINDOW
-        self.consumed = 0                # consumed since the last WINDOW we sent
+        self.consumed = 0  # consumed since the last WINDOW we sent
         self.want_fin = False
         self.fin_sent = False
         self.fin_received = False
@@ -98,7 +108,7 @@ class Mux:
         self._control: Deque[bytes] = deque()
         self._events: List[Event] = []
         self._turn = 0
-        self.dropped = 0                  # frames dropped as bad input (diagnostics)
+        self.dropped = 0  # frames dropped as bad input (diagnostics)
         self.last_error: str | None = None
 
     # ------------------------------------------------------------ application side
@@ -179,7 +189,8 @@ class Mux:
             return True
         for st in self.streams.values():
             if (st.outbound and st.send_credit) or (
-                    st.want_fin and not st.fin_sent and not st.outbound):
+                st.want_fin and not st.fin_sent and not st.outbound
+            ):
                 return True
         return False
 
@@ -192,7 +203,7 @@ class Mux:
         streams = list(self.streams.values())
         if streams:
             self._turn = (self._turn + 1) % len(streams)
-            streams = streams[self._turn:] + streams[:self._turn]
+            streams = streams[self._turn :] + streams[: self._turn]
         progress = True
         while progress:
             progress = False
@@ -284,8 +295,7 @@ class Mux:
             self._control.append(frame)
 
     def _maybe_close(self, st: Stream) -> None:
-        if (st.fin_sent and st.fin_received and not st.inbound
-                and self.streams.get(st.sid) is st):
+        if st.fin_sent and st.fin_received and not st.inbound and self.streams.get(st.sid) is st:
             del self.streams[st.sid]
             self._events.append(Event("closed", st.sid))
 

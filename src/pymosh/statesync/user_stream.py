@@ -20,7 +20,7 @@ from pymosh.wire.protobuf import (
     encode_user_message,
 )
 
-Event = Union[int, Resize, Hello, StreamFrame]     # an int is one keystroke byte
+Event = Union[int, Resize, Hello, StreamFrame]  # an int is one keystroke byte
 
 
 class UserStream:
@@ -103,7 +103,7 @@ def _merge(events: List[Event], start: int) -> UserMessage:
     run = start
     for i in range(start, len(events)):
         event = events[i]
-        if not isinstance(event, int):   # a Resize, a Hello, ...: its own instruction
+        if not isinstance(event, int):  # a Resize, a Hello, ...: its own instruction
             if i > run:
                 out.append(Keystroke(bytes(cast(List[int], events[run:i]))))
             out.append(event)

@@ -28,8 +28,9 @@ class Screen(Protocol):
 
     def get_cell(self, row: int, col: int) -> Cell: ...
 
-    def set_cell(self, row: int, col: int, contents: str, fg: int, bg: int, attrs: int,
-                 wide: bool = False) -> None: ...
+    def set_cell(
+        self, row: int, col: int, contents: str, fg: int, bg: int, attrs: int, wide: bool = False
+    ) -> None: ...
 
     def dump(self) -> dict:
         """Everything visible, as plain data (its "renditions" key: the current SGR)."""

@@ -36,8 +36,9 @@ def sgr(renditions: tuple[int, int, int]) -> str:
             out.append(text)
     for value, base in ((fg, 30), (bg, 40)):
         if value & TRUECOLOR:
-            out.append(f";{base // 10}8;2;{(value >> 16) & 0xFF};{(value >> 8) & 0xFF};"
-                       f"{value & 0xFF}")
+            out.append(
+                f";{base // 10}8;2;{(value >> 16) & 0xFF};{(value >> 8) & 0xFF};{value & 0xFF}"
+            )
         elif value > base + 7:
             out.append(f";{base // 10}8;5;{value - base}")
         elif value:
@@ -62,8 +63,10 @@ def history_line(row: Row) -> tuple[bytes, bool]:
     the next one."""
     cells = row.cells
     end = len(cells)
-    while end and (cells[end - 1] is BLANK or (cells[end - 1][CONTENTS] in ("", " ")
-                                               and cells[end - 1][1:4] == _DEFAULT_RENDITIONS)):
+    while end and (
+        cells[end - 1] is BLANK
+        or (cells[end - 1][CONTENTS] in ("", " ") and cells[end - 1][1:4] == _DEFAULT_RENDITIONS)
+    ):
         end -= 1
     out: list[str] = []
     renditions = _DEFAULT_RENDITIONS
@@ -140,9 +143,16 @@ def _flag(out: list[str], mode: int, on: bool) -> None:
     out.append(f"{ESC}[?{mode}{'h' if on else 'l'}")
 
 
-def new_frame(initialized: bool, last: Emulator, new: Emulator, *, has_ech: bool = True,
-              has_bce: bool = True, has_title: bool = True,
-              clipboard_selections: bool = False) -> bytes:
+def new_frame(
+    initialized: bool,
+    last: Emulator,
+    new: Emulator,
+    *,
+    has_ech: bool = True,
+    has_bce: bool = True,
+    has_title: bool = True,
+    clipboard_selections: bool = False,
+) -> bytes:
     """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects).
 
     ``clipboard_selections`` (a pymosh peer): OSC 52 writes for every selection, each with
@@ -151,8 +161,11 @@ def new_frame(initialized: bool, last: Emulator, new: Emulator, *, has_ech: bool
     out: list[str] = []
     if f.bell_count != a.bell_count:
         out.append("\x07")
-    if has_title and f.title_initialized and (
-            not initialized or f.icon_name != a.icon_name or f.window_title != a.window_title):
+    if (
+        has_title
+        and f.title_initialized
+        and (not initialized or f.icon_name != a.icon_name or f.window_title != a.window_title)
+    ):
         if f.icon_name == f.window_title:
             out.append(f"{ESC}]0;{f.window_title}\x07")
         else:
@@ -187,8 +200,9 @@ def new_frame(initialized: bool, last: Emulator, new: Emulator, *, has_ech: bool
 
     wrap = False
     for y in range(first_row, height):
-        wrap = _put_row(frame, initialized, f, y, old_rows[y] if initialized else None, wrap,
-                        has_ech, has_bce)
+        wrap = _put_row(
+            frame, initialized, f, y, old_rows[y] if initialized else None, wrap, has_ech, has_bce
+        )
 
     if not initialized or f.cursor_row != frame.y or f.cursor_col != frame.x:
         frame.append_move(f.cursor_row, f.cursor_col)
@@ -198,8 +212,7 @@ def new_frame(initialized: bool, last: Emulator, new: Emulator, *, has_ech: bool
     if not initialized or f.bracketed_paste != a.bracketed_paste:
         _flag(out, 2004, f.bracketed_paste)
     if not initialized or f.mouse_reporting_mode != a.mouse_reporting_mode:
-        _mode_change(out, a.mouse_reporting_mode, f.mouse_reporting_mode,
-                     (1003, 1002, 1001, 1000))
+        _mode_change(out, a.mouse_reporting_mode, f.mouse_reporting_mode, (1003, 1002, 1001, 1000))
     if not initialized or f.mouse_focus_event != a.mouse_focus_event:
         _flag(out, 1004, f.mouse_focus_event)
     if not initialized or f.mouse_encoding_mode != a.mouse_encoding_mode:
@@ -231,12 +244,20 @@ def _scroll(frame: _Frame, f: Framebuffer, old_rows: list[Row]) -> int:
         out.append(ESC + "[r")
         frame.x = frame.y = -1
     blank = Row.blank(f.width, 0)
-    old_rows[:bottom + 1] = old_rows[k:bottom + 1] + [blank] * k
+    old_rows[: bottom + 1] = old_rows[k : bottom + 1] + [blank] * k
     return scroll_height
 
 
-def _put_row(frame: _Frame, initialized: bool, f: Framebuffer, y: int, old_row: Row | None,
-             wrap: bool, has_ech: bool, has_bce: bool) -> bool:
+def _put_row(
+    frame: _Frame,
+    initialized: bool,
+    f: Framebuffer,
+    y: int,
+    old_row: Row | None,
+    wrap: bool,
+    has_ech: bool,
+    has_bce: bool,
+) -> bool:
     """Draw row ``y``; True if the real cursor is left to soft-wrap into the next row."""
     row = f.rows[y]
     cells = row.cells
@@ -260,8 +281,12 @@ def _put_row(frame: _Frame, initialized: bool, f: Framebuffer, y: int, old_row: 
     wrote_last_cell = False
     while x < width:
         cell = cells[x]
-        if initialized and not clear_count and cell == old_cells[x] and not (
-                cell[WIDE] and x + 2 == width and wrap_this != old_cells[-1][WRAP]):
+        if (
+            initialized
+            and not clear_count
+            and cell == old_cells[x]
+            and not (cell[WIDE] and x + 2 == width and wrap_this != old_cells[-1][WRAP])
+        ):
             # (a wide last character hides the wrap bit: redraw it when that changes)
             x += _cell_width(cell)
             continue

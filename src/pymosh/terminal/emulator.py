@@ -151,8 +151,9 @@ class Emulator:
     def get_cell(self, row: int, col: int) -> tuple:
         return self.fb.rows[row].cells[col]
 
-    def set_cell(self, row: int, col: int, contents: str, fg: int, bg: int, attrs: int,
-                 wide: bool = False) -> None:
+    def set_cell(
+        self, row: int, col: int, contents: str, fg: int, bg: int, attrs: int, wide: bool = False
+    ) -> None:
         cells = self.fb.mutable_row(row)
         wrap = cells[col][WRAP]
         cells[col] = (_cell_text(contents), fg, bg, attrs, bool(wide), False, wrap)
@@ -224,12 +225,14 @@ class Emulator:
             fg, bg, attrs = fb.fg, fb.bg, fb.attrs
             cells = fb.mutable_row(fb.cursor_row)
             if take <= width - col:
-                cells[col:col + take] = [(ch, fg, bg, attrs, False, False, False)
-                                         for ch in text[pos:pos + take]]
+                cells[col : col + take] = [
+                    (ch, fg, bg, attrs, False, False, False) for ch in text[pos : pos + take]
+                ]
                 last = col + take - 1
             else:  # no auto-wrap: everything past the edge overwrites the last column
-                cells[col:] = [(ch, fg, bg, attrs, False, False, False)
-                               for ch in text[pos:pos + width - col]]
+                cells[col:] = [
+                    (ch, fg, bg, attrs, False, False, False) for ch in text[pos : pos + width - col]
+                ]
                 cells[-1] = (text[pos + take - 1], fg, bg, attrs, False, False, False)
                 last = width - 1
             pos += take
@@ -261,7 +264,7 @@ class Emulator:
         cells = fb.mutable_row(fb.cursor_row)
         if fb.insert_mode:
             cells[col:col] = [blank_cell(fb.bg)] * width
-            del cells[fb.width:]
+            del cells[fb.width :]
         cells[col] = (ch, fb.fg, fb.bg, fb.attrs, width == 2, False, False)
         if width == 2 and col < fb.width - 1:
             cells[col + 1] = blank_cell(fb.bg)
@@ -381,14 +384,14 @@ class Emulator:
         col = fb.cursor_col
         cells = fb.mutable_row(fb.cursor_row)
         cells[col:col] = [blank_cell(fb.bg)] * n
-        del cells[fb.width:]
+        del cells[fb.width :]
 
     def _csi_dch(self, p: list[int]) -> None:
         fb = self.fb
         col = fb.cursor_col
         n = min(_arg(p, 0, 1), fb.width - col)
         cells = fb.mutable_row(fb.cursor_row)
-        del cells[col:col + n]
+        del cells[col : col + n]
         cells += [blank_cell(fb.bg)] * n
 
     def _csi_cuu(self, p: list[int]) -> None:
@@ -630,15 +633,35 @@ def _arg(params: list[int], index: int, default: int) -> int:
 
 
 _CSI = {
-    "@": Emulator._csi_ich, "A": Emulator._csi_cuu, "B": Emulator._csi_cud,
-    "C": Emulator._csi_cuf, "D": Emulator._csi_cub, "G": Emulator._csi_cha,
-    "`": Emulator._csi_cha, "H": Emulator._csi_cup, "f": Emulator._csi_cup,
-    "I": Emulator._csi_cht, "Z": Emulator._csi_cbt, "J": Emulator._csi_ed,
-    "K": Emulator._csi_el, "L": Emulator._csi_il, "M": Emulator._csi_dl,
-    "P": Emulator._csi_dch, "S": Emulator._csi_su, "T": Emulator._csi_sd,
-    "X": Emulator._csi_ech, "c": Emulator._csi_da1, ">c": Emulator._csi_da2,
-    "d": Emulator._csi_vpa, "g": Emulator._csi_tbc, "h": Emulator._csi_sm,
-    "l": Emulator._csi_rm, "?h": Emulator._csi_decset, "?l": Emulator._csi_decrst,
-    "m": Emulator._csi_sgr, "n": Emulator._csi_dsr, "r": Emulator._csi_decstbm,
+    "@": Emulator._csi_ich,
+    "A": Emulator._csi_cuu,
+    "B": Emulator._csi_cud,
+    "C": Emulator._csi_cuf,
+    "D": Emulator._csi_cub,
+    "G": Emulator._csi_cha,
+    "`": Emulator._csi_cha,
+    "H": Emulator._csi_cup,
+    "f": Emulator._csi_cup,
+    "I": Emulator._csi_cht,
+    "Z": Emulator._csi_cbt,
+    "J": Emulator._csi_ed,
+    "K": Emulator._csi_el,
+    "L": Emulator._csi_il,
+    "M": Emulator._csi_dl,
+    "P": Emulator._csi_dch,
+    "S": Emulator._csi_su,
+    "T": Emulator._csi_sd,
+    "X": Emulator._csi_ech,
+    "c": Emulator._csi_da1,
+    ">c": Emulator._csi_da2,
+    "d": Emulator._csi_vpa,
+    "g": Emulator._csi_tbc,
+    "h": Emulator._csi_sm,
+    "l": Emulator._csi_rm,
+    "?h": Emulator._csi_decset,
+    "?l": Emulator._csi_decrst,
+    "m": Emulator._csi_sgr,
+    "n": Emulator._csi_dsr,
+    "r": Emulator._csi_decstbm,
     "!p": Emulator._csi_decstr,
 }

@@ -143,24 +143,31 @@ class Framebuffer:
         return other
 
     def ds_equal(self, other: Framebuffer) -> bool:
-        return (self.width == other.width and self.height == other.height
-                and self.cursor_row == other.cursor_row and self.cursor_col == other.cursor_col
-                and self.cursor_visible == other.cursor_visible
-                and self.reverse_video == other.reverse_video
-                and self.renditions == other.renditions
-                and self.bracketed_paste == other.bracketed_paste
-                and self.mouse_reporting_mode == other.mouse_reporting_mode
-                and self.mouse_focus_event == other.mouse_focus_event
-                and self.mouse_alternate_scroll == other.mouse_alternate_scroll
-                and self.mouse_encoding_mode == other.mouse_encoding_mode)
+        return (
+            self.width == other.width
+            and self.height == other.height
+            and self.cursor_row == other.cursor_row
+            and self.cursor_col == other.cursor_col
+            and self.cursor_visible == other.cursor_visible
+            and self.reverse_video == other.reverse_video
+            and self.renditions == other.renditions
+            and self.bracketed_paste == other.bracketed_paste
+            and self.mouse_reporting_mode == other.mouse_reporting_mode
+            and self.mouse_focus_event == other.mouse_focus_event
+            and self.mouse_alternate_scroll == other.mouse_alternate_scroll
+            and self.mouse_encoding_mode == other.mouse_encoding_mode
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Framebuffer):
             return NotImplemented
-        return (self.ds_equal(other) and self.rows == other.rows
-                and self.window_title == other.window_title
-                and self.clipboard == other.clipboard
-                and self.bell_count == other.bell_count)
+        return (
+            self.ds_equal(other)
+            and self.rows == other.rows
+            and self.window_title == other.window_title
+            and self.clipboard == other.clipboard
+            and self.bell_count == other.bell_count
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -198,7 +205,7 @@ class Framebuffer:
         count = min(count, self.bottom - y + 1)
         blank = Row.blank(self.width, self.bg)
         rows = self.rows
-        del rows[self.bottom - count + 1:self.bottom + 1]
+        del rows[self.bottom - count + 1 : self.bottom + 1]
         rows[y:y] = [blank] * count
 
     def delete_lines(self, y: int, count: int) -> None:
@@ -209,7 +216,7 @@ class Framebuffer:
         rows = self.rows
         if y == 0 and self.history_limit and self.alt_saved is None:
             self.keep_history(rows[:count])
-        del rows[y:y + count]
+        del rows[y : y + count]
         at = self.bottom - count + 1
         rows[at:at] = [blank] * count
 

@@ -28,6 +28,7 @@ INTERMEDIATES_MAX = 8
 OSC_MAX = clipboard.OSC_MAX  # Mosh: 16384; longer here for whole OSC 52 writes
 PARAM_MAX = 65535
 
+
 class Handler(Protocol):
     def print_run(self, text: str) -> None: ...
     def execute(self, code: int) -> None: ...
@@ -116,7 +117,7 @@ class Parser:
             elif self.state == OSC_STRING and (m := _OSC_TEXT_RUN.match(text, pos)):
                 room = OSC_MAX - self.osc_len
                 if room > 0:
-                    piece = text[pos:min(m.end(), pos + room)]
+                    piece = text[pos : min(m.end(), pos + room)]
                     self.osc.append(piece)
                     self.osc_len += len(piece)
                 pos = m.end()
@@ -125,7 +126,7 @@ class Parser:
             elif self.state in (CSI_ENTRY, CSI_PARAM) and (m := _PARAM_RUN.match(text, pos)):
                 room = PARAM_CHARS_MAX - len(self.params)
                 if room > 0:
-                    self.params += text[pos:min(m.end(), pos + room)]
+                    self.params += text[pos : min(m.end(), pos + room)]
                 self.state = CSI_PARAM
                 pos = m.end()
             else:

@@ -15,20 +15,39 @@ from typing import Mapping
 ESC = b"\x1b"
 APPLICATION_CURSOR_KEYS = ESC + b"[?1h"
 # leaves 2004, 1004, ?9 and ?5 alone, like Mosh
-_RESET = (ESC + b"[?1l" + ESC + b"[0m" + ESC + b"[?25h" + ESC + b"[?1003l" + ESC + b"[?1002l"
-          + ESC + b"[?1001l" + ESC + b"[?1000l" + ESC + b"[?1015l" + ESC + b"[?1006l"
-          + ESC + b"[?1005l")
+_RESET = (
+    ESC
+    + b"[?1l"
+    + ESC
+    + b"[0m"
+    + ESC
+    + b"[?25h"
+    + ESC
+    + b"[?1003l"
+    + ESC
+    + b"[?1002l"
+    + ESC
+    + b"[?1001l"
+    + ESC
+    + b"[?1000l"
+    + ESC
+    + b"[?1015l"
+    + ESC
+    + b"[?1006l"
+    + ESC
+    + b"[?1005l"
+)
 _TITLE_TERMS = ("xterm", "rxvt", "kterm", "Eterm", "alacritty", "screen", "tmux")
 
 
 @dataclass(frozen=True)
 class TerminalCaps:
-    has_ech: bool = False     # ECH (erase characters) exists
-    has_bce: bool = False     # erasing paints the current background colour
-    has_title: bool = False   # the terminal shows OSC 0/2 window titles
+    has_ech: bool = False  # ECH (erase characters) exists
+    has_bce: bool = False  # erasing paints the current background colour
+    has_title: bool = False  # the terminal shows OSC 0/2 window titles
     colors: int = 0
-    rgb: bool = False         # 24-bit colour: terminfo's RGB flag (ncurses) or tmux's Tc
-    smcup: bytes = b""        # enter the alternate screen ("" with MOSH_NO_TERM_INIT)
+    rgb: bool = False  # 24-bit colour: terminfo's RGB flag (ncurses) or tmux's Tc
+    smcup: bytes = b""  # enter the alternate screen ("" with MOSH_NO_TERM_INIT)
     rmcup: bytes = b""
 
     def differ_options(self) -> dict[str, bool]:
@@ -44,8 +63,7 @@ class TerminalCaps:
         return _RESET + self.rmcup
 
 
-def read_caps(term: str | None = None,
-              environ: Mapping[str, str] = os.environ) -> TerminalCaps:
+def read_caps(term: str | None = None, environ: Mapping[str, str] = os.environ) -> TerminalCaps:
     """`term` (default ``$TERM``) from terminfo; the capability-less value if unknown."""
     if term is None:
         term = environ.get("TERM", "")
@@ -62,10 +80,13 @@ def read_caps(term: str | None = None,
             os.close(fd)
         init = environ.get("MOSH_NO_TERM_INIT") is None
         return TerminalCaps(
-            has_ech=bool(curses.tigetstr("ech")), has_bce=curses.tigetflag("bce") > 0,
-            has_title=has_title, colors=max(curses.tigetnum("colors"), 0),
+            has_ech=bool(curses.tigetstr("ech")),
+            has_bce=curses.tigetflag("bce") > 0,
+            has_title=has_title,
+            colors=max(curses.tigetnum("colors"), 0),
             rgb=any(curses.tigetflag(cap) > 0 for cap in ("RGB", "Tc")),
             smcup=(curses.tigetstr("smcup") or b"") if init else b"",
-            rmcup=(curses.tigetstr("rmcup") or b"") if init else b"")
+            rmcup=(curses.tigetstr("rmcup") or b"") if init else b"",
+        )
     except Exception:  # noqa: BLE001 - no terminfo database or unknown terminal
         return TerminalCaps(has_title=has_title)

@@ -57,7 +57,7 @@ class Utf8Decoder:
                 break
             except UnicodeDecodeError as err:
                 if err.start:
-                    out.append(data[pos:pos + err.start].decode("utf-8"))
+                    out.append(data[pos : pos + err.start].decode("utf-8"))
                 pos += err.start
                 # the offending sequence goes through the glibc emulation
                 out.append(self.feed_byte(data[pos]))
@@ -83,7 +83,9 @@ class Utf8Decoder:
                     pending.clear()
                 continue
             del pending[:verdict]
-            out += chr(value) if value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF else REPLACEMENT
+            out += (
+                chr(value) if value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF else REPLACEMENT
+            )
         return out
 
     @staticmethod

@@ -24,6 +24,7 @@ def _load_libc() -> ctypes.CDLL:
         return ctypes.CDLL("libc.so.6")
     except OSError:
         from ctypes.util import find_library
+
         return ctypes.CDLL(find_library("c"))
 
 

@@ -92,9 +92,9 @@ class StreamFrame:
 
 # Hello.features bits
 FEATURE_SCROLLBACK = 1
-FEATURE_CLIPBOARD = 2       # every OSC 52 selection, not only "c"
-FEATURE_STREAMS = 4         # multiplexed byte streams (agent and port forwarding)
-FEATURE_RESUME = 8          # the session can be resumed by a fresh client
+FEATURE_CLIPBOARD = 2  # every OSC 52 selection, not only "c"
+FEATURE_STREAMS = 4  # multiplexed byte streams (agent and port forwarding)
+FEATURE_RESUME = 8  # the session can be resumed by a fresh client
 
 # extension numbers of our own (avoid Mosh's 2..8)
 EXT_HELLO = 100
@@ -144,22 +144,35 @@ def _ext_field(number: int, body: bytes) -> bytes:
 
 
 def _hello_body(hello: Hello) -> bytes:
-    return (b"\x08" + _uint64(hello.version) + b"\x10" + _uint64(hello.features)
-            + b"\x18" + _uint64(hello.scrollback_lines))
+    return (
+        b"\x08"
+        + _uint64(hello.version)
+        + b"\x10"
+        + _uint64(hello.features)
+        + b"\x18"
+        + _uint64(hello.scrollback_lines)
+    )
 
 
 def encode_instruction(ins: Instruction) -> bytes:
     if not 0 <= ins.protocol_version < (1 << 32):
         raise ValueError("protocol_version out of range")
-    return b"".join((
-        b"\x08", _varint(ins.protocol_version),
-        b"\x10", _uint64(ins.old_num),
-        b"\x18", _uint64(ins.new_num),
-        b"\x20", _uint64(ins.ack_num),
-        b"\x28", _uint64(ins.throwaway_num),
-        _bytes_field(0x32, ins.diff),
-        _bytes_field(0x3A, ins.chaff),
-    ))
+    return b"".join(
+        (
+            b"\x08",
+            _varint(ins.protocol_version),
+            b"\x10",
+            _uint64(ins.old_num),
+            b"\x18",
+            _uint64(ins.new_num),
+            b"\x20",
+            _uint64(ins.ack_num),
+            b"\x28",
+            _uint64(ins.throwaway_num),
+            _bytes_field(0x32, ins.diff),
+            _bytes_field(0x3A, ins.chaff),
+        )
+    )
 
 
 def _resize_body(r: Resize) -> bytes:
@@ -243,13 +256,13 @@ def _fields(buf: bytes) -> Iterator[Tuple[int, int, Any]]:
             length, pos = _read_varint(buf, pos)
             if length > end - pos:
                 raise DecodeError("protobuf: length past the end")
-            value = bytes(buf[pos:pos + length])
+            value = bytes(buf[pos : pos + length])
             pos += length
         elif wtype == I64 or wtype == I32:
             size = 8 if wtype == I64 else 4
             if size > end - pos:
                 raise DecodeError("protobuf: truncated fixed field")
-            value = int.from_bytes(buf[pos:pos + size], "little")
+            value = int.from_bytes(buf[pos : pos + size], "little")
             pos += size
         else:
             # groups (3, 4) are not used by Mosh's messages; 6, 7 are invalid
@@ -380,11 +393,29 @@ def decode_host_message(data: bytes) -> HostMessage:
 
 
 __all__ = [
-    "EXT_HELLO", "EXT_HISTORY", "EXT_HOST_STREAM_FRAME", "EXT_USER_STREAM_FRAME",
-    "FEATURE_CLIPBOARD", "FEATURE_RESUME", "FEATURE_SCROLLBACK", "FEATURE_STREAMS",
-    "PROTOCOL_VERSION", "EchoAck", "Hello", "History", "HostBytes", "HostMessage", "Instruction",
+    "EXT_HELLO",
+    "EXT_HISTORY",
+    "EXT_HOST_STREAM_FRAME",
+    "EXT_USER_STREAM_FRAME",
+    "FEATURE_CLIPBOARD",
+    "FEATURE_RESUME",
+    "FEATURE_SCROLLBACK",
+    "FEATURE_STREAMS",
+    "PROTOCOL_VERSION",
+    "EchoAck",
+    "Hello",
+    "History",
+    "HostBytes",
+    "HostMessage",
+    "Instruction",
     "Keystroke",
-    "Resize", "StreamFrame", "UserMessage", "decode_host_message", "decode_instruction",
-    "decode_user_message", "encode_host_message", "encode_instruction",
+    "Resize",
+    "StreamFrame",
+    "UserMessage",
+    "decode_host_message",
+    "decode_instruction",
+    "decode_user_message",
+    "encode_host_message",
+    "encode_instruction",
     "encode_user_message",
 ]

@@ -36,8 +36,9 @@ class OverlayManager:
     """Both engines, applied in Mosh's order: cull, predictions, expiry, bar; then the
     statistics line (off unless toggled)."""
 
-    def __init__(self, now: float = 0, display_preference: str = "adaptive",
-                 predict_overwrite: bool = False) -> None:
+    def __init__(
+        self, now: float = 0, display_preference: str = "adaptive", predict_overwrite: bool = False
+    ) -> None:
         self.notifications = NotificationEngine(now)
         self.predictions = PredictionEngine(display_preference, predict_overwrite)
         self.stats = StatsOverlay()
@@ -50,5 +51,8 @@ class OverlayManager:
         self.stats.apply(fb, now, self.predictions.hits, self.predictions.misses)
 
     def wait_time(self, now: float) -> float:
-        return min(self.notifications.wait_time(now), self.predictions.wait_time(now),
-                   self.stats.wait_time(now))
+        return min(
+            self.notifications.wait_time(now),
+            self.predictions.wait_time(now),
+            self.stats.wait_time(now),
+        )

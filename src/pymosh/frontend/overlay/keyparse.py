@@ -21,6 +21,7 @@ CSI = "csi"
 _GROUND, _ESCAPE, _ESC_INTER, _CSI_ENTRY, _CSI_PARAM, _CSI_INTER, _CSI_IGNORE = range(7)
 _OSC, _STRING = 7, 8  # _STRING: DCS/SOS/PM/APC, all content inert until ST
 
+
 class KeyParser:
     """VT state machine over decoded code points, reduced to what prediction needs."""
 
@@ -37,8 +38,11 @@ class KeyParser:
     def _step(self, cp: int, actions: list[tuple[str, str]]) -> None:
         ch = chr(cp)
         # "anywhere" transitions, on the real code point
-        if cp in (0x18, 0x1A) or 0x80 <= cp <= 0x8F or cp in (0x91, 0x92, 0x93, 0x94, 0x95,
-                                                               0x96, 0x97, 0x99, 0x9A):
+        if (
+            cp in (0x18, 0x1A)
+            or 0x80 <= cp <= 0x8F
+            or cp in (0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x99, 0x9A)
+        ):
             actions.append((EXECUTE, ch))
             self._state = _GROUND
             return

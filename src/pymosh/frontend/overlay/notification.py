@@ -1,12 +1,12 @@
 """The notification bar on the top row, following Mosh 1.4.0 (terminal.md 6, protocol.md 7.5).
 
-    bar = NotificationEngine(now)
-    bar.server_heard(t)          # receive time of the newest state from the server
-    bar.server_acked(t)          # send time of the newest user state the server acked
-    bar.set_notification_string("Exiting on user request...", now, permanent=True)
-    bar.set_network_error("sendto: Network is unreachable", now); bar.clear_network_error(now)
-    bar.adjust_message(now); bar.apply(fb, now)    # per frame
-    bar.wait_time(now)           # ms until the bar needs redrawing
+bar = NotificationEngine(now)
+bar.server_heard(t)          # receive time of the newest state from the server
+bar.server_acked(t)          # send time of the newest user state the server acked
+bar.set_notification_string("Exiting on user request...", now, permanent=True)
+bar.set_network_error("sendto: Network is unreachable", now); bar.clear_network_error(now)
+bar.adjust_message(now); bar.apply(fb, now)    # per frame
+bar.wait_time(now)           # ms until the bar needs redrawing
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ class NotificationEngine:
     def need_countup(self, now: float) -> bool:
         return self.server_late(now) or self.reply_late(now)
 
-    def set_notification_string(self, message: str, now: float, permanent: bool = False,
-                                show_quit_keystroke: bool = True) -> None:
+    def set_notification_string(
+        self, message: str, now: float, permanent: bool = False, show_quit_keystroke: bool = True
+    ) -> None:
         self.message = message
         self.message_expiration = FOREVER if permanent else now + MESSAGE_MS
         self.message_is_network_error = False
@@ -118,7 +119,7 @@ class NotificationEngine:
         else:
             duration = human_readable_duration(seconds, "s")
             text = f"mosh: {self.message} ({duration} without {explanation}.){quit_hint}"
-        return text[:MAX_CHARS - 1]
+        return text[: MAX_CHARS - 1]
 
     def apply(self, fb: Screen, now: float) -> None:
         text = self.text(now)

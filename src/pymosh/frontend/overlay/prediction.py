@@ -162,8 +162,12 @@ class OverlayCell(_Conditional):
     def contradicted(self, fb: Screen, row: int, late_ack: int, early_ack: int) -> bool:
         """Received by the server, not judged yet, and ``fb`` shows something else here (a
         blank or unknown prediction is never wrong, as in ``validity``)."""
-        if (not self.active or self.unknown or not late_ack < self.expiration_frame <= early_ack
-                or _is_blank(self.replacement[0])):
+        if (
+            not self.active
+            or self.unknown
+            or not late_ack < self.expiration_frame <= early_ack
+            or _is_blank(self.replacement[0])
+        ):
             return False
         if row >= fb.height or self.col >= fb.width:
             return True
@@ -177,11 +181,15 @@ class OverlayCell(_Conditional):
         if late_ack < self.expiration_frame:
             # early confirmation: received by the server and already shown exactly
             # (the caller passes early_ack = -1 when fb contradicts a received prediction)
-            if (early_ack >= self.expiration_frame and not self.unknown
-                    and not _is_blank(self.replacement[0])):
+            if (
+                early_ack >= self.expiration_frame
+                and not self.unknown
+                and not _is_blank(self.replacement[0])
+            ):
                 current = fb.get_cell(row, self.col)[0]
                 if current == self.replacement[0] and not any(
-                        _contents_match(current, orig[0]) for orig in self.original_contents):
+                    _contents_match(current, orig[0]) for orig in self.original_contents
+                ):
                     return CORRECT
             return PENDING
         if self.unknown or _is_blank(self.replacement[0]):
@@ -208,11 +216,15 @@ class OverlayCell(_Conditional):
             return
         if actual != self.replacement:
             contents, fg, bg, attrs, wide = self.replacement
-            fb.set_cell(row, self.col, contents, fg, bg, attrs | UNDERLINED if flag else attrs, wide)
+            fb.set_cell(
+                row, self.col, contents, fg, bg, attrs | UNDERLINED if flag else attrs, wide
+            )
 
 
 class PredictionEngine:
-    def __init__(self, display_preference: str = "adaptive", predict_overwrite: bool = False) -> None:
+    def __init__(
+        self, display_preference: str = "adaptive", predict_overwrite: bool = False
+    ) -> None:
         if display_preference not in PREDICTION_MODES:
             raise ValueError(f"unknown prediction display preference {display_preference!r}")
         self.display_preference = display_preference
@@ -239,8 +251,8 @@ class PredictionEngine:
         self._rebase_from: int | None = None
         self._frame: int | None = None  # frame of the byte being handled, else None
         self.rebases = 0  # diagnostics
-        self.hits = 0     # predictions the server's screen confirmed (the stats line)
-        self.misses = 0   # predictions it contradicted
+        self.hits = 0  # predictions the server's screen confirmed (the stats line)
+        self.misses = 0  # predictions it contradicted
         # known prompts: epoch -> prompt it started at; prompts seen echoing; banned ones
         self._epoch_prompt: dict[int, tuple] = {}  # epoch -> (row, prompt)
         self._known_prompts: dict[tuple, None] = {}
@@ -320,15 +332,18 @@ class PredictionEngine:
         if not self.cursors:
             if not self.active():  # fb is the server's screen, no prediction drawn on it
                 self._note_prompt(fb)
-            self.cursors.append(CursorMove(frame, fb.cursor_row, fb.cursor_col, self.prediction_epoch))
+            self.cursors.append(
+                CursorMove(frame, fb.cursor_row, fb.cursor_col, self.prediction_epoch)
+            )
         elif self._cursor().tentative_until_epoch != self.prediction_epoch:
             last = self._cursor()
             self.cursors.append(CursorMove(frame, last.row, last.col, self.prediction_epoch))
 
     def _kill_epoch(self, epoch: int, fb: Screen) -> None:
         self.cursors = [c for c in self.cursors if c.tentative_until_epoch < epoch]
-        self.cursors.append(CursorMove(self._next_frame(), fb.cursor_row, fb.cursor_col,
-                                       self.prediction_epoch))
+        self.cursors.append(
+            CursorMove(self._next_frame(), fb.cursor_row, fb.cursor_col, self.prediction_epoch)
+        )
         for cells in self.overlays.values():
             for cell in cells:
                 if cell.tentative_until_epoch >= epoch:
@@ -375,8 +390,9 @@ class PredictionEngine:
         contradicted = self._first_contradicted(fb, late, early)
         for row, cells in self.overlays.items():
             for idx, cell in enumerate(cells):
-                verdict = cell.validity(fb, row, late,
-                                        early if cell.expiration_frame < contradicted else -1)
+                verdict = cell.validity(
+                    fb, row, late, early if cell.expiration_frame < contradicted else -1
+                )
                 if verdict == INCORRECT:
                     self.misses += 1
                     if self._experimental:
@@ -424,9 +440,12 @@ class PredictionEngine:
                 if cell.expiration_frame < first and cell.contradicted(fb, row, late, early):
                     first = cell.expiration_frame
         for cursor in self.cursors:
-            if (cursor.active and late < cursor.expiration_frame <= early
-                    and cursor.expiration_frame < first
-                    and (fb.cursor_row, fb.cursor_col) != (cursor.row, cursor.col)):
+            if (
+                cursor.active
+                and late < cursor.expiration_frame <= early
+                and cursor.expiration_frame < first
+                and (fb.cursor_row, fb.cursor_col) != (cursor.row, cursor.col)
+            ):
                 first = cursor.expiration_frame
         return first
 
@@ -524,8 +543,11 @@ class PredictionEngine:
         epoch, confirmed = self.prediction_epoch, self.confirmed_epoch
         if any(confirmed < c.tentative_until_epoch < epoch for c in self.cursors):
             return False
-        return not any(c.active and confirmed < c.tentative_until_epoch < epoch
-                       for cells in self.overlays.values() for c in cells)
+        return not any(
+            c.active and confirmed < c.tentative_until_epoch < epoch
+            for cells in self.overlays.values()
+            for c in cells
+        )
 
     def _distrust(self, epoch: int) -> None:
         """A prediction of ``epoch`` was wrong: if it was trusted, ban its prompt."""
@@ -540,8 +562,12 @@ class PredictionEngine:
     def _at_trusted_edge(self, col: int) -> bool:
         """Would moving left from ``col`` leave the trusted epoch's typing into its prompt?"""
         trusted = self._trusted
-        return (trusted is not None and trusted[0] == self.prediction_epoch
-                and self._cursor().row == trusted[1] and col <= trusted[2])
+        return (
+            trusted is not None
+            and trusted[0] == self.prediction_epoch
+            and self._cursor().row == trusted[1]
+            and col <= trusted[2]
+        )
 
     def _credit(self, fb: Screen, row: int, cells: list[OverlayCell], idx: int, now: float) -> None:
         cell = cells[idx]
@@ -549,8 +575,10 @@ class PredictionEngine:
         if cell.tentative_until_epoch > self.confirmed_epoch:
             self.confirmed_epoch = cell.tentative_until_epoch
         if now - cell.prediction_time < GLITCH_THRESHOLD:
-            if (self.glitch_trigger > 0
-                    and now - GLITCH_REPAIR_MININTERVAL >= self.last_quick_confirmation):
+            if (
+                self.glitch_trigger > 0
+                and now - GLITCH_REPAIR_MININTERVAL >= self.last_quick_confirmation
+            ):
                 self.glitch_trigger -= 1
                 self.last_quick_confirmation = now
         # the server knows the right colours: use them for the rest of the row too

@@ -42,12 +42,14 @@ def _since(now: float, when: float | None) -> str:
 
 def format_stats(stats: Any, hits: int, misses: int, now: float) -> str:
     """One line from a TransportStats and the prediction counters."""
-    return (f"RTT {stats.srtt:.0f}\u00b1{stats.rttvar:.0f} ms | "
-            f"lost {stats.dropped} resent {stats.retransmits} | "
-            f"heard {_since(now, stats.last_heard)} | "
-            f"predict {hits} ok {misses} wrong | "
-            f"up {_bytes(stats.bytes_sent)} down {_bytes(stats.bytes_received)} | "
-            f"{_address(stats.remote_addr)}")
+    return (
+        f"RTT {stats.srtt:.0f}\u00b1{stats.rttvar:.0f} ms | "
+        f"lost {stats.dropped} resent {stats.retransmits} | "
+        f"heard {_since(now, stats.last_heard)} | "
+        f"predict {hits} ok {misses} wrong | "
+        f"up {_bytes(stats.bytes_sent)} down {_bytes(stats.bytes_received)} | "
+        f"{_address(stats.remote_addr)}"
+    )
 
 
 class StatsOverlay:

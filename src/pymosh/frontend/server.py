@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pymosh.frontend.forwarding import ServerSetup
     from pymosh.frontend.resume import DurableSession
     from pymosh.network.transport import Transport
+    from pymosh.statesync.archive import HistoryArchive
     from pymosh.statesync.complete import CompleteTerminal
     from pymosh.statesync.history import HistoryLog
     from pymosh.statesync.user_stream import UserStream
@@ -192,6 +193,9 @@ class Server:
         self.scrollback_cap = scrollback
         # the history log once a client's hello asked for scrollback
         self.history: HistoryLog | None = None
+        # the session's newest history lines, for a resumed client (from the first grant on)
+        self.archive: HistoryArchive | None = None
+        self.replay_to: str | None = None  # a resume's session ID until its client's hello
         self.last_remote_state_time: float | None = None
         self.input_at = -float("inf")  # when input was last written to the pty, unanswered
         self.pty_open = True
@@ -361,9 +365,10 @@ class Server:
         self.terminal.echo_ack = 0
         self.terminal.input_history.clear()
         self.terminal.hello = None
-        # the old client's history ends with it: the new one's hello starts its own
+        # the old client's history log ends with it: the new one's hello starts its own,
+        # seeded from the archive (which goes on taking the lines that scroll meanwhile)
         self.history = self.terminal.history = None
-        self.terminal.terminal.set_history_limit(0)
+        self.replay_to = self.durable.record.id if self.durable is not None else "?"
         self._restart_forwarding()
         if self.last_remote_state_time is not None:
             self.last_remote_state_time = now
@@ -474,11 +479,21 @@ class Server:
         lines = granted.scrollback_lines
         if self.scrollback_cap is not None:
             lines = min(lines, self.scrollback_cap)
+        replay_to, self.replay_to = self.replay_to, None
         if not granted.features & FEATURE_SCROLLBACK or not lines:
             return Hello(granted.version, granted.features & ~FEATURE_SCROLLBACK, 0)
-        self.history = HistoryLog(lines)
+        if self.archive is None:
+            from pymosh.statesync.archive import HistoryArchive
+
+            self.archive = HistoryArchive(lines)
+        self.archive.grow(lines)
+        # a resumed client's log starts with the archive's lines behind a marker line, with
+        # room for as many new lines again while they are paced out
+        self.history = HistoryLog(2 * lines + 1 if replay_to is not None else lines)
+        if replay_to is not None:
+            self.archive.replay(self.history, lines, replay_to)
         self.terminal.history = self.history.window
-        self.terminal.terminal.set_history_limit(lines)
+        self.terminal.terminal.set_history_limit(self.archive.max_lines)
         return Hello(granted.version, granted.features, lines)
 
     def _write_pty(self, data: bytes) -> None:
@@ -499,9 +514,11 @@ class Server:
             self._pty_gone(now)
             return False
         replies = self.terminal.act(data)
-        if self.history is not None:
+        if self.archive is not None:
             dropped, lines, cleared = self.terminal.terminal.take_history()
-            self.history.feed(dropped, lines, cleared, now)
+            lines = self.archive.record(dropped, lines, cleared)  # the one archive hook
+            if self.history is not None:
+                self.history.feed(dropped, lines, cleared, now)
         if replies:
             self._write_pty(replies)
         return True

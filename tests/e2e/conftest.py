@@ -24,14 +24,19 @@ def tag():
 
 @pytest.fixture
 def pane_factory(tmp_path, tag):
-    """``pane_factory(command, width=80, height=24, **env)`` -> a started TmuxPane."""
+    """``pane_factory(command, width=80, height=24, history_limit=2000, **env)`` -> a
+    started TmuxPane."""
     if shutil.which("tmux") is None:
         pytest.fail("tmux is required for end-to-end tests")
     panes: list[TmuxPane] = []
 
-    def make(command, width: int = 80, height: int = 24, **extra_env: str) -> TmuxPane:
+    def make(
+        command, width: int = 80, height: int = 24, history_limit: int = 2000, **extra_env: str
+    ) -> TmuxPane:
         env = child_env(PYMOSH_TEST_TAG=tag, **extra_env)
-        pane = TmuxPane(tmp_path, command, width=width, height=height, env=env)
+        pane = TmuxPane(
+            tmp_path, command, width=width, height=height, env=env, history_limit=history_limit
+        )
         panes.append(pane)
         return pane.start()
 

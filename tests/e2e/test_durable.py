@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -129,6 +130,60 @@ def test_local_resume_after_the_client_is_killed(tmp_path, tag, pane_factory):
     assert "No pymosh sessions." in run(local("--list"), env).stdout
     pane.kill()
     other.kill()
+    resumed.kill()
+    assert wait_gone(tag, timeout=10) == []
+
+
+MARKER = re.compile(r"^\[pymosh: session (\w+) resumed; its (?:last )?(\d+)(?: of \d+)? history")
+
+
+def history_numbers(pane) -> list:
+    """The pane's history and screen: numbers (lines of digits) and ("marker", ID, n)."""
+    out: list = []
+    for line in pane.capture(history=True).splitlines():
+        line = line.strip()
+        if line.isdigit():
+            out.append(int(line))
+        elif MARKER.match(line):
+            out.append(("marker", *MARKER.match(line).groups()))
+    return out
+
+
+def test_resume_replays_the_history_the_new_client_lacks(tmp_path, tag, pane_factory):
+    state = str(tmp_path / "state")
+    env = child_env(PYMOSH_TEST_TAG=tag, PYMOSH_STATE_DIR=state)
+    argv = local("--scrollback=5000") + SHELL
+    pane = pane_factory(shlex.join(argv), history_limit=10_000, PYMOSH_STATE_DIR=state)
+    pane.wait_prompt()
+    pane.send_line("seq 1 300")
+    pane.wait_until(lambda _: history_numbers(pane) == list(range(1, 301)), timeout=30)
+    # the shell goes on printing after the client is gone
+    pane.send_line("echo started-$((1+1)); sleep 2; seq 301 600")
+    pane.wait_for("started-2")
+    os.kill(the_client(pane), signal.SIGKILL)
+    session_id = session_rows(wait_detached(local("--list"), env))[0].split()[0]
+
+    argv = local("--resume", "--scrollback=5000")
+    resumed = pane_factory(shlex.join(argv), history_limit=10_000, PYMOSH_STATE_DIR=state)
+    resumed.wait_prompt(timeout=30)
+    # the history arrives behind the screen: one marker, then every number once, in order
+    want = [("marker", session_id, None), *range(1, 601)]
+
+    def replayed(_: str) -> bool:
+        got = history_numbers(resumed)
+        return [x if isinstance(x, int) else x[:2] + (None,) for x in got] == want
+
+    resumed.wait_until(replayed, timeout=60, what="the replayed history")
+    # the marker counts the history lines the session had: prompts, commands and numbers
+    assert int(history_numbers(resumed)[0][2]) >= 600 - 23
+    # new lines follow the replay, once
+    resumed.send_line("seq 601 650")
+    resumed.wait_until(
+        lambda _: history_numbers(resumed)[1:] == list(range(1, 651)), timeout=30, what="601..650"
+    )
+    resumed.send_line("exit")
+    assert resumed.wait_exit(timeout=15) == 0
+    pane.kill()
     resumed.kill()
     assert wait_gone(tag, timeout=10) == []
 

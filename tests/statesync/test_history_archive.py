@@ -34,9 +34,9 @@ def test_the_archive_is_bounded_by_lines_and_bytes():
     archive = HistoryArchive(500)
     for i in range(200):
         archive.record(0, _lines(i * 1000, i * 1000 + 999), False)
-        assert len(archive.lines) <= 500
-    assert [d for _, d, _ in archive.lines] == [b"%d" % i for i in range(199_500, 200_000)]
-    assert archive.charge == sum(len(d) + LINE_OVERHEAD for _, d, _ in archive.lines)
+        assert archive.count <= 500 and len(archive.lines()) == archive.count
+    assert [d for _, d, _ in archive.lines()] == [b"%d" % i for i in range(199_500, 200_000)]
+    assert archive.charge == sum(len(d) + LINE_OVERHEAD for _, d, _ in archive.lines())
 
     small = HistoryArchive(1_000_000, byte_budget=1 << 20)
     huge = b"\xe2\x82\xac" * (1 << 18)  # a 768 KiB row: cut to LINE_MAX
@@ -44,7 +44,7 @@ def test_the_archive_is_bounded_by_lines_and_bytes():
         kept = small.record(2, [(huge, False), (b"%d" % i, True)], False)
         assert len(kept[0][0]) <= LINE_MAX + 4 and kept[1] == (b"%d" % i, True)
         assert small.charge <= 1 << 20
-    assert small.lines[-1] == (small.next_seq - 1, b"299", True)
+    assert small.lines()[-1] == (small.next_seq - 1, b"299", True)
     assert small.next_seq == 300 * 4  # dropped lines are numbered too (holes)
 
     absurd = HistoryArchive(10**12)
@@ -58,7 +58,7 @@ def test_the_record_shares_the_line_objects_with_the_live_log():
     log = HistoryLog(100)
     kept = archive.record(0, [(bytearray(b"shared"), False)], False)
     log.feed(0, kept, False)
-    assert log.pending[0][1] is archive.lines[0][1]
+    assert log.pending[0][1] is archive.lines()[0][1]
 
 
 def test_a_replay_is_the_newest_lines_behind_a_marker_then_the_new_lines_in_order():
@@ -126,7 +126,7 @@ def test_many_resumes_keep_memory_bounded():
         log = HistoryLog(2001)
         assert archive.replay(log, 2000, "x") == min(2000, (round_ + 1) * 1000)
         assert len(log.pending) <= 2001
-    assert len(archive.lines) == 2000
+    assert archive.count == len(archive.lines()) == 2000
 
 
 def test_seeded_from_the_emulator(terminal_impl):
@@ -147,3 +147,31 @@ def test_seeded_from_the_emulator(terminal_impl):
     assert texts[-8:] == [b"95", b"96", b"97", b"98", b"99", b"a" * 20, b"a" * 10, b""]
     assert events[-3][2] is True and events[-2][2] is False
     assert texts[1:-8] == [b"%d" % i for i in range(53, 95)]
+
+
+def test_the_archive_keeps_exactly_the_newest_lines_that_fit():
+    """Against a plain model: whatever the chunk sizes, holes and budgets, the archive holds
+    the newest lines (with their numbers) within both bounds, and charges them exactly."""
+    rng = random.Random(7)
+    for max_lines, budget in ((50, 1 << 20), (10_000, 20_000), (300, 40_000)):
+        archive = HistoryArchive(max_lines, byte_budget=budget)
+        model: list = []
+        seq = 0
+        for _ in range(300):
+            dropped = rng.choice((0, 0, 0, rng.randrange(1, 40)))
+            seq += dropped
+            batch = [
+                (b"x" * rng.randrange(0, 400), rng.random() < 0.2)
+                for _ in range(rng.randrange(0, 60))
+            ]
+            archive.record(dropped, batch, False)
+            for data, wrap in batch:
+                model.append((seq, data, wrap))
+                seq += 1
+            while (
+                len(model) > max_lines or sum(len(d) + LINE_OVERHEAD for _, d, _ in model) > budget
+            ):
+                model.pop(0)
+            assert archive.lines() == model
+            assert archive.charge == sum(len(d) + LINE_OVERHEAD for _, d, _ in model)
+            assert archive.count == len(model) and archive.next_seq == seq

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from itertools import islice
 from typing import Deque, Iterable, List, Tuple
 
 from pymosh.statesync.hello import MAX_SCROLLBACK_LINES
@@ -36,13 +35,19 @@ def marker(session: str, replayed: int, total: int) -> bytes:
 
 
 class HistoryArchive:
-    """(server) The session's newest rendered history lines (see the module docstring)."""
+    """(server) The session's newest rendered history lines (see the module docstring).
+
+    Stored as one chunk per ``record`` (the seq of its first line, its texts, its wrap
+    flags), so a line costs the archive a list slot and a flag byte besides the text it
+    shares with the live log; the oldest chunk is trimmed from its front (``skip``)."""
 
     def __init__(self, max_lines: int, byte_budget: int = BYTE_BUDGET) -> None:
         self.max_lines = 0
         self.byte_budget = byte_budget
-        self.lines: Deque[Line] = deque()
-        self.charge = 0  # bytes charged for ``lines``
+        self.chunks: Deque[Tuple[int, List[bytes], bytes]] = deque()
+        self.skip = 0  # lines of the first chunk already dropped
+        self.count = 0  # lines kept
+        self.charge = 0  # bytes charged for them (text + LINE_OVERHEAD each)
         self.next_seq = 0  # seq of the next line to scroll off
         self.base = 0  # seq of the first line since the session began or the latest ESC[3J
         self.grow(max_lines)
@@ -56,30 +61,60 @@ class HistoryArchive:
     ) -> List[Tuple[bytes, bool]]:
         """One ``Emulator.take_history()`` result; returns its lines as kept (cut to
         ``LINE_MAX``), for the live log to share."""
-        kept = self.lines
         if cleared:  # ESC[3J erased the history: nothing before it is ever replayed
-            kept.clear()
-            self.charge = 0
+            self.chunks.clear()
+            self.skip = self.count = self.charge = 0
             self.base = self.next_seq
+        out = [(_cut(bytes(data)), bool(wrap)) for data, wrap in lines]
         seq = self.next_seq + dropped
-        out: List[Tuple[bytes, bool]] = []
-        for data, wrap in lines:
-            line = (_cut(bytes(data)), bool(wrap))
-            out.append(line)
-            kept.append((seq, *line))
-            self.charge += len(line[0]) + LINE_OVERHEAD
-            seq += 1
-        self.next_seq = seq
-        while kept and (len(kept) > self.max_lines or self.charge > self.byte_budget):
-            self.charge -= len(kept.popleft()[1]) + LINE_OVERHEAD
+        self.next_seq = seq + len(out)
+        if out:
+            texts = [data for data, _ in out]
+            self.chunks.append((seq, texts, bytes(wrap for _, wrap in out)))
+            self.count += len(texts)
+            self.charge += sum(map(len, texts)) + LINE_OVERHEAD * len(texts)
+            self._trim()
+        return out
+
+    def _trim(self) -> None:
+        chunks = self.chunks
+        while chunks and (self.count > self.max_lines or self.charge > self.byte_budget):
+            texts = chunks[0][1]
+            i = self.skip
+            while i < len(texts) and (
+                self.count > self.max_lines or self.charge > self.byte_budget
+            ):
+                self.count -= 1
+                self.charge -= len(texts[i]) + LINE_OVERHEAD
+                texts[i] = b""  # its bytes are freed now, not with the chunk
+                i += 1
+            if i == len(texts):
+                chunks.popleft()
+                i = 0
+            self.skip = i
+
+    def lines(self) -> List[Line]:
+        """Every line kept, oldest first, as ``(seq, text, wrapped)``."""
+        return self._newest(self.count)
+
+    def _newest(self, count: int) -> List[Line]:
+        out: List[Line] = []
+        for first, texts, wraps in reversed(self.chunks):
+            if len(out) >= count:
+                break
+            start = self.skip if texts is self.chunks[0][1] else 0
+            start = max(start, len(texts) - (count - len(out)))
+            out.extend(
+                (first + i, texts[i], bool(wraps[i])) for i in range(len(texts) - 1, start - 1, -1)
+            )
+        out.reverse()
         return out
 
     def replay(self, log: HistoryLog, wanted: int, session: str) -> int:
         """Seed a new client's empty ``log`` with the newest ``wanted`` lines, behind a
         marker line; lines the emulator dropped between them stay one gap each. Returns
         the number of lines replayed (0: nothing, not even the marker)."""
-        count = min(max(wanted, 0), len(self.lines), log.max_lines - 1)
-        tail = list(islice(self.lines, len(self.lines) - count, None)) if count > 0 else []
+        tail = self._newest(max(min(wanted, self.count, log.max_lines - 1), 0))
         room = log.byte_budget - 2 * LINE_OVERHEAD - 256  # the marker's share
         for i in range(len(tail) - 1, -1, -1):  # the log must not drop the marker
             room -= len(tail[i][1]) + LINE_OVERHEAD

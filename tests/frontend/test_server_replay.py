@@ -51,17 +51,21 @@ class FakeDurable:
 
 
 class Client:
-    def __init__(self, key: bytes, lines: int, now: float) -> None:
+    def __init__(self, key: bytes, lines: int | None, now: float) -> None:
         remote = CompleteTerminal(80, 24)
         remote.history = HistoryWindow()
         connection = Connection(key, False, SERVER_ADDR, now=now)
-        self.transport = Transport(UserStream(), remote, connection, now)
-        self.transport.current_state.push_hello(client_hello(CLIENT_FEATURES, lines))
+        self.transport: Transport = Transport(UserStream(), remote, connection, now)
+        self.stock = lines is None  # a stock mosh-client (given the key): no hello
+        if not self.stock:
+            self.transport.current_state.push_hello(client_hello(CLIENT_FEATURES, lines))
         self.transport.current_state.push_resize(80, 24)
         self.reader = HistoryReader()
         self.events: list = []
 
     def granted(self) -> bool:
+        if self.stock:  # the server's first state is enough
+            return self.transport.remote_state_num > 0
         return self.transport.latest_remote_state().hello is not None
 
     def texts(self) -> list:
@@ -72,7 +76,7 @@ def numbers(first: int, last: int) -> bytes:
     return b"".join(b"%d\r\n" % i for i in range(first, last + 1))
 
 
-@pytest.mark.parametrize("lines", [1000, 100, 0])
+@pytest.mark.parametrize("lines", [1000, 100, 0, None])
 def test_a_resumed_client_gets_the_history_once_in_order_behind_a_marker(monkeypatch, lines):
     clock = [1_000_000.0]
     monkeypatch.setattr(server_mod, "now_ms", lambda: clock[0])
@@ -126,7 +130,7 @@ def test_a_resumed_client_gets_the_history_once_in_order_behind_a_marker(monkeyp
     new = s["client"].texts()
     # the archive goes on, whatever the current client wants (a later resume may want it)
     assert srv.archive.count == 627
-    if not lines:  # a client that wants no history gets none
+    if not lines:  # a client that wants no history gets none, nor does a stock client
         assert new == [] and srv.history is None
         return
     # 1..587 had scrolled by the new client's hello (601..610 pushed 578..587 off), the

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Deque, Iterable, List, Tuple
+from itertools import accumulate
+from typing import Any, Deque, List, Tuple
 
 from pymosh.statesync.hello import MAX_SCROLLBACK_LINES
-from pymosh.statesync.history import BYTE_BUDGET, LINE_OVERHEAD, HistoryLog, Line, _cut
+from pymosh.statesync.history import BYTE_BUDGET, LINE_MAX, LINE_OVERHEAD, HistoryLog, Line, _cut
 
 
 def marker(session: str, replayed: int, total: int) -> bytes:
@@ -37,15 +38,15 @@ def marker(session: str, replayed: int, total: int) -> bytes:
 class HistoryArchive:
     """(server) The session's newest rendered history lines (see the module docstring).
 
-    Stored as one chunk per ``record`` (the seq of its first line, its texts, its wrap
-    flags), so a line costs the archive a list slot and a flag byte besides the text it
-    shares with the live log; the oldest chunk is trimmed from its front (``skip``)."""
+    Stored as one chunk per ``record``: ``[seq of its first line, texts, wrap flags,
+    charge]``, so a line costs the archive a list slot and a flag byte besides the text it
+    shares with the live log, and recording and trimming run in C loops (``sum``, ``del``)
+    rather than a Python step per line."""
 
     def __init__(self, max_lines: int, byte_budget: int = BYTE_BUDGET) -> None:
         self.max_lines = 0
         self.byte_budget = byte_budget
-        self.chunks: Deque[Tuple[int, List[bytes], bytes]] = deque()
-        self.skip = 0  # lines of the first chunk already dropped
+        self.chunks: Deque[List[Any]] = deque()
         self.count = 0  # lines kept
         self.charge = 0  # bytes charged for them (text + LINE_OVERHEAD each)
         self.next_seq = 0  # seq of the next line to scroll off
@@ -57,58 +58,66 @@ class HistoryArchive:
         self.max_lines = max(self.max_lines, min(int(max_lines), MAX_SCROLLBACK_LINES))
 
     def record(
-        self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool
+        self, dropped: int, lines: List[Tuple[bytes, bool]], cleared: bool
     ) -> List[Tuple[bytes, bool]]:
         """One ``Emulator.take_history()`` result; returns its lines as kept (cut to
-        ``LINE_MAX``), for the live log to share."""
+        ``LINE_MAX``), for the live log to share (``lines`` itself if none was cut)."""
         if cleared:  # ESC[3J erased the history: nothing before it is ever replayed
             self.chunks.clear()
-            self.skip = self.count = self.charge = 0
+            self.count = self.charge = 0
             self.base = self.next_seq
-        out = [(_cut(bytes(data)), bool(wrap)) for data, wrap in lines]
         seq = self.next_seq + dropped
-        self.next_seq = seq + len(out)
-        if out:
-            texts = [data for data, _ in out]
-            self.chunks.append((seq, texts, bytes(wrap for _, wrap in out)))
-            self.count += len(texts)
-            self.charge += sum(map(len, texts)) + LINE_OVERHEAD * len(texts)
-            self._trim()
-        return out
+        self.next_seq = seq + len(lines)
+        if not lines:
+            return lines
+        texts = [data if type(data) is bytes else bytes(data) for data, _ in lines]
+        wraps = bytes([bool(wrap) for _, wrap in lines])
+        if max(map(len, texts)) > LINE_MAX:
+            texts = [_cut(data) for data in texts]
+        if any(a is not b for a, (b, _) in zip(texts, lines)):
+            lines = list(zip(texts, map(bool, wraps)))
+        charge = sum(map(len, texts)) + LINE_OVERHEAD * len(texts)
+        self.chunks.append([seq, texts, wraps, charge])
+        self.count += len(texts)
+        self.charge += charge
+        self._trim()
+        return lines
 
     def _trim(self) -> None:
+        """Drop the oldest lines until both bounds hold."""
         chunks = self.chunks
         while chunks and (self.count > self.max_lines or self.charge > self.byte_budget):
-            texts = chunks[0][1]
-            i = self.skip
-            while i < len(texts) and (
-                self.count > self.max_lines or self.charge > self.byte_budget
-            ):
-                self.count -= 1
-                self.charge -= len(texts[i]) + LINE_OVERHEAD
-                texts[i] = b""  # its bytes are freed now, not with the chunk
-                i += 1
-            if i == len(texts):
-                chunks.popleft()
-                i = 0
-            self.skip = i
+            chunk = chunks[0]
+            seq, texts, wraps, charge = chunk
+            n = self.count - self.max_lines  # lines the count bound wants gone from here
+            over = self.charge - self.byte_budget  # bytes the budget wants gone
+            if n >= len(texts) or over >= charge:
+                chunks.popleft()  # all of it goes
+                self.count -= len(texts)
+                self.charge -= charge
+                continue
+            if over > 0:
+                sums = enumerate(accumulate(map(len, texts)), 1)
+                n = max(n, next(i for i, size in sums if size + LINE_OVERHEAD * i >= over))
+            gone = sum(map(len, texts[:n])) + LINE_OVERHEAD * n
+            del texts[:n]
+            chunk[0], chunk[2], chunk[3] = seq + n, wraps[n:], charge - gone
+            self.count -= n
+            self.charge -= gone
 
     def lines(self) -> List[Line]:
         """Every line kept, oldest first, as ``(seq, text, wrapped)``."""
         return self._newest(self.count)
 
     def _newest(self, count: int) -> List[Line]:
-        out: List[Line] = []
-        for first, texts, wraps in reversed(self.chunks):
-            if len(out) >= count:
+        parts: List[List[Line]] = []
+        for first, texts, wraps, _ in reversed(self.chunks):
+            if count <= 0:
                 break
-            start = self.skip if texts is self.chunks[0][1] else 0
-            start = max(start, len(texts) - (count - len(out)))
-            out.extend(
-                (first + i, texts[i], bool(wraps[i])) for i in range(len(texts) - 1, start - 1, -1)
-            )
-        out.reverse()
-        return out
+            start = max(len(texts) - count, 0)
+            parts.append([(first + i, texts[i], bool(wraps[i])) for i in range(start, len(texts))])
+            count -= len(texts) - start
+        return [line for part in reversed(parts) for line in part]
 
     def replay(self, log: HistoryLog, wanted: int, session: str) -> int:
         """Seed a new client's empty ``log`` with the newest ``wanted`` lines, behind a

@@ -138,3 +138,25 @@ def test_a_resumed_client_gets_the_history_once_in_order_behind_a_marker(monkeyp
     first = max(1, 588 - lines)
     assert new[0] == SGR.sub(b"", marker("r3sum3", 587 - first + 1, 587))
     assert new[1:] == [b"%d" % i for i in range(first, 628)]
+
+
+def test_many_resumes_keep_the_server_bounded():
+    """Each resume replaces the history log with one seeded from the one archive: however
+    many resumes, the server holds at most the archive's lines and one log."""
+    from pymosh.statesync.hello import answer
+
+    srv = server_mod.Server(FakeSock(), OLD_KEY, FakePty(), 80, 24)  # type: ignore[arg-type]
+    srv.durable = FakeDurable()  # type: ignore[assignment]
+    srv.terminal.hello = srv._grant(answer(client_hello(CLIENT_FEATURES, 500)))
+    for i in range(40):
+        srv.pty.output += numbers(i * 300 + 1, i * 300 + 300)  # type: ignore[attr-defined]
+        srv._read_pty(0.0)
+        srv.resume_with(bytes([i]) * 16)
+        assert srv.history is None
+        srv.terminal.hello = srv._grant(answer(client_hello(CLIENT_FEATURES, 500)))
+        assert srv.history is not None and srv.archive is not None
+        assert srv.archive.count == min(500, (i + 1) * 300 - 23)  # 23 rows on the screen
+        pending = [SGR.sub(b"", line[1]) for line in srv.history.pending]
+        assert len(pending) == srv.archive.count + 1  # the marker, then the archive
+        assert pending[-1] == b"%d" % ((i + 1) * 300 - 23)
+    srv.pty.close()

@@ -257,16 +257,23 @@ def main() -> int:
     return 0
 
 
-KEEP_ENV = ("HOME", "PATH", "USER", "LOGNAME", "XDG_STATE_HOME")
+KEEP_ENV = (
+    "HOME",
+    "PATH",
+    "USER",
+    "LOGNAME",
+    "XDG_STATE_HOME",
+    "PYMOSH_STATE_DIR",
+    "PYMOSH_NO_EXTENSIONS",
+)
 
 
 def forker_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """The forker outlives the session that starts it and serves others, each of which
     brings its own environment: it keeps only what finds Python, pymosh and the state
-    directory, none of one session's (SSH_*, DISPLAY, a benchmark's tag...)."""
-    return {
-        k: v for k, v in environ.items() if k in KEEP_ENV or k.startswith(("PYTHON", "PYMOSH_"))
-    }
+    directory, none of one session's (SSH_*, DISPLAY, PYMOSH_SCROLLBACK, a benchmark's
+    PYMOSH_BENCH_TAG, by which the bench ends what a session left behind...)."""
+    return {k: v for k, v in environ.items() if k in KEEP_ENV or k.startswith("PYTHON")}
 
 
 def spawn() -> None:

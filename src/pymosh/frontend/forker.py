@@ -179,6 +179,14 @@ def _send_status(conn: socket.socket, status: int) -> None:
         pass
 
 
+def _unlink_if_ours(path: str, ino: int) -> None:
+    try:
+        if os.stat(path).st_ino == ino:  # still ours: leave no stale socket
+            os.unlink(path)
+    except OSError:
+        pass
+
+
 def serve(listener: socket.socket, path: str, lock: int) -> None:
     """Accept requests until our socket file is removed or replaced. A session keeps
     neither the listener nor the lock (else a dead forker's sessions would keep the
@@ -192,11 +200,7 @@ def serve(listener: socket.socket, path: str, lock: int) -> None:
             conn, _ = listener.accept()
         except socket.timeout:
             if time.monotonic() - last_request >= IDLE_EXIT:
-                try:
-                    if os.stat(path).st_ino == ino:  # still ours: leave no stale socket
-                        os.unlink(path)
-                except OSError:
-                    pass
+                _unlink_if_ours(path, ino)
                 return
             try:
                 if os.stat(path).st_ino != ino:
@@ -211,6 +215,9 @@ def serve(listener: socket.socket, path: str, lock: int) -> None:
             try:
                 req = read_request(conn)
             except VersionMismatch:
+                # gone before the answer: the asker's fallback (the launcher's Python
+                # entry script) asks again and must find no socket rather than ours closing
+                _unlink_if_ours(path, ino)
                 _send_status(conn, FALLBACK)
                 return
             if req is None:

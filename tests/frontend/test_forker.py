@@ -513,7 +513,7 @@ def test_launcher_sends_the_request_handoff_sends(host, launcher, tmp_path):
     requests = []
     for cmd in ([launcher, *argv], [python, "-I", "-S", script, *argv]):
         got: list = []
-        thread = threading.Thread(target=lambda: got.append(_serve_one(sock, b"\x07")))
+        thread = threading.Thread(target=lambda got=got: got.append(_serve_one(sock, b"\x07")))
         thread.start()
         assert _wait(lambda: os.path.exists(sock))
         done = subprocess.run(
@@ -573,9 +573,7 @@ def test_launcher_makes_another_installations_forker_step_aside(host, launcher, 
 def test_launcher_runs_session_commands_in_python(host, launcher):
     """list/kill/resume are never handed to the forker: the launcher runs the script."""
     host.start_forker()
-    done = subprocess.run(
-        [launcher, "list"], env=_env(host.state), capture_output=True, timeout=30
-    )
+    done = subprocess.run([launcher, "list"], env=_env(host.state), capture_output=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert _children(host.forker.pid) == []
 

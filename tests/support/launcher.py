@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SRC = os.path.join(ROOT, "src")
 SOURCE = os.path.join(ROOT, "launcher", "pymosh-server.c")
 SCRIPT = os.path.join(ROOT, "scripts", "pymosh-server")
-PYVER = "%d.%d" % sys.version_info[:2]
+PYVER = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def compile_launcher(out: str) -> None:

@@ -16,6 +16,7 @@ A session that was started without a forker starts one for next time (`spawn`).
 
 from __future__ import annotations
 
+import codecs
 import errno
 import fcntl
 import gc
@@ -70,6 +71,10 @@ def preload() -> None:
     import pymosh.statesync.user_stream  # noqa: F401
     import pymosh.wire.protobuf  # noqa: F401
     from pymosh.crypto import Session  # noqa: F401  (the fast path or its twin)
+
+    # socket.getaddrinfo() encodes a host name with the idna codec, whose first use imports
+    # encodings.idna, stringprep and unicodedata: ~3 ms of every session's start-up
+    codecs.lookup("idna")
 
 
 # ------------------------------------------------------------------------ receiving

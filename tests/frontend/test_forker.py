@@ -169,6 +169,23 @@ def _forked(pid: int) -> bool:
     return b"pymosh.frontend.forker" in _cmdline(pid)
 
 
+def _spare(forker: int) -> int:
+    """The forker's one child while no request is being served: its waiting spare."""
+    assert _wait(lambda: len(_children(forker)) == 1)
+    return _children(forker)[0]
+
+
+def _nobody_listens(path: str) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return True
+    return False
+
+
 @pytest.fixture(scope="module")
 def launcher(tmp_path_factory) -> str:
     """bin/pymosh-server of this checkout installed as a venv: the C launcher."""
@@ -296,6 +313,8 @@ def test_a_dead_forker_leaves_its_sessions_and_is_replaced(host):
     os.kill(forker, signal.SIGKILL)
     host.forker.wait(10)
     assert _alive(a)
+    # its spare leaves too (EOF from the dead forker), and with it the last listener
+    assert _wait(lambda: _nobody_listens(os.path.join(host.state, "forker.sock")))
     b, _, status = host.server()  # stale socket: in-process, new forker
     assert status == 0 and not _forked(b)
     # (the sessions of the dead one do not hold its lock: the successor gets it; a forked
@@ -402,6 +421,7 @@ def test_forker_refuses_a_request_from_another_uid(host, open_dir):
     link = os.path.join(open_dir, "forker.sock")
     os.link(os.path.join(host.state, "forker.sock"), link)
     os.chmod(link, 0o666)
+    spare = _spare(forker)
     payload = handoff.build_request(["new", "-p", "0", "-i", "127.0.0.1"]).hex()
     done = subprocess.run(
         ["/usr/bin/python3", "-I", "-c", ASK_AS_NOBODY, link, payload],
@@ -410,7 +430,7 @@ def test_forker_refuses_a_request_from_another_uid(host, open_dir):
         timeout=30,
     )
     assert done.stdout.strip() == b"closed", done.stderr  # unanswered
-    assert _children(forker) == [] and _alive(forker)  # nothing was forked
+    assert _children(forker) == [spare] and _alive(spare)  # nothing was started
     os.chmod(link, 0o600)
     pid, _, status = host.server()  # our own uid is still served
     assert status == 0 and _forked(pid)
@@ -540,10 +560,10 @@ def test_launcher_without_a_forker_starts_in_process_and_starts_one(host, launch
 
 
 def test_launcher_with_the_forker_switched_off(host, launcher):
-    host.start_forker()
+    spare = _spare(host.start_forker())
     pid, _, status = host.server(env=_env(host.state, PYMOSH_FORKER="0"), program=(launcher,))
     assert status == 0 and not _forked(pid)
-    assert _children(host.forker.pid) == []  # not asked
+    assert _children(host.forker.pid) == [spare] and _alive(spare)  # not asked
 
 
 def test_launcher_makes_another_installations_forker_step_aside(host, launcher, tmp_path):
@@ -572,10 +592,10 @@ def test_launcher_makes_another_installations_forker_step_aside(host, launcher, 
 
 def test_launcher_runs_session_commands_in_python(host, launcher):
     """list/kill/resume are never handed to the forker: the launcher runs the script."""
-    host.start_forker()
+    spare = _spare(host.start_forker())
     done = subprocess.run([launcher, "list"], env=_env(host.state), capture_output=True, timeout=30)
     assert done.returncode == 0, done.stderr
-    assert _children(host.forker.pid) == []
+    assert _children(host.forker.pid) == [spare] and _alive(spare)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another uid")

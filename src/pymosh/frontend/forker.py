@@ -22,6 +22,7 @@ import fcntl
 import gc
 import os
 import resource
+import select
 import signal
 import socket
 import struct
@@ -167,14 +168,17 @@ def run_session(req: Request, conn: socket.socket) -> None:
 # ------------------------------------------------------------------------ the forker
 
 
-def _reap(signum: int = 0, frame: object = None) -> None:
+def _reap() -> list[int]:
+    """The children that have exited (reaped)."""
+    pids = []
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return pids
         if pid == 0:
-            return
+            return pids
+        pids.append(pid)
 
 
 def _send_status(conn: socket.socket, status: int) -> None:
@@ -192,18 +196,98 @@ def _unlink_if_ours(path: str, ino: int) -> None:
         pass
 
 
+STEP_ASIDE = b"x"  # spare -> forker: the asker is another installation, we make way
+
+
+def _spare(listener: socket.socket, path: str, ino: int, pipes: tuple[int, int, int]) -> None:
+    """The forked spare: wait for a request on the forker's listener, take it, become the
+    asker's session. It leaves when the forker is gone (EOF on ``alive``) and it has no
+    request in hand; it never returns."""
+    alive, events, wakeup = pipes
+    status = 0
+    try:
+        signal.set_wakeup_fd(-1)
+        os.close(wakeup)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        listener.setblocking(False)
+        while True:
+            ready, _, _ = select.select([listener, alive], [], [])
+            if listener not in ready:
+                return  # the forker left
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            try:
+                conn.setblocking(True)
+                if peer_uid(conn) != os.getuid():
+                    conn.close()  # unanswered: not a request we may look at
+                    continue
+                req = read_request(conn)
+            except VersionMismatch:
+                # gone before the answer: the asker's fallback (the launcher's Python
+                # entry script) asks again and must find no socket rather than ours closing
+                _unlink_if_ours(path, ino)
+                os.write(events, STEP_ASIDE)
+                _send_status(conn, FALLBACK)
+                return
+            except OSError:
+                conn.close()
+                continue
+            if req is None:
+                _send_status(conn, FALLBACK)  # nothing started: the asker starts it
+                conn.close()
+                continue
+            break
+        # this request is ours: the session keeps none of the forker's descriptors
+        listener.close()
+        for fd in (alive, events):
+            os.close(fd)
+        conn.settimeout(None)
+        run_session(req, conn)
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
 def serve(listener: socket.socket, path: str, lock: int) -> None:
-    """Accept requests until our socket file is removed or replaced. A session keeps
-    neither the listener nor the lock (else a dead forker's sessions would keep the
-    lock from its successor)."""
+    """Serve requests until our socket file is removed or replaced, or IDLE_EXIT passes
+    without one. One forked spare waits for the next request (the fork is not in the
+    asker's wait); when it has become a session and its start-up process has exited, the
+    next spare is forked. A session keeps neither the listener nor the lock (else a dead
+    forker's sessions would keep the lock from its successor)."""
     ino = os.stat(path).st_ino
-    signal.signal(signal.SIGCHLD, _reap)
-    listener.settimeout(CHECK_INTERVAL)
+    alive_r, alive_w = os.pipe()  # EOF: the forker has gone (a spare then leaves)
+    events_r, events_w = os.pipe()  # STEP_ASIDE from a spare
+    wakeup_r, wakeup_w = os.pipe()  # SIGCHLD: a spare's start-up process has exited
+    os.set_blocking(wakeup_r, False)
+    os.set_blocking(wakeup_w, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    old_wakeup = signal.set_wakeup_fd(wakeup_w)
     last_request = time.monotonic()
-    while True:
-        try:
-            conn, _ = listener.accept()
-        except socket.timeout:
+    spare = 0
+    try:
+        while True:
+            if not spare:
+                spare = os.fork()
+                if spare == 0:
+                    for fd in (lock, alive_w, events_r, wakeup_r):
+                        if fd >= 0:
+                            os.close(fd)
+                    _spare(listener, path, ino, (alive_r, events_w, wakeup_w))
+            ready, _, _ = select.select([events_r, wakeup_r], [], [], CHECK_INTERVAL)
+            if events_r in ready:
+                return  # STEP_ASIDE (our socket is already gone)
+            if wakeup_r in ready:
+                try:
+                    os.read(wakeup_r, 4096)
+                except BlockingIOError:
+                    pass
+                if spare in _reap():
+                    spare = 0
+                    last_request = time.monotonic()
+                continue
             if time.monotonic() - last_request >= IDLE_EXIT:
                 _unlink_if_ours(path, ino)
                 return
@@ -212,34 +296,13 @@ def serve(listener: socket.socket, path: str, lock: int) -> None:
                     return
             except OSError:
                 return
-            continue
-        last_request = time.monotonic()
-        try:
-            if peer_uid(conn) != os.getuid():
-                continue
-            try:
-                req = read_request(conn)
-            except VersionMismatch:
-                # gone before the answer: the asker's fallback (the launcher's Python
-                # entry script) asks again and must find no socket rather than ours closing
-                _unlink_if_ours(path, ino)
-                _send_status(conn, FALLBACK)
-                return
-            if req is None:
-                _send_status(conn, FALLBACK)  # nothing started: the asker starts it
-                continue
-            conn.settimeout(None)
-            pid = os.fork()
-            if pid == 0:
-                listener.close()
-                os.close(lock)
-                run_session(req, conn)
-            for fd in req.fds:
-                os.close(fd)
-        except OSError:
-            continue
-        finally:
-            conn.close()
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        for fd in (alive_r, alive_w, events_r, events_w, wakeup_r, wakeup_w):
+            os.close(fd)  # (alive_w: a waiting spare leaves)
+        end = time.monotonic() + 1.0
+        while spare and spare not in _reap() and time.monotonic() < end:
+            time.sleep(0.01)
 
 
 def main() -> int:

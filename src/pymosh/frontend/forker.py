@@ -170,7 +170,7 @@ def run_session(req: Request, conn: socket.socket) -> None:
 
 def _reap() -> list[int]:
     """The children that have exited (reaped)."""
-    pids = []
+    pids: list[int] = []
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -211,8 +211,8 @@ def _spare(listener: socket.socket, path: str, ino: int, pipes: tuple[int, int, 
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         listener.setblocking(False)
         while True:
-            ready, _, _ = select.select([listener, alive], [], [])
-            if listener not in ready:
+            ready, _, _ = select.select([listener.fileno(), alive], [], [])
+            if listener.fileno() not in ready:
                 return  # the forker left
             try:
                 conn, _ = listener.accept()

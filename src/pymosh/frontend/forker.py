@@ -6,9 +6,10 @@ paid for CPython's start-up and the session's imports. It listens on
 from ``pymosh-server new`` (`handoff.py`, or the C launcher that sends the same bytes). One
 process per request, forked before the request comes (the spare, waiting on the listener,
 so that no fork is in the asker's wait), becomes the asker — its stdin/stdout/stderr,
-environment, working directory, umask and resource limits — and then runs the ordinary start-up, `server.run(argv)`: options, the
-``-l`` locale, the UDP socket, a key generated there and then (after the request), ``MOSH
-CONNECT``, and the detach fork, after which the session is exactly a directly started one.
+environment, working directory, umask and resource limits — and then runs the ordinary
+start-up, `server.run(argv)`: options, the ``-l`` locale, the UDP socket, a key generated
+there and then (after the request), ``MOSH CONNECT``, and the detach fork, after which the
+session is exactly a directly started one.
 Mosh's process model holds: every session is its own process (a crash ends that session
 only), each shell on its own pty as the user; forked sessions share the forker's pages.
 

@@ -43,6 +43,10 @@
 #error "build with -DPYMOSH_VERSION=... -DPYMOSH_MAGIC=... -DPYMOSH_PYVER=... (setup.py)"
 #endif
 
+#if !defined(RLIM_NLIMITS) && defined(RLIMIT_NLIMITS)
+#define RLIM_NLIMITS RLIMIT_NLIMITS
+#endif
+
 #define FALLBACK 255
 #define MAX_REQUEST (1u << 20)
 
@@ -151,7 +155,7 @@ static void limits(struct buf *b) {
     struct rlimit rl[RLIM_NLIMITS];
     int have[RLIM_NLIMITS], count = 0;
     for (int n = 0; n < RLIM_NLIMITS; n++) {
-        have[n] = getrlimit((__rlimit_resource_t)n, &rl[n]) == 0;
+        have[n] = getrlimit(n, &rl[n]) == 0;
         count += have[n];
     }
     number(b, count);

@@ -88,6 +88,10 @@ class BuildScripts(build_scripts):
     """The scripts; then pymosh-server replaced by the C launcher, built with the compiler
     the extensions use, when it builds."""
 
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        self.force = True  # never keep a launcher an earlier build left in build/
+
     def run(self) -> None:
         super().run()
         try:
@@ -101,7 +105,7 @@ class BuildScripts(build_scripts):
         from distutils.ccompiler import new_compiler
         from distutils.sysconfig import customize_compiler
 
-        compiler = new_compiler()
+        compiler = new_compiler(force=True)  # (a few ms: always compiled and linked afresh)
         customize_compiler(compiler)
         macros = [
             ("PYMOSH_VERSION", '"%s"' % _constant("src/pymosh/__init__.py", "__version__")),

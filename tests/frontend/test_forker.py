@@ -307,6 +307,38 @@ def test_a_crashing_session_leaves_the_others_and_the_forker(host):
     assert status == 0 and _forked(c) and _alive(c)
 
 
+def test_a_stuck_start_up_does_not_hold_up_the_next_sessions(host):
+    """A session whose start-up blocks (its stdout a full pipe nobody reads) has taken the
+    spare; the next request is served by the next one."""
+    forker = host.start_forker()
+    first = _spare(forker)
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        while True:
+            os.write(w, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    os.set_blocking(w, True)
+    stuck = subprocess.Popen(
+        [sys.executable, "-m", "pymosh.frontend.server", "new", "-p", "0", "-i", "127.0.0.1"],
+        env=_env(host.state),
+        stdout=w,
+        stderr=subprocess.DEVNULL,
+    )
+    host.pids.append(stuck.pid)
+    try:
+        os.close(w)
+        assert _wait(lambda: len(_children(forker)) == 2)  # the stuck one and a new spare
+        pid, _, status = host.server()
+        assert status == 0 and _forked(pid)
+        assert stuck.poll() is None and _alive(first)  # still waiting on its full stdout
+    finally:
+        os.kill(first, signal.SIGKILL)
+        stuck.wait(10)
+        os.close(r)
+
+
 def test_a_dead_forker_leaves_its_sessions_and_is_replaced(host):
     forker = host.start_forker()
     a, _, _ = host.server()

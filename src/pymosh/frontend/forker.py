@@ -199,6 +199,10 @@ def _unlink_if_ours(path: str, ino: int) -> None:
 
 
 STEP_ASIDE = b"x"  # spare -> forker: the asker is another installation, we make way
+CLAIMED = b"c"  # spare -> forker: a request is taken, fork the next spare
+CLAIM_GRACE = 0.05  # s the next spare waits for the claimed one's start-up to end (so that
+# the fork does not compete with it for the CPU); no longer: a start-up that hangs (a stuck
+# stdout) must not hold up the user's next sessions
 
 
 def _spare(listener: socket.socket, path: str, ino: int, pipes: tuple[int, int, int]) -> None:
@@ -242,6 +246,7 @@ def _spare(listener: socket.socket, path: str, ino: int, pipes: tuple[int, int, 
                 continue
             break
         # this request is ours: the session keeps none of the forker's descriptors
+        os.write(events, CLAIMED)
         listener.close()
         for fd in (alive, events):
             os.close(fd)
@@ -256,12 +261,12 @@ def _spare(listener: socket.socket, path: str, ino: int, pipes: tuple[int, int, 
 def serve(listener: socket.socket, path: str, lock: int) -> None:
     """Serve requests until our socket file is removed or replaced, or IDLE_EXIT passes
     without one. One forked spare waits for the next request (the fork is not in the
-    asker's wait); when it has become a session and its start-up process has exited, the
-    next spare is forked. A session keeps neither the listener nor the lock (else a dead
-    forker's sessions would keep the lock from its successor)."""
+    asker's wait); when it has taken one, the next spare is forked once the claimed one's
+    start-up process has exited, or after CLAIM_GRACE. A session keeps neither the listener
+    nor the lock (else a dead forker's sessions would keep the lock from its successor)."""
     ino = os.stat(path).st_ino
     alive_r, alive_w = os.pipe()  # EOF: the forker has gone (a spare then leaves)
-    events_r, events_w = os.pipe()  # STEP_ASIDE from a spare
+    events_r, events_w = os.pipe()  # CLAIMED or STEP_ASIDE from the spare
     wakeup_r, wakeup_w = os.pipe()  # SIGCHLD: a spare's start-up process has exited
     os.set_blocking(wakeup_r, False)
     os.set_blocking(wakeup_w, False)
@@ -269,18 +274,26 @@ def serve(listener: socket.socket, path: str, lock: int) -> None:
     old_wakeup = signal.set_wakeup_fd(wakeup_w)
     last_request = time.monotonic()
     spare = 0
+    claimed: float | None = None  # when the spare took a request
     try:
         while True:
             if not spare:
+                claimed = None
                 spare = os.fork()
                 if spare == 0:
                     for fd in (lock, alive_w, events_r, wakeup_r):
                         if fd >= 0:
                             os.close(fd)
                     _spare(listener, path, ino, (alive_r, events_w, wakeup_w))
-            ready, _, _ = select.select([events_r, wakeup_r], [], [], CHECK_INTERVAL)
+            if claimed is None:
+                timeout = CHECK_INTERVAL
+            else:
+                timeout = max(0.0, claimed + CLAIM_GRACE - time.monotonic())
+            ready, _, _ = select.select([events_r, wakeup_r], [], [], timeout)
             if events_r in ready:
-                return  # STEP_ASIDE (our socket is already gone)
+                if os.read(events_r, 1) == STEP_ASIDE:
+                    return  # (our socket is already gone)
+                claimed = last_request = time.monotonic()
             if wakeup_r in ready:
                 try:
                     os.read(wakeup_r, 4096)
@@ -288,7 +301,9 @@ def serve(listener: socket.socket, path: str, lock: int) -> None:
                     pass
                 if spare in _reap():
                     spare = 0
-                    last_request = time.monotonic()
+            if claimed is not None and time.monotonic() >= claimed + CLAIM_GRACE:
+                spare = 0  # (its start-up goes on; reaped whenever it ends)
+            if ready or claimed is not None:
                 continue
             if time.monotonic() - last_request >= IDLE_EXIT:
                 _unlink_if_ours(path, ino)

@@ -63,16 +63,17 @@ def main() -> None:
         name, _, cmds = spec.partition("=")
         server, _, client = cmds.partition("|")
         impls.append(Impl(name, server.split(), client.split()))
-    state = tempfile.mkdtemp(prefix="pymosh-ready-")
+    states = {impl.name: tempfile.mkdtemp(prefix="pymosh-ready-") for impl in impls}
     for impl in impls:
-        impl.env = dict(impl.env, PYMOSH_STATE_DIR=state, PYMOSH_FORKER="1")
+        impl.env = dict(impl.env, PYMOSH_STATE_DIR=states[impl.name], PYMOSH_FORKER="1")
     first: dict[str, float] = {}
     later: dict[str, list[float]] = {impl.name: [] for impl in impls}
     try:
         for round_ in range(args.rounds + 1):
             order = impls if round_ % 2 == 0 else impls[::-1]
             for impl in order:
-                wait = state if impl.name not in first else None
+                starts_forker = os.path.basename(impl.server[0]) != "mosh-server"
+                wait = states[impl.name] if starts_forker and impl.name not in first else None
                 try:
                     ms = _one(impl, f"ready-{impl.name}-{round_}", wait)
                 except SessionError as exc:
@@ -83,7 +84,8 @@ def main() -> None:
                 else:
                     later[impl.name].append(ms)
     finally:
-        _end_forker(state)
+        for state in states.values():
+            _end_forker(state)
     base = statistics.median(later[impls[0].name]) if later[impls[0].name] else None
     print(f"server ready, ms ({args.rounds} later sessions each; first session apart)")
     print(f"{'impl':10} {'first':>7} {'p50':>7} {'min':>7} {'max':>7} {'÷ ' + impls[0].name:>8}")

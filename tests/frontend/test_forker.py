@@ -660,7 +660,8 @@ def test_setup_installs_the_launcher_as_pymosh_server(tmp_path):
     done = subprocess.run(
         [sys.executable, "setup.py", "-q", "build_scripts", "-d", str(out)],
         cwd=root,
-        env=dict(os.environ, PYMOSH_REQUIRE_EXTENSIONS="1"),
+        # (scripts only: no Cython translation of the fast paths)
+        env=dict(os.environ, PYMOSH_REQUIRE_EXTENSIONS="1", PYMOSH_NO_EXTENSIONS="1"),
         capture_output=True,
         timeout=300,
     )

@@ -516,15 +516,22 @@ def test_an_idle_forker_leaves_and_removes_its_socket(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------ the C launcher
 
 
-def _serve_one(path: str, answer: bytes) -> tuple[bytes, int]:
-    """Listen at ``path`` as a stand-in forker: the request bytes of the one asker that
-    connects, and how many fds came with them; answer it with ``answer``."""
+def _listen(path: str):
     import socket
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(1)
     listener.settimeout(30)
+    return listener
+
+
+def _serve_one(listener, answer: bytes) -> tuple[bytes, int]:
+    """As a stand-in forker on ``listener``: the request bytes of the one asker that
+    connects, and how many fds came with them; answer it with ``answer``."""
+    import socket
+
+    path = listener.getsockname()
     try:
         conn, _ = listener.accept()
     finally:
@@ -565,9 +572,11 @@ def test_launcher_sends_the_request_handoff_sends(host, launcher, tmp_path):
     requests = []
     for cmd in ([launcher, *argv], [python, "-I", "-S", script, *argv]):
         got: list = []
-        thread = threading.Thread(target=lambda got=got: got.append(_serve_one(sock, b"\x07")))
+        listener = _listen(sock)  # (listening before the asker starts)
+        thread = threading.Thread(
+            target=lambda got=got, listener=listener: got.append(_serve_one(listener, b"\x07"))
+        )
         thread.start()
-        assert _wait(lambda: os.path.exists(sock))
         done = subprocess.run(
             cmd, env=env, cwd=str(tmp_path), preexec_fn=umask, capture_output=True, timeout=30
         )

@@ -161,7 +161,9 @@ def request(argv: Sequence[str]) -> int | None:
             sent = sock.sendmsg(
                 [payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))]
             )
-            sock.sendall(payload[sent:])
+            # (not a send of nothing: to a peer that answered and closed, that is EPIPE)
+            if sent < len(payload):
+                sock.sendall(payload[sent:])
         except (OSError, ValueError, TypeError):
             return None  # the forker never got the request: start in-process
         try:

@@ -205,6 +205,8 @@ class Server:
             self.transport, self.terminal, forward.listeners if forward else ()
         )
         self.durable: DurableSession | None = None  # registry record + control socket
+        self._durable_due = -float("inf")  # before this, a quiet durable turn is skipped
+        self._durable_client: Any = None  # the client address the record was last told
         self.kill_requested = False
 
     def log(self, message: str) -> None:
@@ -250,13 +252,15 @@ class Server:
                 wait = min(wait, max(self.last_remote_state_time + self.network_timeout - now, 0))
             if self.last_remote_state_time is None:
                 wait = min(wait, max(self.start_time + NO_CLIENT_TIMEOUT - now, 0))
-            wait = min(wait, self._durable_wait(now))
+            durable_wait = self._durable_wait(now)
+            self._durable_due = now + durable_wait
+            wait = min(wait, durable_wait)
             ready, signals = self.loop.wait(wait)
             now = now_ms()
             self._durable_turn(ready, now)
             transport = self.transport  # a resume replaces it
 
-            if any(fd in ready for fd in sockets):
+            if not ready.isdisjoint(sockets):
                 self.endpoint.receive(now)
                 if transport.remote_state_num != self.last_remote_num:
                     if self._consume_user_input(now) and self.pty.fd not in ready:
@@ -319,11 +323,22 @@ class Server:
         return self.durable.wait_time(now, self.transport.connection.last_heard)
 
     def _durable_turn(self, ready: set[int], now: float) -> None:
-        if self.durable is None:
+        durable = self.durable
+        if durable is None:
             return
         connection = self.transport.connection
         client = connection.remote_addr if connection.last_heard is not None else None
-        self.durable.turn(ready, now, connection.last_heard, client)
+        if (
+            now < self._durable_due
+            and durable.attachment.state == "attached"
+            and client == self._durable_client
+            and ready.isdisjoint(durable.filenos())
+        ):
+            # the idle turn: no request, no change of client, before any deadline (the
+            # detach and the record's refresh): the record would stay as it is
+            return
+        self._durable_client = client
+        durable.turn(ready, now, connection.last_heard, client)
 
     def _connect(self, key: bytes, now: float, base: CompleteTerminal) -> None:
         """The connection for ``key``: the transport sends the live terminal (it copies what
@@ -464,7 +479,10 @@ class Server:
             return
         if sent:
             history.sent()
-        history.pump(now, self.transport.all_acked())
+        if history.backlog or history.window.clears != history.clears:
+            history.pump(now, self.transport.all_acked())
+        # else nothing to move (the idle turn): pump would change nothing that matters,
+        # the next feed() resets its pacing
 
     def _grant(self, granted: Hello) -> Hello:
         """Scrollback as asked, capped by --scrollback; starts the history log."""

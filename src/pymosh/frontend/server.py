@@ -205,8 +205,6 @@ class Server:
             self.transport, self.terminal, forward.listeners if forward else ()
         )
         self.durable: DurableSession | None = None  # registry record + control socket
-        self._durable_due = -float("inf")  # before this, a quiet durable turn is skipped
-        self._durable_client: Any = None  # the client address the record was last told
         self.kill_requested = False
 
     def log(self, message: str) -> None:
@@ -252,9 +250,7 @@ class Server:
                 wait = min(wait, max(self.last_remote_state_time + self.network_timeout - now, 0))
             if self.last_remote_state_time is None:
                 wait = min(wait, max(self.start_time + NO_CLIENT_TIMEOUT - now, 0))
-            durable_wait = self._durable_wait(now)
-            self._durable_due = now + durable_wait
-            wait = min(wait, durable_wait)
+            wait = min(wait, self._durable_wait(now))
             ready, signals = self.loop.wait(wait)
             now = now_ms()
             self._durable_turn(ready, now)
@@ -323,22 +319,11 @@ class Server:
         return self.durable.wait_time(now, self.transport.connection.last_heard)
 
     def _durable_turn(self, ready: set[int], now: float) -> None:
-        durable = self.durable
-        if durable is None:
+        if self.durable is None:
             return
         connection = self.transport.connection
         client = connection.remote_addr if connection.last_heard is not None else None
-        if (
-            now < self._durable_due
-            and durable.attachment.state == "attached"
-            and client == self._durable_client
-            and ready.isdisjoint(durable.filenos())
-        ):
-            # the idle turn: no request, no change of client, before any deadline (the
-            # detach and the record's refresh): the record would stay as it is
-            return
-        self._durable_client = client
-        durable.turn(ready, now, connection.last_heard, client)
+        self.durable.turn(ready, now, connection.last_heard, client)
 
     def _connect(self, key: bytes, now: float, base: CompleteTerminal) -> None:
         """The connection for ``key``: the transport sends the live terminal (it copies what
@@ -423,8 +408,12 @@ class Server:
         transport = self.transport
         self.last_remote_num = transport.remote_state_num
         self.last_remote_state_time = now
+        diff = transport.get_remote_diff()
+        if not diff:  # the client's heartbeat: no events
+            self.pty.release()
+            return False
         stream = UserStream()
-        stream.apply_string(transport.get_remote_diff())
+        stream.apply_string(diff)
         events = stream.events
         out = bytearray()
         keys = bytearray()

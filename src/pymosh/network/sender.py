@@ -76,6 +76,8 @@ class TransportSender(Generic[S]):
         self.current_state: S = initial_state.copy()
         self.sent_states: List[TimedState[S]] = [TimedState(now, 0, initial_state.copy())]
         self.assumed_receiver_state: TimedState[S] = self.sent_states[0]
+        # calculate_timers found the live state equal to the assumed receiver state
+        self._at_assumed = False
         # (front, current state) the last _rationalize_states subtracted
         self._rationalized: tuple[object, object] = (None, None)
         self.fragmenter = Fragmenter()
@@ -167,6 +169,7 @@ class TransportSender(Generic[S]):
         # the live state is compared with a sent one once per call in an idle session:
         # equal to the newest sent state, it equals every other entry that is that one
         if not current == back.state:
+            self._at_assumed = False
             if self.mindelay_clock is None:
                 self.mindelay_clock = now
             if self.expedited:
@@ -175,21 +178,23 @@ class TransportSender(Generic[S]):
                 self.next_send_time = max(
                     self.mindelay_clock + self.send_mindelay, back.timestamp + interval
                 )
-        elif assumed is not back and not current == assumed.state and self._peer_active(now):
-            self.next_send_time = back.timestamp + interval
-            if self.mindelay_clock is not None:
-                self.next_send_time = max(
-                    self.next_send_time, self.mindelay_clock + self.send_mindelay
-                )
-        elif (
-            states[0] is not back
-            and states[0] is not assumed  # compared just above
-            and not current == states[0].state
-            and self._peer_active(now)
-        ):
-            self.next_send_time = back.timestamp + (self.connection.timeout() + ACK_DELAY)
         else:
-            self.next_send_time = INF
+            self._at_assumed = assumed is back or current == assumed.state
+            if not self._at_assumed and self._peer_active(now):
+                self.next_send_time = back.timestamp + interval
+                if self.mindelay_clock is not None:
+                    self.next_send_time = max(
+                        self.next_send_time, self.mindelay_clock + self.send_mindelay
+                    )
+            elif (
+                states[0] is not back
+                and states[0] is not assumed  # compared just above
+                and not current == states[0].state
+                and self._peer_active(now)
+            ):
+                self.next_send_time = back.timestamp + (self.connection.timeout() + ACK_DELAY)
+            else:
+                self.next_send_time = INF
 
         if self.shutdown_in_progress or self.ack_num == SHUTDOWN_NUM:
             self.next_ack_time = back.timestamp + interval
@@ -223,7 +228,12 @@ class TransportSender(Generic[S]):
             return []
         if now < self.next_ack_time and now < self.next_send_time:
             return []
-        diff = self.current_state.diff_from(self.assumed_receiver_state.state)
+        # calculate_timers found the live state equal to the assumed one: nothing to diff
+        diff = (
+            b""
+            if self._at_assumed
+            else self.current_state.diff_from(self.assumed_receiver_state.state)
+        )
         diff = self._prospective_resend_optimisation(diff)
         out: List[bytes] = []
         if not diff:

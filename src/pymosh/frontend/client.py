@@ -444,6 +444,13 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-client: bad MOSH_KEY: {exc}\n")
         return 1
     del key_text
+    return connect(ip, int(port), key, forward)
+
+
+def connect(ip: str, port: int, key: bytes, forward: ForwardOptions | None = None) -> int:
+    """The session with the server at ``ip``:``port``, settings from the environment.
+    ``pymosh`` runs this in its own process (the key never enters the environment);
+    ``pymosh-client`` after taking the key out of ``MOSH_KEY``."""
     predict = os.environ.get("MOSH_PREDICTION_DISPLAY") or "adaptive"
     if predict not in PREDICTION_MODES:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
@@ -465,7 +472,7 @@ def run(argv: Sequence[str]) -> int:
     try:
         client = Client(
             ip,
-            int(port),
+            port,
             key,
             predict,
             overwrite,

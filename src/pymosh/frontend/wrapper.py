@@ -1,4 +1,4 @@
-"""``pymosh``: start a server over the user's own ssh (or locally), then exec the client.
+"""``pymosh``: start a server over the user's own ssh (or locally), then run the client.
 
 Behaves like Mosh's ``mosh`` script (protocol.md §7.3). The session key travels from the
 server's stdout to the client's environment (``MOSH_KEY``); it is never put in argv or
@@ -466,6 +466,8 @@ def start_server(
         )
     except OSError as exc:
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
+    if args.client is None:
+        import_client()  # meanwhile: the server starts in its own process
     try:
         read_bootstrap(proc, boot)
         if args.local and boot.done:
@@ -781,8 +783,10 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise WrapperError(
             "standard input is not a terminal; run pymosh from a terminal (for scripts, use ssh)"
         )
-    client = shlex.split(args.client) if args.client is not None else own_program("pymosh-client")
-    if not client or shutil.which(client[0]) is None:
+    # the default client runs here, in this interpreter (no second start-up); --client= is
+    # exec'd as Mosh does
+    client = shlex.split(args.client) if args.client is not None else []
+    if args.client is not None and (not client or shutil.which(client[0]) is None):
         raise WrapperError(
             f"client {args.client or client[0]!r} not found; give its full path with --client="
         )
@@ -798,7 +802,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         boot, ip, port = _bootstrap(args, env, ssh, jump, ["resume", ask_session_id()])
 
     client_env = dict(env)
-    client_env["MOSH_KEY"] = boot.key or ""
+    client_env.pop("MOSH_KEY", None)
     client_env["MOSH_PREDICTION_DISPLAY"] = predict
     if args.predict_overwrite:
         client_env["MOSH_PREDICTION_OVERWRITE"] = "yes"
@@ -806,8 +810,11 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         client_env["MOSH_NO_TERM_INIT"] = "1"
     if args.scrollback is not None:
         client_env["PYMOSH_SCROLLBACK"] = str(args.scrollback)
-    client_argv = client + [f"-# {' '.join(argv)} |", *forward.argv(), ip, str(port)]
     sys.stdout.flush()
+    if not client:
+        return run_client_here(ip, port, boot.key or "", forward, client_env)
+    client_env["MOSH_KEY"] = boot.key or ""
+    client_argv = client + [f"-# {' '.join(argv)} |", *forward.argv(), ip, str(port)]
     try:
         os.execvpe(client[0], client_argv, client_env)
     except OSError as exc:
@@ -815,6 +822,31 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             end_server(boot)
         raise WrapperError(f"could not run client {client[0]!r}: {exc.strerror}") from None
     return 255  # not reached
+
+
+def run_client_here(
+    ip: str, port: int, key_text: str, forward: ForwardOptions, env: dict[str, str]
+) -> int:
+    """pymosh-client's session in this process, as if exec'd with ``env`` (which holds no
+    key: it goes to the client as bytes, never into an environment or argv)."""
+    from pymosh.crypto import parse_key
+    from pymosh.errors import KeyFormatError
+    from pymosh.frontend.client import connect
+
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        key = parse_key(key_text)
+    except KeyFormatError as exc:
+        sys.stderr.write(f"pymosh-client: bad MOSH_KEY: {exc}\n")
+        return 1
+    return connect(ip, port, key, forward)
+
+
+def import_client() -> None:
+    """Import the in-process client's modules (called while the server starts)."""
+    import pymosh.crypto  # noqa: F401  (its shared library takes milliseconds to load)
+    import pymosh.frontend.client  # noqa: F401
 
 
 def _bootstrap(

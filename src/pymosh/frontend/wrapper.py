@@ -17,22 +17,13 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from pymosh import __version__, _accel
 from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
 from pymosh.frontend.forwarding import ForwardError, ForwardOptions, listen_tcp, parse_forward
 from pymosh.frontend.hostspec import HostSpecError, split_host_port
-from pymosh.frontend.jump import (
-    RELAY_PORT,
-    RELAY_TIMEOUT,
-    Bastion,
-    JumpError,
-    configured_jump,
-    parse_jumps,
-    start_tagger,
-)
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
 from pymosh.frontend.programs import is_pymosh_server, own_program
 from pymosh.frontend.session_commands import (
@@ -44,6 +35,9 @@ from pymosh.frontend.session_commands import (
 )
 from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor
 from pymosh.network.udp import PortRangeError, parse_port_range
+
+if TYPE_CHECKING:  # (imported where used: jump hosts only; json, hashlib, tempfile...)
+    from pymosh.frontend.jump import Bastion
 
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")
 REMOTE_IP_MODES = ("proxy", "local", "remote")
@@ -566,6 +560,8 @@ def run_session_command(args: argparse.Namespace, env: dict[str, str], words: li
 def _jump_proxy(args: argparse.Namespace, bastions: list[Bastion]) -> str:
     """ssh's ProxyCommand through the ``-J`` hosts (opened into ``bastions``; the caller
     closes them). A ProxyJump from the ssh configuration needs nothing: ssh does it."""
+    from pymosh.frontend.jump import Bastion, JumpError, parse_jumps
+
     try:
         for spec in parse_jumps(args.jump):
             bastions.append(
@@ -795,6 +791,8 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     ssh = shlex.split(args.ssh)
     jump = args.jump
     if jump is None and not args.local:
+        from pymosh.frontend.jump import configured_jump
+
         jump = configured_jump(ssh, args.host)
     try:
         boot, ip, port = _bootstrap(args, env, ssh, jump, session_words)
@@ -878,6 +876,15 @@ def _through_bastion(
     talks to."""
     if args.local:
         raise WrapperError("--local and a jump host do not go together")
+    from pymosh.frontend.jump import (
+        RELAY_PORT,
+        RELAY_TIMEOUT,
+        Bastion,
+        JumpError,
+        parse_jumps,
+        start_tagger,
+    )
+
     timeout = _env_seconds(env.get("MOSH_SERVER_NETWORK_TMOUT")) or RELAY_TIMEOUT
     bastions: list[Bastion] = []
     try:

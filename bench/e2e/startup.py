@@ -140,7 +140,9 @@ def direct(impl: Impl, tag: str) -> dict:
         s.relay_port = s.open_relay(s.port)
         s._start_client(s.key, env)
         s.run_to_prompt()
-        return {k: _ms(v) for k, v in s.events.items()}
+        result = {k: _ms(v) for k, v in s.events.items()}
+        result["client_rss_mib"], result["client_pss_mib"] = s.rss()[1], s.pss()[1]
+        return result
     finally:
         s.close()
         s.close_relay()
@@ -182,7 +184,10 @@ def local(tag: str) -> dict:
             if s.pump(min(left, 0.5)):
                 s._mark("client_output")
         s.events["prompt"] = s.last_read - s.t_launch
-        return {k: _ms(v) for k, v in s.events.items()}
+        result = {k: _ms(v) for k, v in s.events.items()}
+        result["client_rss_mib"] = procstat.rss_mib(pid)
+        result["client_pss_mib"] = procstat.pss_mib(pid)
+        return result
     finally:
         s.close()
 
@@ -242,7 +247,8 @@ def _report(results: dict[str, list[dict]]) -> None:
     with open(os.path.join(OUT_DIR, "startup.json"), "w") as f:
         json.dump({"loadavg": os.getloadavg(), "runs": results}, f, indent=1)
     names = ["server_ready", "client_output", "first_c2s", "first_s2c", "prompt"]
-    print("median ms from launch: " + " | ".join(names), file=sys.stderr)
+    names += ["client_rss_mib", "client_pss_mib"]
+    print("medians (ms from launch; MiB): " + " | ".join(names), file=sys.stderr)
     for name, runs in results.items():
         cells = []
         for key in names:

@@ -6,6 +6,7 @@ in a pty of 80x24 fed to a pyte screen. A UDP relay inside this process timestam
 datagram, so one session gives, in ms from the launch of the first program:
 
 - ``server_ready``: ``MOSH CONNECT`` read (the direct pairs only; the wrapper reads it);
+- ``client_launch``: the client started (after the server's ``detached, pid`` line);
 - ``client_output``: the client's first byte on its pty (its imports are done, it drew);
 - ``first_c2s`` / ``first_s2c``: the first datagram each way;
 - ``s2c_before_prompt``: datagrams from the server until the prompt was drawn, each as
@@ -138,6 +139,7 @@ def direct(impl: Impl, tag: str) -> dict:
         env = base_env(tag)
         env.update(impl.env)
         s.relay_port = s.open_relay(s.port)
+        s.events["client_launch"] = time.perf_counter() - s.t_launch
         s._start_client(s.key, env)
         s.run_to_prompt()
         result = {k: _ms(v) for k, v in s.events.items()}
@@ -246,7 +248,7 @@ def _report(results: dict[str, list[dict]]) -> None:
     os.makedirs(OUT_DIR, exist_ok=True)
     with open(os.path.join(OUT_DIR, "startup.json"), "w") as f:
         json.dump({"loadavg": os.getloadavg(), "runs": results}, f, indent=1)
-    names = ["server_ready", "client_output", "first_c2s", "first_s2c", "prompt"]
+    names = ["server_ready", "client_launch", "client_output", "first_c2s", "first_s2c", "prompt"]
     names += ["client_rss_mib", "client_pss_mib"]
     print("medians (ms from launch; MiB): " + " | ".join(names), file=sys.stderr)
     for name, runs in results.items():

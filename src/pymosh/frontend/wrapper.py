@@ -1,8 +1,9 @@
 """``pymosh``: start a server over the user's own ssh (or locally), then run the client.
 
-Behaves like Mosh's ``mosh`` script (protocol.md §7.3). The session key travels from the
-server's stdout to the client's environment (``MOSH_KEY``); it is never put in argv or
-printed.
+Behaves like Mosh's ``mosh`` script (protocol.md §7.3). The default client runs in this
+process (no second interpreter start-up); the session key goes from the server's stdout
+to it as bytes. A ``--client=`` command is exec'd with the key in ``MOSH_KEY``, as Mosh
+does. The key is never put in argv or printed.
 """
 
 from __future__ import annotations

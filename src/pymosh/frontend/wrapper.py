@@ -226,7 +226,9 @@ def resolve(host: str, port: int, family: str) -> list[tuple[int, str]]:
     """(address family, numeric address) candidates for ``host``, ordered by ``family``."""
     wanted = {"inet": socket.AF_INET, "inet6": socket.AF_INET6}.get(family, socket.AF_UNSPEC)
     try:
-        infos = socket.getaddrinfo(host, port, wanted, socket.SOCK_STREAM)
+        # an ASCII name as bytes: a str loads the idna codec (start-up milliseconds)
+        name = host.encode() if host.isascii() else host
+        infos = socket.getaddrinfo(name, port, wanted, socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise WrapperError(f"{host}: could not resolve hostname: {exc.strerror}") from None
     seen: list[tuple[int, str]] = []

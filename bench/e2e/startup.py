@@ -1,4 +1,6 @@
-"""Where the first prompt's time goes: ``python -m bench.e2e.startup [--rounds N]``.
+"""Where the first prompt's time goes: ``python -m bench.e2e.startup [--rounds N]
+[--also PREFIX ...]`` (``--also``: another installation, e.g. a venv of ``main``, in the
+same run: before/after figures under the same load).
 
 For stock Mosh and pymosh (server and client started directly, as ``python -m bench.e2e``
 does) and for ``pymosh --local`` (one command, as a user starts it), alternating, each
@@ -33,11 +35,11 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 import uuid
-
-from bench import child_pythonpath
+from typing import Callable
 
 from . import procstat
 from .session import PROMPT, Impl, Session, SessionError, base_env
@@ -150,22 +152,45 @@ def direct(impl: Impl, tag: str) -> dict:
         s.close_relay()
 
 
-def wrapper_argv() -> list[str]:
-    """``pymosh`` as installed beside this python, else the module."""
-    script = os.path.join(os.path.dirname(sys.executable), "pymosh")
-    if os.access(script, os.X_OK):
-        return [script]
-    return [sys.executable, "-m", "pymosh.frontend.wrapper"]
+def installations(extra: list[str], state: str) -> list[tuple[Impl, Impl]]:
+    """(server+client, ``pymosh --local``) for the pymosh beside this python and for each
+    ``extra`` installation prefix (a venv: ``PREFIX/bin/pymosh-server`` ...), each with its
+    own state directory (a session forker serves only its own installation)."""
+    pairs = []
+    for n, prefix in enumerate([None, *extra]):
+        if prefix is None:
+            direct_impl = Impl.pymosh()
+            wrapper = os.path.join(os.path.dirname(sys.executable), "pymosh")
+            local_argv = (
+                [wrapper]
+                if os.access(wrapper, os.X_OK)
+                else [sys.executable, "-m", "pymosh.frontend.wrapper"]
+            )
+            name = "pymosh"
+        else:
+            bindir = os.path.join(os.path.abspath(prefix), "bin")
+            name = f"pymosh@{prefix}"
+            direct_impl = Impl(
+                name,
+                [os.path.join(bindir, "pymosh-server")],
+                [os.path.join(bindir, "pymosh-client")],
+            )
+            local_argv = [os.path.join(bindir, "pymosh")]
+        state_dir = os.path.join(state, str(n))
+        os.makedirs(state_dir, mode=0o700)
+        direct_impl.env["PYMOSH_STATE_DIR"] = state_dir
+        pairs.append((direct_impl, Impl(f"{name} --local", [], local_argv, dict(direct_impl.env))))
+    return pairs
 
 
-def local(tag: str) -> dict:
-    """``pymosh --local -- bash --norc --noprofile`` in a pty: launch to prompt (the
-    datagrams go straight to the server, so only the pty side is timed)."""
-    impl = Impl("pymosh --local", [], [], {"PYTHONPATH": child_pythonpath()})
+def local(impl: Impl, tag: str) -> dict:
+    """``pymosh --local -- bash --norc --noprofile`` in a pty (``impl.client`` is the
+    wrapper's command): launch to prompt (the datagrams go straight to the server, so only
+    the pty side is timed)."""
     s = TimedSession(impl, tag)
     env = base_env(tag)
     env.update(impl.env)
-    argv = [*wrapper_argv(), "--local", "--", "/bin/bash", "--norc", "--noprofile"]
+    argv = [*impl.client, "--local", "--", "/bin/bash", "--norc", "--noprofile"]
     s.t_launch = time.perf_counter()
     pid, master = pty.fork()
     if pid == 0:
@@ -212,34 +237,41 @@ def warm_forker(impl: Impl, tag: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.e2e.startup")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="another pymosh installation (a venv's prefix) measured in the same run",
+    )
     args = parser.parse_args()
-    impls = [Impl.mosh(), Impl.pymosh()]
     keep = f"pmb-start-keep-{uuid.uuid4().hex[:8]}"
-    warm_forker(impls[1], keep)
-    try:
-        results = _rounds(impls, args.rounds)
-    finally:
-        for pid in procstat.tagged_pids(keep):
-            os.kill(pid, signal.SIGKILL)
+    with tempfile.TemporaryDirectory(prefix="pmb-start-") as state:
+        pairs = installations(args.also, state)
+        for direct_impl, _ in pairs:
+            warm_forker(direct_impl, keep)
+        try:
+            results = _rounds(pairs, args.rounds)
+        finally:
+            for pid in procstat.tagged_pids(keep):
+                os.kill(pid, signal.SIGKILL)
     _report(results)
 
 
-def _rounds(impls: list[Impl], rounds: int) -> dict[str, list[dict]]:
-    if shutil.which("mosh-server") is None:
-        impls = impls[1:]
-    results: dict[str, list[dict]] = {impl.name: [] for impl in impls}
-    results["pymosh --local"] = []
+def _rounds(pairs: list[tuple[Impl, Impl]], rounds: int) -> dict[str, list[dict]]:
+    """Every implementation once a round, the order reversed every other round."""
+    runs: list[tuple[Impl, Callable[[Impl, str], dict]]] = []
+    if shutil.which("mosh-server") is not None:
+        runs.append((Impl.mosh(), direct))
+    for direct_impl, local_impl in pairs:
+        runs += [(direct_impl, direct), (local_impl, local)]
+    results: dict[str, list[dict]] = {impl.name: [] for impl, _ in runs}
     for n in range(rounds):
-        order = impls if n % 2 == 0 else impls[::-1]
-        for impl in order:
+        for impl, measure in runs if n % 2 == 0 else runs[::-1]:
             try:
-                results[impl.name].append(direct(impl, f"pmb-start-{uuid.uuid4().hex[:8]}"))
+                results[impl.name].append(measure(impl, f"pmb-start-{uuid.uuid4().hex[:8]}"))
             except SessionError as exc:
                 print(f"{impl.name}: {exc}", file=sys.stderr)
-        try:
-            results["pymosh --local"].append(local(f"pmb-start-{uuid.uuid4().hex[:8]}"))
-        except SessionError as exc:
-            print(f"pymosh --local: {exc}", file=sys.stderr)
         print(f"round {n + 1}/{rounds} done", file=sys.stderr)
     return results
 
@@ -256,12 +288,12 @@ def _report(results: dict[str, list[dict]]) -> None:
         for key in names:
             values = [r[key] for r in runs if key in r]
             cells.append(f"{statistics.median(values):7.1f}" if values else "      -")
-        print(f"{name:16s} {' '.join(cells)}", file=sys.stderr)
+        print(f"{name:24s} {' '.join(cells)}", file=sys.stderr)
     mosh = [r["prompt"] for r in results.get("mosh", [])]
     if mosh:
-        for name in ("pymosh", "pymosh --local"):
-            ours = [r["prompt"] for r in results[name]]
-            if ours:
+        for name, runs in results.items():
+            ours = [r["prompt"] for r in runs]
+            if name != "mosh" and ours:
                 ratio = statistics.median(ours) / statistics.median(mosh)
                 print(f"first prompt {name} / mosh: {ratio:.2f}x", file=sys.stderr)
 

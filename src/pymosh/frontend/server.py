@@ -196,6 +196,7 @@ class Server:
         self.input_at = -float("inf")  # when input was last written to the pty, unanswered
         # the shell starts when the first client state arrives; its first output (the
         # prompt the user waits for) answers that arrival like an echo: sent at once
+        self.shell_released = False
         self.first_output_due = False
         self.pty_open = True
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
@@ -456,9 +457,10 @@ class Server:
                 self.forwarding.drop_listeners()
                 self.forward.close()
                 self.forward = None
-        if not self.pty.released:
-            self.pty.release()
+        if not self.shell_released:
+            self.shell_released = True
             self.first_output_due = True
+        self.pty.release()
         return wrote
 
     def _pump_history(self, now: float, sent: int) -> None:

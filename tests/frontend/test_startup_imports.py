@@ -65,3 +65,4 @@ def test_wrapper_entry_imports_nothing_heavy():
     loaded = _imported("from pymosh.frontend.wrapper import main")
     assert loaded & HEAVY == {"subprocess", "threading"}  # it runs the server (or ssh)
     assert "pymosh.frontend.jump" not in loaded
+    assert "shutil" not in loaded  # (--client= only)

@@ -12,7 +12,6 @@ import argparse
 import os
 import selectors
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -785,7 +784,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     # the default client runs here, in this interpreter (no second start-up); --client= is
     # exec'd as Mosh does
     client = shlex.split(args.client) if args.client is not None else []
-    if args.client is not None and (not client or shutil.which(client[0]) is None):
+    if args.client is not None and (not client or _which(client[0]) is None):
         raise WrapperError(
             f"client {args.client or client[0]!r} not found; give its full path with --client="
         )
@@ -823,6 +822,12 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             end_server(boot)
         raise WrapperError(f"could not run client {client[0]!r}: {exc.strerror}") from None
     return 255  # not reached
+
+
+def _which(program: str) -> str | None:
+    import shutil  # (only for --client=: a few ms of everyone's start-up otherwise)
+
+    return shutil.which(program)
 
 
 def run_client_here(

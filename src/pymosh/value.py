@@ -32,8 +32,8 @@ class Value:
 
 
 class Frozen(Value):
-    """A `Value` that cannot change after ``__init__`` (which sets its fields with
-    ``object.__setattr__``), so it hashes."""
+    """A `Value` that cannot change after ``__init__`` (which takes the fields in
+    ``__slots__`` order and sets them with ``object.__setattr__``), so it hashes."""
 
     __slots__ = ()
 
@@ -45,3 +45,7 @@ class Frozen(Value):
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"cannot delete field {name!r} of {type(self).__name__}")
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        # copy and pickle rebuild through __init__ (its parameters are the fields in order)
+        return (self.__class__, self._fields())

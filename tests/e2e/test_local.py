@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import shlex
+import time
 
 import pytest
 
 from tests.frontend.helpers import program_command
-from tests.support.procs import read_proc, tagged_pids, wait_gone
+from tests.support.procs import (
+    children_of,
+    read_proc,
+    tagged_pids,
+    wait_gone,
+    zombie_children,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -51,13 +58,22 @@ def test_default_client_runs_in_the_wrappers_own_process(pane_factory, tag):
     """No second interpreter, no key in any environment; resize and Ctrl-^ . as ever."""
     pane = pane_factory(_local("127.0.0.1", "--", "bash", "--norc", "--noprofile"))
     pane.wait_prompt()
-    wrapper = pane.pane_pid()
+    (wrapper,) = [  # (the pane's shell runs the wrapper, to note its exit status)
+        pid
+        for pid in children_of(pane.pane_pid())
+        if b"frontend.wrapper" in read_proc(pid, "cmdline")
+    ]
     pids = tagged_pids(tag)
     assert wrapper in pids
     for pid in pids:
         assert b"frontend.client" not in read_proc(pid, "cmdline")
         assert b"pymosh-client" not in read_proc(pid, "cmdline")
         assert b"MOSH_KEY=" not in read_proc(pid, "environ")
+    # the server's launcher, finished beside the client, leaves no zombie behind
+    deadline = time.monotonic() + 10
+    while zombie_children(wrapper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert zombie_children(wrapper) == []
     pane.resize(100, 30)
     pane.send_line("stty size")
     pane.wait_for("30 100", timeout=10)

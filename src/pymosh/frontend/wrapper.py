@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Sequence
 
@@ -464,20 +465,23 @@ def start_server(
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
     if args.client is None:
         import_client()  # meanwhile: the server starts in its own process
+    beside = False  # the launcher is finished beside the in-process client
     try:
         read_bootstrap(proc, boot)
-        if args.local and boot.done:
+        beside = args.client is None and boot.done and boot.ip is not None
+        if args.local and boot.done and not beside:
             read_detached_pid(proc, boot)
     except BootstrapError as exc:
         raise WrapperError(str(exc)) from None
     finally:
-        assert proc.stdout is not None
-        proc.stdout.close()
-        try:
-            status = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            status = proc.wait()
+        if beside:
+            # the client starts now, not after the server's last line and the launcher's
+            # exit (milliseconds of the first prompt): a thread awaits them meanwhile
+            threading.Thread(
+                target=_finish_beside, args=(proc, boot if args.local else None), daemon=True
+            ).start()
+        else:
+            status = _reap(proc)
     if not boot.done:
         if bastion is not None and status == 255 and not boot.passthrough:
             raise WrapperError(
@@ -489,6 +493,29 @@ def start_server(
     if boot.ip is None:
         raise WrapperError("Did not find remote IP address (is SSH ProxyCommand disabled?).")
     return boot
+
+
+def _reap(proc: subprocess.Popen) -> int:
+    """Close the launcher's output and wait for it (killed after 30 s); its status."""
+    assert proc.stdout is not None
+    proc.stdout.close()
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def _finish_beside(proc: subprocess.Popen, boot: Bootstrap | None) -> None:
+    """In a thread beside the client: note a local server's pid, then `_reap`. Nothing
+    here may print (the client owns the terminal)."""
+    try:
+        if boot is not None:
+            read_detached_pid(proc, boot)
+    except (BootstrapError, OSError, ValueError):
+        pass
+    finally:
+        _reap(proc)
 
 
 def _session_failure(args: argparse.Namespace, boot: Bootstrap) -> str:

@@ -7,7 +7,6 @@ kinds of line matter. Lines may end in ``\\r`` (ssh -tt gives the remote side a 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 _IP_RE = re.compile(r"^MOSH IP (\S+)\s*$")
 _SSH_CONNECTION_RE = re.compile(r"^MOSH SSH_CONNECTION (.*?)\s*$")
@@ -22,7 +21,6 @@ class BootstrapError(Exception):
     """The server's start-up output was malformed (the message is safe to show)."""
 
 
-@dataclass
 class Bootstrap:
     """Feed output lines; ``done`` once ``MOSH CONNECT`` was seen.
 
@@ -30,14 +28,18 @@ class Bootstrap:
     The key is kept out of every message and ``repr``.
     """
 
-    ip: str | None = None
-    port: int | None = None
-    key: str | None = field(default=None, repr=False)
-    saw_bad_port: bool = False
-    no_registry: bool = False  # a list/kill/resume reached a server without a registry
-    choose_session: bool = False  # resume without ID found several detached sessions
-    server_pid: int | None = None
-    passthrough: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.ip: str | None = None
+        self.port: int | None = None
+        self.key: str | None = None
+        self.saw_bad_port = False
+        self.no_registry = False  # a list/kill/resume reached a server without a registry
+        self.choose_session = False  # resume without ID found several detached sessions
+        self.server_pid: int | None = None
+        self.passthrough: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"Bootstrap(ip={self.ip!r}, port={self.port!r}, server_pid={self.server_pid!r})"
 
     @property
     def done(self) -> bool:

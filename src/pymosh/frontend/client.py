@@ -119,6 +119,16 @@ class Client:
         self.transport.current_state.push_hello(client_hello(features, scrollback))
         self.transport.current_state.push_resize(self.width, self.height)
         self.endpoint = Endpoint(self.transport, self.sock)
+        # -A/-L/-R: listeners bound now (ForwardError if a port is taken)
+        self.forwarding = client_forwarding(
+            self.transport,
+            forward or ForwardOptions(),
+            lambda message: self.notify(message, now_ms()),
+        )
+        # the first datagram now, before the rest of the set-up: the server starts the
+        # shell when it arrives, and the shell's start-up overlaps with ours (a failure to
+        # send is noted in the endpoint and shown by the main loop's next send)
+        self.endpoint.send(now)
         self.local = Emulator(self.width, self.height)
         self.overlays = OverlayManager(now, predict, overwrite)
         if escape.key is not None:
@@ -132,12 +142,6 @@ class Client:
         self.quitting = False  # shutdown started by us
         self.clean = False
         self.messages: list[str] = []  # printed after the terminal is restored
-        # -A/-L/-R: listeners bound now (ForwardError if a port is taken)
-        self.forwarding = client_forwarding(
-            self.transport,
-            forward or ForwardOptions(),
-            lambda message: self.notify(message, now_ms()),
-        )
 
     # ---------------------------------------------------------------- drawing
 
@@ -444,6 +448,13 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.write(f"pymosh-client: bad MOSH_KEY: {exc}\n")
         return 1
     del key_text
+    return connect(ip, int(port), key, forward)
+
+
+def connect(ip: str, port: int, key: bytes, forward: ForwardOptions | None = None) -> int:
+    """The session with the server at ``ip``:``port``, settings from the environment.
+    ``pymosh`` runs this in its own process (the key never enters the environment);
+    ``pymosh-client`` after taking the key out of ``MOSH_KEY``."""
     predict = os.environ.get("MOSH_PREDICTION_DISPLAY") or "adaptive"
     if predict not in PREDICTION_MODES:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
@@ -465,7 +476,7 @@ def run(argv: Sequence[str]) -> int:
     try:
         client = Client(
             ip,
-            int(port),
+            port,
             key,
             predict,
             overwrite,

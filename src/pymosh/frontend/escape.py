@@ -7,7 +7,7 @@ connection statistics line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pymosh.value import Value
 
 DEFAULT_ESCAPE = 0x1E  # Ctrl-^
 _REFUSED = {0x03, 0x04, 0x0A, 0x0C, 0x0D}  # Ctrl-C, Ctrl-D, LF, Ctrl-L, CR
@@ -15,15 +15,26 @@ CTRL_Z = 0x1A
 STATS = ord("s")
 
 
-@dataclass
-class KeyAction:
-    send: bytes = b""
-    quit: bool = False
-    suspend: bool = False
-    show_help: bool = False
-    hide_help: bool = False
-    repaint: bool = False
-    toggle_stats: bool = False
+class KeyAction(Value):
+    __slots__ = ("send", "quit", "suspend", "show_help", "hide_help", "repaint", "toggle_stats")
+
+    def __init__(
+        self,
+        send: bytes = b"",
+        quit: bool = False,
+        suspend: bool = False,
+        show_help: bool = False,
+        hide_help: bool = False,
+        repaint: bool = False,
+        toggle_stats: bool = False,
+    ) -> None:
+        self.send = send
+        self.quit = quit
+        self.suspend = suspend
+        self.show_help = show_help
+        self.hide_help = hide_help
+        self.repaint = repaint
+        self.toggle_stats = toggle_stats
 
 
 def _name(key: int) -> str:

@@ -21,10 +21,7 @@ import os
 import select
 import socket
 import struct
-import threading
 from typing import TYPE_CHECKING, Callable, Dict, List, Sequence, Tuple
-
-from pymosh.frontend.userdir import private_listener
 
 # the stream core (and the protobuf module under it) is imported when a session starts,
 # not before pymosh-server's MOSH CONNECT: option parsing and listeners need none of it
@@ -175,6 +172,8 @@ def make_agent_socket(directory: str) -> Tuple[socket.socket, str]:
     if len(path.encode()) > 100:
         raise ForwardError(f"agent socket path too long for a unix socket: {path}")
     try:
+        from pymosh.frontend.userdir import private_listener
+
         sock = private_listener(path, replace=False)
     except OSError as exc:
         raise ForwardError(f"cannot create agent socket {path}: {exc.strerror}") from None
@@ -301,6 +300,8 @@ class Forwarding:
             if ev.kind == "open":
                 box: list = []
                 self._opening[ev.sid] = box
+                import threading  # (pymosh-client starts faster without it)
+
                 threading.Thread(target=self._connect, args=(ev.info, box), daemon=True).start()
             elif ev.kind in ("reset", "closed"):
                 conn = self.conns.pop(ev.sid, None)

@@ -15,8 +15,6 @@ into the shell; UTF-8 mode (PEP 540) changes no variable and is irrelevant here.
 from __future__ import annotations
 
 import locale
-import subprocess
-from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from pymosh.frontend.procenv import original_environ
@@ -49,11 +47,11 @@ INSTALL_HINT = (
 Probe = Callable[[str], "str | None"]
 
 
-@dataclass
 class LocaleDecision:
-    env: dict[str, str]  # the shell's environment
-    notices: list[str] = field(default_factory=list)
-    error: str | None = None
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env  # the shell's environment
+        self.notices: list[str] = []
+        self.error: str | None = None
 
 
 def is_utf8(codeset: str | None) -> bool:
@@ -132,6 +130,8 @@ def probe_locale(name: str) -> str | None:
 
 def host_fallbacks() -> list[str]:
     """C.UTF-8 first, then the host's other UTF-8 locales as ``locale -a`` lists them."""
+    import subprocess  # (not at import: the client imports this module, never runs this)
+
     names = list(FALLBACKS)
     try:
         out = subprocess.run(

@@ -198,6 +198,10 @@ class Server:
         self.replay_to: str | None = None  # a resume's session ID until its client's hello
         self.last_remote_state_time: float | None = None
         self.input_at = -float("inf")  # when input was last written to the pty, unanswered
+        # the shell starts when the first client state arrives; its first output (the
+        # prompt the user waits for) answers that arrival like an echo: sent at once
+        self.shell_released = False
+        self.first_output_due = False
         self.pty_open = True
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
         self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
@@ -272,9 +276,10 @@ class Server:
                             now = now_ms()
 
             if self.pty_open and self.pty.fd in ready and self._read_pty(now):
-                if now - self.input_at <= ECHO_WINDOW:
+                if now - self.input_at <= ECHO_WINDOW or self.first_output_due:
                     transport.expedite()
                 self.input_at = -float("inf")
+                self.first_output_due = False
 
             self.forwarding.turn(ready, now)
             if not transport.shutdown_in_progress():
@@ -461,6 +466,9 @@ class Server:
                 self.forwarding.drop_listeners()
                 self.forward.close()
                 self.forward = None
+        if not self.shell_released:
+            self.shell_released = True
+            self.first_output_due = True
         self.pty.release()
         return wrote
 

@@ -1,8 +1,9 @@
-"""``pymosh``: start a server over the user's own ssh (or locally), then exec the client.
+"""``pymosh``: start a server over the user's own ssh (or locally), then run the client.
 
-Behaves like Mosh's ``mosh`` script (protocol.md §7.3). The session key travels from the
-server's stdout to the client's environment (``MOSH_KEY``); it is never put in argv or
-printed.
+Behaves like Mosh's ``mosh`` script (protocol.md §7.3). The default client runs in this
+process (no second interpreter start-up); the session key goes from the server's stdout
+to it as bytes. A ``--client=`` command is exec'd with the key in ``MOSH_KEY``, as Mosh
+does. The key is never put in argv or printed.
 """
 
 from __future__ import annotations
@@ -11,28 +12,19 @@ import argparse
 import os
 import selectors
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from pymosh import __version__, _accel
 from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
 from pymosh.frontend.forwarding import ForwardError, ForwardOptions, listen_tcp, parse_forward
 from pymosh.frontend.hostspec import HostSpecError, split_host_port
-from pymosh.frontend.jump import (
-    RELAY_PORT,
-    RELAY_TIMEOUT,
-    Bastion,
-    JumpError,
-    configured_jump,
-    parse_jumps,
-    start_tagger,
-)
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
 from pymosh.frontend.programs import is_pymosh_server, own_program
 from pymosh.frontend.session_commands import (
@@ -44,6 +36,9 @@ from pymosh.frontend.session_commands import (
 )
 from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor
 from pymosh.network.udp import PortRangeError, parse_port_range
+
+if TYPE_CHECKING:  # (imported where used: jump hosts only; json, hashlib, tempfile...)
+    from pymosh.frontend.jump import Bastion
 
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")
 REMOTE_IP_MODES = ("proxy", "local", "remote")
@@ -231,7 +226,9 @@ def resolve(host: str, port: int, family: str) -> list[tuple[int, str]]:
     """(address family, numeric address) candidates for ``host``, ordered by ``family``."""
     wanted = {"inet": socket.AF_INET, "inet6": socket.AF_INET6}.get(family, socket.AF_UNSPEC)
     try:
-        infos = socket.getaddrinfo(host, port, wanted, socket.SOCK_STREAM)
+        # an ASCII name as bytes: a str loads the idna codec (start-up milliseconds)
+        name = host.encode() if host.isascii() else host
+        infos = socket.getaddrinfo(name, port, wanted, socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise WrapperError(f"{host}: could not resolve hostname: {exc.strerror}") from None
     seen: list[tuple[int, str]] = []
@@ -466,20 +463,25 @@ def start_server(
         )
     except OSError as exc:
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
+    if args.client is None:
+        import_client()  # meanwhile: the server starts in its own process
+    beside = False  # the launcher is finished beside the in-process client
     try:
         read_bootstrap(proc, boot)
-        if args.local and boot.done:
+        beside = args.client is None and boot.done and boot.ip is not None
+        if args.local and boot.done and not beside:
             read_detached_pid(proc, boot)
     except BootstrapError as exc:
         raise WrapperError(str(exc)) from None
     finally:
-        assert proc.stdout is not None
-        proc.stdout.close()
-        try:
-            status = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            status = proc.wait()
+        if beside:
+            # the client starts now, not after the server's last line and the launcher's
+            # exit (milliseconds of the first prompt): a thread awaits them meanwhile
+            threading.Thread(
+                target=_finish_beside, args=(proc, boot if args.local else None), daemon=True
+            ).start()
+        else:
+            status = _reap(proc)
     if not boot.done:
         if bastion is not None and status == 255 and not boot.passthrough:
             raise WrapperError(
@@ -491,6 +493,29 @@ def start_server(
     if boot.ip is None:
         raise WrapperError("Did not find remote IP address (is SSH ProxyCommand disabled?).")
     return boot
+
+
+def _reap(proc: subprocess.Popen) -> int:
+    """Close the launcher's output and wait for it (killed after 30 s); its status."""
+    assert proc.stdout is not None
+    proc.stdout.close()
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def _finish_beside(proc: subprocess.Popen, boot: Bootstrap | None) -> None:
+    """In a thread beside the client: note a local server's pid, then `_reap`. Nothing
+    here may print (the client owns the terminal)."""
+    try:
+        if boot is not None:
+            read_detached_pid(proc, boot)
+    except (BootstrapError, OSError, ValueError):
+        pass
+    finally:
+        _reap(proc)
 
 
 def _session_failure(args: argparse.Namespace, boot: Bootstrap) -> str:
@@ -564,6 +589,8 @@ def run_session_command(args: argparse.Namespace, env: dict[str, str], words: li
 def _jump_proxy(args: argparse.Namespace, bastions: list[Bastion]) -> str:
     """ssh's ProxyCommand through the ``-J`` hosts (opened into ``bastions``; the caller
     closes them). A ProxyJump from the ssh configuration needs nothing: ssh does it."""
+    from pymosh.frontend.jump import Bastion, JumpError, parse_jumps
+
     try:
         for spec in parse_jumps(args.jump):
             bastions.append(
@@ -781,8 +808,10 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise WrapperError(
             "standard input is not a terminal; run pymosh from a terminal (for scripts, use ssh)"
         )
-    client = shlex.split(args.client) if args.client is not None else own_program("pymosh-client")
-    if not client or shutil.which(client[0]) is None:
+    # the default client runs here, in this interpreter (no second start-up); --client= is
+    # exec'd as Mosh does
+    client = shlex.split(args.client) if args.client is not None else []
+    if args.client is not None and (not client or _which(client[0]) is None):
         raise WrapperError(
             f"client {args.client or client[0]!r} not found; give its full path with --client="
         )
@@ -791,6 +820,8 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     ssh = shlex.split(args.ssh)
     jump = args.jump
     if jump is None and not args.local:
+        from pymosh.frontend.jump import configured_jump
+
         jump = configured_jump(ssh, args.host)
     try:
         boot, ip, port = _bootstrap(args, env, ssh, jump, session_words)
@@ -798,7 +829,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         boot, ip, port = _bootstrap(args, env, ssh, jump, ["resume", ask_session_id()])
 
     client_env = dict(env)
-    client_env["MOSH_KEY"] = boot.key or ""
+    client_env.pop("MOSH_KEY", None)
     client_env["MOSH_PREDICTION_DISPLAY"] = predict
     if args.predict_overwrite:
         client_env["MOSH_PREDICTION_OVERWRITE"] = "yes"
@@ -806,8 +837,11 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         client_env["MOSH_NO_TERM_INIT"] = "1"
     if args.scrollback is not None:
         client_env["PYMOSH_SCROLLBACK"] = str(args.scrollback)
-    client_argv = client + [f"-# {' '.join(argv)} |", *forward.argv(), ip, str(port)]
     sys.stdout.flush()
+    if not client:
+        return run_client_here(ip, port, boot.key or "", forward, client_env)
+    client_env["MOSH_KEY"] = boot.key or ""
+    client_argv = client + [f"-# {' '.join(argv)} |", *forward.argv(), ip, str(port)]
     try:
         os.execvpe(client[0], client_argv, client_env)
     except OSError as exc:
@@ -815,6 +849,37 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             end_server(boot)
         raise WrapperError(f"could not run client {client[0]!r}: {exc.strerror}") from None
     return 255  # not reached
+
+
+def _which(program: str) -> str | None:
+    import shutil  # (only for --client=: a few ms of everyone's start-up otherwise)
+
+    return shutil.which(program)
+
+
+def run_client_here(
+    ip: str, port: int, key_text: str, forward: ForwardOptions, env: dict[str, str]
+) -> int:
+    """pymosh-client's session in this process, as if exec'd with ``env`` (which holds no
+    key: it goes to the client as bytes, never into an environment or argv)."""
+    from pymosh.crypto import parse_key
+    from pymosh.errors import KeyFormatError
+    from pymosh.frontend.client import connect
+
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        key = parse_key(key_text)
+    except KeyFormatError as exc:
+        sys.stderr.write(f"pymosh-client: bad MOSH_KEY: {exc}\n")
+        return 1
+    return connect(ip, port, key, forward)
+
+
+def import_client() -> None:
+    """Import the in-process client's modules (called while the server starts)."""
+    import pymosh.crypto  # noqa: F401  (its shared library takes milliseconds to load)
+    import pymosh.frontend.client  # noqa: F401
 
 
 def _bootstrap(
@@ -846,6 +911,15 @@ def _through_bastion(
     talks to."""
     if args.local:
         raise WrapperError("--local and a jump host do not go together")
+    from pymosh.frontend.jump import (
+        RELAY_PORT,
+        RELAY_TIMEOUT,
+        Bastion,
+        JumpError,
+        parse_jumps,
+        start_tagger,
+    )
+
     timeout = _env_seconds(env.get("MOSH_SERVER_NETWORK_TMOUT")) or RELAY_TIMEOUT
     bastions: list[Bastion] = []
     try:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
 from typing import Dict, List
 
 from pymosh.errors import DecodeError
+from pymosh.value import Frozen
 from pymosh.wire.protobuf import Instruction, decode_instruction, encode_instruction
 
 HEADER = struct.Struct(">QH")
@@ -26,12 +26,18 @@ MAX_ASSEMBLED = DECOMPRESS_LIMIT + 64 * 1024
 U64 = (1 << 64) - 1
 
 
-@dataclass(frozen=True)
-class Fragment:
+class Fragment(Frozen):
+    __slots__ = ("id", "num", "final", "contents")
     id: int
     num: int
     final: bool
     contents: bytes
+
+    def __init__(self, id: int, num: int, final: bool, contents: bytes) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "num", num)
+        object.__setattr__(self, "final", final)
+        object.__setattr__(self, "contents", contents)
 
     def to_bytes(self) -> bytes:
         if not 0 <= self.num <= MAX_FRAGMENT_NUM:

@@ -9,8 +9,9 @@ gives it back.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Mapping
+
+from pymosh.value import Frozen
 
 ESC = b"\x1b"
 APPLICATION_CURSOR_KEYS = ESC + b"[?1h"
@@ -40,15 +41,30 @@ _RESET = (
 _TITLE_TERMS = ("xterm", "rxvt", "kterm", "Eterm", "alacritty", "screen", "tmux")
 
 
-@dataclass(frozen=True)
-class TerminalCaps:
-    has_ech: bool = False  # ECH (erase characters) exists
-    has_bce: bool = False  # erasing paints the current background colour
-    has_title: bool = False  # the terminal shows OSC 0/2 window titles
-    colors: int = 0
-    rgb: bool = False  # 24-bit colour: terminfo's RGB flag (ncurses) or tmux's Tc
-    smcup: bytes = b""  # enter the alternate screen ("" with MOSH_NO_TERM_INIT)
-    rmcup: bytes = b""
+class TerminalCaps(Frozen):
+    __slots__ = ("has_ech", "has_bce", "has_title", "colors", "rgb", "smcup", "rmcup")
+    has_ech: bool  # ECH (erase characters) exists
+    has_bce: bool  # erasing paints the current background colour
+    has_title: bool  # the terminal shows OSC 0/2 window titles
+    colors: int
+    rgb: bool  # 24-bit colour: terminfo's RGB flag (ncurses) or tmux's Tc
+    smcup: bytes  # enter the alternate screen ("" with MOSH_NO_TERM_INIT)
+    rmcup: bytes
+
+    def __init__(
+        self,
+        has_ech: bool = False,
+        has_bce: bool = False,
+        has_title: bool = False,
+        colors: int = 0,
+        rgb: bool = False,
+        smcup: bytes = b"",
+        rmcup: bytes = b"",
+    ) -> None:
+        for name, value in zip(
+            self.__slots__, (has_ech, has_bce, has_title, colors, rgb, smcup, rmcup)
+        ):
+            object.__setattr__(self, name, value)
 
     def differ_options(self) -> dict[str, bool]:
         """Keyword arguments for `new_frame`."""

@@ -11,8 +11,10 @@ Widths are cached per code point.
 
 from __future__ import annotations
 
-import ctypes
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import ctypes
 
 _LC_CTYPE_MASK = 1 << 0  # glibc: 1 << __LC_CTYPE (0)
 
@@ -20,6 +22,8 @@ _LC_CTYPE_MASK = 1 << 0  # glibc: 1 << __LC_CTYPE (0)
 def _load_libc() -> ctypes.CDLL:
     """glibc by its soname; ``find_library`` (which runs ldconfig: ms of start-up) only
     when that name is not there."""
+    import ctypes
+
     try:
         return ctypes.CDLL("libc.so.6")
     except OSError:
@@ -29,6 +33,8 @@ def _load_libc() -> ctypes.CDLL:
 
 
 def _libc_width() -> Callable[[int], int] | None:
+    import ctypes
+
     try:
         libc = _load_libc()
         newlocale = libc.newlocale
@@ -68,7 +74,7 @@ def _package_width() -> Callable[[int], int]:
     return lambda cp: _wcwidth.wcwidth(chr(cp))
 
 
-_raw_width = _libc_width() or _package_width()
+_raw_width: Callable[[int], int] | None = None  # chosen at the first character that needs it
 _cache: dict[int, int] = {}
 
 
@@ -80,6 +86,9 @@ def char_width(cp: int) -> int:
         return -1
     w = _cache.get(cp)
     if w is None:
+        global _raw_width
+        if _raw_width is None:  # (not at import: ctypes and libc cost the client's start-up)
+            _raw_width = _libc_width() or _package_width()
         w = _raw_width(cp) if cp <= 0x10FFFF else -1
         if w > 2:
             w = 2

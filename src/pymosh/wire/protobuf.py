@@ -8,10 +8,10 @@ as stock peers tolerate them (§8.1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterator, List, Tuple, Union
 
 from pymosh.errors import DecodeError
+from pymosh.value import Frozen, Value
 
 PROTOCOL_VERSION = 2
 U64 = (1 << 64) - 1
@@ -25,49 +25,83 @@ I32 = 5
 # ---------------------------------------------------------------- messages
 
 
-@dataclass
-class Instruction:
+class Instruction(Value):
     """TransportBuffers.Instruction."""
 
-    protocol_version: int = PROTOCOL_VERSION
-    old_num: int = 0
-    new_num: int = 0
-    ack_num: int = 0
-    throwaway_num: int = 0
-    diff: bytes = b""
-    chaff: bytes = b""
+    __slots__ = (
+        "protocol_version",
+        "old_num",
+        "new_num",
+        "ack_num",
+        "throwaway_num",
+        "diff",
+        "chaff",
+    )
+
+    def __init__(
+        self,
+        protocol_version: int = PROTOCOL_VERSION,
+        old_num: int = 0,
+        new_num: int = 0,
+        ack_num: int = 0,
+        throwaway_num: int = 0,
+        diff: bytes = b"",
+        chaff: bytes = b"",
+    ) -> None:
+        self.protocol_version = protocol_version
+        self.old_num = old_num
+        self.new_num = new_num
+        self.ack_num = ack_num
+        self.throwaway_num = throwaway_num
+        self.diff = diff
+        self.chaff = chaff
 
 
-@dataclass(frozen=True)
-class Keystroke:
+class Keystroke(Frozen):
+    __slots__ = ("keys",)
     keys: bytes
 
+    def __init__(self, keys: bytes) -> None:
+        object.__setattr__(self, "keys", keys)
 
-@dataclass(frozen=True)
-class Resize:
+
+class Resize(Frozen):
+    __slots__ = ("width", "height")
     width: int
     height: int
 
+    def __init__(self, width: int, height: int) -> None:
+        object.__setattr__(self, "width", width)
+        object.__setattr__(self, "height", height)
 
-@dataclass(frozen=True)
-class HostBytes:
+
+class HostBytes(Frozen):
+    __slots__ = ("data",)
     data: bytes
 
+    def __init__(self, data: bytes) -> None:
+        object.__setattr__(self, "data", data)
 
-@dataclass(frozen=True)
-class EchoAck:
+
+class EchoAck(Frozen):
+    __slots__ = ("num",)
     num: int
 
+    def __init__(self, num: int) -> None:
+        object.__setattr__(self, "num", num)
 
-@dataclass(frozen=True)
-class History:
+
+class History(Frozen):
     """Scrollback lines (extension 101 of a HostMessage; body format: statesync/history.py)."""
 
+    __slots__ = ("body",)
     body: bytes
 
+    def __init__(self, body: bytes) -> None:
+        object.__setattr__(self, "body", body)
 
-@dataclass(frozen=True)
-class Hello:
+
+class Hello(Frozen):
     """pymosh's own handshake (extension 100 both ways; stock peers skip it, §8.1).
 
     The client sends its hello as the first event of its user stream: ``features`` it
@@ -76,18 +110,27 @@ class Hello:
     hello has not arrived, so a stock peer never sees anything new.
     """
 
-    version: int = 1
-    features: int = 0
-    scrollback_lines: int = 0
+    __slots__ = ("version", "features", "scrollback_lines")
+    version: int
+    features: int
+    scrollback_lines: int
+
+    def __init__(self, version: int = 1, features: int = 0, scrollback_lines: int = 0) -> None:
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "features", features)
+        object.__setattr__(self, "scrollback_lines", scrollback_lines)
 
 
-@dataclass(frozen=True)
-class StreamFrame:
+class StreamFrame(Frozen):
     """One byte-stream multiplexer frame (issue #18): extension 101 in a UserMessage,
     102 in a HostMessage; the body's format is ``pymosh.statesync.streams``'s. Sent only
     to a peer whose hello granted FEATURE_STREAMS."""
 
+    __slots__ = ("data",)
     data: bytes
+
+    def __init__(self, data: bytes) -> None:
+        object.__setattr__(self, "data", data)
 
 
 # Hello.features bits

@@ -1,0 +1,69 @@
+"""What pymosh-client and pymosh import before their first datagram (start-up budget).
+
+Start-up is measured in bench/ (``python -m bench.e2e.startup``); here the behaviour
+behind it: importing the client's and the wrapper's entry modules, as their ``-I -S``
+scripts do, loads none of the modules that cost start-up milliseconds and are not
+needed before the first frame.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.frontend.helpers import PACKAGE_ROOT
+
+# dataclasses drags in inspect, ast, dis and tokenize; the others are needed only on paths
+# a start-up does not take (forwarding, jump hosts, the server's locale fallbacks)
+HEAVY = {
+    "dataclasses",
+    "inspect",
+    "ast",
+    "tokenize",
+    "threading",
+    "subprocess",
+    "json",
+    "hashlib",
+    "tempfile",
+    "encodings.idna",
+    "cryptography",
+    "ctypes",
+}
+
+
+def _imported(code: str, **env: str) -> set[str]:
+    probe = f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); {code}; print(*sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, **env},
+    ).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize("extensions", ["fast", "twins"])
+def test_client_entry_imports_nothing_heavy(extensions):
+    env = {"PYMOSH_NO_EXTENSIONS": "1"} if extensions == "twins" else {}
+    loaded = _imported("from pymosh.frontend.client import main", **env)
+    assert "pymosh.frontend.client" in loaded
+    assert loaded & HEAVY == set()
+
+
+def test_client_socket_to_a_numeric_address_needs_no_idna_codec():
+    loaded = _imported(
+        "from pymosh.network.udp import ClientSocket; ClientSocket(('127.0.0.1', 9)).close()"
+    )
+    assert "encodings.idna" not in loaded
+
+
+def test_wrapper_entry_imports_nothing_heavy():
+    loaded = _imported("from pymosh.frontend.wrapper import main")
+    assert loaded & HEAVY - {"ctypes"} == {"subprocess", "threading"}  # it runs the server
+    assert "pymosh.frontend.jump" not in loaded
+    assert "shutil" not in loaded  # (--client= only)

@@ -116,7 +116,7 @@ cdef class Emulator:
     cdef bint _equal(self, Emulator o)
     cdef int _index(self, object v, int n) except -1
     cdef Row *history_pop(self) noexcept
-    cdef void history_retire(self) noexcept
+    cdef void history_retire(self, int n) noexcept
     cdef void history_free(self) noexcept
     cdef Row *history_push(self, Row *r) noexcept
     cdef void clear_history(self) noexcept

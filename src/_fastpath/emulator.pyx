@@ -297,20 +297,23 @@ cdef class Emulator:
             self.history_dropped = 0
             self.history_cleared = False
 
-    def take_history(self):
+    def take_history(self, max_lines=None):
         """(dropped, lines, cleared) since the previous call, as the twin: lines are
-        (bytes a terminal shows the row with, soft-wrapped), oldest first."""
+        (bytes a terminal shows the row with, soft-wrapped), oldest first, at most
+        ``max_lines`` of them (None: all); the others stay pending, unrendered."""
         cdef Buf b
         cdef Row *r
         cdef list lines = []
-        cdef int i
+        cdef Py_ssize_t i, n = self.history_len
+        if max_lines is not None and max_lines < n:
+            n = max(<Py_ssize_t>max_lines, 0)
         out = (self.history_dropped, lines, bool(self.history_cleared))
-        if self.history_len:
+        if n:
             b.cap = 256
             b.n = 0
             b.p = <char *>xmalloc(256)
             try:
-                for i in range(self.history_len):
+                for i in range(n):
                     r = self.history[(self.history_head + i) % self.history_cap]
                     b.n = 0
                     history_line(&b, r)
@@ -318,10 +321,15 @@ cdef class Emulator:
                                   (r.cells[r.width - 1].flags & F_WRAP) != 0))
             finally:
                 free(b.p)
-        self.history_retire()
+        self.history_retire(<int>n)
         self.history_dropped = 0
         self.history_cleared = False
         return out
+
+    @property
+    def history_pending(self):
+        """Rows kept for take_history, not yet taken."""
+        return self.history_len
 
     def take_replies(self):
         cdef bytes out = bytes(self.replies)
@@ -543,18 +551,18 @@ cdef class Emulator:
         self.history_len -= 1
         return r
 
-    cdef void history_retire(self) noexcept:
-        """The pending rows were taken: each stays in its slot as a spare if nothing else
-        shares it and it has the screen's width, else it goes."""
-        cdef int i, slot
+    cdef void history_retire(self, int n) noexcept:
+        """The n oldest pending rows were taken: each stays in its slot as a spare if
+        nothing else shares it and it has the screen's width, else it goes."""
+        cdef int i
         cdef Row *r
-        for i in range(self.history_len):
-            slot = (self.history_head + i) % self.history_cap
-            r = self.history[slot]
+        for i in range(n):
+            r = self.history[self.history_head]
             if r.refcnt != 1 or r.width != self.ds.width:
                 row_decref(r)
-                self.history[slot] = NULL
-        self.history_len = 0
+                self.history[self.history_head] = NULL
+            self.history_head = (self.history_head + 1) % self.history_cap
+        self.history_len -= n
 
     cdef void history_free(self) noexcept:
         """Every row held (pending and spare), and the ring."""
@@ -603,7 +611,7 @@ cdef class Emulator:
     cdef void clear_history(self) noexcept:
         """ED 3: everything pending is gone, and so is the count of what was dropped."""
         if self.history_limit:
-            self.history_retire()
+            self.history_retire(self.history_len)
             self.history_dropped = 0
             self.history_cleared = True
 
@@ -689,8 +697,14 @@ cdef class Emulator:
         if blank != NULL:
             blank.gen = next_gen()
             blank.n_ext = 0
+            if ds.bg == 0:
+                # cells from ``used`` on are default blanks already, but for the last
+                # cell's wrap flag: a short line's recycled row is blanked by its length
+                cells_blank(blank.cells, blank.used, 0)
+                cell_blank(&blank.cells[blank.width - 1], 0)
+            else:
+                cells_blank(blank.cells, blank.width, ds.bg)
             blank.used = blank.width if ds.bg else 0
-            cells_blank(blank.cells, blank.width, ds.bg)
         else:
             blank = row_new(ds.width, ds.bg, next_gen())
             blank.refcnt = count

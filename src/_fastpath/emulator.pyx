@@ -331,6 +331,11 @@ cdef class Emulator:
         """Rows kept for take_history, not yet taken."""
         return self.history_len
 
+    @property
+    def history_row_bytes(self):
+        """Memory one kept row of the current width holds."""
+        return sizeof(Row) + <Py_ssize_t>self.ds.width * sizeof(Cell)
+
     def take_replies(self):
         cdef bytes out = bytes(self.replies)
         self.replies = bytearray()

@@ -10,6 +10,7 @@ import pytest
 from pymosh.errors import DecodeError
 from pymosh.network.connection import Connection
 from pymosh.network.transport import Transport
+from pymosh.statesync import history
 from pymosh.statesync.complete import CompleteTerminal
 from pymosh.statesync.history import (
     CHUNK,
@@ -33,12 +34,12 @@ class HistorySim:
     """A server CompleteTerminal + HistoryLog and a client with a HistoryReader, over a
     LossyLink on a fake clock; the server 'prints' lines as the test asks."""
 
-    def __init__(self, link: LossyLink, max_lines: int = 100_000) -> None:
+    def __init__(self, link: LossyLink, max_lines: int = 100_000, source=None) -> None:
         key = os.urandom(16)
         self.link = link
         self.now = 0.0
         self.state = CompleteTerminal(80, 24)
-        self.log = HistoryLog(max_lines)
+        self.log = HistoryLog(max_lines, source)
         self.state.history = self.log.window
         self.server = Transport(self.state, UserStream(), Connection(key, True, now=0), 0)
         self.server.current_state = self.state
@@ -243,3 +244,100 @@ def test_granted_clipboard_sends_every_selection():
     assert server != before  # a selection-only change is a change
     granted = decode_host_message(server.diff_from(before))
     assert any(b"\x1b]52;p;aGk=" in e.data for e in granted if isinstance(e, HostBytes))
+
+
+class CountingSource:
+    """An emulator (either implementation) as the log's source, counting rendered rows."""
+
+    def __init__(self, emulator) -> None:
+        self.emulator = emulator
+        self.rendered = 0
+
+    @property
+    def width(self) -> int:
+        return self.emulator.width
+
+    @property
+    def history_pending(self) -> int:
+        return self.emulator.history_pending
+
+    @property
+    def history_row_bytes(self) -> int:
+        return self.emulator.history_row_bytes
+
+    def take_history(self, max_lines=None):
+        out = self.emulator.take_history(max_lines)
+        self.rendered += len(out[1])
+        return out
+
+
+def _emulator_source(impl, max_lines: int) -> CountingSource:
+    emulator = impl.Emulator(10, 3)
+    emulator.set_history_limit(max_lines)
+    return CountingSource(emulator)
+
+
+def _program(total: int, per_turn: int):
+    """Prints lines 0..total-1 on the source's emulator (then two blank lines, so every
+    one of them has left its 3-row screen), the server capturing after each read."""
+    state = {"next": 0}
+
+    def produce(sim: HistorySim) -> None:
+        start = state["next"]
+        if start > total:
+            return
+        stop = min(total, start + per_turn)
+        data = b"".join(b"%d\r\n" % i for i in range(start, stop))
+        sim.log.source.emulator.feed(data + (b"\r\n\r\n" if stop == total else b""))
+        sim.log.capture(sim.now)
+        state["next"] = stop + (stop == total)
+
+    return produce
+
+
+def test_bulk_output_renders_only_the_lines_sent_and_one_marked_gap(terminal_impl):
+    """50,000 lines through a 1,000-line ring: the overflow is one gap of the exact size,
+    the newest 1,000 arrive in order, and only those (and a few more) were ever rendered."""
+    source = _emulator_source(terminal_impl, 1000)
+    sim = HistorySim(
+        LossyLink(random.Random(6), Impairment(delay=5), Impairment(delay=5)), 1000, source
+    )
+    sim.run(2000, _program(50_000, 5000))
+    sim.run(20_000)
+    seq = 0
+    for event in sim.events:
+        if event[0] == "gap":
+            seq += event[1]
+        else:
+            assert event[1] == b"%d" % seq
+            seq += 1
+    assert seq == 50_000
+    assert [e[0] for e in sim.events].count("gap") == 1
+    assert sim.lines()[-1000:] == [b"%d" % i for i in range(49_000, 50_000)]
+    assert source.rendered <= len(sim.lines()) + history.PULL
+    assert source.history_pending == 0 and sim.log.backlog == 0
+
+
+def test_rows_beyond_the_row_budget_are_rendered_and_all_arrive(terminal_impl, monkeypatch):
+    source = _emulator_source(terminal_impl, 100_000)
+    monkeypatch.setattr(history, "ROW_BUDGET", 20 * source.history_row_bytes)
+    sim = HistorySim(
+        LossyLink(random.Random(7), Impairment(delay=5), Impairment(delay=5)), 100_000, source
+    )
+    sim.run(500, _program(3000, 300))
+    assert source.history_pending <= 20 + 300  # the budget, and one read's rows
+    sim.run(30_000)
+    assert sim.lines() == [b"%d" % i for i in range(3000)]
+    assert source.rendered == 3000  # each line rendered once
+
+
+def test_a_width_change_renders_the_rows_kept(terminal_impl):
+    source = _emulator_source(terminal_impl, 1000)
+    log = HistoryLog(1000, source)
+    source.emulator.feed(b"".join(b"%d\r\n" % i for i in range(22)))
+    log.capture(0)
+    assert source.history_pending == 20 and not log.pending
+    source.emulator.resize(12, 3)
+    log.capture(0)
+    assert source.history_pending == 0
+    assert [line[1] for line in log.pending] == [b"%d" % i for i in range(20)]

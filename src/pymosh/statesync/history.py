@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Deque, Iterable, List, Optional, Protocol, Tuple, Union
+from typing import Deque, Iterable, List, Protocol, Tuple, Union
 
 from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import LEN, VARINT, _fields, _read_varint, _varint
@@ -38,7 +38,6 @@ from pymosh.wire.protobuf import LEN, VARINT, _fields, _read_varint, _varint
 DEFAULT_LINES = 10_000  # history a client asks for unless told otherwise
 BYTE_BUDGET = 32 << 20  # per session: what the server's pending log may hold
 ROW_BUDGET = 24 << 20  # per session: unrendered rows the emulator's ring may hold
-ROW_BYTES = 64, 24  # a ring row's memory: header, per cell (the fast path's Row and Cell)
 PULL = 32  # rows rendered at a time when the window takes lines from the ring
 LINE_OVERHEAD = 128  # bytes charged per line besides its text (Python objects)
 LINE_MAX = 16 << 10  # a longer rendered row is cut (one row is at most 1024 cells)
@@ -196,8 +195,11 @@ class RowSource(Protocol):
     @property
     def history_pending(self) -> int: ...
 
+    @property
+    def history_row_bytes(self) -> int: ...
+
     def take_history(
-        self, max_lines: Optional[int] = None
+        self, max_lines: int | None = None
     ) -> Tuple[int, List[Tuple[bytes, bool]], bool]: ...
 
 
@@ -205,7 +207,7 @@ class HistoryLog:
     """(server) Lines scrolled off, waiting to be sent; bounded in lines and bytes."""
 
     def __init__(
-        self, max_lines: int, source: Optional[RowSource] = None, byte_budget: int = BYTE_BUDGET
+        self, max_lines: int, source: RowSource | None = None, byte_budget: int = BYTE_BUDGET
     ) -> None:
         self.max_lines = max(int(max_lines), 0)
         self.source = source  # the emulator whose ring holds the newest lines, unrendered
@@ -219,15 +221,19 @@ class HistoryLog:
         self.overflow_at = -math.inf  # when lines were last dropped for lack of room
         self.window = HistoryWindow()  # the state's slot the lines are pumped into
         self.filling = False  # a window of lines is being sent (see ``pump``)
+        self.width = None if source is None else source.width  # of the ring's rows
 
     def capture(self, now: float) -> None:
         """After the program printed: the source's news (an ESC[3J, rows it dropped), and
-        its oldest rows rendered only beyond what its ring may hold (``ROW_BUDGET``)."""
+        its oldest rows rendered only beyond what its ring may hold (``ROW_BUDGET``). After
+        a width change every row kept is rendered, so the ring's rows all have the width
+        its budget is counted with."""
         source = self.source
         if source is None:
             return
-        header, cell = ROW_BYTES
-        keep = min(self.max_lines, ROW_BUDGET // (header + cell * source.width))
+        keep = min(self.max_lines, ROW_BUDGET // source.history_row_bytes)
+        if source.width != self.width:
+            self.width, keep = source.width, 0
         self.feed(*source.take_history(max(0, source.history_pending - keep)), now)
 
     def _unrendered(self) -> int:
@@ -298,10 +304,11 @@ class HistoryLog:
         if all_acked and not window.size:
             self.filling = True
         while self.filling and self.may_send > 0 and window.size < WINDOW:
-            if not pending:
-                if not self._unrendered():
+            if not pending:  # the ring's oldest rows, rendered as they go on the wire
+                if self.source is None or not self.source.history_pending:
                     break
-                self._add(*self.source.take_history(PULL), now)  # type: ignore[union-attr]
+                dropped, lines, cleared = self.source.take_history(PULL)
+                self._add(dropped, lines, cleared, now)
                 continue
             line = pending.popleft()
             self.charge -= len(line[1]) + LINE_OVERHEAD

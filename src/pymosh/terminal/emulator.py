@@ -75,7 +75,9 @@ class Emulator:
         alternate screen adds nothing. A smaller limit drops the oldest pending rows."""
         self.fb.set_history_limit(lines)
 
-    def take_history(self, max_lines: int | None = None) -> tuple[int, list[tuple[bytes, bool]], bool]:
+    def take_history(
+        self, max_lines: int | None = None
+    ) -> tuple[int, list[tuple[bytes, bool]], bool]:
         """``(dropped, lines, cleared)`` since the previous call. ``lines``: the rows kept,
         oldest first, at most ``max_lines`` (None: all; the others stay pending, unrendered),
         each as ``(bytes a terminal shows it with, soft-wrapped)``; ``dropped``: rows that
@@ -97,6 +99,12 @@ class Emulator:
     def history_pending(self) -> int:
         """Rows kept for ``take_history``, not yet taken."""
         return len(self.fb.history)
+
+    @property
+    def history_row_bytes(self) -> int:
+        """Memory one kept row of the current width holds, at most: a list slot and a
+        cell tuple per cell."""
+        return 64 + 136 * self.fb.width
 
     def take_replies(self) -> bytes:
         out = b"".join(self._replies)

@@ -163,6 +163,7 @@ def test_a_client_that_missed_frames_resets_its_streams():
         current_state=UserStream(),
         connection=SimpleNamespace(timeout=lambda: 50),
         sent_state_last=1,
+        shutdown_in_progress=lambda: False,
     )
     mux = Mux(True)
     sid = mux.open(b"t")
@@ -171,3 +172,21 @@ def test_a_client_that_missed_frames_resets_its_streams():
     assert not mux.streams and [(e.kind, e.sid) for e in mux.take_events()] == [("reset", sid)]
     frames = [e.data for e in transport.current_state.events]
     assert frames and frames[-1][0] == RESET and carrier.delivered == 8
+
+
+@pytest.mark.parametrize("side", ["server", "client"])
+def test_streams_add_nothing_while_shutting_down(side):
+    """The shutdown state is resent unchanged under one number: a carrier that kept adding
+    frames would make the sender diff (old, 2^64 - 1) twice with different bytes."""
+    sim = make(8, delay=20)
+    sim.cpeer.send(b"tcp:h:1", payload(1, 2_000_000))
+    sim.speer.send(b"agent", payload(2, 2_000_000))
+    sim.run_for(1000)
+    quitting = sim.server if side == "server" else sim.client
+    quitting.start_shutdown(sim.now)
+    up, down = sim.client.current_state.stream_bytes(), sim.terminal.streams.next
+    assert sim.run_until(quitting.shutdown_acknowledged, sim.now + 5_000)
+    if side == "server":
+        assert sim.terminal.streams.next == down  # no frame pushed since
+    else:
+        assert sim.client.current_state.stream_bytes() <= up  # acks subtract; nothing added

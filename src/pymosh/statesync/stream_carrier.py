@@ -112,6 +112,8 @@ class ClientCarrier:
         frames, self.delivered = log.since(self.delivered)
         for frame in frames:
             self.mux.receive(frame)
+        if transport.shutdown_in_progress():
+            return  # the shutdown state is resent unchanged under one number: add nothing
         stream = transport.current_state
         budget = min(
             self.window.budget(stream.stream_bytes(), now, transport.connection.timeout()),
@@ -140,8 +142,8 @@ class ServerCarrier:
 
     def pump(self, terminal: Any, transport: Any, now: float) -> None:
         """``terminal`` is the transport's live current state."""
-        if not granted(terminal.hello):
-            return
+        if not granted(terminal.hello) or transport.shutdown_in_progress():
+            return  # (shutting down: the state is resent unchanged under one number)
         log = terminal.streams
         budget = min(
             self.window.budget(log.size, now, transport.connection.timeout()),

@@ -58,7 +58,10 @@ class HistorySim:
                 self.server.receive(item.datagram, item.src, now)
             else:
                 self.client.receive(item.datagram, SERVER_ADDR, now)
-        self.events += self.reader.events(self.client.latest_remote_state().history)
+        window = self.client.latest_remote_state().history
+        if window.lines:
+            self.client.expedite_ack()  # as pymosh-client does
+        self.events += self.reader.events(window)
         for datagram in self.client.tick(now):
             self.link.send(datagram, CLIENT_ADDR, SERVER_ADDR, now, upstream=True)
         self.log.pump(now, self.server.all_acked())

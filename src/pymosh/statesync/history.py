@@ -41,7 +41,7 @@ ROW_BUDGET = 24 << 20  # per session: unrendered rows the emulator's ring may ho
 PULL = 32  # rows rendered at a time when the window takes lines from the ring
 LINE_OVERHEAD = 128  # bytes charged per line besides its text (Python objects)
 LINE_MAX = 16 << 10  # a longer rendered row is cut (one row is at most 1024 cells)
-CHUNK = 4096  # history bytes added to the state per send
+CHUNK = 8192  # history bytes added to the state per send
 WINDOW = 16384  # history bytes in flight (sent, not yet acknowledged)
 SETTLE = 300  # ms without overflow before an overflowing log sends again
 

@@ -1,8 +1,10 @@
 """``python -m bench.e2e.scrollback [--quick] [--out FILE]``: scrollback (#14) on vs off.
 
 Sessions of stock Mosh 1.4.0, pymosh with scrollback off (``PYMOSH_SCROLLBACK=0``) and
-pymosh with it on (the default 10,000 lines; and 100,000 for ``seq 1 100000``), each
-``cat``-ing every 16 MiB corpus file (256 KiB with --quick) and running ``seq``:
+pymosh with it on (the default 10,000 lines), each ``cat``-ing every 16 MiB corpus file
+(256 KiB with --quick) and running ``seq 1 2000000`` (500,000 with --quick), as the bulk
+runs of ``bench.e2e``; and pymosh with 100,000 lines running ``seq 1 100000`` (20,000 with
+--quick: every line should arrive):
 
 * wall time until the end marker shows, server and client CPU, bytes on the wire (server
   -> client) and bytes the client wrote to its terminal until then, and in total once the
@@ -147,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=1, help="runs of each command (median)")
     args = p.parse_args(argv)
     size = (256 << 10) if args.quick else (16 << 20)
-    seq = 20_000 if args.quick else 100_000
+    seq = 20_000 if args.quick else 100_000  # what the big history gets, all of it
+    bulk = 500_000 if args.quick else 2_000_000
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     result: dict = {"quick": args.quick, "corpus_bytes": size, "runs": {}}
     with tempfile.TemporaryDirectory(prefix="pymosh-bench-") as tmp:
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in sorted(corpus.items())
             if not args.corpus or name in args.corpus
         ]
-        commands.append((f"seq 1 {seq}", f"seq 1 {seq}"))
+        commands.append((f"seq 1 {bulk}", f"seq 1 {bulk}"))
         plan = configs(args.quick)
         big = Impl.pymosh()
         big.env["PYMOSH_SCROLLBACK"] = str(seq)
@@ -170,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             s.stream = pyte.ByteStream(s.screen)
             try:
                 s.start()
-                for label, command in commands:
-                    if name.endswith("k") and not name.endswith("10k") and "seq" not in label:
-                        continue  # the big history only for seq
+                for label, command in (
+                    [(f"seq 1 {seq}", f"seq 1 {seq}")] if impl is big else commands
+                ):
                     try:
                         runs[label] = _median_run(
                             [run(s, command, 120.0) for _ in range(max(args.rounds, 1))]

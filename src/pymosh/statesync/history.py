@@ -190,13 +190,10 @@ class RowSource(Protocol):
     """What ``HistoryLog`` needs of an emulator (both implementations)."""
 
     @property
-    def width(self) -> int: ...
-
-    @property
     def history_pending(self) -> int: ...
 
     @property
-    def history_row_bytes(self) -> int: ...
+    def history_pending_bytes(self) -> int: ...
 
     def take_history(
         self, max_lines: int | None = None
@@ -221,20 +218,21 @@ class HistoryLog:
         self.overflow_at = -math.inf  # when lines were last dropped for lack of room
         self.window = HistoryWindow()  # the state's slot the lines are pumped into
         self.filling = False  # a window of lines is being sent (see ``pump``)
-        self.width = None if source is None else source.width  # of the ring's rows
 
     def capture(self, now: float) -> None:
         """After the program printed: the source's news (an ESC[3J, rows it dropped), and
-        its oldest rows rendered only beyond what its ring may hold (``ROW_BUDGET``). After
-        a width change every row kept is rendered, so the ring's rows all have the width
-        its budget is counted with."""
+        its oldest rows rendered only beyond what its ring may hold (``ROW_BUDGET``)."""
         source = self.source
         if source is None:
             return
-        keep = min(self.max_lines, ROW_BUDGET // source.history_row_bytes)
-        if source.width != self.width:
-            self.width, keep = source.width, 0
-        self.feed(*source.take_history(max(0, source.history_pending - keep)), now)
+        take = 0
+        while True:
+            self.feed(*source.take_history(take), now)
+            held, over = source.history_pending, source.history_pending_bytes - ROW_BUDGET
+            if over <= 0 or not held:
+                return
+            # about as many of the oldest rows as hold the excess (row sizes vary)
+            take = -(-over * held // source.history_pending_bytes)
 
     def _unrendered(self) -> int:
         return 0 if self.source is None else self.source.history_pending

@@ -101,10 +101,9 @@ class Emulator:
         return len(self.fb.history)
 
     @property
-    def history_row_bytes(self) -> int:
-        """Memory one kept row of the current width holds, at most: a list slot and a
-        cell tuple per cell."""
-        return 64 + 136 * self.fb.width
+    def history_pending_bytes(self) -> int:
+        """Memory the pending rows hold, at most: a list slot and a cell tuple per cell."""
+        return sum(64 + 136 * len(row.cells) for row in self.fb.history)
 
     def take_replies(self) -> bytes:
         out = b"".join(self._replies)

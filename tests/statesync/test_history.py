@@ -13,9 +13,11 @@ from pymosh.network.transport import Transport
 from pymosh.statesync import history
 from pymosh.statesync.complete import CompleteTerminal
 from pymosh.statesync.history import (
+    BUSY,
     CHUNK,
     LINE_MAX,
     LINE_OVERHEAD,
+    QUIET,
     WINDOW,
     HistoryLog,
     HistoryReader,
@@ -332,3 +334,32 @@ def test_rows_beyond_the_row_budget_are_rendered_and_all_arrive(terminal_impl, m
     sim.run(30_000)
     assert sim.lines() == [b"%d" % i for i in range(3000)]
     assert source.rendered == 3000  # each line rendered once
+
+
+def test_a_printing_program_gets_a_window_every_busy_interval_then_all_once_quiet():
+    """History stays out of the way of bulk output: while the program prints, a window of
+    lines starts at most every BUSY ms; QUIET ms after it stopped, they flow again."""
+    log = HistoryLog(100_000)
+    log.feed(0, [(b"x" * 100, False)] * 1000, False, now=0)
+    starts, sent = [], 0
+
+    def acknowledge() -> int:
+        n = len(log.window.lines)
+        log.window.subtract(log.window.copy())
+        log.window.size = 0
+        log.sent()
+        return n
+
+    for t in range(0, 1000, 10):  # output every 10 ms, acknowledged at once
+        log.feed(0, [], False, now=t)
+        if log.pump(t, all_acked=True):
+            starts.append(t)
+        sent += acknowledge()
+    assert starts == list(range(0, 1000, BUSY))
+    assert log.wait_time(990) == min(990 + QUIET, starts[-1] + BUSY) - 990
+    t = 990 + log.wait_time(990)  # quiet now: a CHUNK with every send
+    while log.backlog:
+        assert log.pump(t, all_acked=True)
+        sent += acknowledge()
+        t += 20
+    assert sent == 1000 and t - 1000 <= 20 * (1000 * 100 // CHUNK + 1)

@@ -44,6 +44,8 @@ LINE_MAX = 16 << 10  # a longer rendered row is cut (one row is at most 1024 cel
 CHUNK = 8192  # history bytes added to the state per send
 WINDOW = 16384  # history bytes in flight (sent, not yet acknowledged)
 SETTLE = 300  # ms without overflow before an overflowing log sends again
+QUIET = 50  # ms without output before a window of lines starts ...
+BUSY = 250  # ... or since the last window started, while the program keeps printing
 
 Line = Tuple[int, bytes, bool]  # (seq, SGR + UTF-8 text, soft-wrapped into the next line)
 
@@ -218,6 +220,8 @@ class HistoryLog:
         self.overflow_at = -math.inf  # when lines were last dropped for lack of room
         self.window = HistoryWindow()  # the state's slot the lines are pumped into
         self.filling = False  # a window of lines is being sent (see ``pump``)
+        self.printed_at = -math.inf  # the program's latest output
+        self.window_at = -math.inf  # the latest window's start
 
     def capture(self, now: float) -> None:
         """After the program printed: the source's news (an ESC[3J, rows it dropped), and
@@ -245,6 +249,7 @@ class HistoryLog:
         newest lines once output settles, not a trickle of fragments between many gaps."""
         self._add(dropped, lines, cleared, now)
         self.filling = False  # the screen changed: it goes first (see ``pump``)
+        self.printed_at = now
 
     def _add(
         self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool, now: float
@@ -276,8 +281,16 @@ class HistoryLog:
 
     def wait_time(self, now: float) -> float:
         """ms until ``pump`` may send lines it is holding back (inf: not holding back)."""
-        due = self.overflow_at + SETTLE - now
-        return due if self.backlog and due > 0 else math.inf
+        if self.filling or not self.backlog:
+            return math.inf
+        due = self._window_due() - now
+        return due if due > 0 else math.inf
+
+    def _window_due(self) -> float:
+        """When a window may start: output settled (no overflow for SETTLE), and quiet for
+        QUIET or the last window BUSY ago (a program printing without pause still gets a
+        little history through, a bulk one hardly slowed)."""
+        return max(self.overflow_at + SETTLE, min(self.printed_at + QUIET, self.window_at + BUSY))
 
     def pump(self, now: float = math.inf, all_acked: bool = True) -> bool:
         """Move pending lines into the state (``window``) while the pacing allows; True if
@@ -299,8 +312,9 @@ class HistoryLog:
         pending = self.pending
         if now < self.overflow_at + SETTLE:
             return changed
-        if all_acked and not window.size:
+        if all_acked and not window.size and not self.filling and now >= self._window_due():
             self.filling = True
+            self.window_at = now
         while self.filling and self.may_send > 0 and window.size < WINDOW:
             if not pending:  # the ring's oldest rows, rendered as they go on the wire
                 if self.source is None or not self.source.history_pending:

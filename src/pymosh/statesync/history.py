@@ -14,8 +14,8 @@ Sans-I/O, three parts:
   the acknowledged prefix); a diff carries the lines numbered from the older state's ``end``.
   ``HistoryLog.pump`` moves at most ``CHUNK`` bytes per send into it, up to ``WINDOW`` bytes
   in flight, and starts such a batch only when the client has acknowledged everything (the
-  screen first), so any one diff carries a bounded amount of history and the screen is
-  never held back behind it.
+  screen first) and the program paused (``QUIET``; ``BUSY`` while it prints on), so any
+  one diff carries a bounded amount of history and the screen is never held back by it.
 - ``HistoryReader`` (client): turns received windows into ordered events (line, gap, clear),
   ignoring every line it has already had (replays, late or duplicated states).
 

@@ -19,6 +19,7 @@ import pytest
 from pymosh.crypto.key import parse_key
 from pymosh.frontend import handoff
 from tests.hostile.miniclient import MiniClient
+from tests.support.launcher import fake_installation
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "src")
 PID_RE = re.compile(rb"detached, pid = (\d+)")
@@ -168,7 +169,39 @@ def _forked(pid: int) -> bool:
     return b"pymosh.frontend.forker" in _cmdline(pid)
 
 
-def test_forked_session_becomes_the_asker(host):
+def _spare(forker: int) -> int:
+    """The forker's one child while no request is being served: its waiting spare."""
+    assert _wait(lambda: len(_children(forker)) == 1)
+    return _children(forker)[0]
+
+
+def _nobody_listens(path: str) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def launcher(tmp_path_factory) -> str:
+    """bin/pymosh-server of this checkout installed as a venv: the C launcher."""
+    return fake_installation(str(tmp_path_factory.mktemp("installed")))
+
+
+@pytest.fixture(params=["module", "launcher"])
+def program(request) -> tuple[str, ...]:
+    """How ``pymosh-server new`` is run: the Python module (handoff.request) or the C
+    launcher; both must hand the same session to the forker."""
+    if request.param == "module":
+        return (sys.executable, "-m", "pymosh.frontend.server")
+    return (request.getfixturevalue("launcher"),)
+
+
+def test_forked_session_becomes_the_asker(host, program):
     host.start_forker()
     cwd = os.path.join(host.root, "work dir")
     os.mkdir(cwd)
@@ -184,10 +217,11 @@ def test_forked_session_becomes_the_asker(host):
     out = os.path.join(host.root, "env.out")
     shell = ("/bin/sh", "-c", f"env > {out}.tmp && mv {out}.tmp {out}; exec sleep 60")
     pid, key, status = host.server(
-        "-l", "LC_ALL=C.UTF-8", env=env, cwd=cwd, preexec=shape, command=shell
+        "-l", "LC_ALL=C.UTF-8", env=env, cwd=cwd, preexec=shape, command=shell, program=program
     )
     assert status == 0
     assert _forked(pid)  # served by the forker, not in-process
+    assert key not in _cmdline(pid)
     client = MiniClient(host.port, parse_key(key.decode()))  # the shell starts on contact
     try:
         client.send_state()
@@ -206,7 +240,7 @@ def test_forked_session_becomes_the_asker(host):
         line = next(x for x in f if x.startswith("Max open files"))
     assert line.split()[3] == str(asked)
     # the key is made in the session after the fork: another session, another key
-    pid2, key2, _ = host.server()
+    pid2, key2, _ = host.server(program=program)
     assert _forked(pid2) and key2 != key
 
 
@@ -273,12 +307,46 @@ def test_a_crashing_session_leaves_the_others_and_the_forker(host):
     assert status == 0 and _forked(c) and _alive(c)
 
 
+def test_a_stuck_start_up_does_not_hold_up_the_next_sessions(host):
+    """A session whose start-up blocks (its stdout a full pipe nobody reads) has taken the
+    spare; the next request is served by the next one."""
+    forker = host.start_forker()
+    first = _spare(forker)
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        while True:
+            os.write(w, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    os.set_blocking(w, True)
+    stuck = subprocess.Popen(
+        [sys.executable, "-m", "pymosh.frontend.server", "new", "-p", "0", "-i", "127.0.0.1"],
+        env=_env(host.state),
+        stdout=w,
+        stderr=subprocess.DEVNULL,
+    )
+    host.pids.append(stuck.pid)
+    try:
+        os.close(w)
+        assert _wait(lambda: len(_children(forker)) == 2)  # the stuck one and a new spare
+        pid, _, status = host.server()
+        assert status == 0 and _forked(pid)
+        assert stuck.poll() is None and _alive(first)  # still waiting on its full stdout
+    finally:
+        os.kill(first, signal.SIGKILL)
+        stuck.wait(10)
+        os.close(r)
+
+
 def test_a_dead_forker_leaves_its_sessions_and_is_replaced(host):
     forker = host.start_forker()
     a, _, _ = host.server()
     os.kill(forker, signal.SIGKILL)
     host.forker.wait(10)
     assert _alive(a)
+    # its spare leaves too (EOF from the dead forker), and with it the last listener
+    assert _wait(lambda: _nobody_listens(os.path.join(host.state, "forker.sock")))
     b, _, status = host.server()  # stale socket: in-process, new forker
     assert status == 0 and not _forked(b)
     # (the sessions of the dead one do not hold its lock: the successor gets it; a forked
@@ -385,6 +453,7 @@ def test_forker_refuses_a_request_from_another_uid(host, open_dir):
     link = os.path.join(open_dir, "forker.sock")
     os.link(os.path.join(host.state, "forker.sock"), link)
     os.chmod(link, 0o666)
+    spare = _spare(forker)
     payload = handoff.build_request(["new", "-p", "0", "-i", "127.0.0.1"]).hex()
     done = subprocess.run(
         ["/usr/bin/python3", "-I", "-c", ASK_AS_NOBODY, link, payload],
@@ -393,7 +462,7 @@ def test_forker_refuses_a_request_from_another_uid(host, open_dir):
         timeout=30,
     )
     assert done.stdout.strip() == b"closed", done.stderr  # unanswered
-    assert _children(forker) == [] and _alive(forker)  # nothing was forked
+    assert _children(forker) == [spare] and _alive(spare)  # nothing was started
     os.chmod(link, 0o600)
     pid, _, status = host.server()  # our own uid is still served
     assert status == 0 and _forked(pid)
@@ -442,3 +511,175 @@ def test_an_idle_forker_leaves_and_removes_its_socket(tmp_path, monkeypatch):
         signal.signal(signal.SIGCHLD, old_handler)  # serve() reaps children: not ours
         listener.close()
     assert not os.path.exists(path)
+
+
+# ------------------------------------------------------------------------ the C launcher
+
+
+def _listen(path: str):
+    import socket
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    listener.settimeout(30)
+    return listener
+
+
+def _serve_one(listener, answer: bytes) -> tuple[bytes, int]:
+    """As a stand-in forker on ``listener``: the request bytes of the one asker that
+    connects, and how many fds came with them; answer it with ``answer``."""
+    import socket
+
+    path = listener.getsockname()
+    try:
+        conn, _ = listener.accept()
+    finally:
+        listener.close()
+        os.unlink(path)
+    conn.settimeout(30)
+    data, fds = b"", []
+    try:
+        while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+            chunk, ancdata, _, _ = conn.recvmsg(1 << 20, socket.CMSG_SPACE(3 * 4))
+            for _, _, cdata in ancdata:
+                fds += [int.from_bytes(cdata[i : i + 4], "little") for i in range(0, 12, 4)]
+            assert chunk, "request cut short"
+            data += chunk
+        conn.sendall(answer)
+    finally:
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+    return data, len(fds)
+
+
+def test_launcher_sends_the_request_handoff_sends(host, launcher, tmp_path):
+    """One format (handoff.py's docstring): the C launcher and the Python entry script
+    (handoff.request) send the same bytes for the same process."""
+    import threading
+
+    os.makedirs(host.state, mode=0o700)
+    sock = os.path.join(host.state, "forker.sock")
+    script = os.path.join(os.path.dirname(os.path.dirname(launcher)), "share/pymosh/pymosh-server")
+    python = os.path.join(os.path.dirname(launcher), "python3")
+    env = _env(host.state, PYMOSH_TEST_MARK="a b\tc=d", EMPTY="")
+    argv = ["new", "-l", "LC_ALL=C.UTF-8", "-p", "0", "--", "/bin/sh", "-c", "echo 'x y'"]
+
+    def umask() -> None:
+        os.umask(0o022)
+
+    requests = []
+    for cmd in ([launcher, *argv], [python, "-I", "-S", script, *argv]):
+        got: list = []
+        listener = _listen(sock)  # (listening before the asker starts)
+        thread = threading.Thread(
+            target=lambda got=got, listener=listener: got.append(_serve_one(listener, b"\x07"))
+        )
+        thread.start()
+        done = subprocess.run(
+            cmd, env=env, cwd=str(tmp_path), preexec_fn=umask, capture_output=True, timeout=30
+        )
+        thread.join(30)
+        assert done.returncode == 7, done.stderr  # the forker's status is the exit status
+        data, nfds = got[0]
+        assert nfds == 3
+        requests.append(data)
+    assert requests[0] == requests[1]
+    fields = handoff.parse_request(requests[0][4:])  # this installation's: accepted
+    assert fields is not None and fields["argv"] == argv and fields["umask"] == 0o022
+    assert fields["cwd"] == str(tmp_path) and fields["env"]["PYMOSH_TEST_MARK"] == "a b\tc=d"
+
+
+def test_launcher_without_a_forker_starts_in_process_and_starts_one(host, launcher):
+    pid, _, status = host.server(program=(launcher,))
+    assert status == 0 and _alive(pid) and not _forked(pid)  # the Python entry script's
+    assert _wait(lambda: len(_forkers_of(host.state)) == 1)
+    assert _wait(lambda: os.path.exists(os.path.join(host.state, "forker.sock")))
+    nxt, _, status = host.server(program=(launcher,))
+    assert status == 0 and _forked(nxt)
+
+
+def test_launcher_with_the_forker_switched_off(host, launcher):
+    spare = _spare(host.start_forker())
+    pid, _, status = host.server(env=_env(host.state, PYMOSH_FORKER="0"), program=(launcher,))
+    assert status == 0 and not _forked(pid)
+    assert _children(host.forker.pid) == [spare] and _alive(spare)  # not asked
+
+
+def test_launcher_makes_another_installations_forker_step_aside(host, launcher, tmp_path):
+    """A forker running another copy of pymosh (as after a reinstall) is not used: it
+    leaves, the session starts in-process and starts a forker of this installation."""
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(SRC, other, ignore=shutil.ignore_patterns("__pycache__"), symlinks=True)
+    env = _env(host.state, PYTHONPATH=str(other))
+    host.forker = subprocess.Popen(
+        [sys.executable, "-m", "pymosh.frontend.forker"],
+        env=env,
+        cwd="/",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    host.pids.append(host.forker.pid)
+    assert _wait(lambda: os.path.exists(os.path.join(host.state, "forker.sock")))
+    pid, _, status = host.server(program=(launcher,))
+    assert status == 0 and not _forked(pid)
+    host.forker.wait(20)  # the other installation's forker left
+    assert _wait(lambda: len(_forkers_of(host.state)) == 1)  # and ours took its place
+    assert _wait(lambda: _forked(host.server(program=(launcher,))[0]))
+
+
+def test_launcher_runs_session_commands_in_python(host, launcher):
+    """list/kill/resume are never handed to the forker: the launcher runs the script."""
+    spare = _spare(host.start_forker())
+    done = subprocess.run([launcher, "list"], env=_env(host.state), capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert _children(host.forker.pid) == [spare] and _alive(spare)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another uid")
+def test_launcher_does_not_hand_itself_to_another_uids_forker(host, open_dir, launcher):
+    fake = os.path.join(open_dir, "fake.sock")
+    listener = subprocess.Popen(
+        ["/usr/bin/python3", "-I", "-c", LISTEN_AS_NOBODY, fake],
+        preexec_fn=_as_nobody,
+        stdout=subprocess.PIPE,
+    )
+    host.pids.append(listener.pid)
+    try:
+        assert listener.stdout.readline() == b"ready\n"
+        os.makedirs(host.state, mode=0o700)
+        os.link(fake, os.path.join(host.state, "forker.sock"))
+        pid, _, status = host.server(program=(launcher,))
+        assert status == 0 and _alive(pid) and not _forked(pid)  # started in-process
+        out, _ = listener.communicate(timeout=20)
+        assert out.split() == [b"0", b"0"]  # no request, no fds reached it
+    finally:
+        listener.kill()
+        listener.wait(10)
+
+
+def test_setup_installs_the_launcher_as_pymosh_server(tmp_path):
+    """setup.py's build_scripts makes pymosh-server the compiled launcher (CI, with
+    PYMOSH_REQUIRE_EXTENSIONS=1: also the installed one this suite runs from)."""
+    root = os.path.dirname(SRC)
+    out = tmp_path / "scripts"
+    done = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_scripts", "-d", str(out)],
+        cwd=root,
+        # (scripts only: no Cython translation of the fast paths)
+        env=dict(os.environ, PYMOSH_REQUIRE_EXTENSIONS="1", PYMOSH_NO_EXTENSIONS="1"),
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    with open(out / "pymosh-server", "rb") as f:
+        assert f.read(4) == b"\x7fELF"
+    with open(out / "pymosh-client", "rb") as f:
+        assert f.read(2) == b"#!"
+    installed = os.path.join(os.path.dirname(sys.executable), "pymosh-server")
+    if os.environ.get("PYMOSH_REQUIRE_EXTENSIONS") == "1" and os.path.exists(installed):
+        with open(installed, "rb") as f:
+            assert f.read(4) == b"\x7fELF", f"{installed} is not the C launcher"

@@ -3,11 +3,13 @@
 One process per user (``<state dir>/forker.lock`` held for its lifetime) that has already
 paid for CPython's start-up and the session's imports. It listens on
 ``<state dir>/forker.sock`` (0600, peers of another uid refused by SO_PEERCRED) for requests
-from ``pymosh-server new`` (`handoff.py`) and forks one process per request, which
-becomes the asker — its stdin/stdout/stderr, environment, working directory, umask and
-resource limits — and then runs the ordinary start-up, `server.run(argv)`: options, the
-``-l`` locale, the UDP socket, a key generated there and then (after the fork), ``MOSH
-CONNECT``, and the detach fork, after which the session is exactly a directly started one.
+from ``pymosh-server new`` (`handoff.py`, or the C launcher that sends the same bytes). One
+process per request, forked before the request comes (the spare, waiting on the listener,
+so that no fork is in the asker's wait), becomes the asker — its stdin/stdout/stderr,
+environment, working directory, umask and resource limits — and then runs the ordinary
+start-up, `server.run(argv)`: options, the ``-l`` locale, the UDP socket, a key generated
+there and then (after the request), ``MOSH CONNECT``, and the detach fork, after which the
+session is exactly a directly started one.
 Mosh's process model holds: every session is its own process (a crash ends that session
 only), each shell on its own pty as the user; forked sessions share the forker's pages.
 
@@ -16,11 +18,13 @@ A session that was started without a forker starts one for next time (`spawn`).
 
 from __future__ import annotations
 
+import codecs
 import errno
 import fcntl
 import gc
 import os
 import resource
+import select
 import signal
 import socket
 import struct
@@ -70,6 +74,10 @@ def preload() -> None:
     import pymosh.statesync.user_stream  # noqa: F401
     import pymosh.wire.protobuf  # noqa: F401
     from pymosh.crypto import Session  # noqa: F401  (the fast path or its twin)
+
+    # socket.getaddrinfo() encodes a host name with the idna codec, whose first use imports
+    # encodings.idna, stringprep and unicodedata: ~3 ms of every session's start-up
+    codecs.lookup("idna")
 
 
 # ------------------------------------------------------------------------ receiving
@@ -162,14 +170,17 @@ def run_session(req: Request, conn: socket.socket) -> None:
 # ------------------------------------------------------------------------ the forker
 
 
-def _reap(signum: int = 0, frame: object = None) -> None:
+def _reap() -> list[int]:
+    """The children that have exited (reaped)."""
+    pids: list[int] = []
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return pids
         if pid == 0:
-            return
+            return pids
+        pids.append(pid)
 
 
 def _send_status(conn: socket.socket, status: int) -> None:
@@ -179,55 +190,136 @@ def _send_status(conn: socket.socket, status: int) -> None:
         pass
 
 
+def _unlink_if_ours(path: str, ino: int) -> None:
+    try:
+        if os.stat(path).st_ino == ino:  # still ours: leave no stale socket
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+STEP_ASIDE = b"x"  # spare -> forker: the asker is another installation, we make way
+CLAIMED = b"c"  # spare -> forker: a request is taken, fork the next spare
+CLAIM_GRACE = 0.05  # s the next spare waits for the claimed one's start-up to end (so that
+# the fork does not compete with it for the CPU); no longer: a start-up that hangs (a stuck
+# stdout) must not hold up the user's next sessions
+
+
+def _spare(listener: socket.socket, path: str, ino: int, pipes: tuple[int, int, int]) -> None:
+    """The forked spare: wait for a request on the forker's listener, take it, become the
+    asker's session. It leaves when the forker is gone (EOF on ``alive``) and it has no
+    request in hand; it never returns."""
+    alive, events, wakeup = pipes
+    status = 0
+    try:
+        signal.set_wakeup_fd(-1)
+        os.close(wakeup)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        listener.setblocking(False)
+        while True:
+            ready, _, _ = select.select([listener.fileno(), alive], [], [])
+            if listener.fileno() not in ready:
+                return  # the forker left
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            try:
+                conn.setblocking(True)
+                if peer_uid(conn) != os.getuid():
+                    conn.close()  # unanswered: not a request we may look at
+                    continue
+                req = read_request(conn)
+            except VersionMismatch:
+                # gone before the answer: the asker's fallback (the launcher's Python
+                # entry script) asks again and must find no socket rather than ours closing
+                _unlink_if_ours(path, ino)
+                os.write(events, STEP_ASIDE)
+                _send_status(conn, FALLBACK)
+                return
+            except OSError:
+                conn.close()
+                continue
+            if req is None:
+                _send_status(conn, FALLBACK)  # nothing started: the asker starts it
+                conn.close()
+                continue
+            break
+        # this request is ours: the session keeps none of the forker's descriptors
+        os.write(events, CLAIMED)
+        listener.close()
+        for fd in (alive, events):
+            os.close(fd)
+        conn.settimeout(None)
+        run_session(req, conn)
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
 def serve(listener: socket.socket, path: str, lock: int) -> None:
-    """Accept requests until our socket file is removed or replaced. A session keeps
-    neither the listener nor the lock (else a dead forker's sessions would keep the
-    lock from its successor)."""
+    """Serve requests until our socket file is removed or replaced, or IDLE_EXIT passes
+    without one. One forked spare waits for the next request (the fork is not in the
+    asker's wait); when it has taken one, the next spare is forked once the claimed one's
+    start-up process has exited, or after CLAIM_GRACE. A session keeps neither the listener
+    nor the lock (else a dead forker's sessions would keep the lock from its successor)."""
     ino = os.stat(path).st_ino
-    signal.signal(signal.SIGCHLD, _reap)
-    listener.settimeout(CHECK_INTERVAL)
+    alive_r, alive_w = os.pipe()  # EOF: the forker has gone (a spare then leaves)
+    events_r, events_w = os.pipe()  # CLAIMED or STEP_ASIDE from the spare
+    wakeup_r, wakeup_w = os.pipe()  # SIGCHLD: a spare's start-up process has exited
+    os.set_blocking(wakeup_r, False)
+    os.set_blocking(wakeup_w, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    old_wakeup = signal.set_wakeup_fd(wakeup_w)
     last_request = time.monotonic()
-    while True:
-        try:
-            conn, _ = listener.accept()
-        except socket.timeout:
-            if time.monotonic() - last_request >= IDLE_EXIT:
+    spare = 0
+    claimed: float | None = None  # when the spare took a request
+    try:
+        while True:
+            if not spare:
+                claimed = None
+                spare = os.fork()
+                if spare == 0:
+                    for fd in (lock, alive_w, events_r, wakeup_r):
+                        if fd >= 0:
+                            os.close(fd)
+                    _spare(listener, path, ino, (alive_r, events_w, wakeup_w))
+            if claimed is None:
+                timeout = CHECK_INTERVAL
+            else:
+                timeout = max(0.0, claimed + CLAIM_GRACE - time.monotonic())
+            ready, _, _ = select.select([events_r, wakeup_r], [], [], timeout)
+            if events_r in ready:
+                if os.read(events_r, 1) == STEP_ASIDE:
+                    return  # (our socket is already gone)
+                claimed = last_request = time.monotonic()
+            if wakeup_r in ready:
                 try:
-                    if os.stat(path).st_ino == ino:  # still ours: leave no stale socket
-                        os.unlink(path)
-                except OSError:
+                    os.read(wakeup_r, 4096)
+                except BlockingIOError:
                     pass
+                if spare in _reap():
+                    spare = 0
+            if claimed is not None and time.monotonic() >= claimed + CLAIM_GRACE:
+                spare = 0  # (its start-up goes on; reaped whenever it ends)
+            if ready or claimed is not None:
+                continue
+            if time.monotonic() - last_request >= IDLE_EXIT:
+                _unlink_if_ours(path, ino)
                 return
             try:
                 if os.stat(path).st_ino != ino:
                     return
             except OSError:
                 return
-            continue
-        last_request = time.monotonic()
-        try:
-            if peer_uid(conn) != os.getuid():
-                continue
-            try:
-                req = read_request(conn)
-            except VersionMismatch:
-                _send_status(conn, FALLBACK)
-                return
-            if req is None:
-                _send_status(conn, FALLBACK)  # nothing started: the asker starts it
-                continue
-            conn.settimeout(None)
-            pid = os.fork()
-            if pid == 0:
-                listener.close()
-                os.close(lock)
-                run_session(req, conn)
-            for fd in req.fds:
-                os.close(fd)
-        except OSError:
-            continue
-        finally:
-            conn.close()
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        for fd in (alive_r, alive_w, events_r, events_w, wakeup_r, wakeup_w):
+            os.close(fd)  # (alive_w: a waiting spare leaves)
+        end = time.monotonic() + 1.0
+        while spare and spare not in _reap() and time.monotonic() < end:
+            time.sleep(0.01)
 
 
 def main() -> int:
@@ -257,16 +349,23 @@ def main() -> int:
     return 0
 
 
-KEEP_ENV = ("HOME", "PATH", "USER", "LOGNAME", "XDG_STATE_HOME")
+KEEP_ENV = (
+    "HOME",
+    "PATH",
+    "USER",
+    "LOGNAME",
+    "XDG_STATE_HOME",
+    "PYMOSH_STATE_DIR",
+    "PYMOSH_NO_EXTENSIONS",
+)
 
 
 def forker_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """The forker outlives the session that starts it and serves others, each of which
     brings its own environment: it keeps only what finds Python, pymosh and the state
-    directory, none of one session's (SSH_*, DISPLAY, a benchmark's tag...)."""
-    return {
-        k: v for k, v in environ.items() if k in KEEP_ENV or k.startswith(("PYTHON", "PYMOSH_"))
-    }
+    directory, none of one session's (SSH_*, DISPLAY, PYMOSH_SCROLLBACK, a benchmark's
+    PYMOSH_BENCH_TAG, by which the bench ends what a session left behind...)."""
+    return {k: v for k, v in environ.items() if k in KEEP_ENV or k.startswith("PYTHON")}
 
 
 def spawn() -> None:

@@ -8,12 +8,27 @@ and runs the ordinary server start-up: it prints ``MOSH CONNECT`` on our stdout 
 We wait for one status byte and exit with it.
 
 Standard library only and nothing heavy (no json, typing, enum: ``_socket`` rather than
-``socket``): the cheap launcher (``scripts/pymosh-server``) imports this under
-``python -I -S`` before anything else, and every millisecond here is start-up time.
+``socket``): the Python entry script (``scripts/pymosh-server``) imports this under
+``python -I -S`` before anything else, and every millisecond here is start-up time. The
+installed ``pymosh-server`` is usually the C launcher (``launcher/pymosh-server.c``), which
+sends the same request without starting CPython and runs that script when there is no
+usable forker.
 
-The request: a 4-byte length, then NUL-separated fields (none can hold a NUL: they are
-C strings for the kernel): the magic, version, installation, cwd, umask, then counted
-lists of argv words, ``NAME=VALUE`` environment entries and ``RESOURCE:SOFT:HARD``.
+The request (the C launcher builds the same bytes; tests/frontend/test_launcher.py checks):
+a 4-byte big-endian length, then NUL-separated fields (none can hold a NUL: they are C
+strings for the kernel), each number in decimal:
+
+- the magic (`MAGIC`), pymosh's version, the installation (`INSTALL`);
+- the working directory (empty if it cannot be read), the umask;
+- a count, then that many argv words (those after the program name);
+- a count, then ``NAME=VALUE`` environment entries: the block this process was started
+  with (``/proc/self/environ``), entries without ``=`` or with an empty name left out,
+  each name once, at its first place, with its last value (a dict of it);
+- a count, then ``RESOURCE:SOFT:HARD`` for each resource number from 0 up to the libc's
+  RLIM_NLIMITS that getrlimit() answers, in that order (RLIM_INFINITY is -1).
+
+Sent with stdin, stdout and stderr (SCM_RIGHTS, with the first bytes). The answer is one
+status byte: the session's start-up status, or `FALLBACK` (nothing was started).
 """
 
 from __future__ import annotations
@@ -23,7 +38,6 @@ import os
 import resource
 import struct
 
-import pymosh
 from pymosh import __version__
 from pymosh.frontend.procenv import original_environ
 from pymosh.frontend.userdir import UserDirError, check_private, state_dir_path
@@ -32,12 +46,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Sequence
 
-# the installation the asker runs from, and when it was installed: a forker serves only
-# its own (another version, copy or reinstall of pymosh makes it step aside, forker.py)
-INSTALL = f"{os.path.dirname(os.path.abspath(pymosh.__file__))}@{os.stat(__file__).st_mtime_ns}"
+# the installation the asker runs from: this very file (device, inode, modification time,
+# whatever path spells it), which the C launcher finds with one stat(); a forker serves
+# only its own (another version, copy or reinstall of pymosh makes it step aside, forker.py)
+_me = os.stat(__file__)
+INSTALL = f"{_me.st_dev}:{_me.st_ino}:{_me.st_mtime_ns}"
 SOCKET_NAME = "forker.sock"
 MAGIC = "pymosh-forker/1"
-MAX_REQUEST = 1 << 20  # bytes of JSON (environment included)
+MAX_REQUEST = 1 << 20  # bytes (environment included)
 FALLBACK = 255  # status: nothing was started, start in-process instead
 DISABLE_ENV = "PYMOSH_FORKER"  # "0": neither use nor start a forker
 
@@ -56,16 +72,19 @@ def peer_uid(sock: _socket.socket) -> int:
 
 
 def current_limits() -> list[tuple[int, int, int]]:
+    """(resource, soft, hard) for resources 0, 1, ... up to the libc's RLIM_NLIMITS
+    (where CPython's getrlimit() says ValueError)."""
     limits = []
-    for name in dir(resource):
-        if name.startswith("RLIMIT_"):
-            number = getattr(resource, name)
-            try:
-                soft, hard = resource.getrlimit(number)
-            except (OSError, ValueError):
-                continue
+    number = 0
+    while True:
+        try:
+            soft, hard = resource.getrlimit(number)
             limits.append((number, soft, hard))
-    return limits
+        except OSError:
+            pass
+        except ValueError:
+            return limits
+        number += 1
 
 
 def build_request(argv: Sequence[str]) -> bytes:
@@ -139,9 +158,12 @@ def request(argv: Sequence[str]) -> int | None:
             if peer_uid(sock) != os.getuid():
                 return None
             payload = build_request(argv)
-            sock.sendmsg(
+            sent = sock.sendmsg(
                 [payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))]
             )
+            # (not a send of nothing: to a peer that answered and closed, that is EPIPE)
+            if sent < len(payload):
+                sock.sendall(payload[sent:])
         except (OSError, ValueError, TypeError):
             return None  # the forker never got the request: start in-process
         try:

@@ -313,8 +313,11 @@ class HistoryLog:
         if now < self.overflow_at + SETTLE:
             return changed
         if all_acked and not window.size and not self.filling and now >= self._window_due():
+            # nothing in flight: a window starts with a full CHUNK (whatever the previous
+            # one left of its allowance, there may be no send to renew it)
             self.filling = True
             self.window_at = now
+            self.may_send = CHUNK
         while self.filling and self.may_send > 0 and window.size < WINDOW:
             if not pending:  # the ring's oldest rows, rendered as they go on the wire
                 if self.source is None or not self.source.history_pending:

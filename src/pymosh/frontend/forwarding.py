@@ -254,6 +254,8 @@ class Forwarding:
         if not self.enabled():
             return
         self.pump(now)  # frames in
+        if not self.conns and not self._opening and not self.listeners and self.mux.quiet():
+            return  # nothing came in, nothing is open: the rest of the turn would do nothing
         self._events()
         self._opened()
         for lst in self.listeners:

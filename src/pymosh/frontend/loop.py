@@ -29,15 +29,18 @@ class EventLoop:
         self._wake_w.setblocking(False)
         self.selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._signals: list[int] = []
+        self._readers: set[int] | None = None  # what set_readers last made watched
         self._previous: dict[int, object] = {}
         self._old_wakeup: int | None = None
 
     # ---------------------------------------------------------------- registration
 
     def add_reader(self, fd: int) -> None:
+        self._readers = None
         self.selector.register(fd, selectors.EVENT_READ, fd)
 
     def remove_reader(self, fd: int) -> None:
+        self._readers = None
         try:
             self.selector.unregister(fd)
         except (KeyError, ValueError):
@@ -46,11 +49,14 @@ class EventLoop:
     def set_readers(self, fds: Iterable[int]) -> None:
         """Make exactly ``fds`` (plus the signal wake-up) the watched descriptors."""
         wanted = set(fds)
+        if wanted == self._readers:
+            return  # the usual turn: the same descriptors as the last one
         current = {key.data for key in self.selector.get_map().values() if key.data is not None}
         for fd in current - wanted:
             self.remove_reader(fd)
         for fd in wanted - current:
             self.add_reader(fd)
+        self._readers = wanted
 
     def watch_signals(self, signals: Iterable[int]) -> None:
         """Record these signals for ``wait`` to return instead of running default actions."""

@@ -107,6 +107,7 @@ class DurableSession:
         self.attachment = Attachment()
         self.last_write = now
         self.written_heard: float | None = None
+        self.noted_client: Any = None  # the client address the last full turn saw
 
     @classmethod
     def create(
@@ -138,15 +139,23 @@ class DurableSession:
         return self.listener.filenos()
 
     def wait_time(self, now: float, last_heard: float | None) -> float:
-        refresh = INF
-        if self.attachment.state == "attached":
-            refresh = max(self.last_write + REFRESH - now, 0)
-        return min(
-            self.attachment.wait_time(now, last_heard), self.listener.wait_time(now), refresh
-        )
+        # the slow refresh of an attached client's last contact needs no wake-up of its own:
+        # the client's heartbeat (every 3 s) brings a turn soon after it is due
+        return min(self.attachment.wait_time(now, last_heard), self.listener.wait_time(now))
 
     def turn(self, ready: set[int], now: float, last_heard: float | None, client: Any) -> None:
         """Answer control requests, then write the record if anything worth it changed."""
+        if (
+            client == self.noted_client
+            and self.attachment.state == "attached"
+            and last_heard is not None
+            and now - last_heard < DETACHED_AFTER
+            and now - self.last_write < REFRESH
+            and self.listener.wait_time(now) > 0
+            and ready.isdisjoint(self.listener.filenos())
+        ):
+            return  # the idle turn (no request, same client, nothing due): nothing changes
+        self.noted_client = client
         for sock, req in self.listener.poll(ready, now):
             answer = self._answer(req, now, last_heard, client)
             control.reply(sock, answer)

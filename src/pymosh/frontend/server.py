@@ -256,7 +256,7 @@ class Server:
             self._durable_turn(ready, now)
             transport = self.transport  # a resume replaces it
 
-            if any(fd in ready for fd in sockets):
+            if not ready.isdisjoint(sockets):
                 self.endpoint.receive(now)
                 if transport.remote_state_num != self.last_remote_num:
                     if self._consume_user_input(now) and self.pty.fd not in ready:
@@ -408,8 +408,12 @@ class Server:
         transport = self.transport
         self.last_remote_num = transport.remote_state_num
         self.last_remote_state_time = now
+        diff = transport.get_remote_diff()
+        if not diff:  # the client's heartbeat: no events
+            self.pty.release()
+            return False
         stream = UserStream()
-        stream.apply_string(transport.get_remote_diff())
+        stream.apply_string(diff)
         events = stream.events
         out = bytearray()
         keys = bytearray()
@@ -464,7 +468,10 @@ class Server:
             return
         if sent:
             history.sent()
-        history.pump(now, self.transport.all_acked())
+        if history.backlog or history.window.clears != history.clears:
+            history.pump(now, self.transport.all_acked())
+        # else nothing to move (the idle turn): pump would change nothing that matters,
+        # the next feed() resets its pacing
 
     def _grant(self, granted: Hello) -> Hello:
         """Scrollback as asked, capped by --scrollback; starts the history log."""

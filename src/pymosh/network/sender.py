@@ -29,9 +29,35 @@ RESEND_SLACK = 100
 INF = math.inf
 
 
-def make_chaff() -> bytes:
-    """0–16 random bytes (one random byte mod 17 picks the length)."""
-    return os.urandom(os.urandom(1)[0] % 17)
+CHAFF_POOL = 4096  # random bytes read at once: one getrandom per ~450 datagrams, not two each
+
+
+class _Chaff:
+    """0–16 random bytes (one random byte mod 17 picks the length), like Mosh's chaff.
+
+    Chaff only varies the datagram length (it is encrypted with the rest), so the bytes come
+    from a pool refilled by one ``os.urandom`` call instead of two calls per datagram."""
+
+    __slots__ = ("pool", "pos")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.pool = b""
+        self.pos = 0
+
+    def __call__(self) -> bytes:
+        pos = self.pos
+        if pos + 17 > len(self.pool):
+            self.pool, pos = os.urandom(CHAFF_POOL), 0
+        end = pos + 1 + self.pool[pos] % 17
+        self.pos = end
+        return self.pool[pos + 1 : end]
+
+
+make_chaff = _Chaff()
+os.register_at_fork(after_in_child=make_chaff.reset)  # a forked session draws its own
 
 
 class TransportSender(Generic[S]):
@@ -50,6 +76,10 @@ class TransportSender(Generic[S]):
         self.current_state: S = initial_state.copy()
         self.sent_states: List[TimedState[S]] = [TimedState(now, 0, initial_state.copy())]
         self.assumed_receiver_state: TimedState[S] = self.sent_states[0]
+        # calculate_timers found the live state equal to the assumed receiver state
+        self._at_assumed = False
+        # (front, current state) the last _rationalize_states subtracted
+        self._rationalized: tuple[object, object] = (None, None)
         self.fragmenter = Fragmenter()
         self.chaff = chaff
 
@@ -99,23 +129,32 @@ class TransportSender(Generic[S]):
         return self.last_heard is not None and self.last_heard + ACTIVE_RETRY_TIMEOUT > now
 
     def _update_assumed_receiver_state(self, now: float) -> None:
-        limit = self.connection.timeout() + ACK_DELAY
         states = self.sent_states
         assumed = states[0]
-        for entry in states[1:]:
-            # the same sum as next_send_time below: with a float clock the send due at
-            # that time must see the state as no longer assumed (else it never resends)
-            if now < entry.timestamp + limit:
-                assumed = entry
-            else:
-                break
+        if len(states) > 1:
+            limit = self.connection.timeout() + ACK_DELAY
+            for i in range(1, len(states)):
+                entry = states[i]
+                # the same sum as next_send_time below: with a float clock the send due at
+                # that time must see the state as no longer assumed (else it never resends)
+                if now < entry.timestamp + limit:
+                    assumed = entry
+                else:
+                    break
         self.assumed_receiver_state = assumed
 
     def _rationalize_states(self) -> None:
-        front = self.sent_states[0].state
-        self.current_state.subtract(front)
+        front = self.sent_states[0]
+        current = self.current_state
+        # subtracting the same front again changes nothing (it emptied itself last time,
+        # and every state sent since is a copy of the current state it was taken from)
+        if front is self._rationalized[0] and current is self._rationalized[1]:
+            return
+        self._rationalized = (front, current)
+        prefix = front.state
+        current.subtract(prefix)
         for entry in reversed(self.sent_states):
-            entry.state.subtract(front)
+            entry.state.subtract(prefix)
 
     def calculate_timers(self, now: float) -> None:
         self._update_assumed_receiver_state(now)
@@ -126,9 +165,14 @@ class TransportSender(Generic[S]):
             self.next_ack_time = min(self.next_ack_time, now)
 
         current = self.current_state
-        back = self.sent_states[-1]
+        states = self.sent_states
+        back = states[-1]
+        assumed = self.assumed_receiver_state
         interval = self.connection.send_interval()
+        # the live state is compared with a sent one once per call in an idle session:
+        # equal to the newest sent state, it equals every other entry that is that one
         if not current == back.state:
+            self._at_assumed = False
             if self.mindelay_clock is None:
                 self.mindelay_clock = now
             if self.expedited:
@@ -137,16 +181,23 @@ class TransportSender(Generic[S]):
                 self.next_send_time = max(
                     self.mindelay_clock + self.send_mindelay, back.timestamp + interval
                 )
-        elif not current == self.assumed_receiver_state.state and self._peer_active(now):
-            self.next_send_time = back.timestamp + interval
-            if self.mindelay_clock is not None:
-                self.next_send_time = max(
-                    self.next_send_time, self.mindelay_clock + self.send_mindelay
-                )
-        elif not current == self.sent_states[0].state and self._peer_active(now):
-            self.next_send_time = back.timestamp + (self.connection.timeout() + ACK_DELAY)
         else:
-            self.next_send_time = INF
+            self._at_assumed = assumed is back or current == assumed.state
+            if not self._at_assumed and self._peer_active(now):
+                self.next_send_time = back.timestamp + interval
+                if self.mindelay_clock is not None:
+                    self.next_send_time = max(
+                        self.next_send_time, self.mindelay_clock + self.send_mindelay
+                    )
+            elif (
+                states[0] is not back
+                and states[0] is not assumed  # compared just above
+                and not current == states[0].state
+                and self._peer_active(now)
+            ):
+                self.next_send_time = back.timestamp + (self.connection.timeout() + ACK_DELAY)
+            else:
+                self.next_send_time = INF
 
         if self.shutdown_in_progress or self.ack_num == SHUTDOWN_NUM:
             self.next_ack_time = back.timestamp + interval
@@ -186,7 +237,12 @@ class TransportSender(Generic[S]):
             return []
         if now < self.next_ack_time and now < self.next_send_time:
             return []
-        diff = self.current_state.diff_from(self.assumed_receiver_state.state)
+        # calculate_timers found the live state equal to the assumed one: nothing to diff
+        diff = (
+            b""
+            if self._at_assumed
+            else self.current_state.diff_from(self.assumed_receiver_state.state)
+        )
         diff = self._prospective_resend_optimisation(diff)
         out: List[bytes] = []
         if not diff:

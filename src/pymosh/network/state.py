@@ -37,7 +37,10 @@ class SyncState(Protocol):
         ...
 
     def subtract(self: S, prefix: S) -> None:
-        """Drop an acknowledged prefix (no-op for states that are not streams)."""
+        """Drop an acknowledged prefix (no-op for states that are not streams). The sender
+        subtracts the oldest acknowledged state from the others and, last, from itself, once:
+        it does not repeat that while the same state stays the oldest (a repeat would
+        subtract an emptied prefix)."""
         ...
 
     def __eq__(self, other: object) -> bool: ...

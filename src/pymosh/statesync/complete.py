@@ -165,13 +165,20 @@ class CompleteTerminal:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CompleteTerminal):
             return NotImplemented
+        # the sender compares the live state with a sent copy on every turn: cheap tests
+        # first, and the hello (shared by the copies) by identity before by value
+        hello = self.hello
         return (
             self.echo_ack == other.echo_ack
-            and self.hello == other.hello
+            and (hello is other.hello or hello == other.hello)
             and self.history == other.history
             and self.streams == other.streams
             and self.terminal == other.terminal
-            and (not self._clipboard() or self.terminal.selections == other.terminal.selections)
+            and (
+                hello is None
+                or not hello.features & FEATURE_CLIPBOARD
+                or self.terminal.selections == other.terminal.selections
+            )
         )
 
     __hash__ = None  # type: ignore[assignment]

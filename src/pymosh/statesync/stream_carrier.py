@@ -145,6 +145,8 @@ class ServerCarrier:
         if not granted(terminal.hello) or transport.shutdown_in_progress():
             return  # (shutting down: the state is resent unchanged under one number)
         log = terminal.streams
+        if not log.size and not self.window.in_flight and not self.mux.has_output():
+            return  # nothing in flight nor to send (the idle turn): the accounts stand as they are
         budget = min(
             self.window.budget(log.size, now, transport.connection.timeout()),
             self.burst.budget(transport.sent_state_last),

@@ -183,6 +183,10 @@ class Mux:
         events, self._events = self._events, []
         return events
 
+    def quiet(self) -> bool:
+        """No stream, no frame to send, no event to take (an idle session's mux)."""
+        return not self.streams and not self._control and not self._events
+
     # ------------------------------------------------------------ carrier side
     def has_output(self) -> bool:
         if self._control:

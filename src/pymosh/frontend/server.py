@@ -491,9 +491,9 @@ class Server:
             lines = min(lines, self.scrollback_cap)
         if not granted.features & FEATURE_SCROLLBACK or not lines:
             return Hello(granted.version, granted.features & ~FEATURE_SCROLLBACK, 0)
-        self.history = HistoryLog(lines)
-        self.terminal.history = self.history.window
         self.terminal.terminal.set_history_limit(lines)
+        self.history = HistoryLog(lines, self.terminal.terminal)
+        self.terminal.history = self.history.window
         return Hello(granted.version, granted.features, lines)
 
     def _write_pty(self, data: bytes) -> None:
@@ -515,8 +515,7 @@ class Server:
             return False
         replies = self.terminal.act(data)
         if self.history is not None:
-            dropped, lines, cleared = self.terminal.terminal.take_history()
-            self.history.feed(dropped, lines, cleared, now)
+            self.history.capture(now)
         if replies:
             self._write_pty(replies)
         return True

@@ -1,11 +1,14 @@
 """``python -m bench.e2e.scrollback [--quick] [--out FILE]``: scrollback (#14) on vs off.
 
 Sessions of stock Mosh 1.4.0, pymosh with scrollback off (``PYMOSH_SCROLLBACK=0``) and
-pymosh with it on (the default 10,000 lines; and 100,000 for ``seq 1 100000``), each
-``cat``-ing every 16 MiB corpus file (256 KiB with --quick) and running ``seq``:
+pymosh with it on (the default 10,000 lines), each ``cat``-ing every 16 MiB corpus file
+(256 KiB with --quick) and running ``seq 1 2000000`` (500,000 with --quick), as the bulk
+runs of ``bench.e2e``; and pymosh with 100,000 lines running ``seq 1 100000`` (20,000 with
+--quick: every line should arrive):
 
-* wall time until the end marker shows, server CPU, bytes on the wire (server -> client)
-  until then, and in total once the history has arrived;
+* wall time until the end marker shows, server and client CPU, bytes on the wire (server
+  -> client) and bytes the client wrote to its terminal until then, and in total once the
+  history has arrived;
 * ``history_lines``: lines the client scrolled into its terminal's history (main screen
   only: a terminal keeps none for the alternate screen, where Mosh and pymosh without
   scrollback draw), counted on the pty's output by a pyte screen;
@@ -77,14 +80,16 @@ def run(s: Session, command: str, timeout: float) -> dict:
     screen: CountingScreen = s.screen  # type: ignore[assignment]
     s.drain(quiet=0.1, limit=1.0)
     net0 = s.relay_stats()
-    sc0, _ = s.cpu()
+    sc0, cc0 = s.cpu()
+    out0 = s.client_bytes
     screen.scrolled = 0
     t0 = s.send(f"{command}; {RESET}; echo {MARK[:3]}''{MARK[3:]}\r".encode())
     t1 = s.wait_until(lambda: marker_shown(s), timeout)
     if t1 is None:
         raise SessionError(f"timeout after {timeout:.0f} s: {command}")
-    sc1, _ = s.cpu()
+    sc1, cc1 = s.cpu()
     net1 = s.relay_stats()
+    out1 = s.client_bytes
     at_screen = screen.scrolled
     end = time.perf_counter() + HISTORY_LIMIT_S
     while time.perf_counter() < end:
@@ -97,6 +102,8 @@ def run(s: Session, command: str, timeout: float) -> dict:
         "wall_s": t1 - t0,
         "server_cpu_s": None if sc0 is None or sc1 is None else sc1 - sc0,
         "server_cpu_total_s": None if sc0 is None or sc2 is None else sc2 - sc0,
+        "client_cpu_s": None if cc0 is None or cc1 is None else cc1 - cc0,
+        "client_out_bytes": out1 - out0,
         "wire_s2c_bytes": net1["s2c_bytes"] - net0["s2c_bytes"],
         "wire_s2c_total_bytes": net2["s2c_bytes"] - net0["s2c_bytes"],
         "history_lines_at_screen": at_screen,
@@ -108,6 +115,28 @@ def run(s: Session, command: str, timeout: float) -> dict:
     return result
 
 
+def _median_run(results: list[dict]) -> dict:
+    """The run with the median wall time, with every run's wall time beside it."""
+    ordered = sorted(results, key=lambda r: r["wall_s"])
+    out = dict(ordered[(len(ordered) - 1) // 2])
+    out["wall_s_runs"] = [r["wall_s"] for r in results]
+    return out
+
+
+def summary(runs: dict) -> list[str]:
+    """Wall time of each pymosh configuration over Mosh's, per command (same run)."""
+    mosh = runs.get("mosh", {})
+    out = []
+    for name, by_label in runs.items():
+        if name == "mosh":
+            continue
+        for label, r in by_label.items():
+            base = mosh.get(label, {}).get("wall_s") if isinstance(mosh.get(label), dict) else None
+            if isinstance(r, dict) and "wall_s" in r and base:
+                out.append(f"{name:24} {label:22} wall {r['wall_s'] / base:5.2f}x Mosh")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m bench.e2e.scrollback",
@@ -116,18 +145,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=os.path.join(OUT, "scrollback.json"))
+    p.add_argument("--corpus", action="append", help="only these corpus files (and seq)")
+    p.add_argument("--rounds", type=int, default=1, help="runs of each command (median)")
     args = p.parse_args(argv)
     size = (256 << 10) if args.quick else (16 << 20)
-    seq = 20_000 if args.quick else 100_000
+    seq = 20_000 if args.quick else 100_000  # what the big history gets, all of it
+    bulk = 500_000 if args.quick else 2_000_000
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     result: dict = {"quick": args.quick, "corpus_bytes": size, "runs": {}}
     with tempfile.TemporaryDirectory(prefix="pymosh-bench-") as tmp:
         corpus, source = write_corpus(tmp, size)
         result["corpus_source"] = source
         commands = [
-            (f"cat {name}", f"cat {shlex.quote(path)}") for name, path in sorted(corpus.items())
+            (f"cat {name}", f"cat {shlex.quote(path)}")
+            for name, path in sorted(corpus.items())
+            if not args.corpus or name in args.corpus
         ]
-        commands.append((f"seq 1 {seq}", f"seq 1 {seq}"))
+        commands.append((f"seq 1 {bulk}", f"seq 1 {bulk}"))
         plan = configs(args.quick)
         big = Impl.pymosh()
         big.env["PYMOSH_SCROLLBACK"] = str(seq)
@@ -139,26 +173,32 @@ def main(argv: list[str] | None = None) -> int:
             s.stream = pyte.ByteStream(s.screen)
             try:
                 s.start()
-                for label, command in commands:
-                    if name.endswith("k") and not name.endswith("10k") and "seq" not in label:
-                        continue  # the big history only for seq
+                for label, command in (
+                    [(f"seq 1 {seq}", f"seq 1 {seq}")] if impl is big else commands
+                ):
                     try:
-                        runs[label] = run(s, command, 120.0)
+                        runs[label] = _median_run(
+                            [run(s, command, 120.0) for _ in range(max(args.rounds, 1))]
+                        )
                     except SessionError as e:
                         runs[label] = {"error": str(e)}
                         break
                     r = runs[label]
                     log(
                         f"{name:24} {label:22} wall {r['wall_s']:6.2f} s  cpu "
-                        f"{r['server_cpu_s'] or 0:6.2f} s  wire {r['wire_s2c_bytes']:>9} B "
-                        f"(total {r['wire_s2c_total_bytes']:>9} B)  history "
-                        f"{r['history_lines']:>7} lines, +{r['history_after_screen_s']:.2f} s"
+                        f"{r['server_cpu_s'] or 0:5.2f} + {r['client_cpu_s'] or 0:5.2f} s  "
+                        f"wire {r['wire_s2c_bytes']:>9} B (total {r['wire_s2c_total_bytes']:>9} B)"
+                        f"  out {r['client_out_bytes']:>9} B  history {r['history_lines']:>7}"
+                        f" lines, +{r['history_after_screen_s']:.2f} s"
                     )
             except SessionError as e:
                 runs["error"] = str(e)
                 log(f"{name}: n/a ({e})")
             finally:
                 s.close()
+    result["summary"] = summary(result["runs"])
+    for line in result["summary"]:
+        log(line)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)

@@ -18,6 +18,7 @@ cdef enum:
     PARAM_CHARS_MAX = 100  # parameter string cap
     INTERMEDIATES_MAX = 8
     HISTORY_LIMIT_MAX = 1000000  # the twin's framebuffer.HISTORY_LIMIT_MAX
+    SPARES_MAX = 256       # taken history rows kept for reuse as blank rows
 
 # parser states (the twin's parser constants)
 cdef enum:
@@ -110,15 +111,18 @@ cdef class Emulator:
     cdef int history_limit
     cdef Py_ssize_t history_dropped
     cdef bint history_cleared
+    cdef Py_ssize_t history_bytes   # memory of the pending rows
+    cdef int history_spares         # taken rows kept in free slots for reuse as blanks
 
     cdef void _setup(self, int w, int h)
     cdef void _free_screen(self, Row **rows, int h) noexcept
     cdef bint _equal(self, Emulator o)
     cdef int _index(self, object v, int n) except -1
     cdef Row *history_pop(self) noexcept
-    cdef void history_retire(self) noexcept
+    cdef void history_retire(self, int n) noexcept
     cdef void history_free(self) noexcept
     cdef Row *history_push(self, Row *r) noexcept
+    cdef Row *history_keep(self, Row *r, Row *blank, int count) noexcept
     cdef void clear_history(self) noexcept
     cdef inline Row *mutable_row(self, int y) noexcept
     cdef void reset_row(self, int y) noexcept

@@ -21,7 +21,7 @@ from libc.stdlib cimport realloc, free, abort
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from _fastpath.cells cimport (
-    Cell, Row, INLINE, EXT_BYTES, F_WIDE, F_FALLBACK, F_WRAP, F_EXT, xmalloc, cell_blank, cells_blank,
+    Cell, Ext, Row, INLINE, EXT_BYTES, F_WIDE, F_FALLBACK, F_WRAP, F_EXT, xmalloc, cell_blank, cells_blank,
     row_new, row_clone, row_decref, cell_data, cell_set_bytes, cell_append, row_eq,
     utf8_encode)
 from _fastpath.output cimport Buf, history_line
@@ -177,6 +177,12 @@ cdef void draw_state_default(DrawState *ds, int width, int height) noexcept:
     ds.alt_cursor.auto_wrap = 1
 
 
+cdef inline Py_ssize_t row_bytes(const Row *r) noexcept:
+    """Memory a row holds (its block and its side table)."""
+    return (sizeof(Row) + <Py_ssize_t>r.width * sizeof(Cell)
+            + <Py_ssize_t>r.cap_ext * sizeof(Ext))
+
+
 cdef inline int clamp_size(object n) except -1:
     return <int>min(max(int(n), 1), MAX_SIZE)
 
@@ -199,6 +205,8 @@ cdef class Emulator:
         self.history_limit = 0
         self.history_dropped = 0
         self.history_cleared = False
+        self.history_bytes = 0
+        self.history_spares = 0
 
     def __init__(self, width, height):
         cdef int w = clamp_size(width), h = clamp_size(height)
@@ -292,25 +300,30 @@ cdef class Emulator:
             self.history = kept
             self.history_cap = cap
             self.history_len = n
+            for i in range(n):
+                self.history_bytes += row_bytes(kept[i])
         self.history_limit = <int>limit
         if limit == 0:
             self.history_dropped = 0
             self.history_cleared = False
 
-    def take_history(self):
+    def take_history(self, max_lines=None):
         """(dropped, lines, cleared) since the previous call, as the twin: lines are
-        (bytes a terminal shows the row with, soft-wrapped), oldest first."""
+        (bytes a terminal shows the row with, soft-wrapped), oldest first, at most
+        ``max_lines`` of them (None: all); the others stay pending, unrendered."""
         cdef Buf b
         cdef Row *r
         cdef list lines = []
-        cdef int i
+        cdef Py_ssize_t i, n = self.history_len
+        if max_lines is not None and max_lines < n:
+            n = max(<Py_ssize_t>max_lines, 0)
         out = (self.history_dropped, lines, bool(self.history_cleared))
-        if self.history_len:
+        if n:
             b.cap = 256
             b.n = 0
             b.p = <char *>xmalloc(256)
             try:
-                for i in range(self.history_len):
+                for i in range(n):
                     r = self.history[(self.history_head + i) % self.history_cap]
                     b.n = 0
                     history_line(&b, r)
@@ -318,10 +331,20 @@ cdef class Emulator:
                                   (r.cells[r.width - 1].flags & F_WRAP) != 0))
             finally:
                 free(b.p)
-        self.history_retire()
+        self.history_retire(<int>n)
         self.history_dropped = 0
         self.history_cleared = False
         return out
+
+    @property
+    def history_pending(self):
+        """Rows kept for take_history, not yet taken."""
+        return self.history_len
+
+    @property
+    def history_pending_bytes(self):
+        """Memory the pending rows hold (each cut to the cells in use, see history_keep)."""
+        return self.history_bytes
 
     def take_replies(self):
         cdef bytes out = bytes(self.replies)
@@ -534,27 +557,33 @@ cdef class Emulator:
     # -- scrollback ring ------------------------------------------------------------
     # history[head .. head + len) (mod cap) are the pending rows, oldest first; every
     # other slot is NULL or a spare: a row already taken, kept for reuse as the blank
-    # row a scroll needs (no malloc/free per line). Rows held: at most cap <= limit.
+    # row a scroll needs (at most SPARES_MAX of them). Slots: at most cap <= limit.
     cdef Row *history_pop(self) noexcept:
         """Take the oldest pending row out of the ring (the caller owns its reference)."""
         cdef Row *r = self.history[self.history_head]
         self.history[self.history_head] = NULL
         self.history_head = (self.history_head + 1) % self.history_cap
         self.history_len -= 1
+        self.history_bytes -= row_bytes(r)
         return r
 
-    cdef void history_retire(self) noexcept:
-        """The pending rows were taken: each stays in its slot as a spare if nothing else
-        shares it and it has the screen's width, else it goes."""
-        cdef int i, slot
+    cdef void history_retire(self, int n) noexcept:
+        """The n oldest pending rows were taken: each stays in its slot as a spare if
+        nothing else shares it, it has the screen's width and spares are few, else it
+        goes."""
+        cdef int i
         cdef Row *r
-        for i in range(self.history_len):
-            slot = (self.history_head + i) % self.history_cap
-            r = self.history[slot]
-            if r.refcnt != 1 or r.width != self.ds.width:
+        for i in range(n):
+            r = self.history[self.history_head]
+            self.history_bytes -= row_bytes(r)
+            if (r.refcnt != 1 or r.width != self.ds.width
+                    or self.history_spares >= SPARES_MAX):
                 row_decref(r)
-                self.history[slot] = NULL
-        self.history_len = 0
+                self.history[self.history_head] = NULL
+            else:
+                self.history_spares += 1
+            self.history_head = (self.history_head + 1) % self.history_cap
+        self.history_len -= n
 
     cdef void history_free(self) noexcept:
         """Every row held (pending and spare), and the ring."""
@@ -567,6 +596,8 @@ cdef class Emulator:
         self.history_cap = 0
         self.history_head = 0
         self.history_len = 0
+        self.history_bytes = 0
+        self.history_spares = 0
 
     cdef Row *history_push(self, Row *r) noexcept:
         """Keep r (its reference moves into the ring). Returns a row the caller now owns,
@@ -592,18 +623,45 @@ cdef class Emulator:
             self.history_head = 0
         slot = (self.history_head + self.history_len) % self.history_cap
         if self.history[slot] != NULL:
+            self.history_spares -= 1
             if out == NULL:
                 out = self.history[slot]
             else:
                 row_decref(self.history[slot])
         self.history[slot] = r
         self.history_len += 1
+        self.history_bytes += row_bytes(r)
         return out
+
+    cdef Row *history_keep(self, Row *r, Row *blank, int count) noexcept:
+        """Row r (its reference is the caller's) leaves the top of the main screen into
+        the ring, cut to the cells in use (a kept row's memory follows its text, not the
+        screen's width) unless its last cell carries the soft-wrap flag. Returns the blank
+        row for the scroll (``blank`` if set): for a one-row scroll, a row handed back
+        (r itself when a cut copy was kept, else an evicted row or a spare) that nothing
+        shares and has the screen's width; the other rows handed back go."""
+        cdef Row *kept = r
+        cdef Row *back = NULL
+        cdef Row *evicted
+        cdef int i
+        if r.used < r.width and not (r.cells[r.width - 1].flags & F_WRAP):
+            kept = row_clone(r, r.used if r.used else 1, 0)
+            back = r
+        evicted = self.history_push(kept)
+        for i in range(2):
+            if back != NULL:
+                if (blank == NULL and count == 1 and back.refcnt == 1
+                        and back.width == self.ds.width):
+                    blank = back
+                else:
+                    row_decref(back)
+            back = evicted
+        return blank
 
     cdef void clear_history(self) noexcept:
         """ED 3: everything pending is gone, and so is the count of what was dropped."""
         if self.history_limit:
-            self.history_retire()
+            self.history_retire(self.history_len)
             self.history_dropped = 0
             self.history_cleared = True
 
@@ -665,22 +723,14 @@ cdef class Emulator:
         cdef DrawState *ds = &self.ds
         cdef int i
         cdef Row *blank
-        cdef Row *evicted
         if y < ds.top or y > ds.bottom or count <= 0:
             return
         if count > ds.bottom - y + 1:
             count = ds.bottom - y + 1
         blank = NULL
         if y == 0 and self.history_limit and self.alt_rows == NULL:
-            # the rows move into the history ring; a row it hands back (evicted or a
-            # spare) may serve as the blank
-            for i in range(count):
-                evicted = self.history_push(self.rows[i])
-                if evicted != NULL:
-                    if (count == 1 and evicted.refcnt == 1 and evicted.width == ds.width):
-                        blank = evicted
-                    else:
-                        row_decref(evicted)
+            for i in range(count):   # into the history ring (see history_keep)
+                blank = self.history_keep(self.rows[i], blank, count)
         elif count == 1 and self.rows[y].refcnt == 1:
             blank = self.rows[y]   # recycle the row that scrolls off
         else:
@@ -689,8 +739,14 @@ cdef class Emulator:
         if blank != NULL:
             blank.gen = next_gen()
             blank.n_ext = 0
+            if ds.bg == 0:
+                # cells from ``used`` on are default blanks already, but for the last
+                # cell's wrap flag: a short line's recycled row is blanked by its length
+                cells_blank(blank.cells, blank.used, 0)
+                cell_blank(&blank.cells[blank.width - 1], 0)
+            else:
+                cells_blank(blank.cells, blank.width, ds.bg)
             blank.used = blank.width if ds.bg else 0
-            cells_blank(blank.cells, blank.width, ds.bg)
         else:
             blank = row_new(ds.width, ds.bg, next_gen())
             blank.refcnt = count

@@ -227,3 +227,29 @@ def test_data_in_flight_until_acknowledged_empty_acks_do_not_count(crypto_impl):
     assert bytes(sim.client.latest_remote_state().events).endswith(b"k")
     sim.run_for(6000)  # heartbeats: empty acks only
     assert not sim.server.data_in_flight()
+
+
+@pytest.mark.parametrize("expedite", [False, True])
+def test_expedite_ack_acknowledges_at_the_next_tick(crypto_impl, expedite):
+    """A data state is acknowledged ACK_DELAY after it arrived (Mosh), or at the next tick
+    once the program asks (a pymosh client, for states carrying scrollback)."""
+    from pymosh.network.sender import ACK_DELAY
+
+    sconn = Connection(KEY, True, session_class=crypto_impl.Session, now=0)
+    cconn = Connection(KEY, False, SERVER, session_class=crypto_impl.Session, now=0)
+    server = Transport(UserStream(), UserStream(), sconn, 0)
+    client = Transport(UserStream(), UserStream(), cconn, 0)
+    for datagram in client.tick(0):  # gives the server the client's address
+        server.receive(datagram, A1, 0)
+    server.current_state.push_keystroke(b"x")  # (any data state)
+    now = 0.0
+    while not (datagrams := server.tick(now)):
+        now += 1
+    for datagram in datagrams:
+        assert client.receive(datagram, SERVER, now)
+    if expedite:
+        client.expedite_ack()
+    acked = [t for t in range(int(now) + 1, int(now) + ACK_DELAY + 2) if client.tick(t)]
+    assert acked
+    assert acked[0] == now + 1 if expedite else acked[0] - now >= ACK_DELAY
+    assert client.sender.pending_data_ack is False and client.sender.ack_expedited is False

@@ -10,11 +10,14 @@ import pytest
 from pymosh.errors import DecodeError
 from pymosh.network.connection import Connection
 from pymosh.network.transport import Transport
+from pymosh.statesync import history
 from pymosh.statesync.complete import CompleteTerminal
 from pymosh.statesync.history import (
+    BUSY,
     CHUNK,
     LINE_MAX,
     LINE_OVERHEAD,
+    QUIET,
     WINDOW,
     HistoryLog,
     HistoryReader,
@@ -33,12 +36,12 @@ class HistorySim:
     """A server CompleteTerminal + HistoryLog and a client with a HistoryReader, over a
     LossyLink on a fake clock; the server 'prints' lines as the test asks."""
 
-    def __init__(self, link: LossyLink, max_lines: int = 100_000) -> None:
+    def __init__(self, link: LossyLink, max_lines: int = 100_000, source=None) -> None:
         key = os.urandom(16)
         self.link = link
         self.now = 0.0
         self.state = CompleteTerminal(80, 24)
-        self.log = HistoryLog(max_lines)
+        self.log = HistoryLog(max_lines, source)
         self.state.history = self.log.window
         self.server = Transport(self.state, UserStream(), Connection(key, True, now=0), 0)
         self.server.current_state = self.state
@@ -57,7 +60,10 @@ class HistorySim:
                 self.server.receive(item.datagram, item.src, now)
             else:
                 self.client.receive(item.datagram, SERVER_ADDR, now)
-        self.events += self.reader.events(self.client.latest_remote_state().history)
+        window = self.client.latest_remote_state().history
+        if window.lines:
+            self.client.expedite_ack()  # as pymosh-client does
+        self.events += self.reader.events(window)
         for datagram in self.client.tick(now):
             self.link.send(datagram, CLIENT_ADDR, SERVER_ADDR, now, upstream=True)
         self.log.pump(now, self.server.all_acked())
@@ -243,3 +249,117 @@ def test_granted_clipboard_sends_every_selection():
     assert server != before  # a selection-only change is a change
     granted = decode_host_message(server.diff_from(before))
     assert any(b"\x1b]52;p;aGk=" in e.data for e in granted if isinstance(e, HostBytes))
+
+
+class CountingSource:
+    """An emulator (either implementation) as the log's source, counting rendered rows."""
+
+    def __init__(self, emulator) -> None:
+        self.emulator = emulator
+        self.rendered = 0
+
+    @property
+    def history_pending(self) -> int:
+        return self.emulator.history_pending
+
+    @property
+    def history_pending_bytes(self) -> int:
+        return self.emulator.history_pending_bytes
+
+    def take_history(self, max_lines=None):
+        out = self.emulator.take_history(max_lines)
+        self.rendered += len(out[1])
+        return out
+
+
+def _emulator_source(impl, max_lines: int) -> CountingSource:
+    emulator = impl.Emulator(10, 3)
+    emulator.set_history_limit(max_lines)
+    return CountingSource(emulator)
+
+
+def _program(total: int, per_turn: int):
+    """Prints lines 0..total-1 on the source's emulator (then two blank lines, so every
+    one of them has left its 3-row screen), the server capturing after each read."""
+    state = {"next": 0}
+
+    def produce(sim: HistorySim) -> None:
+        start = state["next"]
+        if start > total:
+            return
+        stop = min(total, start + per_turn)
+        data = b"".join(b"%d\r\n" % i for i in range(start, stop))
+        sim.log.source.emulator.feed(data + (b"\r\n\r\n" if stop == total else b""))
+        sim.log.capture(sim.now)
+        state["next"] = stop + (stop == total)
+
+    return produce
+
+
+def test_bulk_output_renders_only_the_lines_sent_and_one_marked_gap(terminal_impl):
+    """50,000 lines through a 1,000-line ring: the overflow is one gap of the exact size,
+    the newest 1,000 arrive in order, and only those (and a few more) were ever rendered."""
+    source = _emulator_source(terminal_impl, 1000)
+    sim = HistorySim(
+        LossyLink(random.Random(6), Impairment(delay=5), Impairment(delay=5)), 1000, source
+    )
+    sim.run(2000, _program(50_000, 5000))
+    sim.run(20_000)
+    seq = 0
+    for event in sim.events:
+        if event[0] == "gap":
+            seq += event[1]
+        else:
+            assert event[1] == b"%d" % seq
+            seq += 1
+    assert seq == 50_000
+    assert [e[0] for e in sim.events].count("gap") == 1
+    assert sim.lines()[-1000:] == [b"%d" % i for i in range(49_000, 50_000)]
+    assert source.rendered <= len(sim.lines()) + history.PULL
+    assert source.history_pending == 0 and sim.log.backlog == 0
+
+
+def test_rows_beyond_the_row_budget_are_rendered_and_all_arrive(terminal_impl, monkeypatch):
+    probe = _emulator_source(terminal_impl, 10)
+    probe.emulator.feed(b"0\r\n1\r\n2\r\n")
+    row = probe.history_pending_bytes  # one short row
+    source = _emulator_source(terminal_impl, 100_000)
+    monkeypatch.setattr(history, "ROW_BUDGET", 20 * row)
+    sim = HistorySim(
+        LossyLink(random.Random(7), Impairment(delay=5), Impairment(delay=5)), 100_000, source
+    )
+    sim.run(500, _program(3000, 300))
+    assert source.history_pending <= 20
+    assert source.history_pending_bytes <= 20 * row
+    sim.run(30_000)
+    assert sim.lines() == [b"%d" % i for i in range(3000)]
+    assert source.rendered == 3000  # each line rendered once
+
+
+def test_a_printing_program_gets_a_window_every_busy_interval_then_all_once_quiet():
+    """History stays out of the way of bulk output: while the program prints, a window of
+    lines starts at most every BUSY ms; QUIET ms after it stopped, they flow again."""
+    log = HistoryLog(100_000)
+    log.feed(0, [(b"x" * 100, False)] * 1000, False, now=0)
+    starts, sent = [], 0
+
+    def acknowledge() -> int:
+        n = len(log.window.lines)
+        log.window.subtract(log.window.copy())
+        log.window.size = 0
+        log.sent()
+        return n
+
+    for t in range(0, 1000, 10):  # output every 10 ms, acknowledged at once
+        log.feed(0, [], False, now=t)
+        if log.pump(t, all_acked=True):
+            starts.append(t)
+        sent += acknowledge()
+    assert starts == list(range(0, 1000, BUSY))
+    assert log.wait_time(990) == min(990 + QUIET, starts[-1] + BUSY) - 990
+    t = 990 + log.wait_time(990)  # quiet now: a CHUNK with every send
+    while log.backlog:
+        assert log.pump(t, all_acked=True)
+        sent += acknowledge()
+        t += 20
+    assert sent == 1000 and t - 1000 <= 20 * (1000 * 100 // CHUNK + 1)

@@ -289,15 +289,22 @@ def test_random_streams_dump_identical(size, data, cuts):
     ).map(b"".join),
     cuts=st.lists(st.integers(0, 10_000), max_size=8),
     limit=st.integers(0, 8),
+    takes=st.lists(st.integers(-1, 4), max_size=8),
 )
-def test_history_identical(size, data, cuts, limit):
+def test_history_identical(size, data, cuts, limit, takes):
+    """Taken whole or in part (the rest stays pending: the ring fills, evicts and hands
+    its rows back as blank rows), the lines and the screen agree."""
     c, p = _both(*size)
     c.set_history_limit(limit)
     p.set_history_limit(limit)
-    for chunk in _chunks(data, cuts):
+    for i, chunk in enumerate(_chunks(data, cuts)):
         c.feed(chunk)
         p.feed(chunk)
-        assert c.take_history() == p.take_history()
+        n = takes[i] if i < len(takes) and takes[i] >= 0 else None
+        assert c.take_history(n) == p.take_history(n)
+        assert c.history_pending == p.history_pending <= limit
+        assert c.dump() == p.dump()
+    assert c.take_history() == p.take_history()
 
 
 def test_history_identical_on_corpus():
@@ -353,6 +360,7 @@ def test_chunked_every_split_point():
             ),
             st.tuples(st.just("input"), st.binary(max_size=6)),
             st.tuples(st.just("history"), st.integers(0, 5)),
+            st.tuples(st.just("take"), st.integers(0, 3)),
             st.tuples(st.just("scroll"), st.integers(1, 9)),
         ),
         max_size=12,
@@ -381,12 +389,14 @@ def test_random_operations_identical(ops, size):
         elif op == "history":
             c.set_history_limit(arg)
             p.set_history_limit(arg)
+        elif op == "take":
+            assert c.take_history(arg) == p.take_history(arg)
         elif op == "scroll":
             c.feed(b"\n" * arg)
             p.feed(b"\n" * arg)
         else:
             assert c.translate_input(arg) == p.translate_input(arg)
-        assert c.take_history() == p.take_history()
+        assert c.history_pending == p.history_pending
         assert c.dump() == p.dump()
         assert (c.cursor_row, c.cursor_col, c.cursor_visible) == (
             p.cursor_row,
@@ -396,6 +406,7 @@ def test_random_operations_identical(ops, size):
     for y in range(c.height):
         for x in range(c.width):
             assert c.get_cell(y, x) == p.get_cell(y, x)
+    assert c.take_history() == p.take_history()
 
 
 @SETTINGS

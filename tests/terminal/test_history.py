@@ -186,3 +186,67 @@ def test_corpus_cases(terminal_impl):
         dropped, lines, _ = emu.take_history()
         assert dropped == 0 and len(lines) <= 1000, case.name
         assert all(isinstance(b, bytes) and isinstance(w, bool) for b, w in lines), case.name
+
+
+def test_partial_takes_leave_the_rest_pending_unrendered(terminal_impl):
+    emu = _emu(terminal_impl, limit=1000)
+    emu.feed(_seq(1, 12))  # 1..10 left the 3-row screen
+    assert emu.history_pending == 10
+    assert emu.take_history(3) == (0, [(b"1", False), (b"2", False), (b"3", False)], False)
+    assert emu.history_pending == 7
+    assert emu.take_history(0) == (0, [], False)
+    emu.feed(_seq(13, 14))
+    assert [x for x, _ in emu.take_history()[1]] == [b"%d" % i for i in range(4, 13)]
+    assert emu.history_pending == 0
+
+
+def test_a_full_ring_counts_the_overflow_and_recycles_rows_intact(terminal_impl):
+    """Bulk output through a full ring: each scroll hands the oldest kept row back as the
+    new blank row; a recycled long, coloured or soft-wrapped row leaves nothing behind."""
+    emu = _emu(terminal_impl, width=10, height=3, limit=20)
+    lines = [
+        b"\x1b[41m" + b"b" * 9 + b"\x1b[0m",  # background to the edge of the text
+        b"w" * 15,  # soft-wraps: two rows
+        b"y",
+        b"\x1b[1mzz\x1b[0m",
+        b"x" * 9,
+    ]
+    printed = [lines[i % len(lines)] for i in range(400)]
+    emu.feed(b"\r\n".join(printed) + b"\r\n")
+    rows = []  # what each printed line leaves in the history: rows of 10 cells
+    for line in printed:
+        if line == b"w" * 15:
+            rows += [(b"w" * 10, True), (b"w" * 5, False)]
+        elif line.startswith(b"\x1b[41m"):
+            rows.append((b"\x1b[0;41m" + b"b" * 9 + b"\x1b[0m", False))
+        elif line.startswith(b"\x1b[1m"):
+            rows.append((b"\x1b[0;1mzz\x1b[0m", False))
+        else:
+            rows.append((line, False))
+    scrolled = rows[:-2]  # the last two rows are still on the 3-row screen
+    dropped, got, _ = emu.take_history(5)
+    assert dropped == len(scrolled) - 20
+    assert got == scrolled[-20:-15]
+    emu.feed(b"y\r\n" * 8)  # 15 pending + 8 scrolls: the 3 oldest are evicted
+    dropped, got, _ = emu.take_history()
+    assert dropped == 3 and got == scrolled[-12:] + rows[-2:] + [(b"y", False)] * 6
+    for y in range(3):  # the screen shows what was printed, nothing from recycled rows
+        assert [emu.get_cell(y, x)[0] for x in range(10)] == (["y"] if y < 2 else [""]) + [""] * 9
+
+
+def test_pending_bytes_follow_the_rows_kept(terminal_impl):
+    """What the ring holds is counted (HistoryLog keeps it within ROW_BUDGET); the fast
+    path keeps a row cut to its text, so short lines on a wide screen cost little."""
+    short, full = _emu(terminal_impl, width=200, height=3), _emu(terminal_impl, width=200, height=3)
+    assert short.history_pending_bytes == 0
+    short.feed(_seq(1, 52))
+    full.feed(b"".join(b"%-199d\r\n" % i for i in range(1, 53)))
+    assert short.history_pending == full.history_pending == 50
+    assert 0 < short.history_pending_bytes <= full.history_pending_bytes
+    if terminal_impl.__name__.startswith("_fastpath"):
+        assert short.history_pending_bytes * 10 < full.history_pending_bytes
+    before = full.history_pending_bytes
+    assert [x for x, _ in full.take_history(2)[1]] == [b"1", b"2"]  # trailing blanks trimmed
+    assert full.history_pending_bytes == before * 48 // 50
+    short.take_history()
+    assert short.history_pending_bytes == 0

@@ -370,8 +370,11 @@ class Server:
         self.terminal.echo_ack = 0
         self.terminal.input_history.clear()
         self.terminal.hello = None
-        # the old client's history log ends with it: the new one's hello starts its own,
-        # seeded from the archive (which goes on taking the lines that scroll meanwhile)
+        # the old client's history log ends with it (the rows it left unrendered in the
+        # emulator's ring go to the archive now); the new one's hello starts its own, seeded
+        # from the archive, which meanwhile takes the lines that scroll (``_read_pty``)
+        if self.archive is not None:
+            self.archive.record(*self.terminal.terminal.take_history())
         self.history = self.terminal.history = None
         self.replay_to = self.durable.record.id if self.durable is not None else "?"
         self._restart_forwarding()
@@ -502,13 +505,15 @@ class Server:
 
             self.archive = HistoryArchive(lines)
         self.archive.grow(lines)
+        emulator = self.terminal.terminal
+        emulator.set_history_limit(lines)
         # a resumed client's log starts with the archive's lines behind a marker line, with
         # room for as many new lines again while they are paced out
-        self.history = HistoryLog(2 * lines + 1 if replay_to is not None else lines)
+        self.history = HistoryLog(2 * lines + 1 if replay_to is not None else lines, emulator)
         if replay_to is not None:
             self.archive.replay(self.history, lines, replay_to)
+        self.history.archive = self.archive  # from now on (the replay is in it already)
         self.terminal.history = self.history.window
-        self.terminal.terminal.set_history_limit(self.archive.max_lines)
         return Hello(granted.version, granted.features, lines)
 
     def _write_pty(self, data: bytes) -> None:
@@ -529,11 +534,10 @@ class Server:
             self._pty_gone(now)
             return False
         replies = self.terminal.act(data)
-        if self.archive is not None:
-            dropped, lines, cleared = self.terminal.terminal.take_history()
-            lines = self.archive.record(dropped, lines, cleared)  # the one archive hook
-            if self.history is not None:
-                self.history.feed(dropped, lines, cleared, now)
+        if self.history is not None:
+            self.history.capture(now)
+        elif self.archive is not None:  # no client takes history now: the archive does
+            self.archive.record(*self.terminal.terminal.take_history())
         if replies:
             self._write_pty(replies)
         return True

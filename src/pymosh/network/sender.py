@@ -93,6 +93,7 @@ class TransportSender(Generic[S]):
 
         self.ack_num = 0  # newest remote state received in order
         self.pending_data_ack = False
+        self.ack_expedited = False  # see expedite_ack
         self.last_heard: float | None = None  # time the peer's newest state arrived
         self.last_ack_sent: int | None = None
 
@@ -160,6 +161,8 @@ class TransportSender(Generic[S]):
         self._rationalize_states()
         if self.pending_data_ack and self.next_ack_time > now + ACK_DELAY:
             self.next_ack_time = now + ACK_DELAY
+        if self.pending_data_ack and self.ack_expedited:
+            self.next_ack_time = min(self.next_ack_time, now)
 
         current = self.current_state
         states = self.sent_states
@@ -213,6 +216,12 @@ class TransportSender(Generic[S]):
         interval (for that one tick only). Mosh never does this; the programs decide when
         (e.g. the echo of a keystroke on an idle link), the core keeps Mosh's timers."""
         self.expedited = True
+
+    def expedite_ack(self) -> None:
+        """Acknowledge the newest remote state at the next `tick`, not ACK_DELAY after it
+        arrived (Mosh never does; a pymosh client does for states that carry scrollback,
+        which the server sends a window at a time, each after the last was acknowledged)."""
+        self.ack_expedited = True
 
     def data_in_flight(self) -> bool:
         """Something sent is not yet acknowledged and differs from what the peer has
@@ -314,7 +323,7 @@ class TransportSender(Generic[S]):
                 break  # detached by the previous fragment's send: Mosh drops the rest
             out.append(conn.make_datagram(fragment.to_bytes(), now))
         self.last_ack_sent = self.ack_num
-        self.pending_data_ack = False
+        self.pending_data_ack = self.ack_expedited = False
         self.instructions_sent += 1
 
     # ------------------------------------------------------------ shutdown (§5.8)

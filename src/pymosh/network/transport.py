@@ -145,6 +145,10 @@ class Transport(Generic[L, R]):
         """The next `tick` sends a changed state at once (`TransportSender.expedite`)."""
         self.sender.expedite()
 
+    def expedite_ack(self) -> None:
+        """The next `tick` acknowledges the newest remote state (`TransportSender.expedite_ack`)."""
+        self.sender.expedite_ack()
+
     def data_in_flight(self) -> bool:
         return self.sender.data_in_flight()
 

@@ -10,6 +10,10 @@ that scroll later. The new client cannot know what its terminal already shows, s
 given the session's retained history, up to what it asked for: a fresh terminal then holds
 what a terminal attached all along would hold.
 
+Fed where rendered lines enter the live log (``HistoryLog._add`` calls ``record``); rows the
+emulator's ring still holds unrendered are recorded when the log takes them, or by the
+server when there is no log (a resume flushes the ring into the archive first).
+
 Bound: at most ``max_lines`` lines (the largest scrollback any client of the session was
 granted, at most ``MAX_SCROLLBACK_LINES``) and ``BYTE_BUDGET`` bytes charged (each line's
 text, at most ``LINE_MAX``, plus ``LINE_OVERHEAD``); the oldest lines go first. The archive
@@ -22,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from itertools import accumulate
-from typing import Any, Deque, List, Tuple
+from typing import Any, Deque, Iterable, List, Tuple
 
 from pymosh.statesync.hello import MAX_SCROLLBACK_LINES
 from pymosh.statesync.history import BYTE_BUDGET, LINE_MAX, LINE_OVERHEAD, HistoryLog, Line, _cut
@@ -58,7 +62,7 @@ class HistoryArchive:
         self.max_lines = max(self.max_lines, min(int(max_lines), MAX_SCROLLBACK_LINES))
 
     def record(
-        self, dropped: int, lines: List[Tuple[bytes, bool]], cleared: bool
+        self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool
     ) -> List[Tuple[bytes, bool]]:
         """One ``Emulator.take_history()`` result; returns its lines as kept (cut to
         ``LINE_MAX``), for the live log to share (``lines`` itself if none was cut)."""
@@ -66,6 +70,8 @@ class HistoryArchive:
             self.chunks.clear()
             self.count = self.charge = 0
             self.base = self.next_seq
+        if not isinstance(lines, list):
+            lines = list(lines)
         seq = self.next_seq + dropped
         self.next_seq = seq + len(lines)
         if not lines:

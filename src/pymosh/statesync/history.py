@@ -2,16 +2,20 @@
 
 Sans-I/O, three parts:
 
-- ``HistoryLog`` (server): lines the emulator's ``take_history()`` gave that are not yet in
-  flight, numbered from 0. Bounded by a line count and a byte budget; when the client falls
-  behind, the oldest pending lines are dropped and the client later sees one numbered jump.
+- ``HistoryLog`` (server): lines scrolled off and not yet in flight, numbered from 0. The
+  newest stay unrendered in the emulator's ring (its ``history_pending`` rows, at most
+  ``ROW_BUDGET`` bytes of them) and are rendered only when they go on the wire, so bulk
+  output that scrolls far more lines than the budget renders none of the lines it drops;
+  older ones (beyond that row budget) are rendered into ``pending``. Bounded by a line
+  count (ring and ``pending`` together) and a byte budget for ``pending``; when the client
+  falls behind, the oldest are dropped and the client later sees one numbered jump.
 - ``HistoryWindow``: the slot of ``CompleteTerminal`` (extension 101 of the HostMessage).
   On the server it holds the lines in flight (sent, not yet acknowledged: ``subtract`` drops
   the acknowledged prefix); a diff carries the lines numbered from the older state's ``end``.
   ``HistoryLog.pump`` moves at most ``CHUNK`` bytes per send into it, up to ``WINDOW`` bytes
   in flight, and starts such a batch only when the client has acknowledged everything (the
-  screen first), so any one diff carries a bounded amount of history and the screen is
-  never held back behind it.
+  screen first) and the program paused (``QUIET``; ``BUSY`` while it prints on), so any
+  one diff carries a bounded amount of history and the screen is never held back by it.
 - ``HistoryReader`` (client): turns received windows into ordered events (line, gap, clear),
   ignoring every line it has already had (replays, late or duplicated states).
 
@@ -26,18 +30,25 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Deque, Iterable, List, Tuple, Union
+from typing import TYPE_CHECKING, Deque, Iterable, List, Protocol, Tuple, Union
 
 from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import LEN, VARINT, _fields, _read_varint, _varint
 
+if TYPE_CHECKING:
+    from pymosh.statesync.archive import HistoryArchive
+
 DEFAULT_LINES = 10_000  # history a client asks for unless told otherwise
 BYTE_BUDGET = 32 << 20  # per session: what the server's pending log may hold
+ROW_BUDGET = 24 << 20  # per session: unrendered rows the emulator's ring may hold
+PULL = 32  # rows rendered at a time when the window takes lines from the ring
 LINE_OVERHEAD = 128  # bytes charged per line besides its text (Python objects)
 LINE_MAX = 16 << 10  # a longer rendered row is cut (one row is at most 1024 cells)
-CHUNK = 4096  # history bytes added to the state per send
+CHUNK = 8192  # history bytes added to the state per send
 WINDOW = 16384  # history bytes in flight (sent, not yet acknowledged)
 SETTLE = 300  # ms without overflow before an overflowing log sends again
+QUIET = 50  # ms without output before a window of lines starts ...
+BUSY = 250  # ... or since the last window started, while the program keeps printing
 
 Line = Tuple[int, bytes, bool]  # (seq, SGR + UTF-8 text, soft-wrapped into the next line)
 
@@ -180,11 +191,28 @@ def _packed(wtype: int, value: object) -> List[int]:
     return out
 
 
+class RowSource(Protocol):
+    """What ``HistoryLog`` needs of an emulator (both implementations)."""
+
+    @property
+    def history_pending(self) -> int: ...
+
+    @property
+    def history_pending_bytes(self) -> int: ...
+
+    def take_history(
+        self, max_lines: int | None = None
+    ) -> Tuple[int, List[Tuple[bytes, bool]], bool]: ...
+
+
 class HistoryLog:
     """(server) Lines scrolled off, waiting to be sent; bounded in lines and bytes."""
 
-    def __init__(self, max_lines: int, byte_budget: int = BYTE_BUDGET) -> None:
+    def __init__(
+        self, max_lines: int, source: RowSource | None = None, byte_budget: int = BYTE_BUDGET
+    ) -> None:
         self.max_lines = max(int(max_lines), 0)
+        self.source = source  # the emulator whose ring holds the newest lines, unrendered
         self.byte_budget = byte_budget
         self.pending: Deque[Line] = deque()
         self.charge = 0  # bytes charged for ``pending``
@@ -195,14 +223,45 @@ class HistoryLog:
         self.overflow_at = -math.inf  # when lines were last dropped for lack of room
         self.window = HistoryWindow()  # the state's slot the lines are pumped into
         self.filling = False  # a window of lines is being sent (see ``pump``)
+        self.printed_at = -math.inf  # the program's latest output
+        self.window_at = -math.inf  # the latest window's start
+        self.archive: HistoryArchive | None = None  # the session's copy (for a resume)
+
+    def capture(self, now: float) -> None:
+        """After the program printed: the source's news (an ESC[3J, rows it dropped), and
+        its oldest rows rendered only beyond what its ring may hold (``ROW_BUDGET``)."""
+        source = self.source
+        if source is None:
+            return
+        take = 0
+        while True:
+            self.feed(*source.take_history(take), now)
+            held, over = source.history_pending, source.history_pending_bytes - ROW_BUDGET
+            if over <= 0 or not held:
+                return
+            # about as many of the oldest rows as hold the excess (row sizes vary)
+            take = -(-over * held // source.history_pending_bytes)
+
+    def _unrendered(self) -> int:
+        return 0 if self.source is None else self.source.history_pending
 
     def feed(
         self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool, now: float = 0.0
     ) -> None:
-        """One ``Emulator.take_history()`` result: an ESC[3J first, then ``dropped`` lines
-        that were never kept, then ``lines``. While lines are being dropped, nothing is
-        sent (``pump``): the client gets one gap and the newest lines once output settles,
-        not a trickle of fragments between many gaps."""
+        """The program printed: one ``Emulator.take_history()`` result (see ``_add``). While
+        lines are being dropped, nothing is sent (``pump``): the client gets one gap and the
+        newest lines once output settles, not a trickle of fragments between many gaps."""
+        self._add(dropped, lines, cleared, now)
+        self.filling = False  # the screen changed: it goes first (see ``pump``)
+        self.printed_at = now
+
+    def _add(
+        self, dropped: int, lines: Iterable[Tuple[bytes, bool]], cleared: bool, now: float
+    ) -> None:
+        """An ESC[3J first, then ``dropped`` lines that were never kept, then ``lines``: the
+        one place rendered lines enter the log."""
+        if self.archive is not None:
+            lines = self.archive.record(dropped, lines, cleared)
         if cleared:
             self.pending.clear()
             self.charge = 0
@@ -215,10 +274,10 @@ class HistoryLog:
             pending.append((self.next_seq, data, bool(wrap)))
             self.charge += len(data) + LINE_OVERHEAD
             self.next_seq += 1
-        self.filling = False  # the screen changed: it goes first (see ``pump``)
         if dropped:
             self.overflow_at = now
-        while pending and (len(pending) > self.max_lines or self.charge > self.byte_budget):
+        limit = self.max_lines - self._unrendered()  # the ring's rows are newer
+        while pending and (len(pending) > limit or self.charge > self.byte_budget):
             self.charge -= len(pending.popleft()[1]) + LINE_OVERHEAD
             self.overflow_at = now
 
@@ -228,8 +287,16 @@ class HistoryLog:
 
     def wait_time(self, now: float) -> float:
         """ms until ``pump`` may send lines it is holding back (inf: not holding back)."""
-        due = self.overflow_at + SETTLE - now
-        return due if self.pending and due > 0 else math.inf
+        if self.filling or not self.backlog:
+            return math.inf
+        due = self._window_due() - now
+        return due if due > 0 else math.inf
+
+    def _window_due(self) -> float:
+        """When a window may start: output settled (no overflow for SETTLE), and quiet for
+        QUIET or the last window BUSY ago (a program printing without pause still gets a
+        little history through, a bulk one hardly slowed)."""
+        return max(self.overflow_at + SETTLE, min(self.printed_at + QUIET, self.window_at + BUSY))
 
     def pump(self, now: float = math.inf, all_acked: bool = True) -> bool:
         """Move pending lines into the state (``window``) while the pacing allows; True if
@@ -251,9 +318,19 @@ class HistoryLog:
         pending = self.pending
         if now < self.overflow_at + SETTLE:
             return changed
-        if all_acked and not window.size:
+        if all_acked and not window.size and not self.filling and now >= self._window_due():
+            # nothing in flight: a window starts with a full CHUNK (whatever the previous
+            # one left of its allowance, there may be no send to renew it)
             self.filling = True
-        while self.filling and pending and self.may_send > 0 and window.size < WINDOW:
+            self.window_at = now
+            self.may_send = CHUNK
+        while self.filling and self.may_send > 0 and window.size < WINDOW:
+            if not pending:  # the ring's oldest rows, rendered as they go on the wire
+                if self.source is None or not self.source.history_pending:
+                    break
+                dropped, lines, cleared = self.source.take_history(PULL)
+                self._add(dropped, lines, cleared, now)
+                continue
             line = pending.popleft()
             self.charge -= len(line[1]) + LINE_OVERHEAD
             self.may_send -= len(line[1]) + 2
@@ -265,7 +342,7 @@ class HistoryLog:
 
     @property
     def backlog(self) -> int:
-        return len(self.pending)
+        return len(self.pending) + self._unrendered()
 
 
 # ------------------------------------------------------------------ client

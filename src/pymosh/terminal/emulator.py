@@ -75,17 +75,35 @@ class Emulator:
         alternate screen adds nothing. A smaller limit drops the oldest pending rows."""
         self.fb.set_history_limit(lines)
 
-    def take_history(self) -> tuple[int, list[tuple[bytes, bool]], bool]:
+    def take_history(
+        self, max_lines: int | None = None
+    ) -> tuple[int, list[tuple[bytes, bool]], bool]:
         """``(dropped, lines, cleared)`` since the previous call. ``lines``: the rows kept,
-        oldest first, each as ``(bytes a terminal shows it with, soft-wrapped)``; ``dropped``:
-        rows that scrolled off but were not kept (over the limit); ``cleared``: ESC[3J was
-        seen (``lines`` and ``dropped`` then count only what scrolled after it)."""
+        oldest first, at most ``max_lines`` (None: all; the others stay pending, unrendered),
+        each as ``(bytes a terminal shows it with, soft-wrapped)``; ``dropped``: rows that
+        scrolled off but were not kept (over the limit); ``cleared``: ESC[3J was seen
+        (``lines`` and ``dropped`` then count only what scrolled after it)."""
         fb = self.fb
-        out = (fb.history_dropped, [history_line(row) for row in fb.history], fb.history_cleared)
-        fb.history.clear()
+        pending = fb.history
+        n = len(pending) if max_lines is None else min(max(max_lines, 0), len(pending))
+        out = (
+            fb.history_dropped,
+            [history_line(pending.popleft()) for _ in range(n)],
+            fb.history_cleared,
+        )
         fb.history_dropped = 0
         fb.history_cleared = False
         return out
+
+    @property
+    def history_pending(self) -> int:
+        """Rows kept for ``take_history``, not yet taken."""
+        return len(self.fb.history)
+
+    @property
+    def history_pending_bytes(self) -> int:
+        """Memory the pending rows hold, at most: a list slot and a cell tuple per cell."""
+        return sum(64 + 136 * len(row.cells) for row in self.fb.history)
 
     def take_replies(self) -> bytes:
         out = b"".join(self._replies)

@@ -19,7 +19,7 @@ import pytest
 from pymosh.crypto.key import parse_key
 from pymosh.frontend import handoff
 from tests.hostile.miniclient import MiniClient
-from tests.support.launcher import fake_installation
+from tests.support.launcher import fake_installation, installation_id
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "src")
 PID_RE = re.compile(rb"detached, pid = (\d+)")
@@ -554,7 +554,7 @@ def _serve_one(listener, answer: bytes) -> tuple[bytes, int]:
     return data, len(fds)
 
 
-def test_launcher_sends_the_request_handoff_sends(host, launcher, tmp_path):
+def test_launcher_sends_the_request_handoff_sends(host, launcher, tmp_path, monkeypatch):
     """One format (handoff.py's docstring): the C launcher and the Python entry script
     (handoff.request) send the same bytes for the same process."""
     import threading
@@ -586,7 +586,8 @@ def test_launcher_sends_the_request_handoff_sends(host, launcher, tmp_path):
         assert nfds == 3
         requests.append(data)
     assert requests[0] == requests[1]
-    fields = handoff.parse_request(requests[0][4:])  # this installation's: accepted
+    monkeypatch.setattr(handoff, "INSTALL", installation_id())  # as its forker parses it
+    fields = handoff.parse_request(requests[0][4:])  # that installation's: accepted
     assert fields is not None and fields["argv"] == argv and fields["umask"] == 0o022
     assert fields["cwd"] == str(tmp_path) and fields["env"]["PYMOSH_TEST_MARK"] == "a b\tc=d"
 

@@ -52,3 +52,10 @@ def fake_installation(root: str) -> str:
     launcher = os.path.join(bindir, "pymosh-server")
     compile_launcher(launcher)
     return launcher
+
+
+def installation_id() -> str:
+    """The ``INSTALL`` a fake installation's launcher and entry script send: that of this
+    checkout's handoff.py (under CI the test process itself imports an installed copy)."""
+    me = os.stat(os.path.join(SRC, "pymosh", "frontend", "handoff.py"))
+    return f"{me.st_dev}:{me.st_ino}:{me.st_mtime_ns}"

@@ -61,6 +61,9 @@ if os.environ.get("PYTHONPATH"):  # so that a client/server run as ``python3 -m 
     BASE_ENV["PYTHONPATH"] = os.pathsep.join(
         os.path.abspath(x) for x in os.environ["PYTHONPATH"].split(os.pathsep) if x
     )
+# pymosh's own settings pass through (a test suite's PYMOSH_FORKER=0 and private state
+# directory: no session forker left running in the user's real one)
+BASE_ENV.update((k, v) for k, v in os.environ.items() if k.startswith("PYMOSH_"))
 SHOW_WRONG = bool(os.environ.get("TRACE_SHOW_WRONG"))  # print each screen with a wrong char
 DEFAULT_CLIENTS = [
     "mosh=mosh-client {ip} {port}",

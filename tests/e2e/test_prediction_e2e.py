@@ -30,7 +30,10 @@ STOCK_CLIENT = ["mosh-client"]
 
 
 def _env(tag: str, **extra: str) -> dict[str, str]:
-    return dict(BASE_ENV, PYTHONPATH=SRC, PYMOSH_TEST_TAG=tag, **extra)
+    env = dict(BASE_ENV)
+    # the suite's PYMOSH_FORKER=0 and private state directory (set after BASE_ENV was made)
+    env.update((k, v) for k, v in os.environ.items() if k.startswith("PYMOSH_"))
+    return dict(env, PYTHONPATH=SRC, PYMOSH_TEST_TAG=tag, **extra)
 
 
 def _line(prog: PtyProgram) -> str:

@@ -61,8 +61,6 @@ class HistorySim:
             else:
                 self.client.receive(item.datagram, SERVER_ADDR, now)
         window = self.client.latest_remote_state().history
-        if window.lines:
-            self.client.expedite_ack()  # as pymosh-client does
         self.events += self.reader.events(window)
         for datagram in self.client.tick(now):
             self.link.send(datagram, CLIENT_ADDR, SERVER_ADDR, now, upstream=True)

@@ -246,9 +246,8 @@ class Client:
                     if not self.connected:
                         self.connected = True
                         self.notify("", now)
-                    history = transport.latest_remote_state().history
-                    if history is not None and history.lines:
-                        transport.expedite_ack()  # the server sends the next lines on it
+                    # (states carrying history are acked after Mosh's usual delay: acking
+                    # them at once let history crowd out the screen under bulk output)
                 self._feed_overlays()
 
             if self.stdin in ready and not transport.shutdown_in_progress():

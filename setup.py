@@ -49,6 +49,8 @@ def extensions() -> list:
     exts = [
         Extension("_fastpath.crypto", ["src/_fastpath/crypto.pyx"],
                   libraries=["crypto"], extra_compile_args=flags),
+        Extension("_fastpath.codec", ["src/_fastpath/codec.pyx"],
+                  libraries=["z"], extra_compile_args=flags),
         # the terminal: cells.pxd and output.pxd are inlined into the emulator and the
         # differ; terminal gathers both (it fails to import if either is missing)
         Extension("_fastpath.emulator", ["src/_fastpath/emulator.pyx"],

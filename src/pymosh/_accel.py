@@ -17,6 +17,7 @@ NO_EXTENSIONS = os.environ.get("PYMOSH_NO_EXTENSIONS", "") not in ("", "0")
 FAST_PATHS = {
     "crypto": "pymosh.crypto.ocb",
     "terminal": "pymosh.terminal.emulator",
+    "codec": "pymosh.network.codec",
 }
 
 _loaded: dict[str, ModuleType | None] = {}

@@ -8,12 +8,15 @@ protocol.md §4: the serialized Instruction is zlib-compressed (level 6, as Mosh
 from __future__ import annotations
 
 import struct
-import zlib
 from typing import Dict, List
 
+from pymosh import _accel
 from pymosh.errors import DecodeError
 from pymosh.value import Frozen
-from pymosh.wire.protobuf import Instruction, decode_instruction, encode_instruction
+from pymosh.wire.protobuf import Instruction
+
+# encode + compress, decompress + parse: in C when built (one zlib stream per process)
+codec = _accel.pick("codec")
 
 HEADER = struct.Struct(">QH")
 HEADER_LEN = HEADER.size  # 10
@@ -91,7 +94,15 @@ class Fragmenter:
         self._last_key = key
         self._last_diff = bytes(ins.diff)
 
-        compressed = zlib.compress(encode_instruction(ins))
+        compressed = codec.pack(
+            ins.protocol_version,
+            ins.old_num,
+            ins.new_num,
+            ins.ack_num,
+            ins.throwaway_num,
+            ins.diff,
+            ins.chaff,
+        )
         count = -(-len(compressed) // size)
         if count - 1 > MAX_FRAGMENT_NUM:
             raise ValueError("instruction needs more than 32768 fragments")
@@ -104,16 +115,7 @@ class Fragmenter:
 
 def decompress(data: bytes) -> bytes:
     """Inflate a zlib stream into at most 4 MiB, or DecodeError."""
-    inflater = zlib.decompressobj()
-    try:
-        out = inflater.decompress(data, DECOMPRESS_LIMIT)
-        if not inflater.eof:
-            # either truncated or larger than the limit; one more byte tells which
-            if inflater.decompress(inflater.unconsumed_tail, 1) or not inflater.eof:
-                raise DecodeError("zlib stream truncated or larger than 4 MiB")
-    except zlib.error:
-        raise DecodeError("bad zlib stream") from None
-    return out
+    return codec.decompress(data, DECOMPRESS_LIMIT)
 
 
 class FragmentAssembly:
@@ -171,4 +173,4 @@ class FragmentAssembly:
         data = b"".join(self._parts[i] for i in range(self._total))
         ident = self.current_id
         self._reset(ident)
-        return decode_instruction(decompress(data))
+        return Instruction(*codec.unpack(data, DECOMPRESS_LIMIT))

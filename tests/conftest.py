@@ -1,7 +1,7 @@
 """Shared fixtures. Every fast path runs the same tests as its pure-Python twin.
 
-``crypto_impl`` / ``terminal_impl`` are parametrised over ``py`` (the twin) and ``c``
-(the compiled fast path). Where the extension is missing the ``c`` case is skipped
+``crypto_impl`` / ``codec_impl`` / ``terminal_impl`` are parametrised over ``py`` (the
+twin) and ``c`` (the compiled fast path). Where the extension is missing the ``c`` case is skipped
 locally, but fails when ``PYMOSH_REQUIRE_EXTENSIONS=1`` (as in CI), so a broken
 build can never pass as a skip. ``PYMOSH_NO_EXTENSIONS=1`` runs the twins only: there is
 no ``c`` case at all (CI's second pass runs the whole suite that way).
@@ -47,6 +47,12 @@ def _implementation(request: pytest.FixtureRequest, name: str):
 def crypto_impl(request: pytest.FixtureRequest):
     """pymosh.crypto.ocb or _fastpath.crypto: same API."""
     return _implementation(request, "crypto")
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def codec_impl(request: pytest.FixtureRequest):
+    """pymosh.network.codec or _fastpath.codec: same API."""
+    return _implementation(request, "codec")
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

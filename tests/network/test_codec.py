@@ -1,0 +1,162 @@
+"""The instruction codec (zlib + protobuf), twin and fast path alike: the same bytes as
+``zlib.compress(encode_instruction(...))``, the same fields and errors as the Python
+decoder, bounded inflation, and a zlib stream reused across instructions that never leaks
+one instruction's state into the next."""
+
+from __future__ import annotations
+
+import os
+import random
+import zlib
+
+import pytest
+
+from pymosh.errors import DecodeError
+from pymosh.network.sender import SHUTDOWN_NUM
+from pymosh.wire.protobuf import Instruction, decode_instruction, encode_instruction
+
+LIMIT = 4 * 1024 * 1024
+U64 = (1 << 64) - 1
+
+INSTRUCTIONS = [
+    (2, 0, 0, 0, 0, b"", b""),
+    (2, 5, 6, 7, 3, b"", os.urandom(16)),
+    (2, 1, SHUTDOWN_NUM, SHUTDOWN_NUM, 1, b"\x0a\x05hello", b"x"),
+    (U64 & 0xFFFFFFFF, U64, U64, U64, U64, bytes(range(256)) * 40, os.urandom(7)),
+    (2, 1 << 40, (1 << 40) + 1, 127, 128, os.urandom(5000), b""),  # incompressible, > 4 KiB
+    (2, 9, 10, 11, 9, b"ab" * 200000, b"c"),  # inflates past any small scratch buffer
+]
+
+
+@pytest.mark.parametrize("fields", INSTRUCTIONS)
+def test_pack_is_mosh_bytes(codec_impl, fields):
+    assert codec_impl.pack(*fields) == zlib.compress(encode_instruction(Instruction(*fields)))
+
+
+def test_compress_is_zlib_level6(codec_impl):
+    rng = random.Random(17)
+    for size in (0, 1, 40, 4095, 4096, 70000):
+        data = bytes(rng.randrange(4) for _ in range(size))
+        assert codec_impl.compress(data) == zlib.compress(data, 6)
+        # the stream is reused: the same input again gives the same bytes again
+        assert codec_impl.compress(data) == zlib.compress(data, 6)
+
+
+@pytest.mark.parametrize("fields", INSTRUCTIONS)
+def test_unpack_round_trip(codec_impl, fields):
+    assert codec_impl.unpack(codec_impl.pack(*fields), LIMIT) == fields
+
+
+def test_unpack_after_a_bad_stream(codec_impl):
+    """A stream that failed halfway leaves nothing behind for the next one."""
+    good = codec_impl.pack(2, 1, 2, 3, 1, b"diff", b"")
+    with pytest.raises(DecodeError):
+        codec_impl.unpack(good[:-5], LIMIT)
+    with pytest.raises(DecodeError):
+        codec_impl.unpack(good[:8] + b"\xff" * 20, LIMIT)
+    assert codec_impl.unpack(good, LIMIT) == (2, 1, 2, 3, 1, b"diff", b"")
+
+
+@pytest.mark.parametrize("fields", INSTRUCTIONS[:3])
+def test_pack_rejects_out_of_range(codec_impl, fields):
+    for i, bad in ((0, 1 << 32), (0, -1), (1, -1), (2, 1 << 64), (4, U64 + 1)):
+        args = list(fields)
+        args[i] = bad
+        with pytest.raises(ValueError):
+            codec_impl.pack(*args)
+
+
+def test_decompress_limit(codec_impl):
+    for size in (0, 1, 8191, 8192, 8193, 100000):
+        assert codec_impl.decompress(zlib.compress(bytes(size)), size) == bytes(size)
+        with pytest.raises(DecodeError):
+            codec_impl.decompress(zlib.compress(bytes(size + 1)), size)
+    assert codec_impl.decompress(zlib.compress(b""), 0) == b""
+
+
+def test_decompress_ignores_bytes_after_the_stream(codec_impl):
+    assert codec_impl.decompress(zlib.compress(b"abc") + b"trailing", 10) == b"abc"
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [b"", b"x", b"not zlib at all", zlib.compress(b"\x08\x02" * 100)[:-3], b"\x78\x9c\xff\xff"],
+)
+def test_bad_streams(codec_impl, stream):
+    with pytest.raises(DecodeError):
+        codec_impl.decompress(stream, LIMIT)
+    with pytest.raises(DecodeError):
+        codec_impl.unpack(stream, LIMIT)
+
+
+def _outcome(fn, data):
+    try:
+        return fn(data)
+    except DecodeError as exc:
+        return f"DecodeError: {exc}"
+
+
+HOSTILE_PROTOBUF = [
+    b"",
+    b"\x08",  # truncated varint
+    b"\x08" + b"\xff" * 10 + b"\x01",  # varint longer than 10 bytes
+    b"\x08" + b"\xff" * 9 + b"\x7f",  # 10-byte varint, bits past 64
+    b"\x00\x01",  # field 0
+    b"\x0a\x00",  # protocol_version as bytes
+    b"\x12\x01a",  # a state number as bytes
+    b"\x30\x01",  # diff as a varint
+    b"\x3d\x00\x00\x00\x00",  # chaff as fixed32
+    b"\x09" + bytes(8),  # protocol_version as fixed64
+    b"\x32\x05ab",  # length past the end
+    b"\x15\x00\x00",  # truncated fixed32
+    b"\x0b",  # a group
+    b"\x0e",  # wire type 6
+    b"\x08\x02\x08\x03",  # the last occurrence wins
+    b"\x08\x82\x80\x80\x80\x10",  # protocol_version past 32 bits: the low 32 kept
+    b"\xf8\xff\xff\xff\x0f\x00",  # the largest field number
+    b"\x80\x80\x80\x80\x10\x00",  # a field number past 2^29 - 1
+    b"\xa0\x06\x05\xa2\x06\x01z\x32\x01d",  # unknown fields skipped
+    b"\x3a\x02ch\x32\x00",
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE_PROTOBUF)
+def test_parse_matches_the_protobuf_decoder(codec_impl, data):
+    def reference(raw: bytes):
+        ins = decode_instruction(raw)
+        return tuple(getattr(ins, name) for name in Instruction.__slots__)
+
+    assert _outcome(codec_impl.parse, data) == _outcome(reference, data)
+    assert _outcome(lambda raw: codec_impl.unpack(zlib.compress(raw), LIMIT), data) == _outcome(
+        reference, data
+    )
+
+
+def _reference_unpack(stream: bytes, limit: int):
+    """Inflate all of it with zlib, then check the limit; parse with the protobuf module."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(stream)
+    except zlib.error:
+        raise DecodeError("bad zlib stream") from None
+    if not inflater.eof or len(raw) > limit:
+        raise DecodeError("zlib stream truncated or larger than the limit")
+    ins = decode_instruction(raw)
+    return tuple(getattr(ins, name) for name in Instruction.__slots__)
+
+
+def test_random_input_matches_the_reference(codec_impl):
+    rng = random.Random(4242)
+    pieces = [b"\x08", b"\x10", b"\x32", b"\x3a", b"\x80", b"\xff", b"\x00", b"\x05", b"\x0b"]
+    for _ in range(3000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        data += bytes(rng.randrange(256) for _ in range(rng.randrange(4)))
+        stream = zlib.compress(data)
+        cut = stream[: rng.randrange(len(stream) + 1)]
+        if rng.randrange(4) == 0 and cut:
+            cut = cut[:-1] + bytes([cut[-1] ^ 1 << rng.randrange(8)])
+        limit = rng.choice((4, 64, LIMIT))
+        # (which error may differ: a stream over the limit is not inflated to its end)
+        got = _outcome(lambda s: codec_impl.unpack(s, limit), cut)
+        want = _outcome(lambda s: _reference_unpack(s, limit), cut)
+        assert got == want or (got[:12] == want[:12] == "DecodeError:"), (cut, limit)

@@ -221,3 +221,37 @@ def test_round_trip_any_instruction(diff, chaff, mtu):
     asm = FragmentAssembly()
     out = [asm.add(Fragment.parse(f.to_bytes())) for f in reversed(frags)]
     assert out[-1] == i and all(o is None for o in out[:-1])
+
+
+def _step(asm: FragmentAssembly, fn, data: bytes):
+    try:
+        out = fn(asm, data)
+    except DecodeError:
+        out = "DecodeError"
+    return out, asm.current_id, dict(asm._parts), asm._total
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 3),
+            st.integers(0, 2),
+            st.booleans(),
+            st.sampled_from([b"", b"junk", zlib.compress(encode_instruction(ins(new=4)))]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_add_payload_is_add_of_the_parsed_fragment(frags):
+    """The whole-instruction shortcut keeps the slot exactly as `add` does, for any order
+    of fragments, ids, duplicates and broken contents."""
+    plain, fast = FragmentAssembly(), FragmentAssembly()
+    for ident, num, final, contents in frags:
+        data = Fragment(ident, num, final, contents).to_bytes()
+        assert _step(fast, FragmentAssembly.add_payload, data) == _step(
+            plain, lambda a, d: a.add(Fragment.parse(d)), data
+        )
+    with pytest.raises(DecodeError):
+        FragmentAssembly().add_payload(b"short")

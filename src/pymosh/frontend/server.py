@@ -236,58 +236,69 @@ class Server:
             self.sock.close()
 
     def _run(self) -> int:
+        # The idle session wakes twice per heartbeat interval (its own heartbeat, the
+        # client's): every call below runs on each of those wake-ups, with cold caches,
+        # so the turn asks each part once and skips what is absent or has nothing to do.
+        loop = self.loop
+        pty_fd = self.pty.fd
+        watched: list[int] = []
         while True:
             transport = self.transport
+            sender = transport.sender
+            durable = self.durable
+            forwarding = self.forwarding
             now = now_ms()
             sockets = self.endpoint.filenos()
-            readers = list(sockets) + self._durable_filenos()
-            if self.pty_open and not transport.shutdown_in_progress():
-                readers.append(self.pty.fd)
-            readers += self.forwarding.filenos()
-            self.loop.set_readers(readers)
-            wait = min(
-                transport.wait_time(now),
-                self.terminal.wait_time(now),
-                self.forwarding.wait_time(now),
-            )
+            readers = sockets + durable.filenos() if durable is not None else sockets[:]
+            if self.pty_open and not sender.shutdown_in_progress:
+                readers.append(pty_fd)
+            readers += forwarding.filenos()
+            if readers != watched:
+                loop.set_readers(readers)
+                watched = readers
+            wait = min(transport.wait_time(now), forwarding.wait_time(now))
+            if self.terminal.input_history:
+                wait = min(wait, self.terminal.wait_time(now))
             if self.history is not None:
                 wait = min(wait, self.history.wait_time(now))
-            if transport.remote_addr is None or transport.shutdown_in_progress():
+            if transport.remote_addr is None or sender.shutdown_in_progress:
                 wait = min(wait, IDLE_WAIT)
-            if self.network_timeout is not None and self.last_remote_state_time is not None:
-                wait = min(wait, max(self.last_remote_state_time + self.network_timeout - now, 0))
             if self.last_remote_state_time is None:
                 wait = min(wait, max(self.start_time + NO_CLIENT_TIMEOUT - now, 0))
-            wait = min(wait, self._durable_wait(now))
-            ready, signals = self.loop.wait(wait)
+            elif self.network_timeout is not None:
+                wait = min(wait, max(self.last_remote_state_time + self.network_timeout - now, 0))
+            if durable is not None:
+                wait = min(wait, durable.wait_time(now, transport.connection.last_heard))
+            ready, signals = loop.wait(wait)
             now = now_ms()
-            self._durable_turn(ready, now)
-            transport = self.transport  # a resume replaces it
+            if durable is not None:
+                self._durable_turn(ready, now)
+                transport = self.transport  # a resume replaces it
 
-            if not ready.isdisjoint(sockets):
+            if ready and not ready.isdisjoint(sockets):
                 self.endpoint.receive(now)
                 if transport.remote_state_num != self.last_remote_num:
-                    if self._consume_user_input(now) and self.pty.fd not in ready:
+                    if self._consume_user_input(now) and pty_fd not in ready:
                         # the shell's echo takes a fraction of a millisecond: take it
                         # into this turn's frame rather than sending a frame without it
                         # (which would hold the echo back a whole frame interval)
                         if self._pty_answers_within(ECHO_WAIT):
-                            ready.add(self.pty.fd)
+                            ready.add(pty_fd)
                             now = now_ms()
 
-            if self.pty_open and self.pty.fd in ready and self._read_pty(now):
+            if ready and self.pty_open and pty_fd in ready and self._read_pty(now):
                 if now - self.input_at <= ECHO_WINDOW or self.first_output_due:
                     transport.expedite()
                 self.input_at = -float("inf")
                 self.first_output_due = False
 
             self.forwarding.turn(ready, now)
-            if not transport.shutdown_in_progress():
+            if not transport.shutdown_in_progress() and self.terminal.input_history:
                 # the shutdown state is resent unchanged (the fragmenter refuses the same
                 # (old, new) numbers with another diff): input arriving meanwhile is not acked
                 self.terminal.set_echo_ack(now)
 
-            quit_now = self._handle_signals(signals, now)
+            quit_now = self._handle_signals(signals, now) if signals else False
             if self.kill_requested:
                 quit_now = self._begin_shutdown(now, "killed (pymosh-server kill)") or quit_now
             # Like mosh-server: an idle network means the client is presumed gone, so one
@@ -301,15 +312,19 @@ class Server:
                 self.log("No connection within 60 seconds.")
                 return 0
 
-            self._pump_history(now, 0)
-            sent = self.endpoint.send(now)
-            self._pump_history(now, sent)
+            if self.history is None:
+                sent = self.endpoint.send(now)
+            else:
+                self._pump_history(now, 0)
+                sent = self.endpoint.send(now)
+                self._pump_history(now, sent)
             if sent and self.endpoint.send_error is not None:
                 self.log(f"sendto: {self.endpoint.send_error}")
 
             if network_idle:
                 return 0
-            if transport.counterparty_shutdown_ack_sent():
+            # (the acknowledgement of our shutdown is recorded only by a send)
+            if sent and transport.counterparty_shutdown_ack_sent():
                 self.log("Client shut down; exiting.")
                 return 0
             if transport.shutdown_in_progress() and (
@@ -318,14 +333,6 @@ class Server:
                 return 0
 
     # ---------------------------------------------------------------- durable sessions
-
-    def _durable_filenos(self) -> list[int]:
-        return self.durable.filenos() if self.durable is not None else []
-
-    def _durable_wait(self, now: float) -> float:
-        if self.durable is None:
-            return float("inf")
-        return self.durable.wait_time(now, self.transport.connection.last_heard)
 
     def _durable_turn(self, ready: set[int], now: float) -> None:
         if self.durable is None:
@@ -414,10 +421,6 @@ class Server:
 
     def _consume_user_input(self, now: float) -> bool:
         """Apply the client's new input; True if bytes were written to the pty."""
-        from pymosh.statesync.hello import answer
-        from pymosh.statesync.user_stream import UserStream
-        from pymosh.wire.protobuf import Hello, Resize, StreamFrame
-
         transport = self.transport
         self.last_remote_num = transport.remote_state_num
         self.last_remote_state_time = now
@@ -425,6 +428,10 @@ class Server:
         if not diff:  # the client's heartbeat: no events
             self.pty.release()
             return False
+        from pymosh.statesync.hello import answer
+        from pymosh.statesync.user_stream import UserStream
+        from pymosh.wire.protobuf import Hello, Resize, StreamFrame
+
         stream = UserStream()
         stream.apply_string(diff)
         events = stream.events

@@ -70,29 +70,37 @@ class Fragmenter:
         self._last_diff: bytes | None = None
 
     def make_fragments(self, instruction: Instruction, mtu: int) -> List[Fragment]:
+        return [Fragment.parse(payload) for payload in self.make_payloads(instruction, mtu)]
+
+    def make_payloads(self, instruction: Instruction, mtu: int) -> List[bytes]:
+        """The instruction's fragments as datagram payloads (header + contents)."""
         size = fragment_capacity(mtu)
         if size <= 0:
             raise ValueError("MTU too small for a fragment")
         ins = instruction
+        diff = ins.diff if type(ins.diff) is bytes else bytes(ins.diff)
+        chaff = ins.chaff if type(ins.chaff) is bytes else bytes(ins.chaff)
+        last = self._last_key
+        if (
+            ins.old_num == last[1]
+            and ins.new_num == last[2]
+            and self._last_diff is not None
+            and diff != self._last_diff
+        ):
+            raise ValueError("same (old_num, new_num) with a different diff")
         key = (
             ins.protocol_version,
             ins.old_num,
             ins.new_num,
             ins.ack_num,
             ins.throwaway_num,
-            bytes(ins.chaff),
+            chaff,
             mtu,
         )
-        if (
-            (ins.old_num, ins.new_num) == self._last_key[1:3]
-            and self._last_diff is not None
-            and bytes(ins.diff) != self._last_diff
-        ):
-            raise ValueError("same (old_num, new_num) with a different diff")
-        if key != self._last_key:
+        if key != last:
             self.next_instruction_id += 1
         self._last_key = key
-        self._last_diff = bytes(ins.diff)
+        self._last_diff = diff
 
         compressed = codec.pack(
             ins.protocol_version,
@@ -100,15 +108,18 @@ class Fragmenter:
             ins.new_num,
             ins.ack_num,
             ins.throwaway_num,
-            ins.diff,
-            ins.chaff,
+            diff,
+            chaff,
         )
+        ident = self.next_instruction_id & U64
+        if len(compressed) <= size:  # every idle instruction, most others
+            return [HEADER.pack(ident, 0x8000) + compressed]
         count = -(-len(compressed) // size)
         if count - 1 > MAX_FRAGMENT_NUM:
             raise ValueError("instruction needs more than 32768 fragments")
-        ident = self.next_instruction_id
         return [
-            Fragment(ident, i, i == count - 1, compressed[i * size : (i + 1) * size])
+            HEADER.pack(ident, (0x8000 if i == count - 1 else 0) | i)
+            + compressed[i * size : (i + 1) * size]
             for i in range(count)
         ]
 
@@ -132,6 +143,22 @@ class FragmentAssembly:
         self._parts = {}
         self._total = None
         self._size = 0
+
+    def add_payload(self, payload: bytes) -> Instruction | None:
+        """`add(Fragment.parse(payload))`, without the Fragment for a whole instruction in
+        one fragment (every idle one) when no other instruction is half assembled."""
+        if len(payload) < HEADER_LEN:
+            raise DecodeError("fragment shorter than its 10-byte header")
+        ident, word = HEADER.unpack_from(payload)
+        if word != 0x8000 or (ident == self.current_id and self._parts):
+            return self.add(Fragment.parse(payload))
+        if ident != self.current_id:
+            self._reset(ident)
+        try:
+            return Instruction(*codec.unpack(payload[HEADER_LEN:], DECOMPRESS_LIMIT))
+        except DecodeError:
+            self._reset(None)
+            raise
 
     def add(self, frag: Fragment) -> Instruction | None:
         """Take one fragment; the Instruction once all of its fragments are here.

@@ -318,10 +318,10 @@ class TransportSender(Generic[S]):
             self.retransmits += 1
         self._last_new_num = new_num
         conn = self.connection
-        for fragment in self.fragmenter.make_fragments(inst, conn.mtu):
+        for payload in self.fragmenter.make_payloads(inst, conn.mtu):
             if not conn.has_remote_addr:
                 break  # detached by the previous fragment's send: Mosh drops the rest
-            out.append(conn.make_datagram(fragment.to_bytes(), now))
+            out.append(conn.make_datagram(payload, now))
         self.last_ack_sent = self.ack_num
         self.pending_data_ack = self.ack_expedited = False
         self.instructions_sent += 1

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, List, TypeVar
 
 from pymosh.errors import DecodeError
 from pymosh.network.connection import Addr, Connection
-from pymosh.network.fragment import Fragment, FragmentAssembly
+from pymosh.network.fragment import FragmentAssembly
 from pymosh.network.sender import SHUTDOWN_NUM, TransportSender
 from pymosh.network.state import SyncState, TimedState
 from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
@@ -179,7 +179,7 @@ class Transport(Generic[L, R]):
         if payload is None:
             return False
         try:
-            instruction = self.fragments.add(Fragment.parse(payload))
+            instruction = self.fragments.add_payload(payload)
         except DecodeError as exc:
             self.dropped_instructions += 1
             self.last_error = str(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
 
@@ -14,6 +15,7 @@ from pymosh.network.udp import (
     MAX_PORTS_OPEN,
     PORT_RANGE_HIGH,
     PORT_RANGE_LOW,
+    RECV_BATCH,
     ClientSocket,
     ServerSocket,
     parse_port_range,
@@ -131,6 +133,30 @@ def test_oversize_datagram_is_delivered_oversize_for_the_datagram_layer_to_drop(
         client.send(b"\x00" * 4000, client.server_addr)
         ((data, _, _),) = _wait_recv(server)
         assert len(data) > 2048
+    finally:
+        client.close()
+        server.close()
+
+
+def test_recv_all_takes_every_waiting_datagram_in_order_and_stops_when_empty():
+    """Bounded batches, nothing lost: a zero-length datagram (FIONREAD reads it as none)
+    is taken on a later call, and the batch bound leaves the rest for the next one."""
+    server = ServerSocket("127.0.0.1", "0")
+    client = ClientSocket(("127.0.0.1", server.port))
+    try:
+        sizes = [3, 0, 5, 0, 0, 7] + [1] * (RECV_BATCH + 5)
+        for size in sizes:
+            client.send(b"x" * size, client.server_addr)
+        select.select([server.sock], [], [], 2.0)
+        got: list[bytes] = []
+        for _ in range(len(sizes)):
+            batch = server.recv_all(0)
+            assert len(batch) <= RECV_BATCH
+            got += [data for data, _, _ in batch]
+            if len(got) == len(sizes):
+                break
+        assert [len(data) for data in got] == sizes
+        assert server.recv_all(0) == []
     finally:
         client.close()
         server.close()

@@ -257,7 +257,7 @@ class Server:
                 loop.set_readers(readers)
                 watched = readers
             wait = min(transport.wait_time(now), forwarding.wait_time(now))
-            if self.terminal.input_history:
+            if len(self.terminal.input_history) > 1:
                 wait = min(wait, self.terminal.wait_time(now))
             if self.history is not None:
                 wait = min(wait, self.history.wait_time(now))
@@ -293,10 +293,13 @@ class Server:
                 self.first_output_due = False
 
             self.forwarding.turn(ready, now)
-            if not transport.shutdown_in_progress() and self.terminal.input_history:
-                # the shutdown state is resent unchanged (the fragmenter refuses the same
-                # (old, new) numbers with another diff): input arriving meanwhile is not acked
-                self.terminal.set_echo_ack(now)
+            history = self.terminal.input_history
+            if history and history[-1][0] > self.terminal.echo_ack:
+                if not transport.shutdown_in_progress():
+                    # the shutdown state is resent unchanged (the fragmenter refuses the same
+                    # (old, new) numbers with another diff): input arriving meanwhile is not
+                    # acked. (Nothing newer than the echo ack: nothing to advance.)
+                    self.terminal.set_echo_ack(now)
 
             quit_now = self._handle_signals(signals, now) if signals else False
             if self.kill_requested:

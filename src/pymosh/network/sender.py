@@ -157,18 +157,26 @@ class TransportSender(Generic[S]):
             entry.state.subtract(prefix)
 
     def calculate_timers(self, now: float) -> None:
-        self._update_assumed_receiver_state(now)
-        self._rationalize_states()
-        if self.pending_data_ack and self.next_ack_time > now + ACK_DELAY:
-            self.next_ack_time = now + ACK_DELAY
-        if self.pending_data_ack and self.ack_expedited:
-            self.next_ack_time = min(self.next_ack_time, now)
-
-        current = self.current_state
+        # (runs twice per wake-up of an idle session, with cold caches: the common cases
+        # of the two helpers are tested here, and the frame interval is computed only
+        # where it is used)
         states = self.sent_states
+        if len(states) > 1:
+            self._update_assumed_receiver_state(now)
+        else:
+            self.assumed_receiver_state = states[0]
+        current = self.current_state
+        rationalized = self._rationalized
+        if states[0] is not rationalized[0] or current is not rationalized[1]:
+            self._rationalize_states()
+        if self.pending_data_ack:
+            if self.next_ack_time > now + ACK_DELAY:
+                self.next_ack_time = now + ACK_DELAY
+            if self.ack_expedited:
+                self.next_ack_time = min(self.next_ack_time, now)
+
         back = states[-1]
         assumed = self.assumed_receiver_state
-        interval = self.connection.send_interval()
         # the live state is compared with a sent one once per call in an idle session:
         # equal to the newest sent state, it equals every other entry that is that one
         if not current == back.state:
@@ -179,12 +187,13 @@ class TransportSender(Generic[S]):
                 self.next_send_time = now
             else:
                 self.next_send_time = max(
-                    self.mindelay_clock + self.send_mindelay, back.timestamp + interval
+                    self.mindelay_clock + self.send_mindelay,
+                    back.timestamp + self.connection.send_interval(),
                 )
         else:
             self._at_assumed = assumed is back or current == assumed.state
             if not self._at_assumed and self._peer_active(now):
-                self.next_send_time = back.timestamp + interval
+                self.next_send_time = back.timestamp + self.connection.send_interval()
                 if self.mindelay_clock is not None:
                     self.next_send_time = max(
                         self.next_send_time, self.mindelay_clock + self.send_mindelay
@@ -200,7 +209,7 @@ class TransportSender(Generic[S]):
                 self.next_send_time = INF
 
         if self.shutdown_in_progress or self.ack_num == SHUTDOWN_NUM:
-            self.next_ack_time = back.timestamp + interval
+            self.next_ack_time = back.timestamp + self.connection.send_interval()
 
     def wait_time(self, now: float) -> float:
         """ms until the next send is due; 0 if overdue; inf without a peer address."""

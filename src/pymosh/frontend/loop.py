@@ -28,6 +28,14 @@ class EventLoop:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self.selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._wake_fd = self._wake_r.fileno()
+        # Linux: the epoll object under the selector, polled directly (an idle session's
+        # wake-up then runs no selectors code; its registrations stay the selector's)
+        self._epoll = (
+            getattr(self.selector, "_selector", None)
+            if isinstance(self.selector, selectors.EpollSelector)
+            else None
+        )
         self._signals: list[int] = []
         self._readers: set[int] | None = None  # what set_readers last made watched
         self._previous: dict[int, object] = {}
@@ -79,21 +87,46 @@ class EventLoop:
 
     def wait(self, timeout_ms: float) -> tuple[set[int], list[int]]:
         """Sleep up to ``timeout_ms``; return (readable fds, signals received)."""
+        if self._epoll is None:
+            return self._wait_selector(timeout_ms)
+        if self._signals or timeout_ms <= 0:
+            timeout = 0.0
+        elif timeout_ms == math.inf:
+            timeout = -1.0
+        else:  # whole milliseconds, rounded up like the selector
+            timeout = math.ceil(timeout_ms) * 1e-3
+        ready: set[int] = set()
+        try:
+            events = self._epoll.poll(timeout)
+        except InterruptedError:
+            events = []
+        for fd, _ in events:
+            if fd == self._wake_fd:
+                self._drain_wakeup()
+            else:
+                ready.add(fd)
+        signals, self._signals = self._signals, []
+        return ready, signals
+
+    def _wait_selector(self, timeout_ms: float) -> tuple[set[int], list[int]]:
         timeout = None if math.isinf(timeout_ms) else max(timeout_ms, 0) / 1000.0
         if self._signals:
             timeout = 0
         ready: set[int] = set()
         for key, _ in self.selector.select(timeout):
             if key.data is None:
-                try:
-                    while self._wake_r.recv(4096):
-                        pass
-                except BlockingIOError:
-                    pass
+                self._drain_wakeup()
             else:
                 ready.add(key.data)
         signals, self._signals = self._signals, []
         return ready, signals
+
+    def _drain_wakeup(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
 
     def close(self) -> None:
         self.restore_signals()

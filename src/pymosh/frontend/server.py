@@ -306,7 +306,11 @@ class Server:
                 quit_now = self._begin_shutdown(now, "killed (pymosh-server kill)") or quit_now
             # Like mosh-server: an idle network means the client is presumed gone, so one
             # shutdown instruction goes out (below) and the server exits without waiting.
-            network_idle = self._network_idle(now)
+            network_idle = (
+                self.network_timeout is not None
+                and self.last_remote_state_time is not None
+                and self._network_idle(now)
+            )
             if network_idle:
                 quit_now = quit_now or self._begin_shutdown(now, "network idle")
             if quit_now:
@@ -315,12 +319,14 @@ class Server:
                 self.log("No connection within 60 seconds.")
                 return 0
 
-            if self.history is None:
+            history_log = self.history
+            if history_log is None:
                 sent = self.endpoint.send(now)
             else:
                 self._pump_history(now, 0)
                 sent = self.endpoint.send(now)
-                self._pump_history(now, sent)
+                if sent or history_log.backlog or history_log.window.clears != history_log.clears:
+                    self._pump_history(now, sent)  # (its test of an idle log, inline)
             if sent and self.endpoint.send_error is not None:
                 self.log(f"sendto: {self.endpoint.send_error}")
 
@@ -330,7 +336,7 @@ class Server:
             if sent and transport.counterparty_shutdown_ack_sent():
                 self.log("Client shut down; exiting.")
                 return 0
-            if transport.shutdown_in_progress() and (
+            if transport.sender.shutdown_in_progress and (
                 transport.shutdown_acknowledged() or transport.shutdown_ack_timed_out(now)
             ):
                 return 0

@@ -238,8 +238,8 @@ class Forwarding:
 
     # ---------------------------------------------------------------- the loop's calls
     def filenos(self) -> List[int]:
-        if not self.enabled():
-            return []
+        if not self.listeners and not self.conns or not self.enabled():
+            return []  # (nothing to watch: the idle session's turn asks nothing more)
         fds = [lst.sock.fileno() for lst in self.listeners]
         for sid, conn in self.conns.items():
             if not conn.connecting and not conn.read_eof and self.mux.room(sid) > 0:

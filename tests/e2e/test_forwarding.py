@@ -8,7 +8,6 @@ import hashlib
 import os
 import random
 import re
-import shlex
 import socket
 import subprocess
 import threading
@@ -236,29 +235,7 @@ def test_agent_forwarding_lists_keys_and_logs_in_to_sshd(tmp_path, tag, pane_fac
     assert fingerprint in screen, screen
     assert sock_path.startswith(str(state / "agent") + "/")
     assert oct(os.stat(state / "agent").st_mode & 0o777) == "0o700"
-    ssh = " ".join(
-        shlex.quote(w)
-        for w in [
-            "ssh",
-            "-p",
-            str(sshd.port),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "IdentitiesOnly=no",
-            "-F",
-            "/dev/null",
-            "127.0.0.1",
-            "echo",
-            "LOGIN-$((3*5))",
-        ]
-    )
+    ssh = sshd.ssh_command("127.0.0.1", "echo", "LOGIN-$((3*5))", key=False)
     pane.send_line(ssh)
     pane.wait_for("LOGIN-15", timeout=30)
     pane.send_line("exit")

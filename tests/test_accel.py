@@ -10,8 +10,9 @@ from pymosh import _accel
 
 PROBE = (
     "from pymosh import _accel, crypto, terminal; "
+    "from pymosh.network import fragment; "
     "print(_accel.describe()); "
-    "print(crypto.Session.__module__, terminal.Emulator.__module__)"
+    "print(crypto.Session.__module__, terminal.Emulator.__module__, fragment.codec.__name__)"
 )
 
 
@@ -40,7 +41,11 @@ def _built(name: str) -> bool:
 def test_no_extensions_forces_the_twins() -> None:
     describe, modules = run_probe(PYMOSH_NO_EXTENSIONS="1")
     assert describe.startswith("fast path: no")
-    assert modules.split() == ["pymosh.crypto.ocb", "pymosh.terminal.emulator"]
+    assert modules.split() == [
+        "pymosh.crypto.ocb",
+        "pymosh.terminal.emulator",
+        "pymosh.network.codec",
+    ]
 
 
 def test_default_uses_whatever_fast_paths_import() -> None:
@@ -50,6 +55,7 @@ def test_default_uses_whatever_fast_paths_import() -> None:
         "_fastpath.crypto" if _built("crypto") else "pymosh.crypto.ocb",
         # (_fastpath.terminal gathers the compiled emulator and differ)
         "_fastpath.emulator" if _built("terminal") else "pymosh.terminal.emulator",
+        "_fastpath.codec" if _built("codec") else "pymosh.network.codec",
     ]
     assert modules.split() == expected
     if all(_accel.status().values()):
@@ -59,6 +65,6 @@ def test_default_uses_whatever_fast_paths_import() -> None:
 def test_extensions_present_when_required() -> None:
     """In CI (PYMOSH_REQUIRE_EXTENSIONS=1) a failed build must not pass silently."""
     if os.environ.get("PYMOSH_REQUIRE_EXTENSIONS") == "1" and not _accel.NO_EXTENSIONS:
-        assert _accel.status() == {"crypto": True, "terminal": True}
+        assert _accel.status() == {"crypto": True, "terminal": True, "codec": True}
     else:
-        assert set(_accel.status()) == {"crypto", "terminal"}
+        assert set(_accel.status()) == {"crypto", "terminal", "codec"}

@@ -105,8 +105,8 @@ def _recv_some(sock: socket.socket, limit: int = RECV_BATCH) -> List[Received]:
         # a datagram over RECEIVE_MTU is truncated (MSG_TRUNC): hand it on at its
         # oversize length so the datagram layer drops and counts it
         out.append((data, addr, _congested(ancdata)))
-        if not _more_waiting(sock):
-            break
+        if len(out) == 1 and not _more_waiting(sock):
+            break  # the usual single datagram; a burst is read until EAGAIN
     return out
 
 
@@ -114,10 +114,10 @@ _NOTHING = bytes(4)
 
 
 def _more_waiting(sock: socket.socket) -> bool:
-    """Whether another datagram is queued (FIONREAD: the next one's size), asked instead of
-    a recvmsg that fails with EAGAIN: raising that error costs an idle session's wake-up
-    more than the rest of its receive. A zero-length datagram reads as none: the still
-    readable socket wakes the next turn for it."""
+    """Whether another datagram is queued (FIONREAD: the next one's size), asked after the
+    first datagram instead of a recvmsg that fails with EAGAIN: raising that error costs
+    an idle session's wake-up more than the rest of its receive. A zero-length datagram
+    reads as none: the still readable socket wakes the next turn for it."""
     try:
         return fcntl.ioctl(sock.fileno(), termios.FIONREAD, _NOTHING) != _NOTHING
     except OSError:

@@ -8,9 +8,7 @@ notification overlays.
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from typing import Sequence
 
 from pymosh import __version__, _accel
 from pymosh.errors import KeyFormatError
@@ -46,6 +44,13 @@ from pymosh.statesync.user_stream import UserStream
 from pymosh.terminal import Emulator, new_frame
 from pymosh.terminal.terminfo import read_caps
 from pymosh.wire.protobuf import FEATURE_CLIPBOARD, FEATURE_SCROLLBACK
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from typing import Sequence
+else:
+    import _signal as signal  # signal.py's functions without its enum classes (start-up)
 
 USAGE = (
     "Usage: pymosh-client [-# 'ARGS'] [-A] [-L SPEC]... [-R SPEC]... IP PORT\n"

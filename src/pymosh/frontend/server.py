@@ -18,8 +18,9 @@ from pymosh.crypto.key import format_key, new_key
 from pymosh.frontend.locale_policy import shell_locale
 from pymosh.frontend.loop import EventLoop, now_ms
 from pymosh.frontend.ports import PortRangeError, parse_port_range
-from pymosh.frontend.pty_host import PtyHost, get_winsize, user_shell
+from pymosh.frontend.pty_host import PtyHost, user_shell
 from pymosh.frontend.termcolour import shell_colour_env
+from pymosh.frontend.tty import get_winsize
 from pymosh.network.udp import ServerSocket
 
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in

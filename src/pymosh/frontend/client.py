@@ -112,9 +112,9 @@ class Client:
             initial_rttvar=FAST_START_RTTVAR,
         )
         # with scrollback asked for, the screen mode changes only once the server's hello
-        # grants it: against a stock server everything stays as it is in Mosh
-        self.caps = read_caps()
-        self.scrollback = LocalScrollback(scrollback, self.caps.smcup, self.caps.rmcup)
+        # grants it: against a stock server everything stays as it is in Mosh (the
+        # terminal's alternate-screen switches are read after the first datagram)
+        self.scrollback = LocalScrollback(scrollback)
         remote = CompleteTerminal(self.width, self.height)
         remote.history = self.scrollback.window()
         self.transport: Transport[UserStream, CompleteTerminal] = Transport(
@@ -134,6 +134,8 @@ class Client:
         # shell when it arrives, and the shell's start-up overlaps with ours (a failure to
         # send is noted in the endpoint and shown by the main loop's next send)
         self.endpoint.send(now)
+        self.caps = read_caps()  # (terminfo: curses loads a shared library)
+        self.scrollback.smcup, self.scrollback.rmcup = self.caps.smcup, self.caps.rmcup
         self.local = Emulator(self.width, self.height)
         self.overlays = OverlayManager(now, predict, overwrite)
         if escape.key is not None:

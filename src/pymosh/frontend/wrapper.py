@@ -13,7 +13,6 @@ import os
 import selectors
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,9 +37,13 @@ from pymosh.network.udp import PortRangeError, parse_port_range
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (imported where used: jump hosts only; json, hashlib, tempfile...)
+    import socket
     from typing import Sequence
 
     from pymosh.frontend.jump import Bastion
+else:
+    # what socket.py wraps, without its enum classes (the server starts milliseconds sooner)
+    import _socket as socket
 
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")
 REMOTE_IP_MODES = ("proxy", "local", "remote")
@@ -904,9 +907,16 @@ def run_client_here(
 
 
 def import_client() -> None:
-    """Import the in-process client's modules (called while the server starts)."""
-    import pymosh.crypto  # noqa: F401  (its shared library takes milliseconds to load)
-    import pymosh.frontend.client  # noqa: F401
+    """Import the in-process client's modules (called while the server starts), with no
+    garbage collection meanwhile (milliseconds of the first prompt)."""
+    import gc
+
+    gc.disable()
+    try:
+        import pymosh.crypto  # noqa: F401  (its shared library takes milliseconds to load)
+        import pymosh.frontend.client  # noqa: F401
+    finally:
+        gc.enable()
 
 
 def _bootstrap(

@@ -74,6 +74,8 @@ def test_client_entry_imports_nothing_heavy(extensions):
     loaded = _imported("from pymosh.frontend.client import main", **env)
     assert "pymosh.frontend.client" in loaded
     assert loaded & HEAVY == set()
+    # the overlays load after the first datagram, while the server answers
+    assert not [name for name in loaded if name.startswith("pymosh.frontend.overlay")]
 
 
 def test_client_socket_to_a_numeric_address_needs_no_idna_codec():

@@ -23,14 +23,6 @@ from pymosh.frontend.forwarding import (
 )
 from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
 from pymosh.frontend.loop import EventLoop, now_ms, write_all
-from pymosh.frontend.overlay import OverlayManager
-from pymosh.frontend.overlay.notification import (
-    EXITING,
-    EXITING_ON_REQUEST,
-    SIGNAL_SHUTDOWN,
-    TIMED_OUT,
-    nothing_received,
-)
 from pymosh.frontend.scrollback import ENV as SCROLLBACK_ENV
 from pymosh.frontend.scrollback import LocalScrollback, setting
 from pymosh.frontend.tty import RawMode, window_size
@@ -137,6 +129,10 @@ class Client:
         self.caps = read_caps()  # (terminfo: curses loads a shared library)
         self.scrollback.smcup, self.scrollback.rmcup = self.caps.smcup, self.caps.rmcup
         self.local = Emulator(self.width, self.height)
+        # the overlays' modules load now, while the server answers (start-up milliseconds;
+        # the methods below import their notices from them too)
+        from pymosh.frontend.overlay import OverlayManager
+
         self.overlays = OverlayManager(now, predict, overwrite)
         if escape.key is not None:
             self.overlays.notifications.set_escape_key_string(escape.key_name)
@@ -228,6 +224,8 @@ class Client:
         self.raw.leave()
 
     def _run(self) -> int:
+        from pymosh.frontend.overlay.notification import TIMED_OUT, nothing_received
+
         transport = self.transport
         last_remote_num = transport.remote_state_num
         while True:
@@ -319,6 +317,8 @@ class Client:
 
     def _read_user_input(self, now: float) -> bool:
         """Read the user's keys; True if any went into the user stream."""
+        from pymosh.frontend.overlay.notification import EXITING, EXITING_ON_REQUEST
+
         try:
             data = os.read(self.stdin, READ_SIZE)
         except OSError:
@@ -361,6 +361,8 @@ class Client:
             self.transport.start_shutdown(now)
 
     def _on_signal(self, signum: int, now: float) -> None:
+        from pymosh.frontend.overlay.notification import SIGNAL_SHUTDOWN
+
         if signum == signal.SIGWINCH:
             if self.transport.shutdown_in_progress():
                 return

@@ -12,24 +12,28 @@ this mode goes through ``no_history_clear``.
 
 from __future__ import annotations
 
-import re
-from typing import List, Tuple
-
 from pymosh.statesync.hello import MAX_SCROLLBACK_LINES
 from pymosh.statesync.history import DEFAULT_LINES, Event, HistoryReader, HistoryWindow
 from pymosh.wire.protobuf import FEATURE_SCROLLBACK
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from typing import List, Tuple
+
 ENV = "PYMOSH_SCROLLBACK"
 ESC = b"\x1b"
 _FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"  # how the differ starts a full repaint
-# keep printable text and SGR; drop other escapes, C0/C1 controls and DEL
-_UNSAFE = re.compile(
+# keep printable text and SGR; drop other escapes, C0/C1 controls and DEL (compiled on
+# first use: importing re costs pymosh-client start-up)
+_UNSAFE = (
     r"\x1b\[[0-9;:]*m"  # SGR: kept
     r"|(\x1b\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"  # any other CSI
     r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, DCS, SOS, PM, APC strings
     r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"  # other escapes
     r"|[\x00-\x1f\x7f-\x9f])"
 )  # C0, DEL, C1
+_unsafe: list[re.Pattern[str]] = []
 
 
 def setting(value: str | None) -> int:
@@ -44,9 +48,15 @@ def setting(value: str | None) -> int:
 
 def sanitize(text: bytes) -> bytes:
     """A server's history line as safe bytes for the local terminal: valid UTF-8, SGR only."""
+    if not _unsafe:
+        import re
+
+        _unsafe.append(re.compile(_UNSAFE))
     decoded = text.decode("utf-8", "replace")
-    return _UNSAFE.sub(lambda m: "" if m.group(1) is not None else m.group(0), decoded).encode(
-        "utf-8"
+    return (
+        _unsafe[0]
+        .sub(lambda m: "" if m.group(1) is not None else m.group(0), decoded)
+        .encode("utf-8")
     )
 
 

@@ -9,15 +9,18 @@ without building a zlib state per instruction.
 from __future__ import annotations
 
 import zlib
-from typing import Tuple
 
 from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import Instruction, decode_instruction, encode_instruction
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Tuple
+
+    Fields = Tuple[int, int, int, int, int, bytes, bytes]
+
 TRUNCATED = "zlib stream truncated or larger than the limit"
 BAD_STREAM = "bad zlib stream"
-
-Fields = Tuple[int, int, int, int, int, bytes, bytes]
 
 
 def compress(data: bytes) -> bytes:

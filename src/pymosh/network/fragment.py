@@ -8,7 +8,6 @@ protocol.md §4: the serialized Instruction is zlib-compressed (level 6, as Mosh
 from __future__ import annotations
 
 import struct
-from typing import Dict, List
 
 from pymosh import _accel
 from pymosh.errors import DecodeError
@@ -17,6 +16,10 @@ from pymosh.wire.protobuf import Instruction
 
 # encode + compress, decompress + parse: in C when built (one zlib stream per process)
 codec = _accel.pick("codec")
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List
 
 HEADER = struct.Struct(">QH")
 HEADER_LEN = HEADER.size  # 10

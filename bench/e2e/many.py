@@ -219,6 +219,27 @@ def kill_all(sessions: list[Session], tag: str) -> None:
             _signal(pid, signal.SIGKILL)
 
 
+def idle_cpu_lines(result: dict) -> list[str]:
+    """Idle server CPU per session (ms of CPU per second) and each implementation's ratio
+    to the first one's, per session count."""
+    impls = list(result["impls"])
+    lines = []
+    for k, n in enumerate(result["config"]["sessions"]):
+        per = {}
+        for name in impls:
+            runs = result["impls"][name]["runs"]
+            pct = runs[k].get("idle_server_cpu_pct") if k < len(runs) else None
+            per[name] = None if pct is None else 10.0 * pct / n  # % of a CPU -> ms/s
+        base = per[impls[0]]
+        cells = [
+            f"{name} {v:.3f} ms/s" + (f" ({v / base:.2f}x)" if base and name != impls[0] else "")
+            for name, v in per.items()
+            if v is not None
+        ]
+        lines.append(f"idle server CPU per session, {n} sessions: " + ", ".join(cells))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     from .__main__ import parse_impl
 
@@ -263,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
     log(f"sessions: wrote {args.out}")
+    for line in idle_cpu_lines(result):
+        log(line)
     return 0
 
 

@@ -72,3 +72,19 @@ def test_sessions_table_has_ratios_and_the_in_time_count(tmp_path) -> None:
     assert rows["keys not echoed within 2 s"][:2] == ["0", "1"]
     # pymosh: medians 5 (in time) and a session with a lost key (never in time)
     assert rows["sessions whose echo median ≤ 2× one session's p50"][:2] == ["2/2", "1/2"]
+
+
+def test_many_sessions_log_gives_idle_cpu_per_session_and_the_ratio() -> None:
+    from bench.e2e.many import idle_cpu_lines
+
+    result = {
+        "config": {"sessions": [1, 10]},
+        "impls": {
+            "mosh": {"runs": [{"idle_server_cpu_pct": 0.01}, {"idle_server_cpu_pct": 0.08}]},
+            "pymosh": {"runs": [{"idle_server_cpu_pct": 0.02}, {"idle_server_cpu_pct": None}]},
+        },
+    }
+    assert idle_cpu_lines(result) == [
+        "idle server CPU per session, 1 sessions: mosh 0.100 ms/s, pymosh 0.200 ms/s (2.00x)",
+        "idle server CPU per session, 10 sessions: mosh 0.080 ms/s",
+    ]

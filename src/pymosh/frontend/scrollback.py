@@ -2,9 +2,9 @@
 
 A terminal keeps no history for its alternate screen, so with a pymosh server that grants
 scrollback the client leaves the alternate screen (``enter_main_screen``). History lines
-(``HistoryReader`` events) are drawn from the top of a blanked screen and scrolled off with
-LFs at the bottom (``paint``); the differ then redraws the screen from the known, blank
-result. Nothing the client merely displayed (notification bar, predictions, the differ's
+(``HistoryReader`` events) are written over the top rows of the screen, scrolled off with
+LFs at the bottom and the screen put back with reverse indexes at the top (``paint``); the
+differ then redraws only the rows the history was written on. Nothing the client merely displayed (notification bar, predictions, the differ's
 own scrolling) reaches the history: the screen is cleared with EL/ED-from-row-2, never with
 ``ESC[2J`` (which some terminals, e.g. tmux, push into history), and every full repaint in
 this mode goes through ``no_history_clear``.
@@ -73,23 +73,46 @@ def gap_line(skipped: int) -> bytes:
 
 def paint(events: List[Event], local) -> bytes:
     """Bytes that put ``events`` into the history of a terminal showing ``local`` (an
-    Emulator), then blank its screen; ``local`` is fed to match (blank, cursor home, modes
-    unchanged).
+    Emulator); ``local`` is fed to match: the rows the history was written on are blank
+    (cursor home, modes unchanged), the rest of the screen is intact, so the differ
+    repaints only those rows.
 
-    Each line (with the rows it soft-wraps into) is written at the top of the screen and
-    scrolled off with LFs on the bottom row (``CUP 999``): right whatever the terminal's
-    height really is at that moment (a window being resized may not have told us yet)."""
+    Lines go in blocks of at most a screen's rows: a block (each line with the rows it
+    soft-wraps into) is written over the top rows, scrolled off into the history with LFs
+    on the bottom row (``CUP 999``: right whatever the terminal's height really is at that
+    moment, a window being resized may not have told us yet), and the screen is put back
+    with as many reverse indexes at the top (RI there scrolls the screen down and pushes
+    nothing into the history; the rows it brings in are blank)."""
     width, height = local.width, local.height
     measure = type(local)(width, height)
     out: List[bytes] = [b"\x1b[?25l\x1b[r\x1b[0m"]
-    group: List[bytes] = []
+    block: List[Tuple[List[bytes], int]] = []  # (texts of one line, its rows) in the block
+    top = 0  # rows at the top of the screen that are blank after painting
 
     def rows_of(texts: List[bytes]) -> int:
         data = b"".join(texts)
         if len(texts) == 1 and data.isascii() and b"\x1b" not in data:
-            return max(1, -(-len(data) // width))
-        measure.feed(b"\x1b[0m\x1b[H\x1b[2J" + data)
-        return measure.cursor_row + 1
+            rows = -(-len(data) // width)
+        else:
+            measure.feed(b"\x1b[0m\x1b[H\x1b[2J" + data)
+            rows = measure.cursor_row + 1
+        # a longer line scrolls its own first rows off while it is written
+        return min(max(rows, 1), height)
+
+    def flush() -> None:
+        nonlocal top
+        rows = sum(r for _, r in block)
+        if not rows:
+            return
+        clear = b"".join(b"\x1b[%d;1H\x1b[2K" % (y + 1) for y in range(rows))
+        text, y = [], 0
+        for texts, r in block:
+            text.append(b"\x1b[%d;1H" % (y + 1) + b"".join(texts) + b"\x1b[0m")
+            y += r
+        out.append(clear + b"".join(text) + b"\x1b[999;1H" + b"\n" * rows)
+        out.append(b"\x1b[H" + b"\x1bM" * rows)
+        top = max(top, rows)
+        block.clear()
 
     def push(texts: List[bytes]) -> None:
         rows = rows_of(texts)
@@ -97,14 +120,17 @@ def paint(events: List[Event], local) -> bytes:
             for text in texts:
                 push([text])
             return
-        clear = b"".join(b"\x1b[%d;1H\x1b[2K" % (y + 1) for y in range(min(rows, height)))
-        out.append(clear + b"\x1b[H" + b"".join(texts) + b"\x1b[0m\x1b[999;1H" + b"\n" * rows)
+        if sum(r for _, r in block) + rows > height:
+            flush()
+        block.append((texts, rows))
 
+    group: List[bytes] = []
     for kind, value, wrap in events:
         if kind == "clear":
             if group:
                 push(group)
                 group = []
+            flush()
             out.append(b"\x1b[3J")
             continue
         if isinstance(value, int):  # a gap
@@ -121,7 +147,12 @@ def paint(events: List[Event], local) -> bytes:
             group = []
     if group:
         push(group)
-    finish = b"\x1b[?25l\x1b[r" + _blank(height)
+    flush()
+    finish = (
+        b"\x1b[?25l\x1b[r\x1b[0m"
+        + b"".join(b"\x1b[%d;1H\x1b[2K" % (y + 1) for y in range(top))
+        + b"\x1b[H"
+    )
     out.append(finish)
     local.feed(finish)
     return b"".join(out)

@@ -169,3 +169,23 @@ def test_the_differs_scrolling_never_reaches_the_history(terminal_impl):
     real.feed(data)
     assert _history(real) == []
     assert _screen_text(real) == _screen_text(frame)
+
+
+def test_a_small_batch_leaves_the_screen_below_it_in_place(terminal_impl):
+    impl = terminal_impl
+    real = _terminal(impl, 20, 6)
+    shown = impl.Emulator(20, 6)
+    shown.feed(b"\x1b[44m" + b"\r\n".join(b"row %d" % y for y in range(6)) + b"\x1b[0m")
+    real.feed(impl.new_frame(False, impl.Emulator(20, 6), shown))
+    local = shown.copy()
+    events = [("line", b"first", False), ("line", b"x" * 25, False)]  # 1 + 2 rows
+    real.feed(paint(events, local))
+    assert _history(real) == [b"first", b"x" * 25]
+    assert _screen_text(real) == _screen_text(local)
+    assert _screen_text(real)[3:] == _screen_text(shown)[3:]  # never left the screen
+    assert all(cell[0] in ("", " ") for row in _screen_text(real)[:3] for cell in row)
+    redraw = impl.new_frame(True, local, shown)
+    assert len(redraw) < len(impl.new_frame(False, impl.Emulator(20, 6), shown)) * 2 // 3
+    real.feed(redraw)
+    assert _screen_text(real) == _screen_text(shown) and _history(real) == []
+    assert real.dump()["rows"] == shown.dump()["rows"]  # colours too

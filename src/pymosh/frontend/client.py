@@ -246,8 +246,8 @@ class Client:
                     if not self.connected:
                         self.connected = True
                         self.notify("", now)
-                    # (states carrying history are acked after Mosh's usual delay: acking
-                    # them at once let history crowd out the screen under bulk output)
+                    if self.scrollback.settled(transport.latest_remote_state()):
+                        transport.expedite_ack()  # the server sends more history on it
                 self._feed_overlays()
 
             if self.stdin in ready and not transport.shutdown_in_progress():

@@ -173,6 +173,7 @@ class LocalScrollback:
         self.reader = HistoryReader()
         self.active = False  # on the main screen, painting history
         self.size = (0, 0)  # the terminal's size when last drawn on (while active)
+        self.screen: object = None  # the server's screen when last drawn
 
     def window(self) -> HistoryWindow | None:
         """The history slot of the client's copy of the server's state (None: not asked)."""
@@ -185,6 +186,7 @@ class LocalScrollback:
         window = state.history
         if window is None:
             return b"", False
+        self.screen = state.terminal
         hello = state.hello
         if not self.active:
             if hello is None or not hello.features & FEATURE_SCROLLBACK:
@@ -209,6 +211,15 @@ class LocalScrollback:
         if events or full:
             local.resize(width, height)
         return out + (paint(events, local) if events else b""), full
+
+    def settled(self, state) -> bool:
+        """``state`` (just received) brought history and left the screen as drawn: the
+        client acknowledges it at once, so a quiet screen lets history flow (states that
+        change the screen keep Mosh's delayed ack: history never crowds out bulk output)."""
+        window = state.history
+        return bool(self.active and window is not None and window.lines) and (
+            state.terminal == self.screen
+        )
 
     def frame(self, data: bytes, full: bool, local, repaint) -> bytes:
         """The differ's bytes for the main screen: never ``ESC[2J``; and where the differ

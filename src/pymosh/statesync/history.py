@@ -44,8 +44,10 @@ ROW_BUDGET = 24 << 20  # per session: unrendered rows the emulator's ring may ho
 PULL = 32  # rows rendered at a time when the window takes lines from the ring
 LINE_OVERHEAD = 128  # bytes charged per line besides its text (Python objects)
 LINE_MAX = 16 << 10  # a longer rendered row is cut (one row is at most 1024 cells)
-CHUNK = 8192  # history bytes added to the state per send
-WINDOW = 16384  # history bytes in flight (sent, not yet acknowledged)
+CHUNK = 8192  # history bytes added to the state per send ...
+WINDOW = 16384  # ... and in flight (sent, not yet acknowledged), at first:
+GROW = 8  # up to GROW times both, doubled each time lines are acknowledged FAST while the
+FAST = 100  # ms after they were sent, with no output since the window started
 SETTLE = 300  # ms without overflow before an overflowing log sends again
 QUIET = 50  # ms without output before a window of lines starts ...
 BUSY = 250  # ... or since the last window started, while the program keeps printing
@@ -225,6 +227,8 @@ class HistoryLog:
         self.filling = False  # a window of lines is being sent (see ``pump``)
         self.printed_at = -math.inf  # the program's latest output
         self.window_at = -math.inf  # the latest window's start
+        self.scale = 1  # CHUNK and WINDOW times this (see ``pump``)
+        self.filled_at = -math.inf  # when the lines in flight were last added to
         self.archive: HistoryArchive | None = None  # the session's copy (for a resume)
 
     def capture(self, now: float) -> None:
@@ -282,8 +286,8 @@ class HistoryLog:
             self.overflow_at = now
 
     def sent(self) -> None:
-        """The transport sent a state: the next one may carry another CHUNK."""
-        self.may_send = CHUNK
+        """The transport sent a state: the next one may carry another CHUNK (scaled)."""
+        self.may_send = CHUNK * self.scale
 
     def wait_time(self, now: float) -> float:
         """ms until ``pump`` may send lines it is holding back (inf: not holding back)."""
@@ -306,7 +310,13 @@ class HistoryLog:
         everything (``all_acked``: the screen and the lines before), fills by CHUNK per
         send up to WINDOW bytes, and stops filling as soon as the program prints. A lost
         diff is resent with every unacknowledged line in it, so the screen never waits
-        behind more history than the little sent since it last settled."""
+        behind more history than the little sent since it last settled.
+
+        Once the screen is quiet, history may use the link: each time all lines in flight
+        are acknowledged within FAST ms of their send, with no output since the window
+        started, CHUNK and WINDOW double (up to GROW times; a pymosh client acknowledges at
+        once a state that changed its history and not its screen). A slow acknowledgment
+        (a long or lossy path, Mosh's delayed ack) or any output starts over at 1."""
         window = self.window
         changed = False
         if window.clears != self.clears:
@@ -318,13 +328,22 @@ class HistoryLog:
         pending = self.pending
         if now < self.overflow_at + SETTLE:
             return changed
+        if not window.lines and self.filled_at > -math.inf:  # all in flight acknowledged
+            scale = self.scale
+            quick = now - self.filled_at <= FAST and self.window_at > self.printed_at
+            self.scale = min(2 * scale, GROW) if quick else 1
+            self.may_send += CHUNK * (self.scale - scale)
+            self.filled_at = -math.inf
+        if self.window_at <= self.printed_at:  # output since the window started
+            self.scale = 1
         if all_acked and not window.size and not self.filling and now >= self._window_due():
             # nothing in flight: a window starts with a full CHUNK (whatever the previous
             # one left of its allowance, there may be no send to renew it)
             self.filling = True
             self.window_at = now
-            self.may_send = CHUNK
-        while self.filling and self.may_send > 0 and window.size < WINDOW:
+            self.may_send = CHUNK * self.scale
+        limit = WINDOW * self.scale
+        while self.filling and self.may_send > 0 and window.size < limit:
             if not pending:  # the ring's oldest rows, rendered as they go on the wire
                 if self.source is None or not self.source.history_pending:
                     break
@@ -335,8 +354,9 @@ class HistoryLog:
             self.charge -= len(line[1]) + LINE_OVERHEAD
             self.may_send -= len(line[1]) + 2
             window.append(line)
+            self.filled_at = now
             changed = True
-        if window.size >= WINDOW:
+        if window.size >= limit:
             self.filling = False
         return changed
 

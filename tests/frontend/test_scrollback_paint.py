@@ -189,3 +189,18 @@ def test_a_small_batch_leaves_the_screen_below_it_in_place(terminal_impl):
     real.feed(redraw)
     assert _screen_text(real) == _screen_text(shown) and _history(real) == []
     assert real.dump()["rows"] == shown.dump()["rows"]  # colours too
+
+
+def test_history_behind_a_settled_screen_is_acknowledged_at_once(terminal_impl):
+    impl = terminal_impl
+    mode = LocalScrollback(1000)
+    granted = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"hi"])
+    granted.terminal = impl.Emulator(20, 5)
+    assert not mode.settled(granted)  # not drawing on the main screen yet
+    mode.before_draw(granted, impl.Emulator(20, 5), 20, 5)
+    assert not mode.settled(granted)  # its lines were painted: nothing new
+    more = granted.copy()
+    more.history.append((1, b"more", False))
+    assert mode.settled(more)  # history only: the server may send the next lines now
+    more.terminal.feed(b"output")
+    assert not mode.settled(more)  # the screen moves: Mosh's delayed ack

@@ -15,6 +15,8 @@ from pymosh.statesync.complete import CompleteTerminal
 from pymosh.statesync.history import (
     BUSY,
     CHUNK,
+    FAST,
+    GROW,
     LINE_MAX,
     LINE_OVERHEAD,
     QUIET,
@@ -361,3 +363,34 @@ def test_a_printing_program_gets_a_window_every_busy_interval_then_all_once_quie
         sent += acknowledge()
         t += 20
     assert sent == 1000 and t - 1000 <= 20 * (1000 * 100 // CHUNK + 1)
+
+
+def test_a_quiet_screen_and_quick_acknowledgments_let_the_window_grow_until_output():
+    """Per send, CHUNK bytes at first; each quick acknowledgment of everything in flight
+    doubles that (up to GROW times) while the program stays quiet; output or a slow
+    acknowledgment starts over."""
+    log = HistoryLog(1_000_000)
+    log.feed(0, [(b"x" * 100, False)] * 50_000, False, now=0)
+
+    def send(t: float, ack_after: float) -> int:
+        """One send at ``t``, all of it acknowledged ``ack_after`` ms later: its bytes."""
+        log.pump(t, all_acked=True)
+        size = log.window.size
+        log.sent()
+        log.window.subtract(log.window.copy())  # the acknowledgment arrives
+        log.pump(t + ack_after, all_acked=True)
+        return size
+
+    t = 100.0
+    sizes = []
+    for _ in range(6):
+        sizes.append(send(t, 5))
+        t += 20
+    assert sizes[0] <= CHUNK + 102 and max(sizes) > (GROW - 1) * CHUNK
+    assert all(size <= GROW * CHUNK + 102 for size in sizes)
+    log.feed(0, [], False, now=t)  # the program prints: the screen goes first again
+    log.window.subtract(log.window.copy())
+    t += QUIET
+    assert send(t, 5) <= CHUNK + 102
+    slow = [send(t + 200 * (i + 1), FAST + 1) for i in range(4)]  # e.g. Mosh's delayed ack
+    assert max(slow[1:]) <= CHUNK + 102  # (the first still rode on the quick one before)

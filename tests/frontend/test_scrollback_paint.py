@@ -3,11 +3,13 @@ terminal that keeps a history: exactly the server's lines reach it, nothing it d
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
 from pymosh.frontend.scrollback import (
+    PAINT_GAP,
     LocalScrollback,
     no_history_clear,
     paint,
@@ -135,9 +137,9 @@ def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollbac
     impl = terminal_impl
     stock = _granted_state(None, [b"forged"])
     mode = LocalScrollback(1000)
-    assert mode.before_draw(stock, impl.Emulator(20, 5), 20, 5) == (b"", False)
+    assert mode.before_draw(stock, impl.Emulator(20, 5), 20, 5, 0) == (b"", False)
     refused = _granted_state(Hello(1, 0, 0), [b"forged"])
-    assert mode.before_draw(refused, impl.Emulator(20, 5), 20, 5) == (b"", False)
+    assert mode.before_draw(refused, impl.Emulator(20, 5), 20, 5, 0) == (b"", False)
     blank = impl.Emulator(20, 5)
     assert not mode.active and mode.frame(
         b"\x1b[r\x1b[0m\x1b[H\x1b[2J", True, blank, None
@@ -145,7 +147,7 @@ def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollbac
     granted = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"hi"])
     real = _terminal(impl)
     local = impl.Emulator(20, 5)
-    out, full = mode.before_draw(granted, local, 20, 5)
+    out, full = mode.before_draw(granted, local, 20, 5, 0)
     assert mode.active and full
     real.feed(out)
     assert _history(real)[-1] == b"hi"
@@ -197,10 +199,28 @@ def test_history_behind_a_settled_screen_is_acknowledged_at_once(terminal_impl):
     granted = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"hi"])
     granted.terminal = impl.Emulator(20, 5)
     assert not mode.settled(granted)  # not drawing on the main screen yet
-    mode.before_draw(granted, impl.Emulator(20, 5), 20, 5)
+    mode.before_draw(granted, impl.Emulator(20, 5), 20, 5, 0)
     assert not mode.settled(granted)  # its lines were painted: nothing new
     more = granted.copy()
     more.history.append((1, b"more", False))
     assert mode.settled(more)  # history only: the server may send the next lines now
     more.terminal.feed(b"output")
     assert not mode.settled(more)  # the screen moves: Mosh's delayed ack
+
+
+def test_lines_arriving_right_after_a_paint_wait_for_the_next(terminal_impl):
+    impl = terminal_impl
+    mode = LocalScrollback(1000)
+    state = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"one"])
+    real = _terminal(impl)
+    local = impl.Emulator(20, 5)
+    real.feed(mode.before_draw(state, local, 20, 5, 0)[0])
+    mode.painted(10)
+    assert mode.wait_time(10) == math.inf  # nothing held
+    state.history.append((1, b"two", False))
+    assert mode.before_draw(state, local, 20, 5, 20) == (b"", False)  # the screen's turn
+    assert mode.wait_time(20) == PAINT_GAP - 10
+    out, full = mode.before_draw(state, local, 20, 5, 10 + PAINT_GAP)
+    real.feed(out)
+    assert not full and _history(real)[-2:] == [b"one", b"two"]
+    assert mode.wait_time(10 + PAINT_GAP) == math.inf

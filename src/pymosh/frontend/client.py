@@ -163,8 +163,10 @@ class Client:
         state: CompleteTerminal = self.transport.latest_remote_state()
         # painting history needs the terminal's size now, not at the last SIGWINCH
         size = window_size(self.stdin) if self.scrollback.lines else (0, 0)
-        history, full = self.scrollback.before_draw(state, self.local, *size)
-        self.write(history)
+        history, full = self.scrollback.before_draw(state, self.local, *size, now)
+        if history:
+            self.write(history)
+            self.scrollback.painted(now_ms())
         self.repaint = self.repaint or full
         frame = state.terminal.copy()
         self.overlays.apply(frame, now)
@@ -226,7 +228,11 @@ class Client:
         while True:
             now = now_ms()
             self.draw(now)
-            wait = min(transport.wait_time(now), self.overlays.wait_time(now))
+            wait = min(
+                transport.wait_time(now),
+                self.overlays.wait_time(now),
+                self.scrollback.wait_time(now),
+            )
             if not self.connected:
                 wait = min(wait, CONNECTING_NOTICE)
             sockets = self.endpoint.filenos()

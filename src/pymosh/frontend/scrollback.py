@@ -12,6 +12,7 @@ this mode goes through ``no_history_clear``.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import List, Tuple
 
@@ -20,6 +21,7 @@ from pymosh.statesync.history import DEFAULT_LINES, Event, HistoryReader, Histor
 from pymosh.wire.protobuf import FEATURE_SCROLLBACK
 
 ENV = "PYMOSH_SCROLLBACK"
+PAINT_GAP = 50  # ms from the end of one history paint to the next: the screen shows between
 ESC = b"\x1b"
 _FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"  # how the differ starts a full repaint
 # keep printable text and SGR; drop other escapes, C0/C1 controls and DEL
@@ -174,15 +176,20 @@ class LocalScrollback:
         self.active = False  # on the main screen, painting history
         self.size = (0, 0)  # the terminal's size when last drawn on (while active)
         self.screen: object = None  # the server's screen when last drawn
+        self.painted_at = -math.inf  # when the latest history paint was written
+        self.held = False  # lines wait for PAINT_GAP to pass
 
     def window(self) -> HistoryWindow | None:
         """The history slot of the client's copy of the server's state (None: not asked)."""
         return HistoryWindow() if self.lines else None
 
-    def before_draw(self, state, local, width: int, height: int) -> Tuple[bytes, bool]:
+    def before_draw(self, state, local, width: int, height: int, now: float) -> Tuple[bytes, bool]:
         """(bytes to write before the differ's frame, whether a full repaint is needed).
         ``local`` (what the screen shows) is updated to match the bytes; painting uses the
-        terminal's real size (``width`` x ``height``)."""
+        terminal's real size (``width`` x ``height``). Lines that arrive within PAINT_GAP
+        of the previous paint (``painted``) wait for the next: a terminal slower than the
+        history (or a stream of small batches) still shows the finished screen between
+        paints, and each paint's redraw covers more lines."""
         window = state.history
         if window is None:
             return b"", False
@@ -200,6 +207,10 @@ class LocalScrollback:
             return out + paint(self.reader.events(window), local), True
         out = b""
         full = self.size != (width, height)
+        news = bool(window.lines) or window.clears > self.reader.clears
+        self.held = news and not full and now < self.painted_at + PAINT_GAP
+        if self.held:
+            return b"", False
         if full:
             # A terminal that grows taller pulls rows back from its history onto the top
             # of the screen (xterm, tmux, VTE): scroll them back before the repaint.
@@ -211,6 +222,14 @@ class LocalScrollback:
         if events or full:
             local.resize(width, height)
         return out + (paint(events, local) if events else b""), full
+
+    def painted(self, now: float) -> None:
+        """The bytes of a history paint were written (at ``now``, after the write)."""
+        self.painted_at = now
+
+    def wait_time(self, now: float) -> float:
+        """ms until held lines may be painted (inf: none held)."""
+        return max(self.painted_at + PAINT_GAP - now, 0) if self.held else math.inf
 
     def settled(self, state) -> bool:
         """``state`` (just received) brought history and left the screen as drawn: the

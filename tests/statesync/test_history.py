@@ -20,6 +20,7 @@ from pymosh.statesync.history import (
     LINE_MAX,
     LINE_OVERHEAD,
     QUIET,
+    STALL,
     WINDOW,
     HistoryLog,
     HistoryReader,
@@ -38,7 +39,9 @@ class HistorySim:
     """A server CompleteTerminal + HistoryLog and a client with a HistoryReader, over a
     LossyLink on a fake clock; the server 'prints' lines as the test asks."""
 
-    def __init__(self, link: LossyLink, max_lines: int = 100_000, source=None) -> None:
+    def __init__(
+        self, link: LossyLink, max_lines: int = 100_000, source=None, quick_acks=False
+    ) -> None:
         key = os.urandom(16)
         self.link = link
         self.now = 0.0
@@ -54,6 +57,7 @@ class HistorySim:
         self.reader = HistoryReader()
         self.events: list = []
         self.biggest_history = 0
+        self.quick_acks = quick_acks  # as pymosh-client: history on a still screen, at once
 
     def turn(self) -> None:
         now = self.now
@@ -63,6 +67,8 @@ class HistorySim:
             else:
                 self.client.receive(item.datagram, SERVER_ADDR, now)
         window = self.client.latest_remote_state().history
+        if self.quick_acks and window.lines:  # (the sim's screen never changes)
+            self.client.expedite_ack()
         self.events += self.reader.events(window)
         for datagram in self.client.tick(now):
             self.link.send(datagram, CLIENT_ADDR, SERVER_ADDR, now, upstream=True)
@@ -394,3 +400,31 @@ def test_a_quiet_screen_and_quick_acknowledgments_let_the_window_grow_until_outp
     assert send(t, 5) <= CHUNK + 102
     slow = [send(t + 200 * (i + 1), FAST + 1) for i in range(4)]  # e.g. Mosh's delayed ack
     assert max(slow[1:]) <= CHUNK + 102  # (the first still rode on the quick one before)
+
+
+def test_a_grown_window_shrinks_back_when_the_path_turns_lossy():
+    """Quick acks on a quiet screen grow the window; when the path then loses packets, a
+    stalled window keeps only WINDOW bytes in flight (each resend carries all of it, and
+    the screen's diffs ride with it), and every line still arrives once, in order."""
+    clean = Impairment(delay=5)
+    link = LossyLink(random.Random(7), clean, Impairment(delay=5))
+    sim = HistorySim(link, quick_acks=True)
+    total = 20_000
+    sim.log.feed(0, [(b"%d " % i + b"x" * 200, False) for i in range(total)], False, now=0)
+    grown = 0
+    while sim.now < 1000:
+        sim.run(10)
+        grown = max(grown, sim.log.scale)
+    assert grown == GROW
+    link.down = Impairment(delay=5, loss=0.3)
+    shrinks = []
+    shrink = sim.log._shrink
+    sim.log._shrink = lambda: (shrinks.append(sim.now), shrink())[1]
+    start = sim.now
+    while sim.now < start + 60_000 and len(sim.events) < total:
+        sim.run(10)
+        log = sim.log
+        if log.window.size > WINDOW + 300:  # grown: never stalled for long
+            assert log.fills and sim.now - log.fills[0][1] <= STALL + 20
+    assert shrinks
+    assert sim.lines() == [b"%d " % i + b"x" * 200 for i in range(total)]

@@ -46,8 +46,9 @@ LINE_OVERHEAD = 128  # bytes charged per line besides its text (Python objects)
 LINE_MAX = 16 << 10  # a longer rendered row is cut (one row is at most 1024 cells)
 CHUNK = 8192  # history bytes added to the state per send ...
 WINDOW = 16384  # ... and in flight (sent, not yet acknowledged), at first:
-GROW = 8  # up to GROW times both, doubled each time lines are acknowledged FAST while the
-FAST = 100  # ms after they were sent, with no output since the window started
+GROW = 8  # up to GROW times both, doubled each time a send's lines are acknowledged within
+FAST = 100  # ms, with no output since the window started
+STALL = 2 * FAST  # ms without an acknowledgment after which a grown window shrinks back
 SETTLE = 300  # ms without overflow before an overflowing log sends again
 QUIET = 50  # ms without output before a window of lines starts ...
 BUSY = 250  # ... or since the last window started, while the program keeps printing
@@ -228,7 +229,8 @@ class HistoryLog:
         self.printed_at = -math.inf  # the program's latest output
         self.window_at = -math.inf  # the latest window's start
         self.scale = 1  # CHUNK and WINDOW times this (see ``pump``)
-        self.filled_at = -math.inf  # when the lines in flight were last added to
+        # (window end after lines were added, when): the fills in flight, oldest first
+        self.fills: Deque[Tuple[int, float]] = deque()
         self.archive: HistoryArchive | None = None  # the session's copy (for a resume)
 
     def capture(self, now: float) -> None:
@@ -312,11 +314,14 @@ class HistoryLog:
         diff is resent with every unacknowledged line in it, so the screen never waits
         behind more history than the little sent since it last settled.
 
-        Once the screen is quiet, history may use the link: each time all lines in flight
-        are acknowledged within FAST ms of their send, with no output since the window
+        Once the screen is quiet, history may use the link: each time the lines added
+        for a send are acknowledged within FAST ms, with no output since the window
         started, CHUNK and WINDOW double (up to GROW times; a pymosh client acknowledges at
         once a state that changed its history and not its screen). A slow acknowledgment
-        (a long or lossy path, Mosh's delayed ack) or any output starts over at 1."""
+        (a long or lossy path, Mosh's delayed ack) or any output starts over at 1; and a
+        grown window left unacknowledged for STALL ms (the path turned lossy: each resend
+        of a diff carries every line in flight) keeps only its oldest WINDOW bytes in
+        flight, the others go back to ``pending`` (a client that had them skips them)."""
         window = self.window
         changed = False
         if window.clears != self.clears:
@@ -328,14 +333,17 @@ class HistoryLog:
         pending = self.pending
         if now < self.overflow_at + SETTLE:
             return changed
-        if not window.lines and self.filled_at > -math.inf:  # all in flight acknowledged
+        fills = self.fills
+        head = window.lines[0][0] if window.lines else window.end
+        while fills and fills[0][0] <= head:  # that fill is acknowledged
             scale = self.scale
-            quick = now - self.filled_at <= FAST and self.window_at > self.printed_at
+            quick = now - fills.popleft()[1] <= FAST and self.window_at > self.printed_at
             self.scale = min(2 * scale, GROW) if quick else 1
             self.may_send += CHUNK * (self.scale - scale)
-            self.filled_at = -math.inf
         if self.window_at <= self.printed_at:  # output since the window started
             self.scale = 1
+        if window.size > WINDOW and fills and now - fills[0][1] > STALL:
+            self._shrink()
         if all_acked and not window.size and not self.filling and now >= self._window_due():
             # nothing in flight: a window starts with a full CHUNK (whatever the previous
             # one left of its allowance, there may be no send to renew it)
@@ -354,11 +362,33 @@ class HistoryLog:
             self.charge -= len(line[1]) + LINE_OVERHEAD
             self.may_send -= len(line[1]) + 2
             window.append(line)
-            self.filled_at = now
             changed = True
+        if changed and window.lines and (not fills or fills[-1][0] < window.end):
+            fills.append((window.end, now))
         if window.size >= limit:
             self.filling = False
         return changed
+
+    def _shrink(self) -> None:
+        """In flight: the oldest WINDOW bytes; the newer lines wait in ``pending`` again
+        (the state's ``end`` goes back with them, so the next diff carries none)."""
+        self.scale = 1
+        self.filling = False
+        self.fills.clear()
+        window = self.window
+        lines = window.lines
+        keep = size = 0
+        while keep < len(lines) and (not keep or size + len(lines[keep][1]) <= WINDOW):
+            size += len(lines[keep][1])
+            keep += 1
+        if keep == len(lines):
+            return
+        back = lines[keep:]
+        del lines[keep:]
+        window.size = size
+        window.end = lines[-1][0] + 1
+        self.pending.extendleft(reversed(back))
+        self.charge += sum(len(line[1]) + LINE_OVERHEAD for line in back)
 
     @property
     def backlog(self) -> int:

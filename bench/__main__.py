@@ -4,6 +4,9 @@
    -> ``bench/out/micro.json``.
 2. End-to-end sessions on loopback, stock Mosh 1.4.0 vs pymosh, alternating
    (``python -m bench.e2e``) -> ``bench/out/e2e.json``.
+   Then where the first prompt's time goes (``python -m bench.e2e.startup``: direct and
+   ``pymosh --local``) -> ``startup.json``, and bulk output with scrollback off and on
+   (``python -m bench.e2e.scrollback``) -> ``scrollback.json``.
 3. Many concurrent idle sessions, stock Mosh vs pymosh (``python -m bench.e2e.many``):
    memory (PSS), idle CPU, echo per session, for N = 1, 10, 50, 200 (quick: 10)
    -> ``bench/out/sessions.json``.
@@ -79,6 +82,11 @@ def run_e2e(quick: bool, impls: list[str], notes: list[str]) -> None:
     _run(cmd, quick, 240 if quick else 900, notes, "end-to-end")
 
 
+def run_startup(quick: bool, notes: list[str]) -> None:
+    cmd = [sys.executable, "-m", "bench.e2e.startup", "--rounds", "3" if quick else "7"]
+    _run(cmd, quick, 120 if quick else 600, notes, "first prompt")
+
+
 def run_sessions(quick: bool, impls: list[str], notes: list[str]) -> None:
     cmd = [sys.executable, "-m", "bench.e2e.many", "--out", os.path.join(OUT, "sessions.json")]
     cmd += ["--quick"] if quick else []
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     # results of a previous run must not pass for this run's
     stale = (
         (["micro.json"] if not args.no_micro else [])
-        + (["e2e.json"] if not args.no_e2e else [])
+        + (["e2e.json", "startup.json", "scrollback.json"] if not args.no_e2e else [])
         + (["sessions.json"] if not args.no_sessions else [])
         + ([f"trace_replay_{n}.json" for n in TRACE_CLIENTS] if not args.no_trace else [])
     )
@@ -163,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = run_micro(args.quick, notes)
     if not args.no_e2e:
         run_e2e(args.quick, args.impl, notes)
+        run_startup(args.quick, notes)
         run_scrollback(args.quick, notes)
     if not args.no_sessions:
         run_sessions(args.quick, args.impl, notes)

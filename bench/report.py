@@ -14,6 +14,8 @@ import statistics
 import sys
 import time
 
+from bench import goals
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out")
 FAST = ("c", "fast", "fastpath")
@@ -637,6 +639,38 @@ def sessions_section(data: dict, plots: Plots, single_p50: dict[str, float]) -> 
     return "".join(md)
 
 
+def scrollback_section(data: dict) -> str:
+    """``bench.e2e.scrollback``: each bulk run for Mosh and pymosh with scrollback off / on."""
+    runs = data.get("runs", {})
+    names = list(runs)
+    base = runs.get("mosh", {})
+    header = ["output", "measure"] + names + [f"{n} ÷ mosh" for n in names if n != "mosh"]
+    rows = []
+    for what in base or next(iter(runs.values()), {}):
+        for key, label in (
+            ("wall_s", "wall, s"),
+            ("server_cpu_s", "server CPU, s"),
+            ("client_out_bytes", "bytes written to the terminal"),
+            ("history_lines", "history lines received"),
+            ("history_after_screen_s", "history complete after the screen, s"),
+        ):
+            vals = [runs[n].get(what, {}).get(key) for n in names]
+            row = [what, label] + ["n/a" if v is None else v for v in vals]
+            b = base.get(what, {}).get(key)
+            for n, v in zip(names, vals):
+                if n != "mosh":
+                    ok = isinstance(v, (int, float)) and isinstance(b, (int, float)) and b
+                    row.append(f"{v / b:.2f}" if ok and key != "history_lines" else "—")
+            rows.append(row)
+    size = data.get("corpus_bytes")
+    return (
+        f"`python -m bench.e2e.scrollback`: each corpus ({fmt(size)} bytes) `cat` once per "
+        f"implementation, medians; history counted in the client terminal's scrollback.\n\n"
+        + table(header, rows)
+        + "\n"
+    )
+
+
 def _echo(run: dict) -> list[float]:
     return [x for e in run.get("echo_ms") or [] for x in e if x is not None]
 
@@ -716,19 +750,28 @@ def render(out: str = OUT, notes: list[str] | None = None) -> str:
             return json.load(f)
 
     e2e = load("e2e.json")
-    md.append("## End to end: pymosh vs Mosh 1.4.0\n\n")
-    md.append(e2e_section(e2e, plots) if e2e else "_not run_\n\n")
     many = load("sessions.json")
-    md.append("## Many concurrent sessions: pymosh vs Mosh 1.4.0\n\n")
     single = {
         n: pct(_collect(e)["latency_samples"], 0.5)
         for n, e in ((e2e or {}).get("impls") or {}).items()
     }
+    scrollback = load("scrollback.json")
+    md.append("## Goals of the open issues\n\n")
+    md.append(
+        goals.section(
+            goals.goals(e2e, many, load("startup.json"), scrollback, single.get("pymosh"))
+        )
+    )
+    md.append("## End to end: pymosh vs Mosh 1.4.0\n\n")
+    md.append(e2e_section(e2e, plots) if e2e else "_not run_\n\n")
+    md.append("## Many concurrent sessions: pymosh vs Mosh 1.4.0\n\n")
     md.append(
         sessions_section(many, plots, {n: v for n, v in single.items() if v})
         if many
         else "_not run_\n\n"
     )
+    md.append("## Bulk output with scrollback on and off\n\n")
+    md.append(scrollback_section(scrollback) if scrollback else "_not run_\n\n")
     micro = load("micro.json")
     md.append("## Micro benchmarks: fast path vs twin vs peers\n\n")
     md.append(micro_section(micro, plots) if micro else "_not run_\n\n")

@@ -5,28 +5,64 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
-from tests.support.servers import parse_connect
+from tests.frontend.helpers import program_command
+from tests.support.servers import parse_connect, parse_detached
 
 
-def start_server(argv: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
-    """Run ``<server> new ...``; return (port, key) from its MOSH CONNECT line.
-
-    The server detaches; the caller's ``tag`` fixture ends it if the test does not.
-    """
-    result = subprocess.run(
+def run(
+    argv: Sequence[str], env: Mapping[str, str], *, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """Run a program to its end with no stdin, its output captured as text; any status."""
+    return subprocess.run(
         list(argv),
         env=dict(env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=timeout,
         check=False,
     )
+
+
+class Launched(NamedTuple):
+    port: int
+    key: str
+    pid: int | None  # the detached server's, if it said so on stderr
+    stderr: str
+
+
+def launch_server(argv: Sequence[str], env: Mapping[str, str]) -> Launched:
+    """Run ``<server> new ...`` and read its MOSH CONNECT line (asserted).
+
+    The server detaches; the caller's ``tag`` fixture ends it if the test does not.
+    """
+    result = run(argv, env)
     connect = parse_connect(result.stdout)
     assert connect, f"no MOSH CONNECT (status {result.returncode}): {result.stderr}"
-    return connect
+    return Launched(*connect, parse_detached(result.stderr), result.stderr)
+
+
+def start_server(argv: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
+    """(port, key) of a server started with ``launch_server``."""
+    launched = launch_server(argv, env)
+    return launched.port, launched.key
+
+
+def local_command(*words: str, server: str = "", client: str = "") -> str:
+    """Shell command: ``pymosh --local`` on loopback with this checkout's programs (or the
+    given server and client commands), then ``words`` (quoted here)."""
+    return " ".join(
+        [
+            program_command("wrapper"),
+            "--local",
+            "--bind-server=127.0.0.1",
+            shlex.quote(f"--server={server or program_command('server')}"),
+            shlex.quote(f"--client={client or program_command('client')}"),
+            *(shlex.quote(w) for w in words),
+        ]
+    )
 
 
 def client_command(

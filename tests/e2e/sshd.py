@@ -104,26 +104,16 @@ class Sshd:
                     raise RuntimeError(f"sshd did not start: {self.read_log()}") from None
                 time.sleep(0.05)
 
-    def ssh_command(self) -> str:
-        """An ``--ssh=`` value reaching this sshd as the current user."""
-        return " ".join(
-            shlex.quote(w)
-            for w in [
-                "ssh",
-                "-p",
-                str(self.port),
-                "-i",
-                self.user_key,
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "LogLevel=ERROR",
-            ]
-        )
+    def ssh_command(self, *extra: str, key: bool = True) -> str:
+        """An ssh command line reaching this sshd as the current user (an ``--ssh=``
+        value), authenticating with the test key or (``key=False``) the agent; ``extra``
+        words follow the options."""
+        identity = ["-i", self.user_key] if key else ["-o", "IdentitiesOnly=no", "-F", "/dev/null"]
+        options = ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "BatchMode=yes"]
+        words = ["ssh", "-p", str(self.port), *identity]
+        for option in [*options, "LogLevel=ERROR"]:
+            words += ["-o", option]
+        return " ".join(shlex.quote(w) for w in [*words, *extra])
 
     def read_log(self) -> str:
         try:

@@ -12,16 +12,14 @@ from __future__ import annotations
 import random
 import shlex
 import string
-import subprocess
 import time
 
 import pytest
 
-from tests.e2e.session import client_command
+from tests.e2e.session import client_command, launch_server
 from tests.frontend.helpers import child_env, program
 from tests.support.procs import pid_alive, wait_gone
 from tests.support.relay import RelayImpairment, UdpRelay
-from tests.support.servers import parse_connect, parse_detached
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -36,19 +34,9 @@ def _start_server(target: str, env: dict[str, str]) -> tuple[int, str, int]:
     """pymosh-server running cat into ``target``; returns (port, key, server pid)."""
     script = f"stty raw -echo; printf READY; exec cat > {shlex.quote(target)}"
     argv = program("server") + ["new", "-p", "0", "--", "sh", "-c", script]
-    result = subprocess.run(
-        argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    connect = parse_connect(result.stdout)
-    pid = parse_detached(result.stderr)
-    assert connect and pid, f"server failed ({result.returncode}): {result.stderr}"
-    return connect[0], connect[1], pid
+    port, key, pid, stderr = launch_server(argv, env)
+    assert pid, f"server did not detach: {stderr}"
+    return port, key, pid
 
 
 def _chunks(text: str, size: int) -> list[str]:

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from pymosh.frontend.registry import DETACHED_AFTER_S
+from tests.e2e import session
 from tests.e2e.session import client_command
 from tests.frontend.helpers import child_env, program, program_command
 from tests.support.procs import children_of, pid_alive, wait_gone
@@ -64,15 +65,7 @@ def over_ssh(sshd, state: str, *options: str) -> list[str]:
 
 
 def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return session.run(argv, env, timeout=60)
 
 
 def the_client(pane) -> int:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.session import client_command, start_server
+from tests.e2e.session import client_command, launch_server, run, start_server
 from tests.frontend.helpers import child_env, program, program_command
 from tests.support.procs import read_proc, tagged_pids, wait_gone
 
@@ -52,15 +52,7 @@ def test_missing_client_locale_is_replaced_with_a_notice(pane_factory, tmp_path,
     argv = program(
         "server", "new", "-p", "0", "-l", "LANG=xx_NOWHERE.UTF-8", "--", "sh", "-c", SHOW_ENV
     )
-    result = subprocess.run(
-        argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run(argv, env)
     assert result.returncode == 0, result.stderr
     notes = [ln for ln in result.stderr.splitlines() if "xx_NOWHERE" in ln]
     assert len(notes) == 1 and "using C.UTF-8" in notes[0] and "install" in notes[0]
@@ -70,14 +62,9 @@ def test_missing_client_locale_is_replaced_with_a_notice(pane_factory, tmp_path,
 
 
 def test_stock_server_refuses_what_pymosh_server_repairs(tag):
-    result = subprocess.run(
+    result = run(
         ["mosh-server", "new", "-p", "0", "-l", "LANG=xx_NOWHERE.UTF-8"],
-        env=child_env(PYMOSH_TEST_TAG=tag, LANG="C"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+        child_env(PYMOSH_TEST_TAG=tag, LANG="C"),
     )
     assert result.returncode != 0 and "UTF-8" in result.stderr
 
@@ -103,15 +90,7 @@ def test_refused_when_the_host_has_no_utf8_locale(name, tmp_path, tag):
         "-l",
         "LANG=C.UTF-8",
     ]
-    result = subprocess.run(
-        argv,
-        env=child_env(PYMOSH_TEST_TAG=tag, LANG="C", LOCPATH=str(empty)),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run(argv, child_env(PYMOSH_TEST_TAG=tag, LANG="C", LOCPATH=str(empty)))
     assert result.returncode != 0, result.stderr
     assert "MOSH CONNECT" not in result.stdout
     assert "UTF-8" in result.stderr and "Traceback" not in result.stderr
@@ -124,14 +103,9 @@ def test_c_locale_is_refused_despite_cpython_coercion(program_name, tag):
     # with LANG=C, CPython puts LC_CTYPE=C.UTF-8 into os.environ at start-up (PEP 538);
     # the check is made on the environment the program was given, as mosh's is
     args = ["--local"] if program_name == "wrapper" else ["127.0.0.1", "60001"]
-    result = subprocess.run(
+    result = run(
         program(program_name, *args),
-        env=child_env(PYMOSH_TEST_TAG=tag, LANG="C", MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+        child_env(PYMOSH_TEST_TAG=tag, LANG="C", MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag"),
     )
     assert result.returncode in (1, 255) and "UTF-8" in result.stderr, result.stderr
     assert "LANG=C\n" in result.stderr + "\n" and "Traceback" not in result.stderr
@@ -139,14 +113,8 @@ def test_c_locale_is_refused_despite_cpython_coercion(program_name, tag):
 
 
 def test_broken_locale_in_the_wrapper_is_a_clear_error(tag):
-    result = subprocess.run(
-        program("wrapper", "--local"),
-        env=child_env(PYMOSH_TEST_TAG=tag, LANG="xx_BROKEN", LC_ALL=""),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    result = run(
+        program("wrapper", "--local"), child_env(PYMOSH_TEST_TAG=tag, LANG="xx_BROKEN", LC_ALL="")
     )
     assert result.returncode == 255 and "UTF-8" in result.stderr
     assert "Traceback" not in result.stderr
@@ -179,15 +147,7 @@ def test_truecolor_reaches_the_shell_through_the_wrapper(pane_factory, tag, colo
 
 
 def run_wrapper(tag, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        program("wrapper", *args),
-        env=child_env(PYMOSH_TEST_TAG=tag, **env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run(program("wrapper", *args), child_env(PYMOSH_TEST_TAG=tag, **env), timeout=60)
 
 
 def test_mistyped_host_is_one_line(tag):
@@ -237,14 +197,8 @@ def test_user_mistakes_never_show_a_traceback(tag):
         ("client", ["-x", "1", "2"]),
         ("client", ["127.0.0.1", "60001"]),
     ):
-        result = subprocess.run(
-            program(name, *args),
-            stdin=subprocess.DEVNULL,
-            env=child_env(PYMOSH_TEST_TAG=tag, MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag"),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
+        result = run(
+            program(name, *args), child_env(PYMOSH_TEST_TAG=tag, MOSH_KEY="2yCnwwwd0L3sT9AjyQB4ag")
         )
         assert result.returncode == 1 and "Traceback" not in result.stderr, (name, args)
         assert "MOSH CONNECT" not in result.stdout
@@ -273,6 +227,9 @@ def test_session_end_hangs_up_and_nohup_jobs_survive(pane_factory, tmp_path, tag
     )
     pane = pane_factory(command)
     pane.wait_for("jobs-started", timeout=20)
+    deadline = time.monotonic() + 10  # the background job may start after the echo
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert started.exists()
     if ending == "client quits":
         pane.send_keys("C-^")
@@ -332,19 +289,9 @@ def test_statistics_line_toggles_with_escape_s(pane_factory, tag):
 def test_abort_ends_a_server_whose_client_never_comes(name, tag):
     from pymosh.frontend.abort import abort_server
     from tests.support.procs import wait_dead
-    from tests.support.servers import parse_connect, parse_detached
 
-    result = subprocess.run(
-        SERVERS[name] + ["new", "-i", "127.0.0.1", "-p", "0", "--", "sh", "-c", "sleep 30"],
-        env=child_env(PYMOSH_TEST_TAG=tag),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    port, key = parse_connect(result.stdout)
-    pid = parse_detached(result.stderr)
+    argv = SERVERS[name] + ["new", "-i", "127.0.0.1", "-p", "0", "--", "sh", "-c", "sleep 30"]
+    port, key, pid, _ = launch_server(argv, child_env(PYMOSH_TEST_TAG=tag))
     assert pid and abort_server("127.0.0.1", port, key)
     assert wait_dead(pid, 5)
     assert wait_gone(tag, timeout=5) == []

@@ -8,7 +8,6 @@ import hashlib
 import os
 import random
 import re
-import shlex
 import socket
 import subprocess
 import threading
@@ -16,11 +15,11 @@ import time
 
 import pytest
 
-from tests.e2e.session import client_command
+from tests.e2e import session
+from tests.e2e.session import client_command, local_command, run
 from tests.e2e.sshd import free_tcp_port
-from tests.frontend.helpers import child_env, program, program_command
+from tests.frontend.helpers import child_env, program
 from tests.support.relay import RelayImpairment, UdpRelay
-from tests.support.servers import parse_connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -29,19 +28,7 @@ DOWN_BYTES = 2 * 1024 * 1024
 
 
 def start_server(extra: list[str], env: dict[str, str], command: list[str]) -> tuple[int, str]:
-    argv = program("server") + ["new", "-p", "0", *extra, "--", *command]
-    result = subprocess.run(
-        argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    connect = parse_connect(result.stdout)
-    assert connect, f"server failed ({result.returncode}): {result.stderr}"
-    return connect
+    return session.start_server(program("server") + ["new", "-p", "0", *extra, "--", *command], env)
 
 
 class Service:
@@ -176,15 +163,7 @@ def test_taken_ports_are_clear_errors(tmp_path, tag, pane_factory):
     env = child_env(PYMOSH_TEST_TAG=tag, PYMOSH_STATE_DIR=str(tmp_path / "state"))
     with socket.create_server(("127.0.0.1", 0)) as taken:
         busy = taken.getsockname()[1]
-        result = subprocess.run(
-            program("server") + ["new", "-R", f"{busy}:127.0.0.1:22"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        result = run(program("server") + ["new", "-R", f"{busy}:127.0.0.1:22"], env)
         assert result.returncode == 1 and "MOSH CONNECT" not in result.stdout
         assert (
             f"-R {busy}:127.0.0.1:22: cannot listen on 127.0.0.1 port {busy}: "
@@ -256,29 +235,7 @@ def test_agent_forwarding_lists_keys_and_logs_in_to_sshd(tmp_path, tag, pane_fac
     assert fingerprint in screen, screen
     assert sock_path.startswith(str(state / "agent") + "/")
     assert oct(os.stat(state / "agent").st_mode & 0o777) == "0o700"
-    ssh = " ".join(
-        shlex.quote(w)
-        for w in [
-            "ssh",
-            "-p",
-            str(sshd.port),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "IdentitiesOnly=no",
-            "-F",
-            "/dev/null",
-            "127.0.0.1",
-            "echo",
-            "LOGIN-$((3*5))",
-        ]
-    )
+    ssh = sshd.ssh_command("127.0.0.1", "echo", "LOGIN-$((3*5))", key=False)
     pane.send_line(ssh)
     pane.wait_for("LOGIN-15", timeout=30)
     pane.send_line("exit")
@@ -309,15 +266,7 @@ def test_agent_socket_dir_refuses_unsafe_places(tmp_path, tag, mode, owner):
     if owner is not None:
         os.chown(state, owner, owner)
     env = child_env(PYMOSH_TEST_TAG=tag, PYMOSH_STATE_DIR=str(state))
-    result = subprocess.run(
-        program("server") + ["new", "-A", "--", "true"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run(program("server") + ["new", "-A", "--", "true"], env)
     assert "agent forwarding disabled: refusing" in result.stderr, result.stderr
     assert ("owned by uid 65534" if owner else "lets others in") in result.stderr
     assert not (state / "agent").exists()
@@ -335,22 +284,15 @@ def test_wrapper_forwards_the_agent_and_a_port(tmp_path, tag, pane_factory, agen
     fingerprint = add_key(agent, key_file)
     service = Service(100_000)
     lport = free_tcp_port()
-    command = " ".join(
-        [
-            program_command("wrapper"),
-            "--local",
-            "--bind-server=127.0.0.1",
-            shlex.quote(f"--server={program_command('server')}"),
-            shlex.quote(f"--client={program_command('client')}"),
-            "-A",
-            "-L",
-            f"{lport}:127.0.0.1:{service.port}",
-            "127.0.0.1",
-            "--",
-            "sh",
-            "-c",
-            shlex.quote("ssh-add -l; echo WRAPPED-$((6*7)); sleep 60"),
-        ]
+    command = local_command(
+        "-A",
+        "-L",
+        f"{lport}:127.0.0.1:{service.port}",
+        "127.0.0.1",
+        "--",
+        "sh",
+        "-c",
+        "ssh-add -l; echo WRAPPED-$((6*7)); sleep 60",
     )
     pane = pane_factory(
         command, 200, 30, SSH_AUTH_SOCK=agent, PYMOSH_STATE_DIR=str(tmp_path / "state")

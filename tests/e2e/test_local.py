@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.e2e.session import local_command
 from tests.frontend.helpers import program_command
 from tests.support.procs import (
     children_of,
@@ -29,19 +30,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def test_local_session_runs_a_command(pane_factory, tag, server, client):
     server_cmd = program_command("server") if server == "pymosh" else "mosh-server"
     client_cmd = program_command("client") if client == "pymosh" else "mosh-client"
-    command = " ".join(
-        [
-            program_command("wrapper"),
-            "--local",
-            "--bind-server=127.0.0.1",
-            shlex.quote(f"--server={server_cmd}"),
-            shlex.quote(f"--client={client_cmd}"),
-            "127.0.0.1",
-            "--",
-            "sh",
-            "-c",
-            shlex.quote("printf 'he%s\\n' llo; sleep 1"),
-        ]
+    command = local_command(
+        "127.0.0.1",
+        "--",
+        "sh",
+        "-c",
+        "printf 'he%s\\n' llo; sleep 1",
+        server=server_cmd,
+        client=client_cmd,
     )
     pane = pane_factory(command)
     pane.wait_for("hello", timeout=20)

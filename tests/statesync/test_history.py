@@ -428,3 +428,30 @@ def test_a_grown_window_shrinks_back_when_the_path_turns_lossy():
             assert log.fills and sim.now - log.fills[0][1] <= STALL + 20
     assert shrinks
     assert sim.lines() == [b"%d " % i + b"x" * 200 for i in range(total)]
+
+
+def test_lines_taken_back_from_a_stalled_window_and_then_acknowledged_are_not_resent():
+    state = CompleteTerminal(80, 24)
+    log = HistoryLog(100_000)
+    state.history = log.window
+    log.feed(0, [(b"%d " % i + b"x" * 100, False) for i in range(5000)], False, now=0)
+    t = QUIET
+    while log.scale < GROW:  # quick acknowledgments on a quiet screen
+        log.pump(t)
+        state.subtract(state.copy())
+        log.sent()
+        log.pump(t + 5)
+        t += 20
+    log.pump(t)
+    big = state.copy()  # sent; its acknowledgment is late
+    assert big.history.size > WINDOW
+    log.pump(t + STALL + 1)  # stalled: most of it goes back
+    assert log.window.size <= WINDOW and log.window.end < big.history.end
+    state.subtract(big)  # the late acknowledgment: the client has all of it
+    assert state == big  # everything is acknowledged
+    log.pump(t + STALL + 2, all_acked=True)
+    assert log.window.lines[0][0] == big.history.end  # the next line, nothing twice
+    client = big.history.copy()
+    client.apply(state.history.diff_from(big.history))
+    seqs = [seq for seq, _, _ in client.lines]
+    assert seqs == list(range(seqs[0], seqs[-1] + 1))  # on from where it was, once

@@ -97,7 +97,10 @@ class HistoryWindow:
         self.end = line[0] + 1
 
     def subtract(self, prefix: HistoryWindow) -> None:
-        """Drop the lines the (acknowledged) ``prefix`` state already carried."""
+        """Drop the lines the (acknowledged) ``prefix`` state already carried (it may
+        carry lines this state took back, see ``HistoryLog._shrink``: they are delivered)."""
+        if prefix.end > self.end:
+            self.end = prefix.end
         lines = self.lines
         if not lines or lines[0][0] >= prefix.end:
             return
@@ -360,6 +363,8 @@ class HistoryLog:
                 continue
             line = pending.popleft()
             self.charge -= len(line[1]) + LINE_OVERHEAD
+            if line[0] < window.end:  # taken back, then acknowledged after all
+                continue
             self.may_send -= len(line[1]) + 2
             window.append(line)
             changed = True

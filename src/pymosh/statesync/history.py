@@ -48,7 +48,9 @@ CHUNK = 8192  # history bytes added to the state per send ...
 WINDOW = 16384  # ... and in flight (sent, not yet acknowledged), at first:
 GROW = 8  # up to GROW times both, doubled each time a send's lines are acknowledged within
 FAST = 100  # ms, with no output since the window started
-STALL = 2 * FAST  # ms without an acknowledgment after which a grown window shrinks back
+# ms without an acknowledgment after which a grown window shrinks back: before the transport
+# resends the lines in flight (its timeout is at least 50 + ACK_DELAY 100 ms)
+STALL = FAST + 20
 SETTLE = 300  # ms without overflow before an overflowing log sends again
 QUIET = 50  # ms without output before a window of lines starts ...
 BUSY = 250  # ... or since the last window started, while the program keeps printing

@@ -4,10 +4,11 @@ A terminal keeps no history for its alternate screen, so with a pymosh server th
 scrollback the client leaves the alternate screen (``enter_main_screen``). History lines
 (``HistoryReader`` events) are written over the top rows of the screen, scrolled off with
 LFs at the bottom and the screen put back with reverse indexes at the top (``paint``); the
-differ then redraws only the rows the history was written on. Nothing the client merely displayed (notification bar, predictions, the differ's
-own scrolling) reaches the history: the screen is cleared with EL/ED-from-row-2, never with
-``ESC[2J`` (which some terminals, e.g. tmux, push into history), and every full repaint in
-this mode goes through ``no_history_clear``.
+differ then redraws only the rows the history was written on. Nothing the client merely
+displayed (notification bar, predictions, the differ's own scrolling) reaches the history:
+the screen is cleared with EL/ED-from-row-2, never with ``ESC[2J`` (which some terminals,
+e.g. tmux, push into history), and every full repaint in this mode goes through
+``no_history_clear``.
 """
 
 from __future__ import annotations

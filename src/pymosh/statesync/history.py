@@ -46,11 +46,8 @@ LINE_OVERHEAD = 128  # bytes charged per line besides its text (Python objects)
 LINE_MAX = 16 << 10  # a longer rendered row is cut (one row is at most 1024 cells)
 CHUNK = 8192  # history bytes added to the state per send ...
 WINDOW = 16384  # ... and in flight (sent, not yet acknowledged), at first:
-GROW = 8  # up to GROW times both, doubled each time a send's lines are acknowledged within
+GROW = 4  # up to GROW times both, doubled each time a send's lines are acknowledged within
 FAST = 100  # ms, with no output since the window started
-# ms without an acknowledgment after which a grown window shrinks back: before the transport
-# resends the lines in flight (its timeout is at least 50 + ACK_DELAY 100 ms)
-STALL = FAST + 20
 SETTLE = 300  # ms without overflow before an overflowing log sends again
 QUIET = 50  # ms without output before a window of lines starts ...
 BUSY = 250  # ... or since the last window started, while the program keeps printing
@@ -99,10 +96,7 @@ class HistoryWindow:
         self.end = line[0] + 1
 
     def subtract(self, prefix: HistoryWindow) -> None:
-        """Drop the lines the (acknowledged) ``prefix`` state already carried (it may
-        carry lines this state took back, see ``HistoryLog._shrink``: they are delivered)."""
-        if prefix.end > self.end:
-            self.end = prefix.end
+        """Drop the lines the (acknowledged) ``prefix`` state already carried."""
         lines = self.lines
         if not lines or lines[0][0] >= prefix.end:
             return
@@ -323,10 +317,10 @@ class HistoryLog:
         for a send are acknowledged within FAST ms, with no output since the window
         started, CHUNK and WINDOW double (up to GROW times; a pymosh client acknowledges at
         once a state that changed its history and not its screen). A slow acknowledgment
-        (a long or lossy path, Mosh's delayed ack) or any output starts over at 1; and a
-        grown window left unacknowledged for STALL ms (the path turned lossy: each resend
-        of a diff carries every line in flight) keeps only its oldest WINDOW bytes in
-        flight, the others go back to ``pending`` (a client that had them skips them)."""
+        (a long or lossy path, Mosh's delayed ack) or any output starts over at 1. (Lines
+        in flight are never taken back: the newest state must carry every line after the
+        acknowledged one, a client reads history from the newest state it has; so a diff
+        resent when the path turns lossy may carry up to GROW times WINDOW.)"""
         window = self.window
         changed = False
         if window.clears != self.clears:
@@ -342,13 +336,11 @@ class HistoryLog:
         head = window.lines[0][0] if window.lines else window.end
         while fills and fills[0][0] <= head:  # that fill is acknowledged
             scale = self.scale
-            quick = now - fills.popleft()[1] <= FAST and self.window_at > self.printed_at
+            quick = now - fills.popleft()[1] <= FAST and self.window_at >= self.printed_at
             self.scale = min(2 * scale, GROW) if quick else 1
             self.may_send += CHUNK * (self.scale - scale)
-        if self.window_at <= self.printed_at:  # output since the window started
+        if self.window_at < self.printed_at:  # output since the window started
             self.scale = 1
-        if window.size > WINDOW and fills and now - fills[0][1] > STALL:
-            self._shrink()
         if all_acked and not window.size and not self.filling and now >= self._window_due():
             # nothing in flight: a window starts with a full CHUNK (whatever the previous
             # one left of its allowance, there may be no send to renew it)
@@ -365,8 +357,6 @@ class HistoryLog:
                 continue
             line = pending.popleft()
             self.charge -= len(line[1]) + LINE_OVERHEAD
-            if line[0] < window.end:  # taken back, then acknowledged after all
-                continue
             self.may_send -= len(line[1]) + 2
             window.append(line)
             changed = True
@@ -375,27 +365,6 @@ class HistoryLog:
         if window.size >= limit:
             self.filling = False
         return changed
-
-    def _shrink(self) -> None:
-        """In flight: the oldest WINDOW bytes; the newer lines wait in ``pending`` again
-        (the state's ``end`` goes back with them, so the next diff carries none)."""
-        self.scale = 1
-        self.filling = False
-        self.fills.clear()
-        window = self.window
-        lines = window.lines
-        keep = size = 0
-        while keep < len(lines) and (not keep or size + len(lines[keep][1]) <= WINDOW):
-            size += len(lines[keep][1])
-            keep += 1
-        if keep == len(lines):
-            return
-        back = lines[keep:]
-        del lines[keep:]
-        window.size = size
-        window.end = lines[-1][0] + 1
-        self.pending.extendleft(reversed(back))
-        self.charge += sum(len(line[1]) + LINE_OVERHEAD for line in back)
 
     @property
     def backlog(self) -> int:

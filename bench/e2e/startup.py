@@ -289,6 +289,7 @@ def _report(results: dict[str, list[dict]]) -> None:
             values = [r[key] for r in runs if key in r]
             cells.append(f"{statistics.median(values):7.1f}" if values else "      -")
         print(f"{name:24s} {' '.join(cells)}", file=sys.stderr)
+    _report_steps(results)
     mosh = [r["prompt"] for r in results.get("mosh", [])]
     if mosh:
         for name, runs in results.items():
@@ -296,6 +297,30 @@ def _report(results: dict[str, list[dict]]) -> None:
             if name != "mosh" and ours:
                 ratio = statistics.median(ours) / statistics.median(mosh)
                 print(f"first prompt {name} / mosh: {ratio:.2f}x", file=sys.stderr)
+
+
+# the steps between the events (ms, medians of each run's own differences): the client's
+# start until its first datagram, the server's answer, the prompt's frame after it
+STEPS = (
+    ("client start", "client_launch", "first_c2s"),
+    ("server answer", "first_c2s", "first_s2c"),
+    ("to the prompt", "first_s2c", "prompt"),
+    ("launch to prompt", "client_launch", "prompt"),
+)
+
+
+def _report_steps(results: dict[str, list[dict]]) -> None:
+    print("steps (median ms): " + " | ".join(name for name, _, _ in STEPS), file=sys.stderr)
+    for name, runs in results.items():
+        cells = []
+        for _, start, end in STEPS:
+            values = [
+                r[end] - r.get(start, 0.0)
+                for r in runs
+                if end in r and (start in r or start == "client_launch")
+            ]
+            cells.append(f"{statistics.median(values):7.1f}" if values else "      -")
+        print(f"{name:24s} {' '.join(cells)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

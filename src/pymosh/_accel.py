@@ -7,9 +7,12 @@ is imported only when it serves (it costs start-up time: regex compiles, ``crypt
 
 from __future__ import annotations
 
-import importlib
 import os
-from types import ModuleType
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
 
 NO_EXTENSIONS = os.environ.get("PYMOSH_NO_EXTENSIONS", "") not in ("", "0")
 
@@ -28,7 +31,7 @@ def fast_module(name: str) -> ModuleType | None:
         return None
     if name not in _loaded:
         try:
-            _loaded[name] = importlib.import_module(f"_fastpath.{name}")
+            _loaded[name] = _import(f"_fastpath.{name}")
         except ImportError:
             _loaded[name] = None
     return _loaded[name]
@@ -45,7 +48,13 @@ def pick(name: str, twin: ModuleType | str | None = None) -> ModuleType:
         return fast
     if twin is None:
         twin = FAST_PATHS[name]
-    return importlib.import_module(twin) if isinstance(twin, str) else twin
+    return _import(twin) if isinstance(twin, str) else twin
+
+
+def _import(name: str) -> ModuleType:
+    # importlib.import_module without importing importlib (and warnings) at start-up
+    __import__(name)
+    return sys.modules[name]
 
 
 def status() -> dict[str, bool]:

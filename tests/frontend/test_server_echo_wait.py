@@ -44,3 +44,26 @@ def test_echo_wait_is_bounded_and_can_be_disabled():
     finally:
         os.close(r)
         os.close(w)
+
+
+def _released() -> server_mod.Server:
+    srv = object.__new__(server_mod.Server)
+    srv.first_output_due = True  # as the first client state's release leaves it
+    srv.start_frames, srv.start_until = 0, -float("inf")
+    return srv
+
+
+def test_the_shells_first_reads_go_out_at_once_a_bounded_few():
+    srv = _released()
+    assert srv._start_output(1000.0)  # the first output, whenever it comes
+    # the prompt's later writes (bash: bracketed paste on, then the prompt) soon after it
+    assert [srv._start_output(1000.0 + t) for t in (0.2, 5, 10, 12)] == [True] * 3 + [False]
+    assert not srv.first_output_due
+
+
+def test_reads_after_the_start_window_keep_the_frame_interval():
+    srv = _released()
+    assert srv._start_output(500.0)
+    assert not srv._start_output(500.0 + server_mod.START_WINDOW + 1)
+    late = _released()
+    assert late._start_output(90_000.0)  # a slow shell's first output is still sent at once

@@ -12,12 +12,15 @@ import heapq
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Tuple
 
-from pymosh.network.connection import Connection, Received
+from pymosh.network.connection import Connection
 from pymosh.network.endpoint import Endpoint
 from pymosh.network.transport import Transport
 from pymosh.statesync.user_stream import UserStream
+
+if TYPE_CHECKING:
+    from pymosh.network.connection import Received
 
 SERVER_ADDR = ("192.0.2.1", 60001)
 CLIENT_ADDR = ("198.51.100.7", 40000)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import binascii  # (not base64: it imports re, milliseconds of pymosh-client's start-up)
 import os
 
 from pymosh.errors import KeyFormatError
 
 KEY_BYTES = 16
 KEY_CHARS = 22
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
 def parse_key(text: str) -> bytes:
@@ -19,11 +19,13 @@ def parse_key(text: str) -> bytes:
     """
     if not isinstance(text, str) or len(text) != KEY_CHARS:
         raise KeyFormatError("Key must be 22 letters long.")
+    if not _BASE64.issuperset(text):
+        raise KeyFormatError("Key must be well-formed base64.")
     try:
-        raw = base64.b64decode(text + "==", validate=True)
+        raw = binascii.a2b_base64(text + "==")
     except (binascii.Error, ValueError):
         raise KeyFormatError("Key must be well-formed base64.") from None
-    if len(raw) != KEY_BYTES or base64.b64encode(raw)[:KEY_CHARS].decode("ascii") != text:
+    if len(raw) != KEY_BYTES or _encode(raw) != text:
         raise KeyFormatError("Base64 key was not encoded 128-bit key.")
     return raw
 
@@ -32,7 +34,11 @@ def format_key(raw: bytes) -> str:
     """The 22-character printable form of a 16-byte key."""
     if len(raw) != KEY_BYTES:
         raise ValueError("a session key is 16 bytes")
-    return base64.b64encode(bytes(raw))[:KEY_CHARS].decode("ascii")
+    return _encode(bytes(raw))
+
+
+def _encode(raw: bytes) -> str:
+    return binascii.b2a_base64(raw, newline=False)[:KEY_CHARS].decode("ascii")
 
 
 def new_key() -> bytes:

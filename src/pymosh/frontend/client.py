@@ -8,9 +8,7 @@ notification overlays.
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from typing import Sequence
 
 from pymosh import __version__, _accel
 from pymosh.errors import KeyFormatError
@@ -25,14 +23,6 @@ from pymosh.frontend.forwarding import (
 )
 from pymosh.frontend.locale_check import is_utf8_locale, locale_env_summary
 from pymosh.frontend.loop import EventLoop, now_ms, write_all
-from pymosh.frontend.overlay import OverlayManager
-from pymosh.frontend.overlay.notification import (
-    EXITING,
-    EXITING_ON_REQUEST,
-    SIGNAL_SHUTDOWN,
-    TIMED_OUT,
-    nothing_received,
-)
 from pymosh.frontend.scrollback import ENV as SCROLLBACK_ENV
 from pymosh.frontend.scrollback import LocalScrollback, setting
 from pymosh.frontend.tty import RawMode, window_size
@@ -46,6 +36,13 @@ from pymosh.statesync.user_stream import UserStream
 from pymosh.terminal import Emulator, new_frame
 from pymosh.terminal.terminfo import read_caps
 from pymosh.wire.protobuf import FEATURE_CLIPBOARD, FEATURE_SCROLLBACK
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from typing import Sequence
+else:
+    import _signal as signal  # signal.py's functions without its enum classes (start-up)
 
 USAGE = (
     "Usage: pymosh-client [-# 'ARGS'] [-A] [-L SPEC]... [-R SPEC]... IP PORT\n"
@@ -107,9 +104,9 @@ class Client:
             initial_rttvar=FAST_START_RTTVAR,
         )
         # with scrollback asked for, the screen mode changes only once the server's hello
-        # grants it: against a stock server everything stays as it is in Mosh
-        self.caps = read_caps()
-        self.scrollback = LocalScrollback(scrollback, self.caps.smcup, self.caps.rmcup)
+        # grants it: against a stock server everything stays as it is in Mosh (the
+        # terminal's alternate-screen switches are read after the first datagram)
+        self.scrollback = LocalScrollback(scrollback)
         remote = CompleteTerminal(self.width, self.height)
         remote.history = self.scrollback.window()
         self.transport: Transport[UserStream, CompleteTerminal] = Transport(
@@ -129,7 +126,13 @@ class Client:
         # shell when it arrives, and the shell's start-up overlaps with ours (a failure to
         # send is noted in the endpoint and shown by the main loop's next send)
         self.endpoint.send(now)
+        self.caps = read_caps()  # (terminfo: curses loads a shared library)
+        self.scrollback.smcup, self.scrollback.rmcup = self.caps.smcup, self.caps.rmcup
         self.local = Emulator(self.width, self.height)
+        # the overlays' modules load now, while the server answers (start-up milliseconds;
+        # the methods below import their notices from them too)
+        from pymosh.frontend.overlay import OverlayManager
+
         self.overlays = OverlayManager(now, predict, overwrite)
         if escape.key is not None:
             self.overlays.notifications.set_escape_key_string(escape.key_name)
@@ -223,6 +226,8 @@ class Client:
         self.raw.leave()
 
     def _run(self) -> int:
+        from pymosh.frontend.overlay.notification import TIMED_OUT, nothing_received
+
         transport = self.transport
         last_remote_num = transport.remote_state_num
         while True:
@@ -318,6 +323,8 @@ class Client:
 
     def _read_user_input(self, now: float) -> bool:
         """Read the user's keys; True if any went into the user stream."""
+        from pymosh.frontend.overlay.notification import EXITING, EXITING_ON_REQUEST
+
         try:
             data = os.read(self.stdin, READ_SIZE)
         except OSError:
@@ -360,6 +367,8 @@ class Client:
             self.transport.start_shutdown(now)
 
     def _on_signal(self, signum: int, now: float) -> None:
+        from pymosh.frontend.overlay.notification import SIGNAL_SHUTDOWN
+
         if signum == signal.SIGWINCH:
             if self.transport.shutdown_in_progress():
                 return

@@ -19,13 +19,15 @@ from __future__ import annotations
 import errno
 import os
 import select
-import socket
 import struct
-from typing import TYPE_CHECKING, Callable, Dict, List, Sequence, Tuple
 
 # the stream core (and the protobuf module under it) is imported when a session starts,
 # not before pymosh-server's MOSH CONNECT: option parsing and listeners need none of it
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import socket
+    from typing import Callable, Dict, List, Sequence, Tuple
+
     from pymosh.network.transport import Transport
     from pymosh.statesync.complete import CompleteTerminal
     from pymosh.statesync.streams import Mux
@@ -144,6 +146,8 @@ def split_args(argv: Sequence[str]) -> Tuple[ForwardOptions, List[str]]:
 
 def listen_tcp(fwd: Forward, flag: str) -> socket.socket:
     """A listening socket for one forward; ForwardError (one line) if it cannot be had."""
+    import socket  # (pymosh-client starts without it)
+
     try:
         infos = socket.getaddrinfo(
             fwd.bind or None, fwd.port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
@@ -168,6 +172,7 @@ def listen_tcp(fwd: Forward, flag: str) -> socket.socket:
 
 def make_agent_socket(directory: str) -> Tuple[socket.socket, str]:
     """A listening unix socket (0600) in the checked private ``directory``."""
+
     path = os.path.join(directory, f"agent.{os.urandom(6).hex()}.sock")
     if len(path.encode()) > 100:
         raise ForwardError(f"agent socket path too long for a unix socket: {path}")
@@ -182,6 +187,8 @@ def make_agent_socket(directory: str) -> Tuple[socket.socket, str]:
 
 
 def _peer_uid(sock: socket.socket) -> int | None:
+    import socket  # (pymosh-client starts without it)
+
     try:
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     except OSError:
@@ -348,6 +355,8 @@ class Forwarding:
             self.conns[sid] = _Conn(sock, False)
 
     def _check_connect(self, sid: int, conn: _Conn) -> None:
+        import socket  # (pymosh-client starts without it)
+
         try:
             _, writable, _ = select.select([], [conn.sock], [], 0)
         except (OSError, ValueError):
@@ -378,6 +387,8 @@ class Forwarding:
             self.mux.finish(sid)
 
     def _write(self, sid: int, conn: _Conn) -> None:
+        import socket  # (pymosh-client starts without it)
+
         pending = self.mux.pending(sid, READ_SIZE)
         if pending:
             try:
@@ -408,6 +419,8 @@ class Forwarding:
 
 def connect_tcp(host: str, port: int) -> Tuple[socket.socket, bool]:
     """A non-blocking TCP connect (the name lookup blocks: Forwarding runs it in a thread)."""
+    import socket  # (pymosh-client starts without it)
+
     try:
         infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -423,6 +436,8 @@ def connect_tcp(host: str, port: int) -> Tuple[socket.socket, bool]:
 
 
 def connect_unix(path: str) -> Tuple[socket.socket, bool]:
+    import socket  # (pymosh-client starts without it)
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Mapping
-
 from pymosh.frontend.locale_policy import (
     LOCALE_VARS,
     ctype_name,
@@ -11,6 +9,10 @@ from pymosh.frontend.locale_policy import (
     original_environ,
     probe_locale,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping
 
 __all__ = ["LOCALE_VARS", "is_utf8_locale", "locale_env_summary"]
 

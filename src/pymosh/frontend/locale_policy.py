@@ -14,10 +14,15 @@ into the shell; UTF-8 mode (PEP 540) changes no variable and is irrelevant here.
 
 from __future__ import annotations
 
-import locale
-from typing import Callable, Iterable, Mapping
+import _locale  # locale.py without its re and encodings imports (client start-up)
 
 from pymosh.frontend.procenv import original_environ
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Mapping
+
+    Probe = Callable[[str], "str | None"]
 
 # every variable the wrapper forwards with -l, in mosh's order
 LOCALE_VARS = (
@@ -43,8 +48,6 @@ FALLBACKS = ("C.UTF-8", "C.utf8", "en_US.UTF-8")
 INSTALL_HINT = (
     "install it on this host (Debian/Ubuntu: sudo dpkg-reconfigure locales, or locale-gen NAME)"
 )
-
-Probe = Callable[[str], "str | None"]
 
 
 class LocaleDecision:
@@ -118,14 +121,14 @@ def decide(
 
 def probe_locale(name: str) -> str | None:
     """The codeset of the installed locale ``name``, None if setlocale refuses it."""
-    saved = locale.setlocale(locale.LC_CTYPE)
+    saved = _locale.setlocale(_locale.LC_CTYPE)
     try:
-        locale.setlocale(locale.LC_CTYPE, name)
-        return locale.nl_langinfo(locale.CODESET)
-    except locale.Error:
+        _locale.setlocale(_locale.LC_CTYPE, name)
+        return _locale.nl_langinfo(_locale.CODESET)
+    except _locale.Error:  # type: ignore[attr-defined]  # (missing from the stubs)
         return None
     finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
+        _locale.setlocale(_locale.LC_CTYPE, saved)
 
 
 def host_fallbacks() -> list[str]:

@@ -18,7 +18,10 @@ import struct
 import sys
 import termios
 import time
-from typing import Mapping, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, Sequence
 
 READ_SIZE = 16384
 HANGUP_GRACE = 1.0  # s to wait for the shell to end after the hangup
@@ -37,15 +40,6 @@ def user_shell() -> str:
 
 def set_winsize(fd: int, width: int, height: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-
-
-def get_winsize(fd: int) -> tuple[int, int] | None:
-    """(columns, rows) of a terminal fd, or None if it is not one / reports zero."""
-    try:
-        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
-    except OSError:
-        return None
-    return (cols, rows) if cols and rows else None
 
 
 class PtyHost:

@@ -13,26 +13,30 @@ e.g. tmux, push into history), and every full repaint in this mode goes through
 
 from __future__ import annotations
 
-import math
-import re
-from typing import List, Tuple
-
 from pymosh.statesync.hello import MAX_SCROLLBACK_LINES
 from pymosh.statesync.history import DEFAULT_LINES, Event, HistoryReader, HistoryWindow
 from pymosh.wire.protobuf import FEATURE_SCROLLBACK
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from typing import List, Tuple
+
 ENV = "PYMOSH_SCROLLBACK"
 PAINT_GAP = 50  # ms from the end of one history paint to the next: the screen shows between
+_INF = float("inf")
 ESC = b"\x1b"
 _FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"  # how the differ starts a full repaint
-# keep printable text and SGR; drop other escapes, C0/C1 controls and DEL
-_UNSAFE = re.compile(
+# keep printable text and SGR; drop other escapes, C0/C1 controls and DEL (compiled on
+# first use: importing re costs pymosh-client start-up)
+_UNSAFE = (
     r"\x1b\[[0-9;:]*m"  # SGR: kept
     r"|(\x1b\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"  # any other CSI
     r"|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, DCS, SOS, PM, APC strings
     r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"  # other escapes
     r"|[\x00-\x1f\x7f-\x9f])"
 )  # C0, DEL, C1
+_unsafe: list[re.Pattern[str]] = []
 
 
 def setting(value: str | None) -> int:
@@ -47,9 +51,15 @@ def setting(value: str | None) -> int:
 
 def sanitize(text: bytes) -> bytes:
     """A server's history line as safe bytes for the local terminal: valid UTF-8, SGR only."""
+    if not _unsafe:
+        import re
+
+        _unsafe.append(re.compile(_UNSAFE))
     decoded = text.decode("utf-8", "replace")
-    return _UNSAFE.sub(lambda m: "" if m.group(1) is not None else m.group(0), decoded).encode(
-        "utf-8"
+    return (
+        _unsafe[0]
+        .sub(lambda m: "" if m.group(1) is not None else m.group(0), decoded)
+        .encode("utf-8")
     )
 
 
@@ -177,7 +187,7 @@ class LocalScrollback:
         self.active = False  # on the main screen, painting history
         self.size = (0, 0)  # the terminal's size when last drawn on (while active)
         self.screen: object = None  # the server's screen when last drawn
-        self.painted_at = -math.inf  # when the latest history paint was written
+        self.painted_at = -_INF  # when the latest history paint was written
         self.held = False  # lines wait for PAINT_GAP to pass
 
     def window(self) -> HistoryWindow | None:
@@ -230,7 +240,7 @@ class LocalScrollback:
 
     def wait_time(self, now: float) -> float:
         """ms until held lines may be painted (inf: none held)."""
-        return max(self.painted_at + PAINT_GAP - now, 0) if self.held else math.inf
+        return max(self.painted_at + PAINT_GAP - now, 0) if self.held else _INF
 
     def settled(self, state) -> bool:
         """``state`` (just received) brought history and left the screen as drawn: the

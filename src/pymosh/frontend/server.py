@@ -18,8 +18,9 @@ from pymosh.crypto.key import format_key, new_key
 from pymosh.frontend.locale_policy import shell_locale
 from pymosh.frontend.loop import EventLoop, now_ms
 from pymosh.frontend.ports import PortRangeError, parse_port_range
-from pymosh.frontend.pty_host import PtyHost, get_winsize, user_shell
+from pymosh.frontend.pty_host import PtyHost, user_shell
 from pymosh.frontend.termcolour import shell_colour_env
+from pymosh.frontend.tty import get_winsize
 from pymosh.network.udp import ServerSocket
 
 # The session's modules (transport, emulator, protobuf) are imported by Server, i.e. in
@@ -52,6 +53,12 @@ ECHO_WINDOW = 20  # ms after input in which pty output counts as its answer
 # most one such frame per input, so their rate is bounded by the client's input frames
 # (which follow Nagle's rule: one per round trip, else Mosh's pacing). While output
 # streams without input, every frame keeps Mosh's pacing, so bulk output is unchanged.
+START_WINDOW = 20  # ms after the shell's first output in which ...
+START_FRAMES = 3  # ... this many more pty reads go out at once, each in its own turn
+# Start-up policy (Mosh has none): the shell's first output (after the first client state
+# released it) goes out at once, and so do the next few reads soon after it: a prompt is
+# often more than one write (bash turns on bracketed paste, then prints the prompt), and
+# a frame holding only the first would leave the prompt a whole frame interval behind.
 
 
 class UsageError(Exception):
@@ -202,6 +209,8 @@ class Server:
         # prompt the user waits for) answers that arrival like an echo: sent at once
         self.shell_released = False
         self.first_output_due = False
+        self.start_frames = 0  # reads still sent at once after the first output ...
+        self.start_until = -float("inf")  # ... until then
         self.pty_open = True
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
         self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
@@ -276,10 +285,9 @@ class Server:
                             now = now_ms()
 
             if self.pty_open and self.pty.fd in ready and self._read_pty(now):
-                if now - self.input_at <= ECHO_WINDOW or self.first_output_due:
+                if now - self.input_at <= ECHO_WINDOW or self._start_output(now):
                     transport.expedite()
                 self.input_at = -float("inf")
-                self.first_output_due = False
 
             self.forwarding.turn(ready, now)
             if not transport.shutdown_in_progress():
@@ -411,6 +419,17 @@ class Server:
         except (OSError, ValueError):
             return False
         return bool(readable)
+
+    def _start_output(self, now: float) -> bool:
+        """Whether this pty read is part of the shell's start (sent at once)."""
+        if self.first_output_due:
+            self.first_output_due = False
+            self.start_frames, self.start_until = START_FRAMES, now + START_WINDOW
+            return True
+        if self.start_frames and now <= self.start_until:
+            self.start_frames -= 1
+            return True
+        return False
 
     def _consume_user_input(self, now: float) -> bool:
         """Apply the client's new input; True if bytes were written to the pty."""

@@ -11,9 +11,12 @@ instead of a stray session.
 from __future__ import annotations
 
 import shlex
-from typing import Sequence
 
 from pymosh.frontend.bootstrap import NO_REGISTRY
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
 
 REGISTRY_MARK = "Session registry:"  # in ``pymosh-server --version`` (server.py)
 

@@ -8,7 +8,10 @@ always. The shell then sees ``COLORTERM=truecolor`` beside ``TERM=xterm-256color
 
 from __future__ import annotations
 
-from typing import Mapping
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping
+
 
 TRUECOLOR = 1 << 24
 TRUECOLOR_NAMES = ("truecolor", "24bit")

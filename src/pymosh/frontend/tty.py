@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 import termios
 import tty as _tty
 
-from pymosh.frontend.pty_host import get_winsize
 
-__all__ = ["RawMode", "get_winsize", "window_size"]
+def get_winsize(fd: int) -> tuple[int, int] | None:
+    """(columns, rows) of a terminal fd, or None if it is not one / reports zero."""
+    try:
+        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+    except OSError:
+        return None
+    return (cols, rows) if cols and rows else None
 
 
 def window_size(fd: int) -> tuple[int, int]:

@@ -13,12 +13,10 @@ import os
 import selectors
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Sequence
 
 from pymosh import __version__, _accel
 from pymosh.frontend import PREDICTION_MODES
@@ -37,8 +35,15 @@ from pymosh.frontend.session_commands import (
 from pymosh.frontend.termcolour import TRUECOLOR, local_truecolor
 from pymosh.network.udp import PortRangeError, parse_port_range
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # (imported where used: jump hosts only; json, hashlib, tempfile...)
+    import socket
+    from typing import Sequence
+
     from pymosh.frontend.jump import Bastion
+else:
+    # what socket.py wraps, without its enum classes (the server starts milliseconds sooner)
+    import _socket as socket
 
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")
 REMOTE_IP_MODES = ("proxy", "local", "remote")
@@ -58,9 +63,34 @@ class ChooseSession(WrapperError):
     """``--resume`` without ID found several detached sessions: the user picks one."""
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own, sized without ``shutil`` (which argparse imports for every parser it
+    builds, and with it bz2, lzma and fnmatch: milliseconds before the server starts)."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None
+    ) -> None:
+        if width is None:
+            width = _columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it: $COLUMNS, stdout's
+    terminal, else 80."""
+    text = os.environ.get("COLUMNS", "")
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    try:
+        return os.get_terminal_size(1).columns or 80
+    except (ValueError, OSError):
+        return 80
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pymosh",
+        formatter_class=_HelpFormatter,
         usage=(
             "pymosh [options] [--] [user@]host[:PORT] [command...]\n"
             "       pymosh [options] --local [host] [-- command...]"
@@ -877,9 +907,16 @@ def run_client_here(
 
 
 def import_client() -> None:
-    """Import the in-process client's modules (called while the server starts)."""
-    import pymosh.crypto  # noqa: F401  (its shared library takes milliseconds to load)
-    import pymosh.frontend.client  # noqa: F401
+    """Import the in-process client's modules (called while the server starts), with no
+    garbage collection meanwhile (milliseconds of the first prompt)."""
+    import gc
+
+    gc.disable()
+    try:
+        import pymosh.crypto  # noqa: F401  (its shared library takes milliseconds to load)
+        import pymosh.frontend.client  # noqa: F401
+    finally:
+        gc.enable()
 
 
 def _bootstrap(

@@ -9,10 +9,18 @@ every received datagram to `receive`.
 from __future__ import annotations
 
 import math
-import socket
-from typing import Any, Callable, Tuple
 
 from pymosh.errors import DecodeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from typing import Any, Callable, Tuple
+
+    Addr = Any  # whatever the socket layer uses: (host, port) or (host, port, flow, scope)
+    Received = Tuple[bytes, Addr, bool]  # (datagram, source address, ECN congestion mark)
+else:
+    import _socket as socket  # socket.py's constants without its enum classes (start-up)
 
 TO_SERVER = 0
 TO_CLIENT = 1
@@ -42,9 +50,6 @@ INITIAL_RTTVAR = 500.0
 # the first sample, which replaces both values (§3.2).
 FAST_START_SRTT = 40.0
 FAST_START_RTTVAR = 240.0
-
-Addr = Any  # whatever the socket layer uses: (host, port) or (host, port, flow, scope)
-Received = Tuple[bytes, Addr, bool]  # (datagram, source address, ECN congestion mark)
 
 
 def timestamp16(now: float) -> int:

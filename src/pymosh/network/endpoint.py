@@ -19,11 +19,16 @@ its authenticated datagrams over a unix socket, a relay) that sends through a pa
 from __future__ import annotations
 
 import errno
-from typing import Generic, List, Protocol, TypeVar, runtime_checkable
 
-from pymosh.network.connection import Addr, Received
+from pymosh.generics import Generic, Protocol, TypeVar
 from pymosh.network.state import SyncState
 from pymosh.network.transport import Transport
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List
+
+    from pymosh.network.connection import Addr, Received
 
 L = TypeVar("L", bound=SyncState)
 R = TypeVar("R", bound=SyncState)
@@ -45,11 +50,16 @@ class DatagramChannel(Protocol):
         ...
 
 
-@runtime_checkable
 class HoppingChannel(DatagramChannel, Protocol):
     def hop(self, now: float) -> None:
         """Send from a new source port from now on; keep receiving on the old ones."""
         ...
+
+
+def can_hop(channel: DatagramChannel) -> bool:
+    """Whether ``channel`` is a `HoppingChannel` (by its ``hop`` method: protocols are
+    not checked at run time, see `pymosh.generics`)."""
+    return callable(getattr(channel, "hop", None))
 
 
 class Endpoint(Generic[L, R]):
@@ -94,8 +104,8 @@ class Endpoint(Generic[L, R]):
                 self.send_error = error
                 if error.errno == errno.EMSGSIZE:
                     transport.emsgsize()
-        if transport.take_port_hop() and isinstance(self.channel, HoppingChannel):
-            self.channel.hop(now)
+        if transport.take_port_hop() and can_hop(self.channel):
+            self.channel.hop(now)  # type: ignore[attr-defined]
         return sent
 
     def turn(self, now: float) -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Dict, List
 
 from pymosh.errors import DecodeError
 from pymosh.value import Frozen
 from pymosh.wire.protobuf import Instruction, decode_instruction, encode_instruction
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List
 
 HEADER = struct.Struct(">QH")
 HEADER_LEN = HEADER.size  # 10

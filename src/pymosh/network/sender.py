@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable, Generic, List, TypeVar
 
+from pymosh.generics import Generic, TypeVar
 from pymosh.network.connection import Connection
 from pymosh.network.fragment import Fragmenter
 from pymosh.network.state import SyncState, TimedState
 from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, List
 
 S = TypeVar("S", bound=SyncState)
 

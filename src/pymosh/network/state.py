@@ -6,7 +6,7 @@ implement it without `network/` importing upwards.
 
 from __future__ import annotations
 
-from typing import Generic, Protocol, TypeVar
+from pymosh.generics import Generic, Protocol, TypeVar
 
 S = TypeVar("S", bound="SyncState")
 

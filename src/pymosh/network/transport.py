@@ -17,16 +17,20 @@ that moves datagrams between a transport and a socket (or another datagram chann
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Any, Generic, List, TypeVar
 
 from pymosh.errors import DecodeError
-from pymosh.network.connection import Addr, Connection
+from pymosh.generics import Generic, TypeVar
+from pymosh.network.connection import Connection
 from pymosh.network.fragment import Fragment, FragmentAssembly
 from pymosh.network.sender import SHUTDOWN_NUM, TransportSender
 from pymosh.network.state import SyncState, TimedState
 from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, List
+
+    from pymosh.network.connection import Addr
     from pymosh.network.stats import TransportStats
 
 L = TypeVar("L", bound=SyncState)  # local (sent) state

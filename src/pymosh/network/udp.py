@@ -9,12 +9,18 @@ as a network-error notification; EMSGSIZE means "use the 500-byte MTU".
 
 from __future__ import annotations
 
-import re
-import socket
 import sys
-from typing import Callable, List, Tuple
 
-from pymosh.network.connection import Addr, Received
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from typing import Callable, List, Tuple
+
+    from pymosh.network.connection import Addr, Received
+else:
+    # what socket.py wraps: its sockets, functions and constants without the enum classes
+    # (enum, selectors) that cost pymosh-client start-up; only datagram sockets here
+    import _socket as socket
 
 PORT_RANGE_LOW = 60001
 PORT_RANGE_HIGH = 60999
@@ -32,16 +38,15 @@ class PortRangeError(ValueError):
     """A port specification that is not PORT or LOW:HIGH within 0..65535."""
 
 
-_PORT_RE = re.compile(r"^(\d+)(?::(\d+))?$")
-
-
 def parse_port_range(spec: str) -> Tuple[int, int]:
     """`-p` values (§3.4): ``"60001"`` -> (60001, 60001); ``"60001:60010"`` -> (60001, 60010).
 
     ``"0"`` alone means "let the OS choose"; in a range the low end must be at least 1
     and not above the high end. Raises :class:`PortRangeError` saying what is wrong.
     """
-    match = _PORT_RE.match(spec)
+    import re  # (not on pymosh-client's start-up path)
+
+    match = re.match(r"^(\d+)(?::(\d+))?$", spec)
     if not match:
         raise PortRangeError(f"Bad UDP port range ({spec!r}): expected PORT or LOW:HIGH")
     low = int(match.group(1))

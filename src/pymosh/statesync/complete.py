@@ -10,7 +10,6 @@ its input states the screen reflects: the newest one that arrived at least ECHO_
 from __future__ import annotations
 
 import math
-from typing import List, Tuple
 
 from pymosh.errors import DecodeError
 from pymosh.statesync.history import HistoryWindow
@@ -28,6 +27,10 @@ from pymosh.wire.protobuf import (
     decode_host_message,
     encode_host_message,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Tuple
 
 ECHO_TIMEOUT = 50  # ms a keystroke state gets to be echoed before it is acknowledged
 

@@ -29,14 +29,19 @@ Wire format of the extension body (a nested protobuf message):
 from __future__ import annotations
 
 import math
-from collections import deque
-from typing import TYPE_CHECKING, Deque, Iterable, List, Protocol, Tuple, Union
 
 from pymosh.errors import DecodeError
+from pymosh.generics import Protocol
 from pymosh.wire.protobuf import LEN, VARINT, _fields, _read_varint, _varint
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections import deque
+    from typing import Deque, Iterable, List, Tuple
+
     from pymosh.statesync.archive import HistoryArchive
+else:
+    from _collections import deque  # collections' own, without the package (start-up)
 
 DEFAULT_LINES = 10_000  # history a client asks for unless told otherwise
 BYTE_BUDGET = 32 << 20  # per session: what the server's pending log may hold
@@ -52,7 +57,7 @@ SETTLE = 300  # ms without overflow before an overflowing log sends again
 QUIET = 50  # ms without output before a window of lines starts ...
 BUSY = 250  # ... or since the last window started, while the program keeps printing
 
-Line = Tuple[int, bytes, bool]  # (seq, SGR + UTF-8 text, soft-wrapped into the next line)
+Line = tuple[int, bytes, bool]  # (seq, SGR + UTF-8 text, soft-wrapped into the next line)
 
 
 def _cut(data: bytes) -> bytes:
@@ -374,7 +379,7 @@ class HistoryLog:
 # ------------------------------------------------------------------ client
 
 
-Event = Tuple[str, Union[bytes, int], bool]  # (kind, text or count, soft-wrapped)
+Event = tuple[str, "bytes | int", bool]  # (kind, text or count, soft-wrapped)
 
 
 class HistoryReader:

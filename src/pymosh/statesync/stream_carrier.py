@@ -20,11 +20,13 @@ acknowledges it: the server drops acknowledged frames).
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymosh.network.sender import ACK_DELAY
 from pymosh.statesync.streams import SESSION_IN_FLIGHT, Mux
 from pymosh.wire.protobuf import FEATURE_STREAMS, Hello
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 INITIAL_WINDOW = 16 * 1024  # ~14 datagrams: likely to survive a lossy link whole
 MIN_WINDOW = 4 * 1024

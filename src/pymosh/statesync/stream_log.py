@@ -18,11 +18,13 @@ two states (a base read at diff time gave the same (old_num, new_num) another di
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 from pymosh.errors import DecodeError
 from pymosh.statesync.streams import MAX_DATA, SESSION_IN_FLIGHT
 from pymosh.wire.protobuf import StreamFrame, _read_varint, _varint
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Tuple
 
 # a client holds what an honest server can have unacknowledged, and refuses more
 CLIENT_LOG_LIMIT = 2 * SESSION_IN_FLIGHT + 2 * MAX_DATA

@@ -36,11 +36,16 @@ RESET, never raised.
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Deque, Dict, List, NamedTuple
-
 from pymosh.errors import DecodeError
+from pymosh.value import Frozen
 from pymosh.wire.protobuf import _read_varint, _varint
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections import deque
+    from typing import Deque, Dict, List
+else:
+    from _collections import deque  # collections' own, without the package (start-up)
 
 OPEN, DATA, WINDOW, FIN, RESET = 1, 2, 3, 4, 5
 
@@ -57,14 +62,20 @@ MAX_REASON = 200
 MAX_CONTROL = 1024  # queued control frames; refusals beyond it are dropped
 
 
-class Event(NamedTuple):
+class Event(Frozen):
     """Something the application must act on: ``open`` (the peer opened ``sid`` to
     ``info``, a target), ``eof`` (the peer finished sending), ``reset`` (``info`` is
     the reason; the stream is gone), ``closed`` (both halves done; the stream is gone)."""
 
+    __slots__ = ("kind", "sid", "info")
     kind: str
     sid: int
-    info: bytes = b""
+    info: bytes
+
+    def __init__(self, kind: str, sid: int, info: bytes = b"") -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "sid", sid)
+        object.__setattr__(self, "info", info)
 
 
 class Stream:

@@ -7,20 +7,23 @@ merges consecutive bytes into one Keystroke; every Resize is its own instruction
 
 from __future__ import annotations
 
-from typing import List, Union, cast
-
 from pymosh.errors import DecodeError
 from pymosh.wire.protobuf import (
     Hello,
     Keystroke,
     Resize,
     StreamFrame,
-    UserMessage,
     decode_user_message,
     encode_user_message,
 )
 
-Event = Union[int, Resize, Hello, StreamFrame]  # an int is one keystroke byte
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Union
+
+    from pymosh.wire.protobuf import UserMessage
+
+    Event = Union[int, Resize, Hello, StreamFrame]  # an int is one keystroke byte
 
 
 class UserStream:
@@ -105,9 +108,9 @@ def _merge(events: List[Event], start: int) -> UserMessage:
         event = events[i]
         if not isinstance(event, int):  # a Resize, a Hello, ...: its own instruction
             if i > run:
-                out.append(Keystroke(bytes(cast(List[int], events[run:i]))))
+                out.append(Keystroke(bytes(events[run:i])))  # type: ignore[arg-type]  # ints
             out.append(event)
             run = i + 1
     if run < len(events):
-        out.append(Keystroke(bytes(cast(List[int], events[run:]))))
+        out.append(Keystroke(bytes(events[run:])))  # type: ignore[arg-type]  # ints
     return out

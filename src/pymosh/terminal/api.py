@@ -7,10 +7,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Tuple, TypeVar
+from pymosh.generics import Protocol, TypeVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    pass
 
 # (contents, fg, bg, attrs, wide, fallback, wrap)
-Cell = Tuple[str, int, int, int, bool, bool, bool]
+Cell = tuple[str, int, int, int, bool, bool, bool]
 
 E = TypeVar("E", bound="TerminalEmulator")
 

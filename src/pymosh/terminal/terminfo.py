@@ -9,9 +9,12 @@ gives it back.
 from __future__ import annotations
 
 import os
-from typing import Mapping
 
 from pymosh.value import Frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping
 
 ESC = b"\x1b"
 APPLICATION_CURSOR_KEYS = ESC + b"[?1h"

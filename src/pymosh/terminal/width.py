@@ -11,10 +11,10 @@ Widths are cached per code point.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ctypes
+    from typing import Callable
 
 _LC_CTYPE_MASK = 1 << 0  # glibc: 1 << __LC_CTYPE (0)
 

@@ -8,10 +8,12 @@ as stock peers tolerate them (§8.1).
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Tuple, Union
-
 from pymosh.errors import DecodeError
 from pymosh.value import Frozen, Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator, List, Tuple
 
 PROTOCOL_VERSION = 2
 U64 = (1 << 64) - 1
@@ -145,8 +147,8 @@ EXT_USER_STREAM_FRAME = 101
 EXT_HISTORY = 101
 EXT_HOST_STREAM_FRAME = 102
 
-UserMessage = List[Union[Keystroke, Resize, Hello, StreamFrame]]
-HostMessage = List[Union[HostBytes, Resize, EchoAck, Hello, History, StreamFrame]]
+UserMessage = list["Keystroke | Resize | Hello | StreamFrame"]
+HostMessage = list["HostBytes | Resize | EchoAck | Hello | History | StreamFrame"]
 
 # ---------------------------------------------------------------- encoding
 

@@ -19,12 +19,14 @@ docs/prediction.md.
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 from ...terminal.api import Screen
 from ...terminal.width import char_width
 from .. import PREDICTION_MODES
 from .keyparse import CSI, ESC, EXECUTE, PRINT, KeyParser
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List
 
 SRTT_TRIGGER_LOW = 20
 SRTT_TRIGGER_HIGH = 30
@@ -47,7 +49,7 @@ UNDERLINED = 8
 PENDING, CORRECT, CORRECT_NO_CREDIT, INCORRECT, INACTIVE = range(5)
 
 # A predicted cell: (contents, fg, bg, attrs, wide)
-Cell = Tuple[str, int, int, int, bool]
+Cell = tuple[str, int, int, int, bool]
 
 
 def _cell(fb: Screen, row: int, col: int) -> Cell:

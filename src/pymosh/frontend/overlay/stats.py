@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 from .notification import BAR_BG, BAR_FG, FOREVER
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 REFRESH_MS = 1000
 

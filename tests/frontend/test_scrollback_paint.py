@@ -9,6 +9,7 @@ import re
 import pytest
 
 from pymosh.frontend.scrollback import (
+    MOVING_GAP,
     PAINT_GAP,
     LocalScrollback,
     no_history_clear,
@@ -224,3 +225,21 @@ def test_lines_arriving_right_after_a_paint_wait_for_the_next(terminal_impl):
     real.feed(out)
     assert not full and _history(real)[-2:] == [b"one", b"two"]
     assert mode.wait_time(10 + PAINT_GAP) == math.inf
+
+
+def test_a_new_screen_is_drawn_before_history_that_arrives_with_it(terminal_impl):
+    impl = terminal_impl
+    mode = LocalScrollback(1000)
+    state = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"one"])
+    state.terminal = impl.Emulator(20, 5)
+    local = impl.Emulator(20, 5)
+    mode.before_draw(state, local, 20, 5, 0)
+    mode.painted(10)
+    moved = state.copy()
+    moved.terminal.feed(b"new output")
+    moved.history.append((1, b"two", False))
+    # within MOVING_GAP of the last paint: the frame first, the lines after
+    assert mode.before_draw(moved, local, 20, 5, 10 + PAINT_GAP) == (b"", False)
+    assert mode.wait_time(10 + PAINT_GAP) == MOVING_GAP - PAINT_GAP
+    out, _ = mode.before_draw(moved, local, 20, 5, 10 + MOVING_GAP)
+    assert b"two" in out

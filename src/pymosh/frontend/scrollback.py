@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 ENV = "PYMOSH_SCROLLBACK"
 PAINT_GAP = 50  # ms from the end of one history paint to the next: the screen shows between
+MOVING_GAP = 250  # ... and while the screen changes: a new screen is drawn before history
 _INF = float("inf")
 ESC = b"\x1b"
 _FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"  # how the differ starts a full repaint
@@ -188,7 +189,7 @@ class LocalScrollback:
         self.size = (0, 0)  # the terminal's size when last drawn on (while active)
         self.screen: object = None  # the server's screen when last drawn
         self.painted_at = -_INF  # when the latest history paint was written
-        self.held = False  # lines wait for PAINT_GAP to pass
+        self.held = 0.0  # ms after ``painted_at`` that held lines wait for (0: none held)
 
     def window(self) -> HistoryWindow | None:
         """The history slot of the client's copy of the server's state (None: not asked)."""
@@ -198,12 +199,14 @@ class LocalScrollback:
         """(bytes to write before the differ's frame, whether a full repaint is needed).
         ``local`` (what the screen shows) is updated to match the bytes; painting uses the
         terminal's real size (``width`` x ``height``). Lines that arrive within PAINT_GAP
-        of the previous paint (``painted``) wait for the next: a terminal slower than the
-        history (or a stream of small batches) still shows the finished screen between
-        paints, and each paint's redraw covers more lines."""
+        of the previous paint (``painted``; MOVING_GAP if the screen changed since the last
+        draw) wait for the next: a new screen is drawn first, a terminal slower than the
+        history still shows the finished screen between paints, and each paint's redraw
+        covers more lines."""
         window = state.history
         if window is None:
             return b"", False
+        moved = state.terminal != self.screen
         self.screen = state.terminal
         hello = state.hello
         if not self.active:
@@ -219,7 +222,8 @@ class LocalScrollback:
         out = b""
         full = self.size != (width, height)
         news = bool(window.lines) or window.clears > self.reader.clears
-        self.held = news and not full and now < self.painted_at + PAINT_GAP
+        gap = MOVING_GAP if moved else PAINT_GAP
+        self.held = gap if news and not full and now < self.painted_at + gap else 0.0
         if self.held:
             return b"", False
         if full:
@@ -240,7 +244,7 @@ class LocalScrollback:
 
     def wait_time(self, now: float) -> float:
         """ms until held lines may be painted (inf: none held)."""
-        return max(self.painted_at + PAINT_GAP - now, 0) if self.held else _INF
+        return max(self.painted_at + self.held - now, 0) if self.held else _INF
 
     def settled(self, state) -> bool:
         """``state`` (just received) brought history and left the screen as drawn: the

@@ -40,7 +40,7 @@ from pymosh.wire.protobuf import FEATURE_CLIPBOARD, FEATURE_SCROLLBACK
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
-    from typing import Sequence
+    from typing import Callable, Sequence
 else:
     import _signal as signal  # signal.py's functions without its enum classes (start-up)
 
@@ -468,10 +468,17 @@ def run(argv: Sequence[str]) -> int:
     return connect(ip, int(port), key, forward)
 
 
-def connect(ip: str, port: int, key: bytes, forward: ForwardOptions | None = None) -> int:
+def connect(
+    ip: str,
+    port: int,
+    key: bytes,
+    forward: ForwardOptions | None = None,
+    started: Callable[[], None] | None = None,
+) -> int:
     """The session with the server at ``ip``:``port``, settings from the environment.
     ``pymosh`` runs this in its own process (the key never enters the environment);
-    ``pymosh-client`` after taking the key out of ``MOSH_KEY``."""
+    ``pymosh-client`` after taking the key out of ``MOSH_KEY``. ``started`` runs once the
+    first datagram is out."""
     predict = os.environ.get("MOSH_PREDICTION_DISPLAY") or "adaptive"
     if predict not in PREDICTION_MODES:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
@@ -504,6 +511,8 @@ def connect(ip: str, port: int, key: bytes, forward: ForwardOptions | None = Non
     except (OSError, ValueError, ForwardError) as exc:
         sys.stderr.write(f"pymosh-client: {exc}\n")
         return 1
+    if started is not None:
+        started()
     status = client.run()
     for message in client.messages:
         sys.stdout.write("\n" + message + "\n")

@@ -94,6 +94,17 @@ def pid_by_udp_port(port: int) -> int | None:
 def tagged_pids(tag: str) -> list[int]:
     """Live PIDs whose environment holds ``PYMOSH_BENCH_TAG=<tag>``."""
     needle = f"PYMOSH_BENCH_TAG={tag}".encode()
+    return _pids_where(lambda env: needle in env)
+
+
+def state_dir_pids(directory: str) -> list[int]:
+    """Live PIDs whose ``PYMOSH_STATE_DIR`` is ``directory`` or below it (session forkers
+    a benchmark's installations started, which do not carry its tag)."""
+    prefix = f"PYMOSH_STATE_DIR={directory.rstrip('/')}".encode()
+    return _pids_where(lambda env: any(v == prefix or v.startswith(prefix + b"/") for v in env))
+
+
+def _pids_where(match) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -103,6 +114,6 @@ def tagged_pids(tag: str) -> list[int]:
                 env = f.read().split(b"\0")
         except OSError:
             continue
-        if needle in env and alive(int(entry)):
+        if match(env) and alive(int(entry)):
             found.append(int(entry))
     return found

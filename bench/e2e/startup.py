@@ -253,8 +253,11 @@ def main() -> None:
         try:
             results = _rounds(pairs, args.rounds)
         finally:
-            for pid in procstat.tagged_pids(keep):
-                os.kill(pid, signal.SIGKILL)
+            for pid in procstat.tagged_pids(keep) + procstat.state_dir_pids(state):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
     _report(results)
 
 

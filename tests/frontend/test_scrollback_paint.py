@@ -3,11 +3,14 @@ terminal that keeps a history: exactly the server's lines reach it, nothing it d
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
 from pymosh.frontend.scrollback import (
+    MOVING_GAP,
+    PAINT_GAP,
     LocalScrollback,
     no_history_clear,
     paint,
@@ -135,9 +138,9 @@ def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollbac
     impl = terminal_impl
     stock = _granted_state(None, [b"forged"])
     mode = LocalScrollback(1000)
-    assert mode.before_draw(stock, impl.Emulator(20, 5), 20, 5) == (b"", False)
+    assert mode.before_draw(stock, impl.Emulator(20, 5), 20, 5, 0) == (b"", False)
     refused = _granted_state(Hello(1, 0, 0), [b"forged"])
-    assert mode.before_draw(refused, impl.Emulator(20, 5), 20, 5) == (b"", False)
+    assert mode.before_draw(refused, impl.Emulator(20, 5), 20, 5, 0) == (b"", False)
     blank = impl.Emulator(20, 5)
     assert not mode.active and mode.frame(
         b"\x1b[r\x1b[0m\x1b[H\x1b[2J", True, blank, None
@@ -145,7 +148,7 @@ def test_client_stays_on_the_alternate_screen_unless_the_server_grants_scrollbac
     granted = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"hi"])
     real = _terminal(impl)
     local = impl.Emulator(20, 5)
-    out, full = mode.before_draw(granted, local, 20, 5)
+    out, full = mode.before_draw(granted, local, 20, 5, 0)
     assert mode.active and full
     real.feed(out)
     assert _history(real)[-1] == b"hi"
@@ -169,3 +172,74 @@ def test_the_differs_scrolling_never_reaches_the_history(terminal_impl):
     real.feed(data)
     assert _history(real) == []
     assert _screen_text(real) == _screen_text(frame)
+
+
+def test_a_small_batch_leaves_the_screen_below_it_in_place(terminal_impl):
+    impl = terminal_impl
+    real = _terminal(impl, 20, 6)
+    shown = impl.Emulator(20, 6)
+    shown.feed(b"\x1b[44m" + b"\r\n".join(b"row %d" % y for y in range(6)) + b"\x1b[0m")
+    real.feed(impl.new_frame(False, impl.Emulator(20, 6), shown))
+    local = shown.copy()
+    events = [("line", b"first", False), ("line", b"x" * 25, False)]  # 1 + 2 rows
+    real.feed(paint(events, local))
+    assert _history(real) == [b"first", b"x" * 25]
+    assert _screen_text(real) == _screen_text(local)
+    assert _screen_text(real)[3:] == _screen_text(shown)[3:]  # never left the screen
+    assert all(cell[0] in ("", " ") for row in _screen_text(real)[:3] for cell in row)
+    redraw = impl.new_frame(True, local, shown)
+    assert len(redraw) < len(impl.new_frame(False, impl.Emulator(20, 6), shown)) * 2 // 3
+    real.feed(redraw)
+    assert _screen_text(real) == _screen_text(shown) and _history(real) == []
+    assert real.dump()["rows"] == shown.dump()["rows"]  # colours too
+
+
+def test_history_behind_a_settled_screen_is_acknowledged_at_once(terminal_impl):
+    impl = terminal_impl
+    mode = LocalScrollback(1000)
+    granted = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"hi"])
+    granted.terminal = impl.Emulator(20, 5)
+    assert not mode.settled(granted)  # not drawing on the main screen yet
+    mode.before_draw(granted, impl.Emulator(20, 5), 20, 5, 0)
+    assert not mode.settled(granted)  # its lines were painted: nothing new
+    more = granted.copy()
+    more.history.append((1, b"more", False))
+    assert mode.settled(more)  # history only: the server may send the next lines now
+    more.terminal.feed(b"output")
+    assert not mode.settled(more)  # the screen moves: Mosh's delayed ack
+
+
+def test_lines_arriving_right_after_a_paint_wait_for_the_next(terminal_impl):
+    impl = terminal_impl
+    mode = LocalScrollback(1000)
+    state = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"one"])
+    real = _terminal(impl)
+    local = impl.Emulator(20, 5)
+    real.feed(mode.before_draw(state, local, 20, 5, 0)[0])
+    mode.painted(10)
+    assert mode.wait_time(10) == math.inf  # nothing held
+    state.history.append((1, b"two", False))
+    assert mode.before_draw(state, local, 20, 5, 20) == (b"", False)  # the screen's turn
+    assert mode.wait_time(20) == PAINT_GAP - 10
+    out, full = mode.before_draw(state, local, 20, 5, 10 + PAINT_GAP)
+    real.feed(out)
+    assert not full and _history(real)[-2:] == [b"one", b"two"]
+    assert mode.wait_time(10 + PAINT_GAP) == math.inf
+
+
+def test_a_new_screen_is_drawn_before_history_that_arrives_with_it(terminal_impl):
+    impl = terminal_impl
+    mode = LocalScrollback(1000)
+    state = _granted_state(Hello(1, FEATURE_SCROLLBACK, 1000), [b"one"])
+    state.terminal = impl.Emulator(20, 5)
+    local = impl.Emulator(20, 5)
+    mode.before_draw(state, local, 20, 5, 0)
+    mode.painted(10)
+    moved = state.copy()
+    moved.terminal.feed(b"new output")
+    moved.history.append((1, b"two", False))
+    # within MOVING_GAP of the last paint: the frame first, the lines after
+    assert mode.before_draw(moved, local, 20, 5, 10 + PAINT_GAP) == (b"", False)
+    assert mode.wait_time(10 + PAINT_GAP) == MOVING_GAP - PAINT_GAP
+    out, _ = mode.before_draw(moved, local, 20, 5, 10 + MOVING_GAP)
+    assert b"two" in out

@@ -15,6 +15,8 @@ from pymosh.statesync.complete import CompleteTerminal
 from pymosh.statesync.history import (
     BUSY,
     CHUNK,
+    FAST,
+    GROW,
     LINE_MAX,
     LINE_OVERHEAD,
     QUIET,
@@ -36,7 +38,9 @@ class HistorySim:
     """A server CompleteTerminal + HistoryLog and a client with a HistoryReader, over a
     LossyLink on a fake clock; the server 'prints' lines as the test asks."""
 
-    def __init__(self, link: LossyLink, max_lines: int = 100_000, source=None) -> None:
+    def __init__(
+        self, link: LossyLink, max_lines: int = 100_000, source=None, quick_acks=False
+    ) -> None:
         key = os.urandom(16)
         self.link = link
         self.now = 0.0
@@ -52,6 +56,7 @@ class HistorySim:
         self.reader = HistoryReader()
         self.events: list = []
         self.biggest_history = 0
+        self.quick_acks = quick_acks  # as pymosh-client: history on a still screen, at once
 
     def turn(self) -> None:
         now = self.now
@@ -61,6 +66,8 @@ class HistorySim:
             else:
                 self.client.receive(item.datagram, SERVER_ADDR, now)
         window = self.client.latest_remote_state().history
+        if self.quick_acks and window.lines:  # (the sim's screen never changes)
+            self.client.expedite_ack()
         self.events += self.reader.events(window)
         for datagram in self.client.tick(now):
             self.link.send(datagram, CLIENT_ADDR, SERVER_ADDR, now, upstream=True)
@@ -361,3 +368,56 @@ def test_a_printing_program_gets_a_window_every_busy_interval_then_all_once_quie
         sent += acknowledge()
         t += 20
     assert sent == 1000 and t - 1000 <= 20 * (1000 * 100 // CHUNK + 1)
+
+
+def test_a_quiet_screen_and_quick_acknowledgments_let_the_window_grow_until_output():
+    """Per send, CHUNK bytes at first; each quick acknowledgment of everything in flight
+    doubles that (up to GROW times) while the program stays quiet; output or a slow
+    acknowledgment starts over."""
+    log = HistoryLog(1_000_000)
+    log.feed(0, [(b"x" * 100, False)] * 50_000, False, now=0)
+
+    def send(t: float, ack_after: float) -> int:
+        """One send at ``t``, all of it acknowledged ``ack_after`` ms later: its bytes."""
+        log.pump(t, all_acked=True)
+        size = log.window.size
+        log.sent()
+        log.window.subtract(log.window.copy())  # the acknowledgment arrives
+        log.pump(t + ack_after, all_acked=True)
+        return size
+
+    t = 100.0
+    sizes = []
+    for _ in range(6):
+        sizes.append(send(t, 5))
+        t += 20
+    assert sizes[0] <= CHUNK + 102 and max(sizes) > (GROW - 1) * CHUNK
+    assert all(size <= GROW * CHUNK + 102 for size in sizes)
+    log.feed(0, [], False, now=t)  # the program prints: the screen goes first again
+    log.window.subtract(log.window.copy())
+    t += QUIET
+    assert send(t, 5) <= CHUNK + 102
+    slow = [send(t + 200 * (i + 1), FAST + 1) for i in range(4)]  # e.g. Mosh's delayed ack
+    assert max(slow[1:]) <= CHUNK + 102  # (the first still rode on the quick one before)
+
+
+def test_quick_acknowledgments_grow_the_window_and_lines_survive_a_path_turning_lossy():
+    """Quick acks on a quiet screen grow the window to GROW times; when the path then loses
+    packets (a grown window in flight) it drops back, and every line still arrives once, in
+    order."""
+    link = LossyLink(random.Random(7), Impairment(delay=5), Impairment(delay=5))
+    sim = HistorySim(link, quick_acks=True)
+    total = 12_000
+    text = [b"%d " % i + b"x" * 50 for i in range(total)]
+    sim.log.feed(0, [(line, False) for line in text], False, now=0)
+    while sim.log.scale < GROW and sim.now < 1000:
+        sim.run(5)
+    assert sim.log.scale == GROW and sim.log.window.size > WINDOW
+    bad = Impairment(delay=30, jitter=20, loss=0.3, duplicate=0.1, reorder=0.1)
+    link.down = link.up = bad
+    start = sim.now
+    while sim.now < start + 120_000 and len(sim.events) < total:
+        sim.run(10)
+        assert sim.log.window.size <= GROW * WINDOW + 100
+    assert sim.log.scale == 1
+    assert sim.lines() == text

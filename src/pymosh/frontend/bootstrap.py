@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
 _IP_RE = re.compile(r"^MOSH IP (\S+)\s*$")
 _SSH_CONNECTION_RE = re.compile(r"^MOSH SSH_CONNECTION (.*?)\s*$")
 _CONNECT_PREFIX = "MOSH CONNECT "
@@ -37,6 +41,9 @@ class Bootstrap:
         self.choose_session = False  # resume without ID found several detached sessions
         self.server_pid: int | None = None
         self.passthrough: list[str] = []
+        # (pymosh's) what finishes a launcher beside the in-process client: run once the
+        # client's first datagram is out
+        self.finish: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"Bootstrap(ip={self.ip!r}, port={self.port!r}, server_pid={self.server_pid!r})"

@@ -40,7 +40,7 @@ from pymosh.wire.protobuf import FEATURE_CLIPBOARD, FEATURE_SCROLLBACK
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
-    from typing import Sequence
+    from typing import Callable, Sequence
 else:
     import _signal as signal  # signal.py's functions without its enum classes (start-up)
 
@@ -166,8 +166,10 @@ class Client:
         state: CompleteTerminal = self.transport.latest_remote_state()
         # painting history needs the terminal's size now, not at the last SIGWINCH
         size = window_size(self.stdin) if self.scrollback.lines else (0, 0)
-        history, full = self.scrollback.before_draw(state, self.local, *size)
-        self.write(history)
+        history, full = self.scrollback.before_draw(state, self.local, *size, now)
+        if history:
+            self.write(history)
+            self.scrollback.painted(now_ms())
         self.repaint = self.repaint or full
         frame = state.terminal.copy()
         self.overlays.apply(frame, now)
@@ -231,7 +233,11 @@ class Client:
         while True:
             now = now_ms()
             self.draw(now)
-            wait = min(transport.wait_time(now), self.overlays.wait_time(now))
+            wait = min(
+                transport.wait_time(now),
+                self.overlays.wait_time(now),
+                self.scrollback.wait_time(now),
+            )
             if not self.connected:
                 wait = min(wait, CONNECTING_NOTICE)
             sockets = self.endpoint.filenos()
@@ -251,8 +257,8 @@ class Client:
                     if not self.connected:
                         self.connected = True
                         self.notify("", now)
-                    # (states carrying history are acked after Mosh's usual delay: acking
-                    # them at once let history crowd out the screen under bulk output)
+                    if self.scrollback.settled(transport.latest_remote_state()):
+                        transport.expedite_ack()  # the server sends more history on it
                 self._feed_overlays()
 
             if self.stdin in ready and not transport.shutdown_in_progress():
@@ -462,10 +468,17 @@ def run(argv: Sequence[str]) -> int:
     return connect(ip, int(port), key, forward)
 
 
-def connect(ip: str, port: int, key: bytes, forward: ForwardOptions | None = None) -> int:
+def connect(
+    ip: str,
+    port: int,
+    key: bytes,
+    forward: ForwardOptions | None = None,
+    started: Callable[[], None] | None = None,
+) -> int:
     """The session with the server at ``ip``:``port``, settings from the environment.
     ``pymosh`` runs this in its own process (the key never enters the environment);
-    ``pymosh-client`` after taking the key out of ``MOSH_KEY``."""
+    ``pymosh-client`` after taking the key out of ``MOSH_KEY``. ``started`` runs once the
+    first datagram is out."""
     predict = os.environ.get("MOSH_PREDICTION_DISPLAY") or "adaptive"
     if predict not in PREDICTION_MODES:
         sys.stderr.write("Unknown prediction mode in MOSH_PREDICTION_DISPLAY.\n")
@@ -498,6 +511,8 @@ def connect(ip: str, port: int, key: bytes, forward: ForwardOptions | None = Non
     except (OSError, ValueError, ForwardError) as exc:
         sys.stderr.write(f"pymosh-client: {exc}\n")
         return 1
+    if started is not None:
+        started()
     status = client.run()
     for message in client.messages:
         sys.stdout.write("\n" + message + "\n")

@@ -2,12 +2,13 @@
 
 A terminal keeps no history for its alternate screen, so with a pymosh server that grants
 scrollback the client leaves the alternate screen (``enter_main_screen``). History lines
-(``HistoryReader`` events) are drawn from the top of a blanked screen and scrolled off with
-LFs at the bottom (``paint``); the differ then redraws the screen from the known, blank
-result. Nothing the client merely displayed (notification bar, predictions, the differ's
-own scrolling) reaches the history: the screen is cleared with EL/ED-from-row-2, never with
-``ESC[2J`` (which some terminals, e.g. tmux, push into history), and every full repaint in
-this mode goes through ``no_history_clear``.
+(``HistoryReader`` events) are written over the top rows of the screen, scrolled off with
+LFs at the bottom and the screen put back with reverse indexes at the top (``paint``); the
+differ then redraws only the rows the history was written on. Nothing the client merely
+displayed (notification bar, predictions, the differ's own scrolling) reaches the history:
+the screen is cleared with EL/ED-from-row-2, never with ``ESC[2J`` (which some terminals,
+e.g. tmux, push into history), and every full repaint in this mode goes through
+``no_history_clear``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from typing import List, Tuple
 
 ENV = "PYMOSH_SCROLLBACK"
+PAINT_GAP = 50  # ms from the end of one history paint to the next: the screen shows between
+MOVING_GAP = 250  # ... and while the screen changes: a new screen is drawn before history
+_INF = float("inf")
 ESC = b"\x1b"
 _FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"  # how the differ starts a full repaint
 # keep printable text and SGR; drop other escapes, C0/C1 controls and DEL (compiled on
@@ -83,23 +87,46 @@ def gap_line(skipped: int) -> bytes:
 
 def paint(events: List[Event], local) -> bytes:
     """Bytes that put ``events`` into the history of a terminal showing ``local`` (an
-    Emulator), then blank its screen; ``local`` is fed to match (blank, cursor home, modes
-    unchanged).
+    Emulator); ``local`` is fed to match: the rows the history was written on are blank
+    (cursor home, modes unchanged), the rest of the screen is intact, so the differ
+    repaints only those rows.
 
-    Each line (with the rows it soft-wraps into) is written at the top of the screen and
-    scrolled off with LFs on the bottom row (``CUP 999``): right whatever the terminal's
-    height really is at that moment (a window being resized may not have told us yet)."""
+    Lines go in blocks of at most a screen's rows: a block (each line with the rows it
+    soft-wraps into) is written over the top rows, scrolled off into the history with LFs
+    on the bottom row (``CUP 999``: right whatever the terminal's height really is at that
+    moment, a window being resized may not have told us yet), and the screen is put back
+    with as many reverse indexes at the top (RI there scrolls the screen down and pushes
+    nothing into the history; the rows it brings in are blank)."""
     width, height = local.width, local.height
     measure = type(local)(width, height)
     out: List[bytes] = [b"\x1b[?25l\x1b[r\x1b[0m"]
-    group: List[bytes] = []
+    block: List[Tuple[List[bytes], int]] = []  # (texts of one line, its rows) in the block
+    top = 0  # rows at the top of the screen that are blank after painting
 
     def rows_of(texts: List[bytes]) -> int:
         data = b"".join(texts)
         if len(texts) == 1 and data.isascii() and b"\x1b" not in data:
-            return max(1, -(-len(data) // width))
-        measure.feed(b"\x1b[0m\x1b[H\x1b[2J" + data)
-        return measure.cursor_row + 1
+            rows = -(-len(data) // width)
+        else:
+            measure.feed(b"\x1b[0m\x1b[H\x1b[2J" + data)
+            rows = measure.cursor_row + 1
+        # a longer line scrolls its own first rows off while it is written
+        return min(max(rows, 1), height)
+
+    def flush() -> None:
+        nonlocal top
+        rows = sum(r for _, r in block)
+        if not rows:
+            return
+        clear = b"".join(b"\x1b[%d;1H\x1b[2K" % (y + 1) for y in range(rows))
+        text, y = [], 0
+        for texts, r in block:
+            text.append(b"\x1b[%d;1H" % (y + 1) + b"".join(texts) + b"\x1b[0m")
+            y += r
+        out.append(clear + b"".join(text) + b"\x1b[999;1H" + b"\n" * rows)
+        out.append(b"\x1b[H" + b"\x1bM" * rows)
+        top = max(top, rows)
+        block.clear()
 
     def push(texts: List[bytes]) -> None:
         rows = rows_of(texts)
@@ -107,14 +134,17 @@ def paint(events: List[Event], local) -> bytes:
             for text in texts:
                 push([text])
             return
-        clear = b"".join(b"\x1b[%d;1H\x1b[2K" % (y + 1) for y in range(min(rows, height)))
-        out.append(clear + b"\x1b[H" + b"".join(texts) + b"\x1b[0m\x1b[999;1H" + b"\n" * rows)
+        if sum(r for _, r in block) + rows > height:
+            flush()
+        block.append((texts, rows))
 
+    group: List[bytes] = []
     for kind, value, wrap in events:
         if kind == "clear":
             if group:
                 push(group)
                 group = []
+            flush()
             out.append(b"\x1b[3J")
             continue
         if isinstance(value, int):  # a gap
@@ -131,7 +161,12 @@ def paint(events: List[Event], local) -> bytes:
             group = []
     if group:
         push(group)
-    finish = b"\x1b[?25l\x1b[r" + _blank(height)
+    flush()
+    finish = (
+        b"\x1b[?25l\x1b[r\x1b[0m"
+        + b"".join(b"\x1b[%d;1H\x1b[2K" % (y + 1) for y in range(top))
+        + b"\x1b[H"
+    )
     out.append(finish)
     local.feed(finish)
     return b"".join(out)
@@ -152,18 +187,27 @@ class LocalScrollback:
         self.reader = HistoryReader()
         self.active = False  # on the main screen, painting history
         self.size = (0, 0)  # the terminal's size when last drawn on (while active)
+        self.screen: object = None  # the server's screen when last drawn
+        self.painted_at = -_INF  # when the latest history paint was written
+        self.held = 0.0  # ms after ``painted_at`` that held lines wait for (0: none held)
 
     def window(self) -> HistoryWindow | None:
         """The history slot of the client's copy of the server's state (None: not asked)."""
         return HistoryWindow() if self.lines else None
 
-    def before_draw(self, state, local, width: int, height: int) -> Tuple[bytes, bool]:
+    def before_draw(self, state, local, width: int, height: int, now: float) -> Tuple[bytes, bool]:
         """(bytes to write before the differ's frame, whether a full repaint is needed).
         ``local`` (what the screen shows) is updated to match the bytes; painting uses the
-        terminal's real size (``width`` x ``height``)."""
+        terminal's real size (``width`` x ``height``). Lines that arrive within PAINT_GAP
+        of the previous paint (``painted``; MOVING_GAP if the screen changed since the last
+        draw) wait for the next: a new screen is drawn first, a terminal slower than the
+        history still shows the finished screen between paints, and each paint's redraw
+        covers more lines."""
         window = state.history
         if window is None:
             return b"", False
+        moved = state.terminal != self.screen
+        self.screen = state.terminal
         hello = state.hello
         if not self.active:
             if hello is None or not hello.features & FEATURE_SCROLLBACK:
@@ -177,6 +221,11 @@ class LocalScrollback:
             return out + paint(self.reader.events(window), local), True
         out = b""
         full = self.size != (width, height)
+        news = bool(window.lines) or window.clears > self.reader.clears
+        gap = MOVING_GAP if moved else PAINT_GAP
+        self.held = gap if news and not full and now < self.painted_at + gap else 0.0
+        if self.held:
+            return b"", False
         if full:
             # A terminal that grows taller pulls rows back from its history onto the top
             # of the screen (xterm, tmux, VTE): scroll them back before the repaint.
@@ -188,6 +237,23 @@ class LocalScrollback:
         if events or full:
             local.resize(width, height)
         return out + (paint(events, local) if events else b""), full
+
+    def painted(self, now: float) -> None:
+        """The bytes of a history paint were written (at ``now``, after the write)."""
+        self.painted_at = now
+
+    def wait_time(self, now: float) -> float:
+        """ms until held lines may be painted (inf: none held)."""
+        return max(self.painted_at + self.held - now, 0) if self.held else _INF
+
+    def settled(self, state) -> bool:
+        """``state`` (just received) brought history and left the screen as drawn: the
+        client acknowledges it at once, so a quiet screen lets history flow (states that
+        change the screen keep Mosh's delayed ack: history never crowds out bulk output)."""
+        window = state.history
+        return bool(self.active and window is not None and window.lines) and (
+            state.terminal == self.screen
+        )
 
     def frame(self, data: bytes, full: bool, local, repaint) -> bytes:
         """The differ's bytes for the main screen: never ``ESC[2J``; and where the differ

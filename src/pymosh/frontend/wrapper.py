@@ -38,7 +38,7 @@ from pymosh.network.udp import PortRangeError, parse_port_range
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (imported where used: jump hosts only; json, hashlib, tempfile...)
     import socket
-    from typing import Sequence
+    from typing import Callable, Sequence
 
     from pymosh.frontend.jump import Bastion
 else:
@@ -506,10 +506,12 @@ def start_server(
     finally:
         if beside:
             # the client starts now, not after the server's last line and the launcher's
-            # exit (milliseconds of the first prompt): a thread awaits them meanwhile
-            threading.Thread(
+            # exit (milliseconds of the first prompt): a thread awaits them meanwhile,
+            # started once the client's first datagram is out (a thread's start can hold
+            # the interpreter for milliseconds when the cores are busy)
+            boot.finish = threading.Thread(
                 target=_finish_beside, args=(proc, boot if args.local else None), daemon=True
-            ).start()
+            ).start
         else:
             status = _reap(proc)
     if not boot.done:
@@ -869,7 +871,7 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         client_env["PYMOSH_SCROLLBACK"] = str(args.scrollback)
     sys.stdout.flush()
     if not client:
-        return run_client_here(ip, port, boot.key or "", forward, client_env)
+        return run_client_here(ip, port, boot.key or "", forward, client_env, boot.finish)
     client_env["MOSH_KEY"] = boot.key or ""
     client_argv = client + [f"-# {' '.join(argv)} |", *forward.argv(), ip, str(port)]
     try:
@@ -888,10 +890,16 @@ def _which(program: str) -> str | None:
 
 
 def run_client_here(
-    ip: str, port: int, key_text: str, forward: ForwardOptions, env: dict[str, str]
+    ip: str,
+    port: int,
+    key_text: str,
+    forward: ForwardOptions,
+    env: dict[str, str],
+    started: Callable[[], None] | None = None,
 ) -> int:
     """pymosh-client's session in this process, as if exec'd with ``env`` (which holds no
-    key: it goes to the client as bytes, never into an environment or argv)."""
+    key: it goes to the client as bytes, never into an environment or argv); ``started``
+    runs once its first datagram is out."""
     from pymosh.crypto import parse_key
     from pymosh.errors import KeyFormatError
     from pymosh.frontend.client import connect
@@ -903,7 +911,7 @@ def run_client_here(
     except KeyFormatError as exc:
         sys.stderr.write(f"pymosh-client: bad MOSH_KEY: {exc}\n")
         return 1
-    return connect(ip, port, key, forward)
+    return connect(ip, port, key, forward, started)
 
 
 def import_client() -> None:

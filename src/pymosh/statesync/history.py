@@ -49,8 +49,10 @@ ROW_BUDGET = 24 << 20  # per session: unrendered rows the emulator's ring may ho
 PULL = 32  # rows rendered at a time when the window takes lines from the ring
 LINE_OVERHEAD = 128  # bytes charged per line besides its text (Python objects)
 LINE_MAX = 16 << 10  # a longer rendered row is cut (one row is at most 1024 cells)
-CHUNK = 8192  # history bytes added to the state per send
-WINDOW = 16384  # history bytes in flight (sent, not yet acknowledged)
+CHUNK = 8192  # history bytes added to the state per send ...
+WINDOW = 16384  # ... and in flight (sent, not yet acknowledged), at first:
+GROW = 4  # up to GROW times both, doubled each time a send's lines are acknowledged within
+FAST = 100  # ms, with no output since the window started
 SETTLE = 300  # ms without overflow before an overflowing log sends again
 QUIET = 50  # ms without output before a window of lines starts ...
 BUSY = 250  # ... or since the last window started, while the program keeps printing
@@ -230,6 +232,9 @@ class HistoryLog:
         self.filling = False  # a window of lines is being sent (see ``pump``)
         self.printed_at = -math.inf  # the program's latest output
         self.window_at = -math.inf  # the latest window's start
+        self.scale = 1  # CHUNK and WINDOW times this (see ``pump``)
+        # (window end after lines were added, when): the fills in flight, oldest first
+        self.fills: Deque[Tuple[int, float]] = deque()
         self.archive: HistoryArchive | None = None  # the session's copy (for a resume)
 
     def capture(self, now: float) -> None:
@@ -287,8 +292,8 @@ class HistoryLog:
             self.overflow_at = now
 
     def sent(self) -> None:
-        """The transport sent a state: the next one may carry another CHUNK."""
-        self.may_send = CHUNK
+        """The transport sent a state: the next one may carry another CHUNK (scaled)."""
+        self.may_send = CHUNK * self.scale
 
     def wait_time(self, now: float) -> float:
         """ms until ``pump`` may send lines it is holding back (inf: not holding back)."""
@@ -311,7 +316,16 @@ class HistoryLog:
         everything (``all_acked``: the screen and the lines before), fills by CHUNK per
         send up to WINDOW bytes, and stops filling as soon as the program prints. A lost
         diff is resent with every unacknowledged line in it, so the screen never waits
-        behind more history than the little sent since it last settled."""
+        behind more history than the little sent since it last settled.
+
+        Once the screen is quiet, history may use the link: each time the lines added
+        for a send are acknowledged within FAST ms, with no output since the window
+        started, CHUNK and WINDOW double (up to GROW times; a pymosh client acknowledges at
+        once a state that changed its history and not its screen). A slow acknowledgment
+        (a long or lossy path, Mosh's delayed ack) or any output starts over at 1. (Lines
+        in flight are never taken back: the newest state must carry every line after the
+        acknowledged one, a client reads history from the newest state it has; so a diff
+        resent when the path turns lossy may carry up to GROW times WINDOW.)"""
         window = self.window
         changed = False
         if window.clears != self.clears:
@@ -323,13 +337,23 @@ class HistoryLog:
         pending = self.pending
         if now < self.overflow_at + SETTLE:
             return changed
+        fills = self.fills
+        head = window.lines[0][0] if window.lines else window.end
+        while fills and fills[0][0] <= head:  # that fill is acknowledged
+            scale = self.scale
+            quick = now - fills.popleft()[1] <= FAST and self.window_at >= self.printed_at
+            self.scale = min(2 * scale, GROW) if quick else 1
+            self.may_send += CHUNK * (self.scale - scale)
+        if self.window_at < self.printed_at:  # output since the window started
+            self.scale = 1
         if all_acked and not window.size and not self.filling and now >= self._window_due():
             # nothing in flight: a window starts with a full CHUNK (whatever the previous
             # one left of its allowance, there may be no send to renew it)
             self.filling = True
             self.window_at = now
-            self.may_send = CHUNK
-        while self.filling and self.may_send > 0 and window.size < WINDOW:
+            self.may_send = CHUNK * self.scale
+        limit = WINDOW * self.scale
+        while self.filling and self.may_send > 0 and window.size < limit:
             if not pending:  # the ring's oldest rows, rendered as they go on the wire
                 if self.source is None or not self.source.history_pending:
                     break
@@ -341,7 +365,9 @@ class HistoryLog:
             self.may_send -= len(line[1]) + 2
             window.append(line)
             changed = True
-        if window.size >= WINDOW:
+        if changed and window.lines and (not fills or fills[-1][0] < window.end):
+            fills.append((window.end, now))
+        if window.size >= limit:
             self.filling = False
         return changed
 

@@ -9,7 +9,9 @@ figure whose measurement did not run is ``n/a``, never a pass.
 from __future__ import annotations
 
 import statistics
-from typing import Callable, Iterable, NamedTuple
+from typing import Callable, NamedTuple
+
+from bench.stats import med, pct
 
 # scrollback on may cost no more than this over off (the bulk ratios are medians of a
 # few runs on a shared machine: differences under ~10 % are noise there)
@@ -22,20 +24,6 @@ class Goal(NamedTuple):
     limit: str
     value: str  # the measured figure, formatted
     met: bool | None  # None: not measured in this run
-
-
-def _median(values: Iterable[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return statistics.median(vals) if vals else None
-
-
-def _pct(samples: list[float], q: float) -> float | None:
-    if not samples:
-        return None
-    s = sorted(samples)
-    k = (len(s) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def _ratio_goal(issue: int, what: str, limit: float, ours, mosh, unit: str = "ms") -> Goal:
@@ -51,21 +39,27 @@ def startup_goals(startup: dict | None) -> list[Goal]:
     ``python -m bench.e2e.startup`` (its forker is warm: later sessions)."""
     runs = (startup or {}).get("runs", {})
 
-    def med(name: str, key: str) -> float | None:
-        return _median(r.get(key) for r in runs.get(name, []))
+    def median_of(name: str, key: str) -> float | None:
+        return med(r.get(key) for r in runs.get(name, []))
 
-    mosh_prompt = med("mosh", "prompt")
+    mosh_prompt = median_of("mosh", "prompt")
     return [
-        _ratio_goal(17, "first prompt, server + client", 0.2, med("pymosh", "prompt"), mosh_prompt),
         _ratio_goal(
-            17, "first prompt, `pymosh --local`", 0.2, med("pymosh --local", "prompt"), mosh_prompt
+            17, "first prompt, server + client", 0.2, median_of("pymosh", "prompt"), mosh_prompt
+        ),
+        _ratio_goal(
+            17,
+            "first prompt, `pymosh --local`",
+            0.2,
+            median_of("pymosh --local", "prompt"),
+            mosh_prompt,
         ),
         _ratio_goal(
             17,
             "server ready (`MOSH CONNECT`), a later session",
             1.0,
-            med("pymosh", "server_ready"),
-            med("mosh", "server_ready"),
+            median_of("pymosh", "server_ready"),
+            median_of("mosh", "server_ready"),
         ),
     ]
 
@@ -80,7 +74,7 @@ def echo_goals(e2e: dict | None) -> list[Goal]:
     ours, mosh = samples("pymosh"), samples("mosh")
     return [
         _ratio_goal(
-            17, f"keystroke echo p{int(q * 100)}, loopback", limit, _pct(ours, q), _pct(mosh, q)
+            17, f"keystroke echo p{int(q * 100)}, loopback", limit, pct(ours, q), pct(mosh, q)
         )
         for q, limit in ((0.5, 0.2), (0.9, 0.5), (0.99, 1.0))
     ]
@@ -91,8 +85,8 @@ def memory_goals(e2e: dict | None) -> list[Goal]:
     sessions = ((e2e or {}).get("impls", {}).get("pymosh") or {}).get("sessions", [])
     goals = []
     for side, limit in (("server", 15.6), ("client", 20.3)):
-        rss = _median((s.get("rss_start_mib") or {}).get(side) for s in sessions)
-        pss = _median((s.get("pss_start_mib") or {}).get(side) for s in sessions)
+        rss = med((s.get("rss_start_mib") or {}).get(side) for s in sessions)
+        pss = med((s.get("pss_start_mib") or {}).get(side) for s in sessions)
         value = "n/a" if rss is None else f"{rss:.1f} MiB (PSS {pss or 0:.1f})"
         goals.append(
             Goal(
@@ -155,7 +149,7 @@ def scrollback_goals(scrollback: dict | None) -> list[Goal]:
     """Bulk output with scrollback on (default lines) costs what it costs off."""
     runs = (scrollback or {}).get("runs", {})
     mosh, off = runs.get("mosh", {}), runs.get("pymosh scrollback off", {})
-    on = next(
+    on: dict = next(
         (
             v
             for k, v in runs.items()

@@ -15,6 +15,7 @@ import sys
 import time
 
 from bench import goals
+from bench.stats import med, pct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out")
@@ -62,20 +63,6 @@ def table(header: list[str], rows: list[list]) -> str:
     for r in rows:
         lines.append("| " + " | ".join(fmt(c) if not isinstance(c, str) else c for c in r) + " |")
     return "\n".join(lines) + "\n"
-
-
-def pct(samples: list[float], q: float):
-    if not samples:
-        return None
-    s = sorted(samples)
-    k = (len(s) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def med(values):
-    vals = [v for v in values if v is not None]
-    return statistics.median(vals) if vals else None
 
 
 class Plots:

@@ -58,7 +58,7 @@ def pack(
 ) -> bytes:
     """The zlib stream of the encoded Instruction (field order, every field, like Mosh)."""
     ins = Instruction(protocol_version, old_num, new_num, ack_num, throwaway_num, diff, chaff)
-    return zlib.compress(encode_instruction(ins))
+    return compress(encode_instruction(ins))
 
 
 def parse(data: bytes) -> Fields:

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 
 HEADER = struct.Struct(">QH")
 HEADER_LEN = HEADER.size  # 10
+
+
+def header(ident: int, num: int, final: bool) -> bytes:
+    """A fragment's 10-byte header: instruction id, then the final flag over its number."""
+    return HEADER.pack(ident & U64, (0x8000 if final else 0) | num)
+
+
 # Connection::ADDED_BYTES (8 seq + 4 timestamps) + Session::ADDED_BYTES (16-byte tag)
 DATAGRAM_OVERHEAD = 12 + 16
 MAX_FRAGMENT_NUM = 0x7FFF
@@ -48,7 +55,7 @@ class Fragment(Frozen):
     def to_bytes(self) -> bytes:
         if not 0 <= self.num <= MAX_FRAGMENT_NUM:
             raise ValueError("fragment number out of range")
-        return HEADER.pack(self.id & U64, (0x8000 if self.final else 0) | self.num) + self.contents
+        return header(self.id, self.num, self.final) + self.contents
 
     @classmethod
     def parse(cls, data: bytes) -> Fragment:
@@ -114,15 +121,14 @@ class Fragmenter:
             diff,
             chaff,
         )
-        ident = self.next_instruction_id & U64
+        ident = self.next_instruction_id
         if len(compressed) <= size:  # every idle instruction, most others
-            return [HEADER.pack(ident, 0x8000) + compressed]
+            return [header(ident, 0, True) + compressed]
         count = -(-len(compressed) // size)
         if count - 1 > MAX_FRAGMENT_NUM:
             raise ValueError("instruction needs more than 32768 fragments")
         return [
-            HEADER.pack(ident, (0x8000 if i == count - 1 else 0) | i)
-            + compressed[i * size : (i + 1) * size]
+            header(ident, i, i == count - 1) + compressed[i * size : (i + 1) * size]
             for i in range(count)
         ]
 

@@ -98,8 +98,7 @@ class Emulator:
 
     @property
     def history_pending_bytes(self) -> int:
-        """Bytes charged for the pending rows: each line's text and HISTORY_LINE_BYTES (the
-        fast path's record of a row is about as big)."""
+        """Bytes charged for the pending rows: each line's text and HISTORY_LINE_BYTES."""
         return self.fb.history_bytes
 
     def take_replies(self) -> bytes:

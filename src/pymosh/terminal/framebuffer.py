@@ -22,7 +22,7 @@ CONTENTS, FG, BG, ATTRS, WIDE, FALLBACK, WRAP = range(7)
 
 MOUSE_NONE = 0
 HISTORY_LIMIT_MAX = 1_000_000  # rows an emulator may keep for take_history (whatever asked)
-HISTORY_LINE_BYTES = 12  # charged per kept row besides its text (the fast path's record head)
+HISTORY_LINE_BYTES = 100  # charged per kept row besides its text (bytes, tuple, deque slot)
 MOUSE_ENCODING_DEFAULT = 0
 
 

@@ -16,7 +16,7 @@ are compiled out).
 """
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t
-from libc.string cimport memcpy, memset, memmove
+from libc.string cimport memcpy, memset, memmove, memcmp
 from libc.stdlib cimport realloc, free, abort
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
@@ -205,35 +205,40 @@ cdef inline Py_ssize_t row_encode(char *out, const Row *r) noexcept:
     cdef Py_ssize_t k = 0
     cdef int x
     cdef const Cell *c
-    cdef uint32_t fg = 0, bg = 0
-    cdef uint8_t attrs = 0, fl, ch
+    cdef Cell plain                 # a printable ASCII cell in the current renditions:
+    cdef size_t head = <size_t>(<char *>plain.u - <char *>&plain)   # all but its char
+    cdef uint8_t fl, ch
+    memset(&plain, 0, sizeof(Cell))
+    plain.len = 1
     for x in range(r.used):
         c = &r.cells[x]
-        if c.fg != fg or c.bg != bg or c.attrs != attrs:
-            fg = c.fg
-            bg = c.bg
-            attrs = c.attrs
-            out[k] = REC_STYLE
-            memcpy(out + k + 1, &fg, 4)
-            memcpy(out + k + 5, &bg, 4)
-            out[k + 9] = <char>attrs
-            k += 10
-        fl = c.flags & (F_WIDE | F_FALLBACK)
-        if c.len == 1 and fl == 0:
-            ch = <uint8_t>c.u[0]
-            if 0x20 <= ch < 0x7f:
-                out[k] = <char>ch
-                k += 1
-                continue
-        if c.len == 0 and fl == 0:
-            out[k] = REC_EMPTY
+        ch = <uint8_t>c.u[0]
+        if memcmp(c, &plain, head) == 0 and 0x20 <= ch < 0x7f:
+            out[k] = <char>ch
             k += 1
             continue
-        out[k] = REC_CELL
-        out[k + 1] = <char>fl
-        out[k + 2] = <char>c.len
-        memcpy(out + k + 3, cell_data(r, c), c.len)
-        k += 3 + c.len
+        if c.fg != plain.fg or c.bg != plain.bg or c.attrs != plain.attrs:
+            plain.fg = c.fg
+            plain.bg = c.bg
+            plain.attrs = c.attrs
+            out[k] = REC_STYLE
+            memcpy(out + k + 1, &plain.fg, 4)
+            memcpy(out + k + 5, &plain.bg, 4)
+            out[k + 9] = <char>plain.attrs
+            k += 10
+        fl = c.flags & (F_WIDE | F_FALLBACK)
+        if c.len == 1 and fl == 0 and 0x20 <= ch < 0x7f:
+            out[k] = <char>ch
+            k += 1
+        elif c.len == 0 and fl == 0:
+            out[k] = REC_EMPTY
+            k += 1
+        else:
+            out[k] = REC_CELL
+            out[k + 1] = <char>fl
+            out[k + 2] = <char>c.len
+            memcpy(out + k + 3, cell_data(r, c), c.len)
+            k += 3 + c.len
     return k
 
 

@@ -311,6 +311,13 @@ class HistoryLog:
         little history through, a bulk one hardly slowed)."""
         return max(self.overflow_at + SETTLE, min(self.printed_at + QUIET, self.window_at + BUSY))
 
+    def ready(self, now: float) -> bool:
+        """``pump`` may change something now (else it would return at once: nothing to
+        move, or lines dropped less than SETTLE ago). Cheap: the server asks every turn."""
+        if self.window.clears != self.clears:
+            return True
+        return now >= self.overflow_at + SETTLE and bool(self.backlog)
+
     def pump(self, now: float = math.inf, all_acked: bool = True) -> bool:
         """Move pending lines into the state (``window``) while the pacing allows; True if
         it changed.

@@ -243,3 +243,41 @@ def test_a_new_screen_is_drawn_before_history_that_arrives_with_it(terminal_impl
     assert mode.wait_time(10 + PAINT_GAP) == MOVING_GAP - PAINT_GAP
     out, _ = mode.before_draw(moved, local, 20, 5, 10 + MOVING_GAP)
     assert b"two" in out
+
+
+def test_a_slow_terminal_gets_smaller_paints_and_every_line_later(terminal_impl):
+    """A paint writes at most a budget of text (a client blocked writing to a slow terminal
+    reads no datagrams: its late acks would slow the server's frames); what is left waits
+    PAINT_GAP, is not acknowledged at once, and arrives in order, once."""
+    impl = terminal_impl
+    mode = LocalScrollback(100_000)
+    state = _granted_state(Hello(1, FEATURE_SCROLLBACK, 100_000), [])
+    state.terminal = impl.Emulator(20, 5)
+    lines = [b"%019d" % i for i in range(3000)]  # 57 KiB
+    for i, text in enumerate(lines):
+        state.history.append((i, text, False))
+    real, local = _terminal(impl), impl.Emulator(20, 5)
+    real.feed(mode.before_draw(state, local, 20, 5, 0)[0])
+    got = _history(real)[5:]  # (after the screen it found, scrolled up on entering)
+    assert 0 < len(got) < 3000 and got == lines[: len(got)]
+    first = len(got)
+    mode.painted(100)  # the write took 100 ms
+    assert mode.wait_time(100) == PAINT_GAP
+    more = state.copy()
+    more.history.append((3000, b"last", False))
+    assert not mode.settled(more)  # lines still queued: Mosh's delayed ack
+    assert mode.before_draw(more, local, 20, 5, 120) == (b"", False)  # not yet
+    real.feed(mode.before_draw(more, local, 20, 5, 100 + PAINT_GAP)[0])
+    mode.painted(100 + PAINT_GAP)  # instantly: the budget grows again
+    got += _history(real)
+    assert len(got) - first < first  # half the budget after the slow paint
+    now = 100 + PAINT_GAP
+    for _ in range(20):
+        if not mode.queue:
+            break
+        now += PAINT_GAP
+        real.feed(mode.before_draw(more, local, 20, 5, now)[0])
+        mode.painted(now)
+        got += _history(real)
+    assert got == lines + [b"last"]
+    assert mode.wait_time(now) == math.inf

@@ -203,17 +203,23 @@ cdef enum:
 cdef inline Py_ssize_t row_encode(char *out, const Row *r) noexcept:
     """Row r's cells [0, used) into out (room for used * REC_CELL_MAX); bytes written."""
     cdef Py_ssize_t k = 0
-    cdef int x
+    cdef int x, n = r.used
+    cdef const Cell *cells = r.cells
     cdef const Cell *c
     cdef Cell plain                 # a printable ASCII cell in the current renditions:
-    cdef size_t head = <size_t>(<char *>plain.u - <char *>&plain)   # all but its char
+    cdef uint64_t head0, cell0      # its first 12 bytes (all but its character), in
+    cdef uint32_t head1, cell1      # registers (``out`` may alias anything in memory)
     cdef uint8_t fl, ch
     memset(&plain, 0, sizeof(Cell))
     plain.len = 1
-    for x in range(r.used):
-        c = &r.cells[x]
+    memcpy(&head0, &plain, 8)
+    memcpy(&head1, (<char *>&plain) + 8, 4)
+    for x in range(n):
+        c = &cells[x]
+        memcpy(&cell0, c, 8)
+        memcpy(&cell1, (<const char *>c) + 8, 4)
         ch = <uint8_t>c.u[0]
-        if memcmp(c, &plain, head) == 0 and 0x20 <= ch < 0x7f:
+        if cell0 == head0 and cell1 == head1 and 0x20 <= ch < 0x7f:
             out[k] = <char>ch
             k += 1
             continue
@@ -221,6 +227,8 @@ cdef inline Py_ssize_t row_encode(char *out, const Row *r) noexcept:
             plain.fg = c.fg
             plain.bg = c.bg
             plain.attrs = c.attrs
+            memcpy(&head0, &plain, 8)
+            memcpy(&head1, (<char *>&plain) + 8, 4)
             out[k] = REC_STYLE
             memcpy(out + k + 1, &plain.fg, 4)
             memcpy(out + k + 5, &plain.bg, 4)

@@ -25,12 +25,6 @@ if TYPE_CHECKING:
 ENV = "PYMOSH_SCROLLBACK"
 PAINT_GAP = 50  # ms from the end of one history paint to the next: the screen shows between
 MOVING_GAP = 250  # ... and while the screen changes: a new screen is drawn before history
-# bytes of history text one paint writes at most: it halves when writing a paint took over
-# PAINT_SLOW ms (a slow terminal: the client blocked on it reads no datagrams meanwhile, and
-# the late acknowledgments would raise the server's RTT estimate and so its frame interval,
-# delaying the screen long after), and doubles when a full paint took under a quarter of it
-PAINT_START, PAINT_MIN, PAINT_MAX = 16 << 10, 2 << 10, 1 << 20
-PAINT_SLOW = 20
 _INF = float("inf")
 ESC = b"\x1b"
 _FULL_CLEAR = b"\x1b[r\x1b[0m\x1b[H\x1b[2J"  # how the differ starts a full repaint
@@ -196,9 +190,6 @@ class LocalScrollback:
         self.screen: object = None  # the server's screen when last drawn
         self.painted_at = -_INF  # when the latest history paint was written
         self.held = 0.0  # ms after ``painted_at`` that held lines wait for (0: none held)
-        self.queue: List[Event] = []  # events received, beyond the latest paint's budget
-        self.budget = PAINT_START  # bytes of text the next paint may write
-        self.paint_from = 0.0  # when the latest paint was made (its write followed)
 
     def window(self) -> HistoryWindow | None:
         """The history slot of the client's copy of the server's state (None: not asked)."""
@@ -227,10 +218,10 @@ class LocalScrollback:
             local.resize(width, height)
             out = enter_main_screen(self.rmcup, height)
             local.feed(b"\x1b[H\x1b[2J")
-            return out + paint(self._next(window, now), local), True
+            return out + paint(self.reader.events(window), local), True
         out = b""
         full = self.size != (width, height)
-        news = bool(window.lines) or window.clears > self.reader.clears or bool(self.queue)
+        news = bool(window.lines) or window.clears > self.reader.clears
         gap = MOVING_GAP if moved else PAINT_GAP
         self.held = gap if news and not full and now < self.painted_at + gap else 0.0
         if self.held:
@@ -242,47 +233,26 @@ class LocalScrollback:
             if grown > 0:
                 out = b"\x1b[r\x1b[%d;1H" % height + b"\n" * grown
             self.size = (width, height)
-        events = self._next(window, now)
+        events = self.reader.events(window)
         if events or full:
             local.resize(width, height)
         return out + (paint(events, local) if events else b""), full
 
-    def _next(self, window: HistoryWindow, now: float) -> List[Event]:
-        """The events of the next paint: the queue and the window's news, up to ``budget``
-        bytes of text (whole soft-wrapped groups); the rest stays queued, PAINT_GAP later."""
-        events = self.queue + self.reader.events(window)
-        size, cut = 0, len(events)
-        for i, (_, value, wrap) in enumerate(events):
-            size += len(value) if isinstance(value, bytes) else 16
-            if size >= self.budget and not wrap and i + 1 < len(events):
-                cut = i + 1
-                break
-        self.queue = events[cut:]
-        self.held = PAINT_GAP if self.queue else 0.0
-        self.paint_from = now
-        return events[:cut]
-
     def painted(self, now: float) -> None:
         """The bytes of a history paint were written (at ``now``, after the write)."""
         self.painted_at = now
-        took = now - self.paint_from
-        if took > PAINT_SLOW:
-            self.budget = max(self.budget // 2, PAINT_MIN)
-        elif self.queue and took < PAINT_SLOW / 4:
-            self.budget = min(self.budget * 2, PAINT_MAX)
 
     def wait_time(self, now: float) -> float:
         """ms until held lines may be painted (inf: none held)."""
         return max(self.painted_at + self.held - now, 0) if self.held else _INF
 
     def settled(self, state) -> bool:
-        """``state`` (just received) brought history and left the screen as drawn, and the
-        terminal keeps up (nothing queued): the client acknowledges it at once, so a quiet
-        screen lets history flow (states that change the screen keep Mosh's delayed ack:
-        history never crowds out bulk output)."""
+        """``state`` (just received) brought history and left the screen as drawn: the
+        client acknowledges it at once, so a quiet screen lets history flow (states that
+        change the screen keep Mosh's delayed ack: history never crowds out bulk output)."""
         window = state.history
         return bool(self.active and window is not None and window.lines) and (
-            not self.queue and state.terminal == self.screen
+            state.terminal == self.screen
         )
 
     def frame(self, data: bytes, full: bool, local, repaint) -> bytes:

@@ -79,9 +79,7 @@ class Bootstrap:
         if stripped.startswith(_CONNECT_PREFIX):
             port_text, _, key = stripped[len(_CONNECT_PREFIX) :].partition(" ")
             key = key.rstrip()
-            if not (
-                port_text.isdecimal() and len(key) == 22 and _KEY_CHARS.issuperset(key)
-            ):
+            if not (port_text.isdecimal() and len(key) == 22 and _KEY_CHARS.issuperset(key)):
                 raise BootstrapError("Bad MOSH CONNECT string.")
             port = int(port_text)
             if not 1 <= port <= 65535:

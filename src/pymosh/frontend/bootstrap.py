@@ -67,7 +67,7 @@ class Bootstrap:
                 raise BootstrapError("Found more than one remote IP address (MOSH IP).")
             self.ip = ip
             return
-        # (a line break only in trailing whitespace, as the old pattern ``(.*?)\\s*$`` had it)
+        # (a line break only in the trailing whitespace, as the former regex allowed)
         if stripped.startswith(_SSH_CONNECTION_PREFIX) and "\n" not in stripped.rstrip():
             words = stripped[len(_SSH_CONNECTION_PREFIX) :].split()
             if len(words) != 4:

@@ -1088,7 +1088,11 @@ def import_client() -> None:
 
     gc.disable()
     try:
-        import pymosh.crypto  # noqa: F401  (its shared library takes milliseconds to load)
+        from pymosh.crypto import Session  # (its shared library takes milliseconds to load)
+
+        # the cipher library's one-time set-up (OpenSSL reads its configuration and loads
+        # its provider: ~1.3 ms) now, not when the client's connection takes the key
+        Session(bytes(16))
         import pymosh.frontend.client  # noqa: F401
     finally:
         gc.enable()

@@ -79,7 +79,9 @@ def _columns() -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line as argparse reads it: help, errors and every form `fast_args`
-    leaves to it (argparse, with re, enum and gettext, costs milliseconds of start-up)."""
+    leaves to it (argparse, with re, enum and gettext, costs milliseconds of start-up).
+    A new option also goes into `DEFAULTS` (tests/frontend/test_cli.py compares) and, to be
+    read without argparse, into `_FLAGS` or `_VALUED`."""
     import argparse
 
     class HelpFormatter(argparse.HelpFormatter):

@@ -256,16 +256,21 @@ class Server:
             sender = transport.sender
             durable = self.durable
             forwarding = self.forwarding
+            # (forwarding with nothing open nor in flight has nothing to watch or wait for)
+            streams_idle = forwarding.idle()
             now = now_ms()
             sockets = self.endpoint.filenos()
             readers = sockets + durable.filenos() if durable is not None else sockets[:]
             if self.pty_open and not sender.shutdown_in_progress:
                 readers.append(pty_fd)
-            readers += forwarding.filenos()
+            if not streams_idle:
+                readers += forwarding.filenos()
             if readers != watched:
                 loop.set_readers(readers)
                 watched = readers
-            wait = min(transport.wait_time(now), forwarding.wait_time(now))
+            wait = transport.wait_time(now)
+            if not streams_idle:
+                wait = min(wait, forwarding.wait_time(now))
             if len(self.terminal.input_history) > 1:
                 wait = min(wait, self.terminal.wait_time(now))
             if self.history is not None:
@@ -281,7 +286,11 @@ class Server:
             ready, signals = loop.wait(wait)
             now = now_ms()
             if durable is not None:
-                self._durable_turn(ready, now)
+                connection = transport.connection
+                heard = connection.last_heard
+                durable.turn(
+                    ready, now, heard, connection.remote_addr if heard is not None else None
+                )
                 transport = self.transport  # a resume replaces it
 
             if ready and not ready.isdisjoint(sockets):
@@ -300,7 +309,8 @@ class Server:
                     transport.expedite()
                 self.input_at = -float("inf")
 
-            self.forwarding.turn(ready, now)
+            if not self.forwarding.idle():  # (a frame from the client makes it busy)
+                self.forwarding.turn(ready, now)
             history = self.terminal.input_history
             if history and history[-1][0] > self.terminal.echo_ack:
                 if not transport.shutdown_in_progress():
@@ -331,7 +341,8 @@ class Server:
             if history_log is None:
                 sent = self.endpoint.send(now)
             else:
-                self._pump_history(now, 0)
+                if history_log.backlog or history_log.window.clears != history_log.clears:
+                    self._pump_history(now, 0)
                 sent = self.endpoint.send(now)
                 if sent or history_log.backlog or history_log.window.clears != history_log.clears:
                     self._pump_history(now, sent)  # (its test of an idle log, inline)
@@ -350,13 +361,6 @@ class Server:
                 return 0
 
     # ---------------------------------------------------------------- durable sessions
-
-    def _durable_turn(self, ready: set[int], now: float) -> None:
-        if self.durable is None:
-            return
-        connection = self.transport.connection
-        client = connection.remote_addr if connection.last_heard is not None else None
-        self.durable.turn(ready, now, connection.last_heard, client)
 
     def _connect(self, key: bytes, now: float, base: CompleteTerminal) -> None:
         """The connection for ``key``: the transport sends the live terminal (it copies what

@@ -290,7 +290,6 @@ def test_shutdown_gives_up_after_10_seconds():
     assert sim.client.shutdown_ack_timed_out(10000)
 
 
-
 def test_heartbeats_share_the_sent_state_and_keystrokes_after_them_go_once(crypto_impl):
     """A heartbeat (the state sent last is still the live one) keeps that state without a
     copy; a state shared by adjacent entries is rationalized once, so keystrokes typed

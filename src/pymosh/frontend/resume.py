@@ -147,6 +147,14 @@ class DurableSession:
         wait = self.attachment.wait_time(now, last_heard)
         return min(wait, self.listener.wait_time(now)) if self.listener.pending else wait
 
+    def quiet_until(self, last_heard: float | None) -> float:
+        """Until when ``turn`` would return at once (for the client it noted last, with its
+        control socket not readable); -inf while a request is open. The loop may skip the
+        turn until then (a later ``last_heard`` only moves this later)."""
+        if self.listener.pending or self.attachment.state != "attached" or last_heard is None:
+            return -INF
+        return min(last_heard + DETACHED_AFTER, self.last_write + REFRESH)
+
     def turn(self, ready: set[int], now: float, last_heard: float | None, client: Any) -> None:
         """Answer control requests, then write the record if anything worth it changed."""
         if (

@@ -251,13 +251,18 @@ class Server:
         loop = self.loop
         pty_fd = self.pty.fd
         watched: list[int] = []
+        # forwarding with nothing open nor in flight has nothing to watch, wait for or do
+        # (as the last turn left it: nothing between its end and the next wait adds any)
+        streams_idle = self.forwarding.idle()
+        # the durable session's turn returns at once until then, for this client, unless
+        # its control socket is readable (DurableSession.quiet_until)
+        durable_quiet = -float("inf")
+        durable_client: Any = None
         while True:
             transport = self.transport
             sender = transport.sender
             durable = self.durable
             forwarding = self.forwarding
-            # (forwarding with nothing open nor in flight has nothing to watch or wait for)
-            streams_idle = forwarding.idle()
             now = now_ms()
             sockets = self.endpoint.filenos()
             readers = sockets + durable.filenos() if durable is not None else sockets[:]
@@ -288,10 +293,12 @@ class Server:
             if durable is not None:
                 connection = transport.connection
                 heard = connection.last_heard
-                durable.turn(
-                    ready, now, heard, connection.remote_addr if heard is not None else None
-                )
-                transport = self.transport  # a resume replaces it
+                client = connection.remote_addr if heard is not None else None
+                if now >= durable_quiet or client != durable_client or durable.listen_fd in ready:
+                    durable.turn(ready, now, heard, client)
+                    transport = self.transport  # a resume replaces it
+                    durable_quiet = durable.quiet_until(transport.connection.last_heard)
+                    durable_client = durable.noted_client
 
             if ready and not ready.isdisjoint(sockets):
                 self.endpoint.receive(now)
@@ -309,8 +316,11 @@ class Server:
                     transport.expedite()
                 self.input_at = -float("inf")
 
-            if not self.forwarding.idle():  # (a frame from the client makes it busy)
-                self.forwarding.turn(ready, now)
+            forwarding = self.forwarding
+            streams_idle = forwarding.idle()  # (a frame from the client makes it busy)
+            if not streams_idle:
+                forwarding.turn(ready, now)
+                streams_idle = forwarding.idle()
             history = self.terminal.input_history
             if history and history[-1][0] > self.terminal.echo_ack:
                 if not transport.shutdown_in_progress():

@@ -213,6 +213,7 @@ class TransportSender(Generic[S]):
             elif (
                 states[0] is not back
                 and states[0] is not assumed  # compared just above
+                and states[0].state is not back.state  # (a heartbeat shares its state)
                 and not current == states[0].state
                 and self._peer_active(now)
             ):

@@ -96,6 +96,9 @@ class StreamLog:
     def __eq__(self, other: object) -> bool:
         # frames are immutable once numbered: equal ends mean equal logs; the base is
         # not compared, so trimming alone never causes a send
-        return isinstance(other, StreamLog) and self.next == other.next
+        return (
+            isinstance(other, StreamLog)
+            and self.base + len(self.frames) == other.base + len(other.frames)  # the ends
+        )
 
     __hash__ = None  # type: ignore[assignment]

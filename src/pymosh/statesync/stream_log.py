@@ -50,6 +50,8 @@ class StreamLog:
 
     def trim(self, through: int) -> None:
         """Drop frames numbered below ``through``."""
+        if not self.frames:
+            return  # (every acknowledgment of an idle session)
         drop = min(max(through - self.base, 0), len(self.frames))
         if drop:
             self.size -= sum(map(len, self.frames[:drop]))

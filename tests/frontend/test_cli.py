@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from pymosh.frontend import client, server, wrapper
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
 from pymosh.frontend.escape import EscapeKeys
 from pymosh.frontend.ports import PortRangeError, parse_port_range
+from pymosh.frontend.session_commands import split_resume
 
 KEY = "2yCnwwwd0L3sT9AjyQB4ag"
 
@@ -153,6 +156,144 @@ def test_wrapper_version(capsys):
     assert wrapper.run(["--version"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("pymosh ") and "fast path:" in out
+
+
+# the wrapper's own reading of common command lines (wrapper.fast_args) against argparse's:
+# the same options, or None (argparse reads it)
+WORDS = [
+    "--local",
+    "-a",
+    "-n",
+    "-o",
+    "--predict-overwrite",
+    "-4",
+    "-6",
+    "-A",
+    "--list",
+    "--no-share-port",
+    "--no-ssh-pty",
+    "--no-init",
+    "--fake-proxy",
+    "--version",
+    "--resume",
+    "--resume=ab12",
+    "--resume=",
+    "--kill",
+    "all-detached",
+    "--client",
+    "--client=",
+    "--server=pymosh-server",
+    "--predict",
+    "always",
+    "--predict=never",
+    "--predict=bogus",
+    "--family",
+    "inet6",
+    "--family=all",
+    "-p",
+    "60001",
+    "--port=60002:60009",
+    "-J",
+    "jump",
+    "--relay-port",
+    "60001",
+    "--relay-port=x",
+    "--relay-port=07",
+    "-P",
+    "2222",
+    "--ssh-port=22",
+    "--bind-server=any",
+    "--ssh",
+    "ssh -v",
+    "--scrollback=0",
+    "--scrollback",
+    "50",
+    "--scrollback=-1",
+    "--experimental-remote-ip=local",
+    "-L",
+    "8080:localhost:80",
+    "-R",
+    "2:h:3",
+    "--",
+    "--",
+    "host",
+    "user@host:2222",
+    "[::1]:22",
+    "::1",
+    "bash",
+    "-l",
+    "--norc",
+    "",
+    "-",
+    "--loc",
+    "-an",
+    "-p60001",
+    "--help",
+    "-x",
+    "tmux",
+    "attach",
+]
+
+
+def _both(argv: list[str]):
+    """(fast_args's reading or None, argparse's) of ``argv``, each after the fix-ups; an
+    error is ("error", code)."""
+
+    def outcome(read):
+        try:
+            return vars(read())
+        except SystemExit as exc:
+            return ("error", exc.code)
+
+    parser = wrapper.build_parser()
+    values = {
+        o for a in parser._actions if a.option_strings and a.nargs is None for o in a.option_strings
+    }
+    slow = outcome(lambda: wrapper.parse(parser, split_resume(argv, values)))
+    fast = wrapper.fast_args(argv)
+    if fast is None:
+        return None, slow
+    return outcome(lambda: wrapper.fix_up(fast, argv, parser.error)), slow
+
+
+def test_wrapper_fast_reading_is_argparse_on_random_command_lines(capsys):
+    rng = random.Random(17)
+    accepted = 0
+    for _ in range(4000):
+        argv = [rng.choice(WORDS) for _ in range(rng.randint(0, 7))]
+        fast, slow = _both(argv)
+        if fast is not None:
+            accepted += 1
+            assert fast == slow, argv
+    capsys.readouterr()
+    assert accepted > 400  # (the comparison above covered many forms)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["host"],
+        ["--local"],
+        ["--local", "--", "/bin/bash", "--norc", "--noprofile"],
+        ["--local", "::1", "-6"],
+        ["-a", "-p", "60001", "user@host:2222", "tmux", "attach", "-d"],
+        ["--ssh=ssh -p 2222", "--predict", "experimental", "-L", "1:h:2", "-L", "3:h:4", "h"],
+        ["--resume", "host"],
+        ["--resume=ab12", "--local"],
+        ["--kill", "all-detached", "host"],
+        ["--scrollback", "0", "--client=", "--server", "pymosh-server", "host"],
+        ["--list", "--local"],
+    ],
+)
+def test_wrapper_fast_reading_of_common_command_lines(argv, capsys):
+    fast, slow = _both(argv)
+    assert fast is not None and fast == slow
+    capsys.readouterr()
+
+
+def test_wrapper_defaults_are_argparse_defaults():
+    assert wrapper.DEFAULTS == vars(wrapper.build_parser().parse_args([]))
 
 
 # ------------------------------------------------------------------ server

@@ -86,34 +86,39 @@ def test_client_socket_to_a_numeric_address_needs_no_idna_codec():
 
 def test_wrapper_entry_imports_nothing_heavy():
     loaded = _imported("from pymosh.frontend.wrapper import main")
-    assert loaded & HEAVY - {"ctypes"} == {"subprocess", "threading"}  # it runs the server
+    assert loaded & HEAVY == set()  # (the server starts with posix_spawn: frontend/child.py)
+    assert loaded & START_UP == set()
     assert "pymosh.frontend.jump" not in loaded
     assert "shutil" not in loaded  # (--client= only)
 
 
-def test_client_fast_path_imports_no_start_up_stdlib():
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--local"],
+        ["--local", "--", "bash", "-l"],
+        ["-a", "--predict-overwrite", "--scrollback=0", "--local", "::1"],
+        ["-p", "60001", "--ssh=ssh -p 2222", "user@host:22", "tmux", "attach"],
+        ["--resume", "host"],
+    ],
+)
+def test_wrapper_reads_common_command_lines_without_argparse(argv):
+    # the options as the session starts with them (_connect), and what was imported by then
     loaded = _imported(
-        "from pymosh.frontend.client import main; from pymosh.crypto.key import parse_key",
-        PYMOSH_NO_EXTENSIONS="0",
+        "from pymosh.frontend import wrapper; "
+        "wrapper._connect = lambda args, argv: print(sorted(vars(args))) or 0; "
+        f"wrapper.run({argv!r})"
     )
-    # asked of the child itself: this process may run the twins (PYMOSH_NO_EXTENSIONS=1)
-    if "_fastpath.terminal" not in loaded:
-        if os.environ.get("PYMOSH_REQUIRE_EXTENSIONS") == "1":
-            pytest.fail("_fastpath is not built but PYMOSH_REQUIRE_EXTENSIONS=1")
-        pytest.skip("_fastpath not built")
-    assert loaded & START_UP == set()
+    assert loaded & ({"argparse", "gettext", "shlex"} | HEAVY | START_UP) == set()
 
 
-def test_client_socket_and_event_loop_need_no_socket_module():
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--loc"], ["-an", "host"], ["--predict=sometimes", "host"], ["-p"]]
+)
+def test_wrapper_leaves_help_abbreviations_and_mistakes_to_argparse(argv):
     loaded = _imported(
-        "from pymosh.frontend.loop import EventLoop; from pymosh.network.udp import ClientSocket;"
-        " ClientSocket(('127.0.0.1', 9)).close(); EventLoop().close()"
+        "from pymosh.frontend import wrapper; wrapper._connect = lambda args, argv: 0\n"
+        f"try:\n    wrapper.run({argv!r})\nexcept SystemExit:\n    pass\n"
+        "import sys"
     )
-    assert loaded & {"socket", "selectors", "signal", "enum"} == set()
-
-
-def test_wrapper_builds_its_parser_without_shutil_or_typing():
-    loaded = _imported(
-        "from pymosh.frontend.wrapper import build_parser; build_parser().parse_args(['x'])"
-    )
-    assert loaded & {"shutil", "typing", "socket", "bz2", "lzma"} == set()
+    assert "argparse" in loaded

@@ -2,23 +2,29 @@
 
 The output mixes banners, motd text, ssh warnings and the server's own stderr; only three
 kinds of line matter. Lines may end in ``\\r`` (ssh -tt gives the remote side a pty).
+Matched with string methods, not ``re``: the wrapper imports this before it starts the
+server, and ``re`` (with ``enum``) is milliseconds of every ``pymosh`` start.
 """
 
 from __future__ import annotations
-
-import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-_IP_RE = re.compile(r"^MOSH IP (\S+)\s*$")
-_SSH_CONNECTION_RE = re.compile(r"^MOSH SSH_CONNECTION (.*?)\s*$")
+_IP_PREFIX = "MOSH IP "
+_SSH_CONNECTION_PREFIX = "MOSH SSH_CONNECTION "
 _CONNECT_PREFIX = "MOSH CONNECT "
 NO_REGISTRY = "MOSH NO-REGISTRY"  # printed by session_commands.guarded()
 CHOOSE_SESSION = "MOSH CHOOSE-SESSION"  # pymosh-server resume: several detached sessions
-_CONNECT_RE = re.compile(r"^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$")
-_DETACHED_RE = re.compile(r"^\[(?:py)?mosh-server detached, pid = (\d+)\]\s*$")
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+")
+_DETACHED = ("[pymosh-server detached, pid = ", "[mosh-server detached, pid = ")
+
+
+def _word(text: str) -> str | None:
+    """``text`` without trailing whitespace if that is one word (no whitespace), else None."""
+    word = text.rstrip()
+    return word if word and not any(map(str.isspace, word)) else None
 
 
 class BootstrapError(Exception):
@@ -55,15 +61,15 @@ class Bootstrap:
     def feed_line(self, raw: str) -> None:
         line = raw.rstrip("\n")
         stripped = line.rstrip("\r")
-        match = _IP_RE.match(stripped)
-        if match:
+        ip = _word(stripped[len(_IP_PREFIX) :]) if stripped.startswith(_IP_PREFIX) else None
+        if ip is not None:
             if self.ip is not None:
                 raise BootstrapError("Found more than one remote IP address (MOSH IP).")
-            self.ip = match.group(1)
+            self.ip = ip
             return
-        match = _SSH_CONNECTION_RE.match(stripped)
-        if match:
-            words = match.group(1).split()
+        # (a line break only in the trailing whitespace, as the former regex allowed)
+        if stripped.startswith(_SSH_CONNECTION_PREFIX) and "\n" not in stripped.rstrip():
+            words = stripped[len(_SSH_CONNECTION_PREFIX) :].split()
             if len(words) != 4:
                 raise BootstrapError("Bad MOSH SSH_CONNECTION string.")
             if self.ip is not None:
@@ -71,13 +77,14 @@ class Bootstrap:
             self.ip = words[2]
             return
         if stripped.startswith(_CONNECT_PREFIX):
-            match = _CONNECT_RE.match(stripped)
-            if not match:
+            port_text, _, key = stripped[len(_CONNECT_PREFIX) :].partition(" ")
+            key = key.rstrip()
+            if not (port_text.isdecimal() and len(key) == 22 and _KEY_CHARS.issuperset(key)):
                 raise BootstrapError("Bad MOSH CONNECT string.")
-            port = int(match.group(1))
+            port = int(port_text)
             if not 1 <= port <= 65535:
                 raise BootstrapError("Bad MOSH CONNECT string (port out of range).")
-            self.port, self.key = port, match.group(2)
+            self.port, self.key = port, key
             return
         if stripped == NO_REGISTRY:
             self.no_registry = True
@@ -91,6 +98,8 @@ class Bootstrap:
 
     def feed_trailer(self, raw: str) -> None:
         """A line after MOSH CONNECT: only the detached server's pid matters."""
-        match = _DETACHED_RE.match(raw.strip())
-        if match:
-            self.server_pid = int(match.group(1))
+        line = raw.strip()
+        for prefix in _DETACHED:
+            number = line[len(prefix) : -1]
+            if line.startswith(prefix) and line.endswith("]") and number.isdecimal():
+                self.server_pid = int(number)

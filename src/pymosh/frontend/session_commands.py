@@ -10,8 +10,6 @@ instead of a stray session.
 
 from __future__ import annotations
 
-import shlex
-
 from pymosh.frontend.bootstrap import NO_REGISTRY
 
 TYPE_CHECKING = False
@@ -30,6 +28,8 @@ def no_registry_message(server: str) -> str:
 
 def guarded(server: str, words: Sequence[str]) -> str:
     """A script for ``sh -c`` running ``server words...`` only if ``server`` is pymosh-server."""
+    import shlex  # (imports re: not on the start of every pymosh)
+
     run = " ".join([server] + [shlex.quote(w) for w in words])
     return (
         f'case "$({server} --version 2>/dev/null)" in *"{REGISTRY_MARK}"*) exec {run};; '

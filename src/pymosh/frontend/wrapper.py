@@ -8,19 +8,16 @@ does. The key is never put in argv or printed.
 
 from __future__ import annotations
 
-import argparse
+import _thread
 import os
-import selectors
-import shlex
-import signal
-import subprocess
+import select
 import sys
-import threading
 import time
 
 from pymosh import __version__, _accel
 from pymosh.frontend import PREDICTION_MODES
 from pymosh.frontend.bootstrap import Bootstrap, BootstrapError
+from pymosh.frontend.child import Child
 from pymosh.frontend.forwarding import ForwardError, ForwardOptions, listen_tcp, parse_forward
 from pymosh.frontend.hostspec import HostSpecError, split_host_port
 from pymosh.frontend.locale_check import LOCALE_VARS, is_utf8_locale, locale_env_summary
@@ -37,12 +34,15 @@ from pymosh.network.udp import PortRangeError, parse_port_range
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # (imported where used: jump hosts only; json, hashlib, tempfile...)
+    import argparse
+    import signal
     import socket
-    from typing import Callable, Sequence
+    from typing import Any, Callable, NoReturn, Sequence
 
     from pymosh.frontend.jump import Bastion
 else:
-    # what socket.py wraps, without its enum classes (the server starts milliseconds sooner)
+    # what socket.py and signal.py wrap, without their enum classes (start-up milliseconds)
+    import _signal as signal
     import _socket as socket
 
 FAMILIES = ("inet", "inet6", "auto", "all", "prefer-inet", "prefer-inet6")
@@ -55,24 +55,14 @@ class WrapperError(Exception):
 
 def _lines(text: str) -> int:
     if not text.isdigit():
+        import argparse
+
         raise argparse.ArgumentTypeError(f"not a number of lines: {text!r}")
     return int(text)
 
 
 class ChooseSession(WrapperError):
     """``--resume`` without ID found several detached sessions: the user picks one."""
-
-
-class _HelpFormatter(argparse.HelpFormatter):
-    """argparse's own, sized without ``shutil`` (which argparse imports for every parser it
-    builds, and with it bz2, lzma and fnmatch: milliseconds before the server starts)."""
-
-    def __init__(
-        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None
-    ) -> None:
-        if width is None:
-            width = _columns() - 2
-        super().__init__(prog, indent_increment, max_help_position, width)
 
 
 def _columns() -> int:
@@ -88,9 +78,26 @@ def _columns() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line as argparse reads it: help, errors and every form `fast_args`
+    leaves to it (argparse, with re, enum and gettext, costs milliseconds of start-up).
+    A new option also goes into `DEFAULTS` (tests/frontend/test_cli.py compares) and, to be
+    read without argparse, into `_FLAGS` or `_VALUED`."""
+    import argparse
+
+    class HelpFormatter(argparse.HelpFormatter):
+        """argparse's own, sized without ``shutil`` (which argparse imports for every
+        parser it builds, and with it bz2, lzma and fnmatch)."""
+
+        def __init__(
+            self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None
+        ) -> None:
+            if width is None:
+                width = _columns() - 2
+            super().__init__(prog, indent_increment, max_help_position, width)
+
     p = argparse.ArgumentParser(
         prog="pymosh",
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
         usage=(
             "pymosh [options] [--] [user@]host[:PORT] [command...]\n"
             "       pymosh [options] --local [host] [-- command...]"
@@ -249,6 +256,141 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Options:
+    """The parsed command line when `fast_args` read it (argparse's Namespace otherwise)."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"Options({self.__dict__!r})"
+
+
+# what build_parser() gives when no option is given
+DEFAULTS: dict[str, object] = {
+    "client": None,
+    "server": None,
+    "predict": None,
+    "predict_overwrite": False,
+    "family": "prefer-inet",
+    "port": None,
+    "jump": None,
+    "relay_port": None,
+    "no_share_port": False,
+    "ssh_port": None,
+    "bind_server": "ssh",
+    "ssh": "ssh",
+    "no_ssh_pty": False,
+    "no_init": False,
+    "scrollback": None,
+    "local": False,
+    "experimental_remote_ip": "proxy",
+    "forward_agent": False,
+    "local_forward": [],
+    "remote_forward": [],
+    "fake_proxy": False,
+    "list": False,
+    "resume": None,
+    "kill": None,
+    "version": False,
+    "host": None,
+    "command": [],
+}
+# options without a value: (destination, value)
+_FLAGS: dict[str, tuple[str, object]] = {
+    "-a": ("predict", "always"),
+    "-n": ("predict", "never"),
+    "-o": ("predict_overwrite", True),
+    "--predict-overwrite": ("predict_overwrite", True),
+    "-4": ("family", "inet"),
+    "-6": ("family", "inet6"),
+    "--no-share-port": ("no_share_port", True),
+    "--no-ssh-pty": ("no_ssh_pty", True),
+    "--no-init": ("no_init", True),
+    "--local": ("local", True),
+    "-A": ("forward_agent", True),
+    "--fake-proxy": ("fake_proxy", True),
+    "--list": ("list", True),
+    "--resume": ("resume", ""),  # (an ID only as --resume=ID: session_commands.split_resume)
+    "--version": ("version", True),
+}
+# options with a value: destination, and the values argparse accepts as they are (None:
+# any string; else a tuple of choices, or a str method that must say True)
+_VALUED: dict[str, tuple[str, object]] = {
+    "--client": ("client", None),
+    "--server": ("server", None),
+    "--predict": ("predict", PREDICTION_MODES),
+    "--family": ("family", FAMILIES),
+    "-p": ("port", None),
+    "--port": ("port", None),
+    "-J": ("jump", None),
+    "--jump": ("jump", None),
+    "--relay-port": ("relay_port", str.isdigit),
+    "-P": ("ssh_port", None),
+    "--ssh-port": ("ssh_port", None),
+    "--bind-server": ("bind_server", None),
+    "--ssh": ("ssh", None),
+    "--scrollback": ("scrollback", str.isdigit),
+    "--experimental-remote-ip": ("experimental_remote_ip", REMOTE_IP_MODES),
+    "-L": ("local_forward", None),
+    "-R": ("remote_forward", None),
+    "--kill": ("kill", None),
+}
+_APPENDED = ("local_forward", "remote_forward")
+_NUMBERS = ("relay_port", "scrollback")
+
+
+def fast_args(argv: Sequence[str]) -> Options | None:
+    """What ``build_parser().parse_args(split_resume(argv, ...))`` gives, for the command
+    lines people type (options spelt in full, each value in its own word or after ``=``,
+    then ``[host [command...]]`` or ``-- command...``); None for anything else (help,
+    abbreviations, clustered short options, mistakes...), which argparse then reads. Every
+    accepted form is checked against argparse in tests/frontend/test_cli.py."""
+    values = {k: list(v) if isinstance(v, list) else v for k, v in DEFAULTS.items()}
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            rest = argv[i + 1 :]
+            # (argparse gives the first word to the host; the fix-up in `parse` moves it
+            # for --local)
+            if not rest or rest[0].startswith("-") or "--" in rest[1:]:
+                return None
+            values["host"], values["command"] = rest[0], list(rest[1:])
+            return Options(**values)
+        if not word.startswith("-"):
+            if "--" in argv[i + 1 :]:
+                return None  # (what argparse keeps of a later "--" changed between versions)
+            values["host"], values["command"] = word, list(argv[i + 1 :])
+            return Options(**values)
+        if word in _FLAGS:
+            dest, value = _FLAGS[word]
+            values[dest] = value
+            i += 1
+            continue
+        name, equals, value = word.partition("=")
+        if equals and name.startswith("--") and (name in _VALUED or name == "--resume"):
+            i += 1
+        elif word in _VALUED and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            name, value = word, argv[i + 1]
+            i += 2
+        else:
+            return None
+        if name == "--resume":
+            values["resume"] = value
+            continue
+        dest, accepted = _VALUED[name]
+        if isinstance(accepted, tuple) and value not in accepted:
+            return None
+        if callable(accepted) and not (value.isascii() and accepted(value)):
+            return None
+        if dest in _APPENDED:
+            values[dest].append(value)  # type: ignore[attr-defined]
+        else:
+            values[dest] = int(value) if dest in _NUMBERS else value
+    return Options(**values)
+
+
 # ----------------------------------------------------------------- address resolution
 
 
@@ -278,6 +420,8 @@ def resolve(host: str, port: int, family: str) -> list[tuple[int, str]]:
 
 def fake_proxy(host: str, port: int, family: str) -> int:
     """ssh's ProxyCommand: connect by TCP, report ``MOSH IP`` on stderr, relay both ways."""
+    import selectors
+
     sock = None
     for fam, addr in resolve(host, port, family):
         candidate = socket.socket(fam, socket.SOCK_STREAM)
@@ -316,6 +460,19 @@ def fake_proxy(host: str, port: int, family: str) -> int:
             if key.fileobj != stdin:
                 return 0
     return 0
+
+
+def _words(text: str) -> list[str]:
+    """A command's words as a shell splits them (``shlex`` imports ``re``: only when used)."""
+    import shlex
+
+    return shlex.split(text)
+
+
+def _quote(word: str) -> str:
+    import shlex
+
+    return shlex.quote(word)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -374,8 +531,8 @@ def check_forwarding(args: argparse.Namespace) -> ForwardOptions:
     """Forwarding needs pymosh at both ends; a taken -L port fails before the server runs."""
     try:
         opts = forward_options(args)
-        server = shlex.split(args.server) if args.server else own_program("pymosh-server")
-        client = shlex.split(args.client) if args.client else own_program("pymosh-client")
+        server = _words(args.server) if args.server else own_program("pymosh-server")
+        client = _words(args.client) if args.client else own_program("pymosh-client")
         if opts and (
             not is_pymosh_server(server)
             or not client
@@ -391,7 +548,7 @@ def check_forwarding(args: argparse.Namespace) -> ForwardOptions:
 
 def ssh_argv(args: argparse.Namespace, remote_command: str, proxy: str | None = None) -> list[str]:
     """The user's ssh, with the proxy / pty options mosh adds (``proxy``: a jump host's)."""
-    argv = shlex.split(args.ssh)
+    argv = _words(args.ssh)
     if not args.no_ssh_pty:
         argv.append("-tt")
     argv.append("-n")
@@ -414,7 +571,7 @@ def ssh_argv(args: argparse.Namespace, remote_command: str, proxy: str | None = 
             "-S",
             "none",
             "-o",
-            "ProxyCommand=" + " ".join(shlex.quote(w) for w in proxy_words),
+            "ProxyCommand=" + " ".join(_quote(w) for w in proxy_words),
         ]
     elif args.experimental_remote_ip == "remote" and args.family in ("inet", "inet6"):
         argv.append("-4" if args.family == "inet" else "-6")
@@ -425,7 +582,7 @@ def ssh_argv(args: argparse.Namespace, remote_command: str, proxy: str | None = 
 # ----------------------------------------------------------------- running the server
 
 
-def read_bootstrap(proc: subprocess.Popen, boot: Bootstrap) -> None:
+def read_bootstrap(proc: Child, boot: Bootstrap) -> None:
     """Read the server's start-up output until ``MOSH CONNECT``, echoing other lines."""
     assert proc.stdout is not None
     for raw in iter(proc.stdout.readline, b""):
@@ -469,11 +626,11 @@ def start_server(
         cwd = env.get("HOME") or None
     else:
         words = server_arguments(args, colors, None, env)
-        remote = " ".join([args.server or "pymosh-server"] + [shlex.quote(w) for w in words])
+        remote = " ".join([args.server or "pymosh-server"] + [_quote(w) for w in words])
         if session_words is not None:
-            remote = "sh -c " + shlex.quote(guarded(_server_line(args), session_words))
+            remote = "sh -c " + _quote(guarded(_server_line(args), session_words))
         if args.experimental_remote_ip == "remote" or bastion is not None:
-            remote = f"sh -c {shlex.quote(_SSH_CONNECTION_PROBE)} ; {remote}"
+            remote = f"sh -c {_quote(_SSH_CONNECTION_PROBE)} ; {remote}"
         elif args.experimental_remote_ip == "local" and bastion is None:
             user, at, hostname = args.host.rpartition("@")
             boot.ip = resolve(hostname, 22, args.family)[0][1]
@@ -483,14 +640,7 @@ def start_server(
         argv = ssh_argv(args, remote, bastion.proxy_command() if bastion else None)
         cwd = None
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=child_env,
-            cwd=cwd,
-        )
+        proc = Child(argv, child_env, cwd)
     except OSError as exc:
         raise WrapperError(f"could not run {argv[0]}: {exc.strerror}") from None
     if args.client is None:
@@ -507,11 +657,14 @@ def start_server(
         if beside:
             # the client starts now, not after the server's last line and the launcher's
             # exit (milliseconds of the first prompt): a thread awaits them meanwhile,
-            # started once the client's first datagram is out (a thread's start can hold
-            # the interpreter for milliseconds when the cores are busy)
-            boot.finish = threading.Thread(
-                target=_finish_beside, args=(proc, boot if args.local else None), daemon=True
-            ).start
+            # started once the client's first datagram is out (a bare thread: no threading
+            # module to import, no wait for the thread to begin)
+            finish_args = (proc, boot if args.local else None)
+
+            def finish() -> None:
+                _thread.start_new_thread(_finish_beside, finish_args)
+
+            boot.finish = finish
         else:
             status = _reap(proc)
     if not boot.done:
@@ -527,18 +680,18 @@ def start_server(
     return boot
 
 
-def _reap(proc: subprocess.Popen) -> int:
+def _reap(proc: Child) -> int:
     """Close the launcher's output and wait for it (killed after 30 s); its status."""
-    assert proc.stdout is not None
     proc.stdout.close()
-    try:
-        return proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
+    status = proc.wait(30)
+    if status is None:
         proc.kill()
-        return proc.wait()
+        status = proc.wait(float("inf"))
+    assert status is not None
+    return status
 
 
-def _finish_beside(proc: subprocess.Popen, boot: Bootstrap | None) -> None:
+def _finish_beside(proc: Child, boot: Bootstrap | None) -> None:
     """In a thread beside the client: note a local server's pid, then `_reap`. Nothing
     here may print (the client owns the terminal)."""
     try:
@@ -575,17 +728,19 @@ def ask_session_id() -> str:
 
 def run_session_command(args: argparse.Namespace, env: dict[str, str], words: list[str]) -> int:
     """``--list`` / ``--kill``: run the registry command there, show what it says."""
+    import subprocess
+
     bastions: list[Bastion] = []
     try:
         if args.local:
             argv, cwd = _local_session_argv(args, words), env.get("HOME") or None
         else:
-            plain = argparse.Namespace(**vars(args))
+            plain: Any = Options(**vars(args))
             plain.no_ssh_pty, plain.experimental_remote_ip = True, "local"
             script = guarded(_server_line(args), words)
             argv = ssh_argv(
                 plain,
-                "sh -c " + shlex.quote(script),
+                "sh -c " + _quote(script),
                 _jump_proxy(args, bastions) if args.jump else None,
             )
             cwd = None
@@ -625,9 +780,7 @@ def _jump_proxy(args: argparse.Namespace, bastions: list[Bastion]) -> str:
 
     try:
         for spec in parse_jumps(args.jump):
-            bastions.append(
-                Bastion(shlex.split(args.ssh), spec, via=bastions[-1] if bastions else None)
-            )
+            bastions.append(Bastion(_words(args.ssh), spec, via=bastions[-1] if bastions else None))
             bastions[-1].connect()
     except JumpError as exc:
         raise WrapperError(str(exc)) from None
@@ -643,32 +796,31 @@ def _local_session_argv(args: argparse.Namespace, words: list[str]) -> list[str]
 
 def _server_line(args: argparse.Namespace) -> str:
     """The server command as one shell line (the registry guard runs it twice)."""
-    return " ".join(shlex.quote(w) for w in server_command(args))
+    return " ".join(_quote(w) for w in server_command(args))
 
 
 def server_command(args: argparse.Namespace) -> list[str]:
     """``--server`` as given; by default the local pymosh-server installed with this
     wrapper (--local), or ``pymosh-server`` on the remote PATH."""
     if args.server is not None:
-        return shlex.split(args.server)
+        return _words(args.server)
     return own_program("pymosh-server") if args.local else ["pymosh-server"]
 
 
-def read_detached_pid(proc: subprocess.Popen, boot: Bootstrap, timeout: float = 2.0) -> None:
+def read_detached_pid(proc: Child, boot: Bootstrap, timeout: float = 2.0) -> None:
     """After MOSH CONNECT, a local server says ``[... detached, pid = N]`` and its
     foreground half exits (closing the pipe): note the pid, to end it if we fail."""
-    assert proc.stdout is not None
     deadline = time.monotonic() + timeout
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        while boot.server_pid is None and sel.select(max(deadline - time.monotonic(), 0)):
-            raw = proc.stdout.readline()
-            if not raw:
-                break
-            boot.feed_trailer(raw.decode("utf-8", "replace"))
-    finally:
-        sel.close()
+    fd = proc.stdout.fileno()
+    while boot.server_pid is None and select.select([fd], [], [], _left(deadline))[0]:
+        raw = proc.stdout.readline()
+        if not raw:
+            break
+        boot.feed_trailer(raw.decode("utf-8", "replace"))
+
+
+def _left(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0)
 
 
 def end_server(boot: Bootstrap) -> None:
@@ -693,7 +845,9 @@ def check_ssh_host(args: argparse.Namespace) -> None:
     ~/.ssh/config aliases to the real HostName without connecting."""
     if args.experimental_remote_ip != "proxy" or args.jump is not None:
         return  # (through a jump host the name is resolved there)
-    argv = shlex.split(args.ssh) + (["-p", args.ssh_port] if args.ssh_port else [])
+    import subprocess
+
+    argv = _words(args.ssh) + (["-p", args.ssh_port] if args.ssh_port else [])
     try:
         out = subprocess.run(
             argv + ["-G", args.host],
@@ -718,7 +872,7 @@ def check_ssh_host(args: argparse.Namespace) -> None:
 
 
 def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) -> str:
-    server = (shlex.split(args.server) or [""])[0] if args.server else "pymosh-server"
+    server = (_words(args.server) or [""])[0] if args.server else "pymosh-server"
     if boot.saw_bad_port and args.port and ":" in args.port:
         return "Server does not support UDP port range option."
     if status == 127 or any("not found" in line for line in boot.passthrough):
@@ -746,9 +900,13 @@ def _no_connect_message(args: argparse.Namespace, status: int, boot: Bootstrap) 
 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """argparse, then the forms it cannot express: ``--local -- command`` (no host) and
-    ``host:PORT`` / ``[IPv6]:PORT`` (the ssh port)."""
-    args = parser.parse_args(argv)
+    """argparse, then `fix_up`."""
+    return fix_up(parser.parse_args(argv), argv, parser.error)
+
+
+def fix_up(args: Any, argv: Sequence[str], error: Callable[[str], NoReturn]) -> Any:
+    """The forms argparse cannot express: ``--local -- command`` (no host) and
+    ``host:PORT`` / ``[IPv6]:PORT`` (the ssh port). ``error``: argparse's (exits)."""
     if (
         args.local
         and args.host is not None
@@ -763,27 +921,38 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
         try:
             host, port = split_host_port(args.host)
         except HostSpecError as exc:
-            parser.error(str(exc))
+            error(str(exc))
         if port is not None:
             if args.ssh_port is not None and args.ssh_port != port:
-                parser.error(f"ssh port given twice: -P {args.ssh_port} and {args.host}")
+                error(f"ssh port given twice: -P {args.ssh_port} and {args.host}")
             args.host, args.ssh_port = host, port
     return args
 
 
+def _parser_error(message: str) -> NoReturn:
+    build_parser().error(message)
+
+
 def run(argv: Sequence[str]) -> int:
-    parser = build_parser()
-    value_options = {
-        s for a in parser._actions if a.option_strings and a.nargs is None for s in a.option_strings
-    }
-    args = parse(parser, split_resume(argv, value_options))
+    fast = fast_args(argv)
+    if fast is not None:
+        args = fix_up(fast, argv, _parser_error)
+    else:
+        parser = build_parser()
+        value_options = {
+            s
+            for a in parser._actions
+            if a.option_strings and a.nargs is None
+            for s in a.option_strings
+        }
+        args = parse(parser, split_resume(argv, value_options))
     if args.version:
         print(f"pymosh {__version__}")
         print(_accel.describe())
         return 0
     if args.fake_proxy:
         if len(args.command) < 2 and not args.host:
-            parser.error("--fake-proxy needs HOST PORT")
+            _parser_error("--fake-proxy needs HOST PORT")
         rest = ([args.host] if args.host else []) + [w for w in args.command if w != "--"]
         try:
             return fake_proxy(rest[0], int(rest[1]), args.family)
@@ -791,7 +960,7 @@ def run(argv: Sequence[str]) -> int:
             sys.stderr.write(f"pymosh: {exc}\n")
             return 255
     if not args.host:
-        parser.print_usage(sys.stderr)
+        build_parser().print_usage(sys.stderr)
         return 255
     try:
         return _connect(args, argv)
@@ -842,14 +1011,14 @@ def _connect(args: argparse.Namespace, argv: Sequence[str]) -> int:
         )
     # the default client runs here, in this interpreter (no second start-up); --client= is
     # exec'd as Mosh does
-    client = shlex.split(args.client) if args.client is not None else []
+    client = _words(args.client) if args.client is not None else []
     if args.client is not None and (not client or _which(client[0]) is None):
         raise WrapperError(
             f"client {args.client or client[0]!r} not found; give its full path with --client="
         )
     env["MOSH_CLIENT_PID"] = str(os.getpid())
     forward = check_forwarding(args)
-    ssh = shlex.split(args.ssh)
+    ssh = [] if args.local else _words(args.ssh)  # (--local: no ssh)
     jump = args.jump
     if jump is None and not args.local:
         from pymosh.frontend.jump import configured_jump
@@ -921,7 +1090,11 @@ def import_client() -> None:
 
     gc.disable()
     try:
-        import pymosh.crypto  # noqa: F401  (its shared library takes milliseconds to load)
+        from pymosh.crypto import Session  # (its shared library takes milliseconds to load)
+
+        # the cipher library's one-time set-up (OpenSSL reads its configuration and loads
+        # its provider: ~1.3 ms) now, not when the client's connection takes the key
+        Session(bytes(16))
         import pymosh.frontend.client  # noqa: F401
     finally:
         gc.enable()

@@ -140,11 +140,17 @@ def run_n(impl: Impl, n: int, cfg: dict, tag: str) -> dict:
         srv = [s.server_pid for s in sessions]
         cli = [s.client_pid for s in sessions]
         cpu0 = [procstat.cpu_seconds(p) for p in srv], [procstat.cpu_seconds(p) for p in cli]
+        wakes0 = [procstat.wakeups(p) for p in srv]
         w0 = time.perf_counter()
         pump_all(sessions, cfg["idle_s"])
         window = time.perf_counter() - w0
         cpu1 = [procstat.cpu_seconds(p) for p in srv], [procstat.cpu_seconds(p) for p in cli]
+        wakes1 = [procstat.wakeups(p) for p in srv]
         res["idle_s"] = window
+        woke = _sum(
+            b - a if a is not None and b is not None else None for a, b in zip(wakes0, wakes1)
+        )
+        res["idle_server_wakeups_per_s"] = None if woke is None else woke / window
         for who, i in (("server", 0), ("client", 1)):
             d = _sum(
                 b - a if a is not None and b is not None else None for a, b in zip(cpu0[i], cpu1[i])
@@ -232,12 +238,23 @@ def idle_cpu_lines(result: dict) -> list[str]:
             per[name] = None if pct is None else 10.0 * pct / n  # % of a CPU -> ms/s
         base = per[impls[0]]
         cells = [
-            f"{name} {v:.3f} ms/s" + (f" ({v / base:.2f}x)" if base and name != impls[0] else "")
+            f"{name} {v:.3f} ms/s"
+            + (f" ({v / base:.2f}x)" if base and name != impls[0] else "")
+            + _wakeups(result["impls"][name]["runs"], k, n, v)
             for name, v in per.items()
             if v is not None
         ]
         lines.append(f"idle server CPU per session, {n} sessions: " + ", ".join(cells))
     return lines
+
+
+def _wakeups(runs: list, k: int, n: int, ms_per_s: float) -> str:
+    """`` [W wake-ups/s, U us each]`` per session, when the run counted them."""
+    rate = runs[k].get("idle_server_wakeups_per_s") if k < len(runs) else None
+    if not rate:
+        return ""
+    per = rate / n
+    return f" [{per:.2f} wake-ups/s, {1000.0 * ms_per_s / per:.0f} us each]"
 
 
 def main(argv: list[str] | None = None) -> int:

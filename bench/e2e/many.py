@@ -13,7 +13,9 @@ shell (no relay: N relay processes would load the machine under test). Measured:
   from the write to the client's pty until the letter is in its cell (clients run with
   prediction off: the server's answer is measured);
 - a clean shutdown: ``exit`` in every shell, how many sessions ended by themselves within
-  a bounded wait; the rest (and anything carrying the run's tag) is killed by pid.
+  a bounded wait; the rest (and anything carrying the run's tag) is killed by pid;
+- once, after the sessions: the floor of an idle session's CPU for any CPython program
+  (``wakefloor``: two bare interpreters waking alike, over the same idle window).
 
 Servers are started in batches of ``BATCH`` and connected before the next batch, so none
 waits longer than Mosh's 60 s for its client. Results go to ``bench/out/sessions.json``.
@@ -30,7 +32,7 @@ import signal
 import sys
 import time
 
-from . import procstat
+from . import procstat, wakefloor
 from .__main__ import _loadavg
 from .session import PROMPT, Impl, Session, SessionError
 
@@ -295,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"sessions: {impl.name} x{n}")
             tag = f"bench-many-{os.getpid()}-{impl.name}-{n}"
             result["impls"][impl.name]["runs"].append(run_n(impl, n, cfg, tag))
+    log("sessions: the floor, two bare CPython processes waking alike")
+    result["floor"] = wakefloor.measure(cfg["idle_s"])
     result["finished"] = time.time()
     result["machine"]["loadavg_end"] = _loadavg()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
@@ -303,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"sessions: wrote {args.out}")
     for line in idle_cpu_lines(result):
         log(line)
+    per_wake = ", ".join(f"{us:.0f}" for us in result["floor"]["us_per_wake"])
+    log(f"floor: a bare CPython process waking alike, {per_wake} us per wake-up")
     return 0
 
 

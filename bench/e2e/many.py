@@ -13,7 +13,9 @@ shell (no relay: N relay processes would load the machine under test). Measured:
   from the write to the client's pty until the letter is in its cell (clients run with
   prediction off: the server's answer is measured);
 - a clean shutdown: ``exit`` in every shell, how many sessions ended by themselves within
-  a bounded wait; the rest (and anything carrying the run's tag) is killed by pid.
+  a bounded wait; the rest (and anything carrying the run's tag) is killed by pid;
+- once, after the sessions: the floor of an idle session's CPU for any CPython program
+  (``wakefloor``: two bare interpreters waking alike, over the same idle window).
 
 Servers are started in batches of ``BATCH`` and connected before the next batch, so none
 waits longer than Mosh's 60 s for its client. Results go to ``bench/out/sessions.json``.
@@ -30,7 +32,7 @@ import signal
 import sys
 import time
 
-from . import procstat
+from . import procstat, wakefloor
 from .__main__ import _loadavg
 from .session import PROMPT, Impl, Session, SessionError
 
@@ -140,11 +142,17 @@ def run_n(impl: Impl, n: int, cfg: dict, tag: str) -> dict:
         srv = [s.server_pid for s in sessions]
         cli = [s.client_pid for s in sessions]
         cpu0 = [procstat.cpu_seconds(p) for p in srv], [procstat.cpu_seconds(p) for p in cli]
+        wakes0 = [procstat.wakeups(p) for p in srv]
         w0 = time.perf_counter()
         pump_all(sessions, cfg["idle_s"])
         window = time.perf_counter() - w0
         cpu1 = [procstat.cpu_seconds(p) for p in srv], [procstat.cpu_seconds(p) for p in cli]
+        wakes1 = [procstat.wakeups(p) for p in srv]
         res["idle_s"] = window
+        woke = _sum(
+            b - a if a is not None and b is not None else None for a, b in zip(wakes0, wakes1)
+        )
+        res["idle_server_wakeups_per_s"] = None if woke is None else woke / window
         for who, i in (("server", 0), ("client", 1)):
             d = _sum(
                 b - a if a is not None and b is not None else None for a, b in zip(cpu0[i], cpu1[i])
@@ -232,12 +240,23 @@ def idle_cpu_lines(result: dict) -> list[str]:
             per[name] = None if pct is None else 10.0 * pct / n  # % of a CPU -> ms/s
         base = per[impls[0]]
         cells = [
-            f"{name} {v:.3f} ms/s" + (f" ({v / base:.2f}x)" if base and name != impls[0] else "")
+            f"{name} {v:.3f} ms/s"
+            + (f" ({v / base:.2f}x)" if base and name != impls[0] else "")
+            + _wakeups(result["impls"][name]["runs"], k, n, v)
             for name, v in per.items()
             if v is not None
         ]
         lines.append(f"idle server CPU per session, {n} sessions: " + ", ".join(cells))
     return lines
+
+
+def _wakeups(runs: list, k: int, n: int, ms_per_s: float) -> str:
+    """`` [W wake-ups/s, U us each]`` per session, when the run counted them."""
+    rate = runs[k].get("idle_server_wakeups_per_s") if k < len(runs) else None
+    if not rate:
+        return ""
+    per = rate / n
+    return f" [{per:.2f} wake-ups/s, {1000.0 * ms_per_s / per:.0f} us each]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"sessions: {impl.name} x{n}")
             tag = f"bench-many-{os.getpid()}-{impl.name}-{n}"
             result["impls"][impl.name]["runs"].append(run_n(impl, n, cfg, tag))
+    log("sessions: the floor, two bare CPython processes waking alike")
+    result["floor"] = wakefloor.measure(cfg["idle_s"])
     result["finished"] = time.time()
     result["machine"]["loadavg_end"] = _loadavg()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
@@ -286,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"sessions: wrote {args.out}")
     for line in idle_cpu_lines(result):
         log(line)
+    per_wake = ", ".join(f"{us:.0f}" for us in result["floor"]["us_per_wake"])
+    log(f"floor: a bare CPython process waking alike, {per_wake} us per wake-up")
     return 0
 
 

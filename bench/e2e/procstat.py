@@ -32,6 +32,21 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def wakeups(pid: int) -> int | None:
+    """Voluntary context switches of ``pid``'s threads: how often it went to sleep waiting,
+    i.e. (for an event loop) its wake-ups."""
+    try:
+        total = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def rss_mib(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/statm", "rb") as f:

@@ -34,8 +34,9 @@ def _peer(me: socket.socket, dest: tuple, offset: float, seconds: float) -> None
     os._exit(0)
 
 
-def main(argv: list[str]) -> int:
-    seconds = float(argv[0]) if argv else 60.0
+def measure(seconds: float) -> dict:
+    """Both peers' CPU over ``seconds`` of waking: ``cpu_ms_per_s`` and ``us_per_wake``
+    (each a list, one per peer)."""
     socks = []
     for _ in range(2):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -47,6 +48,8 @@ def main(argv: list[str]) -> int:
         if pid == 0:
             _peer(socks[i], socks[1 - i].getsockname(), offset, seconds + 4)
         pids.append(pid)
+    for sock in socks:
+        sock.close()
     time.sleep(2)
     cpu0 = [procstat.cpu_seconds(pid) or 0.0 for pid in pids]
     t0 = time.monotonic()
@@ -56,11 +59,18 @@ def main(argv: list[str]) -> int:
     for pid in pids:
         os.waitpid(pid, 0)
     wakes = 2 * elapsed / HEARTBEAT_S  # its own send and the peer's datagram
-    for name, a, b in zip(("a", "b"), cpu0, cpu1):
-        print(
-            f"bare CPython peer {name}: {1e3 * (b - a) / elapsed:.3f} ms CPU/s, "
-            f"{1e6 * (b - a) / wakes:.0f} us per wake-up"
-        )
+    used = [b - a for a, b in zip(cpu0, cpu1)]
+    return {
+        "seconds": elapsed,
+        "cpu_ms_per_s": [1e3 * u / elapsed for u in used],
+        "us_per_wake": [1e6 * u / wakes for u in used],
+    }
+
+
+def main(argv: list[str]) -> int:
+    floor = measure(float(argv[0]) if argv else 60.0)
+    for name, ms, us in zip("ab", floor["cpu_ms_per_s"], floor["us_per_wake"]):
+        print(f"bare CPython peer {name}: {ms:.3f} ms CPU/s, {us:.0f} us per wake-up")
     return 0
 
 

@@ -27,6 +27,14 @@ def test_cpu_and_memory_of_a_gone_process_are_none() -> None:
     os.waitpid(pid, 0)
     assert procstat.cpu_seconds(pid) is None
     assert procstat.pss_mib(pid) is None
+    assert procstat.wakeups(pid) is None
+
+
+def test_wakeups_count_each_sleep() -> None:
+    before = procstat.wakeups(os.getpid())
+    for _ in range(5):
+        time.sleep(0.001)
+    assert before is not None and 5 <= procstat.wakeups(os.getpid()) - before < 50
 
 
 def test_pss_is_at_most_rss() -> None:
@@ -88,3 +96,8 @@ def test_many_sessions_log_gives_idle_cpu_per_session_and_the_ratio() -> None:
         "idle server CPU per session, 1 sessions: mosh 0.100 ms/s, pymosh 0.200 ms/s (2.00x)",
         "idle server CPU per session, 10 sessions: mosh 0.080 ms/s",
     ]
+    # with wake-ups counted: per session, and the CPU each costs
+    result["impls"]["mosh"]["runs"][1]["idle_server_wakeups_per_s"] = 10 * 2 / 3
+    assert idle_cpu_lines(result)[1] == (
+        "idle server CPU per session, 10 sessions: mosh 0.080 ms/s [0.67 wake-ups/s, 120 us each]"
+    )

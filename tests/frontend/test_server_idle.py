@@ -135,10 +135,12 @@ def test_an_idle_server_wakes_only_for_heartbeats(idle, monkeypatch):
 
 def test_an_idle_turn_leaves_the_record_history_and_streams_alone(idle, monkeypatch):
     from pymosh.frontend import resume
+    from pymosh.frontend.forwarding import Forwarding
+    from pymosh.frontend.registry import DETACHED_AFTER_S
     from pymosh.statesync.history import HistoryLog
     from pymosh.statesync.streams import Mux
 
-    calls = {"note": 0, "pump": 0, "events": 0}
+    calls = {"note": 0, "pump": 0, "events": 0, "durable": 0, "forwarding": 0}
 
     def counting(name, real):
         def wrapper(*args, **kwargs):
@@ -152,6 +154,10 @@ def test_an_idle_turn_leaves_the_record_history_and_streams_alone(idle, monkeypa
     )
     monkeypatch.setattr(HistoryLog, "pump", counting("pump", HistoryLog.pump))
     monkeypatch.setattr(Mux, "take_events", counting("events", Mux.take_events))
+    monkeypatch.setattr(
+        resume.DurableSession, "turn", counting("durable", resume.DurableSession.turn)
+    )
+    monkeypatch.setattr(Forwarding, "turn", counting("forwarding", Forwarding.turn))
     idle.run()
     turns = len(idle.log)
     assert turns >= 2 * SIMULATED / ACK_INTERVAL - 4
@@ -159,6 +165,11 @@ def test_an_idle_turn_leaves_the_record_history_and_streams_alone(idle, monkeypa
     assert calls["note"] <= 10 + SIMULATED / REFRESH
     assert calls["pump"] <= 10
     assert calls["events"] <= 10
+    # the loop skips the durable session's turn while it is quiet (asked again when the
+    # client may be about to count as detached: the last heartbeat's DETACHED_AFTER_S
+    # later), and forwarding with nothing open
+    assert calls["durable"] <= 10 + SIMULATED / (DETACHED_AFTER_S * 1000 - ACK_INTERVAL)
+    assert calls["forwarding"] <= 10
 
 
 def test_the_event_loop_leaves_an_unchanged_reader_set_alone(monkeypatch):

@@ -36,9 +36,14 @@ class FakeDurable:
     """The registry side of a session: only its ID matters here."""
 
     record = SimpleNamespace(id="r3sum3")
+    listen_fd = -1
+    noted_client = None
 
     def filenos(self) -> list:
         return []
+
+    def quiet_until(self, last_heard) -> float:
+        return -math.inf  # (the server's loop turns it every time)
 
     def wait_time(self, now: float, last_heard) -> float:
         return math.inf

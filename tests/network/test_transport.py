@@ -288,3 +288,25 @@ def test_shutdown_gives_up_after_10_seconds():
     sim.client.start_shutdown(0)  # never connected: only 3 s heartbeats
     assert not sim.client.shutdown_ack_timed_out(9999)
     assert sim.client.shutdown_ack_timed_out(10000)
+
+
+def test_heartbeats_share_the_sent_state_and_keystrokes_after_them_go_once(crypto_impl):
+    """A heartbeat (the state sent last is still the live one) keeps that state without a
+    copy; a state shared by adjacent entries is rationalized once, so keystrokes typed
+    after heartbeats reach the server exactly once."""
+    sim = sim_with(crypto_impl)
+    connect(sim)
+    sim.run_for(1000)
+    for transport in (sim.client, sim.server):
+        states = transport.sender.sent_states
+        assert transport.tick(sim.now + 3000)  # a heartbeat
+        assert states[-1].state is states[-2].state
+    sim = sim_with(crypto_impl)
+    connect(sim)
+    for word in (b"aa", b"a", b"ab"):
+        for byte in word:
+            sim.client.current_state.push_keystroke(bytes([byte]))
+            sim.run_for(5)
+        sim.run_for(7000)  # heartbeats both ways
+        assert sim.client.current_state == sim.client.sender.sent_states[-1].state
+    assert bytes(sim.server_received) == b"aaaab"

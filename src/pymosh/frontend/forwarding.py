@@ -229,9 +229,11 @@ class Forwarding:
         listeners: Sequence[Listener] = (),
         on_refusal: Callable[[str], None] | None = None,
         receiver: Callable[[bytes], None] | None = None,
+        carrier_idle: Callable[[], bool] | None = None,
     ) -> None:
         self.mux = mux
         self.receiver = receiver
+        self.carrier_idle = carrier_idle
         self.pump = pump
         self.enabled = enabled
         self.connector = connector
@@ -244,6 +246,20 @@ class Forwarding:
         self._busy = False
 
     # ---------------------------------------------------------------- the loop's calls
+    def idle(self) -> bool:
+        """Nothing open, opening, listening, queued or in flight (``carrier_idle``): the
+        loop may skip ``filenos``, ``wait_time`` and ``turn`` (they would find nothing).
+        Never idle without a ``carrier_idle``."""
+        return (
+            not self.conns
+            and not self.listeners
+            and not self._opening
+            and not self._busy
+            and self.mux.quiet()
+            and self.carrier_idle is not None
+            and self.carrier_idle()
+        )
+
     def filenos(self) -> List[int]:
         if not self.listeners and not self.conns or not self.enabled():
             return []  # (nothing to watch: the idle session's turn asks nothing more)
@@ -564,4 +580,5 @@ def server_forwarding(
         connector,
         listeners,
         receiver=lambda frame: carrier.receive(terminal, frame),
+        carrier_idle=lambda: carrier.idle(terminal),
     )

@@ -102,6 +102,7 @@ class DurableSession:
         self.directory = directory
         self.record = record
         self.listener = listener
+        self.listen_fd = listener.sock.fileno()  # where a control request starts
         self.on_resume = on_resume
         self.on_kill = on_kill
         self.attachment = Attachment()
@@ -135,13 +136,24 @@ class DurableSession:
 
     # ---------------------------------------------------------------- the loop's calls
 
+    # (each runs on every wake-up of an idle session: without a request being read, the
+    # listener's own methods are not called)
     def filenos(self) -> list[int]:
-        return self.listener.filenos()
+        return self.listener.filenos() if self.listener.pending else [self.listen_fd]
 
     def wait_time(self, now: float, last_heard: float | None) -> float:
         # the slow refresh of an attached client's last contact needs no wake-up of its own:
         # the client's heartbeat (every 3 s) brings a turn soon after it is due
-        return min(self.attachment.wait_time(now, last_heard), self.listener.wait_time(now))
+        wait = self.attachment.wait_time(now, last_heard)
+        return min(wait, self.listener.wait_time(now)) if self.listener.pending else wait
+
+    def quiet_until(self, last_heard: float | None) -> float:
+        """Until when ``turn`` would return at once (for the client it noted last, with its
+        control socket not readable); -inf while a request is open. The loop may skip the
+        turn until then (a later ``last_heard`` only moves this later)."""
+        if self.listener.pending or self.attachment.state != "attached" or last_heard is None:
+            return -INF
+        return min(last_heard + DETACHED_AFTER, self.last_write + REFRESH)
 
     def turn(self, ready: set[int], now: float, last_heard: float | None, client: Any) -> None:
         """Answer control requests, then write the record if anything worth it changed."""
@@ -151,8 +163,8 @@ class DurableSession:
             and last_heard is not None
             and now - last_heard < DETACHED_AFTER
             and now - self.last_write < REFRESH
-            and self.listener.wait_time(now) > 0
-            and ready.isdisjoint(self.listener.filenos())
+            and not self.listener.pending
+            and self.listen_fd not in ready
         ):
             return  # the idle turn (no request, same client, nothing due): nothing changes
         self.noted_client = client

@@ -251,6 +251,13 @@ class Server:
         loop = self.loop
         pty_fd = self.pty.fd
         watched: list[int] = []
+        # forwarding with nothing open nor in flight has nothing to watch, wait for or do
+        # (as the last turn left it: nothing between its end and the next wait adds any)
+        streams_idle = self.forwarding.idle()
+        # the durable session's turn returns at once until then, for this client, unless
+        # its control socket is readable (DurableSession.quiet_until)
+        durable_quiet = -float("inf")
+        durable_client: Any = None
         while True:
             transport = self.transport
             sender = transport.sender
@@ -261,11 +268,14 @@ class Server:
             readers = sockets + durable.filenos() if durable is not None else sockets[:]
             if self.pty_open and not sender.shutdown_in_progress:
                 readers.append(pty_fd)
-            readers += forwarding.filenos()
+            if not streams_idle:
+                readers += forwarding.filenos()
             if readers != watched:
                 loop.set_readers(readers)
                 watched = readers
-            wait = min(transport.wait_time(now), forwarding.wait_time(now))
+            wait = transport.wait_time(now)
+            if not streams_idle:
+                wait = min(wait, forwarding.wait_time(now))
             if len(self.terminal.input_history) > 1:
                 wait = min(wait, self.terminal.wait_time(now))
             if self.history is not None:
@@ -281,8 +291,14 @@ class Server:
             ready, signals = loop.wait(wait)
             now = now_ms()
             if durable is not None:
-                self._durable_turn(ready, now)
-                transport = self.transport  # a resume replaces it
+                connection = transport.connection
+                heard = connection.last_heard
+                client = connection.remote_addr if heard is not None else None
+                if now >= durable_quiet or client != durable_client or durable.listen_fd in ready:
+                    durable.turn(ready, now, heard, client)
+                    transport = self.transport  # a resume replaces it
+                    durable_quiet = durable.quiet_until(transport.connection.last_heard)
+                    durable_client = durable.noted_client
 
             if ready and not ready.isdisjoint(sockets):
                 self.endpoint.receive(now)
@@ -300,7 +316,11 @@ class Server:
                     transport.expedite()
                 self.input_at = -float("inf")
 
-            self.forwarding.turn(ready, now)
+            forwarding = self.forwarding
+            streams_idle = forwarding.idle()  # (a frame from the client makes it busy)
+            if not streams_idle:
+                forwarding.turn(ready, now)
+                streams_idle = forwarding.idle()
             history = self.terminal.input_history
             if history and history[-1][0] > self.terminal.echo_ack:
                 if not transport.shutdown_in_progress():
@@ -331,7 +351,8 @@ class Server:
             if history_log is None:
                 sent = self.endpoint.send(now)
             else:
-                self._pump_history(now, 0)
+                if history_log.backlog or history_log.window.clears != history_log.clears:
+                    self._pump_history(now, 0)
                 sent = self.endpoint.send(now)
                 if sent or history_log.backlog or history_log.window.clears != history_log.clears:
                     self._pump_history(now, sent)  # (its test of an idle log, inline)
@@ -350,13 +371,6 @@ class Server:
                 return 0
 
     # ---------------------------------------------------------------- durable sessions
-
-    def _durable_turn(self, ready: set[int], now: float) -> None:
-        if self.durable is None:
-            return
-        connection = self.transport.connection
-        client = connection.remote_addr if connection.last_heard is not None else None
-        self.durable.turn(ready, now, connection.last_heard, client)
 
     def _connect(self, key: bytes, now: float, base: CompleteTerminal) -> None:
         """The connection for ``key``: the transport sends the live terminal (it copies what

@@ -80,8 +80,10 @@ class TransportSender(Generic[S]):
         self.current_state: S = initial_state.copy()
         self.sent_states: List[TimedState[S]] = [TimedState(now, 0, initial_state.copy())]
         self.assumed_receiver_state: TimedState[S] = self.sent_states[0]
-        # calculate_timers found the live state equal to the assumed receiver state
+        # calculate_timers found the live state equal to the assumed receiver state / to the
+        # newest sent state
         self._at_assumed = False
+        self._at_back = False
         # (front, current state) the last _rationalize_states subtracted
         self._rationalized: tuple[object, object] = (None, None)
         self.fragmenter = Fragmenter()
@@ -157,8 +159,13 @@ class TransportSender(Generic[S]):
         self._rationalized = (front, current)
         prefix = front.state
         current.subtract(prefix)
+        last = None
         for entry in reversed(self.sent_states):
-            entry.state.subtract(prefix)
+            # adjacent entries may share one state (see _send_empty_ack): subtract it once
+            # (a UserStream's subtract is not idempotent), the prefix itself last
+            if entry.state is not last:
+                last = entry.state
+                last.subtract(prefix)
 
     def calculate_timers(self, now: float) -> None:
         # (runs twice per wake-up of an idle session, with cold caches: the common cases
@@ -183,7 +190,8 @@ class TransportSender(Generic[S]):
         assumed = self.assumed_receiver_state
         # the live state is compared with a sent one once per call in an idle session:
         # equal to the newest sent state, it equals every other entry that is that one
-        if not current == back.state:
+        self._at_back = current == back.state
+        if not self._at_back:
             self._at_assumed = False
             if self.mindelay_clock is None:
                 self.mindelay_clock = now
@@ -205,6 +213,7 @@ class TransportSender(Generic[S]):
             elif (
                 states[0] is not back
                 and states[0] is not assumed  # compared just above
+                and states[0].state is not back.state  # (a heartbeat shares its state)
                 and not current == states[0].state
                 and self._peer_active(now)
             ):
@@ -282,9 +291,9 @@ class TransportSender(Generic[S]):
             return resend
         return proposed
 
-    def _add_sent_state(self, now: float, num: int, state: S) -> None:
+    def _add_sent_state(self, now: float, num: int, snapshot: S) -> None:
         states = self.sent_states
-        states.append(TimedState(now, num, state.copy()))
+        states.append(TimedState(now, num, snapshot))
         if len(states) > SENT_STATES_LIMIT:
             del states[len(states) - 16]
 
@@ -299,17 +308,21 @@ class TransportSender(Generic[S]):
         if new_num == back.num:
             back.timestamp = now
         else:
-            self._add_sent_state(now, new_num, self.current_state)
+            self._add_sent_state(now, new_num, self.current_state.copy())
         self._send_in_fragments(diff, new_num, now, out)
         self.assumed_receiver_state = self.sent_states[-1]
         self.next_ack_time = now + ACK_INTERVAL
         self.next_send_time = INF
 
     def _send_empty_ack(self, now: float, out: List[bytes]) -> None:
-        new_num = self.sent_states[-1].num + 1
+        back = self.sent_states[-1]
+        new_num = back.num + 1
         if self.shutdown_in_progress:
             new_num = SHUTDOWN_NUM
-        self._add_sent_state(now, new_num, self.current_state)
+        # tick's timer pass found the live state equal to the newest sent one: that copy
+        # is shared (sent states are never changed but by _rationalize_states)
+        snapshot = back.state if self._at_back else self.current_state.copy()
+        self._add_sent_state(now, new_num, snapshot)
         self._send_in_fragments(b"", new_num, now, out)
         self.next_ack_time = now + ACK_INTERVAL
         self.next_send_time = INF

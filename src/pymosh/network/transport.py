@@ -94,6 +94,9 @@ class Transport(Generic[L, R]):
     def get_remote_diff(self) -> bytes:
         """Server: user input since the last call (diff of newest vs last consumed)."""
         newest = self.received_states[-1].state
+        if newest == self.last_receiver_state:
+            # nothing new (the client's heartbeat): the queue is rebased with the next input
+            return b""
         diff = newest.diff_from(self.last_receiver_state)
         oldest = self.received_states[0].state.copy()
         for entry in reversed(self.received_states):

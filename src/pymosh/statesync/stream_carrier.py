@@ -137,6 +137,10 @@ class ServerCarrier:
     def enabled(self, terminal: Any) -> bool:
         return granted(terminal.hello)
 
+    def idle(self, terminal: Any) -> bool:
+        """No frame of ours unacknowledged and none in the window's accounts."""
+        return not terminal.streams.size and not self.window.in_flight
+
     def receive(self, terminal: Any, frame: bytes) -> None:
         """A client→server frame from the user stream (dropped unless granted)."""
         if granted(terminal.hello):
@@ -147,7 +151,7 @@ class ServerCarrier:
         if not granted(terminal.hello) or transport.shutdown_in_progress():
             return  # (shutting down: the state is resent unchanged under one number)
         log = terminal.streams
-        if not log.size and not self.window.in_flight and not self.mux.has_output():
+        if self.idle(terminal) and not self.mux.has_output():
             return  # nothing in flight nor to send (the idle turn): the accounts stand as they are
         budget = min(
             self.window.budget(log.size, now, transport.connection.timeout()),

@@ -50,6 +50,8 @@ class StreamLog:
 
     def trim(self, through: int) -> None:
         """Drop frames numbered below ``through``."""
+        if not self.frames:
+            return  # (every acknowledgment of an idle session)
         drop = min(max(through - self.base, 0), len(self.frames))
         if drop:
             self.size -= sum(map(len, self.frames[:drop]))
@@ -96,6 +98,9 @@ class StreamLog:
     def __eq__(self, other: object) -> bool:
         # frames are immutable once numbered: equal ends mean equal logs; the base is
         # not compared, so trimming alone never causes a send
-        return isinstance(other, StreamLog) and self.next == other.next
+        return (
+            isinstance(other, StreamLog)
+            and self.base + len(self.frames) == other.base + len(other.frames)  # the ends
+        )
 
     __hash__ = None  # type: ignore[assignment]

@@ -68,12 +68,27 @@ class CountingScreen(Screen):
         super().index()
 
 
-def configs(quick: bool) -> list[tuple[str, Impl]]:
+def configs(also: list[str], state_root: str) -> list[tuple[str, Impl]]:
+    """Mosh, then each pymosh installation with scrollback off and on (10,000 lines): this
+    python's, and every ``--also NAME=BINDIR`` (another installation's ``pymosh-server`` and
+    ``pymosh-client``, e.g. a venv of main, with its own state directory and forker)."""
+    installs = [("pymosh", Impl.pymosh())]
+    for spec in also:
+        name, _, bindir = spec.partition("=")
+        if not name or not bindir:
+            raise SystemExit(f"--also: expected NAME=BINDIR, got {spec!r}")
+        impl = Impl(name, [os.path.join(bindir, "pymosh-server")], [])
+        impl.client = [os.path.join(bindir, "pymosh-client")]
+        state = os.path.join(state_root, name)
+        os.makedirs(state, mode=0o700, exist_ok=True)
+        impl.env["PYMOSH_STATE_DIR"] = state
+        installs.append((name, impl))
     out = [("mosh", Impl.mosh())]
-    for name, lines in (("pymosh scrollback off", "0"), ("pymosh scrollback 10k", "10000")):
-        impl = Impl.pymosh()
-        impl.env["PYMOSH_SCROLLBACK"] = lines
-        out.append((name, impl))
+    for install, base in installs:
+        for label, lines in (("scrollback off", "0"), ("scrollback 10k", "10000")):
+            impl = Impl(base.name, list(base.server), list(base.client), dict(base.env))
+            impl.env["PYMOSH_SCROLLBACK"] = lines
+            out.append((f"{install} {label}", impl))
     return out
 
 
@@ -134,7 +149,7 @@ def summary(runs: dict) -> list[str]:
         for label, r in by_label.items():
             base = mosh.get(label, {}).get("wall_s") if isinstance(mosh.get(label), dict) else None
             if isinstance(r, dict) and "wall_s" in r and base:
-                out.append(f"{name:24} {label:22} wall {r['wall_s'] / base:5.2f}x Mosh")
+                out.append(f"{name:30} {label:22} wall {r['wall_s'] / base:5.2f}x Mosh")
     return out
 
 
@@ -148,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=os.path.join(OUT, "scrollback.json"))
     p.add_argument("--corpus", action="append", help="only these corpus files (and seq)")
     p.add_argument("--rounds", type=int, default=1, help="runs of each command (median)")
+    p.add_argument(
+        "--also",
+        action="append",
+        metavar="NAME=BINDIR",
+        help="another pymosh installation to run beside this one (e.g. a venv of main)",
+    )
+    p.add_argument("--skip-seq", action="store_true", help="only the corpus files")
     args = p.parse_args(argv)
     size = (256 << 10) if args.quick else (16 << 20)
     seq = 20_000 if args.quick else 100_000  # what the big history gets, all of it
@@ -162,41 +184,63 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in sorted(corpus.items())
             if not args.corpus or name in args.corpus
         ]
-        commands.append((f"seq 1 {bulk}", f"seq 1 {bulk}"))
-        plan = configs(args.quick)
-        big = Impl.pymosh()
-        big.env["PYMOSH_SCROLLBACK"] = str(seq)
-        plan.append((f"pymosh scrollback {seq // 1000}k", big))
-        for name, impl in plan:
-            runs = result["runs"].setdefault(name, {})
-            s = Session(impl, f"bench-scrollback-{os.getpid()}")
-            s.screen = CountingScreen(s.width, s.height)
-            s.stream = pyte.ByteStream(s.screen)
-            s.screen.clock = lambda s=s: s.last_read  # not pyte's own (slow) pace
-            try:
-                s.start()
-                for label, command in (
-                    [(f"seq 1 {seq}", f"seq 1 {seq}")] if impl is big else commands
-                ):
-                    try:
-                        runs[label] = _median_run(
-                            [run(s, command, 120.0) for _ in range(max(args.rounds, 1))]
-                        )
-                    except SessionError as e:
-                        runs[label] = {"error": str(e)}
-                        break
-                    r = runs[label]
-                    log(
-                        f"{name:24} {label:22} wall {r['wall_s']:6.2f} s  cpu "
-                        f"{r['server_cpu_s'] or 0:5.2f} + {r['client_cpu_s'] or 0:5.2f} s  "
-                        f"wire {r['wire_s2c_bytes']:>9} B (total {r['wire_s2c_total_bytes']:>9} B)"
-                        f"  out {r['client_out_bytes']:>9} B  history {r['history_lines']:>7}"
-                        f" lines, +{r['history_after_screen_s']:.2f} s"
+        if not args.skip_seq:
+            commands.append((f"seq 1 {bulk}", f"seq 1 {bulk}"))
+        plan = configs(args.also or [], tmp)
+        if not args.skip_seq:
+            big = Impl.pymosh()
+            big.env["PYMOSH_SCROLLBACK"] = str(seq)
+            plan.append((f"pymosh scrollback {seq // 1000}k", big))
+        sessions: dict[str, Session] = {}
+        try:
+            for name, impl in plan:
+                s = Session(impl, f"bench-scrollback-{os.getpid()}-{len(sessions)}")
+                s.screen = CountingScreen(s.width, s.height)
+                s.stream = pyte.ByteStream(s.screen)
+                s.screen.clock = lambda s=s: s.last_read  # not pyte's own (slow) pace
+                try:
+                    s.start()
+                    sessions[name] = s
+                except SessionError as e:
+                    s.close()
+                    result["runs"][name] = {"error": str(e)}
+                    log(f"{name}: n/a ({e})")
+            # rounds outermost, configurations innermost: load changes hit them all alike
+            samples: dict[str, dict[str, list[dict]]] = {}
+            for _ in range(max(args.rounds, 1)):
+                for name, impl in plan:
+                    s = sessions.get(name)
+                    if s is None:
+                        continue
+                    mine = (
+                        [(f"seq 1 {seq}", f"seq 1 {seq}")]
+                        if name.endswith(f"{seq // 1000}k")
+                        and impl.env.get("PYMOSH_SCROLLBACK") == str(seq)
+                        else commands
                     )
-            except SessionError as e:
-                runs["error"] = str(e)
-                log(f"{name}: n/a ({e})")
-            finally:
+                    for label, command in mine:
+                        try:
+                            r = run(s, command, 120.0)
+                        except SessionError as e:
+                            result["runs"].setdefault(name, {})[label] = {"error": str(e)}
+                            sessions.pop(name).close()
+                            break
+                        samples.setdefault(name, {}).setdefault(label, []).append(r)
+                        log(
+                            f"{name:30} {label:22} wall {r['wall_s']:6.2f} s  cpu "
+                            f"{r['server_cpu_s'] or 0:5.2f} + {r['client_cpu_s'] or 0:5.2f} s  "
+                            f"wire {r['wire_s2c_bytes']:>9} B "
+                            f"(total {r['wire_s2c_total_bytes']:>9} B)"
+                            f"  out {r['client_out_bytes']:>9} B  history "
+                            f"{r['history_lines']:>7} lines, +{r['history_after_screen_s']:.2f} s"
+                            f"  load {os.getloadavg()[0]:.1f}"
+                        )
+            for name, by_label in samples.items():
+                runs = result["runs"].setdefault(name, {})
+                for label, results in by_label.items():
+                    runs.setdefault(label, _median_run(results))
+        finally:
+            for s in sessions.values():
                 s.close()
     result["summary"] = summary(result["runs"])
     for line in result["summary"]:

@@ -18,7 +18,6 @@ cdef enum:
     PARAM_CHARS_MAX = 100  # parameter string cap
     INTERMEDIATES_MAX = 8
     HISTORY_LIMIT_MAX = 1000000  # the twin's framebuffer.HISTORY_LIMIT_MAX
-    SPARES_MAX = 256       # taken history rows kept for reuse as blank rows
 
 # parser states (the twin's parser constants)
 cdef enum:
@@ -103,26 +102,25 @@ cdef class Emulator:
     cdef bint title_initialized
     cdef Py_ssize_t bell_count
     cdef bytearray replies
-    # scrollback capture: a ring of rows kept by reference (rendered in take_history)
-    cdef Row **history
-    cdef int history_cap
-    cdef int history_head
+    # scrollback capture: rows encoded compactly (emulator.pyx: row_encode) one after the
+    # other in one arena, pending from history_head to history_tail (rendered in take_history)
+    cdef char *history
+    cdef Py_ssize_t history_cap
+    cdef Py_ssize_t history_head
+    cdef Py_ssize_t history_tail
     cdef int history_len
     cdef int history_limit
     cdef Py_ssize_t history_dropped
     cdef bint history_cleared
-    cdef Py_ssize_t history_bytes   # memory of the pending rows
-    cdef int history_spares         # taken rows kept in free slots for reuse as blanks
 
     cdef void _setup(self, int w, int h)
     cdef void _free_screen(self, Row **rows, int h) noexcept
     cdef bint _equal(self, Emulator o)
     cdef int _index(self, object v, int n) except -1
-    cdef Row *history_pop(self) noexcept
-    cdef void history_retire(self, int n) noexcept
+    cdef void history_pop(self) noexcept
     cdef void history_free(self) noexcept
-    cdef Row *history_push(self, Row *r) noexcept
-    cdef Row *history_keep(self, Row *r, Row *blank, int count) noexcept
+    cdef void history_room(self, Py_ssize_t need) noexcept
+    cdef void history_keep(self, const Row *r) noexcept
     cdef void clear_history(self) noexcept
     cdef inline Row *mutable_row(self, int y) noexcept
     cdef void reset_row(self, int y) noexcept

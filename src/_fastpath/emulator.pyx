@@ -15,8 +15,8 @@ directly. Sizes are clamped to 1..1024 and every index is clamped explicitly (bo
 are compiled out).
 """
 
-from libc.stdint cimport uint8_t, uint32_t, uint64_t, int8_t
-from libc.string cimport memcpy, memset, memmove
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t
+from libc.string cimport memcpy, memset, memmove, memcmp
 from libc.stdlib cimport realloc, free, abort
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
@@ -177,10 +177,113 @@ cdef void draw_state_default(DrawState *ds, int width, int height) noexcept:
     ds.alt_cursor.auto_wrap = 1
 
 
-cdef inline Py_ssize_t row_bytes(const Row *r) noexcept:
-    """Memory a row holds (its block and its side table)."""
-    return (sizeof(Row) + <Py_ssize_t>r.width * sizeof(Cell)
-            + <Py_ssize_t>r.cap_ext * sizeof(Ext))
+# ---------------------------------------------------------------------------------
+# scrollback rows, encoded compactly (a kept row costs about a byte per character, so the
+# ring stays small and in cache: keeping whole rows meant 24 bytes a cell of cold memory)
+#
+# a record: RecHead, then one byte per cell of [0, used): the character itself for a
+# printable ASCII cell (no flags), 0 for an empty one, 1 + flags + len + UTF-8 bytes for any
+# other; before a cell whose renditions differ from the previous one's (the first: from the
+# defaults): 2 + fg (4 bytes) + bg (4) + attrs (1). The last cell's F_WRAP is in the head.
+
+ctypedef struct RecHead:
+    uint32_t size     # of the whole record, head included
+    uint16_t width
+    uint16_t used
+    uint8_t wrap
+
+cdef enum:
+    REC_EMPTY = 0
+    REC_CELL = 1
+    REC_STYLE = 2
+    REC_CELL_MAX = 10 + 3 + EXT_BYTES   # most bytes one cell takes
+    HISTORY_ARENA_MIN = 1 << 16
+
+
+cdef inline Py_ssize_t row_encode(char *out, const Row *r) noexcept:
+    """Row r's cells [0, used) into out (room for used * REC_CELL_MAX); bytes written."""
+    cdef Py_ssize_t k = 0
+    cdef int x, n = r.used
+    cdef const Cell *cells = r.cells
+    cdef const Cell *c
+    cdef Cell plain                 # a printable ASCII cell in the current renditions:
+    cdef uint64_t head0, cell0      # its first 12 bytes (all but its character), in
+    cdef uint32_t head1, cell1      # registers (``out`` may alias anything in memory)
+    cdef uint8_t fl, ch
+    memset(&plain, 0, sizeof(Cell))
+    plain.len = 1
+    memcpy(&head0, &plain, 8)
+    memcpy(&head1, (<char *>&plain) + 8, 4)
+    for x in range(n):
+        c = &cells[x]
+        memcpy(&cell0, c, 8)
+        memcpy(&cell1, (<const char *>c) + 8, 4)
+        ch = <uint8_t>c.u[0]
+        if cell0 == head0 and cell1 == head1 and 0x20 <= ch < 0x7f:
+            out[k] = <char>ch
+            k += 1
+            continue
+        if c.fg != plain.fg or c.bg != plain.bg or c.attrs != plain.attrs:
+            plain.fg = c.fg
+            plain.bg = c.bg
+            plain.attrs = c.attrs
+            memcpy(&head0, &plain, 8)
+            memcpy(&head1, (<char *>&plain) + 8, 4)
+            out[k] = REC_STYLE
+            memcpy(out + k + 1, &plain.fg, 4)
+            memcpy(out + k + 5, &plain.bg, 4)
+            out[k + 9] = <char>plain.attrs
+            k += 10
+        fl = c.flags & (F_WIDE | F_FALLBACK)
+        if c.len == 1 and fl == 0 and 0x20 <= ch < 0x7f:
+            out[k] = <char>ch
+            k += 1
+        elif c.len == 0 and fl == 0:
+            out[k] = REC_EMPTY
+            k += 1
+        else:
+            out[k] = REC_CELL
+            out[k + 1] = <char>fl
+            out[k + 2] = <char>c.len
+            memcpy(out + k + 3, cell_data(r, c), c.len)
+            k += 3 + c.len
+    return k
+
+
+cdef inline void row_decode(Row *r, const char *p, Py_ssize_t n, int used) noexcept:
+    """A record's cells (``n`` bytes at p) into r (width >= used), which gets used cells."""
+    cdef Py_ssize_t i = 0
+    cdef int x = 0
+    cdef Cell *c
+    cdef uint32_t fg = 0, bg = 0
+    cdef uint8_t attrs = 0, b, ln
+    r.n_ext = 0
+    r.used = used
+    cells_blank(r.cells, r.width, 0)
+    while i < n and x < used:
+        b = <uint8_t>p[i]
+        if b == REC_STYLE:
+            memcpy(&fg, p + i + 1, 4)
+            memcpy(&bg, p + i + 5, 4)
+            attrs = <uint8_t>p[i + 9]
+            i += 10
+            continue
+        c = &r.cells[x]
+        c.fg = fg
+        c.bg = bg
+        c.attrs = attrs
+        if b >= 0x20:
+            c.len = 1
+            c.u[0] = <char>b
+            i += 1
+        elif b == REC_EMPTY:
+            i += 1
+        else:
+            ln = <uint8_t>p[i + 2]
+            cell_set_bytes(r, c, p + i + 3, ln)
+            c.flags |= <uint8_t>p[i + 1]
+            i += 3 + ln
+        x += 1
 
 
 cdef inline int clamp_size(object n) except -1:
@@ -201,12 +304,11 @@ cdef class Emulator:
         self.history = NULL
         self.history_cap = 0
         self.history_head = 0
+        self.history_tail = 0
         self.history_len = 0
         self.history_limit = 0
         self.history_dropped = 0
         self.history_cleared = False
-        self.history_bytes = 0
-        self.history_spares = 0
 
     def __init__(self, width, height):
         cdef int w = clamp_size(width), h = clamp_size(height)
@@ -279,40 +381,24 @@ cdef class Emulator:
         LF/IND/NEL/wrap at the bottom margin, SU (CSI S) and DL (CSI M) with the cursor on
         the first row; IL, SD, RI, ED 2, resize, RIS and the alternate screen add nothing."""
         cdef long limit = max(0, min(int(lines), HISTORY_LIMIT_MAX))
-        cdef Row **kept = NULL
-        cdef int n = self.history_len if self.history_len < limit else <int>limit, i, cap = 0
         if limit == self.history_limit:
             return
-        if n:   # the newest n pending rows, in order, into a ring of their own
-            cap = <int>(limit if limit < max(n, 64) else max(n, 64))
-            kept = <Row **>xmalloc(<size_t>cap * sizeof(Row *))
-            while self.history_len > n:
-                row_decref(self.history_pop())
-                self.history_dropped += 1
-            for i in range(n):
-                kept[i] = self.history_pop()
-            for i in range(n, cap):
-                kept[i] = NULL
-        else:
-            self.history_dropped += self.history_len
-        self.history_free()   # the spares, and the pending rows when none are kept
-        if kept != NULL:
-            self.history = kept
-            self.history_cap = cap
-            self.history_len = n
-            for i in range(n):
-                self.history_bytes += row_bytes(kept[i])
-        self.history_limit = <int>limit
+        while self.history_len > limit:   # the newest ``limit`` pending rows stay
+            self.history_pop()
+            self.history_dropped += 1
         if limit == 0:
+            self.history_free()
             self.history_dropped = 0
             self.history_cleared = False
+        self.history_limit = <int>limit
 
     def take_history(self, max_lines=None):
         """(dropped, lines, cleared) since the previous call, as the twin: lines are
         (bytes a terminal shows the row with, soft-wrapped), oldest first, at most
         ``max_lines`` of them (None: all); the others stay pending, unrendered."""
         cdef Buf b
-        cdef Row *r
+        cdef Row *r = NULL
+        cdef RecHead h
         cdef list lines = []
         cdef Py_ssize_t i, n = self.history_len
         if max_lines is not None and max_lines < n:
@@ -324,14 +410,21 @@ cdef class Emulator:
             b.p = <char *>xmalloc(256)
             try:
                 for i in range(n):
-                    r = self.history[(self.history_head + i) % self.history_cap]
+                    memcpy(&h, self.history + self.history_head, sizeof(RecHead))
+                    if r == NULL or r.width != h.width:
+                        if r != NULL:
+                            row_decref(r)
+                        r = row_new(h.width, 0, 0)
+                    row_decode(r, self.history + self.history_head + sizeof(RecHead),
+                               h.size - sizeof(RecHead), h.used)
+                    self.history_pop()
                     b.n = 0
                     history_line(&b, r)
-                    lines.append((PyBytes_FromStringAndSize(b.p, b.n),
-                                  (r.cells[r.width - 1].flags & F_WRAP) != 0))
+                    lines.append((PyBytes_FromStringAndSize(b.p, b.n), h.wrap != 0))
             finally:
                 free(b.p)
-        self.history_retire(<int>n)
+                if r != NULL:
+                    row_decref(r)
         self.history_dropped = 0
         self.history_cleared = False
         return out
@@ -343,8 +436,9 @@ cdef class Emulator:
 
     @property
     def history_pending_bytes(self):
-        """Memory the pending rows hold (each cut to the cells in use, see history_keep)."""
-        return self.history_bytes
+        """Bytes the pending rows take in the arena (see row_encode; the arena itself is at
+        most twice what it held at its fullest, see history_room)."""
+        return self.history_tail - self.history_head
 
     def take_replies(self):
         cdef bytes out = bytes(self.replies)
@@ -555,113 +649,69 @@ cdef class Emulator:
             free(out)
 
     # -- scrollback ring ------------------------------------------------------------
-    # history[head .. head + len) (mod cap) are the pending rows, oldest first; every
-    # other slot is NULL or a spare: a row already taken, kept for reuse as the blank
-    # row a scroll needs (at most SPARES_MAX of them). Slots: at most cap <= limit.
-    cdef Row *history_pop(self) noexcept:
-        """Take the oldest pending row out of the ring (the caller owns its reference)."""
-        cdef Row *r = self.history[self.history_head]
-        self.history[self.history_head] = NULL
-        self.history_head = (self.history_head + 1) % self.history_cap
+    # history[head .. tail) holds the pending rows' records (row_encode), oldest first.
+    cdef void history_pop(self) noexcept:
+        """The oldest pending row goes."""
+        cdef uint32_t size
+        memcpy(&size, self.history + self.history_head, 4)
+        self.history_head += size
         self.history_len -= 1
-        self.history_bytes -= row_bytes(r)
-        return r
-
-    cdef void history_retire(self, int n) noexcept:
-        """The n oldest pending rows were taken: each stays in its slot as a spare if
-        nothing else shares it, it has the screen's width and spares are few, else it
-        goes."""
-        cdef int i
-        cdef Row *r
-        for i in range(n):
-            r = self.history[self.history_head]
-            self.history_bytes -= row_bytes(r)
-            if (r.refcnt != 1 or r.width != self.ds.width
-                    or self.history_spares >= SPARES_MAX):
-                row_decref(r)
-                self.history[self.history_head] = NULL
-            else:
-                self.history_spares += 1
-            self.history_head = (self.history_head + 1) % self.history_cap
-        self.history_len -= n
+        if self.history_len == 0:
+            self.history_head = self.history_tail = 0
 
     cdef void history_free(self) noexcept:
-        """Every row held (pending and spare), and the ring."""
-        cdef int i
-        for i in range(self.history_cap):
-            if self.history[i] != NULL:
-                row_decref(self.history[i])
+        """The arena and every row in it."""
         free(self.history)
         self.history = NULL
         self.history_cap = 0
         self.history_head = 0
+        self.history_tail = 0
         self.history_len = 0
-        self.history_bytes = 0
-        self.history_spares = 0
 
-    cdef Row *history_push(self, Row *r) noexcept:
-        """Keep r (its reference moves into the ring). Returns a row the caller now owns,
-        or NULL: the one evicted to stay within the limit, or the spare r displaced."""
-        cdef Row *out = NULL
-        cdef Row **grown
-        cdef int cap, i, slot
-        if self.history_len >= self.history_limit:
-            out = self.history_pop()
-            self.history_dropped += 1
-        if self.history_len >= self.history_cap:   # (all slots pending: no spares)
-            cap = self.history_cap * 2 if self.history_cap else 64
-            if cap > self.history_limit:
-                cap = self.history_limit
-            grown = <Row **>xmalloc(<size_t>cap * sizeof(Row *))
-            for i in range(self.history_len):
-                grown[i] = self.history[(self.history_head + i) % self.history_cap]
-            for i in range(self.history_len, cap):
-                grown[i] = NULL
+    cdef void history_room(self, Py_ssize_t need) noexcept:
+        """Room for ``need`` more bytes at the tail: the pending records move to the front;
+        into a new arena of twice their size (with ``need``) if they fill over 3/4 of this
+        one or under 1/16. So the arena is at most 2 * (pending + need) + 64 KiB, and each
+        byte appended is moved at most 3 times on average."""
+        cdef Py_ssize_t live = self.history_tail - self.history_head
+        cdef Py_ssize_t want = 2 * (live + need) + HISTORY_ARENA_MIN
+        cdef char *arena
+        if 4 * (live + need) > 3 * self.history_cap or 16 * (live + need) < self.history_cap:
+            arena = <char *>xmalloc(<size_t>want)
+            if live:
+                memcpy(arena, self.history + self.history_head, <size_t>live)
             free(self.history)
-            self.history = grown
-            self.history_cap = cap
-            self.history_head = 0
-        slot = (self.history_head + self.history_len) % self.history_cap
-        if self.history[slot] != NULL:
-            self.history_spares -= 1
-            if out == NULL:
-                out = self.history[slot]
-            else:
-                row_decref(self.history[slot])
-        self.history[slot] = r
-        self.history_len += 1
-        self.history_bytes += row_bytes(r)
-        return out
+            self.history = arena
+            self.history_cap = want
+        elif live:
+            memmove(self.history, self.history + self.history_head, <size_t>live)
+        self.history_head = 0
+        self.history_tail = live
 
-    cdef Row *history_keep(self, Row *r, Row *blank, int count) noexcept:
-        """Row r (its reference is the caller's) leaves the top of the main screen into
-        the ring, cut to the cells in use (a kept row's memory follows its text, not the
-        screen's width) unless its last cell carries the soft-wrap flag. Returns the blank
-        row for the scroll (``blank`` if set): for a one-row scroll, a row handed back
-        (r itself when a cut copy was kept, else an evicted row or a spare) that nothing
-        shares and has the screen's width; the other rows handed back go."""
-        cdef Row *kept = r
-        cdef Row *back = NULL
-        cdef Row *evicted
-        cdef int i
-        if r.used < r.width and not (r.cells[r.width - 1].flags & F_WRAP):
-            kept = row_clone(r, r.used if r.used else 1, 0)
-            back = r
-        evicted = self.history_push(kept)
-        for i in range(2):
-            if back != NULL:
-                if (blank == NULL and count == 1 and back.refcnt == 1
-                        and back.width == self.ds.width):
-                    blank = back
-                else:
-                    row_decref(back)
-            back = evicted
-        return blank
+    cdef void history_keep(self, const Row *r) noexcept:
+        """Row r leaves the top of the main screen: its record goes into the arena (the
+        oldest row goes when the ring holds ``history_limit`` of them)."""
+        cdef RecHead h
+        cdef Py_ssize_t need = sizeof(RecHead) + <Py_ssize_t>r.used * REC_CELL_MAX
+        if self.history_len >= self.history_limit:
+            self.history_pop()
+            self.history_dropped += 1
+        if self.history_tail + need > self.history_cap:
+            self.history_room(need)
+        h.size = <uint32_t>(sizeof(RecHead)
+                            + row_encode(self.history + self.history_tail + sizeof(RecHead), r))
+        h.width = <uint16_t>r.width
+        h.used = <uint16_t>r.used
+        h.wrap = (r.cells[r.width - 1].flags & F_WRAP) != 0
+        memcpy(self.history + self.history_tail, &h, sizeof(RecHead))
+        self.history_tail += h.size
+        self.history_len += 1
 
     cdef void clear_history(self) noexcept:
         """ED 3: everything pending is gone, and so is the count of what was dropped."""
         if self.history_limit:
-            self.history_retire(self.history_len)
+            self.history_head = self.history_tail = 0
+            self.history_len = 0
             self.history_dropped = 0
             self.history_cleared = True
 
@@ -730,8 +780,8 @@ cdef class Emulator:
         blank = NULL
         if y == 0 and self.history_limit and self.alt_rows == NULL:
             for i in range(count):   # into the history ring (see history_keep)
-                blank = self.history_keep(self.rows[i], blank, count)
-        elif count == 1 and self.rows[y].refcnt == 1:
+                self.history_keep(self.rows[i])
+        if count == 1 and self.rows[y].refcnt == 1:
             blank = self.rows[y]   # recycle the row that scrolls off
         else:
             for i in range(y, y + count):

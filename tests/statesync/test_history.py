@@ -20,6 +20,7 @@ from pymosh.statesync.history import (
     LINE_MAX,
     LINE_OVERHEAD,
     QUIET,
+    SETTLE,
     WINDOW,
     HistoryLog,
     HistoryReader,
@@ -165,6 +166,23 @@ def test_each_diff_carries_a_bounded_amount_of_history():
         assert sent.history.size <= WINDOW + 200
     assert max(sizes) <= WINDOW + 2 * CHUNK
     assert log.backlog > 9000
+
+
+def test_ready_says_whether_pump_could_change_anything():
+    """The server's per-turn test: while output drops lines, and with nothing to move,
+    pump would do nothing (so it is not called); an ESC[3J or a settled backlog it would."""
+    log = HistoryLog(100)
+    assert not log.ready(0)  # nothing to move
+    log.feed(5, [(b"a", False)], False, now=1000)  # lines dropped: the log holds back
+    assert not log.ready(1000 + SETTLE - 1)
+    state = log.window.copy()
+    assert not log.pump(1000 + SETTLE - 1)
+    assert log.window == state
+    assert log.ready(1000 + SETTLE)
+    assert log.pump(1000 + SETTLE)
+    assert not log.ready(2000)  # everything moved into the window
+    log.feed(0, [], True, now=2000)  # ESC[3J: the window must say so at once
+    assert log.ready(2000)
 
 
 def test_server_memory_is_bounded_by_lines_and_bytes():

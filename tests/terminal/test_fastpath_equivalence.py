@@ -320,6 +320,26 @@ def test_history_identical_on_corpus():
             assert c.take_history() == p.take_history(), case.name
 
 
+@pytest.mark.parametrize("name", ["sgr_ls", "utf8_wide", "truecolor"])
+def test_history_identical_through_the_arena(name):
+    """Enough rows of colours, wide characters and 24-bit colour to make the fast path's
+    arena grow, compact and evict, taken in uneven portions: the same lines as the twin."""
+    from bench.corpus import make_corpus
+
+    data = make_corpus(name, 256 << 10).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    c, p = _both(80, 24)
+    c.set_history_limit(300)
+    p.set_history_limit(300)
+    for n, i in enumerate(range(0, len(data), 4096)):
+        c.feed(data[i : i + 4096])
+        p.feed(data[i : i + 4096])
+        take = None if n % 5 == 4 else (n * 37) % 120
+        assert c.take_history(take) == p.take_history(take)
+        assert c.history_pending == p.history_pending
+    assert c.take_history() == p.take_history()
+    assert c.history_pending_bytes == p.history_pending_bytes == 0
+
+
 @SETTINGS
 @given(size=sizes, data=stream, cuts=st.lists(st.integers(0, 10_000), max_size=8))
 def test_chunked_equals_one_shot(size, data, cuts):

@@ -533,10 +533,10 @@ class Server:
             return
         if sent:
             history.sent()
-        if history.backlog or history.window.clears != history.clears:
+        if history.ready(now):
             history.pump(now, self.transport.all_acked())
-        # else nothing to move (the idle turn): pump would change nothing that matters,
-        # the next feed() resets its pacing
+        # else nothing to move (the idle turn) or dropping (bulk output): pump would
+        # change nothing that matters, the next feed() resets its pacing
 
     def _grant(self, granted: Hello) -> Hello:
         """Scrollback as asked, capped by --scrollback; starts the history log."""

@@ -8,7 +8,7 @@ lacks: the alternate screen (?47/?1047/?1049) and the application keypad flag
 from __future__ import annotations
 
 from .clipboard import osc52
-from .display import history_line, new_frame
+from .display import new_frame
 from .framebuffer import CONTENTS, WRAP, Framebuffer, SavedCursor, blank_cell
 from .parser import Parser, parse_params
 from .utf8 import Utf8Decoder
@@ -79,18 +79,14 @@ class Emulator:
         self, max_lines: int | None = None
     ) -> tuple[int, list[tuple[bytes, bool]], bool]:
         """``(dropped, lines, cleared)`` since the previous call. ``lines``: the rows kept,
-        oldest first, at most ``max_lines`` (None: all; the others stay pending, unrendered),
+        oldest first, at most ``max_lines`` (None: all; the others stay pending),
         each as ``(bytes a terminal shows it with, soft-wrapped)``; ``dropped``: rows that
         scrolled off but were not kept (over the limit); ``cleared``: ESC[3J was seen
         (``lines`` and ``dropped`` then count only what scrolled after it)."""
         fb = self.fb
-        pending = fb.history
-        n = len(pending) if max_lines is None else min(max(max_lines, 0), len(pending))
-        out = (
-            fb.history_dropped,
-            [history_line(pending.popleft()) for _ in range(n)],
-            fb.history_cleared,
-        )
+        pending = len(fb.history)
+        n = pending if max_lines is None else min(max(max_lines, 0), pending)
+        out = (fb.history_dropped, fb.take_history(n), fb.history_cleared)
         fb.history_dropped = 0
         fb.history_cleared = False
         return out
@@ -102,8 +98,8 @@ class Emulator:
 
     @property
     def history_pending_bytes(self) -> int:
-        """Memory the pending rows hold, at most: a list slot and a cell tuple per cell."""
-        return sum(64 + 136 * len(row.cells) for row in self.fb.history)
+        """Bytes charged for the pending rows: each line's text and HISTORY_LINE_BYTES."""
+        return self.fb.history_bytes
 
     def take_replies(self) -> bytes:
         out = b"".join(self._replies)

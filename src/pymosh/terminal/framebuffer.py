@@ -22,6 +22,7 @@ CONTENTS, FG, BG, ATTRS, WIDE, FALLBACK, WRAP = range(7)
 
 MOUSE_NONE = 0
 HISTORY_LIMIT_MAX = 1_000_000  # rows an emulator may keep for take_history (whatever asked)
+HISTORY_LINE_BYTES = 100  # charged per kept row besides its text (bytes, tuple, deque slot)
 MOUSE_ENCODING_DEFAULT = 0
 
 
@@ -85,9 +86,11 @@ class Framebuffer:
         self.bell_count = 0
         self.title_initialized = False
         self.alt_saved: tuple | None = None  # main screen while the alternate is shown
-        # scrollback capture (Emulator.take_history): rows kept by reference, oldest first
+        # scrollback capture (Emulator.take_history): the rows rendered as they leave
+        # (display.history_line: the text and SGR of a line, little memory), oldest first
         self.history_limit = 0
-        self.history: deque[Row] = deque(maxlen=0)
+        self.history: deque[tuple[bytes, bool]] = deque()
+        self.history_bytes = 0  # charged for ``history``: HISTORY_LINE_BYTES + text each
         self.history_dropped = 0
         self.history_cleared = False
         self.reset_draw_state()
@@ -134,7 +137,8 @@ class Framebuffer:
         if self.alt_saved is not None:
             other.alt_saved = (list(self.alt_saved[0]),) + self.alt_saved[1:]
         # the copy keeps the limit; pending history belongs to the original (taken once)
-        other.history = deque(maxlen=self.history_limit)
+        other.history = deque()
+        other.history_bytes = 0
         other.history_dropped = 0
         other.history_cleared = False
         # every row is now shared: neither side may write in place any more
@@ -223,24 +227,42 @@ class Framebuffer:
     # -- scrollback capture --------------------------------------------------------
     def set_history_limit(self, lines: int) -> None:
         limit = min(max(0, int(lines)), HISTORY_LIMIT_MAX)
-        kept = list(self.history)[-limit:] if limit else []
-        self.history_dropped += len(self.history) - len(kept)
         self.history_limit = limit
-        self.history = deque(kept, maxlen=limit)
+        self._trim_history()
         if not limit:
             self.history_dropped = 0
             self.history_cleared = False
 
     def keep_history(self, rows: list[Row]) -> None:
-        """Rows leaving the top of the main screen (no copy: rows are never written once
-        they have left ``self.rows``)."""
-        self.history_dropped += max(0, len(self.history) + len(rows) - self.history_limit)
-        self.history.extend(rows)
+        """Rows leaving the top of the main screen, rendered now (rows are never written
+        once they have left ``self.rows``, so this is what taking them later would give)."""
+        from .display import history_line  # (display imports this module)
+
+        for row in rows:
+            line = history_line(row)
+            self.history.append(line)
+            self.history_bytes += HISTORY_LINE_BYTES + len(line[0])
+        self._trim_history()
+
+    def take_history(self, n: int) -> list[tuple[bytes, bool]]:
+        """The ``n`` oldest kept lines, handed over."""
+        history = self.history
+        lines = [history.popleft() for _ in range(n)]
+        self.history_bytes -= sum(HISTORY_LINE_BYTES + len(text) for text, _ in lines)
+        return lines
+
+    def _trim_history(self) -> None:
+        """The oldest lines over the limit go (counted as dropped)."""
+        history = self.history
+        while len(history) > self.history_limit:
+            self.history_bytes -= HISTORY_LINE_BYTES + len(history.popleft()[0])
+            self.history_dropped += 1
 
     def clear_history(self) -> None:
         """ED 3: everything pending is gone, and so is the count of what was dropped."""
         if self.history_limit:
             self.history.clear()
+            self.history_bytes = 0
             self.history_dropped = 0
             self.history_cleared = True
 

@@ -11,4 +11,5 @@ def new_frame(
     has_bce: bool = True,
     has_title: bool = True,
     clipboard_selections: bool = False,
+    scroll_below_top: bool = False,
 ) -> bytes: ...

@@ -263,14 +263,18 @@ cdef void put_title(Buf *b, str s):
 
 
 def new_frame(initialized, Emulator last not None, Emulator new not None, *,
-              has_ech=True, has_bce=True, has_title=True, clipboard_selections=False):
+              has_ech=True, has_bce=True, has_title=True, clipboard_selections=False,
+              scroll_below_top=False):
     """Bytes that turn a terminal showing ``last`` into one showing ``new``.
 
     Server configuration by default (ECH, BCE, titles); the client passes its
     terminal's capabilities. ``clipboard_selections`` (a pymosh peer): OSC 52 writes for
-    every selection; otherwise Mosh's selection ``c`` only.
+    every selection; otherwise Mosh's selection ``c`` only. ``scroll_below_top`` (as the
+    twin): a scroll deletes lines below the first row, which is then redrawn.
     """
     cdef bint init = bool(initialized)
+    cdef bint below_top = bool(scroll_below_top)
+    cdef int top
     cdef Frame f
     cdef DrawState *last_ds = &last.ds
     cdef DrawState *new_ds = &new.ds
@@ -349,13 +353,28 @@ def new_frame(initialized, Emulator last not None, Emulator new not None, *,
                         break
                     region_height += 1
                 break
+            if below_top and scroll_height < 2:
+                scroll_height = 0   # (only the first row matched: nothing to save)
             if scroll_height:
-                frame_y = scroll_height
+                frame_y = 0 if below_top else scroll_height
+                top = 1 if below_top else 0
                 if lines_scrolled:
                     blank = row_new(width, 0, 0)   # (its generation is never compared)
                     update_rendition(&f, 0, 0, 0, True)
                     bottom_margin = lines_scrolled + scroll_height - 1
-                    if bottom_margin == height - 1 and f.y == bottom_margin:
+                    if below_top:   # DL on the second row (see the twin)
+                        if bottom_margin < height - 1:
+                            puts(&f.out, "\x1b[1;")
+                            putn(&f.out, bottom_margin + 1)
+                            putc(&f.out, b'r')
+                        puts(&f.out, "\x1b[2H\x1b[")
+                        putn(&f.out, lines_scrolled)
+                        putc(&f.out, b'M')
+                        if bottom_margin < height - 1:
+                            puts(&f.out, "\x1b[r")
+                        f.x = -1
+                        f.y = -1
+                    elif bottom_margin == height - 1 and f.y == bottom_margin:
                         putc(&f.out, b'\r')
                         putrep(&f.out, b'\n', lines_scrolled)
                         f.x = 0
@@ -370,7 +389,7 @@ def new_frame(initialized, Emulator last not None, Emulator new not None, *,
                         puts(&f.out, "\x1b[r")
                         f.x = -1
                         f.y = -1
-                    for i in range(bottom_margin + 1):
+                    for i in range(top, bottom_margin + 1):
                         if i + lines_scrolled <= bottom_margin:
                             rows[i] = rows[i + lines_scrolled]
                         else:

@@ -459,6 +459,7 @@ def test_new_frame_byte_identical(size, first, second, shared, init, resize):
         {"has_bce": False},
         {"has_title": False},
         {"clipboard_selections": True},
+        {"scroll_below_top": True},
     ):
         assert fast.new_frame(init, c_old, c_new, **kw) == twin.new_frame(init, p_old, p_new, **kw)
 
@@ -543,12 +544,16 @@ def test_new_frame_round_trips(impl, size, first, second, shared):
     old.feed(first)
     new = old.copy() if shared else mod.Emulator(*size)
     new.feed(second)
-    receiver = mod.Emulator(*size)
-    receiver.feed(mod.new_frame(False, mod.Emulator(*size), old))
-    assert _visible(receiver) == _visible(old)
-    receiver.feed(mod.new_frame(True, old, new))
-    assert _visible(receiver) == _visible(new)
-    assert receiver.take_replies() == b""
+    for below_top in (False, True):
+        receiver = mod.Emulator(*size)
+        receiver.feed(mod.new_frame(False, mod.Emulator(*size), old))
+        assert _visible(receiver) == _visible(old)
+        receiver.set_history_limit(100)
+        receiver.feed(mod.new_frame(True, old, new, scroll_below_top=below_top))
+        assert _visible(receiver) == _visible(new)
+        assert receiver.take_replies() == b""
+        if below_top:  # (the client's history holds the server's lines only)
+            assert receiver.take_history()[1] == []
 
 
 def test_copy_is_independent_and_equal():

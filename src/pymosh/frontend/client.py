@@ -157,8 +157,15 @@ class Client:
         # otherwise Mosh's "c" only
         hello = self.transport.latest_remote_state().hello
         selections = hello is not None and bool(hello.features & FEATURE_CLIPBOARD)
+        # on the main screen with scrollback, no row may scroll off the top into the
+        # terminal's history (it holds the server's history lines only)
         frame = new_frame(
-            initialized, last, new, clipboard_selections=selections, **self.frame_options
+            initialized,
+            last,
+            new,
+            clipboard_selections=selections,
+            scroll_below_top=self.scrollback.active,
+            **self.frame_options,
         )
         return prefix_titles(frame) if self.title_prefix else frame
 

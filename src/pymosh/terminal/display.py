@@ -152,11 +152,15 @@ def new_frame(
     has_bce: bool = True,
     has_title: bool = True,
     clipboard_selections: bool = False,
+    scroll_below_top: bool = False,
 ) -> bytes:
     """Bytes that make a terminal showing ``last`` show ``new`` (Emulator objects).
 
     ``clipboard_selections`` (a pymosh peer): OSC 52 writes for every selection, each with
-    its own; otherwise Mosh's selection ``c`` only (its 16 KiB cap)."""
+    its own; otherwise Mosh's selection ``c`` only (its 16 KiB cap). ``scroll_below_top``
+    (a client drawing on the main screen with scrollback): a scrolled screen is scrolled
+    by deleting lines below the first row, so no row leaves the top of the screen into the
+    terminal's history (which holds the server's lines only), and the first row redrawn."""
     a, f = last.fb, new.fb
     out: list[str] = []
     if f.bell_count != a.bell_count:
@@ -196,7 +200,7 @@ def new_frame(
     old_rows: list[Row] = []
     if initialized:
         old_rows = list(a.rows)
-        first_row = _scroll(frame, f, old_rows)
+        first_row = _scroll(frame, f, old_rows, scroll_below_top)
 
     wrap = False
     for y in range(first_row, height):
@@ -220,7 +224,7 @@ def new_frame(
     return "".join(out).encode("utf-8", "replace")
 
 
-def _scroll(frame: _Frame, f: Framebuffer, old_rows: list[Row]) -> int:
+def _scroll(frame: _Frame, f: Framebuffer, old_rows: list[Row], below_top: bool) -> int:
     """Detect a scroll of the top of the screen; emit it; return the first row to draw."""
     height = f.height
     first = f.rows[0]
@@ -230,10 +234,22 @@ def _scroll(frame: _Frame, f: Framebuffer, old_rows: list[Row]) -> int:
     scroll_height = 0
     while k + scroll_height < height and f.rows[scroll_height] == old_rows[k + scroll_height]:
         scroll_height += 1
+    if below_top and scroll_height < 2:
+        return 0  # (only the first row matched: the region from row 2 would save nothing)
     bottom = k + scroll_height - 1
+    top = 1 if below_top else 0
     out = frame.out
     frame.update_rendition(_DEFAULT_RENDITIONS, force=True)
-    if bottom == height - 1 and frame.y == height - 1:
+    if below_top:
+        # DL on the second row: neither xterm nor tmux keeps deleted rows (tmux keeps
+        # the top row of any scrolled region, so a region from row 2 would not do)
+        if bottom < height - 1:
+            out.append(f"{ESC}[1;{bottom + 1}r")
+        out.append(f"{ESC}[2H{ESC}[{k}M")
+        if bottom < height - 1:
+            out.append(ESC + "[r")
+        frame.x = frame.y = -1
+    elif bottom == height - 1 and frame.y == height - 1:
         out.append("\r" + "\n" * k)
         frame.x = 0
     else:
@@ -244,8 +260,8 @@ def _scroll(frame: _Frame, f: Framebuffer, old_rows: list[Row]) -> int:
         out.append(ESC + "[r")
         frame.x = frame.y = -1
     blank = Row.blank(f.width, 0)
-    old_rows[: bottom + 1] = old_rows[k : bottom + 1] + [blank] * k
-    return scroll_height
+    old_rows[top : bottom + 1] = old_rows[top + k : bottom + 1] + [blank] * k
+    return 0 if below_top else scroll_height
 
 
 def _put_row(

@@ -245,6 +245,24 @@ class TransportSender(Generic[S]):
         which the server sends a window at a time, each after the last was acknowledged)."""
         self.ack_expedited = True
 
+    def heartbeat_only(self) -> bool:
+        """The last timer pass (`wait_time`, `tick`) found nothing due but the heartbeat: the
+        live state is the newest sent one, no state to (re)send, no data ack, no shutdown."""
+        return (
+            self._at_back
+            and self.next_send_time == INF
+            and not self.pending_data_ack
+            and not self.shutdown_in_progress
+            and self.ack_num != SHUTDOWN_NUM
+        )
+
+    def schedule_heartbeat(self, at: float) -> None:
+        """Send the next heartbeat (the empty ack every ACK_INTERVAL) at ``at``. Mosh never
+        does; pymosh-server does to send its heartbeat with the client's (one wake-up per
+        interval, `pymosh.frontend.heartbeat`). Only a heartbeat moves: the next timer pass
+        brings a data ack forward again, and state changes keep their own timer."""
+        self.next_ack_time = at
+
     def data_in_flight(self) -> bool:
         """Something sent is not yet acknowledged and differs from what the peer has
         acknowledged (unacknowledged empty acks do not count)."""

@@ -16,8 +16,8 @@ import termios
 import time
 
 import pytest
-
 from bench.e2e.procstat import wakeups
+
 from pymosh.network.sender import ACK_INTERVAL
 from tests.support.servers import PYMOSH, start_server, stop_server
 

@@ -43,6 +43,7 @@ USAGE = (
     "[--scrollback=N] [-- COMMAND...]"
 )
 NO_CLIENT_TIMEOUT = 60000  # ms without any client after start-up
+INFINITY = float("inf")
 IDLE_WAIT = 5000  # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2  # ms the first pty output after a quiet spell is collected
 # (Mosh: 8; 1-2 ms gave echo p50 10.6 ms vs 12.0 ms at 8)
@@ -279,8 +280,8 @@ class Server:
                 loop.set_readers(readers)
                 watched = readers
             wait = transport.wait_time(now)
-            if phase.hold(sender, transport.connection.last_heard):
-                wait = transport.wait_time(now)
+            if phase.hold(sender, transport.connection.last_heard) and wait != INFINITY:
+                wait = max(sender.next_ack_time - now, 0)  # (nothing else is due)
             if not streams_idle:
                 wait = min(wait, forwarding.wait_time(now))
             if len(self.terminal.input_history) > 1:

@@ -12,7 +12,7 @@ from pymosh.generics import Generic, TypeVar
 from pymosh.network.connection import Connection
 from pymosh.network.fragment import Fragmenter
 from pymosh.network.state import SyncState, TimedState
-from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
+from pymosh.wire.protobuf import PROTOCOL_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ class TransportSender(Generic[S]):
         self._last_new_num = -1
 
     # ------------------------------------------------------------ hooks from the receiver
+    # (which also sets ack_num, last_heard and pending_data_ack directly)
     def process_acknowledgment_through(self, ack_num: int) -> None:
         states = self.sent_states
         for i, entry in enumerate(states):
@@ -120,15 +121,6 @@ class TransportSender(Generic[S]):
                     # every state before the acked one has a smaller number
                     del states[:i]
                 return
-
-    def set_ack_num(self, num: int) -> None:
-        self.ack_num = num
-
-    def set_data_ack(self) -> None:
-        self.pending_data_ack = True
-
-    def remote_heard(self, timestamp: float) -> None:
-        self.last_heard = timestamp
 
     # ------------------------------------------------------------ timers (§5.4.1)
     def _peer_active(self, now: float) -> bool:
@@ -346,15 +338,6 @@ class TransportSender(Generic[S]):
         self.next_send_time = INF
 
     def _send_in_fragments(self, diff: bytes, new_num: int, now: float, out: List[bytes]) -> None:
-        inst = Instruction(
-            PROTOCOL_VERSION,
-            self.assumed_receiver_state.num,
-            new_num,
-            self.ack_num,
-            self.sent_states[0].num,
-            diff,
-            self.chaff(),
-        )
         if new_num == SHUTDOWN_NUM:
             self.shutdown_tries += 1
         # numbers only grow, so a number sent before is the one sent last
@@ -362,7 +345,17 @@ class TransportSender(Generic[S]):
             self.retransmits += 1
         self._last_new_num = new_num
         conn = self.connection
-        for payload in self.fragmenter.make_payloads(inst, conn.mtu):
+        payloads = self.fragmenter.payloads(
+            PROTOCOL_VERSION,
+            self.assumed_receiver_state.num,
+            new_num,
+            self.ack_num,
+            self.sent_states[0].num,
+            diff,
+            self.chaff(),
+            conn.mtu,
+        )
+        for payload in payloads:
             if not conn.has_remote_addr:
                 break  # detached by the previous fragment's send: Mosh drops the rest
             out.append(conn.make_datagram(payload, now))

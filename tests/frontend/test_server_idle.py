@@ -1,9 +1,11 @@
-"""An idle pymosh-server: it wakes only for the heartbeats (its own and the client's), and an
-idle turn leaves the registry record, the history log and the stream carrier alone.
+"""An idle pymosh-server: it wakes only for the heartbeats, once per interval with a
+client that heart-beats (its own goes out with the client's: pymosh.frontend.heartbeat), and
+an idle turn leaves the registry record, the history log and the stream carrier alone.
 
 A real Server (pty, loopback UDP socket, registry record) with a simulated clock: the event
 loop's wait is replaced by one that advances the clock to the server's deadline or to the
-client's next heartbeat. Counters, not timings.
+client's next send (its heartbeat ``lag`` ms late, like a client on a loaded machine; none once the
+client falls ``silent``). Counters, not timings.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from pymosh.crypto.key import new_key
 from pymosh.frontend import registry
 from pymosh.frontend import server as server_module
+from pymosh.frontend.heartbeat import HOLD
 from pymosh.frontend.loop import EventLoop
 from pymosh.frontend.pty_host import PtyHost
 from pymosh.frontend.resume import REFRESH, register
@@ -39,12 +42,12 @@ class Stop(Exception):
 class IdleRun:
     """A Server and an in-process pymosh client (hello with scrollback and streams)."""
 
-    def __init__(self, monkeypatch) -> None:
+    def __init__(self, monkeypatch, command=("/bin/sleep", "600")) -> None:
         self.now = 1_000_000.0
         monkeypatch.setattr(server_module, "now_ms", lambda: self.now)
         key = new_key()
         self.sock = ServerSocket("127.0.0.1", "0")
-        self.pty = PtyHost(["/bin/sleep", "600"], dict(os.environ), 80, 24)
+        self.pty = PtyHost(list(command), dict(os.environ), 80, 24)
         self.server = server_module.Server(self.sock, key, self.pty, 80, 24)
         register(self.server, self.sock.port, ["sleep"])
         self.csock = ClientSocket(("127.0.0.1", self.sock.port), self.now)
@@ -63,23 +66,54 @@ class IdleRun:
         self.client.transport.current_state.push_hello(Hello(1, CLIENT_FEATURES, 1000))
         self.client.transport.current_state.push_resize(80, 24)
         self.end = self.now + SIMULATED
+        self.lag = 0.0  # ms each client send is late
+        self.silent = float("inf")  # the client sends nothing from then on
+        self.keys: list[tuple[float, bytes]] = []  # (when, keystrokes) the user types
         # per turn: (time, datagram in, timer expired, datagrams the server sent by then)
         self.log: list[tuple[float, bool, bool, int]] = []
+        self.client_sends: list[float] = []
+        self.client_due = self.client_at = 0.0  # the client's send due, and when it goes
         self.server.loop.wait = self.wait  # type: ignore[method-assign]
 
     def wait(self, timeout_ms: float) -> tuple[set[int], list[int]]:
-        self.client.receive(self.now)
-        client_wait = self.client.wait_time(self.now)
-        step = min(timeout_ms, client_wait)
+        while True:
+            self.client.receive(self.now)
+            due = self.now + self.client.wait_time(self.now)
+            if due != self.client_due:
+                # (its heartbeat is late, not the ack or input the test is not about)
+                late = self.lag if self.client.transport.sender.heartbeat_only() else 0
+                self.client_due, self.client_at = due, due + late
+            client_wait = self.client_at - self.now
+            if self.now + client_wait >= self.silent:
+                client_wait = float("inf")
+            step = min(timeout_ms, client_wait)
+            if self.keys and self.keys[0][0] <= self.now + step:
+                # the user types while the server sleeps
+                at, data = self.keys.pop(0)
+                timeout_ms -= max(at - self.now, 0)
+                self.now = max(at, self.now)
+                self.client.transport.current_state.push_keystroke(data)
+                continue
+            break
         if self.now + step > self.end:
             raise Stop
         self.now += step
         if client_wait <= timeout_ms:
-            self.client.send(self.now)
+            if self.client.send(self.now):
+                self.client_sends.append(self.now)
         ready, _, _ = select.select([self.sock.sock.fileno(), self.pty.fd], [], [], 0.05)
         sent = self.server.transport.connection.datagrams_sent
         self.log.append((self.now, bool(ready), client_wait > timeout_ms, sent))
         return set(ready), []
+
+    def turns(self, since: float, until: float = float("inf")):
+        """(time, datagram in, timer expired, sent) of each turn in [since, until)."""
+        log = self.log
+        return [
+            (at, got, timer, log[i + 1][3] > sent)
+            for i, (at, got, timer, sent) in enumerate(log[:-1])
+            if since <= at < until
+        ]
 
     def run(self) -> None:
         with pytest.raises(Stop):
@@ -101,36 +135,72 @@ def idle(monkeypatch):
     run.close()
 
 
-def test_an_idle_server_wakes_only_for_heartbeats(idle, monkeypatch):
+@pytest.mark.parametrize("lag", [0.0, HOLD / 4, HOLD / 2])
+def test_an_idle_server_wakes_once_per_heartbeat_interval(idle, monkeypatch, lag):
     writes: list[str] = []
     real_write = registry.write_record
     monkeypatch.setattr(
         registry, "write_record", lambda d, r: (writes.append(r.state), real_write(d, r))
     )
+    idle.lag = lag  # the client's heartbeat comes later than the server's is due
     idle.run()
     server = idle.server
     assert server.terminal.hello is not None and server.history is not None  # pymosh client
-    log = idle.log
-    # each turn: why it woke, and whether it sent (the next entry's count is after it)
-    turns = [
-        (at, got, timer, log[i + 1][3] > sent)
-        for i, (at, got, timer, sent) in enumerate(log[:-1])
-        if at >= log[0][0] + 10_000
-    ]
+    turns = idle.turns(idle.log[0][0] + 10_000)
     span = turns[-1][0] - turns[0][0]
-    heartbeats = span / ACK_INTERVAL
-    arrivals = sum(1 for _, got, _, _ in turns if got)
-    timers = [sent for _, got, timer, sent in turns if timer and not got]
-    # the client's heartbeat, and the server's own: two wake-ups per ACK_INTERVAL; every
-    # wake-up by the server's own timer sends one (none for bookkeeping)
-    assert abs(arrivals - heartbeats) <= 2
-    assert abs(len(timers) - heartbeats) <= 2 and all(timers)
-    assert len(turns) == arrivals + len(timers)
+    heartbeats = span / (ACK_INTERVAL + lag)  # the client's period
+    arrivals = [sent for _, got, _, sent in turns if got]
+    # the client's heartbeat wakes the server, which sends its own in the same turn; its
+    # own timer never wakes it (the client's comes within the hold)
+    assert abs(len(arrivals) - heartbeats) <= 2 and all(arrivals)
+    assert len(turns) == len(arrivals)
+    # as many datagrams as Mosh's server sends: one per interval
     sent = server.transport.connection.datagrams_sent
-    assert sent >= SIMULATED / ACK_INTERVAL - 2
+    assert SIMULATED / (ACK_INTERVAL + lag) - 2 <= sent <= SIMULATED / ACK_INTERVAL + 6
     # the record: attached once, then the slow refresh of last contact (riding a heartbeat)
     assert writes[0] == "attached" and set(writes) == {"attached"}
     assert len(writes) <= 1 + SIMULATED / REFRESH + 1
+
+
+def test_a_silent_client_gets_moshs_heartbeat_rhythm(idle):
+    idle.lag = HOLD / 4
+    idle.silent = idle.now + 30_000  # the client's last heartbeat is before then
+    idle.end = idle.silent + 30_000  # (before the server detaches from a silent client)
+    idle.run()
+    last_heard = idle.client_sends[-1]
+    sends = [at for at, _, _, sent in idle.turns(last_heard) if sent]
+    gaps = [b - a for a, b in zip(sends, sends[1:])]
+    # the server's answers the client's last heartbeat; the next waits for the client's
+    # next (which never comes) at most HOLD; every later one goes out on Mosh's timer
+    assert sends[0] == last_heard
+    assert ACK_INTERVAL <= gaps[0] <= ACK_INTERVAL + HOLD
+    assert len(gaps) >= 8 and gaps[1:] == [ACK_INTERVAL] * (len(gaps) - 1)
+    # and while the client still heart-beat, it was one wake-up per interval
+    before = idle.turns(idle.log[0][0] + 10_000, last_heard)
+    assert before and all(got and sent for _, got, _, sent in before)
+
+
+def test_keystrokes_are_not_held_with_the_heartbeat(monkeypatch):
+    run = IdleRun(monkeypatch, ("/bin/cat",))
+    try:
+        start = run.now
+        # typed at several phases of the heartbeat interval, once the phase has locked
+        typed = [start + 20_000 + k * 7_100 + (k * 450) % ACK_INTERVAL for k in range(8)]
+        letters = [bytes([ord("a") + k]) for k in range(len(typed))]
+        run.keys = list(zip(typed, letters))
+        run.end = typed[-1] + 5_000
+        run.run()
+        row = run.client.transport.latest_remote_state().terminal
+        text = "".join(row.get_cell(0, c)[0] or " " for c in range(80))
+        assert all(letter.decode() in text for letter in letters)
+        # every keystroke's arrival turn sent its echo (the same turn: ECHO_WAIT), whatever
+        # the heartbeat's hold
+        for at in typed:
+            arrival = next(t for t in run.turns(at) if t[1])
+            assert arrival[3], f"no echo in the turn the keystroke typed at {at} arrived"
+            assert arrival[0] - at <= 5  # the client's send mindelay, no hold
+    finally:
+        run.close()
 
 
 def test_an_idle_turn_leaves_the_record_history_and_streams_alone(idle, monkeypatch):
@@ -160,7 +230,7 @@ def test_an_idle_turn_leaves_the_record_history_and_streams_alone(idle, monkeypa
     monkeypatch.setattr(Forwarding, "turn", counting("forwarding", Forwarding.turn))
     idle.run()
     turns = len(idle.log)
-    assert turns >= 2 * SIMULATED / ACK_INTERVAL - 4
+    assert turns >= SIMULATED / ACK_INTERVAL - 4
     # a few at the start (contact, the first frames); then only the record's refreshes
     assert calls["note"] <= 10 + SIMULATED / REFRESH
     assert calls["pump"] <= 10

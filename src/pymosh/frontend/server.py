@@ -43,6 +43,7 @@ USAGE = (
     "[--scrollback=N] [-- COMMAND...]"
 )
 NO_CLIENT_TIMEOUT = 60000  # ms without any client after start-up
+INFINITY = float("inf")
 IDLE_WAIT = 5000  # cap on a wait while no client / shutting down
 SEND_MINDELAY = 2  # ms the first pty output after a quiet spell is collected
 # (Mosh: 8; 1-2 ms gave echo p50 10.6 ms vs 12.0 ms at 8)
@@ -215,6 +216,9 @@ class Server:
         self.network_timeout = _env_seconds("MOSH_SERVER_NETWORK_TMOUT")
         self.signal_timeout = _env_seconds("MOSH_SERVER_SIGNAL_TMOUT")
         self.loop = EventLoop()
+        from pymosh.frontend.heartbeat import HeartbeatPhase
+
+        self.heartbeat = HeartbeatPhase()
         from pymosh.frontend.forwarding import server_forwarding
 
         self.forward = forward
@@ -245,10 +249,12 @@ class Server:
             self.sock.close()
 
     def _run(self) -> int:
-        # The idle session wakes twice per heartbeat interval (its own heartbeat, the
-        # client's): every call below runs on each of those wake-ups, with cold caches,
-        # so the turn asks each part once and skips what is absent or has nothing to do.
+        # The idle session wakes once per heartbeat interval (the client's heartbeat, which
+        # brings the server's own: HeartbeatPhase): every call below runs on each wake-up,
+        # with cold caches, so the turn asks each part once and skips what is absent or has
+        # nothing to do.
         loop = self.loop
+        phase = self.heartbeat
         pty_fd = self.pty.fd
         watched: list[int] = []
         # forwarding with nothing open nor in flight has nothing to watch, wait for or do
@@ -274,6 +280,8 @@ class Server:
                 loop.set_readers(readers)
                 watched = readers
             wait = transport.wait_time(now)
+            if phase.hold(sender, transport.connection.last_heard) and wait != INFINITY:
+                wait = max(sender.next_ack_time - now, 0)  # (nothing else is due)
             if not streams_idle:
                 wait = min(wait, forwarding.wait_time(now))
             if len(self.terminal.input_history) > 1:
@@ -301,9 +309,12 @@ class Server:
                     durable_client = durable.noted_client
 
             if ready and not ready.isdisjoint(sockets):
+                previous = transport.connection.last_heard
                 self.endpoint.receive(now)
                 if transport.remote_state_num != self.last_remote_num:
-                    if self._consume_user_input(now) and pty_fd not in ready:
+                    if not self._consume_user_input(now):
+                        phase.answer(transport.sender, previous, now)  # (if a heartbeat)
+                    elif pty_fd not in ready:
                         # the shell's echo takes a fraction of a millisecond: take it
                         # into this turn's frame rather than sending a frame without it
                         # (which would hold the echo back a whole frame interval)

@@ -84,46 +84,54 @@ class Fragmenter:
 
     def make_payloads(self, instruction: Instruction, mtu: int) -> List[bytes]:
         """The instruction's fragments as datagram payloads (header + contents)."""
-        size = fragment_capacity(mtu)
-        if size <= 0:
-            raise ValueError("MTU too small for a fragment")
         ins = instruction
-        diff = ins.diff if type(ins.diff) is bytes else bytes(ins.diff)
-        chaff = ins.chaff if type(ins.chaff) is bytes else bytes(ins.chaff)
-        last = self._last_key
-        if (
-            ins.old_num == last[1]
-            and ins.new_num == last[2]
-            and self._last_diff is not None
-            and diff != self._last_diff
-        ):
-            raise ValueError("same (old_num, new_num) with a different diff")
-        key = (
+        return self.payloads(
             ins.protocol_version,
             ins.old_num,
             ins.new_num,
             ins.ack_num,
             ins.throwaway_num,
-            chaff,
+            ins.diff if type(ins.diff) is bytes else bytes(ins.diff),
+            ins.chaff if type(ins.chaff) is bytes else bytes(ins.chaff),
             mtu,
         )
+
+    def payloads(
+        self,
+        protocol_version: int,
+        old_num: int,
+        new_num: int,
+        ack_num: int,
+        throwaway_num: int,
+        diff: bytes,
+        chaff: bytes,
+        mtu: int,
+    ) -> List[bytes]:
+        """`make_payloads` of the Instruction with these fields, without building it (the
+        sender's path: every heartbeat)."""
+        size = mtu - (DATAGRAM_OVERHEAD + HEADER_LEN)  # fragment_capacity
+        if size <= 0:
+            raise ValueError("MTU too small for a fragment")
+        last = self._last_key
+        if (
+            old_num == last[1]
+            and new_num == last[2]
+            and self._last_diff is not None
+            and diff != self._last_diff
+        ):
+            raise ValueError("same (old_num, new_num) with a different diff")
+        key = (protocol_version, old_num, new_num, ack_num, throwaway_num, chaff, mtu)
         if key != last:
             self.next_instruction_id += 1
         self._last_key = key
         self._last_diff = diff
 
         compressed = codec.pack(
-            ins.protocol_version,
-            ins.old_num,
-            ins.new_num,
-            ins.ack_num,
-            ins.throwaway_num,
-            diff,
-            chaff,
+            protocol_version, old_num, new_num, ack_num, throwaway_num, diff, chaff
         )
         ident = self.next_instruction_id
         if len(compressed) <= size:  # every idle instruction, most others
-            return [header(ident, 0, True) + compressed]
+            return [HEADER.pack(ident & U64, 0x8000) + compressed]
         count = -(-len(compressed) // size)
         if count - 1 > MAX_FRAGMENT_NUM:
             raise ValueError("instruction needs more than 32768 fragments")

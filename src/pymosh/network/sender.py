@@ -12,7 +12,7 @@ from pymosh.generics import Generic, TypeVar
 from pymosh.network.connection import Connection
 from pymosh.network.fragment import Fragmenter
 from pymosh.network.state import SyncState, TimedState
-from pymosh.wire.protobuf import PROTOCOL_VERSION, Instruction
+from pymosh.wire.protobuf import PROTOCOL_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ class TransportSender(Generic[S]):
         self._last_new_num = -1
 
     # ------------------------------------------------------------ hooks from the receiver
+    # (which also sets ack_num, last_heard and pending_data_ack directly)
     def process_acknowledgment_through(self, ack_num: int) -> None:
         states = self.sent_states
         for i, entry in enumerate(states):
@@ -120,15 +121,6 @@ class TransportSender(Generic[S]):
                     # every state before the acked one has a smaller number
                     del states[:i]
                 return
-
-    def set_ack_num(self, num: int) -> None:
-        self.ack_num = num
-
-    def set_data_ack(self) -> None:
-        self.pending_data_ack = True
-
-    def remote_heard(self, timestamp: float) -> None:
-        self.last_heard = timestamp
 
     # ------------------------------------------------------------ timers (§5.4.1)
     def _peer_active(self, now: float) -> bool:
@@ -245,6 +237,24 @@ class TransportSender(Generic[S]):
         which the server sends a window at a time, each after the last was acknowledged)."""
         self.ack_expedited = True
 
+    def heartbeat_only(self) -> bool:
+        """The last timer pass (`wait_time`, `tick`) found nothing due but the heartbeat: the
+        live state is the newest sent one, no state to (re)send, no data ack, no shutdown."""
+        return (
+            self._at_back
+            and self.next_send_time == INF
+            and not self.pending_data_ack
+            and not self.shutdown_in_progress
+            and self.ack_num != SHUTDOWN_NUM
+        )
+
+    def schedule_heartbeat(self, at: float) -> None:
+        """Send the next heartbeat (the empty ack every ACK_INTERVAL) at ``at``. Mosh never
+        does; pymosh-server does to send its heartbeat with the client's (one wake-up per
+        interval, `pymosh.frontend.heartbeat`). Only a heartbeat moves: the next timer pass
+        brings a data ack forward again, and state changes keep their own timer."""
+        self.next_ack_time = at
+
     def data_in_flight(self) -> bool:
         """Something sent is not yet acknowledged and differs from what the peer has
         acknowledged (unacknowledged empty acks do not count)."""
@@ -328,15 +338,6 @@ class TransportSender(Generic[S]):
         self.next_send_time = INF
 
     def _send_in_fragments(self, diff: bytes, new_num: int, now: float, out: List[bytes]) -> None:
-        inst = Instruction(
-            PROTOCOL_VERSION,
-            self.assumed_receiver_state.num,
-            new_num,
-            self.ack_num,
-            self.sent_states[0].num,
-            diff,
-            self.chaff(),
-        )
         if new_num == SHUTDOWN_NUM:
             self.shutdown_tries += 1
         # numbers only grow, so a number sent before is the one sent last
@@ -344,7 +345,17 @@ class TransportSender(Generic[S]):
             self.retransmits += 1
         self._last_new_num = new_num
         conn = self.connection
-        for payload in self.fragmenter.make_payloads(inst, conn.mtu):
+        payloads = self.fragmenter.payloads(
+            PROTOCOL_VERSION,
+            self.assumed_receiver_state.num,
+            new_num,
+            self.ack_num,
+            self.sent_states[0].num,
+            diff,
+            self.chaff(),
+            conn.mtu,
+        )
+        for payload in payloads:
             if not conn.has_remote_addr:
                 break  # detached by the previous fragment's send: Mosh drops the rest
             out.append(conn.make_datagram(payload, now))

@@ -205,15 +205,20 @@ class Transport(Generic[L, R]):
         self.connection.set_last_roundtrip_success(sender.sent_states[0].timestamp)
 
         nums = self._received_nums
-        i = bisect.bisect_left(nums, inst.new_num)
-        if i < len(nums) and nums[i] == inst.new_num:
-            return True  # already have it
-        j = bisect.bisect_left(nums, inst.old_num)
-        if j == len(nums) or nums[j] != inst.old_num:
+        new_num = inst.new_num
+        newest = new_num > nums[-1]  # the usual case: no search for it
+        if not newest:
+            i = bisect.bisect_left(nums, new_num)
+            if nums[i] == new_num:
+                return True  # already have it
+        old_num = inst.old_num
+        j = len(nums) - 1 if old_num == nums[-1] else bisect.bisect_left(nums, old_num)
+        if j == len(nums) or nums[j] != old_num:
             return True  # reference unknown: ignore
         # hold the reference object: throwaway may drop it from the list (§5.4.4)
         reference = self.received_states[j].state
-        self._process_throwaway_until(inst.throwaway_num)
+        if inst.throwaway_num > nums[0]:
+            self._process_throwaway_until(inst.throwaway_num)
 
         if len(self.received_states) > RECEIVED_STATES_LIMIT:
             if now < self.receiver_quench_timer:
@@ -228,18 +233,20 @@ class Transport(Generic[L, R]):
                 self.dropped_instructions += 1
                 self.last_error = str(exc)
                 return False
-        entry = TimedState(now, inst.new_num, new_state)
+        entry = TimedState(now, new_num, new_state)
 
         nums = self._received_nums
-        pos = bisect.bisect_left(nums, inst.new_num)
-        self.received_states.insert(pos, entry)
-        nums.insert(pos, inst.new_num)
-        if pos != len(nums) - 1:
+        if not newest:
+            pos = bisect.bisect_left(nums, new_num)
+            self.received_states.insert(pos, entry)
+            nums.insert(pos, new_num)
             return True  # an older state arriving late: no ack/heard bookkeeping
-        sender.set_ack_num(inst.new_num)
-        sender.remote_heard(now)
+        self.received_states.append(entry)
+        nums.append(new_num)
+        sender.ack_num = new_num  # (set_ack_num, remote_heard, set_data_ack inline)
+        sender.last_heard = now
         if inst.diff:
-            sender.set_data_ack()
+            sender.pending_data_ack = True
         return True
 
     def _process_throwaway_until(self, throwaway_num: int) -> None:

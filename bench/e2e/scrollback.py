@@ -132,10 +132,15 @@ def run(s: Session, command: str, timeout: float) -> dict:
 
 
 def _median_run(results: list[dict]) -> dict:
-    """The run with the median wall time, with every run's wall time beside it."""
+    """The run with the median wall time, with every run's wall time and server CPU beside
+    it, and the median server CPU (steadier than wall times on a busy host)."""
     ordered = sorted(results, key=lambda r: r["wall_s"])
     out = dict(ordered[(len(ordered) - 1) // 2])
     out["wall_s_runs"] = [r["wall_s"] for r in results]
+    cpu = [r["server_cpu_s"] for r in results]
+    out["server_cpu_s_runs"] = cpu
+    known = sorted(c for c in cpu if c is not None)
+    out["server_cpu_s_median"] = known[(len(known) - 1) // 2] if known else None
     return out
 
 
@@ -150,6 +155,22 @@ def summary(runs: dict) -> list[str]:
             base = mosh.get(label, {}).get("wall_s") if isinstance(mosh.get(label), dict) else None
             if isinstance(r, dict) and "wall_s" in r and base:
                 out.append(f"{name:30} {label:22} wall {r['wall_s'] / base:5.2f}x Mosh")
+    for name, by_label in runs.items():  # scrollback on over off, per installation
+        if not name.endswith(" scrollback off"):
+            continue
+        on = runs.get(name.replace(" off", " 10k"), {})
+        for label, r in by_label.items():
+            o = on.get(label)
+            if not (
+                isinstance(r, dict) and isinstance(o, dict) and "wall_s" in r and "wall_s" in o
+            ):
+                continue
+            cpu_off, cpu_on = r.get("server_cpu_s_median"), o.get("server_cpu_s_median")
+            cpu = f"{cpu_on / cpu_off:5.2f}x" if cpu_off and cpu_on else "  n/a"
+            out.append(
+                f"{name[: -len(' off')] + ' on/off':30} {label:22} wall {o['wall_s'] / r['wall_s']:5.2f}x"
+                f"  server CPU (median) {cpu}"
+            )
     return out
 
 

@@ -48,6 +48,15 @@ ctypedef struct Row:
                        # keeps; history rendering starts its trim there)
     Ext *ext
     Cell *cells
+    # (emulator) the row's scrollback record (the emulator's row_encode of cells [0,
+    # rec_col)) built as plain ASCII was printed left to right: rows leaving the screen
+    # are copied, not encoded; rec_n -1: none (any other write to the row ends it)
+    char *rec          # rec_cap bytes in the row's allocation, after the cells
+    int rec_n
+    int rec_cap
+    int rec_col
+    uint32_t rec_attrs     # renditions of the record's last cell
+    uint64_t rec_colours   # (fg, bg)
 
 cdef inline void *xmalloc(size_t n) noexcept nogil:
     cdef void *p = malloc(n if n else 1)
@@ -74,8 +83,21 @@ cdef inline void cells_blank(Cell *cells, int n, uint32_t bg) noexcept nogil:
         cells[i] = cells[0]
 
 
+cdef inline int row_rec_cap(int width) noexcept nogil:
+    return 2 * width + 32
+
+
+cdef inline void row_rec_reset(Row *r, uint32_t bg) noexcept nogil:
+    """r was blanked with background bg: an empty record (none if bg: blanks in colour)."""
+    r.rec_n = -1 if bg else 0
+    r.rec_col = 0
+    r.rec_attrs = 0
+    r.rec_colours = 0
+
+
 cdef inline Row *row_new(int width, uint32_t bg, uint64_t gen) noexcept:
-    cdef Row *r = <Row *>xmalloc(sizeof(Row) + <size_t>width * sizeof(Cell))
+    cdef int cap = row_rec_cap(width)
+    cdef Row *r = <Row *>xmalloc(sizeof(Row) + <size_t>width * sizeof(Cell) + <size_t>cap)
     cdef int i
     r.refcnt = 1
     r.gen = gen
@@ -85,19 +107,32 @@ cdef inline Row *row_new(int width, uint32_t bg, uint64_t gen) noexcept:
     r.used = width if bg else 0
     r.ext = NULL
     r.cells = <Cell *>((<char *>r) + sizeof(Row))
+    r.rec = <char *>(r.cells + width)
+    r.rec_cap = cap
+    row_rec_reset(r, bg)
     cells_blank(r.cells, width, bg)
     return r
 
 
 cdef inline Row *row_clone(Row *src, int width, uint32_t pad_bg) noexcept:
     """Copy of src with ``width`` cells (same gen); extra cells blank with pad_bg."""
-    cdef Row *r = <Row *>xmalloc(sizeof(Row) + <size_t>width * sizeof(Cell))
+    cdef int cap = row_rec_cap(width)
+    cdef Row *r = <Row *>xmalloc(sizeof(Row) + <size_t>width * sizeof(Cell) + <size_t>cap)
     cdef int i, n = src.width if src.width < width else width
     r.refcnt = 1
     r.gen = src.gen
     r.width = width
     r.used = width if (pad_bg and width > n) or src.used > width else src.used
     r.cells = <Cell *>((<char *>r) + sizeof(Row))
+    r.rec = <char *>(r.cells + width)
+    r.rec_cap = cap
+    r.rec_n = -1
+    if width == src.width and src.rec_n >= 0:  # the same cells: the same record
+        memcpy(r.rec, src.rec, <size_t>src.rec_n)
+        r.rec_n = src.rec_n
+        r.rec_col = src.rec_col
+        r.rec_attrs = src.rec_attrs
+        r.rec_colours = src.rec_colours
     memcpy(r.cells, src.cells, <size_t>n * sizeof(Cell))
     for i in range(n, width):
         cell_blank(&r.cells[i], pad_bg)

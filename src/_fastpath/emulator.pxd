@@ -7,7 +7,7 @@
 cimport cython
 from libc.stdint cimport uint8_t, uint32_t
 
-from _fastpath.cells cimport Row
+from _fastpath.cells cimport Cell, Row
 
 cdef enum:
     MAX_SIZE = 1024        # width/height clamp (the twin's MAX_SIZE)
@@ -123,6 +123,9 @@ cdef class Emulator:
     cdef void history_keep(self, const Row *r) noexcept
     cdef void clear_history(self) noexcept
     cdef inline Row *mutable_row(self, int y) noexcept
+    cdef inline Row *writable_row(self, int y) noexcept
+    cdef inline void record_ascii(self, Row *r, int col, const Cell *t, const uint8_t *p,
+                                  Py_ssize_t m) noexcept
     cdef void reset_row(self, int y) noexcept
     cdef void erase_cells(self, int y, int start, int end) noexcept
     cdef void insert_lines(self, int y, int count) noexcept

@@ -22,7 +22,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes
 
 from _fastpath.cells cimport (
     Cell, Ext, Row, INLINE, EXT_BYTES, F_WIDE, F_FALLBACK, F_WRAP, F_EXT, xmalloc, cell_blank, cells_blank,
-    row_new, row_clone, row_decref, cell_data, cell_set_bytes, cell_append, row_eq,
+    row_new, row_clone, row_decref, row_rec_reset, cell_data, cell_set_bytes, cell_append, row_eq,
     utf8_encode)
 from _fastpath.output cimport Buf, history_line
 
@@ -698,8 +698,12 @@ cdef class Emulator:
             self.history_dropped += 1
         if self.history_tail + need > self.history_cap:
             self.history_room(need)
-        h.size = <uint32_t>(sizeof(RecHead)
-                            + row_encode(self.history + self.history_tail + sizeof(RecHead), r))
+        if r.rec_n >= 0 and r.rec_col == r.used:   # built as it was printed: a copy
+            memcpy(self.history + self.history_tail + sizeof(RecHead), r.rec, <size_t>r.rec_n)
+            h.size = <uint32_t>(sizeof(RecHead) + r.rec_n)
+        else:
+            h.size = <uint32_t>(sizeof(RecHead)
+                                + row_encode(self.history + self.history_tail + sizeof(RecHead), r))
         h.width = <uint16_t>r.width
         h.used = <uint16_t>r.used
         h.wrap = (r.cells[r.width - 1].flags & F_WRAP) != 0
@@ -717,6 +721,13 @@ cdef class Emulator:
 
     # -- rows ---------------------------------------------------------------------
     cdef inline Row *mutable_row(self, int y) noexcept:
+        """Row y, to be written (its history record ends: see Row.rec)."""
+        cdef Row *r = self.writable_row(y)
+        r.rec_n = -1
+        return r
+
+    cdef inline Row *writable_row(self, int y) noexcept:
+        """Row y, to be written by a writer that keeps or ends its record itself."""
         cdef Row *r = self.rows[y]
         cdef Row *c
         if r.refcnt > 1:
@@ -726,6 +737,33 @@ cdef class Emulator:
             return c
         return r
 
+    cdef inline void record_ascii(self, Row *r, int col, const Cell *t, const uint8_t *p,
+                                  Py_ssize_t m) noexcept:
+        """Cells [col, col + m) of r were just written: ``t``'s renditions, the ASCII
+        bytes p[:m]. They extend r's record if it ends at col (else it ends)."""
+        cdef uint64_t colours
+        cdef Py_ssize_t need
+        if r.rec_n < 0:
+            return
+        if col != r.rec_col or not self.history_limit or self.alt_rows != NULL:
+            r.rec_n = -1
+            return
+        memcpy(&colours, t, 8)
+        need = m + (10 if colours != r.rec_colours or t.attrs != r.rec_attrs else 0)
+        if r.rec_n + need > r.rec_cap:
+            r.rec_n = -1
+            return
+        if need > m:   # a style record, as row_encode writes it
+            r.rec[r.rec_n] = REC_STYLE
+            memcpy(r.rec + r.rec_n + 1, &colours, 8)
+            r.rec[r.rec_n + 9] = <char>t.attrs
+            r.rec_n += 10
+            r.rec_colours = colours
+            r.rec_attrs = t.attrs
+        memcpy(r.rec + r.rec_n, p, <size_t>m)
+        r.rec_n += <int>m
+        r.rec_col = col + <int>m
+
     cdef void reset_row(self, int y) noexcept:
         cdef Row *r = self.rows[y]
         cdef int i
@@ -734,6 +772,7 @@ cdef class Emulator:
             r.n_ext = 0
             r.used = r.width if self.ds.bg else 0
             cells_blank(r.cells, r.width, self.ds.bg)
+            row_rec_reset(r, self.ds.bg)
         else:
             r.refcnt -= 1
             self.rows[y] = row_new(self.ds.width, self.ds.bg, next_gen())
@@ -797,6 +836,7 @@ cdef class Emulator:
             else:
                 cells_blank(blank.cells, blank.width, ds.bg)
             blank.used = blank.width if ds.bg else 0
+            row_rec_reset(blank, ds.bg)
         else:
             blank = row_new(ds.width, ds.bg, next_gen())
             blank.refcnt = count
@@ -816,7 +856,7 @@ cdef class Emulator:
         cdef Cell *c = &r.cells[r.width - 1]
         if bool(c.flags & F_WRAP) == wrap:
             return
-        r = self.mutable_row(y)
+        r = self.writable_row(y)   # (the record leaves the wrap flag to RecHead)
         c = &r.cells[r.width - 1]
         if wrap:
             c.flags |= F_WRAP
@@ -1109,7 +1149,7 @@ cdef class Emulator:
                 continue
             w = ds.width
             col = ds.cursor_col
-            row = self.mutable_row(ds.cursor_row)
+            row = self.writable_row(ds.cursor_row)
             cells = row.cells
             m = w - col
             if m > n - i:
@@ -1117,6 +1157,7 @@ cdef class Emulator:
             for k in range(m):
                 t.u[0] = <char>p[i + k]
                 cells[col + k] = t
+            self.record_ascii(row, col, &t, p + i, m)
             i += m
             col += <int>m
             if row.used < col:
@@ -1147,7 +1188,7 @@ cdef class Emulator:
         col = ds.cursor_col
         if ds.insert_mode:
             self.insert_cells(ds.cursor_row, col, width)
-        row = self.mutable_row(ds.cursor_row)
+        row = self.writable_row(ds.cursor_row)
         if row.used < col + width:
             row.used = col + width if col + width <= ds.width else ds.width
         cell = &row.cells[col]
@@ -1159,6 +1200,10 @@ cdef class Emulator:
         cell.len = <uint8_t>utf8_encode(c, cell.u)
         if width == 2 and col < ds.width - 1:
             cell_blank(&row.cells[col + 1], ds.bg)
+        if width == 1 and 0x20 <= c < 0x7f:
+            self.record_ascii(row, col, cell, <const uint8_t *>cell.u, 1)
+        else:
+            row.rec_n = -1
         self.advance(width)
 
     cdef void print_combining(self, uint32_t c) noexcept:

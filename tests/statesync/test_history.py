@@ -342,6 +342,25 @@ def test_bulk_output_renders_only_the_lines_sent_and_one_marked_gap(terminal_imp
     assert source.history_pending == 0 and sim.log.backlog == 0
 
 
+def test_bulk_output_keeps_the_sessions_archive_numbered_like_the_log(terminal_impl):
+    """While bulk output only drops rows (the log counts them without rendering any), the
+    session's archive counts them too: every line it keeps has the number the client
+    gives it, and it numbers the next line like the log."""
+    from pymosh.statesync.archive import HistoryArchive
+
+    source = _emulator_source(terminal_impl, 1000)
+    sim = HistorySim(
+        LossyLink(random.Random(5), Impairment(delay=5), Impairment(delay=5)), 1000, source
+    )
+    sim.log.archive = archive = HistoryArchive(1000)
+    sim.run(2000, _program(20_000, 3000))
+    sim.run(20_000)
+    assert sim.lines()[-1000:] == [b"%d" % i for i in range(19_000, 20_000)]
+    kept = archive.lines()
+    assert len(kept) == 1000 and archive.next_seq == sim.log.next_seq
+    assert all(text == (b"%d" % seq if seq < 20_000 else b"") for seq, text, _ in kept)
+
+
 def test_rows_beyond_the_row_budget_are_rendered_and_all_arrive(terminal_impl, monkeypatch):
     probe = _emulator_source(terminal_impl, 10)
     probe.emulator.feed(b"0\r\n1\r\n2\r\n")

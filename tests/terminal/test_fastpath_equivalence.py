@@ -595,3 +595,56 @@ def test_width_table_matches_twin():
     probes += list(range(0x2E80, 0x2F00)) + list(range(0x1F300, 0x1F700, 7))
     for cp in probes:
         assert fast._char_width(cp) == char_width(cp), hex(cp)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"abcdef\rXY",  # printed over from the first column
+        b"abcdef\x1b[3DZ",  # back, then over
+        b"abc\x1b[1K",  # erased
+        b"abcdef\x1b[2G\x1b[2P",  # DCH
+        b"abcdef\x1b[2G\x1b[2@",  # ICH
+        b"ab\xcc\x81c",  # a combining mark on a printed cell
+        b"ab\tc",  # a jump over blank cells
+        b"a\x1b[31mb\x1b[1;44mc\x1b[0md",  # renditions changing at every cell
+        b"\x1b[44m\x1b[Kab\x1b[0m",  # coloured blanks first
+        b"ab\x1b[4hXY\x1b[4l",  # insert mode
+        b"abc\x1b[2X",  # ECH after the text
+        b"0123456789abc",  # wraps: the next row goes on in ASCII
+        b"012345678\xe4\xb8\x80b",  # a wide character at the edge
+        b"ab\x1b#8",  # DECALN
+        b"ab\x1b[?1049hxy\x1b[?1049lcd",  # the alternate screen in between
+        b"ab\x1b[2;3Hcd\x1b[1;3Hef",  # away and back to where the row ended
+    ],
+)
+@pytest.mark.parametrize("piece", [1, 64])
+def test_history_identical_for_rows_printed_then_changed(data, piece):
+    """The fast path keeps a row's history record as plain ASCII is printed left to
+    right and copies it when the row leaves; any other change to the row must end it
+    (the rows taken agree with the twin's, which renders each row as it leaves)."""
+    c, p = _both(10, 3)
+    for emu in (c, p):
+        emu.set_history_limit(50)
+        stream = data + b"\r\n" * 4
+        for i in range(0, len(stream), piece):
+            emu.feed(stream[i : i + piece])
+    assert c.take_history() == p.take_history()
+
+
+def test_history_identical_for_a_row_shared_with_a_copy_then_printed_on():
+    """A state copy shares the rows; the next print clones the row, record and all."""
+    c, p = _both(10, 3)
+    copies = []
+    for emu in (c, p):
+        emu.set_history_limit(50)
+        emu.feed(b"ab\x1b[31mc")
+        copies.append(emu.copy())
+        emu.feed(b"de\x1b[0mf\r\nxy")
+        copies.append(emu.copy())
+        emu.feed(b"\rZ\r\n\r\n\r\n\r\n")
+    lines = p.take_history()
+    assert c.take_history() == lines
+    assert [text.replace(b"\x1b[0;31m", b"").replace(b"\x1b[0m", b"") for text, _ in lines[1]][
+        :2
+    ] == [b"abcdef", b"Zy"]

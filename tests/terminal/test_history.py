@@ -46,6 +46,16 @@ def test_dropped_counts_exact(terminal_impl):
     assert emu.take_history() == (0, [(b"21", False)], False)
 
 
+def test_one_scroll_of_more_rows_than_the_limit_keeps_the_newest(terminal_impl):
+    emu = _emu(terminal_impl, height=20, limit=5)
+    emu.feed(_seq(1, 22))  # rows 1..3 scroll off, 4..22 and the cursor's row are shown
+    emu.feed(b"\x1b[20S")  # SU: the whole screen at once, more rows than the limit
+    dropped, lines, _ = emu.take_history()
+    assert dropped == 18
+    assert lines == [(b"%d" % i, False) for i in range(19, 23)] + [(b"", False)]
+    assert emu.history_pending == 0
+
+
 @pytest.mark.parametrize("asked", [10**30, 2**63, 1_000_001, -5])
 def test_absurd_limits_are_clamped(terminal_impl, asked):
     emu = _emu(terminal_impl, limit=asked)

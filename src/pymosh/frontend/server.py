@@ -362,11 +362,11 @@ class Server:
             if history_log is None:
                 sent = self.endpoint.send(now)
             else:
-                if history_log.backlog or history_log.window.clears != history_log.clears:
+                if history_log.ready(now):  # (cheap: bulk output and idle turns say no)
                     self._pump_history(now, 0)
                 sent = self.endpoint.send(now)
-                if sent or history_log.backlog or history_log.window.clears != history_log.clears:
-                    self._pump_history(now, sent)  # (its test of an idle log, inline)
+                if sent or history_log.ready(now):
+                    self._pump_history(now, sent)
             if sent and self.endpoint.send_error is not None:
                 self.log(f"sendto: {self.endpoint.send_error}")
 

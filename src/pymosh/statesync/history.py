@@ -246,14 +246,22 @@ class HistoryLog:
         source = self.source
         if source is None:
             return
-        take = 0
+        dropped, lines, cleared = source.take_history(0)
+        if lines or cleared or self.pending:
+            self._add(dropped, lines, cleared, now)
+        elif dropped:  # bulk output, every read: only the count moves (as ``_add`` would)
+            if self.archive is not None:
+                self.archive.record(dropped, lines, False)
+            self.next_seq += dropped
+            self.overflow_at = now
+        self.filling = False  # (as ``feed``)
+        self.printed_at = now
         while True:
-            self.feed(*source.take_history(take), now)
             held, over = source.history_pending, source.history_pending_bytes - ROW_BUDGET
             if over <= 0 or not held:
                 return
             # about as many of the oldest rows as hold the excess (row sizes vary)
-            take = -(-over * held // source.history_pending_bytes)
+            self.feed(*source.take_history(-(-over * held // source.history_pending_bytes)), now)
 
     def _unrendered(self) -> int:
         return 0 if self.source is None else self.source.history_pending
@@ -316,7 +324,7 @@ class HistoryLog:
         move, or lines dropped less than SETTLE ago). Cheap: the server asks every turn."""
         if self.window.clears != self.clears:
             return True
-        return now >= self.overflow_at + SETTLE and bool(self.backlog)
+        return now >= self.overflow_at + SETTLE and bool(self.pending or self._unrendered())
 
     def pump(self, now: float = math.inf, all_acked: bool = True) -> bool:
         """Move pending lines into the state (``window``) while the pacing allows; True if

@@ -15,6 +15,10 @@ from collections import deque
 
 from .api import Cell
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
 _generations = itertools.count(1)
 
 # indices into a cell tuple
@@ -23,6 +27,8 @@ CONTENTS, FG, BG, ATTRS, WIDE, FALLBACK, WRAP = range(7)
 MOUSE_NONE = 0
 HISTORY_LIMIT_MAX = 1_000_000  # rows an emulator may keep for take_history (whatever asked)
 HISTORY_LINE_BYTES = 100  # charged per kept row besides its text (bytes, tuple, deque slot)
+# display.history_line, imported on first use (display imports this module)
+_history_line: Callable[[Row], tuple[bytes, bool]] | None = None
 MOUSE_ENCODING_DEFAULT = 0
 
 
@@ -235,11 +241,15 @@ class Framebuffer:
 
     def keep_history(self, rows: list[Row]) -> None:
         """Rows leaving the top of the main screen, rendered now (rows are never written
-        once they have left ``self.rows``, so this is what taking them later would give)."""
-        from .display import history_line  # (display imports this module)
-
+        once they have left ``self.rows``, so this is what taking them later would give);
+        rows beyond the limit at once (one scroll of more rows than it) are only counted."""
+        over = len(rows) - self.history_limit
+        if over > 0:
+            self.history_dropped += over
+            rows = rows[over:]
+        render = _history_line or _load_history_line()
         for row in rows:
-            line = history_line(row)
+            line = render(row)
             self.history.append(line)
             self.history_bytes += HISTORY_LINE_BYTES + len(line[0])
         self._trim_history()
@@ -414,3 +424,11 @@ class Framebuffer:
                 self.rows = [Row.blank(self.width, self.bg)] * self.height
             self.rows = self.alt_saved[0]
             self.alt_saved = None
+
+
+def _load_history_line() -> Callable[[Row], tuple[bytes, bool]]:
+    global _history_line
+    from .display import history_line
+
+    _history_line = history_line
+    return history_line

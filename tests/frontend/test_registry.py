@@ -219,7 +219,7 @@ def test_the_guard_runs_only_a_server_with_a_registry(tmp_path):
 
 
 def test_the_record_is_written_on_changes_never_per_datagram(sessions, monkeypatch):
-    from pymosh.frontend.resume import REFRESH, DurableSession
+    from pymosh.frontend.resume import DurableSession
 
     writes: list[str] = []
     real_write = registry.write_record
@@ -242,11 +242,47 @@ def test_the_record_is_written_on_changes_never_per_datagram(sessions, monkeypat
         assert writes[-1] == "detached"
         assert registry.scan(sessions)[0][0].state == "detached"
         durable.turn(set(), 6000 + DETACHED_AFTER, 6000 + DETACHED_AFTER, addr)
-        durable.turn(set(), 7000 + DETACHED_AFTER + REFRESH, 7000 + DETACHED_AFTER + REFRESH, addr)
-        assert writes[-2:] == ["attached", "attached"]  # the slow refresh
+        assert writes[-1] == "attached"
+        later = 6000 + DETACHED_AFTER + 3_600_000.0  # an hour of heartbeats: nothing to write
+        for now in range(6000 + int(DETACHED_AFTER), int(later), 3000):
+            durable.turn(set(), now, now, addr)
+        assert len(writes) == 4
     finally:
         durable.close()
     assert os.listdir(sessions) == []
+
+
+def test_a_record_write_that_failed_is_retried_later(sessions, monkeypatch):
+    from pymosh.frontend.resume import RETRY, DurableSession
+
+    writes: list[str] = []
+    real_write = registry.write_record
+    full = [True]
+
+    def write(directory, record):
+        writes.append(record.state)
+        if full[0]:
+            raise OSError(28, "No space left on device")
+        real_write(directory, record)
+
+    monkeypatch.setattr(registry, "write_record", write)
+    record = me()
+    listener = control.ControlListener(registry.socket_path(sessions, record.id))
+    durable = DurableSession(sessions, record, listener, lambda key: None, lambda: None, 0)
+    try:
+        addr = ("10.1.2.3", 4000)
+        durable.turn(set(), 0, 0, addr)  # attached: the write fails (a full disk)
+        assert writes == ["attached"] and durable.quiet_until(0) == RETRY
+        durable.turn(set(), RETRY - 1, RETRY - 1, addr)
+        assert len(writes) == 1  # not before RETRY
+        full[0] = False
+        durable.turn(set(), RETRY, RETRY, addr)
+        assert len(writes) == 2
+        assert registry.scan(sessions)[0][0].client == "10.1.2.3:4000"
+        durable.turn(set(), 2 * RETRY, 2 * RETRY, addr)
+        assert len(writes) == 2  # written: no more retries
+    finally:
+        durable.close()
 
 
 def _exchange(durable, path, message, now, last_heard, client):

@@ -283,7 +283,7 @@ def table(records: list[Record], now: float | None = None) -> str:
     for r in records:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
         if r.state == "attached":
-            heard = "now"  # within DETACHED_AFTER_S (the record is refreshed slowly)
+            heard = "now"  # heard within DETACHED_AFTER_S (the server rewrites the record when not)
         else:
             heard = _ago(now - r.last_heard) if r.last_heard is not None else "never"
         rows.append(

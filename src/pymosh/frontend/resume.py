@@ -26,7 +26,7 @@ from pymosh.frontend.registry import DETACHED_AFTER_S, Record
 DETACHED_AFTER = DETACHED_AFTER_S * 1000.0
 RESUME_PENDING = 30000.0  # ms a resumed session waits for its new client before
 # another resume may take it
-REFRESH = 60000.0  # ms between record refreshes of last contact while attached
+RETRY = 10000.0  # ms before a record write that failed (a full disk) is tried again
 INF = float("inf")
 
 
@@ -106,8 +106,7 @@ class DurableSession:
         self.on_resume = on_resume
         self.on_kill = on_kill
         self.attachment = Attachment()
-        self.last_write = now
-        self.written_heard: float | None = None
+        self.retry_at = INF  # when a failed record write is tried again (INF: none failed)
         self.noted_client: Any = None  # the client address the last full turn saw
 
     @classmethod
@@ -142,8 +141,8 @@ class DurableSession:
         return self.listener.filenos() if self.listener.pending else [self.listen_fd]
 
     def wait_time(self, now: float, last_heard: float | None) -> float:
-        # the slow refresh of an attached client's last contact needs no wake-up of its own:
-        # the client's heartbeat (every 3 s) brings a turn soon after it is due
+        # the retry of a failed write needs no wake-up of its own: the client's heartbeat
+        # (every 3 s) brings a turn soon after it is due
         wait = self.attachment.wait_time(now, last_heard)
         return min(wait, self.listener.wait_time(now)) if self.listener.pending else wait
 
@@ -153,7 +152,7 @@ class DurableSession:
         turn until then (a later ``last_heard`` only moves this later)."""
         if self.listener.pending or self.attachment.state != "attached" or last_heard is None:
             return -INF
-        return min(last_heard + DETACHED_AFTER, self.last_write + REFRESH)
+        return min(last_heard + DETACHED_AFTER, self.retry_at)
 
     def turn(self, ready: set[int], now: float, last_heard: float | None, client: Any) -> None:
         """Answer control requests, then write the record if anything worth it changed."""
@@ -162,7 +161,7 @@ class DurableSession:
             and self.attachment.state == "attached"
             and last_heard is not None
             and now - last_heard < DETACHED_AFTER
-            and now - self.last_write < REFRESH
+            and now < self.retry_at
             and not self.listener.pending
             and self.listen_fd not in ready
         ):
@@ -210,7 +209,7 @@ class DurableSession:
         if (
             self.attachment.state != self.record.state
             or address != self.record.client
-            or (self.attachment.state == "attached" and now - self.last_write >= REFRESH)
+            or now >= self.retry_at
         ):
             self._write(now, last_heard, address)
 
@@ -221,11 +220,12 @@ class DurableSession:
         heard = wall_time(now, last_heard)
         if heard is not None:
             record.last_heard = heard
-        self.last_write = now
         try:
             registry.write_record(self.directory, record)
         except OSError:
-            pass  # a full disk: the session goes on; the record catches up later
+            self.retry_at = now + RETRY  # a full disk: the session goes on, the record later
+        else:
+            self.retry_at = INF
 
     def close(self) -> None:
         self.listener.close()

@@ -109,7 +109,7 @@ class Fragmenter:
     ) -> List[bytes]:
         """`make_payloads` of the Instruction with these fields, without building it (the
         sender's path: every heartbeat)."""
-        size = mtu - (DATAGRAM_OVERHEAD + HEADER_LEN)  # fragment_capacity
+        size = fragment_capacity(mtu)
         if size <= 0:
             raise ValueError("MTU too small for a fragment")
         last = self._last_key
@@ -131,7 +131,7 @@ class Fragmenter:
         )
         ident = self.next_instruction_id
         if len(compressed) <= size:  # every idle instruction, most others
-            return [HEADER.pack(ident & U64, 0x8000) + compressed]
+            return [header(ident, 0, True) + compressed]
         count = -(-len(compressed) // size)
         if count - 1 > MAX_FRAGMENT_NUM:
             raise ValueError("instruction needs more than 32768 fragments")

@@ -7,6 +7,9 @@ deflate state (~260 KiB of buffers) for every instruction and the Python protobu
 runs a few dozen calls per field; here one deflate and one inflate stream per process are
 made once and reset between instructions (deflateReset/inflateReset: the same bytes as a
 fresh stream), and the Instruction's seven fields are written and read in one pass.
+Inputs of at most SMALL_INPUT bytes (every heartbeat) go through a deflate stream with a
+256-entry hash table, whose reset clears 512 bytes instead of 64 KiB: the same bytes
+(pymosh.network.codec.SMALL_INPUT says why).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
@@ -28,6 +31,9 @@ cdef extern from "zlib.h":
     int Z_OK, Z_STREAM_END, Z_BUF_ERROR, Z_MEM_ERROR
     int Z_NO_FLUSH, Z_FINISH, Z_DEFAULT_COMPRESSION
     int deflateInit(z_stream *strm, int level)
+    int deflateInit2(z_stream *strm, int level, int method, int windowBits, int memLevel,
+                     int strategy)
+    int Z_DEFLATED, Z_DEFAULT_STRATEGY
     int deflateReset(z_stream *strm)
     int deflate(z_stream *strm, int flush)
     unsigned long deflateBound(z_stream *strm, unsigned long source_len)
@@ -39,29 +45,46 @@ TRUNCATED = "zlib stream truncated or larger than the limit"
 BAD_STREAM = "bad zlib stream"
 
 cdef enum:
+    SMALL_INPUT = 36  # pymosh.network.codec.SMALL_INPUT
+    SMALL_MEM_LEVEL = 1
+    SMALL_OUTPUT = 128
     MAX_INPUT = 0x3FFFFFFF  # zlib takes unsigned int lengths; instructions are far smaller
     SMALL = 8192  # output that fits here needs no allocation but the result's
 
 cdef uint64_t U32 = 0xFFFFFFFF
 cdef z_stream _deflater
+cdef z_stream _small_deflater
 cdef z_stream _inflater
 cdef bint _deflater_ready = False
+cdef bint _small_deflater_ready = False
 cdef bint _inflater_ready = False
 cdef unsigned char _small_space[SMALL]
 cdef unsigned char *_small = _small_space  # an idle instruction is ~40 bytes either way
 
 
-cdef int _reset_deflater() except -1:
-    global _deflater_ready
-    if _deflater_ready:
-        if deflateReset(&_deflater) != Z_OK:
+cdef z_stream *_reset_deflater(bint small) except NULL:
+    """The deflate stream for an input of at most SMALL_INPUT bytes (``small``) or any."""
+    global _deflater_ready, _small_deflater_ready
+    cdef z_stream *strm = &_small_deflater if small else &_deflater
+    cdef int status
+    cdef bint ready = _small_deflater_ready if small else _deflater_ready
+    if ready:
+        if deflateReset(strm) != Z_OK:
             raise RuntimeError("zlib deflateReset failed")
-        return 0
-    _deflater.zalloc = _deflater.zfree = _deflater.opaque = NULL
-    if deflateInit(&_deflater, Z_DEFAULT_COMPRESSION) != Z_OK:
+        return strm
+    strm.zalloc = strm.zfree = strm.opaque = NULL
+    if small:
+        status = deflateInit2(strm, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15, SMALL_MEM_LEVEL,
+                              Z_DEFAULT_STRATEGY)
+    else:
+        status = deflateInit(strm, Z_DEFAULT_COMPRESSION)
+    if status != Z_OK:
         raise MemoryError("zlib deflateInit failed")
-    _deflater_ready = True
-    return 0
+    if small:
+        _small_deflater_ready = True
+    else:
+        _deflater_ready = True
+    return strm
 
 
 cdef int _reset_inflater() except -1:
@@ -82,16 +105,24 @@ cdef int _reset_inflater() except -1:
 cdef bytes _deflate(const unsigned char *data, Py_ssize_t n):
     if n > MAX_INPUT:
         raise ValueError("instruction too large to compress")
-    _reset_deflater()
-    cdef unsigned long bound = deflateBound(&_deflater, <unsigned long>n)
-    out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>bound)
-    _deflater.next_in = <unsigned char *>data
-    _deflater.avail_in = <unsigned int>n
-    _deflater.next_out = <unsigned char *>PyBytes_AS_STRING(out)
-    _deflater.avail_out = <unsigned int>bound
-    if deflate(&_deflater, Z_FINISH) != Z_STREAM_END:
+    cdef bint small = n <= SMALL_INPUT
+    cdef z_stream *strm = _reset_deflater(small)
+    cdef unsigned long bound = deflateBound(strm, <unsigned long>n)
+    cdef unsigned char small_out[SMALL_OUTPUT]
+    if small and bound <= SMALL_OUTPUT:  # (always: a 36-byte input's bound is 53)
+        strm.next_out = small_out
+        out = None
+    else:
+        out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>bound)
+        strm.next_out = <unsigned char *>PyBytes_AS_STRING(out)
+    strm.next_in = <unsigned char *>data
+    strm.avail_in = <unsigned int>n
+    strm.avail_out = <unsigned int>bound
+    if deflate(strm, Z_FINISH) != Z_STREAM_END:
         raise RuntimeError("zlib deflate failed")
-    return out[: bound - _deflater.avail_out]
+    if out is None:
+        return PyBytes_FromStringAndSize(<char *>small_out, bound - strm.avail_out)
+    return out[: bound - strm.avail_out]
 
 
 def compress(const unsigned char[:] data not None):

@@ -12,7 +12,7 @@ Inputs of at most SMALL_INPUT bytes (every heartbeat) go through a deflate strea
 (pymosh.network.codec.SMALL_INPUT says why).
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
@@ -60,6 +60,25 @@ cdef bint _small_deflater_ready = False
 cdef bint _inflater_ready = False
 cdef unsigned char _small_space[SMALL]
 cdef unsigned char *_small = _small_space  # an idle instruction is ~40 bytes either way
+
+
+cdef bytes _as_bytes(object data):
+    """``data`` itself when it is bytes (every call on the datagram path), else a copy of
+    its buffer (TypeError without one). Taking bytes directly skips Cython's buffer
+    acquisition and format checks: on an idle server's wake-up, with cold caches, their
+    code was a good part of these calls' cost."""
+    if type(data) is bytes:
+        return <bytes>data
+    if data is None:
+        raise TypeError("a bytes-like object is required, not 'NoneType'")
+    cdef const unsigned char[:] view = data
+    if view.shape[0] == 0:
+        return b""
+    return PyBytes_FromStringAndSize(<const char *>&view[0], view.shape[0])
+
+
+cdef inline const unsigned char *_ptr(bytes data) noexcept:
+    return <const unsigned char *>PyBytes_AS_STRING(data)
 
 
 cdef z_stream *_reset_deflater(bint small) except NULL:
@@ -125,9 +144,10 @@ cdef bytes _deflate(const unsigned char *data, Py_ssize_t n):
     return out[: bound - strm.avail_out]
 
 
-def compress(const unsigned char[:] data not None):
+def compress(data):
     """``zlib.compress(data)`` (level 6, the zlib format): the same bytes."""
-    return _deflate(&data[0] if data.shape[0] else _small, data.shape[0])
+    cdef bytes b = _as_bytes(data)
+    return _deflate(_ptr(b), PyBytes_GET_SIZE(b))
 
 
 cdef Py_ssize_t _inflate(const unsigned char *data, Py_ssize_t n, size_t limit,
@@ -174,14 +194,15 @@ cdef Py_ssize_t _inflate(const unsigned char *data, Py_ssize_t n, size_t limit,
     return <Py_ssize_t>produced
 
 
-def decompress(const unsigned char[:] data not None, Py_ssize_t limit):
+def decompress(data, Py_ssize_t limit):
     """Inflate one zlib stream into at most ``limit`` bytes (bytes after its end are
     ignored), or DecodeError (corrupt, truncated, or inflating to more than ``limit``)."""
+    cdef bytes b = _as_bytes(data)
     if limit < 0:
         raise ValueError("negative limit")
     cdef unsigned char *buf = _small
     try:
-        n = _inflate(&data[0] if data.shape[0] else _small, data.shape[0], <size_t>limit, &buf)
+        n = _inflate(_ptr(b), PyBytes_GET_SIZE(b), <size_t>limit, &buf)
         return PyBytes_FromStringAndSize(<char *>buf, n)
     finally:
         if buf != _small:
@@ -206,9 +227,9 @@ cdef uint64_t _u64(object value, str what) except? 0xFFFFFFFFFFFFFFFF:
     return <uint64_t>value
 
 
-def pack(protocol_version, old_num, new_num, ack_num, throwaway_num,
-         const unsigned char[:] diff not None, const unsigned char[:] chaff not None):
+def pack(protocol_version, old_num, new_num, ack_num, throwaway_num, diff, chaff):
     """The zlib stream of the encoded Instruction (field order, every field, like Mosh)."""
+    cdef bytes d = _as_bytes(diff), c = _as_bytes(chaff)
     if not 0 <= protocol_version <= U32:
         raise ValueError("protocol_version out of range")
     cdef uint64_t nums[5]
@@ -217,7 +238,7 @@ def pack(protocol_version, old_num, new_num, ack_num, throwaway_num,
     nums[2] = _u64(new_num, "uint64 out of range")
     nums[3] = _u64(ack_num, "uint64 out of range")
     nums[4] = _u64(throwaway_num, "uint64 out of range")
-    cdef Py_ssize_t nd = diff.shape[0], nc = chaff.shape[0]
+    cdef Py_ssize_t nd = PyBytes_GET_SIZE(d), nc = PyBytes_GET_SIZE(c)
     cdef Py_ssize_t size = 5 * 11 + 2 * 11 + nd + nc
     cdef unsigned char *out = _small if size <= SMALL else <unsigned char *>malloc(size)
     cdef Py_ssize_t pos = 0
@@ -231,12 +252,12 @@ def pack(protocol_version, old_num, new_num, ack_num, throwaway_num,
         out[pos] = 0x32
         pos += 1 + _put_varint(out + pos + 1, <uint64_t>nd)
         if nd:
-            memcpy(out + pos, &diff[0], nd)
+            memcpy(out + pos, _ptr(d), nd)
             pos += nd
         out[pos] = 0x3A
         pos += 1 + _put_varint(out + pos + 1, <uint64_t>nc)
         if nc:
-            memcpy(out + pos, &chaff[0], nc)
+            memcpy(out + pos, _ptr(c), nc)
             pos += nc
         return _deflate(out, pos)
     finally:
@@ -316,19 +337,21 @@ cdef tuple _parse(const unsigned char *buf, Py_ssize_t end):
     return (nums[1] & U32, nums[2], nums[3], nums[4], nums[5], diff, chaff)
 
 
-def parse(const unsigned char[:] data not None):
+def parse(data):
     """The seven fields of an encoded Instruction, in field order (proto2 defaults for
     absent ones), or DecodeError."""
-    return _parse(&data[0] if data.shape[0] else _small, data.shape[0])
+    cdef bytes b = _as_bytes(data)
+    return _parse(_ptr(b), PyBytes_GET_SIZE(b))
 
 
-def unpack(const unsigned char[:] data not None, Py_ssize_t limit):
+def unpack(data, Py_ssize_t limit):
     """``parse(decompress(data, limit))``."""
+    cdef bytes b = _as_bytes(data)
     if limit < 0:
         raise ValueError("negative limit")
     cdef unsigned char *buf = _small
     try:
-        n = _inflate(&data[0] if data.shape[0] else _small, data.shape[0], <size_t>limit, &buf)
+        n = _inflate(_ptr(b), PyBytes_GET_SIZE(b), <size_t>limit, &buf)
         return _parse(buf, n)
     finally:
         if buf != _small:

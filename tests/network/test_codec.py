@@ -214,3 +214,19 @@ def test_random_input_matches_the_reference(codec_impl):
         got = _outcome(lambda s, n=limit: codec_impl.unpack(s, n), cut)
         want = _outcome(lambda s, n=limit: _reference_unpack(s, n), cut)
         assert got == want or (got[:12] == want[:12] == "DecodeError:"), (cut, limit)
+
+
+@pytest.mark.parametrize("convert", [bytearray, memoryview])
+def test_any_buffer_is_taken_like_bytes_and_none_is_refused(codec_impl, convert):
+    """Bytes (what the datagram path passes) take a shortcut in the fast path; any other
+    buffer gives the same results, and a non-buffer the same TypeError as the twin's."""
+    stream = codec_impl.pack(2, 1, 2, 3, 1, b"diff", b"chaff")
+    assert codec_impl.pack(2, 1, 2, 3, 1, convert(b"diff"), convert(b"chaff")) == stream
+    assert codec_impl.unpack(convert(stream), LIMIT) == (2, 1, 2, 3, 1, b"diff", b"chaff")
+    assert codec_impl.decompress(convert(zlib.compress(b"abc")), 10) == b"abc"
+    assert codec_impl.compress(convert(b"")) == zlib.compress(b"")
+    for bad in (None, 5):
+        with pytest.raises(TypeError):
+            codec_impl.pack(2, 1, 2, 3, 1, bad, b"")
+        with pytest.raises(TypeError):
+            codec_impl.unpack(bad, LIMIT)

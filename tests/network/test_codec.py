@@ -74,7 +74,9 @@ def _heartbeats():
                 new = rng.randint(low + 1, high)
                 ack = rng.randint(low, high)
                 yield encode_instruction(
-                    Instruction(2, new - 1, new, ack, new - rng.randrange(2), b"", os.urandom(chaff))
+                    Instruction(
+                        2, new - 1, new, ack, new - rng.randrange(2), b"", os.urandom(chaff)
+                    )
                 )
 
 

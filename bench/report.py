@@ -649,10 +649,11 @@ def scrollback_section(data: dict) -> str:
                     ok = isinstance(v, (int, float)) and isinstance(b, (int, float)) and b
                     row.append(f"{v / b:.2f}" if ok and key != "history_lines" else "—")
             rows.append(row)
-    size = data.get("corpus_bytes")
+    size, rounds = data.get("corpus_bytes"), data.get("rounds", 1)
+    times = "once" if rounds == 1 else f"{rounds} times (the run of median wall time shown)"
     return (
-        f"`python -m bench.e2e.scrollback`: each corpus ({fmt(size)} bytes) `cat` once per "
-        f"implementation, medians; history counted in the client terminal's scrollback.\n\n"
+        f"`python -m bench.e2e.scrollback`: each corpus ({fmt(size)} bytes) `cat` {times} per "
+        f"implementation; history counted in the client terminal's scrollback.\n\n"
         + table(header, rows)
         + "\n"
     )

@@ -2,9 +2,10 @@
 
 Sessions of stock Mosh 1.4.0, pymosh with scrollback off (``PYMOSH_SCROLLBACK=0``) and
 pymosh with it on (the default 10,000 lines), each ``cat``-ing every 16 MiB corpus file
-(256 KiB with --quick) and running ``seq 1 2000000`` (500,000 with --quick), as the bulk
+(8 MiB with --quick) and running ``seq 1 2000000`` (1,000,000 with --quick), as the bulk
 runs of ``bench.e2e``; and pymosh with 100,000 lines running ``seq 1 100000`` (20,000 with
---quick: every line should arrive):
+--quick: every line should arrive); each ``--rounds`` times (3 with --quick: a smaller full
+run whose figures are medians, not one noisy run of start-up-sized output):
 
 * wall time until the end marker shows, server and client CPU, bytes on the wire (server
   -> client) and bytes the client wrote to its terminal until then, and in total once the
@@ -37,6 +38,8 @@ from .session import Impl, Screen, Session, SessionError
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "out")
 SETTLE_S = 3.0  # no new history line for this long: the history is complete
+QUICK_BYTES = 8 << 20  # corpus files with --quick: bulk output, not start-up, sets the time
+QUICK_ROUNDS = 3
 HISTORY_LIMIT_S = 180.0
 
 
@@ -92,7 +95,14 @@ def configs(also: list[str], state_root: str) -> list[tuple[str, Impl]]:
     return out
 
 
-def run(s: Session, command: str, timeout: float) -> dict:
+def keeps_history(impl: Impl) -> bool:
+    """The session sends history (Mosh and pymosh with scrollback 0 send none)."""
+    return impl.env.get("PYMOSH_SCROLLBACK", "0") != "0"
+
+
+def run(s: Session, command: str, timeout: float, history: bool = True) -> dict:
+    """``command`` until its end marker shows; then, if the session sends ``history``, until
+    its last history line arrived (no new one for SETTLE_S)."""
     screen: CountingScreen = s.screen  # type: ignore[assignment]
     s.drain(quiet=0.1, limit=1.0)
     net0 = s.relay_stats()
@@ -107,7 +117,7 @@ def run(s: Session, command: str, timeout: float) -> dict:
     net1 = s.relay_stats()
     out1 = s.client_bytes
     at_screen = screen.scrolled
-    end = time.perf_counter() + HISTORY_LIMIT_S
+    end = time.perf_counter() + (HISTORY_LIMIT_S if history else 0.0)
     while time.perf_counter() < end:
         s.pump(0.2)
         if time.perf_counter() - max(screen.last_scroll, t1) > SETTLE_S:
@@ -183,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=os.path.join(OUT, "scrollback.json"))
     p.add_argument("--corpus", action="append", help="only these corpus files (and seq)")
-    p.add_argument("--rounds", type=int, default=1, help="runs of each command (median)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help=f"runs of each command (the median run is reported; {QUICK_ROUNDS} with --quick, else 1)",
+    )
     p.add_argument(
         "--also",
         action="append",
@@ -192,11 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--skip-seq", action="store_true", help="only the corpus files")
     args = p.parse_args(argv)
-    size = (256 << 10) if args.quick else (16 << 20)
+    size = QUICK_BYTES if args.quick else (16 << 20)
+    rounds = max(args.rounds or (QUICK_ROUNDS if args.quick else 1), 1)
     seq = 20_000 if args.quick else 100_000  # what the big history gets, all of it
-    bulk = 500_000 if args.quick else 2_000_000
+    bulk = 1_000_000 if args.quick else 2_000_000  # (quick: half the full run, as the files)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    result: dict = {"quick": args.quick, "corpus_bytes": size, "runs": {}}
+    result: dict = {"quick": args.quick, "corpus_bytes": size, "rounds": rounds, "runs": {}}
     with tempfile.TemporaryDirectory(prefix="pymosh-bench-") as tmp:
         corpus, source = write_corpus(tmp, size)
         result["corpus_source"] = source
@@ -228,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{name}: n/a ({e})")
             # rounds outermost, configurations innermost: load changes hit them all alike
             samples: dict[str, dict[str, list[dict]]] = {}
-            for _ in range(max(args.rounds, 1)):
+            for _ in range(rounds):
                 for name, impl in plan:
                     s = sessions.get(name)
                     if s is None:
@@ -241,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     for label, command in mine:
                         try:
-                            r = run(s, command, 120.0)
+                            r = run(s, command, 120.0, keeps_history(impl))
                         except SessionError as e:
                             result["runs"].setdefault(name, {})[label] = {"error": str(e)}
                             sessions.pop(name).close()

@@ -632,6 +632,104 @@ def test_history_identical_for_rows_printed_then_changed(data, piece):
     assert c.take_history() == p.take_history()
 
 
+KEPT = [  # rows the fast path's record covers: written left to right, any cells
+    "\x1b[38;2;1;2;3;48;2;4;5;6m▀\x1b[38;2;7;8;9m▀▀\x1b[0m",  # 24-bit colour
+    "\x1b[38;5;208mé\x1b[48;5;3m中\x1b[1;4;7mü\x1b[0mb",  # 256 colours, attributes
+    "ab中\u0301",  # a combining mark on the wide character printed last
+    "a\u0301b\u0308\u0323",  # ... on ASCII cells, stacked
+    "e" + "\u0301" * 12,  # a cluster past the cell's inline bytes
+    "x" + "\u0301" * 25,  # ... and past its 32-byte cap
+    "\u2764\ufe0f\U0001f468\u200d\U0001f469",  # emoji, variation selector, ZWJ
+    "\x1b[31mabc\b\x1b[32mX",  # the last cell printed over, other renditions
+    "a\x1b[31mb\b\x1b[0mX",  # ... its style record goes with it
+    "\x1b[31mab\x1b[0mc\b\x1b[31mX",  # ... the renditions before it come back
+    "\x1b[31mé\x1b[0mü\b\x1b[31mX",  # ... after non-ASCII cells
+    "\x1b[31m中\x1b[0m文\b\b\x1b[31m字",  # ... wide ones
+    "中\bX",  # the right half of a wide character printed over
+    "ab中\x1b[K",  # EL past the end (grep --color)
+    "\x1b[01;31m\x1b[Kmatch\x1b[m\x1b[K rest",  # grep --color, whole
+    "ab中\x1b[44m\x1b[K\x1b[0m",  # EL past the end in a colour: coloured blanks
+    "abcdef\x1b[1D\x1b[K",  # EL of the last cell
+    "abc\b\x1b[X",  # ECH of the last cell
+    "ab\x1b[3X",  # ECH past the end
+    "é\tb",  # a tab over blank cells
+    "é\x1b[3Cb",  # CUF over blank cells
+]
+
+
+@pytest.mark.parametrize("data", KEPT)
+def test_carried_record_is_the_encoding_of_the_row(data):
+    """A row the fast path's record covers leaves as the same bytes in the arena as the
+    same row encoded cell by cell: printed a second time from its first column (which ends
+    the record: the row is encoded when it leaves), the row's cells are the same."""
+    once, twice = fast.Emulator(10, 3), fast.Emulator(10, 3)
+    for emu, stream in ((once, data), (twice, data + "\r" + data)):
+        emu.set_history_limit(50)
+        emu.feed(stream.encode() + b"\r\n\r\n\r\n")
+    assert once.dump() == twice.dump()
+    assert once.history_pending_bytes == twice.history_pending_bytes
+    assert once.take_history() == twice.take_history()
+
+
+@pytest.mark.parametrize(
+    "data",
+    KEPT
+    + [
+        "ab\x1b[C\u0301",  # a combining mark on a blank cell past the end
+        "\x1b[35m0123456789中abc",  # a wrap in a colour
+        "é12345678中x",  # a wide character wrapping early
+        # ended: a write before the last printed cell
+        "ab中cd\x1b[4D\u0301",  # a combining mark further back
+        "ab\x1b[31mcd\x1b[2D\x1b[0mXY",  # printed over two cells back
+        "abcdef\x1b[3D\x1b[K",  # EL inside the row
+        "中文\x1b[2G\x1b[2P",  # DCH
+        "0123456789\x1b[2G\x1b[2P",  # ... in a full row (``used`` stays where it was)
+        "0123456789\x1b[2G\x1b[2@",  # ICH in a full row
+        "01234567é\x1b[1G\x1b[4hX\x1b[4l",  # insert mode in a full row
+        "0123456789\x1b#8",  # DECALN after a full row
+        "é\x1b[1G\x1b[@",  # ICH
+        "é\x1b[4hXY\x1b[4l",  # insert mode
+        "ab\x1b[1K",  # EL to the start
+        "é中\x1b#8",  # DECALN
+        "\x1b[44m\x1b[2Kab\x1b[0m",  # a row blanked in a colour first
+        "".join(f"\x1b[3{i % 8}me" + "\u0301" * 12 for i in range(10)),  # past the cap
+        "中\x1b[?1049hxy\x1b[?1049l文",  # the alternate screen in between
+    ],
+)
+@pytest.mark.parametrize("piece", [1, 3, 64])
+def test_history_identical_for_any_row_printed_then_changed(data, piece):
+    """The fast path's carried record covers cells of any kind written left to right
+    (and rewrites of the last printed one); anything else ends it. Either way the rows
+    taken are the twin's, which renders each row as it leaves."""
+    stream = data.encode() + b"\r\n" * 4
+    c, p = _both(10, 3)
+    for emu in (c, p):
+        emu.set_history_limit(50)
+        for i in range(0, len(stream), piece):
+            emu.feed(stream[i : i + piece])
+    assert c.take_history() == p.take_history()
+
+
+@pytest.mark.parametrize("name", ["ascii_log", "sgr_ls", "utf8_wide", "truecolor"])
+def test_history_identical_for_corpus_rows_shared_with_copies(name):
+    """Rows taken while a state copy shares them (the server's frames): every one cloned,
+    record and all, on the next write; the same lines as the twin."""
+    from bench.corpus import make_corpus
+
+    data = make_corpus(name, (160 if name == "truecolor" else 48) << 10)  # 24+ rows of it
+    c, p = _both(80, 24)
+    lines = []
+    for emu in (c, p):
+        emu.set_history_limit(1000)
+        copies = []
+        for i in range(0, len(data), 997):
+            emu.feed(data[i : i + 997])
+            copies = [emu.copy()] + copies[:2]
+        lines.append(emu.take_history())
+    assert lines[0] == lines[1]
+    assert len(lines[0][1]) > 24
+
+
 def test_history_identical_for_a_row_shared_with_a_copy_then_printed_on():
     """A state copy shares the rows; the next print clones the row, record and all."""
     c, p = _both(10, 3)

@@ -261,3 +261,28 @@ def test_pending_bytes_follow_the_rows_kept(terminal_impl):
     assert full.history_pending_bytes == before * 48 // 50
     short.take_history()
     assert short.history_pending_bytes == 0
+
+
+@pytest.mark.parametrize(
+    "data, line",
+    [
+        (  # 24-bit colour art (the truecolor corpus), then ASCII in the defaults
+            "\x1b[38;2;1;2;3;48;2;4;5;6m▀\x1b[38;2;7;8;9m▀\x1b[0mab",
+            "\x1b[0;38;2;1;2;3;48;2;4;5;6m▀\x1b[0;38;2;7;8;9;48;2;4;5;6m▀\x1b[0mab\x1b[0m",
+        ),
+        # a combining mark on the wide character last printed; the last cell printed over
+        ("ab中\u0301\x1b[31mx\b\x1b[32my", "ab中\u0301\x1b[0;32my\x1b[0m"),
+        # ... in the renditions before it; then EL in a colour past the end
+        ("ab\x1b[31mc\b\x1b[0mz\x1b[44m\x1b[K\x1b[0m", "abz\x1b[0;44m       \x1b[0m"),
+        ("é\tb\x1b[K", "é       b"),  # a tab over blanks; EL past the end
+        ("ab中cd\x1b[4D\u0301", "ab中\u0301cd"),  # a combining mark further back
+        ("\x1b[1mab中cd\x1b[3D\x1b[K", "\x1b[0;1mab中\x1b[0m"),  # EL inside the row
+        ("é中x\x1b[1G\x1b[P", "中x"),  # DCH
+    ],
+)
+def test_rows_written_in_any_order_leave_as_shown(terminal_impl, data, line):
+    """However a row was written (the fast path carries a history record for rows written
+    left to right and encodes the others as they leave), it leaves as the screen showed it."""
+    emu = _emu(terminal_impl)
+    emu.feed(data.encode() + b"\r\n" * 3)
+    assert emu.take_history()[1][0] == (line.encode(), False)

@@ -7,9 +7,12 @@ deflate state (~260 KiB of buffers) for every instruction and the Python protobu
 runs a few dozen calls per field; here one deflate and one inflate stream per process are
 made once and reset between instructions (deflateReset/inflateReset: the same bytes as a
 fresh stream), and the Instruction's seven fields are written and read in one pass.
+Inputs of at most SMALL_INPUT bytes (every heartbeat) go through a deflate stream with a
+256-entry hash table, whose reset clears 512 bytes instead of 64 KiB: the same bytes
+(pymosh.network.codec.SMALL_INPUT says why).
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
@@ -28,6 +31,9 @@ cdef extern from "zlib.h":
     int Z_OK, Z_STREAM_END, Z_BUF_ERROR, Z_MEM_ERROR
     int Z_NO_FLUSH, Z_FINISH, Z_DEFAULT_COMPRESSION
     int deflateInit(z_stream *strm, int level)
+    int deflateInit2(z_stream *strm, int level, int method, int windowBits, int memLevel,
+                     int strategy)
+    int Z_DEFLATED, Z_DEFAULT_STRATEGY
     int deflateReset(z_stream *strm)
     int deflate(z_stream *strm, int flush)
     unsigned long deflateBound(z_stream *strm, unsigned long source_len)
@@ -39,29 +45,65 @@ TRUNCATED = "zlib stream truncated or larger than the limit"
 BAD_STREAM = "bad zlib stream"
 
 cdef enum:
+    SMALL_INPUT = 36  # pymosh.network.codec.SMALL_INPUT
+    SMALL_MEM_LEVEL = 1
+    SMALL_OUTPUT = 128
     MAX_INPUT = 0x3FFFFFFF  # zlib takes unsigned int lengths; instructions are far smaller
     SMALL = 8192  # output that fits here needs no allocation but the result's
 
 cdef uint64_t U32 = 0xFFFFFFFF
 cdef z_stream _deflater
+cdef z_stream _small_deflater
 cdef z_stream _inflater
 cdef bint _deflater_ready = False
+cdef bint _small_deflater_ready = False
 cdef bint _inflater_ready = False
 cdef unsigned char _small_space[SMALL]
 cdef unsigned char *_small = _small_space  # an idle instruction is ~40 bytes either way
 
 
-cdef int _reset_deflater() except -1:
-    global _deflater_ready
-    if _deflater_ready:
-        if deflateReset(&_deflater) != Z_OK:
+cdef bytes _as_bytes(object data):
+    """``data`` itself when it is bytes (every call on the datagram path), else a copy of
+    its buffer (TypeError without one). Taking bytes directly skips Cython's buffer
+    acquisition and format checks: on an idle server's wake-up, with cold caches, their
+    code was a good part of these calls' cost."""
+    if type(data) is bytes:
+        return <bytes>data
+    if data is None:
+        raise TypeError("a bytes-like object is required, not 'NoneType'")
+    cdef const unsigned char[:] view = data
+    if view.shape[0] == 0:
+        return b""
+    return PyBytes_FromStringAndSize(<const char *>&view[0], view.shape[0])
+
+
+cdef inline const unsigned char *_ptr(bytes data) noexcept:
+    return <const unsigned char *>PyBytes_AS_STRING(data)
+
+
+cdef z_stream *_reset_deflater(bint small) except NULL:
+    """The deflate stream for an input of at most SMALL_INPUT bytes (``small``) or any."""
+    global _deflater_ready, _small_deflater_ready
+    cdef z_stream *strm = &_small_deflater if small else &_deflater
+    cdef int status
+    cdef bint ready = _small_deflater_ready if small else _deflater_ready
+    if ready:
+        if deflateReset(strm) != Z_OK:
             raise RuntimeError("zlib deflateReset failed")
-        return 0
-    _deflater.zalloc = _deflater.zfree = _deflater.opaque = NULL
-    if deflateInit(&_deflater, Z_DEFAULT_COMPRESSION) != Z_OK:
+        return strm
+    strm.zalloc = strm.zfree = strm.opaque = NULL
+    if small:
+        status = deflateInit2(strm, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15, SMALL_MEM_LEVEL,
+                              Z_DEFAULT_STRATEGY)
+    else:
+        status = deflateInit(strm, Z_DEFAULT_COMPRESSION)
+    if status != Z_OK:
         raise MemoryError("zlib deflateInit failed")
-    _deflater_ready = True
-    return 0
+    if small:
+        _small_deflater_ready = True
+    else:
+        _deflater_ready = True
+    return strm
 
 
 cdef int _reset_inflater() except -1:
@@ -82,21 +124,30 @@ cdef int _reset_inflater() except -1:
 cdef bytes _deflate(const unsigned char *data, Py_ssize_t n):
     if n > MAX_INPUT:
         raise ValueError("instruction too large to compress")
-    _reset_deflater()
-    cdef unsigned long bound = deflateBound(&_deflater, <unsigned long>n)
-    out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>bound)
-    _deflater.next_in = <unsigned char *>data
-    _deflater.avail_in = <unsigned int>n
-    _deflater.next_out = <unsigned char *>PyBytes_AS_STRING(out)
-    _deflater.avail_out = <unsigned int>bound
-    if deflate(&_deflater, Z_FINISH) != Z_STREAM_END:
+    cdef bint small = n <= SMALL_INPUT
+    cdef z_stream *strm = _reset_deflater(small)
+    cdef unsigned long bound = deflateBound(strm, <unsigned long>n)
+    cdef unsigned char small_out[SMALL_OUTPUT]
+    if small and bound <= SMALL_OUTPUT:  # (always: a 36-byte input's bound is 53)
+        strm.next_out = small_out
+        out = None
+    else:
+        out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>bound)
+        strm.next_out = <unsigned char *>PyBytes_AS_STRING(out)
+    strm.next_in = <unsigned char *>data
+    strm.avail_in = <unsigned int>n
+    strm.avail_out = <unsigned int>bound
+    if deflate(strm, Z_FINISH) != Z_STREAM_END:
         raise RuntimeError("zlib deflate failed")
-    return out[: bound - _deflater.avail_out]
+    if out is None:
+        return PyBytes_FromStringAndSize(<char *>small_out, bound - strm.avail_out)
+    return out[: bound - strm.avail_out]
 
 
-def compress(const unsigned char[:] data not None):
+def compress(data):
     """``zlib.compress(data)`` (level 6, the zlib format): the same bytes."""
-    return _deflate(&data[0] if data.shape[0] else _small, data.shape[0])
+    cdef bytes b = _as_bytes(data)
+    return _deflate(_ptr(b), PyBytes_GET_SIZE(b))
 
 
 cdef Py_ssize_t _inflate(const unsigned char *data, Py_ssize_t n, size_t limit,
@@ -143,14 +194,15 @@ cdef Py_ssize_t _inflate(const unsigned char *data, Py_ssize_t n, size_t limit,
     return <Py_ssize_t>produced
 
 
-def decompress(const unsigned char[:] data not None, Py_ssize_t limit):
+def decompress(data, Py_ssize_t limit):
     """Inflate one zlib stream into at most ``limit`` bytes (bytes after its end are
     ignored), or DecodeError (corrupt, truncated, or inflating to more than ``limit``)."""
+    cdef bytes b = _as_bytes(data)
     if limit < 0:
         raise ValueError("negative limit")
     cdef unsigned char *buf = _small
     try:
-        n = _inflate(&data[0] if data.shape[0] else _small, data.shape[0], <size_t>limit, &buf)
+        n = _inflate(_ptr(b), PyBytes_GET_SIZE(b), <size_t>limit, &buf)
         return PyBytes_FromStringAndSize(<char *>buf, n)
     finally:
         if buf != _small:
@@ -175,9 +227,9 @@ cdef uint64_t _u64(object value, str what) except? 0xFFFFFFFFFFFFFFFF:
     return <uint64_t>value
 
 
-def pack(protocol_version, old_num, new_num, ack_num, throwaway_num,
-         const unsigned char[:] diff not None, const unsigned char[:] chaff not None):
+def pack(protocol_version, old_num, new_num, ack_num, throwaway_num, diff, chaff):
     """The zlib stream of the encoded Instruction (field order, every field, like Mosh)."""
+    cdef bytes d = _as_bytes(diff), c = _as_bytes(chaff)
     if not 0 <= protocol_version <= U32:
         raise ValueError("protocol_version out of range")
     cdef uint64_t nums[5]
@@ -186,7 +238,7 @@ def pack(protocol_version, old_num, new_num, ack_num, throwaway_num,
     nums[2] = _u64(new_num, "uint64 out of range")
     nums[3] = _u64(ack_num, "uint64 out of range")
     nums[4] = _u64(throwaway_num, "uint64 out of range")
-    cdef Py_ssize_t nd = diff.shape[0], nc = chaff.shape[0]
+    cdef Py_ssize_t nd = PyBytes_GET_SIZE(d), nc = PyBytes_GET_SIZE(c)
     cdef Py_ssize_t size = 5 * 11 + 2 * 11 + nd + nc
     cdef unsigned char *out = _small if size <= SMALL else <unsigned char *>malloc(size)
     cdef Py_ssize_t pos = 0
@@ -200,12 +252,12 @@ def pack(protocol_version, old_num, new_num, ack_num, throwaway_num,
         out[pos] = 0x32
         pos += 1 + _put_varint(out + pos + 1, <uint64_t>nd)
         if nd:
-            memcpy(out + pos, &diff[0], nd)
+            memcpy(out + pos, _ptr(d), nd)
             pos += nd
         out[pos] = 0x3A
         pos += 1 + _put_varint(out + pos + 1, <uint64_t>nc)
         if nc:
-            memcpy(out + pos, &chaff[0], nc)
+            memcpy(out + pos, _ptr(c), nc)
             pos += nc
         return _deflate(out, pos)
     finally:
@@ -285,19 +337,21 @@ cdef tuple _parse(const unsigned char *buf, Py_ssize_t end):
     return (nums[1] & U32, nums[2], nums[3], nums[4], nums[5], diff, chaff)
 
 
-def parse(const unsigned char[:] data not None):
+def parse(data):
     """The seven fields of an encoded Instruction, in field order (proto2 defaults for
     absent ones), or DecodeError."""
-    return _parse(&data[0] if data.shape[0] else _small, data.shape[0])
+    cdef bytes b = _as_bytes(data)
+    return _parse(_ptr(b), PyBytes_GET_SIZE(b))
 
 
-def unpack(const unsigned char[:] data not None, Py_ssize_t limit):
+def unpack(data, Py_ssize_t limit):
     """``parse(decompress(data, limit))``."""
+    cdef bytes b = _as_bytes(data)
     if limit < 0:
         raise ValueError("negative limit")
     cdef unsigned char *buf = _small
     try:
-        n = _inflate(&data[0] if data.shape[0] else _small, data.shape[0], <size_t>limit, &buf)
+        n = _inflate(_ptr(b), PyBytes_GET_SIZE(b), <size_t>limit, &buf)
         return _parse(buf, n)
     finally:
         if buf != _small:

@@ -237,3 +237,18 @@ def test_sequence_number_range(crypto_impl):
     for bad in (-1, 1 << 64):
         with pytest.raises(OverflowError):
             s.seal_datagram(0, bad, 0, 0, b"")
+
+
+@pytest.mark.parametrize("convert", [bytearray, memoryview])
+def test_datagrams_take_any_buffer_and_refuse_none(crypto_impl, convert):
+    """Bytes (every datagram) take a shortcut in the fast path; other buffers give the
+    same datagrams, a non-buffer the twin's TypeError."""
+    key = bytes(range(16))
+    sealed = crypto_impl.Session(key).seal_datagram(1, 5, 100, 200, b"xyz")
+    assert crypto_impl.Session(key).seal_datagram(1, 5, 100, 200, convert(b"xyz")) == sealed
+    assert crypto_impl.Session(key).open_datagram(convert(sealed), 1) == (5, 100, 200, b"xyz")
+    for bad in (None, 5):
+        with pytest.raises(TypeError):
+            crypto_impl.Session(key).open_datagram(bad, 1)
+        with pytest.raises(TypeError):
+            crypto_impl.Session(key).seal_datagram(1, 5, 100, 200, bad)

@@ -35,11 +35,67 @@ def test_pack_is_mosh_bytes(codec_impl, fields):
 
 def test_compress_is_zlib_level6(codec_impl):
     rng = random.Random(17)
-    for size in (0, 1, 40, 4095, 4096, 70000):
+    for size in (0, 1, 36, 37, 40, 4095, 4096, 70000, 36):
         data = bytes(rng.randrange(4) for _ in range(size))
         assert codec_impl.compress(data) == zlib.compress(data, 6)
         # the stream is reused: the same input again gives the same bytes again
         assert codec_impl.compress(data) == zlib.compress(data, 6)
+
+
+def _small_inputs():
+    """Inputs up to SMALL_INPUT bytes that stress zlib's matching: every binary string up to
+    12 bytes, random strings over alphabets of 1 to 256 letters (few letters: long matches
+    and long hash chains), runs and repeats, and bytes whose 3-byte strings collide in a
+    256-entry hash table but not in zlib's default one."""
+    from pymosh.network.codec import SMALL_INPUT
+
+    for size in range(13):
+        for bits in range(1 << size):
+            yield bytes((bits >> i) & 1 for i in range(size))
+    rng = random.Random(36)
+    for size in range(SMALL_INPUT + 1):
+        for letters in (1, 2, 3, 4, 8, 16, 256):
+            for _ in range(40):
+                yield bytes(rng.randrange(letters) for _ in range(size))
+        for period in range(1, 9):
+            unit = bytes(rng.randrange(256) for _ in range(period))
+            yield (unit * SMALL_INPUT)[:size]
+        # h8(a, b, c) = (a << 6 ^ b << 3 ^ c) & 255: a and a + 4 (and b, b + 32) collide
+        yield bytes((0x41 + 4 * (i % 3) + 32 * (i % 2)) & 255 for i in range(size))
+
+
+def _heartbeats():
+    """Heartbeat instructions as a server or client sends them: state numbers of 1 to 4
+    varint bytes (about 13 hours, 72 days, 25 years of heartbeats), 0 to 16 bytes of chaff."""
+    rng = random.Random(3)
+    for low, high in ((0, 127), (128, 16383), (16384, (1 << 21) - 1), (1 << 21, (1 << 28) - 1)):
+        for chaff in range(17):
+            for _ in range(20):
+                new = rng.randint(low + 1, high)
+                ack = rng.randint(low, high)
+                yield encode_instruction(
+                    Instruction(
+                        2, new - 1, new, ack, new - rng.randrange(2), b"", os.urandom(chaff)
+                    )
+                )
+
+
+def test_small_inputs_are_zlibs_bytes(codec_impl):
+    """Inputs up to SMALL_INPUT bytes take a deflate stream with a small hash table (its
+    reset is cheap): the bytes must be zlib.compress's (memLevel is not in the header, and
+    pymosh.network.codec.SMALL_INPUT argues why no match differs; this checks it)."""
+    from pymosh.network.codec import SMALL_INPUT
+
+    sizes = set()
+    for data in _small_inputs():
+        assert codec_impl.compress(data) == zlib.compress(data), data
+        sizes.add(len(data))
+    assert sizes == set(range(SMALL_INPUT + 1))
+    beats = 0
+    for data in _heartbeats():
+        assert codec_impl.compress(data) == zlib.compress(data), data
+        beats += len(data) <= SMALL_INPUT
+    assert beats > 1000  # most heartbeats take the small stream
 
 
 @pytest.mark.parametrize("fields", INSTRUCTIONS)
@@ -160,3 +216,19 @@ def test_random_input_matches_the_reference(codec_impl):
         got = _outcome(lambda s, n=limit: codec_impl.unpack(s, n), cut)
         want = _outcome(lambda s, n=limit: _reference_unpack(s, n), cut)
         assert got == want or (got[:12] == want[:12] == "DecodeError:"), (cut, limit)
+
+
+@pytest.mark.parametrize("convert", [bytearray, memoryview])
+def test_any_buffer_is_taken_like_bytes_and_none_is_refused(codec_impl, convert):
+    """Bytes (what the datagram path passes) take a shortcut in the fast path; any other
+    buffer gives the same results, and a non-buffer the same TypeError as the twin's."""
+    stream = codec_impl.pack(2, 1, 2, 3, 1, b"diff", b"chaff")
+    assert codec_impl.pack(2, 1, 2, 3, 1, convert(b"diff"), convert(b"chaff")) == stream
+    assert codec_impl.unpack(convert(stream), LIMIT) == (2, 1, 2, 3, 1, b"diff", b"chaff")
+    assert codec_impl.decompress(convert(zlib.compress(b"abc")), 10) == b"abc"
+    assert codec_impl.compress(convert(b"")) == zlib.compress(b"")
+    for bad in (None, 5):
+        with pytest.raises(TypeError):
+            codec_impl.pack(2, 1, 2, 3, 1, bad, b"")
+        with pytest.raises(TypeError):
+            codec_impl.unpack(bad, LIMIT)

@@ -140,23 +140,27 @@ def test_oversize_datagram_is_delivered_oversize_for_the_datagram_layer_to_drop(
 
 def test_recv_all_takes_every_waiting_datagram_in_order_and_stops_when_empty():
     """Bounded batches, nothing lost: a zero-length datagram (FIONREAD reads it as none)
-    is taken on a later call, and the batch bound leaves the rest for the next one."""
+    is taken on a later call, and the batch bound leaves the rest for the next one. The
+    server's socket gives one datagram per call (its loop wakes again while it is readable)."""
     server = ServerSocket("127.0.0.1", "0")
     client = ClientSocket(("127.0.0.1", server.port))
     try:
         sizes = [3, 0, 5, 0, 0, 7] + [1] * (RECV_BATCH + 5)
         for size in sizes:
-            client.send(b"x" * size, client.server_addr)
-        select.select([server.sock], [], [], 2.0)
-        got: list[bytes] = []
-        for _ in range(len(sizes)):
-            batch = server.recv_all(0)
-            assert len(batch) <= RECV_BATCH
-            got += [data for data, _, _ in batch]
-            if len(got) == len(sizes):
-                break
-        assert [len(data) for data in got] == sizes
-        assert server.recv_all(0) == []
+            server.send(b"x" * size, ("127.0.0.1", client.local_port))
+            client.send(b"y" * size, client.server_addr)
+        for sock, bound in ((client, RECV_BATCH), (server, 1)):
+            assert select.select(sock.filenos(), [], [], 2.0)[0]
+            got: list[bytes] = []
+            for _ in range(len(sizes)):
+                batch = sock.recv_all(0)
+                assert 1 <= len(batch) <= bound
+                got += [data for data, _, _ in batch]
+                if len(got) == len(sizes):
+                    break
+            assert [len(data) for data in got] == sizes
+            assert sock.recv_all(0) == []
+            assert not select.select(sock.filenos(), [], [], 0)[0]
     finally:
         client.close()
         server.close()

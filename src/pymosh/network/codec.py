@@ -23,7 +23,31 @@ TRUNCATED = "zlib stream truncated or larger than the limit"
 BAD_STREAM = "bad zlib stream"
 
 
+# Inputs this small (every heartbeat instruction: 14-38 bytes) are deflated with a 256-entry
+# hash table (memLevel 1) instead of zlib's default 32768 (memLevel 8): setting up the
+# stream then clears 512 bytes instead of 64 KiB, which on an idle server's wake-up also
+# evicted everything else from the caches. The bytes are the same (memLevel is not in the
+# zlib header); with zlib's level 6 the smaller table changes only which positions share a
+# hash chain, never which match is found, as long as no chain walk is cut short:
+# - a position's candidates are the earlier positions with the same hash (all of them: no
+#   window slides, no block ends early: 36 bytes are < the 127 symbols memLevel 1's buffer
+#   holds); a candidate passes longest_match's first test (its first two bytes and two at
+#   the current best length) only if its first three bytes equal the current string's
+#   (the same hash, the same first two bytes and hash_bits >= 8 fix the third), i.e. only
+#   the true candidates count, in the same order in both tables, so each search ends the
+#   same as long as it sees all of them;
+# - a search at position p (1 <= p <= n - 3: three bytes of lookahead) sees candidates in
+#   1..p-1 (position 0 is never one), at most n - 4 = 32 of them, and zlib's level 6 walks
+#   up to 128 (32 once the previous match is >= 8 bytes long): never cut short.
+SMALL_INPUT = 36
+SMALL_MEM_LEVEL = 1
+
+
 def compress(data: bytes) -> bytes:
+    """``zlib.compress(data)``: the same bytes."""
+    if len(data) <= SMALL_INPUT:
+        deflater = zlib.compressobj(6, zlib.DEFLATED, 15, SMALL_MEM_LEVEL)
+        return deflater.compress(data) + deflater.flush()
     return zlib.compress(data)
 
 

@@ -84,7 +84,7 @@ class TransportSender(Generic[S]):
         # newest sent state
         self._at_assumed = False
         self._at_back = False
-        # (front, current state) the last _rationalize_states subtracted
+        # (front's state, current state) the last _rationalize_states subtracted
         self._rationalized: tuple[object, object] = (None, None)
         self.fragmenter = Fragmenter()
         self.chaff = chaff
@@ -142,14 +142,15 @@ class TransportSender(Generic[S]):
         self.assumed_receiver_state = assumed
 
     def _rationalize_states(self) -> None:
-        front = self.sent_states[0]
+        prefix = self.sent_states[0].state
         current = self.current_state
-        # subtracting the same front again changes nothing (it emptied itself last time,
-        # and every state sent since is a copy of the current state it was taken from)
-        if front is self._rationalized[0] and current is self._rationalized[1]:
+        # subtracting the same prefix state again changes nothing (it emptied itself last
+        # time, and every state sent since is a copy of the current state it was taken
+        # from); an idle session's acknowledged heartbeats all share one state (see
+        # _send_empty_ack), so the front entry changes every interval but its state not
+        if prefix is self._rationalized[0] and current is self._rationalized[1]:
             return
-        self._rationalized = (front, current)
-        prefix = front.state
+        self._rationalized = (prefix, current)
         current.subtract(prefix)
         last = None
         for entry in reversed(self.sent_states):
@@ -170,7 +171,7 @@ class TransportSender(Generic[S]):
             self.assumed_receiver_state = states[0]
         current = self.current_state
         rationalized = self._rationalized
-        if states[0] is not rationalized[0] or current is not rationalized[1]:
+        if states[0].state is not rationalized[0] or current is not rationalized[1]:
             self._rationalize_states()
         if self.pending_data_ack:
             if self.next_ack_time > now + ACK_DELAY:

@@ -17,6 +17,8 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
+from _fastpath.buffers cimport as_bytes
+
 from pymosh.errors import DecodeError
 
 cdef extern from "zlib.h":
@@ -60,21 +62,6 @@ cdef bint _small_deflater_ready = False
 cdef bint _inflater_ready = False
 cdef unsigned char _small_space[SMALL]
 cdef unsigned char *_small = _small_space  # an idle instruction is ~40 bytes either way
-
-
-cdef bytes _as_bytes(object data):
-    """``data`` itself when it is bytes (every call on the datagram path), else a copy of
-    its buffer (TypeError without one). Taking bytes directly skips Cython's buffer
-    acquisition and format checks: on an idle server's wake-up, with cold caches, their
-    code was a good part of these calls' cost."""
-    if type(data) is bytes:
-        return <bytes>data
-    if data is None:
-        raise TypeError("a bytes-like object is required, not 'NoneType'")
-    cdef const unsigned char[:] view = data
-    if view.shape[0] == 0:
-        return b""
-    return PyBytes_FromStringAndSize(<const char *>&view[0], view.shape[0])
 
 
 cdef inline const unsigned char *_ptr(bytes data) noexcept:
@@ -146,7 +133,7 @@ cdef bytes _deflate(const unsigned char *data, Py_ssize_t n):
 
 def compress(data):
     """``zlib.compress(data)`` (level 6, the zlib format): the same bytes."""
-    cdef bytes b = _as_bytes(data)
+    cdef bytes b = as_bytes(data)
     return _deflate(_ptr(b), PyBytes_GET_SIZE(b))
 
 
@@ -197,7 +184,7 @@ cdef Py_ssize_t _inflate(const unsigned char *data, Py_ssize_t n, size_t limit,
 def decompress(data, Py_ssize_t limit):
     """Inflate one zlib stream into at most ``limit`` bytes (bytes after its end are
     ignored), or DecodeError (corrupt, truncated, or inflating to more than ``limit``)."""
-    cdef bytes b = _as_bytes(data)
+    cdef bytes b = as_bytes(data)
     if limit < 0:
         raise ValueError("negative limit")
     cdef unsigned char *buf = _small
@@ -229,7 +216,7 @@ cdef uint64_t _u64(object value, str what) except? 0xFFFFFFFFFFFFFFFF:
 
 def pack(protocol_version, old_num, new_num, ack_num, throwaway_num, diff, chaff):
     """The zlib stream of the encoded Instruction (field order, every field, like Mosh)."""
-    cdef bytes d = _as_bytes(diff), c = _as_bytes(chaff)
+    cdef bytes d = as_bytes(diff), c = as_bytes(chaff)
     if not 0 <= protocol_version <= U32:
         raise ValueError("protocol_version out of range")
     cdef uint64_t nums[5]
@@ -340,13 +327,13 @@ cdef tuple _parse(const unsigned char *buf, Py_ssize_t end):
 def parse(data):
     """The seven fields of an encoded Instruction, in field order (proto2 defaults for
     absent ones), or DecodeError."""
-    cdef bytes b = _as_bytes(data)
+    cdef bytes b = as_bytes(data)
     return _parse(_ptr(b), PyBytes_GET_SIZE(b))
 
 
 def unpack(data, Py_ssize_t limit):
     """``parse(decompress(data, limit))``."""
-    cdef bytes b = _as_bytes(data)
+    cdef bytes b = as_bytes(data)
     if limit < 0:
         raise ValueError("negative limit")
     cdef unsigned char *buf = _small

@@ -11,6 +11,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
+from _fastpath.buffers cimport as_bytes
+
 from pymosh.errors import DecodeError, PymoshError
 
 cdef extern from "openssl/evp.h":
@@ -45,20 +47,6 @@ cdef enum:
     MAX_LEN = 0x7FFFFFF0      # EVP takes int lengths
 cdef uint64_t SEQ_MASK = (<uint64_t>1 << 63) - 1
 cdef uint64_t BLOCK_LIMIT = <uint64_t>1 << 47
-
-
-cdef bytes _as_bytes(object data):
-    """``data`` itself when it is bytes (every datagram), else a copy of its buffer
-    (TypeError without one): bytes skip Cython's buffer acquisition and format checks,
-    whose code was a good part of an idle server's cold wake-up in these calls."""
-    if type(data) is bytes:
-        return <bytes>data
-    if data is None:
-        raise TypeError("a bytes-like object is required, not 'NoneType'")
-    cdef const unsigned char[:] view = data
-    if view.shape[0] == 0:
-        return b""
-    return PyBytes_FromStringAndSize(<const char *>&view[0], view.shape[0])
 
 
 cdef inline void put_be64(unsigned char *p, uint64_t v) noexcept nogil:
@@ -179,7 +167,7 @@ cdef class Session:
     def seal_datagram(self, int direction, uint64_t seq, unsigned int timestamp,
                       unsigned int timestamp_reply, payload):
         """The whole UDP datagram for one Mosh packet (seq is masked to 63 bits)."""
-        cdef bytes p = _as_bytes(payload)
+        cdef bytes p = as_bytes(payload)
         cdef Py_ssize_t n = PyBytes_GET_SIZE(p)
         cdef Py_ssize_t plain = n + 4
         cdef unsigned char nonce[NONCE_LEN]
@@ -202,7 +190,7 @@ cdef class Session:
 
     def open_datagram(self, datagram, int expected_direction):
         """(seq, timestamp, timestamp_reply, payload) after Mosh's receive checks."""
-        cdef bytes d = _as_bytes(datagram)
+        cdef bytes d = as_bytes(datagram)
         cdef const unsigned char *data = <const unsigned char *>PyBytes_AS_STRING(d)
         cdef Py_ssize_t size = PyBytes_GET_SIZE(d)
         cdef Py_ssize_t plain

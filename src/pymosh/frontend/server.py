@@ -311,7 +311,7 @@ class Server:
             if ready and not ready.isdisjoint(sockets):
                 previous = transport.connection.last_heard
                 self.endpoint.receive(now)
-                if transport.received_states[-1].num != self.last_remote_num:
+                if transport.remote_state_num != self.last_remote_num:
                     if not self._consume_user_input(now):
                         phase.answer(transport.sender, previous, now)  # (if a heartbeat)
                     elif pty_fd not in ready:
@@ -373,7 +373,7 @@ class Server:
             if network_idle:
                 return 0
             # (the acknowledgement of our shutdown is recorded only by a send)
-            if sent and transport.sender.counterparty_shutdown_ack_sent():
+            if sent and transport.counterparty_shutdown_ack_sent():
                 self.log("Client shut down; exiting.")
                 return 0
             if transport.sender.shutdown_in_progress and (
@@ -475,7 +475,7 @@ class Server:
     def _consume_user_input(self, now: float) -> bool:
         """Apply the client's new input; True if bytes were written to the pty."""
         transport = self.transport
-        self.last_remote_num = transport.received_states[-1].num
+        self.last_remote_num = transport.remote_state_num
         self.last_remote_state_time = now
         diff = transport.get_remote_diff()
         if not diff:  # the client's heartbeat: no events

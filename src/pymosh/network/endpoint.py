@@ -90,9 +90,7 @@ class Endpoint(Generic[L, R]):
     def send(self, now: float) -> int:
         """Send what is due; how many datagrams went to the channel."""
         transport = self.transport
-        connection = transport.connection
-        # before tick(): see the module docstring (Transport.remote_addr, without the call)
-        dest = connection.remote_addr if connection.has_remote_addr else None
+        dest = transport.remote_addr  # before tick(): see the module docstring
         datagrams = transport.tick(now)
         sent = 0
         if dest is not None:
@@ -106,7 +104,7 @@ class Endpoint(Generic[L, R]):
                 self.send_error = error
                 if error.errno == errno.EMSGSIZE:
                     transport.emsgsize()
-        if connection.take_port_hop() and can_hop(self.channel):
+        if transport.take_port_hop() and can_hop(self.channel):
             self.channel.hop(now)  # type: ignore[attr-defined]
         return sent
 

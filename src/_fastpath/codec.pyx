@@ -32,7 +32,6 @@ cdef extern from "zlib.h":
         void *opaque
     int Z_OK, Z_STREAM_END, Z_BUF_ERROR, Z_MEM_ERROR
     int Z_NO_FLUSH, Z_FINISH, Z_DEFAULT_COMPRESSION
-    int deflateInit(z_stream *strm, int level)
     int deflateInit2(z_stream *strm, int level, int method, int windowBits, int memLevel,
                      int strategy)
     int Z_DEFLATED, Z_DEFAULT_STRATEGY
@@ -49,16 +48,15 @@ BAD_STREAM = "bad zlib stream"
 cdef enum:
     SMALL_INPUT = 36  # pymosh.network.codec.SMALL_INPUT
     SMALL_MEM_LEVEL = 1
+    DEFAULT_MEM_LEVEL = 8  # deflateInit's
     SMALL_OUTPUT = 128
     MAX_INPUT = 0x3FFFFFFF  # zlib takes unsigned int lengths; instructions are far smaller
     SMALL = 8192  # output that fits here needs no allocation but the result's
 
 cdef uint64_t U32 = 0xFFFFFFFF
-cdef z_stream _deflater
-cdef z_stream _small_deflater
+cdef z_stream _deflaters[2]  # [1]: inputs of at most SMALL_INPUT bytes; [0]: any
+cdef bint _deflater_ready[2]
 cdef z_stream _inflater
-cdef bint _deflater_ready = False
-cdef bint _small_deflater_ready = False
 cdef bint _inflater_ready = False
 cdef unsigned char _small_space[SMALL]
 cdef unsigned char *_small = _small_space  # an idle instruction is ~40 bytes either way
@@ -70,26 +68,17 @@ cdef inline const unsigned char *_ptr(bytes data) noexcept:
 
 cdef z_stream *_reset_deflater(bint small) except NULL:
     """The deflate stream for an input of at most SMALL_INPUT bytes (``small``) or any."""
-    global _deflater_ready, _small_deflater_ready
-    cdef z_stream *strm = &_small_deflater if small else &_deflater
-    cdef int status
-    cdef bint ready = _small_deflater_ready if small else _deflater_ready
-    if ready:
+    cdef z_stream *strm = &_deflaters[small]
+    if _deflater_ready[small]:
         if deflateReset(strm) != Z_OK:
             raise RuntimeError("zlib deflateReset failed")
         return strm
     strm.zalloc = strm.zfree = strm.opaque = NULL
-    if small:
-        status = deflateInit2(strm, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15, SMALL_MEM_LEVEL,
-                              Z_DEFAULT_STRATEGY)
-    else:
-        status = deflateInit(strm, Z_DEFAULT_COMPRESSION)
-    if status != Z_OK:
+    if deflateInit2(strm, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15,
+                    SMALL_MEM_LEVEL if small else DEFAULT_MEM_LEVEL,
+                    Z_DEFAULT_STRATEGY) != Z_OK:
         raise MemoryError("zlib deflateInit failed")
-    if small:
-        _small_deflater_ready = True
-    else:
-        _deflater_ready = True
+    _deflater_ready[small] = True
     return strm
 
 

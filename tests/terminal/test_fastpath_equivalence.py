@@ -710,6 +710,50 @@ def test_history_identical_for_any_row_printed_then_changed(data, piece):
     assert c.take_history() == p.take_history()
 
 
+RECORDED = [  # what a record holds (the row's text) and what rendering it trims
+    "ab   ",  # trailing spaces: trimmed
+    "ab\x1b[3C",  # trailing empty cells (``used`` past the text): trimmed
+    "a \x1b[Cb",  # a space and an empty cell inside: kept, both as spaces
+    "\x1b[31mab\x1b[0m   ",  # trailing blanks after a change back: they and its SGR go
+    "\x1b[31mab\x1b[0m \x1b[44m \x1b[0m  ",  # a coloured blank among them stays
+    "\x1b[31mab\x1b[0m\x1b[3C",  # empty cells after a change back
+    "\x1b[31mab   ",  # trailing spaces in a colour: kept
+    "\x1b[1mab\x1b[0m  ",  # ... an attribute: the same
+    "\x1b[38;2;32;32;32;48;2;255;255;255mx\x1b[0m  ",  # style bytes of spaces and 0xFF
+    "\x1b[38;5;255;48;5;32mx\x1b[0m y  ",  # ... in 256 colours
+    "\x1b[7m\x1b[0m  ",  # a change with no cell after it: nothing
+    "中\x1b[31m文\x1b[0m字 ",  # wide cells: their right halves are not written
+    "中\x1b[D\x1b[41mX\x1b[0m",  # a wide cell's right half printed over in a colour
+    "0123456789\x1b[1;10H中",  # a wide character in the last column (no wrap yet)
+    "\x1b[?7l012345678中\x1b[?7h",  # ... without auto-wrap
+    "\x1b[C\u0301a",  # a fallback cell (a mark on an empty cell) first
+    "ab\x1b[C\u0301",  # ... last
+    "\x1b[32m\x1b[C\u0301\x1b[0m ",  # ... in a colour
+    "a\u0301\u0302 ",  # marks on a cell, then a blank
+    "e" + "\u0301" * 14 + "  ",  # a cluster past the cell's inline bytes
+    " \u0301 ",  # a mark on a space: not a blank
+    "0123456789abc  ",  # a wrapped row, then trailing blanks on the next
+    "\x1b[31m0123456789\x1b[0mab",  # a wrap in a colour
+    "\x1b[44m\x1b[K\x1b[0m",  # a row of coloured blanks
+    "        ",  # only blanks: an empty line
+]
+
+
+@pytest.mark.parametrize("data", RECORDED)
+@pytest.mark.parametrize("again", [False, True])
+def test_history_identical_for_every_record_case(data, again):
+    """Rows as records hold them (text, style records, blanks, wide, combining and
+    fallback cells, wraps) render as the twin's lines: as printed (the carried record
+    where it covers the row) and printed a second time from the first column (which ends
+    the record: the row is encoded when it leaves)."""
+    stream = data.encode() + (b"\r" + data.encode() if again else b"") + b"\r\n" * 4
+    c, p = _both(10, 3)
+    for emu in (c, p):
+        emu.set_history_limit(50)
+        emu.feed(stream)
+    assert c.take_history() == p.take_history()
+
+
 @pytest.mark.parametrize("name", ["ascii_log", "sgr_ls", "utf8_wide", "truecolor"])
 def test_history_identical_for_corpus_rows_shared_with_copies(name):
     """Rows taken while a state copy shares them (the server's frames): every one cloned,

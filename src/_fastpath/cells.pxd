@@ -84,7 +84,9 @@ cdef inline void cells_blank(Cell *cells, int n, uint32_t bg) noexcept nogil:
 
 
 cdef inline int row_rec_cap(int width) noexcept nogil:
-    return 2 * width + 32
+    # room for a style record before every cell (coloured ``ls``: two a name), so colours
+    # alone never end a record
+    return 11 * width + 32
 
 
 cdef inline void row_rec_reset(Row *r, uint32_t bg) noexcept nogil:

@@ -715,20 +715,23 @@ cdef class Emulator:
             return c
         return r
 
-    cdef inline void record_ascii(self, Row *r, int col, const Cell *t, const uint8_t *p,
-                                  Py_ssize_t m) noexcept:
-        """Cells [col, col + m) of r were just written: ``t``'s renditions, the ASCII
-        bytes p[:m]. They extend r's record if it ends at col (else it ends)."""
+    cdef inline void record_text(self, Row *r, int col, int width, int last, const Cell *t,
+                                 const char *p, Py_ssize_t m, bint word) noexcept:
+        """Cells [col, col + width) of r were just written, ``last`` the first column of
+        the last character: ``t``'s renditions, the text p[:m] (ASCII: one cell a byte;
+        else one character, 1 or 2 cells wide; ``word``: p has 4 bytes, copied at once).
+        They extend r's record if it ends at col (else it ends)."""
         cdef uint64_t colours
         cdef Py_ssize_t need
         if r.rec_n < 0:
             return
-        if col != r.rec_col or not self.history_limit or self.alt_rows != NULL:
+        if (col != r.rec_col or col + width > r.width or not self.history_limit
+                or self.alt_rows != NULL):
             r.rec_n = -1
             return
         memcpy(&colours, t, 8)
         need = m + (10 if colours != r.rec_colours or t.attrs != r.rec_attrs else 0)
-        if r.rec_n + need > r.rec_cap:
+        if r.rec_n + need + (4 if word else 0) > r.rec_cap:
             r.rec_n = -1
             return
         if need > m:   # a style record, as row_encode writes it
@@ -738,9 +741,13 @@ cdef class Emulator:
             r.rec_n += 10
             r.rec_colours = colours
             r.rec_attrs = t.attrs
-        memcpy(r.rec + r.rec_n, p, <size_t>m)
+        if word:
+            memcpy(r.rec + r.rec_n, p, 4)
+        else:
+            memcpy(r.rec + r.rec_n, p, <size_t>m)
         r.rec_n += <int>m
-        r.rec_col = col + <int>m
+        r.rec_col = col + width
+        r.rec_last = last
 
     cdef void reset_row(self, int y) noexcept:
         cdef Row *r = self.rows[y]
@@ -1135,7 +1142,8 @@ cdef class Emulator:
             for k in range(m):
                 t.u[0] = <char>p[i + k]
                 cells[col + k] = t
-            self.record_ascii(row, col, &t, p + i, m)
+            self.record_text(row, col, <int>m, col + <int>m - 1, &t, <const char *>p + i, m,
+                             False)
             i += m
             col += <int>m
             if row.used < col:
@@ -1178,30 +1186,37 @@ cdef class Emulator:
         cell.len = <uint8_t>utf8_encode(c, cell.u)
         if width == 2 and col < ds.width - 1:
             cell_blank(&row.cells[col + 1], ds.bg)
-        if width == 1 and 0x20 <= c < 0x7f:
-            self.record_ascii(row, col, cell, <const uint8_t *>cell.u, 1)
-        else:
-            row.rec_n = -1
+        self.record_text(row, col, width, col, cell, cell.u, cell.len, True)
         self.advance(width)
 
     cdef void print_combining(self, uint32_t c) noexcept:
         cdef DrawState *ds = &self.ds
-        cdef int y = ds.combining_row, x = ds.combining_col, n
+        cdef int y = ds.combining_row, x = ds.combining_col, n, old
         cdef Row *row
         cdef Cell *cell
         cdef char enc[4]
         if not (0 <= y < ds.height and 0 <= x < ds.width):
             return
-        row = self.mutable_row(y)
+        row = self.writable_row(y)
         if row.used <= x:
             row.used = x + 1
         cell = &row.cells[x]
         if cell.len == 0:
             cell.flags |= F_FALLBACK
             self.advance(1)
-        if cell.len < CONTENTS_MAX:
+        old = cell.len
+        if old < CONTENTS_MAX:
             n = utf8_encode(c, enc)
             cell_append(row, cell, enc, n)
+        # the record goes on if it ends with this cell's text (the mark's bytes, if kept,
+        # go after it); a fallback cell ends it
+        if (row.rec_n >= 0 and x == row.rec_last and old and not cell.flags & F_FALLBACK
+                and row.rec_n + 4 <= row.rec_cap):
+            if cell.len != old:   # (cell_append takes all of enc or none)
+                memcpy(row.rec + row.rec_n, enc, 4)
+                row.rec_n += cell.len - old
+        else:
+            row.rec_n = -1
 
     cdef inline void print_code_point(self, uint32_t c) noexcept:
         cdef int w = char_width(c)

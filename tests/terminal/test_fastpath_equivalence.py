@@ -620,7 +620,7 @@ def test_width_table_matches_twin():
 )
 @pytest.mark.parametrize("piece", [1, 64])
 def test_history_identical_for_rows_printed_then_changed(data, piece):
-    """The fast path keeps a row's history record as plain ASCII is printed left to
+    """The fast path keeps a row's history record as characters are printed left to
     right and copies it when the row leaves; any other change to the row must end it
     (the rows taken agree with the twin's, which renders each row as it leaves)."""
     c, p = _both(10, 3)
@@ -736,6 +736,11 @@ RECORDED = [  # what a record holds (the row's text) and what rendering it trims
     "\x1b[31m0123456789\x1b[0mab",  # a wrap in a colour
     "\x1b[44m\x1b[K\x1b[0m",  # a row of coloured blanks
     "        ",  # only blanks: an empty line
+    "中\u0301\u0302x",  # marks on the wide character printed last, then more
+    "a\u0301b\x1b[D\x1b[D\u0302",  # a mark on a cell before the last one
+    "\x1b[31m中\u0301\x1b[0m é\u0308 ",  # marks in a colour, then in the defaults
+    "ü" + "\u0301" * 20 + "z",  # marks past the cell's 32-byte cap
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467 \u2764\ufe0f",  # ZWJ, variation selector
 ]
 
 

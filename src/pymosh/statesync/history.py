@@ -14,8 +14,9 @@ Sans-I/O, three parts:
   the acknowledged prefix); a diff carries the lines numbered from the older state's ``end``.
   ``HistoryLog.pump`` moves at most ``CHUNK`` bytes per send into it, up to ``WINDOW`` bytes
   in flight, and starts such a batch only when the client has acknowledged everything (the
-  screen first) and the program paused (``QUIET``; ``BUSY`` while it prints on), so any
-  one diff carries a bounded amount of history and the screen is never held back by it.
+  screen first) and the program paused (``QUIET``; ``BUSY`` into output without a pause and
+  every ``BUSY`` after), so any one diff carries a bounded amount of history and the screen
+  is never held back by it.
 - ``HistoryReader`` (client): turns received windows into ordered events (line, gap, clear),
   ignoring every line it has already had (replays, late or duplicated states).
 
@@ -235,6 +236,7 @@ class HistoryLog:
         self.window = HistoryWindow()  # the state's slot the lines are pumped into
         self.filling = False  # a window of lines is being sent (see ``pump``)
         self.printed_at = -math.inf  # the program's latest output
+        self.printing_since = -math.inf  # ... and when it started printing without pause
         self.window_at = -math.inf  # the latest window's start
         self.scale = 1  # CHUNK and WINDOW times this (see ``pump``)
         # (window end after lines were added, when): the fills in flight, oldest first
@@ -256,7 +258,7 @@ class HistoryLog:
             self.next_seq += dropped
             self.overflow_at = now
         self.filling = False  # (as ``feed``)
-        self.printed_at = now
+        self._printed(now)
         while True:
             held, over = source.history_pending, source.history_pending_bytes - ROW_BUDGET
             if over <= 0 or not held:
@@ -275,6 +277,11 @@ class HistoryLog:
         newest lines once output settles, not a trickle of fragments between many gaps."""
         self._add(dropped, lines, cleared, now)
         self.filling = False  # the screen changed: it goes first (see ``pump``)
+        self._printed(now)
+
+    def _printed(self, now: float) -> None:
+        if now - self.printed_at > QUIET:  # output starts (again) after a pause
+            self.printing_since = now
         self.printed_at = now
 
     def _add(
@@ -316,9 +323,11 @@ class HistoryLog:
 
     def _window_due(self) -> float:
         """When a window may start: output settled (no overflow for SETTLE), and quiet for
-        QUIET or the last window BUSY ago (a program printing without pause still gets a
-        little history through, a bulk one hardly slowed)."""
-        return max(self.overflow_at + SETTLE, min(self.printed_at + QUIET, self.window_at + BUSY))
+        QUIET or printing without pause for BUSY since it began or since the last window (a
+        program printing on still gets a little history through, a burst shorter than BUSY
+        none until it ends: its screen is not slowed by history)."""
+        busy = max(self.window_at, self.printing_since) + BUSY
+        return max(self.overflow_at + SETTLE, min(self.printed_at + QUIET, busy))
 
     def ready(self, now: float) -> bool:
         """``pump`` may change something now (else it would return at once: nothing to

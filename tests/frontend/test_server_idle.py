@@ -102,7 +102,8 @@ class IdleRun:
             if self.client.send(self.now):
                 self.client_sends.append(self.now)
         ready, _, _ = select.select([self.sock.sock.fileno(), self.pty.fd], [], [], 0.05)
-        sent = self.server.transport.connection.datagrams_sent
+        lane = self.server.lane  # (while armed, the idle lane owns the counters)
+        sent = lane.datagrams_sent if lane.armed else self.server.transport.connection.datagrams_sent
         self.log.append((self.now, bool(ready), client_wait > timeout_ms, sent))
         return set(ready), []
 

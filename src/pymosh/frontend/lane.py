@@ -135,7 +135,9 @@ class IdleLane:
         self.rtt_hit = conn.rtt_hit
         self.srtt = conn.srtt
         self.rttvar = conn.rttvar
-        self.last_heard = conn.last_heard
+        if conn.last_heard is None or not conn.has_remote_addr:
+            raise ValueError("the idle lane needs a client that was heard")
+        self.last_heard: float = conn.last_heard
         self.datagrams_sent = conn.datagrams_sent
         self.bytes_sent = conn.bytes_sent
         self.datagrams_received = conn.datagrams_received

@@ -413,9 +413,7 @@ class Server:
         if len(inputs) > 1 or (inputs and inputs[-1][0] > terminal.echo_ack):
             return False
         history = self.history
-        if history is not None and (
-            history.ready(INFINITY) or history.wait_time(now) != INFINITY
-        ):
+        if history is not None and (history.ready(INFINITY) or history.wait_time(now) != INFINITY):
             return False
         return self.durable is None or self.durable.idle_limits(connection.remote_addr) is not None
 
@@ -425,7 +423,9 @@ class Server:
         `EventLoop.wait` (a datagram the lane declined is held for `Endpoint.receive`)."""
         lane = self.lane
         durable = self.durable
-        limits = None if durable is None else durable.idle_limits(lane.transport.connection.remote_addr)
+        limits = (
+            None if durable is None else durable.idle_limits(lane.transport.connection.remote_addr)
+        )
         detach_after, limit = (INFINITY, INFINITY) if limits is None else limits
         lane.arm(now, self.heartbeat.held, detach_after, limit)
         endpoint = self.endpoint

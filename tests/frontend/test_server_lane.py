@@ -44,6 +44,7 @@ def scripted(monkeypatch, lane_impl, key: bytes, use_lane: bool):
             counts["declined" if out is None else "accepted"] += 1
             return out
 
+    server._lane_module = lane_impl
     server.lane = CountingLane(server.transport)
     server.transport.sender.chaff = Chaff(0)
     run.client.transport.sender.chaff = Chaff(100)

@@ -44,8 +44,9 @@ from pymosh.wire.protobuf import PROTOCOL_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
+    from pymosh.network.endpoint import Endpoint
     from pymosh.network.transport import Transport
 
 TO_SERVER = 0
@@ -371,6 +372,50 @@ class IdleLane:
             self.held = due = due + HOLD
             self.next_ack_time = due
         self.deadline = min(due, heard + self.detach_after)
+
+
+def wait_armed(
+    lane: IdleLane,
+    endpoint: Endpoint[Any, Any],
+    wait: Callable[[float], tuple[set[int], list[int]]],
+    clock: Callable[[], float],
+    now: float,
+) -> tuple[set[int], list[int], OSError | None]:
+    """The server loop's wait while ``lane`` is armed (its I/O glue, compiled with it: every
+    idle wake-up runs this loop): ``wait`` is the event loop's, ``clock`` its clock. Each
+    client heartbeat and heartbeat timer is the lane's; returns at the first event that is
+    the ordinary turn's, as ``wait`` returned it (a datagram the lane declined is held for
+    `Endpoint.receive`), or after a failed send, with its error."""
+    channel = endpoint.channel
+    sockets = set(channel.filenos())
+    dest = lane.addr
+    while True:
+        ready, signals = wait(max(lane.deadline - now, 0))
+        now = clock()
+        if signals or (ready and ready != sockets):
+            return ready, signals, None
+        if ready:
+            received = channel.recv_all(now)
+            if len(received) == 1:
+                datagram, addr, congestion = received[0]
+                out = lane.receive(datagram, addr, congestion, now)
+            elif received:
+                lane.disarm()
+                out = None
+            else:
+                out = lane.timer(now)  # (nothing there after all: the loop's send)
+            if out is None:
+                endpoint.hold(received)
+                return ready, signals, None
+        else:
+            out = lane.timer(now)
+            if out is None:
+                return ready, signals, None
+        if out:
+            error = channel.send(out, dest)
+            if error is not None:
+                return set(), [], error
+            endpoint.send_error = None
 
 
 def _timestamp16(now: float) -> int:

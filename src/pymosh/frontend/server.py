@@ -397,7 +397,7 @@ class Server:
         if (
             not connection.has_remote_addr
             or connection.last_heard is None
-            or self.last_remote_state_time is None
+            or self.last_remote_state_time is None  # (else also: the shell is released)
             or sender.ack_expedited
             or sender.expedited
             or sender.mindelay_clock is not None
@@ -405,7 +405,6 @@ class Server:
             or self.last_remote_num != transport.remote_state_num
             or transport.fragments.current_id is None
             or transport.fragments._parts
-            or not self.pty.released
         ):
             return False
         terminal = self.terminal
@@ -428,40 +427,10 @@ class Server:
         )
         detach_after, limit = (INFINITY, INFINITY) if limits is None else limits
         lane.arm(now, self.heartbeat.held, detach_after, limit)
-        endpoint = self.endpoint
-        channel = endpoint.channel
-        wait = self.loop.wait
-        sockets = set(channel.filenos())
-        dest = lane.addr
-        error = None
         try:
-            while True:
-                ready, signals = wait(max(lane.deadline - now, 0))
-                now = now_ms()
-                if signals or (ready and ready != sockets):
-                    break
-                if ready:
-                    received = channel.recv_all(now)
-                    if len(received) == 1:
-                        datagram, addr, congestion = received[0]
-                        out = lane.receive(datagram, addr, congestion, now)
-                    elif received:
-                        lane.disarm()
-                        out = None
-                    else:
-                        out = lane.timer(now)  # (nothing there after all: the loop's send)
-                    if out is None:
-                        endpoint.hold(received)
-                        break
-                else:
-                    out = lane.timer(now)
-                    if out is None:
-                        break
-                if out:
-                    error = channel.send(out, dest)
-                    if error is not None:
-                        break
-                    endpoint.send_error = None
+            ready, signals, error = self._lane_module.wait_armed(
+                lane, self.endpoint, self.loop.wait, now_ms, now
+            )
         finally:
             lane.disarm()
             self.last_remote_num = lane.transport.remote_state_num
@@ -471,9 +440,8 @@ class Server:
             if lane.sends and self.history is not None:
                 self.history.sent()
         if error is not None:
-            endpoint.failed(error)
+            self.endpoint.failed(error)
             self.log(f"sendto: {error}")
-            return set(), []
         return ready, signals
 
     # ---------------------------------------------------------------- durable sessions
@@ -486,7 +454,7 @@ class Server:
         from pymosh.network.transport import Transport
         from pymosh.statesync.user_stream import UserStream
 
-        IdleLane = _accel.pick("lane").IdleLane
+        self._lane_module = _accel.pick("lane")
         connection = Connection(
             key,
             True,
@@ -500,7 +468,7 @@ class Server:
         )
         self.transport.current_state = self.terminal
         self.endpoint = Endpoint(self.transport, self.sock)
-        self.lane = IdleLane(self.transport)
+        self.lane = self._lane_module.IdleLane(self.transport)
         self.last_remote_num = self.transport.remote_state_num
 
     def resume_with(self, key: bytes) -> None:

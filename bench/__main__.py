@@ -92,7 +92,7 @@ def run_sessions(quick: bool, impls: list[str], notes: list[str]) -> None:
     cmd += ["--quick"] if quick else []
     for i in impls:
         cmd += ["--impl", i]
-    _run(cmd, quick, 180 if quick else 3600, notes, "many sessions")
+    _run(cmd, quick, 300 if quick else 3600, notes, "many sessions")
 
 
 def run_scrollback(quick: bool, notes: list[str]) -> None:

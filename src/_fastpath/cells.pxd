@@ -49,12 +49,14 @@ ctypedef struct Row:
     Ext *ext
     Cell *cells
     # (emulator) the row's scrollback record (the emulator's row_encode of cells [0,
-    # rec_col)) built as plain ASCII was printed left to right: rows leaving the screen
-    # are copied, not encoded; rec_n -1: none (any other write to the row ends it)
+    # rec_col)) built as characters were printed left to right (and marks added to the
+    # last of them): rows leaving the screen are copied, not encoded; rec_n -1: none
+    # (any other write to the row ends it)
     char *rec          # rec_cap bytes in the row's allocation, after the cells
     int rec_n
     int rec_cap
     int rec_col
+    int rec_last       # the column of the record's last cell (-1: none)
     uint32_t rec_attrs     # renditions of the record's last cell
     uint64_t rec_colours   # (fg, bg)
 
@@ -84,13 +86,16 @@ cdef inline void cells_blank(Cell *cells, int n, uint32_t bg) noexcept nogil:
 
 
 cdef inline int row_rec_cap(int width) noexcept nogil:
-    return 2 * width + 32
+    # room for a style record before every cell (coloured ``ls``: two a name), so colours
+    # alone never end a record
+    return 11 * width + 32
 
 
 cdef inline void row_rec_reset(Row *r, uint32_t bg) noexcept nogil:
     """r was blanked with background bg: an empty record (none if bg: blanks in colour)."""
     r.rec_n = -1 if bg else 0
     r.rec_col = 0
+    r.rec_last = -1
     r.rec_attrs = 0
     r.rec_colours = 0
 
@@ -131,6 +136,7 @@ cdef inline Row *row_clone(Row *src, int width, uint32_t pad_bg) noexcept:
         memcpy(r.rec, src.rec, <size_t>src.rec_n)
         r.rec_n = src.rec_n
         r.rec_col = src.rec_col
+        r.rec_last = src.rec_last
         r.rec_attrs = src.rec_attrs
         r.rec_colours = src.rec_colours
     memcpy(r.cells, src.cells, <size_t>n * sizeof(Cell))
@@ -270,20 +276,22 @@ cdef inline bint row_eq(const Row *a, const Row *b) noexcept:
 
 
 cdef inline int utf8_encode(uint32_t c, char *out) noexcept nogil:
+    """c's UTF-8 bytes into out[:4] (one 4-byte store, zero padded: a reader of those
+    bytes waits for no partial stores); their count."""
+    cdef uint32_t w
+    cdef int n
     if c < 0x80:
-        out[0] = <char>c
-        return 1
-    if c < 0x800:
-        out[0] = <char>(0xC0 | (c >> 6))
-        out[1] = <char>(0x80 | (c & 0x3F))
-        return 2
-    if c < 0x10000:
-        out[0] = <char>(0xE0 | (c >> 12))
-        out[1] = <char>(0x80 | ((c >> 6) & 0x3F))
-        out[2] = <char>(0x80 | (c & 0x3F))
-        return 3
-    out[0] = <char>(0xF0 | (c >> 18))
-    out[1] = <char>(0x80 | ((c >> 12) & 0x3F))
-    out[2] = <char>(0x80 | ((c >> 6) & 0x3F))
-    out[3] = <char>(0x80 | (c & 0x3F))
-    return 4
+        w = c
+        n = 1
+    elif c < 0x800:
+        w = (0xC0 | (c >> 6)) | (0x80 | (c & 0x3F)) << 8
+        n = 2
+    elif c < 0x10000:
+        w = (0xE0 | (c >> 12)) | (0x80 | ((c >> 6) & 0x3F)) << 8 | (0x80 | (c & 0x3F)) << 16
+        n = 3
+    else:
+        w = ((0xF0 | (c >> 18)) | (0x80 | ((c >> 12) & 0x3F)) << 8
+             | (0x80 | ((c >> 6) & 0x3F)) << 16 | (0x80 | (c & 0x3F)) << 24)
+        n = 4
+    memcpy(out, &w, 4)   # (little-endian: the first byte lowest)
+    return n

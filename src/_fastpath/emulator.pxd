@@ -124,8 +124,8 @@ cdef class Emulator:
     cdef void clear_history(self) noexcept
     cdef inline Row *mutable_row(self, int y) noexcept
     cdef inline Row *writable_row(self, int y) noexcept
-    cdef inline void record_ascii(self, Row *r, int col, const Cell *t, const uint8_t *p,
-                                  Py_ssize_t m) noexcept
+    cdef inline void record_text(self, Row *r, int col, int width, int last, const Cell *t,
+                                 const char *p, Py_ssize_t m, bint word) noexcept
     cdef void reset_row(self, int y) noexcept
     cdef void erase_cells(self, int y, int start, int end) noexcept
     cdef void insert_lines(self, int y, int count) noexcept

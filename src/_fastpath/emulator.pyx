@@ -16,7 +16,7 @@ are compiled out).
 """
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int8_t
-from libc.string cimport memcpy, memset, memmove, memcmp
+from libc.string cimport memcpy, memset, memmove, memcmp, memchr
 from libc.stdlib cimport realloc, free, abort
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 
@@ -24,7 +24,7 @@ from _fastpath.cells cimport (
     Cell, Ext, Row, INLINE, EXT_BYTES, F_WIDE, F_FALLBACK, F_WRAP, F_EXT, xmalloc, cell_blank, cells_blank,
     row_new, row_clone, row_decref, row_rec_reset, cell_data, cell_set_bytes, cell_append, row_eq,
     utf8_encode)
-from _fastpath.output cimport Buf, history_line
+from _fastpath.output cimport Buf, put, puts, sgr
 
 cdef extern from "Python.h":
     object PyUnicode_FromKindAndData(int kind, const void *buffer, Py_ssize_t size)
@@ -178,112 +178,99 @@ cdef void draw_state_default(DrawState *ds, int width, int height) noexcept:
 
 
 # ---------------------------------------------------------------------------------
-# scrollback rows, encoded compactly (a kept row costs about a byte per character, so the
-# ring stays small and in cache: keeping whole rows meant 24 bytes a cell of cold memory)
+# scrollback rows, kept as the line they will show as (a kept row costs about a byte per
+# character, so the ring stays small and in cache; most rows kept under bulk output are
+# evicted unsent, so keeping one must cost little, and rendering one little more)
 #
-# a record: RecHead, then one byte per cell of [0, used): the character itself for a
-# printable ASCII cell (no flags), 0 for an empty one, 1 + flags + len + UTF-8 bytes for any
-# other; before a cell whose renditions differ from the previous one's (the first: from the
-# defaults): 2 + fg (4 bytes) + bg (4) + attrs (1). The last cell's F_WRAP is in the head.
-
-ctypedef struct RecHead:
-    uint32_t size     # of the whole record, head included
-    uint16_t width
-    uint16_t used
-    uint8_t wrap
+# a record: a 4-byte head (its size, head included, times 2, plus 1 if the row soft-wraps),
+# then what display.history_line writes for the row, but for its SGR: the UTF-8 text of
+# each cell it shows (a space for an empty one, U+00A0 before a fallback cell's marks;
+# none for the cell after a wide one), and before a cell whose renditions differ from the
+# previous one's (the first: from the defaults) REC_STYLE + fg (4 bytes) + bg (4) + attrs
+# (1). REC_STYLE never occurs in UTF-8, so text runs are found with memchr. Trailing blanks
+# are trimmed when the record is rendered (render_record), not when it is written: most
+# records are never rendered.
 
 cdef enum:
-    REC_EMPTY = 0
-    REC_CELL = 1
-    REC_STYLE = 2
-    REC_CELL_MAX = 10 + 3 + EXT_BYTES   # most bytes one cell takes
+    REC_HEAD = 4
+    REC_STYLE = 0xFF
+    REC_CELL_MAX = 10 + 2 + EXT_BYTES   # most bytes one cell takes (row_encode writes
+                                        # up to 10 + 12 for an inline cell)
     HISTORY_ARENA_MIN = 1 << 16
 
 
 cdef inline Py_ssize_t row_encode(char *out, const Row *r) noexcept:
     """Row r's cells [0, used) into out (room for used * REC_CELL_MAX); bytes written."""
     cdef Py_ssize_t k = 0
-    cdef int x, n = r.used
-    cdef const Cell *cells = r.cells
+    cdef int x = 0, n = r.used
     cdef const Cell *c
-    cdef Cell plain                 # a printable ASCII cell in the current renditions:
-    cdef uint64_t head0, cell0      # its first 12 bytes (all but its character), in
-    cdef uint32_t head1, cell1      # registers (``out`` may alias anything in memory)
-    cdef uint8_t fl, ch
-    memset(&plain, 0, sizeof(Cell))
-    plain.len = 1
-    memcpy(&head0, &plain, 8)
-    memcpy(&head1, (<char *>&plain) + 8, 4)
-    for x in range(n):
-        c = &cells[x]
-        memcpy(&cell0, c, 8)
-        memcpy(&cell1, (<const char *>c) + 8, 4)
-        ch = <uint8_t>c.u[0]
-        if cell0 == head0 and cell1 == head1 and 0x20 <= ch < 0x7f:
-            out[k] = <char>ch
-            k += 1
-            continue
-        if c.fg != plain.fg or c.bg != plain.bg or c.attrs != plain.attrs:
-            plain.fg = c.fg
-            plain.bg = c.bg
-            plain.attrs = c.attrs
-            memcpy(&head0, &plain, 8)
-            memcpy(&head1, (<char *>&plain) + 8, 4)
-            out[k] = REC_STYLE
-            memcpy(out + k + 1, &plain.fg, 4)
-            memcpy(out + k + 5, &plain.bg, 4)
-            out[k + 9] = <char>plain.attrs
+    cdef uint64_t style = 0, colours, text0   # renditions so far: (fg, bg) ...
+    cdef uint8_t attrs = 0, fl, ln             # ... and attrs
+    cdef uint32_t text1
+    while x < n:
+        c = &r.cells[x]
+        memcpy(&colours, c, 8)
+        if colours != style or c.attrs != attrs:
+            style = colours
+            attrs = c.attrs
+            out[k] = <char>REC_STYLE
+            memcpy(out + k + 1, &colours, 8)
+            out[k + 9] = <char>attrs
             k += 10
-        fl = c.flags & (F_WIDE | F_FALLBACK)
-        if c.len == 1 and fl == 0 and 0x20 <= ch < 0x7f:
-            out[k] = <char>ch
-            k += 1
-        elif c.len == 0 and fl == 0:
-            out[k] = REC_EMPTY
-            k += 1
+        fl = c.flags
+        ln = c.len
+        if not fl & (F_FALLBACK | F_EXT):   # inline text: its 12 bytes, kept ln of them
+            memcpy(&text0, c.u, 8)
+            memcpy(&text1, c.u + 8, 4)
+            memcpy(out + k, &text0, 8)
+            memcpy(out + k + 8, &text1, 4)
+            if ln == 0:
+                out[k] = b' '
+                ln = 1
+            k += ln
         else:
-            out[k] = REC_CELL
-            out[k + 1] = <char>fl
-            out[k + 2] = <char>c.len
-            memcpy(out + k + 3, cell_data(r, c), c.len)
-            k += 3 + c.len
+            if fl & F_FALLBACK:
+                out[k] = <char>0xC2
+                out[k + 1] = <char>0xA0
+                k += 2
+            memcpy(out + k, cell_data(r, c), ln)
+            k += ln
+        x += 1 + (fl & F_WIDE)
     return k
 
 
-cdef inline void row_decode(Row *r, const char *p, Py_ssize_t n, int used) noexcept:
-    """A record's cells (``n`` bytes at p) into r (width >= used), which gets used cells."""
-    cdef Py_ssize_t i = 0
-    cdef int x = 0
-    cdef Cell *c
+cdef inline void render_record(Buf *b, const char *p, Py_ssize_t n) noexcept:
+    """A record's body (``n`` bytes at p) as display.history_line writes the row: SGR for
+    each style record, the text, trailing blanks (spaces in the default renditions)
+    trimmed, ESC[0m if any SGR was written."""
+    cdef Py_ssize_t i = 0, e, run = b.n, last_sgr = b.n
+    cdef int styles = 0
     cdef uint32_t fg = 0, bg = 0
-    cdef uint8_t attrs = 0, b, ln
-    r.n_ext = 0
-    r.used = used
-    cells_blank(r.cells, r.width, 0)
-    while i < n and x < used:
-        b = <uint8_t>p[i]
-        if b == REC_STYLE:
+    cdef uint8_t attrs = 0
+    cdef const char *q
+    while i < n:
+        if <uint8_t>p[i] == REC_STYLE:
             memcpy(&fg, p + i + 1, 4)
             memcpy(&bg, p + i + 5, 4)
             attrs = <uint8_t>p[i + 9]
+            last_sgr = b.n
+            sgr(b, fg, bg, attrs)
+            styles += 1
+            run = b.n
             i += 10
             continue
-        c = &r.cells[x]
-        c.fg = fg
-        c.bg = bg
-        c.attrs = attrs
-        if b >= 0x20:
-            c.len = 1
-            c.u[0] = <char>b
-            i += 1
-        elif b == REC_EMPTY:
-            i += 1
-        else:
-            ln = <uint8_t>p[i + 2]
-            cell_set_bytes(r, c, p + i + 3, ln)
-            c.flags |= <uint8_t>p[i + 1]
-            i += 3 + ln
-        x += 1
+        q = <const char *>memchr(p + i, REC_STYLE, <size_t>(n - i))
+        e = n if q == NULL else q - p
+        put(b, p + i, e - i)
+        i = e
+    if fg == 0 and bg == 0 and attrs == 0:   # trailing blanks go; so does an SGR they follow
+        while b.n > run and b.p[b.n - 1] == b' ':
+            b.n -= 1
+        if b.n == run and styles:
+            b.n = last_sgr
+            styles -= 1
+    if styles:
+        puts(b, "\x1b[0m")
 
 
 cdef inline int clamp_size(object n) except -1:
@@ -397,8 +384,7 @@ cdef class Emulator:
         (bytes a terminal shows the row with, soft-wrapped), oldest first, at most
         ``max_lines`` of them (None: all); the others stay pending, unrendered."""
         cdef Buf b
-        cdef Row *r = NULL
-        cdef RecHead h
+        cdef uint32_t head
         cdef list lines = []
         cdef Py_ssize_t i, n = self.history_len
         if max_lines is not None and max_lines < n:
@@ -410,21 +396,14 @@ cdef class Emulator:
             b.p = <char *>xmalloc(256)
             try:
                 for i in range(n):
-                    memcpy(&h, self.history + self.history_head, sizeof(RecHead))
-                    if r == NULL or r.width != h.width:
-                        if r != NULL:
-                            row_decref(r)
-                        r = row_new(h.width, 0, 0)
-                    row_decode(r, self.history + self.history_head + sizeof(RecHead),
-                               h.size - sizeof(RecHead), h.used)
-                    self.history_pop()
+                    memcpy(&head, self.history + self.history_head, REC_HEAD)
                     b.n = 0
-                    history_line(&b, r)
-                    lines.append((PyBytes_FromStringAndSize(b.p, b.n), h.wrap != 0))
+                    render_record(&b, self.history + self.history_head + REC_HEAD,
+                                  (head >> 1) - REC_HEAD)
+                    self.history_pop()
+                    lines.append((PyBytes_FromStringAndSize(b.p, b.n), bool(head & 1)))
             finally:
                 free(b.p)
-                if r != NULL:
-                    row_decref(r)
         self.history_dropped = 0
         self.history_cleared = False
         return out
@@ -652,9 +631,9 @@ cdef class Emulator:
     # history[head .. tail) holds the pending rows' records (row_encode), oldest first.
     cdef void history_pop(self) noexcept:
         """The oldest pending row goes."""
-        cdef uint32_t size
-        memcpy(&size, self.history + self.history_head, 4)
-        self.history_head += size
+        cdef uint32_t head
+        memcpy(&head, self.history + self.history_head, REC_HEAD)
+        self.history_head += head >> 1
         self.history_len -= 1
         if self.history_len == 0:
             self.history_head = self.history_tail = 0
@@ -691,24 +670,23 @@ cdef class Emulator:
     cdef void history_keep(self, const Row *r) noexcept:
         """Row r leaves the top of the main screen: its record goes into the arena (the
         oldest row goes when the ring holds ``history_limit`` of them)."""
-        cdef RecHead h
-        cdef Py_ssize_t need = sizeof(RecHead) + <Py_ssize_t>r.used * REC_CELL_MAX
+        cdef uint32_t head
+        cdef Py_ssize_t size, need = REC_HEAD + <Py_ssize_t>r.used * REC_CELL_MAX
+        cdef char *body
         if self.history_len >= self.history_limit:
             self.history_pop()
             self.history_dropped += 1
         if self.history_tail + need > self.history_cap:
             self.history_room(need)
+        body = self.history + self.history_tail + REC_HEAD
         if r.rec_n >= 0 and r.rec_col == r.used:   # built as it was printed: a copy
-            memcpy(self.history + self.history_tail + sizeof(RecHead), r.rec, <size_t>r.rec_n)
-            h.size = <uint32_t>(sizeof(RecHead) + r.rec_n)
+            memcpy(body, r.rec, <size_t>r.rec_n)
+            size = REC_HEAD + r.rec_n
         else:
-            h.size = <uint32_t>(sizeof(RecHead)
-                                + row_encode(self.history + self.history_tail + sizeof(RecHead), r))
-        h.width = <uint16_t>r.width
-        h.used = <uint16_t>r.used
-        h.wrap = (r.cells[r.width - 1].flags & F_WRAP) != 0
-        memcpy(self.history + self.history_tail, &h, sizeof(RecHead))
-        self.history_tail += h.size
+            size = REC_HEAD + row_encode(body, r)
+        head = <uint32_t>(size << 1) | ((r.cells[r.width - 1].flags & F_WRAP) != 0)
+        memcpy(self.history + self.history_tail, &head, REC_HEAD)
+        self.history_tail += size
         self.history_len += 1
 
     cdef void clear_history(self) noexcept:
@@ -737,32 +715,39 @@ cdef class Emulator:
             return c
         return r
 
-    cdef inline void record_ascii(self, Row *r, int col, const Cell *t, const uint8_t *p,
-                                  Py_ssize_t m) noexcept:
-        """Cells [col, col + m) of r were just written: ``t``'s renditions, the ASCII
-        bytes p[:m]. They extend r's record if it ends at col (else it ends)."""
+    cdef inline void record_text(self, Row *r, int col, int width, int last, const Cell *t,
+                                 const char *p, Py_ssize_t m, bint word) noexcept:
+        """Cells [col, col + width) of r were just written, ``last`` the first column of
+        the last character: ``t``'s renditions, the text p[:m] (ASCII: one cell a byte;
+        else one character, 1 or 2 cells wide; ``word``: p has 4 bytes, copied at once).
+        They extend r's record if it ends at col (else it ends)."""
         cdef uint64_t colours
         cdef Py_ssize_t need
         if r.rec_n < 0:
             return
-        if col != r.rec_col or not self.history_limit or self.alt_rows != NULL:
+        if (col != r.rec_col or col + width > r.width or not self.history_limit
+                or self.alt_rows != NULL):
             r.rec_n = -1
             return
         memcpy(&colours, t, 8)
         need = m + (10 if colours != r.rec_colours or t.attrs != r.rec_attrs else 0)
-        if r.rec_n + need > r.rec_cap:
+        if r.rec_n + need + (4 if word else 0) > r.rec_cap:
             r.rec_n = -1
             return
         if need > m:   # a style record, as row_encode writes it
-            r.rec[r.rec_n] = REC_STYLE
+            r.rec[r.rec_n] = <char>REC_STYLE
             memcpy(r.rec + r.rec_n + 1, &colours, 8)
             r.rec[r.rec_n + 9] = <char>t.attrs
             r.rec_n += 10
             r.rec_colours = colours
             r.rec_attrs = t.attrs
-        memcpy(r.rec + r.rec_n, p, <size_t>m)
+        if word:
+            memcpy(r.rec + r.rec_n, p, 4)
+        else:
+            memcpy(r.rec + r.rec_n, p, <size_t>m)
         r.rec_n += <int>m
-        r.rec_col = col + <int>m
+        r.rec_col = col + width
+        r.rec_last = last
 
     cdef void reset_row(self, int y) noexcept:
         cdef Row *r = self.rows[y]
@@ -856,7 +841,7 @@ cdef class Emulator:
         cdef Cell *c = &r.cells[r.width - 1]
         if bool(c.flags & F_WRAP) == wrap:
             return
-        r = self.writable_row(y)   # (the record leaves the wrap flag to RecHead)
+        r = self.writable_row(y)   # (the record leaves the wrap flag to its head)
         c = &r.cells[r.width - 1]
         if wrap:
             c.flags |= F_WRAP
@@ -1157,7 +1142,8 @@ cdef class Emulator:
             for k in range(m):
                 t.u[0] = <char>p[i + k]
                 cells[col + k] = t
-            self.record_ascii(row, col, &t, p + i, m)
+            self.record_text(row, col, <int>m, col + <int>m - 1, &t, <const char *>p + i, m,
+                             False)
             i += m
             col += <int>m
             if row.used < col:
@@ -1200,30 +1186,37 @@ cdef class Emulator:
         cell.len = <uint8_t>utf8_encode(c, cell.u)
         if width == 2 and col < ds.width - 1:
             cell_blank(&row.cells[col + 1], ds.bg)
-        if width == 1 and 0x20 <= c < 0x7f:
-            self.record_ascii(row, col, cell, <const uint8_t *>cell.u, 1)
-        else:
-            row.rec_n = -1
+        self.record_text(row, col, width, col, cell, cell.u, cell.len, True)
         self.advance(width)
 
     cdef void print_combining(self, uint32_t c) noexcept:
         cdef DrawState *ds = &self.ds
-        cdef int y = ds.combining_row, x = ds.combining_col, n
+        cdef int y = ds.combining_row, x = ds.combining_col, n, old
         cdef Row *row
         cdef Cell *cell
         cdef char enc[4]
         if not (0 <= y < ds.height and 0 <= x < ds.width):
             return
-        row = self.mutable_row(y)
+        row = self.writable_row(y)
         if row.used <= x:
             row.used = x + 1
         cell = &row.cells[x]
         if cell.len == 0:
             cell.flags |= F_FALLBACK
             self.advance(1)
-        if cell.len < CONTENTS_MAX:
+        old = cell.len
+        if old < CONTENTS_MAX:
             n = utf8_encode(c, enc)
             cell_append(row, cell, enc, n)
+        # the record goes on if it ends with this cell's text (the mark's bytes, if kept,
+        # go after it); a fallback cell ends it
+        if (row.rec_n >= 0 and x == row.rec_last and old and not cell.flags & F_FALLBACK
+                and row.rec_n + 4 <= row.rec_cap):
+            if cell.len != old:   # (cell_append takes all of enc or none)
+                memcpy(row.rec + row.rec_n, enc, 4)
+                row.rec_n += cell.len - old
+        else:
+            row.rec_n = -1
 
     cdef inline void print_code_point(self, uint32_t c) noexcept:
         cdef int w = char_width(c)

@@ -1,14 +1,13 @@
 # cython: language_level=3
 """The output buffer and what both the display differ and the history renderer write:
-Mosh's one SGR form (the twin: ``pymosh.terminal.display.sgr``) and a row as a history line
-(``display.history_line``). ``cdef inline``, like cells.pxd.
+Mosh's one SGR form (the twin: ``pymosh.terminal.display.sgr``). ``cdef inline``, like
+cells.pxd.
 """
 
 from libc.stdint cimport uint32_t
 from libc.string cimport memcpy
 from libc.stdlib cimport realloc, abort
 
-from _fastpath.cells cimport Row, Cell, F_WIDE, F_FALLBACK, cell_data
 
 ctypedef struct Buf:
     char *p
@@ -113,35 +112,3 @@ cdef inline void sgr(Buf *b, uint32_t fg, uint32_t bg, uint32_t attrs) noexcept:
     put_color(b, fg, 30)
     put_color(b, bg, 40)
     putc(b, b'm')
-
-
-cdef inline void history_line(Buf *b, const Row *r) noexcept:
-    """A row as a scrollback line, as the twin's display.history_line: SGR where the
-    renditions change, the UTF-8 text, trailing blanks (empty or space cells in the default
-    rendition) trimmed, ESC[0m if styled."""
-    cdef int end = r.used, x = 0
-    cdef const Cell *c
-    cdef uint32_t fg = 0, bg = 0, attrs = 0
-    cdef bint styled = False
-    while end > 0:
-        c = &r.cells[end - 1]
-        if (c.len and not (c.len == 1 and c.u[0] == b' ')) or c.fg or c.bg or c.attrs:
-            break
-        end -= 1
-    while x < end:
-        c = &r.cells[x]
-        if c.fg != fg or c.bg != bg or c.attrs != attrs:
-            fg = c.fg
-            bg = c.bg
-            attrs = c.attrs
-            sgr(b, fg, bg, attrs)
-            styled = True
-        if c.len == 0:
-            putc(b, b' ')
-        else:
-            if c.flags & F_FALLBACK:
-                put(b, "\xc2\xa0", 2)
-            put(b, cell_data(r, c), c.len)
-        x += 2 if c.flags & F_WIDE else 1
-    if styled:
-        puts(b, "\x1b[0m")

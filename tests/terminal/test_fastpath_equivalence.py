@@ -620,7 +620,7 @@ def test_width_table_matches_twin():
 )
 @pytest.mark.parametrize("piece", [1, 64])
 def test_history_identical_for_rows_printed_then_changed(data, piece):
-    """The fast path keeps a row's history record as plain ASCII is printed left to
+    """The fast path keeps a row's history record as characters are printed left to
     right and copies it when the row leaves; any other change to the row must end it
     (the rows taken agree with the twin's, which renders each row as it leaves)."""
     c, p = _both(10, 3)
@@ -707,6 +707,55 @@ def test_history_identical_for_any_row_printed_then_changed(data, piece):
         emu.set_history_limit(50)
         for i in range(0, len(stream), piece):
             emu.feed(stream[i : i + piece])
+    assert c.take_history() == p.take_history()
+
+
+RECORDED = [  # what a record holds (the row's text) and what rendering it trims
+    "ab   ",  # trailing spaces: trimmed
+    "ab\x1b[3C",  # trailing empty cells (``used`` past the text): trimmed
+    "a \x1b[Cb",  # a space and an empty cell inside: kept, both as spaces
+    "\x1b[31mab\x1b[0m   ",  # trailing blanks after a change back: they and its SGR go
+    "\x1b[31mab\x1b[0m \x1b[44m \x1b[0m  ",  # a coloured blank among them stays
+    "\x1b[31mab\x1b[0m\x1b[3C",  # empty cells after a change back
+    "\x1b[31mab   ",  # trailing spaces in a colour: kept
+    "\x1b[1mab\x1b[0m  ",  # ... an attribute: the same
+    "\x1b[38;2;32;32;32;48;2;255;255;255mx\x1b[0m  ",  # style bytes of spaces and 0xFF
+    "\x1b[38;5;255;48;5;32mx\x1b[0m y  ",  # ... in 256 colours
+    "\x1b[7m\x1b[0m  ",  # a change with no cell after it: nothing
+    "中\x1b[31m文\x1b[0m字 ",  # wide cells: their right halves are not written
+    "中\x1b[D\x1b[41mX\x1b[0m",  # a wide cell's right half printed over in a colour
+    "0123456789\x1b[1;10H中",  # a wide character in the last column (no wrap yet)
+    "\x1b[?7l012345678中\x1b[?7h",  # ... without auto-wrap
+    "\x1b[C\u0301a",  # a fallback cell (a mark on an empty cell) first
+    "ab\x1b[C\u0301",  # ... last
+    "\x1b[32m\x1b[C\u0301\x1b[0m ",  # ... in a colour
+    "a\u0301\u0302 ",  # marks on a cell, then a blank
+    "e" + "\u0301" * 14 + "  ",  # a cluster past the cell's inline bytes
+    " \u0301 ",  # a mark on a space: not a blank
+    "0123456789abc  ",  # a wrapped row, then trailing blanks on the next
+    "\x1b[31m0123456789\x1b[0mab",  # a wrap in a colour
+    "\x1b[44m\x1b[K\x1b[0m",  # a row of coloured blanks
+    "        ",  # only blanks: an empty line
+    "中\u0301\u0302x",  # marks on the wide character printed last, then more
+    "a\u0301b\x1b[D\x1b[D\u0302",  # a mark on a cell before the last one
+    "\x1b[31m中\u0301\x1b[0m é\u0308 ",  # marks in a colour, then in the defaults
+    "ü" + "\u0301" * 20 + "z",  # marks past the cell's 32-byte cap
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467 \u2764\ufe0f",  # ZWJ, variation selector
+]
+
+
+@pytest.mark.parametrize("data", RECORDED)
+@pytest.mark.parametrize("again", [False, True])
+def test_history_identical_for_every_record_case(data, again):
+    """Rows as records hold them (text, style records, blanks, wide, combining and
+    fallback cells, wraps) render as the twin's lines: as printed (the carried record
+    where it covers the row) and printed a second time from the first column (which ends
+    the record: the row is encoded when it leaves)."""
+    stream = data.encode() + (b"\r" + data.encode() if again else b"") + b"\r\n" * 4
+    c, p = _both(10, 3)
+    for emu in (c, p):
+        emu.set_history_limit(50)
+        emu.feed(stream)
     assert c.take_history() == p.take_history()
 
 

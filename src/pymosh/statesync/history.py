@@ -46,7 +46,8 @@ else:
 DEFAULT_LINES = 10_000  # history a client asks for unless told otherwise
 BYTE_BUDGET = 32 << 20  # per session: what the server's pending log may hold
 # per session: unrendered rows the emulator's ring may hold (compact: 10,000 rows of 80
-# columns of a log take 0.8 MiB, of coloured ``ls`` 1.4 MiB, of 24-bit colour art 13 MiB);
+# columns of a log or of CJK text take 0.7 MiB, of coloured ``ls`` 1.3 MiB, of 24-bit
+# colour art 10 MiB);
 # the fast path's arena is at most twice that
 ROW_BUDGET = 8 << 20
 PULL = 32  # rows rendered at a time when the window takes lines from the ring

@@ -19,8 +19,11 @@ and, while armed, owns them:
   durable session's detach check).
 
 Sans-I/O: datagrams and ``now`` in, datagrams and the deadline out; the server's loop does
-the socket calls. Compiled by Cython into ``_fastpath.lane`` (the same source: one place
-for one exchange); this module is its twin, used with ``PYMOSH_NO_EXTENSIONS=1``.
+the socket calls (`wait_armed`, compiled with the lane: its loop runs on every idle
+wake-up). Compiled by Cython into ``_fastpath.lane`` with the C types of
+``_fastpath/lane.pxd`` (the same source: one place for one exchange); this module is its
+twin, used with ``PYMOSH_NO_EXTENSIONS=1``. (The directive line keeps Python's negative
+indexing and division, which setup.py turns off for the .pyx fast paths.)
 """
 
 from __future__ import annotations

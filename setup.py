@@ -59,6 +59,9 @@ def extensions() -> list:
                   extra_compile_args=flags),
         Extension("_fastpath.terminal", ["src/_fastpath/terminal.pyx"],
                   extra_compile_args=flags),
+        # pymosh-server's idle lane: its twin's source, compiled (no interpreter loop nor
+        # frames on an idle server's wake-up)
+        Extension("_fastpath.lane", ["src/pymosh/frontend/lane.py"], extra_compile_args=flags),
     ]
     directives = {"boundscheck": False, "wraparound": False, "cdivision": True}
     built = []

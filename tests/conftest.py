@@ -61,6 +61,12 @@ def terminal_impl(request: pytest.FixtureRequest):
     return _implementation(request, "terminal")
 
 
+@pytest.fixture(params=IMPLEMENTATIONS)
+def lane_impl(request: pytest.FixtureRequest):
+    """pymosh.frontend.lane or _fastpath.lane (its compiled source): same API."""
+    return _implementation(request, "lane")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_state_dir(tmp_path_factory):
     """Sessions started by the tests register in a throwaway state directory, not in the

@@ -12,7 +12,8 @@ PROBE = (
     "from pymosh import _accel, crypto, terminal; "
     "from pymosh.network import fragment; "
     "print(_accel.describe()); "
-    "print(crypto.Session.__module__, terminal.Emulator.__module__, fragment.codec.__name__)"
+    "print(crypto.Session.__module__, terminal.Emulator.__module__, fragment.codec.__name__, "
+    "_accel.pick('lane').__name__)"
 )
 
 
@@ -45,6 +46,7 @@ def test_no_extensions_forces_the_twins() -> None:
         "pymosh.crypto.ocb",
         "pymosh.terminal.emulator",
         "pymosh.network.codec",
+        "pymosh.frontend.lane",
     ]
 
 
@@ -56,6 +58,7 @@ def test_default_uses_whatever_fast_paths_import() -> None:
         # (_fastpath.terminal gathers the compiled emulator and differ)
         "_fastpath.emulator" if _built("terminal") else "pymosh.terminal.emulator",
         "_fastpath.codec" if _built("codec") else "pymosh.network.codec",
+        "_fastpath.lane" if _built("lane") else "pymosh.frontend.lane",
     ]
     assert modules.split() == expected
     if all(_accel.status().values()):
@@ -65,6 +68,6 @@ def test_default_uses_whatever_fast_paths_import() -> None:
 def test_extensions_present_when_required() -> None:
     """In CI (PYMOSH_REQUIRE_EXTENSIONS=1) a failed build must not pass silently."""
     if os.environ.get("PYMOSH_REQUIRE_EXTENSIONS") == "1" and not _accel.NO_EXTENSIONS:
-        assert _accel.status() == {"crypto": True, "terminal": True, "codec": True}
+        assert _accel.status() == {"crypto": True, "terminal": True, "codec": True, "lane": True}
     else:
-        assert set(_accel.status()) == {"crypto", "terminal", "codec"}
+        assert set(_accel.status()) == {"crypto", "terminal", "codec", "lane"}

@@ -21,6 +21,7 @@ FAST_PATHS = {
     "crypto": "pymosh.crypto.ocb",
     "terminal": "pymosh.terminal.emulator",
     "codec": "pymosh.network.codec",
+    "lane": "pymosh.frontend.lane",
 }
 
 _loaded: dict[str, ModuleType | None] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import select
+from typing import Any
 
 import pytest
 
@@ -42,10 +43,10 @@ class Stop(Exception):
 class IdleRun:
     """A Server and an in-process pymosh client (hello with scrollback and streams)."""
 
-    def __init__(self, monkeypatch, command=("/bin/sleep", "600")) -> None:
+    def __init__(self, monkeypatch, command=("/bin/sleep", "600"), key=None) -> None:
         self.now = 1_000_000.0
         monkeypatch.setattr(server_module, "now_ms", lambda: self.now)
-        key = new_key()
+        key = key or new_key()
         self.sock = ServerSocket("127.0.0.1", "0")
         self.pty = PtyHost(list(command), dict(os.environ), 80, 24)
         self.server = server_module.Server(self.sock, key, self.pty, 80, 24)
@@ -68,7 +69,9 @@ class IdleRun:
         self.end = self.now + SIMULATED
         self.lag = 0.0  # ms each client send is late
         self.silent = float("inf")  # the client sends nothing from then on
-        self.keys: list[tuple[float, bytes]] = []  # (when, keystrokes) the user types
+        # (when, keystrokes the user types, or something else that happens then)
+        self.keys: list[tuple[float, Any]] = []
+        self.signals: list[int] = []  # the next wait returns these
         # per turn: (time, datagram in, timer expired, datagrams the server sent by then)
         self.log: list[tuple[float, bool, bool, int]] = []
         self.client_sends: list[float] = []
@@ -92,7 +95,10 @@ class IdleRun:
                 at, data = self.keys.pop(0)
                 timeout_ms -= max(at - self.now, 0)
                 self.now = max(at, self.now)
-                self.client.transport.current_state.push_keystroke(data)
+                if callable(data):
+                    data()
+                else:
+                    self.client.transport.current_state.push_keystroke(data)
                 continue
             break
         if self.now + step > self.end:
@@ -102,9 +108,13 @@ class IdleRun:
             if self.client.send(self.now):
                 self.client_sends.append(self.now)
         ready, _, _ = select.select([self.sock.sock.fileno(), self.pty.fd], [], [], 0.05)
-        sent = self.server.transport.connection.datagrams_sent
+        lane = self.server.lane  # (while armed, the idle lane owns the counters)
+        sent = (
+            lane.datagrams_sent if lane.armed else self.server.transport.connection.datagrams_sent
+        )
         self.log.append((self.now, bool(ready), client_wait > timeout_ms, sent))
-        return set(ready), []
+        signals, self.signals = self.signals, []
+        return set(ready), signals
 
     def turns(self, since: float, until: float = float("inf")):
         """(time, datagram in, timer expired, sent) of each turn in [since, until)."""

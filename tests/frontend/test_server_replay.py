@@ -45,6 +45,9 @@ class FakeDurable:
     def quiet_until(self, last_heard) -> float:
         return -math.inf  # (the server's loop turns it every time)
 
+    def idle_limits(self, client) -> None:
+        return None  # (so the idle lane never takes its turns)
+
     def wait_time(self, now: float, last_heard) -> float:
         return math.inf
 

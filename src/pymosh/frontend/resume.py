@@ -154,6 +154,17 @@ class DurableSession:
             return -INF
         return min(last_heard + DETACHED_AFTER, self.retry_at)
 
+    def idle_limits(self, client: Any) -> tuple[float, float] | None:
+        """(ms after the client was last heard, a time): until either, `turn` returns at once
+        for ``client`` while the control socket is not readable; None if it may not now."""
+        if (
+            self.listener.pending
+            or self.attachment.state != "attached"
+            or client != self.noted_client
+        ):
+            return None
+        return DETACHED_AFTER, self.retry_at
+
     def turn(self, ready: set[int], now: float, last_heard: float | None, client: Any) -> None:
         """Answer control requests, then write the record if anything worth it changed."""
         if (

@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
-from pymosh import __version__
+from pymosh import __version__, _accel
 from pymosh.crypto.key import format_key, new_key
 from pymosh.frontend.locale_policy import shell_locale
 from pymosh.frontend.loop import EventLoop, now_ms
@@ -296,7 +296,10 @@ class Server:
                 wait = min(wait, max(self.last_remote_state_time + self.network_timeout - now, 0))
             if durable is not None:
                 wait = min(wait, durable.wait_time(now, transport.connection.last_heard))
-            ready, signals = loop.wait(wait)
+            if self._lane_ready(now, streams_idle):
+                ready, signals = self._idle(now)  # (the steady heartbeat exchange)
+            else:
+                ready, signals = loop.wait(wait)
             now = now_ms()
             if durable is not None:
                 connection = transport.connection
@@ -381,6 +384,66 @@ class Server:
             ):
                 return 0
 
+    # ---------------------------------------------------------------- the idle lane
+
+    def _lane_ready(self, now: float, streams_idle: bool) -> bool:
+        """Whether the session is in the steady idle state, where the only events are the
+        heartbeats (`pymosh.frontend.lane`): asked once per turn, after the timer pass."""
+        transport = self.transport
+        sender = transport.sender
+        if not (streams_idle and sender.heartbeat_only() and self.network_timeout is None):
+            return False
+        connection = transport.connection
+        if (
+            not connection.has_remote_addr
+            or connection.last_heard is None
+            or self.last_remote_state_time is None  # (else also: the shell is released)
+            or sender.ack_expedited
+            or sender.expedited
+            or sender.mindelay_clock is not None
+            or sender.sent_states[0].state is not sender.sent_states[-1].state
+            or self.last_remote_num != transport.remote_state_num
+            or transport.fragments.current_id is None
+            or transport.fragments._parts
+        ):
+            return False
+        terminal = self.terminal
+        inputs = terminal.input_history
+        if len(inputs) > 1 or (inputs and inputs[-1][0] > terminal.echo_ack):
+            return False
+        history = self.history
+        if history is not None and (history.ready(INFINITY) or history.wait_time(now) != INFINITY):
+            return False
+        return self.durable is None or self.durable.idle_limits(connection.remote_addr) is not None
+
+    def _idle(self, now: float) -> tuple[set[int], list[int]]:
+        """Wait with the idle lane armed: it answers the client's heartbeats and sends the
+        server's until an event that is the ordinary turn's, which this returns like
+        `EventLoop.wait` (a datagram the lane declined is held for `Endpoint.receive`)."""
+        lane = self.lane
+        durable = self.durable
+        limits = (
+            None if durable is None else durable.idle_limits(lane.transport.connection.remote_addr)
+        )
+        detach_after, limit = (INFINITY, INFINITY) if limits is None else limits
+        lane.arm(now, self.heartbeat.held, detach_after, limit)
+        try:
+            ready, signals, error = self._lane_module.wait_armed(
+                lane, self.endpoint, self.loop.wait, now_ms, now
+            )
+        finally:
+            lane.disarm()
+            self.last_remote_num = lane.transport.remote_state_num
+            if lane.state_at is not None:
+                self.last_remote_state_time = lane.state_at
+            self.heartbeat.held = lane.held
+            if lane.sends and self.history is not None:
+                self.history.sent()
+        if error is not None:
+            self.endpoint.failed(error)
+            self.log(f"sendto: {error}")
+        return ready, signals
+
     # ---------------------------------------------------------------- durable sessions
 
     def _connect(self, key: bytes, now: float, base: CompleteTerminal) -> None:
@@ -391,6 +454,7 @@ class Server:
         from pymosh.network.transport import Transport
         from pymosh.statesync.user_stream import UserStream
 
+        self._lane_module = _accel.pick("lane")
         connection = Connection(
             key,
             True,
@@ -404,6 +468,7 @@ class Server:
         )
         self.transport.current_state = self.terminal
         self.endpoint = Endpoint(self.transport, self.sock)
+        self.lane = self._lane_module.IdleLane(self.transport)
         self.last_remote_num = self.transport.remote_state_num
 
     def resume_with(self, key: bytes) -> None:

@@ -66,12 +66,18 @@ class Endpoint(Generic[L, R]):
     """A transport bound to its channel. `send_error` is the last send's error, kept until
     a send succeeds (the client shows it as a network-error notification, like Mosh)."""
 
-    __slots__ = ("transport", "channel", "send_error")
+    __slots__ = ("transport", "channel", "send_error", "held")
 
     def __init__(self, transport: Transport[L, R], channel: DatagramChannel) -> None:
         self.transport = transport
         self.channel = channel
         self.send_error: OSError | None = None
+        self.held: List[Received] = []  # taken from the channel, for the next receive
+
+    def hold(self, received: List[Received]) -> None:
+        """Datagrams already taken from the channel (by pymosh-server's idle lane, which
+        declined them): the next `receive` feeds these instead of asking the channel."""
+        self.held = received
 
     def filenos(self) -> List[int]:
         return self.channel.filenos()
@@ -82,7 +88,11 @@ class Endpoint(Generic[L, R]):
     def receive(self, now: float) -> int:
         """Feed every waiting datagram to the transport; how many there were."""
         transport = self.transport
-        received = self.channel.recv_all(now)
+        received = self.held
+        if received:
+            self.held = []
+        else:
+            received = self.channel.recv_all(now)
         for datagram, addr, congestion in received:
             transport.receive(datagram, addr, now, congestion)
         return len(received)
@@ -100,13 +110,18 @@ class Endpoint(Generic[L, R]):
                 sent += 1
                 if error is None:
                     self.send_error = None
-                    continue
-                self.send_error = error
-                if error.errno == errno.EMSGSIZE:
-                    transport.emsgsize()
+                else:
+                    self.failed(error)
         if transport.take_port_hop() and can_hop(self.channel):
             self.channel.hop(now)  # type: ignore[attr-defined]
         return sent
+
+    def failed(self, error: OSError) -> None:
+        """A send failed: keep the error; EMSGSIZE drops the transport to Mosh's 500-byte MTU
+        (the datagram is lost; the sender's retransmission re-fragments it)."""
+        self.send_error = error
+        if error.errno == errno.EMSGSIZE:
+            self.transport.emsgsize()
 
     def turn(self, now: float) -> None:
         """One whole turn for drivers with nothing to do between receiving and sending."""

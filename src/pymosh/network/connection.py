@@ -138,6 +138,7 @@ class Connection:
         return min(max(interval, SEND_INTERVAL_MIN), SEND_INTERVAL_MAX)
 
     def _rtt_sample(self, r: float) -> None:
+        # (pymosh-server's idle lane has this update inline: frontend/lane.py)
         if not self.rtt_hit:
             self.srtt = r
             self.rttvar = r / 2

@@ -110,7 +110,7 @@ def _recv_some(sock: socket.socket, limit: int = RECV_BATCH) -> List[Received]:
         # a datagram over RECEIVE_MTU is truncated (MSG_TRUNC): hand it on at its
         # oversize length so the datagram layer drops and counts it
         out.append((data, addr, _congested(ancdata)))
-        if len(out) == 1 and (limit == 1 or not _more_waiting(sock)):
+        if len(out) == 1 and not _more_waiting(sock):
             break  # the usual single datagram; a burst is read until EAGAIN
     return out
 

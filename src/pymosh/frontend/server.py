@@ -219,6 +219,9 @@ class Server:
         from pymosh.frontend.heartbeat import HeartbeatPhase
 
         self.heartbeat = HeartbeatPhase()
+        from pymosh.frontend.bursts import OutputBursts
+
+        self.bursts = OutputBursts()  # a long burst's last frame skips the interval
         from pymosh.frontend.forwarding import server_forwarding
 
         self.forward = forward
@@ -288,6 +291,9 @@ class Server:
                 wait = min(wait, self.terminal.wait_time(now))
             if self.history is not None:
                 wait = min(wait, self.history.wait_time(now))
+            if not self.bursts.settled:
+                burst_end = self.bursts.due(transport.connection.send_interval())
+                wait = min(wait, max(burst_end - now, 0))
             if transport.remote_addr is None or sender.shutdown_in_progress:
                 wait = min(wait, IDLE_WAIT)
             if self.last_remote_state_time is None:
@@ -329,6 +335,11 @@ class Server:
                 if now - self.input_at <= ECHO_WINDOW or self._start_output(now):
                     transport.expedite()
                 self.input_at = -float("inf")
+                self.bursts.output(now)
+            elif not self.bursts.settled and self.bursts.take(
+                now, transport.connection.send_interval()
+            ):
+                transport.expedite()  # the output stopped: its last frame goes out now
 
             forwarding = self.forwarding
             streams_idle = forwarding.idle()  # (a frame from the client makes it busy)

@@ -67,3 +67,64 @@ def test_reads_after_the_start_window_keep_the_frame_interval():
     assert not srv._start_output(500.0 + server_mod.START_WINDOW + 1)
     late = _released()
     assert late._start_output(90_000.0)  # a slow shell's first output is still sent at once
+
+
+class _PipePty:
+    """A pty stand-in: reads come from a pipe, ``size`` bytes at most (a tty buffer)."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.size = fd, size
+
+    def read(self) -> bytes:
+        return os.read(self.fd, self.size)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.fed: list[bytes] = []
+
+    def act(self, data: bytes) -> bytes:
+        self.fed.append(data)
+        return b""
+
+
+def _reading_server(fd: int, size: int) -> server_mod.Server:
+    srv = _server_on(fd)
+    srv.pty = _PipePty(fd, size)  # type: ignore[assignment]
+    srv.terminal = _Recorder()  # type: ignore[assignment]
+    srv.history = srv.archive = None
+    return srv
+
+
+def test_bulk_output_is_read_in_batches_of_full_reads():
+    r, w = os.pipe()
+    try:
+        srv = _reading_server(r, 4096)
+        data = bytes(range(256)) * 40  # 10 KiB waiting: two full reads and the rest
+        os.write(w, data)
+        assert srv._read_pty(0.0)
+        assert b"".join(srv.terminal.fed) == data  # type: ignore[attr-defined]
+        assert len(srv.terminal.fed) == 3  # type: ignore[attr-defined]
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_a_short_read_ends_the_batch_and_batches_are_bounded():
+    r, w = os.pipe()
+    try:
+        srv = _reading_server(r, 4096)
+        os.write(w, b"$ ")  # a prompt: one read, whatever follows waits for the next turn
+        assert srv._read_pty(0.0)
+        os.write(w, b"x" * 100)
+        assert srv.terminal.fed == [b"$ "]  # type: ignore[attr-defined]
+        srv._read_pty(0.0)
+        bounded = _reading_server(r, server_mod.FULL_READ)
+        os.write(w, b"y" * 60_000)
+        assert bounded._read_pty(0.0)
+        fed = bounded.terminal.fed  # type: ignore[attr-defined]
+        assert len(fed) == 1 + server_mod.MORE_READS
+        assert sum(map(len, fed)) == (1 + server_mod.MORE_READS) * server_mod.FULL_READ
+    finally:
+        os.close(r)
+        os.close(w)

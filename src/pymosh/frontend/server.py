@@ -54,6 +54,8 @@ ECHO_WINDOW = 20  # ms after input in which pty output counts as its answer
 # most one such frame per input, so their rate is bounded by the client's input frames
 # (which follow Nagle's rule: one per round trip, else Mosh's pacing). While output
 # streams without input, every frame keeps Mosh's pacing, so bulk output is unchanged.
+FULL_READ = 2048  # bytes: a pty read this long probably left more output waiting ...
+MORE_READS = 15  # ... so up to this many more reads go into the same turn (bulk output)
 START_WINDOW = 20  # ms after the shell's first output in which ...
 START_FRAMES = 3  # ... this many more pty reads go out at once, each in its own turn
 # Start-up policy (Mosh has none): the shell's first output (after the first client state
@@ -528,6 +530,12 @@ class Server:
 
     # ---------------------------------------------------------------- steps
 
+    def _pty_answers_now(self) -> bool:
+        try:
+            return bool(select.select([self.pty.fd], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
     def _pty_answers_within(self, ms: float) -> bool:
         if ms <= 0 or not self.pty_open:
             return False
@@ -661,7 +669,10 @@ class Server:
             self._pty_gone(now_ms())
 
     def _read_pty(self, now: float) -> bool:
-        """Feed the pty's output to the terminal; True if there was some."""
+        """Feed the pty's output to the terminal; True if there was some. Bulk output comes
+        a tty buffer (about 4 KiB) per read: while reads come back that full and more is
+        waiting, up to MORE_READS more are taken in this turn, so the rest of the turn
+        (timers, the send, the history's bookkeeping) runs once per batch, not per read."""
         try:
             data = self.pty.read()
         except OSError:
@@ -670,6 +681,17 @@ class Server:
             self._pty_gone(now)
             return False
         replies = self.terminal.act(data)
+        more = MORE_READS
+        while more and len(data) >= FULL_READ and self._pty_answers_now():
+            try:
+                data = self.pty.read()
+            except OSError:
+                break
+            if not data:
+                self._pty_gone(now)
+                break
+            replies += self.terminal.act(data)
+            more -= 1
         if self.history is not None:
             self.history.capture(now)
         elif self.archive is not None:  # no client takes history now: the archive does

@@ -9,9 +9,14 @@ from pymosh.frontend.bursts import END_QUIET, OutputBursts
 INTERVAL = 20.0
 
 
-def _stream(bursts: OutputBursts, start: float, end: float, step: float = 0.5) -> None:
+def _stream(
+    bursts: OutputBursts, start: float, end: float, step: float = 0.5, pause: bool = True
+) -> None:
+    """Reads every ``step`` ms, the server waiting for each (the pty drained each time);
+    ``pause``: the pty was quiet for END_QUIET before the first."""
     t = start
     while t <= end:
+        bursts.quiet += END_QUIET if pause and t == start else step
         bursts.output(t)
         t += step
 
@@ -42,10 +47,13 @@ def test_the_interval_sets_what_counts_as_long():
     assert b.due(50.0) == 60.0 + END_QUIET
 
 
-def test_gaps_shorter_than_end_quiet_do_not_end_a_burst():
+def test_only_time_spent_waiting_on_a_quiet_pty_ends_a_burst():
     b = OutputBursts()
     _stream(b, 0.0, 15.0)
-    _stream(b, 15.0 + END_QUIET * 0.9, 30.0)  # resumed before it counted as quiet
+    b.quiet += END_QUIET * 0.9  # waited, but not long enough to call it a pause
+    b.output(15.0 + END_QUIET * 5)  # (the server was busy for the rest of the gap)
+    assert b.start == 0.0
+    _stream(b, 26.0, 30.0, pause=False)
     assert b.start == 0.0
     assert b.take(30.0 + END_QUIET, INTERVAL)
 
@@ -54,6 +62,7 @@ def test_output_resuming_after_a_pause_starts_a_new_burst():
     b = OutputBursts()
     _stream(b, 0.0, 30.0)
     assert b.take(30.0 + END_QUIET, INTERVAL)
+    b.quiet += 10.0
     _stream(b, 40.0, 45.0)  # a prompt after the output: short, paced as Mosh
     assert b.start == 40.0 and not b.settled
     assert not b.take(60.0, INTERVAL)
@@ -62,6 +71,7 @@ def test_output_resuming_after_a_pause_starts_a_new_burst():
 def test_streaming_output_is_never_cut_short():
     b = OutputBursts()
     for t in range(0, 1000):  # a second of output, a read every millisecond
+        b.quiet += 1.0
         b.output(float(t))
         assert b.due(INTERVAL) > t  # the early frame only ever follows the last read
         assert not b.take(float(t), INTERVAL)

@@ -15,25 +15,29 @@ short spurts (a progress bar, typing echoes) keeps Mosh's pacing exactly.
 
 from __future__ import annotations
 
-END_QUIET = 2  # ms without pty output that ends a burst (the server's send mindelay)
+END_QUIET = 4  # ms of quiet pty that ends a burst (a loaded host deschedules a writer ~2 ms)
 _NEVER = float("inf")
 
 
 class OutputBursts:
-    """The pty's latest output burst: reads less than END_QUIET ms apart."""
+    """The pty's latest output burst: output with no pause of END_QUIET ms between reads,
+    a pause being time the server spent waiting with the pty quiet (not time it spent busy
+    between reads: a loaded server must not split a stream it is merely slow to drain)."""
 
-    __slots__ = ("start", "last", "settled")
+    __slots__ = ("start", "last", "settled", "quiet")
 
     def __init__(self) -> None:
         self.start = self.last = -_NEVER
         self.settled = True  # the latest burst has had its early frame, or never will
+        self.quiet = _NEVER  # ms waited since the latest read without the pty answering
 
     def output(self, now: float) -> None:
-        """The pty gave output at ``now``."""
-        if now - self.last > END_QUIET:
+        """The pty gave output at ``now`` (after ``quiet`` ms of waiting for it)."""
+        if self.quiet >= END_QUIET:
             self.start = now
             self.settled = False
         self.last = now
+        self.quiet = 0.0
 
     def due(self, interval: float) -> float:
         """When the latest burst's last frame may skip the frame interval (inf: never),
@@ -43,8 +47,8 @@ class OutputBursts:
         return self.last + END_QUIET
 
     def take(self, now: float, interval: float) -> bool:
-        """Once the latest burst has ended (quiet END_QUIET ms), settle it; True (once) if
-        it was long enough to send its last frame at ``now``."""
+        """Once the latest burst has ended (no output for END_QUIET ms), settle it; True
+        (once) if it was long enough to send its last frame at ``now``."""
         if self.settled or now - self.last < END_QUIET:
             return False
         self.settled = True

@@ -304,11 +304,13 @@ class Server:
                 wait = min(wait, max(self.last_remote_state_time + self.network_timeout - now, 0))
             if durable is not None:
                 wait = min(wait, durable.wait_time(now, transport.connection.last_heard))
+            waited_from = now
             if self._lane_ready(now, streams_idle):
                 ready, signals = self._idle(now)  # (the steady heartbeat exchange)
             else:
                 ready, signals = loop.wait(wait)
             now = now_ms()
+            self.bursts.quiet += now - waited_from
             if durable is not None:
                 connection = transport.connection
                 heard = connection.last_heard
